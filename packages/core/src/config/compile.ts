@@ -1,0 +1,141 @@
+import { GatewayError } from '../errors.js';
+import type { ProviderDefaults } from '../options.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { ResolvedTarget } from '../providers/types.js';
+import { formatIssues } from './format-issues.js';
+import type { Plan, PlanNode } from './plan.js';
+import { configSchema, type GatewayConfig, type TargetConfig } from './schema.js';
+
+export interface CompileEnv {
+  registry: ProviderRegistry;
+  providers: Record<string, ProviderDefaults>;
+  env: Record<string, string | undefined>;
+}
+
+/** Keys a child target takes from its parent unless it sets them itself. */
+const INHERITED = ['provider', 'api_key', 'retry', 'cache', 'request_timeout', 'custom_host', 'forward_headers'] as const;
+/** Keys that are structure or extensions, never provider settings. */
+const STRUCTURAL = new Set([
+  ...INHERITED,
+  'override_params', 'targets', 'strategy', 'weight', 'name', 'on_status_codes',
+  'budget', 'rate_limit', 'circuit_breaker', 'model_aliases', 'deadline',
+]);
+
+const toArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Parses and validates a config document; errors name the JSON path (`config.targets[1].weight`). */
+export function parseConfig(input: GatewayConfig | string, root = 'config'): GatewayConfig {
+  let raw: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      raw = JSON.parse(input);
+    } catch {
+      throw new GatewayError('invalid_config', `${root} is not valid JSON`, { param: root });
+    }
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new GatewayError('invalid_config', `invalid ${root}: ${formatIssues(root, parsed.error)}`, {
+      param: root + formatFirstPath(parsed.error.issues[0]?.path ?? []),
+    });
+  }
+  return parsed.data;
+}
+
+function formatFirstPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+}
+
+export function resolveTarget(cfg: TargetConfig, path: string, index: number, env: CompileEnv): ResolvedTarget {
+  const providerId = cfg.provider;
+  if (!providerId) throw new GatewayError('invalid_config', `${path}.provider is required`, { param: `${path}.provider` });
+  const provider = env.registry.get(providerId);
+  if (!provider) {
+    throw new GatewayError('invalid_config', `${path}.provider: unknown provider "${providerId}" (known: ${env.registry.ids().join(', ')})`, {
+      param: `${path}.provider`,
+    });
+  }
+  const defaults = env.providers[provider.id] ?? env.providers[providerId] ?? {};
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
+  for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
+  const apiKey = cfg.api_key ?? defaults.apiKey ?? (provider.envKey ? env.env[provider.envKey] : undefined);
+  const baseURL = (cfg.custom_host ?? defaults.baseURL ?? provider.baseURL).replace(/\/+$/, '');
+  const target: ResolvedTarget = {
+    path,
+    index,
+    provider: provider.id,
+    baseURL,
+    overrideParams: cfg.override_params ?? {},
+    forwardHeaders: (cfg.forward_headers ?? []).map((h) => h.toLowerCase()),
+    weight: cfg.weight ?? 1,
+    extra,
+  };
+  if (cfg.name) target.name = cfg.name;
+  if (apiKey) target.apiKey = apiKey;
+  if (cfg.request_timeout) target.requestTimeout = cfg.request_timeout;
+  if (cfg.retry) {
+    target.retry = { attempts: cfg.retry.attempts, useRetryAfter: cfg.retry.use_retry_after_header ?? true };
+    if (cfg.retry.on_status_codes) target.retry.onStatusCodes = cfg.retry.on_status_codes;
+  }
+  if (cfg.on_status_codes) target.onStatusCodes = cfg.on_status_codes;
+  return target;
+}
+
+function inherit(parent: TargetConfig, child: TargetConfig): TargetConfig {
+  const out: TargetConfig = { ...child };
+  for (const key of INHERITED) if (out[key] === undefined && parent[key] !== undefined) (out as Record<string, unknown>)[key] = parent[key];
+  // Provider-specific settings flow down too (a parent's `aws_region` serves its Bedrock children).
+  for (const [k, v] of Object.entries(parent)) if (!STRUCTURAL.has(k) && out[k] === undefined) out[k] = v;
+  if (parent.override_params || child.override_params) out.override_params = { ...parent.override_params, ...child.override_params };
+  return out;
+}
+
+function compileNode(cfg: TargetConfig, path: string, index: number, env: CompileEnv, models: Set<string>): PlanNode {
+  if (cfg.targets?.length) {
+    const strategy = cfg.strategy ?? { mode: cfg.targets.length > 1 ? 'fallback' : 'single' };
+    const children = cfg.targets.map((child, i) => compileNode(inherit(cfg, child), `${path}.targets[${i}]`, i, env, models));
+    if (strategy.mode === 'conditional') {
+      const names = new Set(cfg.targets.map((t) => t.name).filter(Boolean));
+      for (const [i, c] of (strategy.conditions ?? []).entries()) {
+        if (!names.has(c.then)) {
+          throw new GatewayError('invalid_config', `${path}.strategy.conditions[${i}].then: no target named "${c.then}"`, {
+            param: `${path}.strategy.conditions[${i}].then`,
+          });
+        }
+      }
+      if (strategy.default && !names.has(strategy.default)) {
+        throw new GatewayError('invalid_config', `${path}.strategy.default: no target named "${strategy.default}"`, { param: `${path}.strategy.default` });
+      }
+    }
+    const node: PlanNode = { kind: 'strategy', path, index, mode: strategy.mode, strategy, children, weight: cfg.weight ?? 1 };
+    if (cfg.name) node.name = cfg.name;
+    const codes = strategy.on_status_codes ?? cfg.on_status_codes;
+    if (codes) node.onStatusCodes = codes;
+    if (cfg.cache) node.cache = cfg.cache;
+    return node;
+  }
+  const target = resolveTarget(cfg, path, index, env);
+  const model = target.overrideParams.model;
+  if (typeof model === 'string') models.add(model);
+  return cfg.cache ? { kind: 'target', path, target, cache: cfg.cache } : { kind: 'target', path, target };
+}
+
+/** Runs once per config (at start-up, or once per distinct request-level config header). */
+export function compileConfig(input: GatewayConfig | string | undefined, env: CompileEnv, root = 'config'): Plan {
+  if (input === undefined) return { budgets: [], rateLimits: [], aliases: {}, deadline: 120_000, models: [] };
+  const cfg = parseConfig(input, root);
+  const models = new Set<string>();
+  const plan: Plan = {
+    budgets: toArray(cfg.budget),
+    rateLimits: toArray(cfg.rate_limit),
+    aliases: cfg.model_aliases ?? {},
+    deadline: cfg.deadline ?? 120_000,
+    models: [],
+  };
+  if (cfg.targets?.length || cfg.provider) plan.root = compileNode(cfg, root, 0, env, models);
+  if (cfg.cache) plan.cache = cfg.cache;
+  if (cfg.circuit_breaker) plan.breaker = cfg.circuit_breaker;
+  plan.models = [...new Set([...Object.keys(plan.aliases), ...models])];
+  return plan;
+}

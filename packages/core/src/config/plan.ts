@@ -1,0 +1,39 @@
+import type { BudgetConfig, CacheConfig, CircuitBreakerConfig, RateLimitConfig, StrategyConfig } from './schema.js';
+import type { ResolvedTarget } from '../providers/types.js';
+
+/** A config compiled once: inheritance applied, providers, keys and URLs resolved. */
+export type PlanNode = TargetNode | StrategyNode;
+
+export interface TargetNode {
+  kind: 'target';
+  path: string;
+  target: ResolvedTarget;
+  cache?: CacheConfig;
+}
+
+export interface StrategyNode {
+  kind: 'strategy';
+  path: string;
+  index: number;
+  name?: string;
+  mode: StrategyConfig['mode'];
+  strategy: StrategyConfig;
+  children: PlanNode[];
+  weight: number;
+  onStatusCodes?: number[];
+  cache?: CacheConfig;
+}
+
+export interface Plan {
+  /** Absent when no config was given: each request is routed by its model name. */
+  root?: PlanNode;
+  cache?: CacheConfig;
+  budgets: BudgetConfig[];
+  rateLimits: RateLimitConfig[];
+  breaker?: CircuitBreakerConfig;
+  aliases: Record<string, string>;
+  /** ms across retries and fallbacks. */
+  deadline: number;
+  /** Models the config names, for `GET /v1/models`. */
+  models: string[];
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * The Portkey config document (snake_case JSON), extended with budgets, rate limits, a circuit breaker
+ * and model aliases. Unknown keys on a target are kept: they are provider-specific settings
+ * (`aws_region`, `resource_name`, `vertex_project_id`, …) that the provider reads.
+ */
+
+const statusCodes = z.array(z.number().int().min(100).max(599));
+
+export const retrySchema = z.object({
+  attempts: z.number().int().min(0).max(10),
+  on_status_codes: statusCodes.optional(),
+  use_retry_after_header: z.boolean().optional(),
+});
+
+export const cacheSchema = z.object({
+  mode: z.enum(['simple', 'semantic', 'disabled']),
+  /** Seconds. */
+  max_age: z.number().positive().optional(),
+  /** Cosine similarity a semantic hit must reach. Default 0.95. */
+  threshold: z.number().min(0).max(1).optional(),
+  /** The target used to embed prompts for semantic mode. */
+  embedding: z.looseObject({ provider: z.string(), model: z.string().optional() }).optional(),
+  /** Share entries across keys/tenants. Default false: entries are scoped to the caller. */
+  shared: z.boolean().optional(),
+  /** Let requests with tools use semantic matching. Default false. */
+  semantic_tools: z.boolean().optional(),
+});
+
+const scopeSchema = z
+  .string()
+  .regex(/^(gateway|user|team|key|metadata\.[A-Za-z0-9_.-]+)$/, 'scope must be gateway, user, team, key or metadata.<field>');
+
+export const budgetSchema = z
+  .object({
+    max_cost_per_hour: z.number().nonnegative().optional(),
+    max_cost_per_day: z.number().nonnegative().optional(),
+    max_cost_per_month: z.number().nonnegative().optional(),
+    max_tokens_per_day: z.number().int().nonnegative().optional(),
+    scope: scopeSchema.optional(),
+    /** IANA timezone for calendar windows. Default UTC. */
+    timezone: z.string().optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k.startsWith('max_')), 'a budget needs at least one max_* limit');
+
+export const rateLimitSchema = z
+  .object({
+    requests_per_minute: z.number().int().positive().optional(),
+    tokens_per_minute: z.number().int().positive().optional(),
+    requests_per_day: z.number().int().positive().optional(),
+    scope: scopeSchema.optional(),
+  })
+  .refine((r) => Object.keys(r).some((k) => k.includes('_per_')), 'a rate_limit needs a *_per_* limit');
+
+export const circuitBreakerSchema = z.object({
+  /** Failures within `window` seconds that open the circuit. Default 5. */
+  failure_threshold: z.number().int().positive().optional(),
+  /** Seconds. Default 60. */
+  window: z.number().positive().optional(),
+  /** Seconds the circuit stays open before one trial request. Default 30. */
+  cooldown: z.number().positive().optional(),
+  /** Statuses that count as failures. Default: 429 and 5xx, network errors and timeouts. */
+  on_status_codes: statusCodes.optional(),
+});
+
+export const strategySchema = z.object({
+  mode: z.enum(['single', 'fallback', 'loadbalance', 'conditional']),
+  on_status_codes: statusCodes.optional(),
+  conditions: z
+    .array(z.object({ query: z.record(z.string(), z.unknown()), then: z.string() }))
+    .optional(),
+  default: z.string().optional(),
+  /** loadbalance only: prefer targets with lower recent latency. */
+  latency_aware: z.boolean().optional(),
+});
+
+export interface TargetConfig {
+  provider?: string;
+  api_key?: string;
+  name?: string;
+  weight?: number;
+  override_params?: Record<string, unknown>;
+  retry?: z.infer<typeof retrySchema>;
+  request_timeout?: number;
+  custom_host?: string;
+  forward_headers?: string[];
+  cache?: z.infer<typeof cacheSchema>;
+  on_status_codes?: number[];
+  strategy?: z.infer<typeof strategySchema>;
+  targets?: TargetConfig[];
+  [providerSpecific: string]: unknown;
+}
+
+const targetShape = {
+  provider: z.string().min(1).optional(),
+  api_key: z.string().optional(),
+  name: z.string().optional(),
+  weight: z.number().nonnegative().optional(),
+  override_params: z.record(z.string(), z.unknown()).optional(),
+  retry: retrySchema.optional(),
+  request_timeout: z.number().int().positive().optional(),
+  custom_host: z.string().url().optional(),
+  forward_headers: z.array(z.string()).optional(),
+  cache: cacheSchema.optional(),
+  on_status_codes: statusCodes.optional(),
+  strategy: strategySchema.optional(),
+};
+
+export const targetSchema: z.ZodType<TargetConfig> = z.lazy(() =>
+  z.looseObject({ ...targetShape, targets: z.array(targetSchema).min(1).optional() }),
+);
+
+const oneOrMany = <T extends z.ZodType>(s: T) => z.union([s, z.array(s)]);
+
+export const configSchema = z.looseObject({
+  ...targetShape,
+  targets: z.array(targetSchema).min(1).optional(),
+  budget: oneOrMany(budgetSchema).optional(),
+  rate_limit: oneOrMany(rateLimitSchema).optional(),
+  circuit_breaker: circuitBreakerSchema.optional(),
+  /** Model names clients may use, mapped to the model sent upstream. */
+  model_aliases: z.record(z.string(), z.string()).optional(),
+  /** Overall deadline across retries and fallbacks, ms. Default 120000. */
+  deadline: z.number().int().positive().optional(),
+});
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type RetryConfig = z.infer<typeof retrySchema>;
+export type CacheConfig = z.infer<typeof cacheSchema>;
+export type BudgetConfig = z.infer<typeof budgetSchema>;
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+export type CircuitBreakerConfig = z.infer<typeof circuitBreakerSchema>;
+export type StrategyConfig = z.infer<typeof strategySchema>;

@@ -1,0 +1,141 @@
+import { compileConfig } from './config/compile.js';
+import { GatewayError, toGatewayError } from './errors.js';
+import { gatewayHeader } from './http/headers.js';
+import { matchRoute } from './http/routes.js';
+import { validateOptions, type GatewayOptions } from './options.js';
+import type { GatewayInternals } from './pipeline/internals.js';
+import { PlanResolver } from './pipeline/resolve-plan.js';
+import { routeHandlers } from './pipeline/routes.js';
+import { buildStages } from './pipeline/stages.js';
+import { builtinProviders, ProviderRegistry } from './providers/registry.js';
+import { createMemoryStore } from './store/memory/create-memory-store.js';
+import type { GatewayContext, GatewayRequest, GatewayResponse } from './types.js';
+import { UpstreamClient } from './upstream/client.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './providers/openai-types.js';
+import { runChat } from './pipeline/chat.js';
+import { createState } from './pipeline/create-state.js';
+import { validateChat } from './http/validate.js';
+
+export interface DirectCallOptions {
+  context?: GatewayContext;
+  /** Extra request headers (`x-llmux-metadata`, `x-llmux-trace-id`, …). */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface Gateway {
+  /** Handles one request under the mount point. Never rejects: failures come back as OpenAI-shaped errors. */
+  handle(request: GatewayRequest, context?: GatewayContext): Promise<GatewayResponse>;
+  /** Stops accepting requests, waits for in-flight ones up to `deadlineMs` (default 10000), then frees sockets and the store. */
+  close(deadlineMs?: number): Promise<void>;
+  /**
+   * Calls the gateway from app code with the same routing, cache, budgets and logs as HTTP requests.
+   * Rejects with a `GatewayError`.
+   */
+  chat(body: ChatRequest, options?: DirectCallOptions): Promise<ChatCompletion>;
+  /** Like `chat`, streaming: yields OpenAI chunks; throws a `GatewayError` if the stream breaks. */
+  chatStream(body: ChatRequest, options?: DirectCallOptions): AsyncIterable<ChatCompletionChunk>;
+  readonly options: GatewayOptions;
+  /** For adapters and tests; not a stable API. */
+  readonly internals: GatewayInternals;
+}
+
+/** Builds a gateway: options and config are validated and compiled here, once. Throws a TypeError naming the bad field. */
+export function createGateway(options: GatewayOptions = {}): Gateway {
+  validateOptions(options);
+  const registry = new ProviderRegistry(builtinProviders());
+  for (const p of options.customProviders ?? []) registry.register(p);
+  const env = { registry, providers: options.providers ?? {}, env: options.env ?? process.env };
+  let serverPlan;
+  try {
+    serverPlan = compileConfig(options.config, env, 'config');
+  } catch (e) {
+    throw new TypeError(`llmux: ${(e as Error).message}`);
+  }
+  const limits = {
+    maxBodyBytes: options.limits?.maxBodyBytes ?? 10 * 1024 * 1024,
+    maxMessages: options.limits?.maxMessages ?? 5000,
+    maxJsonDepth: options.limits?.maxJsonDepth ?? 64,
+  };
+  const gw: GatewayInternals = {
+    options,
+    registry,
+    plans: new PlanResolver(serverPlan, env, { allowRequestConfig: options.allowRequestConfig ?? false }),
+    client: new UpstreamClient(options.upstream),
+    store: options.store ?? createMemoryStore(),
+    stages: [],
+    ...(options.logger ? { logger: options.logger } : {}),
+    limits,
+    inflight: new Set(),
+  };
+  gw.stages = buildStages(gw);
+  let closing = false;
+
+  async function dispatch(req: GatewayRequest, context: GatewayContext | undefined, traceId: string): Promise<GatewayResponse> {
+    if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
+    const match = matchRoute(req.method, req.path);
+    if ('error' in match) {
+      if (match.error === 405) throw new GatewayError('method_not_allowed', `${req.method} is not allowed here; use ${match.allowed?.join(', ')}`);
+      throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
+    }
+    const handler = routeHandlers[match.name];
+    if (!handler) throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
+    return handler(gw, req, context, traceId);
+  }
+
+  function direct(body: ChatRequest, call: DirectCallOptions, stream: boolean) {
+    if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
+    const req: GatewayRequest = { method: 'POST', path: '/v1/chat/completions', headers: call.headers ?? {}, body };
+    if (call.signal) req.signal = call.signal;
+    const checked = validateChat({ ...body, stream }, gw.limits.maxMessages);
+    const traceId = gatewayHeader(req.headers, 'trace-id') || crypto.randomUUID();
+    return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceId) };
+  }
+
+  return {
+    options,
+    internals: gw,
+    async handle(req, context) {
+      const traceId = gatewayHeader(req.headers, 'trace-id') || crypto.randomUUID();
+      const work = dispatch(req, context, traceId).catch((e: unknown) => errorResponse(e, traceId));
+      gw.inflight.add(work);
+      work.finally(() => gw.inflight.delete(work));
+      return work;
+    },
+    async chat(body, call = {}) {
+      const { state, req } = direct(body, call, false);
+      const result = await runChat(gw, state);
+      if (result.kind !== 'completion') throw new GatewayError('internal_error', 'expected a complete answer');
+      void req;
+      return result.completion;
+    },
+    async *chatStream(body, call = {}) {
+      const { state } = direct(body, call, true);
+      const result = await runChat(gw, state);
+      if (result.kind !== 'stream') throw new GatewayError('internal_error', 'expected a stream');
+      for await (const out of result.chunks) yield out.chunk;
+    },
+    async close(deadlineMs = 10_000) {
+      closing = true;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...gw.inflight]),
+        new Promise((r) => (timer = setTimeout(r, deadlineMs))),
+      ]);
+      clearTimeout(timer);
+      await gw.client.close();
+      await gw.store.close();
+    },
+  };
+}
+
+export function errorResponse(e: unknown, traceId: string): GatewayResponse {
+  const error = toGatewayError(e);
+  const headers: Record<string, string> = { 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId, ...error.headers };
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
+  if (error.provider) {
+    headers['x-llmux-provider'] = error.provider;
+    headers['x-portkey-provider'] = error.provider;
+  }
+  return { status: error.status, headers, body: error.toJSON() };
+}

@@ -1,0 +1,54 @@
+import { GatewayError } from '../errors.js';
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('payload_too_large', `request body exceeds ${limit} bytes`);
+}
+
+function parse(text: string): unknown {
+  if (text.trim() === '') throw new GatewayError('invalid_json', 'request body is empty; expected a JSON object', { param: 'body' });
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new GatewayError('invalid_json', `request body is not valid JSON: ${(e as Error).message}`, { param: 'body' });
+  }
+}
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+/**
+ * A body a parser already turned into an object is used as is — re-serialising it would cost
+ * what the host app already paid. Raw bodies are read up to `limit`.
+ */
+export async function readJsonBody(body: unknown, limit: number): Promise<unknown> {
+  if (body === undefined || body === null) throw new GatewayError('invalid_json', 'request body is missing; expected a JSON object', { param: 'body' });
+  if (typeof body === 'string') {
+    if (body.length > limit) throw tooLarge(limit);
+    return parse(body);
+  }
+  if (body instanceof Uint8Array) {
+    if (body.byteLength > limit) throw tooLarge(limit);
+    return parse(new TextDecoder().decode(body));
+  }
+  if (isAsyncIterable(body)) {
+    const decoder = new TextDecoder();
+    let text = '';
+    let size = 0;
+    for await (const chunk of body) {
+      const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk;
+      size += bytes.byteLength;
+      if (size > limit) throw tooLarge(limit);
+      text += decoder.decode(bytes, { stream: true });
+    }
+    return parse(text + decoder.decode());
+  }
+  return body;
+}
+
+/** JSON nested deeper than `max` is refused before anything walks it recursively. */
+export function checkDepth(value: unknown, max: number, depth = 0): void {
+  if (depth > max) throw new GatewayError('invalid_request', `request body is nested deeper than ${max} levels`, { param: 'body' });
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) for (const v of value) checkDepth(v, max, depth + 1);
+  else for (const k in value) checkDepth((value as Record<string, unknown>)[k], max, depth + 1);
+}

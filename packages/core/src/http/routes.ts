@@ -1,0 +1,34 @@
+/** The routes under the mount point. Anything else is a JSON 404. */
+export type RouteName = 'chat' | 'embeddings' | 'messages' | 'models' | (string & {});
+
+export interface RouteMatch {
+  name: RouteName;
+  /** The path's query string, without `?`. */
+  query: string;
+}
+
+const ROUTES: Record<string, Record<string, RouteName>> = {
+  '/v1/chat/completions': { POST: 'chat' },
+  '/chat/completions': { POST: 'chat' },
+  '/v1/embeddings': { POST: 'embeddings' },
+  '/embeddings': { POST: 'embeddings' },
+  '/v1/messages': { POST: 'messages' },
+  '/v1/models': { GET: 'models' },
+  '/models': { GET: 'models' },
+};
+
+/** Lets later stages add routes (playground, usage, metrics) without touching this table's callers. */
+export function addRoute(path: string, method: string, name: RouteName): void {
+  (ROUTES[path] ??= {})[method] = name;
+}
+
+export function matchRoute(method: string, rawPath: string): RouteMatch | { error: 404 | 405; allowed?: string[] } {
+  const q = rawPath.indexOf('?');
+  let path = q === -1 ? rawPath : rawPath.slice(0, q);
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  const byMethod = ROUTES[path];
+  if (!byMethod) return { error: 404 };
+  const name = byMethod[method.toUpperCase()];
+  if (!name) return { error: 405, allowed: Object.keys(byMethod) };
+  return { name, query: q === -1 ? '' : rawPath.slice(q + 1) };
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { GatewayError } from '../errors.js';
+import { formatPath } from '../config/format-issues.js';
+import type { ChatRequest, EmbeddingsRequest } from '../providers/openai-types.js';
+
+/**
+ * Only the fields the gateway itself relies on are checked; everything else passes through to the
+ * provider, which knows its own parameters best.
+ */
+const content = z.union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()]);
+
+const message = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+  content: content.optional(),
+  tool_calls: z
+    .array(z.looseObject({ id: z.string(), type: z.string().optional(), function: z.looseObject({ name: z.string(), arguments: z.string() }) }))
+    .optional(),
+  tool_call_id: z.string().optional(),
+});
+
+const num = z.number().finite().nullable().optional();
+
+const chatSchema = z.looseObject({
+  model: z.string().min(1, 'model must be a non-empty string'),
+  messages: z.array(message).min(1, 'messages must contain at least one message'),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  temperature: num,
+  top_p: num,
+  max_tokens: z.number().int().positive().nullable().optional(),
+  max_completion_tokens: z.number().int().positive().nullable().optional(),
+  n: z.number().int().positive().nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()), z.null()]).optional(),
+  tools: z
+    .array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string().min(1) }).optional() }))
+    .optional(),
+});
+
+const embeddingsSchema = z.looseObject({
+  model: z.string().min(1, 'model must be a non-empty string'),
+  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)]),
+});
+
+function fail(error: z.ZodError): never {
+  const issue = error.issues[0]!;
+  const param = formatPath(issue.path).replace(/^\./, '') || 'body';
+  const received = issue.code === 'invalid_type' && issue.message.includes('undefined') ? `missing required parameter '${param}'` : `${param}: ${issue.message}`;
+  throw new GatewayError('invalid_request', received, { param });
+}
+
+export function validateChat(body: unknown, maxMessages: number): ChatRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'request body must be a JSON object', { param: 'body' });
+  }
+  const parsed = chatSchema.safeParse(body);
+  if (!parsed.success) fail(parsed.error);
+  if (parsed.data.messages.length > maxMessages) {
+    throw new GatewayError('invalid_request', `messages has ${parsed.data.messages.length} entries; the limit is ${maxMessages}`, { param: 'messages' });
+  }
+  // The input object is returned, not zod's copy: unknown fields must reach the provider as sent.
+  return body as ChatRequest;
+}
+
+export function validateEmbeddings(body: unknown): EmbeddingsRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'request body must be a JSON object', { param: 'body' });
+  }
+  const parsed = embeddingsSchema.safeParse(body);
+  if (!parsed.success) fail(parsed.error);
+  return body as EmbeddingsRequest;
+}

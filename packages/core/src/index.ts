@@ -1,0 +1,20 @@
+export { createGateway, type Gateway } from './gateway.js';
+export { GatewayError, ERROR_STATUS, type ErrorCode, type AttemptSummary } from './errors.js';
+export type { GatewayRequest, GatewayResponse, GatewayContext } from './types.js';
+export type { GatewayOptions, ProviderDefaults, GatewayLogger, RequestLimits } from './options.js';
+export type {
+  GatewayConfig,
+  TargetConfig,
+  RetryConfig,
+  CacheConfig,
+  BudgetConfig,
+  RateLimitConfig,
+  CircuitBreakerConfig,
+  StrategyConfig,
+} from './config/schema.js';
+export type { Provider, ResolvedTarget, CallContext, StreamTranslator, UpstreamEvent, ChunkOut, UpstreamRequest } from './providers/types.js';
+export type * from './providers/openai-types.js';
+export { openAICompatible, type OpenAICompatiblePreset } from './providers/openai-compatible/provider.js';
+export type { GatewayStore } from './store/types.js';
+export { createMemoryStore, type MemoryStoreOptions } from './store/memory/create-memory-store.js';
+export type { PipelineStage, RequestState, Outcome } from './pipeline/state.js';

@@ -1,0 +1,16 @@
+/**
+ * The path relative to the gateway's mount point, or undefined when the request is not for the gateway.
+ * Works both for `app.use(mw)` (the URL still starts with `basePath`) and `app.use('/llm', mw)`
+ * (the framework stripped the mount, and `mountedAt` is what it stripped).
+ */
+export function gatewayPath(url: string, basePath: string, mountedAt = ''): string | undefined {
+  const base = basePath.length > 1 && basePath.endsWith('/') ? basePath.slice(0, -1) : basePath;
+  if (base === '/' || base === '') return url;
+  if (url.startsWith(base)) {
+    const next = url.charCodeAt(base.length);
+    // `/llm`, `/llm/…`, `/llm?…` — but not `/llmfoo`.
+    if (Number.isNaN(next) || next === 47 || next === 63) return url.slice(base.length) || '/';
+  }
+  if (mountedAt && (mountedAt === base || mountedAt.endsWith(base))) return url;
+  return undefined;
+}

@@ -1,0 +1,57 @@
+import type { ServerResponse } from 'node:http';
+import type { GatewayResponse } from '../types.js';
+
+type Flushable = ServerResponse & { flush?: () => void };
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+/** Resolves when the socket drained, or when the client left (then writing stops). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Writes a gateway response to Node's `ServerResponse`: JSON and bytes in one `end`, streams chunk by
+ * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
+ * back, and stopping the source as soon as the client is gone.
+ */
+export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
+  const { status, headers, body } = response;
+  if (!isAsyncIterable(body)) {
+    const payload =
+      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : JSON.stringify(body);
+    if (!headers['content-type']) res.setHeader('content-type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json');
+    for (const name in headers) res.setHeader(name, headers[name]!);
+    res.statusCode = status;
+    res.setHeader('content-length', typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength);
+    res.end(payload);
+    return;
+  }
+  res.statusCode = status;
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  res.flushHeaders();
+  const flush = (res as Flushable).flush;
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      if (res.destroyed) break;
+      const next = await iterator.next();
+      if (next.done) break;
+      if (!res.write(next.value)) await drained(res);
+      flush?.call(res);
+    }
+  } finally {
+    // Ends the source (and with it the upstream call) when we stopped early.
+    await iterator.return?.(undefined);
+    if (!res.destroyed && !res.writableEnded) res.end();
+  }
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { configSchema, type GatewayConfig } from './config/schema.js';
+import { formatIssues } from './config/format-issues.js';
+import type { GatewayContext } from './types.js';
+import type { Provider } from './providers/types.js';
+import type { UpstreamClientOptions } from './upstream/client.js';
+import type { GatewayStore } from './store/types.js';
+
+/** Per-provider defaults used by every target of that provider unless the target overrides them. */
+export interface ProviderDefaults {
+  /** Base URL including the API version path, e.g. `http://10.0.0.5:8000/v1`. */
+  baseURL?: string;
+  apiKey?: string;
+  /** Provider-specific settings (`aws_region`, `resource_name`, `api_version`, …), same names as in the config. */
+  [setting: string]: unknown;
+}
+
+/** Where log records go; pino loggers fit. */
+export interface GatewayLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
+}
+
+/** Limits applied to every request before any work is done. */
+export interface RequestLimits {
+  /** Largest request body in bytes. Default 10 MiB (images as data URLs are large). */
+  maxBodyBytes?: number;
+  /** Most messages in one chat request. Default 5000. */
+  maxMessages?: number;
+  /** Deepest JSON nesting accepted. Default 64. */
+  maxJsonDepth?: number;
+}
+
+export interface GatewayOptions {
+  /** Where the adapters mount the gateway. Default `/llm`. The core itself sees paths relative to it. */
+  basePath?: string;
+  /** The Portkey-compatible config. Default: route by model name (`claude-…` → anthropic, `gpt-…` → openai, `provider/model`). */
+  config?: GatewayConfig | string;
+  /** Per-provider defaults: base URL and key used by every target of that provider. */
+  providers?: Record<string, ProviderDefaults>;
+  /** Extra or replacement providers (data plus translators; see `openAICompatible`). */
+  customProviders?: Provider[];
+  /** Shared state (cache, spend, limits, breaker). Default: in-memory. */
+  store?: GatewayStore;
+  /** USD per million tokens, by model; overrides the price database. */
+  pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number; reasoning?: number }>;
+  /**
+   * Let clients send `x-llmux-config` / `x-portkey-config` / `x-portkey-provider` and their own keys.
+   * Default false: such headers are refused with 403.
+   */
+  allowRequestConfig?: boolean;
+  /** Hosts a request-level `custom_host` may reach even if private or loopback. Default none. */
+  allowedHosts?: string[];
+  /** Environment to read provider keys from. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Pooled upstream HTTP client settings. */
+  upstream?: UpstreamClientOptions;
+  /** Request size and shape limits. */
+  limits?: RequestLimits;
+  /** A pino-compatible logger for one record per request. Default: none. */
+  logger?: GatewayLogger;
+  /** Receives each request's log record. */
+  onLog?: (record: Record<string, unknown>) => void;
+  /** Default identity when an adapter's `identify` gives none. */
+  identify?: (req: unknown) => GatewayContext | undefined | Promise<GatewayContext | undefined>;
+}
+
+const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function');
+
+const optionsSchema = z.looseObject({
+  basePath: z.string().regex(/^\/[^?#]*$/, 'basePath must start with "/"').optional(),
+  config: z.union([configSchema, z.string()]).optional(),
+  providers: z.record(z.string(), z.looseObject({ baseURL: z.string().url().optional(), apiKey: z.string().optional() })).optional(),
+  customProviders: z.array(z.looseObject({ id: z.string(), chat: z.object({}).passthrough() })).optional(),
+  pricing: z
+    .record(z.string(), z.looseObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
+    .optional(),
+  allowRequestConfig: z.boolean().optional(),
+  allowedHosts: z.array(z.string()).optional(),
+  limits: z
+    .object({
+      maxBodyBytes: z.number().int().positive().optional(),
+      maxMessages: z.number().int().positive().optional(),
+      maxJsonDepth: z.number().int().positive().optional(),
+    })
+    .optional(),
+  onLog: fn.optional(),
+  identify: fn.optional(),
+});
+
+/** Throws one readable error naming every bad option (`options.config.targets[0].weight: …`). */
+export function validateOptions(options: GatewayOptions): GatewayOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new TypeError(`llmux: invalid options: ${formatIssues('options', parsed.error)}`);
+  return options;
+}

@@ -1,0 +1,127 @@
+import { GatewayError, toGatewayError } from '../errors.js';
+import { responseHeaders } from '../http/headers.js';
+import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
+import type { CallContext, ChunkOut, ResolvedTarget } from '../providers/types.js';
+import { route, type RouteEnv } from '../router/execute.js';
+import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
+import { SSE_HEADERS, toOpenAISse } from '../stream/encode.js';
+import { callChat, callChatStream } from '../upstream/call.js';
+import type { GatewayResponse } from '../types.js';
+import type { GatewayInternals } from './internals.js';
+import { runAfter, runBefore } from './run-stages.js';
+import type { RequestState } from './state.js';
+
+/** The answer of a chat request before it is encoded for the client's wire format. */
+export type ChatResult = { kind: 'completion'; completion: ChatCompletion } | { kind: 'stream'; chunks: AsyncIterable<ChunkOut> };
+
+export function factsOf(state: RequestState) {
+  return {
+    traceId: state.traceId,
+    ...(state.target ? { provider: state.target.provider, target: state.target.path, targetIndex: state.target.index } : {}),
+    cache: state.cache,
+    retries: state.retries,
+    ...(state.cost !== undefined ? { cost: state.cost } : {}),
+  };
+}
+
+/** Resolves the model sent upstream: the target's `override_params.model`, then aliases, then the request. */
+export function modelFor(state: RequestState, target: ResolvedTarget, inferred: string | undefined): string {
+  const override = target.overrideParams.model;
+  if (typeof override === 'string') return override;
+  const requested = inferred ?? state.body.model;
+  return state.plan.aliases[requested] ?? requested;
+}
+
+/**
+ * Watches a stream on its way out: first-token time, usage, the optional recording for the cache,
+ * and the `after` stages once it ends — completely, broken, or because the client left.
+ */
+async function* observe(gw: GatewayInternals, state: RequestState, chunks: AsyncIterable<ChunkOut>): AsyncGenerator<ChunkOut> {
+  const recorded: ChunkOut[] | undefined = state.recordChunks ? [] : undefined;
+  let ended = false;
+  try {
+    for await (const out of chunks) {
+      state.firstTokenAt ??= Date.now();
+      const usage = out.chunk.usage;
+      if (usage) state.usage = usage;
+      recorded?.push(out);
+      // We asked the upstream for usage so the stream can be costed; a client that did not ask never sees it.
+      if (usage && !state.wantsStreamUsage && out.chunk.choices?.length === 0) continue;
+      yield out;
+    }
+    ended = true;
+    await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}) }, gw.logger);
+  } catch (e) {
+    const error = toGatewayError(e);
+    await runAfter(gw.stages, state, { status: error.status, error, incomplete: true }, gw.logger);
+    throw error;
+  } finally {
+    if (!ended) await runAfter(gw.stages, state, { status: 499, incomplete: true }, gw.logger);
+  }
+}
+
+/** Runs stages, routing and the upstream call for an OpenAI-shaped chat body; used by every chat ingress. */
+export async function runChat(gw: GatewayInternals, state: RequestState): Promise<ChatResult> {
+  const short = await runBefore(gw.stages, state);
+  if (short?.kind === 'json') throw new GatewayError('internal_error', 'a stage answered a chat request with raw JSON');
+  if (short) {
+    if (state.stream) {
+      const chunks = short.kind === 'stream' ? short.chunks : toAsync(completionToChunks(short.completion, state.wantsStreamUsage));
+      return { kind: 'stream', chunks: observe(gw, state, chunks) };
+    }
+    const completion = short.kind === 'completion' ? short.completion : assembleCompletion(await collect(short.chunks));
+    state.usage = completion.usage;
+    await runAfter(gw.stages, state, { status: 200, completion }, gw.logger);
+    return { kind: 'completion', completion };
+  }
+
+  const body = state.body as ChatRequest;
+  const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
+  const env: RouteEnv = { signal: state.request.signal ?? new AbortController().signal, attempts: state.attempts, retries: 0 };
+  const attempt = (target: ResolvedTarget, signal: AbortSignal): Promise<ChatResult> => {
+    const provider = gw.registry.get(target.provider)!;
+    const ctx: CallContext = { target, model: modelFor(state, target, inferred), stream: state.stream, headers: state.request.headers };
+    return state.stream
+      ? callChatStream(gw, provider, body, ctx, signal).then((chunks) => ({ kind: 'stream' as const, chunks }))
+      : callChat(gw, provider, body, ctx, signal).then((completion) => ({ kind: 'completion' as const, completion }));
+  };
+  let routed;
+  try {
+    routed = await route(root, env, attempt);
+  } catch (e) {
+    const error = toGatewayError(e);
+    state.retries = env.retries;
+    await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
+    throw error;
+  }
+  state.target = routed.target;
+  state.retries = env.retries;
+  const result = routed.value;
+  if (result.kind === 'stream') return { kind: 'stream', chunks: observe(gw, state, result.chunks) };
+  state.firstTokenAt = Date.now();
+  state.usage = result.completion.usage;
+  await runAfter(gw.stages, state, { status: 200, completion: result.completion }, gw.logger);
+  return result;
+}
+
+async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+export async function handleChat(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
+  const result = await runChat(gw, state);
+  if (result.kind === 'completion') {
+    return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: result.completion };
+  }
+  return {
+    status: 200,
+    headers: responseHeaders(factsOf(state), { ...SSE_HEADERS, ...state.headers }),
+    body: toOpenAISse(result.chunks, toGatewayError),
+  };
+}

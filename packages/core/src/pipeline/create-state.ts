@@ -1,0 +1,51 @@
+import { GatewayError } from '../errors.js';
+import { gatewayHeader } from '../http/headers.js';
+import type { RouteName } from '../http/routes.js';
+import type { GatewayContext, GatewayRequest } from '../types.js';
+import type { GatewayInternals } from './internals.js';
+import type { RequestState } from './state.js';
+
+function readMetadata(req: GatewayRequest): Record<string, unknown> {
+  const raw = gatewayHeader(req.headers, 'metadata');
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new GatewayError('invalid_request', 'x-llmux-metadata / x-portkey-metadata must be a JSON object', { param: 'x-llmux-metadata' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new GatewayError('invalid_request', 'x-llmux-metadata / x-portkey-metadata must be a JSON object', { param: 'x-llmux-metadata' });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function createState(
+  gw: GatewayInternals,
+  route: RouteName,
+  req: GatewayRequest,
+  body: RequestState['body'],
+  context: GatewayContext | undefined,
+  traceId: string,
+): RequestState {
+  const stream = body.stream === true;
+  const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
+  return {
+    traceId,
+    route,
+    request: req,
+    identity: context ?? {},
+    metadata: readMetadata(req),
+    plan: gw.plans.forRequest(req),
+    body,
+    stream,
+    wantsStreamUsage: streamOptions?.include_usage === true,
+    startedAt: Date.now(),
+    attempts: [],
+    retries: 0,
+    cache: 'DISABLED',
+    recordChunks: false,
+    headers: {},
+    scratch: {},
+  };
+}

@@ -1,0 +1,40 @@
+import { GatewayError, toGatewayError } from '../errors.js';
+import { responseHeaders } from '../http/headers.js';
+import type { EmbeddingsRequest } from '../providers/openai-types.js';
+import type { ResolvedTarget } from '../providers/types.js';
+import { route, type RouteEnv } from '../router/execute.js';
+import { callEmbeddings } from '../upstream/call.js';
+import type { GatewayResponse } from '../types.js';
+import { factsOf, modelFor } from './chat.js';
+import type { GatewayInternals } from './internals.js';
+import { runAfter, runBefore } from './run-stages.js';
+import type { RequestState } from './state.js';
+
+export async function handleEmbeddings(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
+  const short = await runBefore(gw.stages, state);
+  if (short) {
+    if (short.kind !== 'json') throw new GatewayError('internal_error', 'a stage answered an embeddings request with a chat answer');
+    return { status: short.status, headers: responseHeaders(factsOf(state)), body: short.body };
+  }
+  const body = state.body as EmbeddingsRequest;
+  const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
+  const env: RouteEnv = { signal: state.request.signal ?? new AbortController().signal, attempts: state.attempts, retries: 0 };
+  const attempt = (target: ResolvedTarget, signal: AbortSignal) => {
+    const provider = gw.registry.get(target.provider)!;
+    return callEmbeddings(gw, provider, body, { target, model: modelFor(state, target, inferred), stream: false, headers: state.request.headers }, signal);
+  };
+  try {
+    const routed = await route(root, env, attempt);
+    state.target = routed.target;
+    state.retries = env.retries;
+    const usage = routed.value.usage;
+    if (usage) state.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
+    await runAfter(gw.stages, state, { status: 200 }, gw.logger);
+    return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: routed.value };
+  } catch (e) {
+    const error = toGatewayError(e);
+    state.retries = env.retries;
+    await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
+    throw error;
+  }
+}

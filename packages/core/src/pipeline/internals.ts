@@ -1,0 +1,20 @@
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { GatewayLogger, GatewayOptions } from '../options.js';
+import type { GatewayStore } from '../store/types.js';
+import type { UpstreamClient } from '../upstream/client.js';
+import type { PlanResolver } from './resolve-plan.js';
+import type { PipelineStage } from './state.js';
+
+/** What every route handler and stage may use; built once in `createGateway`. */
+export interface GatewayInternals {
+  options: GatewayOptions;
+  registry: ProviderRegistry;
+  plans: PlanResolver;
+  client: UpstreamClient;
+  store: GatewayStore;
+  stages: PipelineStage[];
+  logger?: GatewayLogger;
+  limits: { maxBodyBytes: number; maxMessages: number; maxJsonDepth: number };
+  /** In-flight requests, so `close()` can wait for streams to finish. */
+  inflight: Set<Promise<unknown>>;
+}

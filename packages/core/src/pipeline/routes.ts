@@ -1,0 +1,31 @@
+import { checkDepth, readJsonBody } from '../http/read-body.js';
+import { validateChat, validateEmbeddings } from '../http/validate.js';
+import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
+import { handleChat } from './chat.js';
+import { createState } from './create-state.js';
+import { handleEmbeddings } from './embeddings.js';
+import type { GatewayInternals } from './internals.js';
+import { handleModels } from './models.js';
+import type { RequestState } from './state.js';
+
+export type RouteHandler = (gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string) => Promise<GatewayResponse> | GatewayResponse;
+
+/** Reads, bounds and depth-checks a JSON body. */
+export async function readBody(gw: GatewayInternals, req: GatewayRequest): Promise<unknown> {
+  const body = await readJsonBody(req.body, gw.limits.maxBodyBytes);
+  checkDepth(body, gw.limits.maxJsonDepth);
+  return body;
+}
+
+/** Route name → handler. Later features (messages ingress, usage, playground, metrics) add theirs. */
+export const routeHandlers: Record<string, RouteHandler> = {
+  async chat(gw, req, context, traceId) {
+    const body = validateChat(await readBody(gw, req), gw.limits.maxMessages);
+    return handleChat(gw, createState(gw, 'chat', req, body as RequestState['body'], context, traceId));
+  },
+  async embeddings(gw, req, context, traceId) {
+    const body = validateEmbeddings(await readBody(gw, req));
+    return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId));
+  },
+  models: (gw, _req, _context, traceId) => handleModels(gw, traceId),
+};

@@ -1,0 +1,64 @@
+import type { Plan } from '../config/plan.js';
+import type { AttemptSummary, GatewayError } from '../errors.js';
+import type { CacheStatus } from '../http/headers.js';
+import type { RouteName } from '../http/routes.js';
+import type { ChatCompletion, Usage } from '../providers/openai-types.js';
+import type { ChunkOut, ResolvedTarget } from '../providers/types.js';
+import type { GatewayContext, GatewayRequest } from '../types.js';
+
+/** Everything one request accumulates on its way through the pipeline; stages read and add to it. */
+export interface RequestState {
+  traceId: string;
+  route: RouteName;
+  request: GatewayRequest;
+  identity: GatewayContext;
+  metadata: Record<string, unknown>;
+  plan: Plan;
+  /** The validated body (OpenAI shape; `/v1/messages` bodies are translated first). */
+  body: Record<string, unknown> & { model: string };
+  stream: boolean;
+  /** The client asked for a usage chunk at the end of its stream. */
+  wantsStreamUsage: boolean;
+  startedAt: number;
+  firstTokenAt?: number;
+  target?: ResolvedTarget;
+  attempts: AttemptSummary[];
+  retries: number;
+  cache: CacheStatus;
+  usage?: Usage;
+  /** USD; undefined while unknown. */
+  cost?: number;
+  /** Set by stages that need the whole stream once it completed (the cache). */
+  recordChunks: boolean;
+  /** Headers stages add to the response. */
+  headers: Record<string, string>;
+  /** Per-stage scratch space, keyed by stage name. */
+  scratch: Record<string, unknown>;
+}
+
+export interface Outcome {
+  status: number;
+  error?: GatewayError;
+  completion?: ChatCompletion;
+  /** The full stream, when `recordChunks` was set and it ended normally. */
+  chunks?: ChunkOut[];
+  /** The stream ended early: client gone or upstream broke mid-way. */
+  incomplete?: boolean;
+}
+
+/**
+ * A pipeline stage: rate limits, budgets, cache, cost, logs. `before` runs ahead of routing and may
+ * answer (a cache hit) or refuse (429, 402) by throwing; `after` runs once the response is complete —
+ * after the last stream chunk — whether it succeeded, failed or was cut.
+ */
+export interface PipelineStage {
+  readonly name: string;
+  before?(state: RequestState): Promise<ShortCircuit | void> | ShortCircuit | void;
+  after?(state: RequestState, outcome: Outcome): Promise<void> | void;
+}
+
+/** A stage's own answer, sent instead of calling a provider. */
+export type ShortCircuit =
+  | { kind: 'completion'; completion: ChatCompletion }
+  | { kind: 'stream'; chunks: AsyncIterable<ChunkOut> }
+  | { kind: 'json'; status: number; body: unknown };

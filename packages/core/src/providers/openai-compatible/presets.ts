@@ -1,0 +1,42 @@
+import type { Provider } from '../types.js';
+import { openAICompatible } from './provider.js';
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+
+/**
+ * Azure OpenAI: the deployment is in the URL and the version in the query. `resource_name` builds
+ * the host when no `custom_host` is given; `deployment_id` defaults to the model name.
+ */
+const azure = openAICompatible({
+  id: 'azure-openai',
+  baseURL: 'https://{resource_name}.openai.azure.com',
+  envKey: 'AZURE_OPENAI_API_KEY',
+  authHeader: (key) => ({ 'api-key': key }),
+  url(op, ctx) {
+    const extra = ctx.target.extra;
+    const resource = str(extra.resource_name);
+    const base = ctx.target.baseURL.includes('{resource_name}')
+      ? `https://${resource ?? 'missing-resource-name'}.openai.azure.com`
+      : ctx.target.baseURL;
+    const deployment = encodeURIComponent(str(extra.deployment_id) ?? ctx.model);
+    const version = encodeURIComponent(str(extra.api_version) ?? '2024-10-21');
+    return `${base}/openai/deployments/${deployment}/${op}?api-version=${version}`;
+  },
+});
+
+/** Every OpenAI-compatible service: a base URL and the environment variable of its key. */
+export const openAICompatiblePresets: Provider[] = [
+  openAICompatible({ id: 'openai', baseURL: 'https://api.openai.com/v1', envKey: 'OPENAI_API_KEY' }),
+  azure,
+  openAICompatible({ id: 'groq', baseURL: 'https://api.groq.com/openai/v1', envKey: 'GROQ_API_KEY' }),
+  openAICompatible({ id: 'together', baseURL: 'https://api.together.xyz/v1', envKey: 'TOGETHER_API_KEY' }),
+  openAICompatible({ id: 'fireworks', baseURL: 'https://api.fireworks.ai/inference/v1', envKey: 'FIREWORKS_API_KEY' }),
+  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY' }),
+  openAICompatible({ id: 'xai', baseURL: 'https://api.x.ai/v1', envKey: 'XAI_API_KEY' }),
+  openAICompatible({ id: 'openrouter', baseURL: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY' }),
+  openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY' }),
+  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always' }),
+  openAICompatible({ id: 'ollama', baseURL: 'http://localhost:11434/v1', envKey: 'OLLAMA_API_KEY' }),
+  openAICompatible({ id: 'vllm', baseURL: 'http://localhost:8000/v1', envKey: 'VLLM_API_KEY' }),
+  openAICompatible({ id: 'lmstudio', baseURL: 'http://localhost:1234/v1', envKey: 'LMSTUDIO_API_KEY' }),
+];

@@ -1,0 +1,76 @@
+import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
+import { parseCommonError } from '../parse-error.js';
+import type { CallContext, Provider, UpstreamRequest } from '../types.js';
+import { createPassthroughTranslator } from './translate.js';
+
+/** What makes one OpenAI-compatible service differ from another. */
+export interface OpenAICompatiblePreset {
+  id: string;
+  baseURL: string;
+  envKey?: string;
+  /** Header carrying the key. Default: `authorization: Bearer <key>`. */
+  authHeader?: (key: string) => Record<string, string>;
+  /**
+   * How the service reports usage on streams. `include_usage` (default): we ask for it with
+   * `stream_options` so streams can be costed; `always`: it is sent anyway (Mistral rejects the option).
+   */
+  streamUsage?: 'include_usage' | 'always';
+  /** Full URL for an operation; default `${baseURL}/chat/completions` and `/embeddings`. */
+  url?: (op: 'chat/completions' | 'embeddings', ctx: CallContext) => string;
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const key = ctx.target.apiKey;
+  if (key) Object.assign(headers, (preset.authHeader ?? bearer)(key));
+  for (const name of ctx.target.forwardHeaders) {
+    const value = ctx.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}
+
+function withParams<T extends { model: string }>(body: T, ctx: CallContext): T {
+  const params = ctx.target.overrideParams;
+  // Spread only when needed: most requests carry no overrides and keep their object as it came.
+  const out = Object.keys(params).length ? { ...body, ...params } : { ...body };
+  out.model = ctx.model;
+  return out;
+}
+
+export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
+  const url = (op: 'chat/completions' | 'embeddings', ctx: CallContext) =>
+    preset.url ? preset.url(op, ctx) : `${ctx.target.baseURL}/${op}`;
+  return {
+    id: preset.id,
+    baseURL: preset.baseURL,
+    ...(preset.envKey ? { envKey: preset.envKey } : {}),
+    framing: 'sse',
+    chat: {
+      request(body: ChatRequest, ctx): UpstreamRequest {
+        const out = withParams(body, ctx);
+        if (ctx.stream) {
+          out.stream = true;
+          if ((preset.streamUsage ?? 'include_usage') === 'include_usage') {
+            out.stream_options = { ...(out.stream_options ?? {}), include_usage: true };
+          }
+        } else if (out.stream !== undefined) {
+          delete out.stream;
+          delete out.stream_options;
+        }
+        return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
+      },
+      response: (json) => json as ReturnType<Provider['chat']['response']>,
+      stream: () => createPassthroughTranslator(preset.id),
+    },
+    embeddings: {
+      request(body: EmbeddingsRequest, ctx): UpstreamRequest {
+        return { url: url('embeddings', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(withParams(body, ctx)) };
+      },
+      response: (json) => json as ReturnType<NonNullable<Provider['embeddings']>['response']>,
+    },
+    error: parseCommonError,
+  };
+}

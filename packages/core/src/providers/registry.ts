@@ -1,0 +1,45 @@
+import { mockProvider } from './mock/provider.js';
+import { openAICompatiblePresets } from './openai-compatible/presets.js';
+import type { Provider } from './types.js';
+
+/** Provider ids users may write in `provider`, with Portkey's alternative spellings. */
+const ALIASES: Record<string, string> = {
+  gemini: 'google',
+  'azure': 'azure-openai',
+  'azure-ai': 'azure-openai',
+  'together-ai': 'together',
+  'fireworks-ai': 'fireworks',
+  'x-ai': 'xai',
+  'mistral-ai': 'mistral',
+  'aws-bedrock': 'bedrock',
+  'lm-studio': 'lmstudio',
+};
+
+export class ProviderRegistry {
+  private readonly byId = new Map<string, Provider>();
+
+  constructor(providers: Provider[]) {
+    for (const p of providers) this.byId.set(p.id, p);
+  }
+
+  register(provider: Provider): void {
+    this.byId.set(provider.id, provider);
+  }
+
+  canonical(id: string): string {
+    return ALIASES[id] ?? id;
+  }
+
+  get(id: string): Provider | undefined {
+    return this.byId.get(this.canonical(id));
+  }
+
+  ids(): string[] {
+    return [...this.byId.keys()];
+  }
+}
+
+/** Built-in providers. Native-format providers register themselves in `builtin-native.ts`. */
+export function builtinProviders(): Provider[] {
+  return [...openAICompatiblePresets, mockProvider];
+}

@@ -1,0 +1,115 @@
+import type { GatewayError } from '../errors.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from './openai-types.js';
+
+/** A config target after inheritance, with its provider, key and URL resolved once at start-up. */
+export interface ResolvedTarget {
+  /** JSON path in the config, e.g. `config.targets[1]`; reported in `x-llmux-target`. */
+  path: string;
+  /** Index among its parent's targets (Portkey's `last-used-option-index`). */
+  index: number;
+  provider: string;
+  name?: string;
+  apiKey?: string;
+  /** Includes the API version path (`https://api.openai.com/v1`). */
+  baseURL: string;
+  overrideParams: Record<string, unknown>;
+  forwardHeaders: string[];
+  /** ms, per attempt, up to the first byte of a stream. */
+  requestTimeout?: number;
+  weight: number;
+  retry?: { attempts: number; onStatusCodes?: number[]; useRetryAfter: boolean };
+  /** Statuses that make the parent fallback move on (undefined: any failure). */
+  onStatusCodes?: number[];
+  /** Provider-specific settings from the target (`aws_region`, `resource_name`, `api_version`, …). */
+  extra: Record<string, unknown>;
+}
+
+export interface CallContext {
+  target: ResolvedTarget;
+  /** The model sent upstream after aliases and `override_params`. */
+  model: string;
+  stream: boolean;
+  /** The client's headers, for `forward_headers`. */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface UpstreamRequest {
+  url: string;
+  method: 'POST' | 'GET';
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** One framed event from the upstream stream: an SSE event or a decoded AWS event-stream message. */
+export interface UpstreamEvent {
+  event?: string;
+  data: string;
+  /** AWS event-stream headers (`:event-type`, `:message-type`, `:exception-type`). */
+  headers?: Record<string, string>;
+}
+
+/** A chunk on its way to the client. `raw` is the exact upstream JSON, reused when nothing changed it. */
+export interface ChunkOut {
+  chunk: ChatCompletionChunk;
+  raw?: string;
+}
+
+export interface StreamTranslator {
+  /** One upstream event in, zero or more OpenAI chunks out. Throws `GatewayError` on an in-stream error. */
+  push(event: UpstreamEvent): ChunkOut[];
+  /** The upstream closed. Returns any final chunks; throws if the stream ended without its terminator. */
+  end(): ChunkOut[];
+}
+
+export interface ProviderErrorInfo {
+  message: string;
+  type?: string;
+  code?: string | null;
+  param?: string | null;
+  /** Seconds, from Retry-After or a provider-specific hint (Gemini's RetryInfo). */
+  retryAfter?: number;
+}
+
+export type StreamFraming = 'sse' | 'aws-eventstream';
+
+/** How a provider speaks to its upstream. Providers are data plus these small translators. */
+export interface Provider {
+  id: string;
+  /** Default base URL, including the API version path. */
+  baseURL: string;
+  /** Environment variable holding the key when a target has none. */
+  envKey?: string;
+  framing: StreamFraming;
+  chat: {
+    request(body: ChatRequest, ctx: CallContext): UpstreamRequest | Promise<UpstreamRequest>;
+    response(json: unknown, ctx: CallContext): ChatCompletion;
+    stream(ctx: CallContext): StreamTranslator;
+  };
+  embeddings?: {
+    request(body: EmbeddingsRequest, ctx: CallContext): UpstreamRequest | Promise<UpstreamRequest>;
+    response(json: unknown, ctx: CallContext): EmbeddingsResponse;
+  };
+  /** Turn a non-2xx upstream answer into the provider's message and code. */
+  error(status: number, body: string, headers: Record<string, string | string[] | undefined>): ProviderErrorInfo;
+  /**
+   * Answer without the network (the `mock` provider). Returns what an HTTP upstream would have sent,
+   * so the same translators run for local and remote providers.
+   */
+  transport?: (req: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Uint8Array>;
+  /** Release the connection without reading the rest. */
+  dump(): Promise<void>;
+}
+
+export type ProviderFailure = GatewayError;

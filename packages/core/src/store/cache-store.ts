@@ -1,0 +1,2 @@
+/** Response cache entries and the semantic index. */
+export interface CacheStore {}

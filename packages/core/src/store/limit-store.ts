@@ -1,0 +1,2 @@
+/** Atomic counters for budgets (reserve, settle, release) and rate limits. */
+export interface LimitStore {}

@@ -1,0 +1,12 @@
+import type { GatewayStore } from '../types.js';
+
+/** Options for the in-process store. */
+export interface MemoryStoreOptions {}
+
+/** State in this process only: right for tests, one instance, and users who accept losing spend on restart. */
+export function createMemoryStore(_options: MemoryStoreOptions = {}): GatewayStore {
+  return {
+    kind: 'memory',
+    close: async () => undefined,
+  };
+}

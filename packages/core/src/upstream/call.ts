@@ -1,0 +1,178 @@
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
+import type { CallContext, ChunkOut, Provider, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
+import { createDecoder } from '../stream/decode.js';
+import { holdBack } from '../stream/hold-back.js';
+import { readText, type UpstreamClient } from './client.js';
+import { redactSecrets } from './redact.js';
+
+/**
+ * One attempt against one target: its own abort controller linked to the request's signal, and a
+ * timer for `request_timeout` that runs until the full body (non-stream) or the first content token
+ * (stream) arrived.
+ */
+class AttemptControl {
+  readonly controller = new AbortController();
+  timedOut = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onParentAbort = () => this.controller.abort(this.parent.reason);
+
+  constructor(private readonly parent: AbortSignal, timeoutMs: number | undefined) {
+    if (parent.aborted) this.controller.abort(parent.reason);
+    else parent.addEventListener('abort', this.onParentAbort, { once: true });
+    if (timeoutMs) {
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        this.controller.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Stops the upstream call if it is still running, and unlinks from the request. */
+  finish(): void {
+    this.clearTimer();
+    this.parent.removeEventListener('abort', this.onParentAbort);
+    if (!this.controller.signal.aborted) this.controller.abort();
+  }
+
+  /** Maps whatever the transport threw to a GatewayError that says what happened. */
+  failure(e: unknown, provider: string, ctx: CallContext): GatewayError {
+    if (this.timedOut) {
+      return new GatewayError('upstream_timeout', `${provider} did not answer within ${ctx.target.requestTimeout} ms`, { provider, source: 'provider' });
+    }
+    if (isGatewayError(e)) return e;
+    if (this.parent.aborted) return new GatewayError('stream_interrupted', 'the client closed the request', { provider, status: 499 });
+    const message = redactSecrets(e instanceof Error ? e.message : String(e), [ctx.target.apiKey]);
+    return new GatewayError('network_error', `${provider} could not be reached: ${message}`, { provider, source: 'provider' });
+  }
+}
+
+export interface CallDeps {
+  client: UpstreamClient;
+}
+
+function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  return provider.transport ? provider.transport(req, signal) : deps.client.send(req, signal);
+}
+
+async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
+  const text = await readText(res.body, 1 << 20).catch(() => '');
+  const info = provider.error(res.status, text, res.headers);
+  return new GatewayError('provider_error', redactSecrets(info.message, [ctx.target.apiKey]), {
+    status: res.status,
+    provider: provider.id,
+    source: 'provider',
+    type: info.type ?? 'provider_error',
+    providerCode: info.code ?? null,
+    param: info.param ?? null,
+    ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
+  });
+}
+
+async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, control: AttemptControl, ctx: CallContext) {
+  let res: UpstreamResponse;
+  try {
+    res = await send(deps, provider, req, control.signal);
+  } catch (e) {
+    throw control.failure(e, provider.id, ctx);
+  }
+  if (res.status >= 400) throw await providerError(provider, res, ctx).catch((e) => control.failure(e, provider.id, ctx));
+  return res;
+}
+
+async function readJson(res: UpstreamResponse, provider: Provider): Promise<unknown> {
+  const text = await readText(res.body);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatewayError('provider_error', `${provider.id} answered with a body that is not JSON`, { provider: provider.id, source: 'provider' });
+  }
+}
+
+export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSignal): Promise<ChatCompletion> {
+  const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  try {
+    const req = await provider.chat.request(body, ctx);
+    const res = await open(deps, provider, req, control, ctx);
+    const json = await readJson(res, provider).catch((e) => {
+      throw control.failure(e, provider.id, ctx);
+    });
+    return provider.chat.response(json, ctx);
+  } finally {
+    control.finish();
+  }
+}
+
+export async function callEmbeddings(
+  deps: CallDeps,
+  provider: Provider,
+  body: EmbeddingsRequest,
+  ctx: CallContext,
+  parent: AbortSignal,
+): Promise<EmbeddingsResponse> {
+  if (!provider.embeddings) {
+    throw new GatewayError('invalid_request', `provider ${provider.id} does not offer embeddings`, { param: 'model', status: 400 });
+  }
+  const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  try {
+    const req = await provider.embeddings.request(body, ctx);
+    const res = await open(deps, provider, req, control, ctx);
+    const json = await readJson(res, provider).catch((e) => {
+      throw control.failure(e, provider.id, ctx);
+    });
+    return provider.embeddings.response(json, ctx);
+  } finally {
+    control.finish();
+  }
+}
+
+async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallContext, control: AttemptControl): AsyncGenerator<ChunkOut> {
+  const decoder = createDecoder(provider.framing);
+  const translator = provider.chat.stream(ctx);
+  try {
+    try {
+      for await (const bytes of res.body) {
+        for (const ev of decoder.push(bytes)) yield* translator.push(ev);
+      }
+    } catch (e) {
+      throw control.failure(e, provider.id, ctx);
+    }
+    for (const ev of decoder.end()) yield* translator.push(ev);
+    yield* translator.end();
+  } finally {
+    control.finish();
+  }
+}
+
+/**
+ * Opens a stream and reads it up to the first content token, so any failure before that throws here
+ * and the router can still fall over; what comes after is the caller's to relay.
+ */
+export async function callChatStream(
+  deps: CallDeps,
+  provider: Provider,
+  body: ChatRequest,
+  ctx: CallContext,
+  parent: AbortSignal,
+): Promise<AsyncIterable<ChunkOut>> {
+  const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  try {
+    const req = await provider.chat.request(body, ctx);
+    const res = await open(deps, provider, req, control, ctx);
+    const stream = await holdBack(translate(res, provider, ctx, control));
+    control.clearTimer();
+    return stream;
+  } catch (e) {
+    control.finish();
+    throw control.failure(e, provider.id, ctx);
+  }
+}

@@ -1,0 +1,56 @@
+import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
+import { abortSignalFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** The parts of Express's request we use; typed structurally so Express 4 and 5 both fit. */
+export interface ExpressLikeRequest extends IncomingMessage {
+  url: string;
+  baseUrl?: string;
+  body?: unknown;
+}
+
+export interface ExpressGatewayOptions<Req extends ExpressLikeRequest = ExpressLikeRequest> extends Omit<GatewayOptions, 'identify'> {
+  /** Maps the app's own request (its authenticated user, team…) to budget and limit scopes. */
+  identify?: (req: Req) => GatewayContext | undefined | Promise<GatewayContext | undefined>;
+}
+
+export interface GatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRequest> {
+  (req: Req, res: ServerResponse, next: (err?: unknown) => void): void;
+  /** The core gateway, for direct calls and tests. */
+  readonly gateway: Gateway;
+  /** Lets in-flight streams finish (up to the deadline), then frees sockets and the store. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * `app.use(gatewayMiddleware(options))` serves the gateway under `basePath` (default `/llm`) and
+ * passes every other request to `next()`. Works with or without `express.json()` before it.
+ */
+export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRequest>(
+  options: ExpressGatewayOptions<Req> = {},
+): GatewayMiddleware<Req> {
+  const { identify, ...gatewayOptions } = options;
+  const gateway = createGateway(gatewayOptions);
+  const basePath = options.basePath ?? '/llm';
+
+  async function serve(req: Req, res: ServerResponse, path: string): Promise<void> {
+    const context = identify ? await identify(req) : undefined;
+    const response = await gateway.handle(
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortSignalFor(res) },
+      context,
+    );
+    await writeResponse(res, response);
+  }
+
+  const middleware = ((req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
+    const path: string | undefined = gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ""));
+    if (path === undefined) return next();
+    // Express 4 ignores rejected promises; errors must reach `next` ourselves.
+    serve(req, res, path).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
+  }) as GatewayMiddleware<Req>;
+  Object.defineProperty(middleware, 'gateway', { value: gateway });
+  middleware.close = (deadlineMs) => gateway.close(deadlineMs);
+  return middleware;
+}
+
+export type { GatewayContext, GatewayOptions } from '@llmux/core';

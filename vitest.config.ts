@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(`./packages/${p}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the sources; `test/packaging.test.ts` checks the built ESM and CJS output.
+    alias: [
+      { find: /^@llmux\/core\/node$/, replacement: src('core/src/node/index.ts') },
+      { find: /^@llmux\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@llmux\/express$/, replacement: src('express/src/index.ts') },
+      { find: /^@llmux\/koa$/, replacement: src('koa/src/index.ts') },
+      { find: /^@llmux\/nestjs$/, replacement: src('nestjs/src/index.ts') },
+      { find: /^@llmux\/redis$/, replacement: src('redis/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    pool: 'forks',
+  },
+});
