@@ -3,7 +3,10 @@ import type { GatewayStore } from '../types.js';
 /** Options for the in-process store. */
 export interface MemoryStoreOptions {}
 
-/** State in this process only: right for tests, one instance, and users who accept losing spend on restart. */
+/**
+ * State in this process only: right for tests, one instance, and users who accept losing spend on
+ * restart. Each part (breaker, limits, cache) lives in its own file and is spread in here.
+ */
 export function createMemoryStore(_options: MemoryStoreOptions = {}): GatewayStore {
   return {
     kind: 'memory',
