@@ -1,7 +1,7 @@
 import { GatewayError, toGatewayError } from '../errors.js';
 import { responseHeaders } from '../http/headers.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
-import type { CallContext, ChunkOut, ResolvedTarget } from '../providers/types.js';
+import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
 import { SSE_HEADERS, toOpenAISse } from '../stream/encode.js';
@@ -60,8 +60,17 @@ async function* observe(gw: GatewayInternals, state: RequestState, chunks: Async
   }
 }
 
+/** How an ingress may adjust the attempts of `runChat`; without options it behaves as before. */
+export interface RunChatOptions {
+  /**
+   * The provider for one target, instead of the registry's. `/v1/messages` uses it to send the
+   * client's own Anthropic body unchanged to Anthropic targets while stages and routing stay the same.
+   */
+  providerFor?: (target: ResolvedTarget) => Provider | undefined;
+}
+
 /** Runs stages, routing and the upstream call for an OpenAI-shaped chat body; used by every chat ingress. */
-export async function runChat(gw: GatewayInternals, state: RequestState): Promise<ChatResult> {
+export async function runChat(gw: GatewayInternals, state: RequestState, options: RunChatOptions = {}): Promise<ChatResult> {
   const short = await runBefore(gw.stages, state);
   if (short?.kind === 'json') throw new GatewayError('internal_error', 'a stage answered a chat request with raw JSON');
   if (short) {
@@ -79,7 +88,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState): Promis
   const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
   const env: RouteEnv = { signal: state.request.signal ?? new AbortController().signal, attempts: state.attempts, retries: 0 };
   const attempt = (target: ResolvedTarget, signal: AbortSignal): Promise<ChatResult> => {
-    const provider = gw.registry.get(target.provider)!;
+    const provider = options.providerFor?.(target) ?? gw.registry.get(target.provider)!;
     const ctx: CallContext = { target, model: modelFor(state, target, inferred), stream: state.stream, headers: state.request.headers };
     return state.stream
       ? callChatStream(gw, provider, body, ctx, signal).then((chunks) => ({ kind: 'stream' as const, chunks }))
