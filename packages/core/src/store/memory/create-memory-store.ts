@@ -1,4 +1,5 @@
 import type { GatewayStore } from '../types.js';
+import { memoryBreaker } from './breaker.js';
 
 /** Options for the in-process store. */
 export interface MemoryStoreOptions {}
@@ -10,6 +11,7 @@ export interface MemoryStoreOptions {}
 export function createMemoryStore(_options: MemoryStoreOptions = {}): GatewayStore {
   return {
     kind: 'memory',
+    ...memoryBreaker(),
     close: async () => undefined,
   };
 }

@@ -1,0 +1,78 @@
+import type { BreakerDecision, BreakerPolicy, BreakerStatus, BreakerStore } from '../breaker-store.js';
+
+interface Circuit {
+  state: 'closed' | 'open' | 'half_open';
+  /** Failure times in the window, oldest first. */
+  failures: number[];
+  openUntil: number;
+  trialUntil: number;
+}
+
+const status = (c: Circuit): BreakerStatus =>
+  c.state === 'closed' ? { state: 'closed', failures: c.failures.length } : { state: c.state, failures: c.failures.length, openUntil: c.openUntil };
+
+/**
+ * The breaker in this process. Same transitions as the Redis script; JavaScript's single thread makes
+ * each call atomic. Closed circuits with no recent failures are dropped so the map stays small.
+ */
+export function memoryBreaker(): BreakerStore {
+  const circuits = new Map<string, Circuit>();
+
+  function get(key: string, now: number, policy: BreakerPolicy): Circuit {
+    let c = circuits.get(key);
+    if (!c) {
+      c = { state: 'closed', failures: [], openUntil: 0, trialUntil: 0 };
+      circuits.set(key, c);
+    }
+    const since = now - policy.windowMs;
+    while (c.failures.length && c.failures[0]! <= since) c.failures.shift();
+    return c;
+  }
+
+  function tidy(key: string, c: Circuit): void {
+    if (c.state === 'closed' && c.failures.length === 0) circuits.delete(key);
+  }
+
+  return {
+    async breakerAcquire(key, now, policy): Promise<BreakerDecision> {
+      const c = get(key, now, policy);
+      let allowed = true;
+      if (c.state === 'open') {
+        if (now >= c.openUntil) {
+          c.state = 'half_open';
+          c.trialUntil = now + policy.cooldownMs;
+        } else allowed = false;
+      } else if (c.state === 'half_open') {
+        // The trial holder never reported back (crashed or still running): hand out a new trial.
+        if (now >= c.trialUntil) c.trialUntil = now + policy.cooldownMs;
+        else allowed = false;
+      }
+      const out = { ...status(c), allowed };
+      tidy(key, c);
+      return out;
+    },
+
+    async breakerRecord(key, ok, now, policy): Promise<BreakerStatus> {
+      const c = get(key, now, policy);
+      if (ok) {
+        if (c.state === 'half_open') {
+          c.state = 'closed';
+          c.failures = [];
+        }
+      } else if (c.state === 'half_open') {
+        c.state = 'open';
+        c.openUntil = now + policy.cooldownMs;
+      } else if (c.state === 'closed') {
+        c.failures.push(now);
+        if (c.failures.length >= policy.threshold) {
+          c.state = 'open';
+          c.openUntil = now + policy.cooldownMs;
+          c.failures = [];
+        }
+      }
+      const out = status(c);
+      tidy(key, c);
+      return out;
+    },
+  };
+}
