@@ -1,5 +1,6 @@
 import { checkDepth, readJsonBody } from '../http/read-body.js';
 import { validateChat, validateEmbeddings } from '../http/validate.js';
+import { handleMessages } from '../ingress/anthropic-messages/handle-messages.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
 import { handleChat } from './chat.js';
 import { createState } from './create-state.js';
@@ -28,4 +29,5 @@ export const routeHandlers: Record<string, RouteHandler> = {
     return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId));
   },
   models: (gw, _req, _context, traceId) => handleModels(gw, traceId),
+  messages: handleMessages,
 };

@@ -1,3 +1,4 @@
+import { anthropicProvider } from './anthropic/provider.js';
 import { mockProvider } from './mock/provider.js';
 import { openAICompatiblePresets } from './openai-compatible/presets.js';
 import type { Provider } from './types.js';
@@ -41,5 +42,5 @@ export class ProviderRegistry {
 
 /** Built-in providers. Native-format providers register themselves in `builtin-native.ts`. */
 export function builtinProviders(): Provider[] {
-  return [...openAICompatiblePresets, mockProvider];
+  return [...openAICompatiblePresets, anthropicProvider, mockProvider];
 }

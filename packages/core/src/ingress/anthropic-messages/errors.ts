@@ -1,0 +1,21 @@
+import { errorResponse } from '../../gateway.js';
+import { toGatewayError, type GatewayError } from '../../errors.js';
+import { ANTHROPIC_ERROR_STATUS, anthropicErrorType } from '../../providers/anthropic/error.js';
+import type { AnthropicErrorBody } from '../../providers/anthropic/wire-types.js';
+import type { GatewayResponse } from '../../types.js';
+
+/** Keeps an Anthropic upstream's own error type; anything else gets the type Anthropic uses for that status. */
+export function anthropicErrorBody(error: GatewayError, requestId: string): AnthropicErrorBody {
+  const type = error.type in ANTHROPIC_ERROR_STATUS ? error.type : anthropicErrorType(error.status);
+  return { type: 'error', error: { type, message: error.message }, request_id: requestId };
+}
+
+/**
+ * Failures on `/v1/messages` leave in Anthropic's shape, so `@anthropic-ai/sdk` raises its typed
+ * errors (`RateLimitError`, `OverloadedError`, …); status and headers (Retry-After) are the gateway's usual.
+ */
+export function anthropicErrorResponse(e: unknown, traceId: string): GatewayResponse {
+  const error = toGatewayError(e);
+  const res = errorResponse(error, traceId);
+  return { ...res, body: anthropicErrorBody(error, traceId) };
+}

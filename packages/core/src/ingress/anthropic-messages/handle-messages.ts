@@ -1,0 +1,49 @@
+import { toGatewayError } from '../../errors.js';
+import { responseHeaders } from '../../http/headers.js';
+import { checkDepth, readJsonBody } from '../../http/read-body.js';
+import { factsOf, runChat } from '../../pipeline/chat.js';
+import { createState } from '../../pipeline/create-state.js';
+import type { GatewayInternals } from '../../pipeline/internals.js';
+import type { RequestState } from '../../pipeline/state.js';
+import { SSE_HEADERS } from '../../stream/encode.js';
+import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
+import { anthropicErrorResponse } from './errors.js';
+import { passthroughProvider, rawMessageOf } from './passthrough.js';
+import { toAnthropicSse } from './to-events.js';
+import { toChatRequest } from './to-chat-request.js';
+import { toMessage } from './to-message.js';
+import { validateMessages } from './validate.js';
+
+/**
+ * `POST /v1/messages`: an Anthropic Messages request runs through the same stages and router as a
+ * chat completion (its OpenAI translation is what stages, cache keys and non-Anthropic targets see),
+ * and the answer goes back in Anthropic's shape. Anthropic targets get the client's body as is.
+ * The client's `x-api-key` is never sent upstream: each target carries its own key.
+ */
+export async function handleMessages(
+  gw: GatewayInternals,
+  req: GatewayRequest,
+  context: GatewayContext | undefined,
+  traceId: string,
+): Promise<GatewayResponse> {
+  try {
+    const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
+    checkDepth(raw, gw.limits.maxJsonDepth);
+    const original = validateMessages(raw, gw.limits.maxMessages);
+    const state = createState(gw, 'messages', req, toChatRequest(original) as RequestState['body'], context, traceId);
+    const anthropic = gw.registry.get('anthropic');
+    const passthrough = anthropic && passthroughProvider(anthropic, original);
+    const result = await runChat(gw, state, { providerFor: (target) => (target.provider === 'anthropic' ? passthrough : undefined) });
+    if (result.kind === 'completion') {
+      const body = rawMessageOf(result.completion) ?? toMessage(result.completion, original.model);
+      return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body };
+    }
+    return {
+      status: 200,
+      headers: responseHeaders(factsOf(state), { ...SSE_HEADERS, ...state.headers }),
+      body: toAnthropicSse(result.chunks, original.model, toGatewayError, traceId),
+    };
+  } catch (e) {
+    return anthropicErrorResponse(e, traceId);
+  }
+}

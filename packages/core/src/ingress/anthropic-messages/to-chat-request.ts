@@ -1,0 +1,148 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } from '../../providers/openai-types.js';
+import type { AnthropicBlock, AnthropicRequest, AnthropicTool } from '../../providers/anthropic/wire-types.js';
+
+const invalid = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
+
+function withCache(part: ContentPart, block: AnthropicBlock): ContentPart {
+  const cache = (block as { cache_control?: unknown }).cache_control;
+  if (cache) part.cache_control = cache;
+  return part;
+}
+
+/** One user-side Anthropic block → an OpenAI content part. */
+function toPart(block: AnthropicBlock, at: string): ContentPart {
+  const b = block as AnthropicBlock & { text?: string; source?: Record<string, string>; title?: string };
+  switch (b.type) {
+    case 'text':
+      return withCache({ type: 'text', text: b.text ?? '' }, b);
+    case 'image': {
+      const src = b.source ?? {};
+      if (src.type === 'base64') return withCache({ type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } }, b);
+      if (src.type === 'url') return withCache({ type: 'image_url', image_url: { url: src.url ?? '' } }, b);
+      throw invalid(`${at}.source.type`, `image source "${src.type}" is not supported; use base64 or url`);
+    }
+    case 'document': {
+      const src = b.source ?? {};
+      if (src.type === 'text') return withCache({ type: 'text', text: src.data ?? '' }, b);
+      if (src.type === 'base64') {
+        return withCache({ type: 'file', file: { filename: b.title ?? 'document.pdf', file_data: `data:${src.media_type};base64,${src.data}` } }, b);
+      }
+      throw invalid(`${at}.source.type`, `document source "${src.type}" is not supported; use base64 or text`);
+    }
+    default:
+      throw invalid(`${at}.type`, `content block type "${b.type}" can only be sent to an anthropic target`);
+  }
+}
+
+/** Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept for the round trip. */
+function toolMessage(block: AnthropicBlock, at: string): ChatMessage {
+  const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
+  const content = typeof b.content === 'string' ? b.content : (b.content ?? []).map((c, k) => toPart(c, `${at}.content[${k}]`));
+  const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
+  if (b.is_error) message.is_error = true;
+  return message;
+}
+
+function userMessages(content: string | AnthropicBlock[], at: string): ChatMessage[] {
+  if (typeof content === 'string') return [{ role: 'user', content }];
+  const tools: ChatMessage[] = [];
+  const parts: ContentPart[] = [];
+  content.forEach((block, k) => {
+    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`));
+    else parts.push(toPart(block, `${at}[${k}]`));
+  });
+  // OpenAI wants tool results right after the assistant's tool calls, before any new user text.
+  return parts.length ? [...tools, { role: 'user', content: parts }] : tools;
+}
+
+function assistantMessage(content: string | AnthropicBlock[]): ChatMessage {
+  if (typeof content === 'string') return { role: 'assistant', content };
+  const texts: string[] = [];
+  let reasoning: string | undefined;
+  const thinkingBlocks: AnthropicBlock[] = [];
+  const calls: ToolCall[] = [];
+  for (const block of content) {
+    const b = block as { type: string; text?: string; thinking?: string; id?: string; name?: string; input?: unknown };
+    if (b.type === 'text' && b.text) texts.push(b.text);
+    else if (b.type === 'thinking') {
+      reasoning = (reasoning ?? '') + (b.thinking ?? '');
+      thinkingBlocks.push(block);
+    } else if (b.type === 'redacted_thinking') thinkingBlocks.push(block);
+    else if (b.type === 'tool_use') {
+      calls.push({ id: b.id ?? '', type: 'function', function: { name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) } });
+    }
+    // Server tool blocks (web search, code execution) only mean something to Anthropic itself.
+  }
+  const message: ChatMessage = { role: 'assistant', content: texts.length > 1 ? texts.map((text) => ({ type: 'text', text })) : (texts[0] ?? null) };
+  if (reasoning !== undefined) message.reasoning_content = reasoning;
+  if (thinkingBlocks.length) message.thinking_blocks = thinkingBlocks;
+  if (calls.length) message.tool_calls = calls;
+  return message;
+}
+
+/** Client tools become functions; Anthropic's server tools (typed `web_search_…`) have no equivalent elsewhere and are left out. */
+function toTools(tools: AnthropicTool[]): ToolDefinition[] {
+  return tools
+    .filter((t) => t.type === undefined || t.type === 'custom')
+    .map((t) => {
+      const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
+      if (t.description) fn.description = t.description;
+      const tool: ToolDefinition & { cache_control?: unknown } = { type: 'function', function: fn };
+      if (t.cache_control) tool.cache_control = t.cache_control;
+      return tool;
+    });
+}
+
+/** An Anthropic thinking budget → the OpenAI effort whose budget (see the anthropic provider) is nearest below. */
+function effortFor(req: AnthropicRequest): string | undefined {
+  const thinking = req.thinking as { type?: string; budget_tokens?: number } | undefined;
+  if (thinking?.type === 'enabled') {
+    const budget = thinking.budget_tokens ?? 0;
+    return budget < 2048 ? 'low' : budget < 4096 ? 'medium' : 'high';
+  }
+  if (thinking?.type === 'adaptive') return 'medium';
+  const effort = req.output_config?.effort;
+  if (effort === 'low' || effort === 'medium' || effort === 'high') return effort;
+  if (effort === 'xhigh' || effort === 'max') return 'high';
+  return undefined;
+}
+
+/** An Anthropic Messages body → the OpenAI chat body the pipeline runs on (any provider can then answer it). */
+export function toChatRequest(req: AnthropicRequest): ChatRequest {
+  const messages: ChatMessage[] = [];
+  if (typeof req.system === 'string') {
+    if (req.system) messages.push({ role: 'system', content: req.system });
+  } else if (Array.isArray(req.system) && req.system.length) {
+    messages.push({ role: 'system', content: req.system.map((b, k) => toPart(b, `system[${k}]`)) });
+  }
+  req.messages.forEach((m, i) => {
+    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`));
+    else messages.push(assistantMessage(m.content));
+  });
+  const body: ChatRequest = { model: req.model, messages, max_tokens: req.max_tokens };
+  if (req.stream) {
+    body.stream = true;
+    // Usage is needed for the closing `message_delta`, whatever the client asked.
+    body.stream_options = { include_usage: true };
+  }
+  if (typeof req.temperature === 'number') body.temperature = req.temperature;
+  if (typeof req.top_p === 'number') body.top_p = req.top_p;
+  if (req.stop_sequences?.length) body.stop = req.stop_sequences;
+  const tools = toTools(req.tools ?? []);
+  if (tools.length) {
+    body.tools = tools;
+    const choice = req.tool_choice;
+    if (choice?.type === 'any') body.tool_choice = 'required';
+    else if (choice?.type === 'none') body.tool_choice = 'none';
+    else if (choice?.type === 'tool') body.tool_choice = { type: 'function', function: { name: choice.name } };
+    else if (choice?.type === 'auto') body.tool_choice = 'auto';
+    if (choice?.disable_parallel_tool_use) body.parallel_tool_calls = false;
+  }
+  const format = req.output_config?.format;
+  if (format?.type === 'json_schema') body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema, strict: true } };
+  const effort = effortFor(req);
+  if (effort) body.reasoning_effort = effort;
+  if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = req.metadata.user_id;
+  return body;
+}

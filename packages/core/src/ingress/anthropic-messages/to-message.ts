@@ -1,0 +1,45 @@
+import type { ChatCompletion, ContentPart } from '../../providers/openai-types.js';
+import { toStopReason } from '../../providers/anthropic/stop-reason.js';
+import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
+import type { AnthropicBlock, AnthropicResponse } from '../../providers/anthropic/wire-types.js';
+
+/** Tool arguments are JSON text in OpenAI and an object in Anthropic; a model's broken JSON is kept visible, not dropped. */
+export function parseToolInput(args: string | undefined): unknown {
+  if (!args) return {};
+  try {
+    const parsed: unknown = JSON.parse(args);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : { value: parsed };
+  } catch {
+    return { _raw_arguments: args };
+  }
+}
+
+export const messageId = (id: string | undefined) => (id?.startsWith('msg_') ? id : `msg_${id || crypto.randomUUID().replace(/-/g, '')}`);
+
+const textOf = (content: string | ContentPart[] | null | undefined): string =>
+  typeof content === 'string' ? content : (content ?? []).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
+
+/** An OpenAI completion (from any provider, or the cache) → the Anthropic message the client asked for. */
+export function toMessage(completion: ChatCompletion, requestedModel: string): AnthropicResponse {
+  const choice = completion.choices[0];
+  const m = choice?.message;
+  const content: AnthropicBlock[] = [];
+  const blocks = Array.isArray(m?.thinking_blocks) ? (m.thinking_blocks as AnthropicBlock[]) : undefined;
+  if (blocks?.length) content.push(...blocks);
+  else if (m?.reasoning_content) content.push({ type: 'thinking', thinking: m.reasoning_content, signature: '' });
+  const text = textOf(m?.content as string | ContentPart[] | null | undefined);
+  if (text) content.push({ type: 'text', text });
+  for (const call of m?.tool_calls ?? []) {
+    content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
+  }
+  return {
+    id: messageId(completion.id),
+    type: 'message',
+    role: 'assistant',
+    model: completion.model || requestedModel,
+    content,
+    stop_reason: toStopReason(choice?.finish_reason),
+    stop_sequence: null,
+    usage: toAnthropicUsage(completion.usage),
+  };
+}

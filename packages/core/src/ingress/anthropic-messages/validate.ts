@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { formatPath } from '../../config/format-issues.js';
+import { GatewayError } from '../../errors.js';
+import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
+
+/**
+ * The fields the translation relies on, checked the way Anthropic checks them (`max_tokens` is
+ * required). Everything else passes through: an Anthropic target knows its newest parameters best.
+ */
+const block = z.looseObject({ type: z.string() });
+
+const messageSchema = z.looseObject({
+  role: z.enum(['user', 'assistant']),
+  content: z.union([z.string(), z.array(block)]),
+});
+
+const schema = z.looseObject({
+  model: z.string().min(1, 'model must be a non-empty string'),
+  max_tokens: z.number().int().positive(),
+  messages: z.array(messageSchema).min(1, 'messages must contain at least one message'),
+  system: z.union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string() }))]).optional(),
+  stream: z.boolean().optional(),
+  temperature: z.number().finite().optional(),
+  top_p: z.number().finite().optional(),
+  top_k: z.number().int().optional(),
+  stop_sequences: z.array(z.string()).optional(),
+  tools: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
+  tool_choice: z.looseObject({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional() }).optional(),
+  metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
+});
+
+/** Returns the client's own object (not zod's copy), so unknown fields reach an Anthropic upstream as sent. */
+export function validateMessages(body: unknown, maxMessages: number): AnthropicRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'request body must be a JSON object', { param: 'body' });
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const param = formatPath(issue.path).replace(/^\./, '') || 'body';
+    const missing = issue.code === 'invalid_type' && issue.message.includes('undefined');
+    throw new GatewayError('invalid_request', missing ? `${param}: Field required` : `${param}: ${issue.message}`, { param });
+  }
+  if (parsed.data.messages.length > maxMessages) {
+    throw new GatewayError('invalid_request', `messages has ${parsed.data.messages.length} entries; the limit is ${maxMessages}`, { param: 'messages' });
+  }
+  if (parsed.data.tool_choice?.type === 'tool' && !parsed.data.tool_choice.name) {
+    throw new GatewayError('invalid_request', 'tool_choice.name: Field required', { param: 'tool_choice.name' });
+  }
+  return body as AnthropicRequest;
+}

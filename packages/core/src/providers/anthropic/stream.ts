@@ -1,0 +1,149 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../openai-types.js';
+import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
+import { streamError } from './error.js';
+import { toFinishReason } from './stop-reason.js';
+import { JSON_TOOL } from './translate-tools.js';
+import { toOpenAIUsage } from './usage.js';
+import type { AnthropicUsage } from './wire-types.js';
+
+/** What one content block turns into: text, reasoning, a client tool call, the JSON-answer tool, or nothing. */
+type Block =
+  | { kind: 'text' | 'thinking' | 'other' }
+  | { kind: 'tool'; toolIndex: number; sent: boolean; input: unknown }
+  | { kind: 'json'; sent: boolean };
+
+interface Event {
+  type?: string;
+  index?: number;
+  message?: { id?: string; model?: string; usage?: AnthropicUsage };
+  content_block?: { type?: string; id?: string; name?: string; input?: unknown; text?: string; thinking?: string };
+  delta?: { type?: string; text?: string; thinking?: string; partial_json?: string; stop_reason?: string | null };
+  usage?: AnthropicUsage;
+}
+
+const hasKeys = (v: unknown) => typeof v === 'object' && v !== null && Object.keys(v).length > 0;
+
+/**
+ * Anthropic's named SSE events → OpenAI chunks. The state is small: the message id and model, the
+ * kind of each open block, the OpenAI index of each tool call (Anthropic numbers all blocks, OpenAI
+ * only tool calls), and the usage, which arrives in two halves (input at the start, output at the end).
+ */
+export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provider?: string }): StreamTranslator {
+  const provider = opts.provider ?? 'anthropic';
+  const created = Math.floor(Date.now() / 1000);
+  let id = '';
+  let model = '';
+  let usage: AnthropicUsage = {};
+  const blocks = new Map<number, Block>();
+  let tools = 0;
+  let jsonAnswered = false;
+  let done = false;
+
+  const chunk = (delta: ChunkDelta, finish: FinishReason | null = null): ChunkOut => ({
+    chunk: { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] },
+  });
+  const toolDelta = (b: { toolIndex: number }, call: NonNullable<ChunkDelta['tool_calls']>[number]['function'] & object, head?: { id?: string; name?: string }) =>
+    chunk({
+      tool_calls: [head ? { index: b.toolIndex, id: head.id ?? '', type: 'function', function: { name: head.name ?? '', arguments: call.arguments ?? '' } } : { index: b.toolIndex, function: call }],
+    });
+
+  function start(ev: Event): ChunkOut[] {
+    const cb = ev.content_block ?? {};
+    const index = ev.index ?? blocks.size;
+    switch (cb.type) {
+      case 'text':
+        blocks.set(index, { kind: 'text' });
+        return cb.text ? [chunk({ content: cb.text })] : [];
+      case 'thinking':
+        blocks.set(index, { kind: 'thinking' });
+        return cb.thinking ? [chunk({ reasoning_content: cb.thinking })] : [];
+      case 'tool_use': {
+        if (opts.jsonTool && cb.name === JSON_TOOL) {
+          blocks.set(index, { kind: 'json', sent: false });
+          jsonAnswered = true;
+          return [];
+        }
+        const block = { kind: 'tool' as const, toolIndex: tools++, sent: false, input: cb.input };
+        blocks.set(index, block);
+        return [toolDelta(block, { arguments: '' }, { id: cb.id ?? '', name: cb.name ?? '' })];
+      }
+      default:
+        blocks.set(index, { kind: 'other' });
+        return [];
+    }
+  }
+
+  function delta(ev: Event): ChunkOut[] {
+    const block = blocks.get(ev.index ?? -1);
+    const d = ev.delta ?? {};
+    if (!block) return [];
+    if (d.type === 'text_delta' && block.kind === 'text' && d.text) return [chunk({ content: d.text })];
+    if (d.type === 'thinking_delta' && block.kind === 'thinking' && d.thinking) return [chunk({ reasoning_content: d.thinking })];
+    if (d.type === 'input_json_delta' && d.partial_json) {
+      if (block.kind === 'tool') {
+        block.sent = true;
+        return [toolDelta(block, { arguments: d.partial_json })];
+      }
+      if (block.kind === 'json') {
+        block.sent = true;
+        return [chunk({ content: d.partial_json })];
+      }
+    }
+    return [];
+  }
+
+  /** A tool whose input arrived whole (or empty) still gets its arguments, as OpenAI sends `{}` for no-argument calls. */
+  function stop(ev: Event): ChunkOut[] {
+    const block = blocks.get(ev.index ?? -1);
+    if (block?.kind === 'tool' && !block.sent) return [toolDelta(block, { arguments: hasKeys(block.input) ? JSON.stringify(block.input) : '{}' })];
+    if (block?.kind === 'json' && !block.sent) return [chunk({ content: '{}' })];
+    return [];
+  }
+
+  function finish(ev: Event): ChunkOut[] {
+    for (const [k, v] of Object.entries(ev.usage ?? {})) if (v !== null && v !== undefined) usage[k] = v;
+    const reason = ev.delta?.stop_reason;
+    const finishReason = reason === 'tool_use' && jsonAnswered && tools === 0 ? 'stop' : toFinishReason(reason);
+    const last: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(usage) };
+    return [chunk({}, finishReason), { chunk: last }];
+  }
+
+  return {
+    push(ev: UpstreamEvent): ChunkOut[] {
+      let data: Event;
+      try {
+        data = JSON.parse(ev.data) as Event;
+      } catch {
+        throw new GatewayError('provider_error', `${provider} sent a stream event that is not JSON`, { provider, source: 'provider' });
+      }
+      switch (data.type ?? ev.event) {
+        case 'message_start':
+          id = data.message?.id ?? id;
+          model = data.message?.model ?? model;
+          usage = { ...data.message?.usage };
+          return [chunk({ role: 'assistant', content: '' })];
+        case 'content_block_start':
+          return start(data);
+        case 'content_block_delta':
+          return delta(data);
+        case 'content_block_stop':
+          return stop(data);
+        case 'message_delta':
+          return finish(data);
+        case 'message_stop':
+          done = true;
+          return [];
+        case 'error':
+          throw streamError(ev.data, provider);
+        default:
+          // `ping` and event types newer than this translator carry nothing for an OpenAI client.
+          return [];
+      }
+    },
+    end(): ChunkOut[] {
+      if (!done) throw new GatewayError('stream_interrupted', `${provider} closed the stream before message_stop`, { provider, source: 'provider' });
+      return [];
+    },
+  };
+}

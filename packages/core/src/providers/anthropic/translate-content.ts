@@ -1,0 +1,89 @@
+import { GatewayError } from '../../errors.js';
+import type { ContentPart } from '../openai-types.js';
+import type { AnthropicBlock, AnthropicCacheControl } from './wire-types.js';
+
+const DATA_URL = /^data:([^;,]+)?((?:;[^;,]+)*?);base64,(.*)$/s;
+
+/** `data:<type>;base64,<data>` → its parts; undefined for any other URL. */
+export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
+  const m = DATA_URL.exec(url);
+  if (!m) return undefined;
+  return { mediaType: m[1] ?? 'application/octet-stream', data: m[3] ?? '' };
+}
+
+const invalid = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
+
+function withCache<T extends AnthropicBlock>(block: T, part: Record<string, unknown>): T {
+  // Prompt-caching breakpoints set on OpenAI parts (Portkey's convention) survive translation.
+  if (part.cache_control && typeof part.cache_control === 'object') (block as { cache_control?: AnthropicCacheControl }).cache_control = part.cache_control as AnthropicCacheControl;
+  return block;
+}
+
+function imageBlock(url: unknown, param: string): AnthropicBlock {
+  if (typeof url !== 'string' || !url) throw invalid(param, 'must be an image URL or a data URL');
+  const data = parseDataUrl(url);
+  if (data) return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.data } };
+  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  throw invalid(param, 'anthropic accepts http(s) image URLs and base64 data URLs only');
+}
+
+function decodeBase64Text(b64: string, param: string): string {
+  try {
+    return new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+  } catch {
+    throw invalid(param, 'is not valid base64');
+  }
+}
+
+/** OpenAI `file` parts (PDFs and text as data URLs) become Anthropic documents. */
+function documentBlock(file: Record<string, unknown> | undefined, param: string): AnthropicBlock {
+  const url = file?.file_data;
+  const parsed = typeof url === 'string' ? parseDataUrl(url) : undefined;
+  if (!parsed) throw invalid(`${param}.file.file_data`, 'anthropic needs the file inline as a base64 data URL (file_id is not supported)');
+  const block: AnthropicBlock =
+    parsed.mediaType === 'text/plain'
+      ? { type: 'document', source: { type: 'text', media_type: 'text/plain', data: decodeBase64Text(parsed.data, `${param}.file.file_data`) } }
+      : { type: 'document', source: { type: 'base64', media_type: parsed.mediaType, data: parsed.data } };
+  if (typeof file?.filename === 'string') (block as { title?: string }).title = file.filename;
+  return block;
+}
+
+/** OpenAI message content → Anthropic blocks. Empty text is dropped: Anthropic rejects empty text blocks. */
+export function toBlocks(content: string | ContentPart[] | null | undefined, param: string): AnthropicBlock[] {
+  if (content == null) return [];
+  if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
+  const blocks: AnthropicBlock[] = [];
+  content.forEach((part, i) => {
+    const at = `${param}[${i}]`;
+    switch (part.type) {
+      case 'text':
+        if (typeof part.text !== 'string') throw invalid(`${at}.text`, 'must be a string');
+        if (part.text) blocks.push(withCache({ type: 'text', text: part.text }, part));
+        return;
+      case 'image_url': {
+        const image = part.image_url as { url?: unknown } | string | undefined;
+        blocks.push(withCache(imageBlock(typeof image === 'string' ? image : image?.url, `${at}.image_url.url`), part));
+        return;
+      }
+      case 'file':
+        blocks.push(withCache(documentBlock(part.file as Record<string, unknown> | undefined, at), part));
+        return;
+      // Blocks already in Anthropic's own shape (sent by clients that know their target) pass unchanged.
+      case 'image':
+      case 'document':
+        blocks.push(part as AnthropicBlock);
+        return;
+      default:
+        throw invalid(`${at}.type`, `content part type "${part.type}" is not supported by anthropic`);
+    }
+  });
+  return blocks;
+}
+
+/** Text of system/developer content, kept as blocks when a part carries a cache breakpoint. */
+export function systemBlocks(content: string | ContentPart[] | null | undefined, param: string): Array<{ type: 'text'; text: string; cache_control?: AnthropicCacheControl }> {
+  return toBlocks(content, param).map((b, i) => {
+    if (b.type !== 'text') throw invalid(`${param}[${i}]`, 'system messages may only contain text for anthropic');
+    return b as { type: 'text'; text: string; cache_control?: AnthropicCacheControl };
+  });
+}

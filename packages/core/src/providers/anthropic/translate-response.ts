@@ -1,0 +1,56 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
+import { toFinishReason } from './stop-reason.js';
+import { JSON_TOOL } from './translate-tools.js';
+import { toOpenAIUsage } from './usage.js';
+import type { AnthropicBlock, AnthropicResponse } from './wire-types.js';
+
+/**
+ * An Anthropic message → an OpenAI completion: text blocks join into `content`, thinking into
+ * `reasoning_content` (the signed blocks kept in `thinking_blocks` so the next turn can send them
+ * back), `tool_use` into `tool_calls`. Server-side tool blocks (web search, code execution) were
+ * already acted on upstream and are not the client's to run, so they are left out.
+ */
+export function translateResponse(json: unknown, opts: { jsonTool: boolean; provider?: string }): ChatCompletion {
+  const res = json as AnthropicResponse;
+  if (!res || typeof res !== 'object' || !Array.isArray(res.content)) {
+    throw new GatewayError('provider_error', `${opts.provider ?? 'anthropic'} answered with a body that is not a message`, {
+      provider: opts.provider ?? 'anthropic',
+      source: 'provider',
+    });
+  }
+  let text: string | null = null;
+  let reasoning: string | null = null;
+  const thinkingBlocks: AnthropicBlock[] = [];
+  const toolCalls: ToolCall[] = [];
+  let answeredByJsonTool = false;
+  for (const block of res.content) {
+    if (block.type === 'text') text = (text ?? '') + (block.text as string);
+    else if (block.type === 'thinking') {
+      reasoning = (reasoning ?? '') + (block.thinking as string);
+      thinkingBlocks.push(block);
+    } else if (block.type === 'redacted_thinking') thinkingBlocks.push(block);
+    else if (block.type === 'tool_use') {
+      const b = block as { id: string; name: string; input: unknown };
+      if (opts.jsonTool && b.name === JSON_TOOL) {
+        text = (text ?? '') + JSON.stringify(b.input ?? {});
+        answeredByJsonTool = true;
+      } else {
+        toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
+      }
+    }
+  }
+  const message: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: text };
+  if (reasoning !== null) message.reasoning_content = reasoning;
+  if (thinkingBlocks.length) message.thinking_blocks = thinkingBlocks;
+  if (toolCalls.length) message.tool_calls = toolCalls;
+  const finish = answeredByJsonTool && !toolCalls.length && res.stop_reason === 'tool_use' ? 'stop' : toFinishReason(res.stop_reason);
+  return {
+    id: res.id,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: res.model,
+    choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
+    usage: toOpenAIUsage(res.usage ?? {}),
+  };
+}

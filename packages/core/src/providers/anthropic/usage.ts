@@ -1,0 +1,38 @@
+import type { Usage } from '../openai-types.js';
+import type { AnthropicUsage } from './wire-types.js';
+
+const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/**
+ * Anthropic counts cached input apart from `input_tokens`; OpenAI's `prompt_tokens` includes it.
+ * So the prompt is input + cache reads + cache writes, and the parts are kept in the details for
+ * cost (cache reads and writes are priced differently).
+ */
+export function toOpenAIUsage(u: AnthropicUsage): Usage {
+  const input = n(u.input_tokens);
+  const cacheRead = n(u.cache_read_input_tokens);
+  const cacheWrite = n(u.cache_creation_input_tokens);
+  const output = n(u.output_tokens);
+  const prompt = input + cacheRead + cacheWrite;
+  const usage: Usage = {
+    prompt_tokens: prompt,
+    completion_tokens: output,
+    total_tokens: prompt + output,
+    prompt_tokens_details: { cached_tokens: cacheRead, cache_creation_tokens: cacheWrite },
+  };
+  const thinking = u.output_tokens_details?.thinking_tokens;
+  if (typeof thinking === 'number') usage.completion_tokens_details = { reasoning_tokens: thinking };
+  return usage;
+}
+
+/** OpenAI usage → Anthropic's, for `/v1/messages` answers of any provider: the inverse split of `toOpenAIUsage`. */
+export function toAnthropicUsage(u: Usage | null | undefined): Required<Pick<AnthropicUsage, 'input_tokens' | 'output_tokens'>> & AnthropicUsage {
+  const cacheRead = n(u?.prompt_tokens_details?.cached_tokens);
+  const cacheWrite = n(u?.prompt_tokens_details?.cache_creation_tokens);
+  return {
+    input_tokens: Math.max(0, n(u?.prompt_tokens) - cacheRead - cacheWrite),
+    output_tokens: n(u?.completion_tokens),
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cacheRead,
+  };
+}
