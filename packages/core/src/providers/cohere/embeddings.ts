@@ -1,0 +1,56 @@
+import { GatewayError } from '../../errors.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
+import type { CallContext } from '../types.js';
+import type { CohereEmbedResponse } from './wire.js';
+
+/**
+ * What the client asked for, from request to response of the same attempt. The official `openai`
+ * SDK asks for `base64` by default, and Cohere only returns float arrays, so the response is encoded here.
+ */
+const formats = new WeakMap<CallContext, 'float' | 'base64'>();
+
+/**
+ * OpenAI embeddings body → Cohere `/v2/embed`. `input_type` (Cohere's retrieval role) defaults to
+ * `search_document`; a client or `override_params` may set it, e.g. `search_query` for queries.
+ */
+export function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Record<string, unknown> {
+  const params = ctx.target.overrideParams;
+  const body: EmbeddingsRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const texts = typeof body.input === 'string' ? [body.input] : body.input;
+  if (!texts.every((t): t is string => typeof t === 'string')) {
+    throw new GatewayError('invalid_request', 'input: cohere embeds text; token arrays are not accepted', { param: 'input' });
+  }
+  const inputType = body.input_type ?? 'search_document';
+  if (typeof inputType !== 'string') throw new GatewayError('invalid_request', 'input_type: must be a string', { param: 'input_type' });
+  formats.set(ctx, body.encoding_format === 'base64' ? 'base64' : 'float');
+  const out: Record<string, unknown> = { model: ctx.model, texts, input_type: inputType, embedding_types: ['float'] };
+  if (typeof body.dimensions === 'number') out.output_dimension = body.dimensions;
+  if (typeof body.truncate === 'string') out.truncate = body.truncate;
+  return out;
+}
+
+/** float32 little-endian bytes in base64: what OpenAI returns for `encoding_format: "base64"`. */
+function toBase64(vector: number[]): string {
+  const view = new DataView(new ArrayBuffer(vector.length * 4));
+  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  const bytes = new Uint8Array(view.buffer);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function fromCohereEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
+  const res = json as CohereEmbedResponse;
+  const vectors = res.embeddings?.float;
+  if (!Array.isArray(vectors)) {
+    throw new GatewayError('provider_error', 'cohere answered without float embeddings', { provider: 'cohere', source: 'provider' });
+  }
+  const base64 = formats.get(ctx) === 'base64';
+  const tokens = res.meta?.billed_units?.input_tokens ?? 0;
+  return {
+    object: 'list',
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? toBase64(v) : v })),
+    model: ctx.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  };
+}
