@@ -10,8 +10,9 @@ export const fixtureBytes = (path: string) => readFileSync(FIXTURES + path);
 export const fixtureJson = (path: string) => JSON.parse(fixtureText(path));
 
 export interface CassetteInteraction {
-  request: { method: string; uri: string; body?: unknown; headers?: Record<string, unknown> };
-  response: { status: { code: number }; headers?: Record<string, unknown>; body?: { string?: string; parsed_body?: unknown } };
+  /** pydantic-ai cassettes keep JSON bodies as `parsed_body` beside `body` (keys sorted, values real). */
+  request: { method: string; uri: string; body?: unknown; parsed_body?: any; headers?: Record<string, unknown> };
+  response: { status: { code: number }; headers?: Record<string, unknown>; body?: { string?: string; parsed_body?: unknown }; parsed_body?: any };
 }
 
 /** VCR cassettes: status and bodies of each recorded interaction. */

@@ -59,7 +59,8 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
-  const apiKey = cfg.api_key ?? defaults.apiKey ?? (provider.envKey ? env.env[provider.envKey] : undefined);
+  const apiKey =
+    cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
   const baseURL = (cfg.custom_host ?? defaults.baseURL ?? provider.baseURL).replace(/\/+$/, '');
   const target: ResolvedTarget = {
     path,

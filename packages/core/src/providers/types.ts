@@ -85,6 +85,8 @@ export interface Provider {
   baseURL: string;
   /** Environment variable holding the key when a target has none. */
   envKey?: string;
+  /** Further variables tried in order when `envKey` is unset (Cohere's SDK reads `CO_API_KEY`). */
+  envKeyAliases?: string[];
   framing: StreamFraming;
   chat: {
     request(body: ChatRequest, ctx: CallContext): UpstreamRequest | Promise<UpstreamRequest>;
