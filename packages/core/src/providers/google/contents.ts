@@ -1,0 +1,179 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatMessage } from '../openai-types.js';
+import { requiresSignatures, signatureOf, SKIP_SIGNATURE } from './thought-signature.js';
+import type { GeminiContent, GeminiPart } from './wire.js';
+
+/**
+ * OpenAI `messages` → Gemini `contents` + `systemInstruction`. Assistant turns become role `model`,
+ * tool results become `functionResponse` parts in a user turn, and consecutive turns of one role are
+ * merged, as Gemini expects all results of one step of parallel calls in a single turn.
+ */
+
+const bad = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
+
+const MIME_BY_EXT: Record<string, string> = {
+  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', heic: 'image/heic', heif: 'image/heif',
+  pdf: 'application/pdf', txt: 'text/plain', mp3: 'audio/mp3', wav: 'audio/wav', flac: 'audio/flac', ogg: 'audio/ogg',
+  mp4: 'video/mp4', mov: 'video/mov', webm: 'video/webm',
+};
+
+function mimeFromUrl(url: string, fallback: string): string {
+  const ext = /\.([a-z0-9]+)(?:[?#]|$)/i.exec(url)?.[1]?.toLowerCase();
+  return (ext && MIME_BY_EXT[ext]) || fallback;
+}
+
+/** `data:` URLs become inline bytes; anything else is a file reference (https, gs://, Files API URI). */
+function mediaPart(url: string, fallbackMime: string, param: string): GeminiPart {
+  if (url.startsWith('data:')) {
+    const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
+    if (!m) throw bad(param, 'is not a valid data URL');
+    const mimeType = m[1] || fallbackMime;
+    const isBase64 = m[2]!.split(';').includes('base64');
+    const data = isBase64 ? m[3]! : utf8ToBase64(decodeURIComponent(m[3]!));
+    return { inlineData: { mimeType, data } };
+  }
+  if (!/^(https?|gs):\/\//.test(url)) throw bad(param, 'must be an http(s), gs:// or data: URL');
+  return { fileData: { mimeType: mimeFromUrl(url, fallbackMime), fileUri: url } };
+}
+
+function utf8ToBase64(text: string): string {
+  let binary = '';
+  for (const b of new TextEncoder().encode(text)) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function contentParts(content: ChatMessage['content'], param: string): GeminiPart[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content ? [{ text: content }] : [];
+  const parts: GeminiPart[] = [];
+  for (const [i, raw] of content.entries()) {
+    const p = raw as Record<string, any>;
+    const at = `${param}[${i}]`;
+    switch (p.type) {
+      case 'text':
+        if (typeof p.text !== 'string') throw bad(`${at}.text`, 'must be a string');
+        if (p.text) parts.push({ text: p.text });
+        break;
+      case 'image_url': {
+        const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
+        if (typeof url !== 'string') throw bad(`${at}.image_url.url`, 'must be a string');
+        parts.push(mediaPart(url, 'image/jpeg', `${at}.image_url.url`));
+        break;
+      }
+      case 'input_audio': {
+        const audio = p.input_audio;
+        if (typeof audio?.data !== 'string') throw bad(`${at}.input_audio.data`, 'must be base64 audio');
+        parts.push({ inlineData: { mimeType: `audio/${audio.format ?? 'wav'}`, data: audio.data } });
+        break;
+      }
+      case 'file': {
+        const file = p.file ?? {};
+        if (typeof file.file_data === 'string') {
+          const data = file.file_data.startsWith('data:') ? file.file_data : `data:application/pdf;base64,${file.file_data}`;
+          parts.push(mediaPart(data, 'application/pdf', `${at}.file.file_data`));
+        } else if (typeof file.file_id === 'string') {
+          parts.push({ fileData: { mimeType: mimeFromUrl(file.filename ?? file.file_id, 'application/pdf'), fileUri: file.file_id } });
+        } else {
+          throw bad(`${at}.file`, 'needs file_data or file_id');
+        }
+        break;
+      }
+      default:
+        throw bad(`${at}.type`, `content part type "${String(p.type)}" cannot be sent to Gemini`);
+    }
+  }
+  return parts;
+}
+
+const textOf = (content: ChatMessage['content']): string =>
+  typeof content === 'string'
+    ? content
+    : (content ?? []).map((p) => (typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('');
+
+/** Gemini wants an object; Google documents `output` as the key for a plain result. */
+function functionResponse(content: ChatMessage['content']): Record<string, unknown> {
+  const text = textOf(content);
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    return { output: parsed };
+  } catch {
+    return { output: text };
+  }
+}
+
+function parseArguments(args: unknown, param: string): Record<string, unknown> {
+  if (args === undefined || args === null || args === '') return {};
+  if (typeof args === 'object' && !Array.isArray(args)) return args as Record<string, unknown>;
+  if (typeof args !== 'string') throw bad(param, 'must be a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    throw bad(param, 'is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad(param, 'must encode a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+export interface TranslatedMessages {
+  contents: GeminiContent[];
+  systemInstruction?: { parts: GeminiPart[] };
+}
+
+export function toContents(messages: ChatMessage[], model: string): TranslatedMessages {
+  const system: GeminiPart[] = [];
+  const turns: GeminiContent[] = [];
+  const toolNames = new Map<string, string>();
+  const signatures = requiresSignatures(model);
+  const push = (role: GeminiContent['role'], parts: GeminiPart[]) => {
+    if (!parts.length) return;
+    const last = turns[turns.length - 1];
+    if (last?.role === role) last.parts.push(...parts);
+    else turns.push({ role, parts });
+  };
+
+  for (const [i, m] of messages.entries()) {
+    const at = `messages[${i}]`;
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        system.push(...contentParts(m.content, `${at}.content`));
+        break;
+      case 'user':
+        push('user', contentParts(m.content, `${at}.content`));
+        break;
+      case 'assistant': {
+        const parts = contentParts(m.content, `${at}.content`).filter((p) => p.text !== undefined);
+        const textSignature = signatureOf(m);
+        if (textSignature && parts[0]) parts[parts.length - 1]!.thoughtSignature = textSignature;
+        for (const [j, call] of (m.tool_calls ?? []).entries()) {
+          const name = call.function?.name;
+          if (!name) throw bad(`${at}.tool_calls[${j}].function.name`, 'is required');
+          if (call.id) toolNames.set(call.id, name);
+          const part: GeminiPart = { functionCall: { name, args: parseArguments(call.function.arguments, `${at}.tool_calls[${j}].function.arguments`) } };
+          const sig = signatureOf(call) ?? (signatures && j === 0 ? SKIP_SIGNATURE : undefined);
+          if (sig) part.thoughtSignature = sig;
+          parts.push(part);
+        }
+        push('model', parts);
+        break;
+      }
+      case 'tool': {
+        const name = (m.tool_call_id && toolNames.get(m.tool_call_id)) || (typeof m.name === 'string' ? m.name : undefined);
+        if (!name) throw bad(`${at}.tool_call_id`, `"${String(m.tool_call_id)}" does not match a tool call of an earlier assistant message`);
+        push('user', [{ functionResponse: { name, response: functionResponse(m.content) } }]);
+        break;
+      }
+      case 'function': {
+        if (typeof m.name !== 'string' || !m.name) throw bad(`${at}.name`, 'is required for a function message');
+        push('user', [{ functionResponse: { name: m.name, response: functionResponse(m.content) } }]);
+        break;
+      }
+      default:
+        throw bad(`${at}.role`, `role "${String(m.role)}" cannot be sent to Gemini`);
+    }
+  }
+  if (!turns.length) throw bad('messages', 'Gemini needs at least one user or assistant message besides the system prompt');
+  return system.length ? { contents: turns, systemInstruction: { parts: system } } : { contents: turns };
+}

@@ -1,0 +1,86 @@
+import { GatewayError } from '../../errors.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
+import type { CallContext, Provider, UpstreamRequest } from '../types.js';
+import { endpointFor, headersFor, type GoogleFlavor } from './endpoints.js';
+
+/**
+ * OpenAI `/embeddings` ↔ Gemini `:batchEmbedContents` (`{embeddings:[{values}]}`) and Vertex
+ * `:predict` (`{predictions:[{embeddings:{values, statistics:{token_count}}}]}`).
+ */
+
+function texts(body: EmbeddingsRequest): string[] {
+  const input = Array.isArray(body.input) ? body.input : [body.input];
+  if (!input.every((i): i is string => typeof i === 'string')) {
+    throw new GatewayError('invalid_request', 'input: Google embedding models take text, not token ids', { param: 'input' });
+  }
+  return input;
+}
+
+/** Gemini's `taskType` (`RETRIEVAL_QUERY`, `SEMANTIC_SIMILARITY`, …), accepted in either spelling. */
+const taskType = (body: EmbeddingsRequest) => {
+  const t = body.task_type ?? body.taskType;
+  return typeof t === 'string' ? t : undefined;
+};
+
+function geminiBody(body: EmbeddingsRequest, ctx: CallContext): unknown {
+  const model = ctx.model.includes('/') ? ctx.model : `models/${ctx.model}`;
+  const task = taskType(body);
+  return {
+    requests: texts(body).map((text) => ({
+      model,
+      content: { parts: [{ text }] },
+      ...(task ? { taskType: task } : {}),
+      ...(body.dimensions ? { outputDimensionality: body.dimensions } : {}),
+    })),
+  };
+}
+
+function vertexBody(body: EmbeddingsRequest): unknown {
+  const task = taskType(body);
+  return {
+    instances: texts(body).map((content) => (task ? { content, task_type: task } : { content })),
+    ...(body.dimensions ? { parameters: { outputDimensionality: body.dimensions } } : {}),
+  };
+}
+
+/**
+ * Float32 little-endian bytes in base64 — what OpenAI returns for `encoding_format: "base64"`, which
+ * the official SDK asks for by default and decodes itself.
+ */
+function toBase64(values: number[]): string {
+  const bytes = new Uint8Array(new Float32Array(values).buffer);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** The response translator sees only the context; the request's `encoding_format` is remembered per call. */
+const base64Calls = new WeakSet<CallContext>();
+
+export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['embeddings']> {
+  return {
+    request(body, ctx): UpstreamRequest {
+      const op = flavor === 'gemini' ? 'batchEmbedContents' : 'predict';
+      const payload = flavor === 'gemini' ? geminiBody(body, ctx) : vertexBody(body);
+      if (body.encoding_format === 'base64') base64Calls.add(ctx);
+      return { url: endpointFor(flavor, op, ctx), method: 'POST', headers: headersFor(flavor, ctx), body: JSON.stringify(payload) };
+    },
+    response(json, ctx): EmbeddingsResponse {
+      const res = (json ?? {}) as {
+        embeddings?: Array<{ values?: number[] }>;
+        predictions?: Array<{ embeddings?: { values?: number[]; statistics?: { token_count?: number } } }>;
+        usageMetadata?: { promptTokenCount?: number };
+      };
+      const vectors = res.embeddings?.map((e) => e.values ?? []) ?? res.predictions?.map((p) => p.embeddings?.values ?? []);
+      if (!vectors) throw new GatewayError('provider_error', `${ctx.target.provider} answered without embeddings`, { provider: ctx.target.provider, source: 'provider' });
+      const tokens = res.usageMetadata?.promptTokenCount ?? res.predictions?.reduce((n, p) => n + (p.embeddings?.statistics?.token_count ?? 0), 0) ?? 0;
+      const base64 = base64Calls.has(ctx);
+      return {
+        object: 'list',
+        data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? toBase64(v) : v })),
+        model: ctx.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      };
+    },
+  };
+}

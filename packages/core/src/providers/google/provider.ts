@@ -1,0 +1,42 @@
+import type { Provider, UpstreamRequest } from '../types.js';
+import { googleEmbeddings } from './embeddings.js';
+import { endpointFor, GEMINI_BASE_URL, headersFor, VERTEX_BASE_URL, type GoogleFlavor } from './endpoints.js';
+import { parseGoogleError } from './errors.js';
+import { toGenerateContent } from './request.js';
+import { toChatCompletion } from './response.js';
+import { createGeminiStream } from './stream.js';
+
+function googleFamily(id: string, flavor: GoogleFlavor, baseURL: string, env: Pick<Provider, 'envKey' | 'envKeyAliases'>): Provider {
+  return {
+    id,
+    baseURL,
+    ...env,
+    framing: 'sse',
+    chat: {
+      request(body, ctx): UpstreamRequest {
+        const op = ctx.stream ? 'streamGenerateContent' : 'generateContent';
+        return { url: endpointFor(flavor, op, ctx), method: 'POST', headers: headersFor(flavor, ctx), body: JSON.stringify(toGenerateContent(body, ctx)) };
+      },
+      response: toChatCompletion,
+      stream: createGeminiStream,
+    },
+    embeddings: googleEmbeddings(flavor),
+    error: parseGoogleError,
+  };
+}
+
+/**
+ * Gemini API (Google AI Studio): key in `x-goog-api-key`, from `GEMINI_API_KEY` (or `GOOGLE_API_KEY`,
+ * which Google's SDKs also read). Target settings: `native_json_schema: true` sends tool and
+ * response schemas verbatim as `parametersJsonSchema` / `responseJsonSchema` (Gemini 2.5+) instead of
+ * converting them to the OpenAPI subset (default false).
+ */
+export const googleProvider = googleFamily('google', 'gemini', GEMINI_BASE_URL, { envKey: 'GEMINI_API_KEY', envKeyAliases: ['GOOGLE_API_KEY'] });
+
+/**
+ * Vertex AI (Portkey's `vertex-ai`): `api_key` is an OAuth access token sent as a Bearer token.
+ * Target settings: `vertex_project_id` (required), `vertex_region` (default `us-central1`; `global`
+ * uses the global host), `native_json_schema` as for `google`. `custom_host` replaces the host and
+ * version (`https://aiplatform.googleapis.com/v1beta1`); the project path is still appended.
+ */
+export const vertexProvider = googleFamily('vertex-ai', 'vertex', VERTEX_BASE_URL, {});

@@ -1,0 +1,29 @@
+import type { ChatRequest } from '../openai-types.js';
+import type { CallContext } from '../types.js';
+import { toContents } from './contents.js';
+import { toGenerationConfig } from './generation-config.js';
+import { toTools } from './tools.js';
+import type { GenerateContentRequest } from './wire.js';
+
+/** The target asks for JSON schemas to go out verbatim (`parametersJsonSchema` / `responseJsonSchema`, Gemini 2.5+). */
+export const usesNativeSchema = (ctx: CallContext) => ctx.target.extra.native_json_schema === true;
+
+/** An OpenAI chat body (with the target's `override_params` applied) → a `generateContent` body. */
+export function toGenerateContent(input: ChatRequest, ctx: CallContext): GenerateContentRequest {
+  const params = ctx.target.overrideParams;
+  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const native = usesNativeSchema(ctx);
+  const { contents, systemInstruction } = toContents(body.messages, ctx.model);
+  const out: GenerateContentRequest = { contents };
+  if (systemInstruction) out.systemInstruction = systemInstruction;
+  Object.assign(out, toTools(body, native));
+  const generationConfig = toGenerationConfig(body, ctx.model, native);
+  if (generationConfig) out.generationConfig = generationConfig;
+  // Gemini-only settings a client may send beside the OpenAI fields (Portkey accepts the same names).
+  const safety = body.safety_settings ?? body.safetySettings;
+  if (safety !== undefined) out.safetySettings = safety;
+  const cached = body.cached_content ?? body.cachedContent;
+  if (typeof cached === 'string') out.cachedContent = cached;
+  if (body.labels && typeof body.labels === 'object') out.labels = body.labels as Record<string, string>;
+  return out;
+}

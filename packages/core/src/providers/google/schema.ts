@@ -1,0 +1,217 @@
+import { GatewayError } from '../../errors.js';
+
+/**
+ * JSON Schema (what OpenAI clients, Zod and Pydantic produce) → the OpenAPI 3.0 subset Gemini's
+ * `parameters` and `responseSchema` accept. Gemini answers 400 "Invalid JSON payload … Unknown name"
+ * for `$schema`, `additionalProperties`, `$ref`, `const`, type arrays and more — the most reported
+ * gateway bug with Gemini — so everything is rebuilt from an allow-list instead of passed through.
+ */
+
+type Schema = Record<string, unknown>;
+
+export interface GeminiSchemaOptions {
+  /** JSON path of the schema in the request, for error messages (`tools[0].function.parameters`). */
+  path: string;
+  /**
+   * Add `propertyOrdering` so structured output keeps the client's key order (Gemini sorts keys
+   * alphabetically otherwise). Meant for `responseSchema`.
+   */
+  ordering?: boolean;
+}
+
+/** Keywords copied as they are; everything else is translated below or dropped. */
+const KEEP = ['title', 'description', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'example'] as const;
+
+/** Formats Gemini accepts per type; others (`email`, `uri`, `uuid`, …) are rejected with a 400. */
+const FORMATS: Record<string, string[]> = { string: ['date-time', 'enum'], number: ['float', 'double'], integer: ['int32', 'int64'] };
+
+/** Recursion depth past which `$ref` cycles and absurd nesting stop being expanded. */
+const MAX_DEPTH = 24;
+
+const isObject = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const isNullSchema = (v: unknown) =>
+  isObject(v) && (v.type === 'null' || (Array.isArray(v.type) && v.type.length === 1 && v.type[0] === 'null'));
+
+function appendDescription(out: Schema, note: string): void {
+  out.description = typeof out.description === 'string' && out.description ? `${out.description} (${note})` : note;
+}
+
+function jsonType(values: unknown[]): string | undefined {
+  if (values.every((v) => typeof v === 'string')) return 'string';
+  if (values.every((v) => Number.isInteger(v))) return 'integer';
+  if (values.every((v) => typeof v === 'number')) return 'number';
+  if (values.every((v) => typeof v === 'boolean')) return 'boolean';
+  return undefined;
+}
+
+class Converter {
+  constructor(
+    private readonly root: Schema,
+    private readonly options: GeminiSchemaOptions,
+  ) {}
+
+  /** Follows a local JSON pointer (`#/$defs/Item`, `#/definitions/Item`, `#`). */
+  private resolve(ref: string, path: string): Schema {
+    if (!ref.startsWith('#')) {
+      throw new GatewayError('invalid_request', `${path}.$ref: only local references ("#/$defs/…") can be sent to Gemini, got "${ref}"`, {
+        param: `${path}.$ref`,
+      });
+    }
+    let node: unknown = this.root;
+    for (const raw of ref.slice(1).split('/').filter(Boolean)) {
+      const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+      node = isObject(node) ? node[key] : undefined;
+    }
+    if (!isObject(node)) {
+      throw new GatewayError('invalid_request', `${path}.$ref: "${ref}" does not point to a schema in this document`, { param: `${path}.$ref` });
+    }
+    return node;
+  }
+
+  /** Inlines `$ref` and flattens `allOf` so the rest only ever sees one plain schema. */
+  private flatten(node: Schema, path: string, refs: string[]): { schema: Schema; refs: string[] } {
+    let schema = node;
+    let seen = refs;
+    while (typeof schema.$ref === 'string') {
+      const ref = schema.$ref;
+      // Gemini has no way to express recursion: a cycle ends in an open object the model can still fill.
+      if (seen.includes(ref) || seen.length >= MAX_DEPTH) {
+        const { $ref: _ref, ...siblings } = schema;
+        return { schema: { type: 'object', ...siblings, description: siblings.description ?? `recursive ${ref.split('/').pop()}` }, refs: seen };
+      }
+      const { $ref: _ref, ...siblings } = schema;
+      // Keywords written beside `$ref` (a field's own description) override the referenced schema's.
+      schema = { ...this.resolve(ref, path), ...siblings };
+      seen = [...seen, ref];
+    }
+    if (Array.isArray(schema.allOf)) {
+      const { allOf, ...rest } = schema;
+      let merged: Schema = {};
+      for (const [i, part] of (allOf as unknown[]).entries()) {
+        if (!isObject(part)) continue;
+        const flat = this.flatten(part, `${path}.allOf[${i}]`, seen).schema;
+        merged = mergeSchemas(merged, flat);
+      }
+      schema = mergeSchemas(merged, rest, true);
+    }
+    return { schema, refs: seen };
+  }
+
+  convert(input: unknown, path: string, refs: string[] = []): Schema {
+    if (!isObject(input)) return {};
+    if (refs.length > MAX_DEPTH) return { type: 'object' };
+    const { schema: node, refs: seen } = this.flatten(input, path, refs);
+    const out: Schema = {};
+    for (const key of KEEP) if (node[key] !== undefined) out[key] = node[key];
+
+    let nullable = node.nullable === true;
+    let type = node.type;
+    if (Array.isArray(type)) {
+      if (type.includes('null')) nullable = true;
+      const types = type.filter((t) => t !== 'null');
+      if (types.length > 1) {
+        // `type: ["string", "number"]` has no OpenAPI 3.0 form other than anyOf.
+        const { type: _t, description: _d, title: _ti, ...shared } = node;
+        out.anyOf = types.map((t, i) => this.convert({ ...shared, type: t }, `${path}.type[${i}]`, seen));
+        if (nullable) out.nullable = true;
+        return out;
+      }
+      type = types[0];
+    }
+    if (type === 'null') return { ...out, nullable: true };
+
+    const variants = (node.anyOf ?? node.oneOf) as unknown[] | undefined;
+    if (Array.isArray(variants)) {
+      const key = node.anyOf ? 'anyOf' : 'oneOf';
+      if (variants.some(isNullSchema)) nullable = true;
+      const rest = variants.map((v, i) => [v, i] as const).filter(([v]) => !isNullSchema(v));
+      const converted = rest.map(([v, i]) => this.convert(v, `${path}.${key}[${i}]`, seen));
+      if (converted.length === 1) {
+        // `anyOf: [X, null]` (Pydantic's Optional[X]) becomes X itself, nullable; the outer description wins.
+        const only = converted[0]!;
+        Object.assign(out, { ...only, ...out });
+        if (nullable) out.nullable = true;
+        return out;
+      }
+      if (converted.length > 1) out.anyOf = converted;
+    }
+
+    let values: unknown[] | undefined = Array.isArray(node.enum) ? node.enum : node.const !== undefined ? [node.const] : undefined;
+    if (values) {
+      if (values.includes(null)) nullable = true;
+      values = values.filter((v) => v !== null);
+      type ??= jsonType(values);
+      if (values.length && values.every((v) => typeof v === 'string')) out.enum = values;
+      // Gemini takes `enum` on strings only; other constants stay as a hint the model reads.
+      else if (values.length) appendDescription(out, `one of: ${values.map((v) => JSON.stringify(v)).join(', ')}`);
+    }
+
+    if (typeof type !== 'string') {
+      if (isObject(node.properties)) type = 'object';
+      else if (node.items !== undefined || node.prefixItems !== undefined) type = 'array';
+    }
+    if (typeof type === 'string') out.type = type;
+
+    if (typeof node.format === 'string') {
+      if (typeof type === 'string' && FORMATS[type]?.includes(node.format)) out.format = node.format;
+      else appendDescription(out, `format: ${node.format}`);
+    }
+
+    if (isObject(node.properties)) {
+      const props: Schema = {};
+      for (const [name, sub] of Object.entries(node.properties)) props[name] = this.convert(sub, `${path}.properties.${name}`, seen);
+      out.properties = props;
+      const names = Object.keys(props);
+      // Gemini rejects a `required` entry with no matching property.
+      if (Array.isArray(node.required)) {
+        const required = node.required.filter((r): r is string => typeof r === 'string' && names.includes(r));
+        if (required.length) out.required = required;
+      }
+      if (this.options.ordering && names.length > 1) out.propertyOrdering = names;
+    }
+
+    if (type === 'array') {
+      const tuple = Array.isArray(node.items) ? node.items : Array.isArray(node.prefixItems) ? node.prefixItems : undefined;
+      if (tuple) {
+        const items = tuple.map((t, i) => this.convert(t, `${path}.items[${i}]`, seen));
+        out.items = items.length === 1 ? items[0] : { anyOf: items };
+      } else if (isObject(node.items)) {
+        out.items = this.convert(node.items, `${path}.items`, seen);
+      } else {
+        // Gemini rejects an ARRAY without `items` ("items: missing field").
+        out.items = { type: 'string' };
+      }
+    }
+    if (nullable) out.nullable = true;
+    return out;
+  }
+}
+
+/** Merges two schemas the way `allOf` means it: properties and `required` are unioned, `over` wins otherwise. */
+function mergeSchemas(base: Schema, over: Schema, overWins = false): Schema {
+  const out: Schema = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (key === 'properties' && isObject(value) && isObject(out.properties)) out.properties = { ...out.properties, ...value };
+    else if (key === 'required' && Array.isArray(value) && Array.isArray(out.required)) out.required = [...new Set([...out.required, ...value])];
+    else if (overWins || out[key] === undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Converts one JSON schema; `$defs` / `definitions` are looked up in the schema itself. */
+export function toGeminiSchema(schema: unknown, options: GeminiSchemaOptions): Schema {
+  const root = isObject(schema) ? schema : {};
+  return new Converter(root, options).convert(root, options.path);
+}
+
+/**
+ * Function parameters: Gemini rejects an OBJECT without properties ("should be non-empty for
+ * OBJECT type"), so a function that takes no arguments is declared without `parameters`.
+ */
+export function toGeminiParameters(schema: unknown, path: string): Schema | undefined {
+  if (!isObject(schema)) return undefined;
+  const out = toGeminiSchema(schema, { path });
+  if (out.type === 'object' && (!isObject(out.properties) || Object.keys(out.properties).length === 0)) return undefined;
+  return out;
+}

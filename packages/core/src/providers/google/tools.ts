@@ -1,0 +1,59 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatRequest } from '../openai-types.js';
+import { toGeminiParameters } from './schema.js';
+import type { GenerateContentRequest } from './wire.js';
+
+/** Gemini's built-in tools, reachable with `{ "type": "google_search" }` and the like in `tools`. */
+const BUILTIN: Record<string, string> = { google_search: 'googleSearch', code_execution: 'codeExecution', url_context: 'urlContext' };
+
+type ToolFields = Pick<GenerateContentRequest, 'tools' | 'toolConfig'>;
+
+/**
+ * `tools` → `functionDeclarations` (schemas converted to Gemini's subset, or sent verbatim as
+ * `parametersJsonSchema` when the target sets `native_json_schema`), `tool_choice` → `toolConfig`.
+ */
+export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
+  const out: ToolFields = {};
+  const declarations: Array<Record<string, unknown>> = [];
+  const builtins: Array<Record<string, unknown>> = [];
+  for (const [i, tool] of (body.tools ?? []).entries()) {
+    const type = (tool as { type?: string }).type;
+    if (type === 'function') {
+      const fn = tool.function;
+      const decl: Record<string, unknown> = { name: fn.name };
+      if (fn.description) decl.description = fn.description;
+      if (fn.parameters !== undefined) {
+        if (nativeSchema) decl.parametersJsonSchema = fn.parameters;
+        else {
+          const params = toGeminiParameters(fn.parameters, `tools[${i}].function.parameters`);
+          if (params) decl.parameters = params;
+        }
+      }
+      declarations.push(decl);
+    } else if (type && BUILTIN[type]) {
+      const { type: _t, ...config } = tool as unknown as Record<string, unknown>;
+      builtins.push({ [BUILTIN[type]!]: config[type] ?? {} });
+    } else {
+      throw new GatewayError('invalid_request', `tools[${i}].type: "${String(type)}" is not a tool type Gemini offers`, { param: `tools[${i}].type` });
+    }
+  }
+  if (declarations.length || builtins.length) {
+    out.tools = [...(declarations.length ? [{ functionDeclarations: declarations }] : []), ...builtins];
+  }
+  if (declarations.length && body.tool_choice !== undefined && body.tool_choice !== null) {
+    out.toolConfig = { functionCallingConfig: toolChoice(body.tool_choice) };
+  }
+  return out;
+}
+
+function toolChoice(choice: NonNullable<ChatRequest['tool_choice']>): NonNullable<GenerateContentRequest['toolConfig']>['functionCallingConfig'] {
+  if (choice === 'auto') return { mode: 'AUTO' };
+  if (choice === 'none') return { mode: 'NONE' };
+  if (choice === 'required') return { mode: 'ANY' };
+  if (typeof choice === 'object' && choice.type === 'function' && typeof choice.function?.name === 'string') {
+    return { mode: 'ANY', allowedFunctionNames: [choice.function.name] };
+  }
+  throw new GatewayError('invalid_request', 'tool_choice must be "auto", "none", "required" or {"type":"function","function":{"name":…}}', {
+    param: 'tool_choice',
+  });
+}
