@@ -1,5 +1,6 @@
 import { anthropicProvider } from './anthropic/provider.js';
 import { cohereProvider } from './cohere/provider.js';
+import { googleProvider, vertexProvider } from './google/provider.js';
 import { mockProvider } from './mock/provider.js';
 import { openAICompatiblePresets } from './openai-compatible/presets.js';
 import type { Provider } from './types.js';
@@ -43,5 +44,5 @@ export class ProviderRegistry {
 
 /** Built-in providers. Native-format providers register themselves in `builtin-native.ts`. */
 export function builtinProviders(): Provider[] {
-  return [...openAICompatiblePresets, anthropicProvider, cohereProvider, mockProvider];
+  return [...openAICompatiblePresets, anthropicProvider, cohereProvider, googleProvider, vertexProvider, mockProvider];
 }
