@@ -7,5 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // `import.meta.url` in the CJS build (wildcard-route reads the installed @nestjs/core version).
+  shims: true,
   external: [/^@llmux\//],
 });

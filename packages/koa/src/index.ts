@@ -1,0 +1,80 @@
+import { Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
+import { abortSignalFor, bodyFor, gatewayPath } from '@llmux/core/node';
+
+/** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
+export interface KoaLikeContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: string;
+  /** Set by a body parser such as `@koa/bodyparser`. */
+  request: { body?: unknown };
+  status: number;
+  body: unknown;
+  set(headers: Record<string, string>): void;
+  /** Set by `koa-mount` to the prefix it stripped from `url`. */
+  mountPath?: string;
+}
+
+export interface KoaGatewayOptions<Ctx extends KoaLikeContext = KoaLikeContext> extends Omit<GatewayOptions, 'identify'> {
+  /** Maps the app's own context (`ctx.state.user`, …) to budget and limit scopes. Default: none. */
+  identify?: (ctx: Ctx) => GatewayContext | undefined | Promise<GatewayContext | undefined>;
+}
+
+export interface GatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext> {
+  (ctx: Ctx, next: () => Promise<unknown>): Promise<void>;
+  /** The core gateway, for direct calls and tests. */
+  readonly gateway: Gateway;
+  /** Lets in-flight requests finish (up to the deadline), then frees sockets and the store. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+/**
+ * What Koa should send. Streams become a byte-mode Readable: Koa pipes it with backpressure and
+ * destroys it when the client leaves, which ends the gateway's iterator. Koa 2 only sends Buffers
+ * as bytes (a plain Uint8Array would be JSON-encoded).
+ */
+function koaBody(body: unknown): unknown {
+  if (isAsyncIterable(body)) return Readable.from(body, { objectMode: false });
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return body ?? '';
+}
+
+/**
+ * `app.use(gatewayMiddleware(options))` serves the gateway under `basePath` (default `/llm`) and
+ * passes every other request to `next()`. Works with or without a body parser before it, and under
+ * `koa-mount`. It only sets `ctx.status`, headers and `ctx.body`, so Koa's own response handling
+ * (and any middleware wrapping it) stays in charge.
+ */
+export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
+  options: KoaGatewayOptions<Ctx> = {},
+): GatewayMiddleware<Ctx> {
+  const { identify, ...gatewayOptions } = options;
+  const gateway = createGateway(gatewayOptions);
+  const basePath = options.basePath ?? '/llm';
+
+  const middleware = (async (ctx: Ctx, next: () => Promise<unknown>) => {
+    const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
+    if (path === undefined) return void (await next());
+    const context = identify ? await identify(ctx) : undefined;
+    const { req, res } = ctx;
+    const response = await gateway.handle(
+      // `abortSignalFor` only listens to `close`; nothing here writes to `ctx.res`.
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, ctx.request.body), signal: abortSignalFor(res) },
+      context,
+    );
+    ctx.status = response.status;
+    // Headers before the body: Koa would otherwise pick its own content type for it.
+    ctx.set(response.headers);
+    ctx.body = koaBody(response.body);
+  }) as GatewayMiddleware<Ctx>;
+  Object.defineProperty(middleware, 'gateway', { value: gateway });
+  middleware.close = (deadlineMs) => gateway.close(deadlineMs);
+  return middleware;
+}
+
+export type { GatewayContext, GatewayOptions } from '@llmux/core';

@@ -1,0 +1,30 @@
+import { Inject, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './module-definition.js';
+import { GatewayModuleOptions } from './gateway-module-options.js';
+import { Gateway } from './gateway-token.js';
+
+/** Serves the gateway under `basePath` (default `/llm`) and provides `GatewayService` and `Gateway`. */
+@Module({})
+export class GatewayModule extends ConfigurableModuleClass implements OnModuleDestroy {
+  constructor(
+    @Inject(Gateway) private readonly gateway: Gateway,
+    @Inject(GatewayModuleOptions) private readonly options: GatewayModuleOptions,
+  ) {
+    super();
+  }
+
+  /** `GatewayModule.forRoot({ config, providers, identify, … })` — options as for `createGateway`. */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /** `GatewayModule.forRootAsync({ imports, inject, useFactory, basePath })`; see `OPTIONS_TYPE` for `basePath`. */
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return super.forRootAsync(options);
+  }
+
+  /** On `app.close()`: new gateway requests are refused while in-flight ones finish, up to `shutdownDeadlineMs`. */
+  async onModuleDestroy(): Promise<void> {
+    await this.gateway.close(this.options.shutdownDeadlineMs);
+  }
+}
