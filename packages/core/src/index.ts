@@ -16,5 +16,6 @@ export type { Provider, ResolvedTarget, CallContext, StreamTranslator, UpstreamE
 export type * from './providers/openai-types.js';
 export { openAICompatible, type OpenAICompatiblePreset } from './providers/openai-compatible/provider.js';
 export type { GatewayStore } from './store/types.js';
+export type { BreakerStore, BreakerPolicy, BreakerStatus, BreakerDecision, BreakerState } from './store/breaker-store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory/create-memory-store.js';
 export type { PipelineStage, RequestState, Outcome } from './pipeline/state.js';

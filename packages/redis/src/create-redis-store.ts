@@ -1,5 +1,6 @@
 import type { GatewayStore } from '@llmux/core';
 import { createClient, type RedisClientType } from 'redis';
+import { redisBreaker } from './breaker.js';
 
 /** Options for the Redis-backed store shared by several gateway instances. */
 export interface RedisStoreOptions {
@@ -30,6 +31,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   void prefix;
   return {
     kind: 'redis',
+    ...redisBreaker(client, prefix, ready),
     client,
     ready,
     async close() {
