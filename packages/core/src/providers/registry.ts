@@ -1,4 +1,5 @@
 import { anthropicProvider } from './anthropic/provider.js';
+import { bedrockProvider } from './bedrock/provider.js';
 import { cohereProvider } from './cohere/provider.js';
 import { googleProvider, vertexProvider } from './google/provider.js';
 import { mockProvider } from './mock/provider.js';
@@ -44,5 +45,5 @@ export class ProviderRegistry {
 
 /** Built-in providers. Native-format providers register themselves in `builtin-native.ts`. */
 export function builtinProviders(): Provider[] {
-  return [...openAICompatiblePresets, anthropicProvider, cohereProvider, googleProvider, vertexProvider, mockProvider];
+  return [...openAICompatiblePresets, anthropicProvider, bedrockProvider, cohereProvider, googleProvider, vertexProvider, mockProvider];
 }

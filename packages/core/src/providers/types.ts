@@ -94,7 +94,8 @@ export interface Provider {
     stream(ctx: CallContext): StreamTranslator;
   };
   embeddings?: {
-    request(body: EmbeddingsRequest, ctx: CallContext): UpstreamRequest | Promise<UpstreamRequest>;
+    /** Several requests when the upstream embeds one text per call (Bedrock Titan); `response` then gets their answers as an array, in order. */
+    request(body: EmbeddingsRequest, ctx: CallContext): UpstreamRequest | UpstreamRequest[] | Promise<UpstreamRequest | UpstreamRequest[]>;
     response(json: unknown, ctx: CallContext): EmbeddingsResponse;
   };
   /** Turn a non-2xx upstream answer into the provider's message and code. */

@@ -112,6 +112,22 @@ export async function callChat(deps: CallDeps, provider: Provider, body: ChatReq
   }
 }
 
+/** Upstream calls in flight at once when one embeddings request fans out (few, to stay under provider rate limits). */
+const EMBED_CONCURRENCY = 4;
+
+async function inBatches<T, R>(items: T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await run(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 export async function callEmbeddings(
   deps: CallDeps,
   provider: Provider,
@@ -125,10 +141,11 @@ export async function callEmbeddings(
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
   try {
     const req = await provider.embeddings.request(body, ctx);
-    const res = await open(deps, provider, req, control, ctx);
-    const json = await readJson(res, provider).catch((e) => {
-      throw control.failure(e, provider.id, ctx);
-    });
+    const one = async (r: UpstreamRequest) =>
+      readJson(await open(deps, provider, r, control, ctx), provider).catch((e) => {
+        throw control.failure(e, provider.id, ctx);
+      });
+    const json = Array.isArray(req) ? await inBatches(req, EMBED_CONCURRENCY, one) : await one(req);
     return provider.embeddings.response(json, ctx);
   } finally {
     control.finish();

@@ -1,0 +1,17 @@
+import { GatewayError } from '../../errors.js';
+
+const DATA_URL = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)((?:;[^,;]*)*?);base64,(.*)$/is;
+
+/**
+ * Splits a base64 `data:` URL into its media type and payload. Bedrock takes only inline bytes (or S3),
+ * so remote `http(s)` URLs are refused rather than fetched: fetching them would let a client make the
+ * gateway call arbitrary hosts.
+ */
+export function parseDataURL(url: string, param: string): { mediaType: string; base64: string } {
+  const m = DATA_URL.exec(url);
+  if (!m) {
+    const what = /^https?:/i.test(url) ? 'a remote URL' : 'not a base64 data URL';
+    throw new GatewayError('invalid_request', `${param} is ${what}; bedrock accepts files as base64 data URLs (data:<type>;base64,…)`, { param });
+  }
+  return { mediaType: m[1]!.toLowerCase(), base64: m[3]!.replace(/\s+/g, '') };
+}

@@ -1,0 +1,65 @@
+import { GatewayError } from '../../errors.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
+import type { CallContext } from '../types.js';
+
+interface TitanEmbedding {
+  embedding?: number[];
+  inputTextTokenCount?: number;
+}
+
+/**
+ * The encoding the client asked for, from request to response of one attempt. The official `openai`
+ * SDK asks for `base64` by default; Titan only returns float arrays.
+ */
+const base64Wanted = new WeakSet<CallContext>();
+
+const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
+
+/**
+ * OpenAI embeddings body → Titan InvokeModel bodies. Titan takes one text per call, so each input
+ * string is its own request (`invoke.titan-embed-v2.cassette.yaml` shows the body).
+ */
+export function toTitanBodies(input: EmbeddingsRequest, ctx: CallContext): string[] {
+  const params = ctx.target.overrideParams;
+  const body: EmbeddingsRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  if (!/(^|\.)amazon\.titan-embed-(text|g1-text)/.test(ctx.model)) {
+    throw invalid(`model "${ctx.model}": bedrock embeddings support the amazon.titan-embed-text models`, 'model');
+  }
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const v2 = ctx.model.includes('-v2');
+  if (body.encoding_format === 'base64') base64Wanted.add(ctx);
+  return inputs.map((text, i) => {
+    if (typeof text !== 'string') throw invalid('input: bedrock Titan embeds text, not token arrays', Array.isArray(body.input) ? `input[${i}]` : 'input');
+    const titan: Record<string, unknown> = { inputText: text };
+    if (body.dimensions !== undefined) titan.dimensions = body.dimensions;
+    // OpenAI's vectors are unit length; Titan v2 normalises only when asked.
+    if (v2) titan.normalize = true;
+    return JSON.stringify(titan);
+  });
+}
+
+/** float32 little-endian bytes in base64: what OpenAI returns for `encoding_format: "base64"`. */
+function toBase64(vector: number[]): string {
+  const view = new DataView(new ArrayBuffer(vector.length * 4));
+  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  const bytes = new Uint8Array(view.buffer);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** The Titan answers (one per input, in input order) as one OpenAI embeddings list. */
+export function fromTitanAnswers(json: unknown, ctx: CallContext): EmbeddingsResponse {
+  const answers = Array.isArray(json) ? json : [json];
+  const base64 = base64Wanted.has(ctx);
+  let tokens = 0;
+  const data = answers.map((answer, index) => {
+    const a = answer as TitanEmbedding;
+    if (!Array.isArray(a?.embedding)) {
+      throw new GatewayError('provider_error', 'bedrock answered an embedding request without `embedding`', { provider: 'bedrock', source: 'provider' });
+    }
+    tokens += a.inputTextTokenCount ?? 0;
+    return { object: 'embedding' as const, index, embedding: base64 ? toBase64(a.embedding) : a.embedding };
+  });
+  return { object: 'list', data, model: ctx.model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+}

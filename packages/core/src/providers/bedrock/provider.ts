@@ -1,0 +1,68 @@
+import { registerDecoder } from '../../stream/decode.js';
+import type { CallContext, Provider, UpstreamRequest } from '../types.js';
+import { BEDROCK_BASE_URL, operationURL, type BedrockOperation } from './endpoint.js';
+import { fromTitanAnswers, toTitanBodies } from './embeddings.js';
+import { parseBedrockError } from './errors.js';
+import { createEventStreamDecoder } from './event-stream-decoder.js';
+import { toConverseRequest } from './request.js';
+import { toChatCompletion } from './response.js';
+import { authorize } from './sign-request.js';
+import { processEnv, resolveSettings, type EnvAccessor } from './settings.js';
+import { createConverseStreamTranslator } from './stream.js';
+
+export interface BedrockProviderOptions {
+  /**
+   * Where `AWS_REGION`, `AWS_DEFAULT_REGION` and the `AWS_*` keys are read when a target has no
+   * `aws_region` / `aws_access_key_id`. Read per request, so rotated credentials are picked up.
+   * Default: `process.env`.
+   */
+  env?: EnvAccessor;
+}
+
+function headersFor(ctx: CallContext, accept: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept };
+  for (const name of ctx.target.forwardHeaders) {
+    const value = ctx.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}
+
+/**
+ * AWS Bedrock through Converse / ConverseStream (one request shape for every model family), embeddings
+ * through InvokeModel. Target settings, Portkey's names: `aws_access_key_id`, `aws_secret_access_key`,
+ * `aws_session_token`, `aws_region`, or a Bedrock API key in `api_key`.
+ */
+export function createBedrockProvider(options: BedrockProviderOptions = {}): Provider {
+  const env = options.env ?? processEnv;
+  // The decoder is registered with the provider, so the framing is known wherever the provider is used.
+  registerDecoder('aws-eventstream', createEventStreamDecoder);
+
+  async function build(ctx: CallContext, op: BedrockOperation, body: string, accept = 'application/json'): Promise<UpstreamRequest> {
+    const settings = resolveSettings(ctx.target, env);
+    const req: UpstreamRequest = { url: operationURL(ctx.target, settings.region, ctx.model, op), method: 'POST', headers: headersFor(ctx, accept), body };
+    return authorize(req, settings);
+  }
+
+  return {
+    id: 'bedrock',
+    baseURL: BEDROCK_BASE_URL,
+    envKey: 'AWS_BEARER_TOKEN_BEDROCK',
+    framing: 'aws-eventstream',
+    chat: {
+      request(body, ctx) {
+        const converse = JSON.stringify(toConverseRequest(body, ctx));
+        return ctx.stream ? build(ctx, 'converse-stream', converse, 'application/vnd.amazon.eventstream') : build(ctx, 'converse', converse);
+      },
+      response: toChatCompletion,
+      stream: createConverseStreamTranslator,
+    },
+    embeddings: {
+      request: (body, ctx) => Promise.all(toTitanBodies(body, ctx).map((b) => build(ctx, 'invoke', b))),
+      response: fromTitanAnswers,
+    },
+    error: parseBedrockError,
+  };
+}
+
+export const bedrockProvider: Provider = createBedrockProvider();

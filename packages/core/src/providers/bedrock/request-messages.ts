@@ -1,0 +1,163 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatMessage, ContentPart } from '../openai-types.js';
+import type { ConverseBlock, ConverseImage, ConverseMessage, ConverseRequest } from './converse-types.js';
+import { parseDataURL } from './data-url.js';
+
+const IMAGE_FORMATS: Record<string, ConverseImage['format']> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+};
+
+const DOCUMENT_FORMATS: Record<string, string> = {
+  'application/pdf': 'pdf',
+  'text/csv': 'csv',
+  'application/msword': 'doc',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'application/vnd.ms-excel': 'xls',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'text/html': 'html',
+  'text/plain': 'txt',
+  'text/markdown': 'md',
+};
+
+const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
+
+/** Bedrock document names allow letters, digits, single spaces, hyphens, parentheses and brackets. */
+function documentName(filename: unknown, n: number): string {
+  const base = typeof filename === 'string' ? filename.replace(/\.[^.]*$/, '') : '';
+  const clean = base.replace(/[^A-Za-z0-9\s\-()[\]]/g, '-').replace(/\s+/g, ' ').trim();
+  return clean || `document-${n}`;
+}
+
+/** Anthropic-style `cache_control` on a part becomes a Converse cache point right after its block. */
+const cachePoint = (part: ContentPart): ConverseBlock[] => (part.cache_control ? [{ cachePoint: { type: 'default' } }] : []);
+
+function partToBlocks(part: ContentPart, param: string, docs: { n: number }): ConverseBlock[] {
+  switch (part.type) {
+    case 'text': {
+      const text = (part as { text?: unknown }).text;
+      if (typeof text !== 'string') throw invalid(`${param}.text must be a string`, `${param}.text`);
+      // Bedrock rejects blank text blocks; an empty part carries nothing anyway.
+      return text ? [{ text }, ...cachePoint(part)] : [];
+    }
+    case 'image_url': {
+      const url = (part as { image_url?: { url?: unknown } }).image_url?.url;
+      if (typeof url !== 'string') throw invalid(`${param}.image_url.url must be a string`, `${param}.image_url.url`);
+      const { mediaType, base64 } = parseDataURL(url, `${param}.image_url.url`);
+      const format = IMAGE_FORMATS[mediaType];
+      if (!format) throw invalid(`${param}.image_url.url: bedrock takes png, jpeg, gif or webp images, not ${mediaType}`, `${param}.image_url.url`);
+      return [{ image: { format, source: { bytes: base64 } } }, ...cachePoint(part)];
+    }
+    case 'file': {
+      const file = (part as { file?: { file_data?: unknown; filename?: unknown } }).file;
+      if (typeof file?.file_data !== 'string') throw invalid(`${param}.file.file_data must be a base64 data URL`, `${param}.file.file_data`);
+      const { mediaType, base64 } = parseDataURL(file.file_data, `${param}.file.file_data`);
+      const format = DOCUMENT_FORMATS[mediaType];
+      if (!format) throw invalid(`${param}.file.file_data: bedrock does not take ${mediaType} documents`, `${param}.file.file_data`);
+      return [{ document: { format, name: documentName(file.filename, ++docs.n), source: { bytes: base64 } } }, ...cachePoint(part)];
+    }
+    default:
+      throw invalid(`${param}.type "${part.type}" is not supported by bedrock`, `${param}.type`);
+  }
+}
+
+function contentToBlocks(content: ChatMessage['content'], param: string, docs: { n: number }): ConverseBlock[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content ? [{ text: content }] : [];
+  return content.flatMap((part, j) => partToBlocks(part, `${param}[${j}]`, docs));
+}
+
+function partText(part: ContentPart, param: string): string {
+  const text = (part as { text?: unknown }).text;
+  if (part.type !== 'text' || typeof text !== 'string') throw invalid(`${param} must be a text part`, param);
+  return text;
+}
+
+function textOf(content: ChatMessage['content'], param: string): string[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return [content];
+  return content.map((part, j) => partText(part, `${param}[${j}]`));
+}
+
+type SystemBlock = NonNullable<ConverseRequest['system']>[number];
+
+function systemBlocks(content: ChatMessage['content'], param: string): SystemBlock[] {
+  const parts: ContentPart[] = typeof content === 'string' ? [{ type: 'text', text: content }] : content ?? [];
+  return parts.flatMap((part, j): SystemBlock[] => {
+    const text = partText(part, `${param}[${j}]`);
+    return text ? [{ text }, ...(part.cache_control ? [{ cachePoint: { type: 'default' as const } }] : [])] : [];
+  });
+}
+
+/** Thinking blocks kept from an earlier answer; Claude needs them (with signatures) back alongside tool results. */
+function reasoningBlocks(message: ChatMessage): ConverseBlock[] {
+  const blocks = message.thinking_blocks;
+  if (!Array.isArray(blocks)) return [];
+  return blocks.flatMap((b: { type?: string; thinking?: unknown; signature?: unknown; data?: unknown }): ConverseBlock[] => {
+    if (b?.type === 'thinking' && typeof b.thinking === 'string') {
+      return [{ reasoningContent: { reasoningText: { text: b.thinking, ...(typeof b.signature === 'string' ? { signature: b.signature } : {}) } } }];
+    }
+    if (b?.type === 'redacted_thinking' && typeof b.data === 'string') return [{ reasoningContent: { redactedContent: b.data } }];
+    return [];
+  });
+}
+
+function toolUseBlocks(message: ChatMessage, param: string): ConverseBlock[] {
+  return (message.tool_calls ?? []).map((call, j) => {
+    const raw = call.function.arguments;
+    let input: unknown = {};
+    if (raw && raw.trim()) {
+      try {
+        input = JSON.parse(raw);
+      } catch {
+        throw invalid(`${param}.tool_calls[${j}].function.arguments is not valid JSON`, `${param}.tool_calls[${j}].function.arguments`);
+      }
+    }
+    return { toolUse: { toolUseId: call.id, name: call.function.name, input } };
+  });
+}
+
+/**
+ * OpenAI messages → Converse `system` and `messages`. System and developer messages move to `system`
+ * wherever they stand (Converse has no system turn); tool answers become `toolResult` blocks in a user
+ * turn; consecutive turns of one role are merged because Bedrock requires roles to alternate.
+ */
+export function toConverseMessages(messages: ChatMessage[]): Pick<ConverseRequest, 'system' | 'messages'> {
+  const system: NonNullable<ConverseRequest['system']> = [];
+  const out: ConverseMessage[] = [];
+  const docs = { n: 0 };
+  const push = (role: ConverseMessage['role'], content: ConverseBlock[]) => {
+    if (!content.length) return;
+    const last = out[out.length - 1];
+    if (last?.role === role) last.content.push(...content);
+    else out.push({ role, content });
+  };
+  messages.forEach((m, i) => {
+    const param = `messages[${i}]`;
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        return void system.push(...systemBlocks(m.content, `${param}.content`));
+      case 'user':
+        return push('user', contentToBlocks(m.content, `${param}.content`, docs));
+      case 'assistant':
+        return push('assistant', [...reasoningBlocks(m), ...contentToBlocks(m.content, `${param}.content`, docs), ...toolUseBlocks(m, param)]);
+      case 'tool': {
+        if (!m.tool_call_id) throw invalid(`${param}.tool_call_id is required for a tool message`, `${param}.tool_call_id`);
+        const texts = textOf(m.content, `${param}.content`);
+        const content = texts.length ? texts.map((text) => ({ text })) : [{ text: '' }];
+        return push('user', [{ toolResult: { toolUseId: m.tool_call_id, content, status: 'success' } }]);
+      }
+      default:
+        throw invalid(`${param}.role "${m.role}" is not supported by bedrock; send tool results as role "tool"`, `${param}.role`);
+    }
+  });
+  return system.length ? { system, messages: out } : { messages: out };
+}
+
+/** Whether the conversation already holds tool calls or results (Bedrock then requires `toolConfig`). */
+export const hasToolBlocks = (messages: ConverseMessage[]): boolean =>
+  messages.some((m) => m.content.some((b) => 'toolUse' in b || 'toolResult' in b));

@@ -1,0 +1,127 @@
+import { GatewayError } from '../../errors.js';
+import type { ChatRequest } from '../openai-types.js';
+import type { CallContext } from '../types.js';
+import type { ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';
+import { hasToolBlocks, toConverseMessages } from './request-messages.js';
+
+/**
+ * OpenAI parameters that are translated below or have no Converse equivalent (dropped, as Portkey does).
+ * Every other body field is a model-specific option and goes to `additionalModelRequestFields`
+ * (e.g. `top_k` for Claude).
+ */
+const OPENAI_PARAMS = new Set([
+  'model', 'messages', 'stream', 'stream_options', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop',
+  'seed', 'n', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'reasoning_effort', 'user', 'metadata',
+  'logprobs', 'top_logprobs', 'frequency_penalty', 'presence_penalty', 'logit_bias', 'store', 'service_tier', 'modalities',
+  'audio', 'prediction', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier', 'functions', 'function_call',
+]);
+
+/** Converse's own top-level fields, passed through when a client sends them. */
+const CONVERSE_FIELDS = ['guardrailConfig', 'performanceConfig', 'requestMetadata', 'promptVariables', 'additionalModelResponseFieldPaths'];
+
+/** Claude thinking budgets per `reasoning_effort` (LiteLLM's mapping, so clients moving over get the same). */
+const THINKING_BUDGET: Record<string, number> = { low: 1024, medium: 2048, high: 4096 };
+
+const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
+
+function toolConfig(body: ChatRequest, messages: ConverseRequest['messages']): ConverseRequest['toolConfig'] {
+  const tools: ConverseToolSpec[] = (body.tools ?? []).map((t, i) => {
+    if (t.type !== 'function' || !t.function) throw invalid(`tools[${i}].type "${t.type}" is not supported by bedrock`, `tools[${i}].type`);
+    const { name, description, parameters } = t.function;
+    return { toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: parameters ?? { type: 'object', properties: {} } } } };
+  });
+  if (!tools.length) return undefined;
+  const choice = body.tool_choice;
+  // `none` has no Converse form: the tools are left out, unless the history holds tool blocks,
+  // which Bedrock refuses to read without a `toolConfig`.
+  if (choice === 'none') return hasToolBlocks(messages) ? { tools } : undefined;
+  let toolChoice: ConverseToolChoice | undefined;
+  if (choice === 'auto') toolChoice = { auto: {} };
+  else if (choice === 'required') toolChoice = { any: {} };
+  else if (typeof choice === 'object' && choice) {
+    const name = choice.function?.name;
+    if (typeof name !== 'string' || !tools.some((t) => t.toolSpec.name === name)) {
+      throw invalid(`tool_choice.function.name "${String(name)}" is not one of the tools`, 'tool_choice.function.name');
+    }
+    toolChoice = { tool: { name } };
+  } else if (choice !== undefined && choice !== null) {
+    throw invalid(`tool_choice "${String(choice)}" is not supported`, 'tool_choice');
+  }
+  return toolChoice ? { tools, toolChoice } : { tools };
+}
+
+function inferenceConfig(body: ChatRequest): NonNullable<ConverseRequest['inferenceConfig']> {
+  const config: NonNullable<ConverseRequest['inferenceConfig']> = {};
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  if (typeof maxTokens === 'number') config.maxTokens = maxTokens;
+  if (typeof body.temperature === 'number') config.temperature = body.temperature;
+  if (typeof body.top_p === 'number') config.topP = body.top_p;
+  if (body.stop !== undefined && body.stop !== null) config.stopSequences = Array.isArray(body.stop) ? body.stop : [body.stop];
+  return config;
+}
+
+/**
+ * `reasoning_effort` in each model family's own field. Claude needs `max_tokens` above its thinking
+ * budget, so a missing or too small limit is raised to leave room for the answer.
+ */
+function applyReasoning(body: ChatRequest, model: string, out: ConverseRequest, extra: Record<string, unknown>): void {
+  const effort = body.reasoning_effort;
+  if (typeof effort !== 'string' || effort === 'none' || effort === 'minimal') return;
+  if (/(^|\.)anthropic\.claude|claude-/.test(model)) {
+    const budget = THINKING_BUDGET[effort] ?? THINKING_BUDGET.medium!;
+    extra.thinking = { type: 'enabled', budget_tokens: budget };
+    const config = (out.inferenceConfig ??= {});
+    if (config.maxTokens === undefined || config.maxTokens <= budget) config.maxTokens = budget + (config.maxTokens ?? 4096);
+  } else if (/(^|\.)amazon\.nova-2/.test(model)) {
+    extra.reasoningConfig = { type: 'enabled', maxReasoningEffort: effort };
+  } else if (/(^|\.)openai\./.test(model)) {
+    extra.reasoning_effort = effort;
+  }
+}
+
+function applyResponseFormat(body: ChatRequest, out: ConverseRequest): void {
+  const format = body.response_format;
+  if (!format || format.type === 'text') return;
+  if (format.type === 'json_schema') {
+    const spec = format.json_schema;
+    if (!spec?.schema) throw invalid('response_format.json_schema.schema is required', 'response_format.json_schema.schema');
+    out.outputConfig = {
+      textFormat: {
+        type: 'json_schema',
+        // Converse takes the schema as a JSON string (see the recorded structured-output request).
+        structure: { jsonSchema: { name: spec.name, schema: JSON.stringify(spec.schema), ...(spec.description ? { description: spec.description } : {}) } },
+      },
+    };
+    return;
+  }
+  if (format.type === 'json_object') {
+    // Converse has no plain JSON mode; an instruction is what the model family understands.
+    (out.system ??= []).push({ text: 'Respond with a single valid JSON object and nothing else.' });
+    return;
+  }
+  throw invalid(`response_format.type "${(format as { type: string }).type}" is not supported`, 'response_format.type');
+}
+
+/** The OpenAI chat body (with the target's `override_params`) as a Converse / ConverseStream body. */
+export function toConverseRequest(input: ChatRequest, ctx: CallContext): ConverseRequest {
+  const params = ctx.target.overrideParams;
+  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  if (typeof body.n === 'number' && body.n > 1) throw invalid('n: bedrock returns one choice per request', 'n');
+  const out: ConverseRequest = toConverseMessages(body.messages);
+  const config = inferenceConfig(body);
+  if (Object.keys(config).length) out.inferenceConfig = config;
+  const tools = toolConfig(body, out.messages);
+  if (tools) out.toolConfig = tools;
+  applyResponseFormat(body, out);
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (v === undefined || OPENAI_PARAMS.has(k) || k === 'additionalModelRequestFields' || CONVERSE_FIELDS.includes(k)) continue;
+    extra[k] = v;
+  }
+  const given = body.additionalModelRequestFields;
+  if (given && typeof given === 'object') Object.assign(extra, given);
+  applyReasoning(body, ctx.model, out, extra);
+  if (Object.keys(extra).length) out.additionalModelRequestFields = extra;
+  for (const k of CONVERSE_FIELDS) if (body[k] !== undefined) out[k] = body[k];
+  return out;
+}
