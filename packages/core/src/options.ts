@@ -5,6 +5,7 @@ import type { GatewayContext } from './types.js';
 import type { Provider } from './providers/types.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
+import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
 
 /** Per-provider defaults used by every target of that provider unless the target overrides them. */
 export interface ProviderDefaults {
@@ -33,6 +34,17 @@ export interface RequestLimits {
   maxJsonDepth?: number;
 }
 
+/** How budgets and rate limits reserve before the upstream call. */
+export interface LimitOptions {
+  /** Output tokens reserved for a request without `max_tokens` / `max_completion_tokens`. Default 4096. */
+  defaultMaxTokens?: number;
+  /**
+   * Seconds a reservation lives when its request never settles (a crashed instance), after which it
+   * stops counting. Keep it above your longest stream. Default 600.
+   */
+  reservationTtl?: number;
+}
+
 export interface GatewayOptions {
   /** Where the adapters mount the gateway. Default `/llm`. The core itself sees paths relative to it. */
   basePath?: string;
@@ -47,12 +59,32 @@ export interface GatewayOptions {
   /** USD per million tokens, by model; overrides the price database. */
   pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number; reasoning?: number }>;
   /**
+   * A model with no price in `pricing` or the database: `allow` (default) answers it without
+   * `x-llmux-cost`, with `x-llmux-cost-status: unpriced` and a warning log, and counts $0 toward cost
+   * budgets (token budgets still count); `reject` refuses it with 403 before any upstream call.
+   */
+  unpricedPolicy?: 'allow' | 'reject';
+  /** How budgets and rate limits reserve. */
+  limitOptions?: LimitOptions;
+  /**
+   * Key for the admin routes (`GET <mount>/usage`), sent as `Authorization: Bearer <key>` or
+   * `x-llmux-admin-key`. Default: `LLMUX_ADMIN_KEY` from `env`. Without one those routes answer 404.
+   */
+  adminKey?: string;
+  /**
    * Let clients send `x-llmux-config` / `x-portkey-config` / `x-portkey-provider` and their own keys.
    * Default false: such headers are refused with 403.
    */
   allowRequestConfig?: boolean;
   /** Hosts a request-level `custom_host` may reach even if private or loopback. Default none. */
   allowedHosts?: string[];
+  /**
+   * Resolves a request-level `custom_host` for the SSRF guard (every address must be public unless
+   * `allowedHosts` lists the host). Default: the system resolver.
+   */
+  resolveHost?: ResolveHost;
+  /** Retry backoff, the Retry-After bound, and the random source/clock the router uses. */
+  routing?: RoutingOptions;
   /** Environment to read provider keys from. Default `process.env`. */
   env?: Record<string, string | undefined>;
   /** Pooled upstream HTTP client settings. */
@@ -78,7 +110,23 @@ const optionsSchema = z.looseObject({
     .record(z.string(), z.looseObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
     .optional(),
   allowRequestConfig: z.boolean().optional(),
+  unpricedPolicy: z.enum(['allow', 'reject']).optional(),
+  limitOptions: z
+    .object({ defaultMaxTokens: z.number().int().positive().optional(), reservationTtl: z.number().positive().optional() })
+    .optional(),
+  adminKey: z.string().min(1).optional(),
   allowedHosts: z.array(z.string()).optional(),
+  resolveHost: fn.optional(),
+  routing: z
+    .looseObject({
+      backoffBaseMs: z.number().nonnegative().optional(),
+      backoffCapMs: z.number().nonnegative().optional(),
+      maxRetryAfter: z.number().nonnegative().optional(),
+      random: fn.optional(),
+      sleep: fn.optional(),
+      now: fn.optional(),
+    })
+    .optional(),
   limits: z
     .object({
       maxBodyBytes: z.number().int().positive().optional(),

@@ -3,20 +3,29 @@ import type { ProviderDefaults } from '../options.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { formatIssues } from './format-issues.js';
-import type { Plan, PlanNode } from './plan.js';
+import { validateConditional } from '../router/conditional.js';
+import type { Plan, PlanNode, StrategyNode } from './plan.js';
 import { configSchema, type GatewayConfig, type TargetConfig } from './schema.js';
 
 export interface CompileEnv {
   registry: ProviderRegistry;
   providers: Record<string, ProviderDefaults>;
   env: Record<string, string | undefined>;
+  /** Told of every `custom_host` a target uses (request-level configs pass them to the SSRF guard). */
+  onCustomHost?: (url: string, param: string) => void;
 }
 
 /** Keys a child target takes from its parent unless it sets them itself. */
-const INHERITED = ['provider', 'api_key', 'retry', 'cache', 'request_timeout', 'custom_host', 'forward_headers'] as const;
+const INHERITED = ['provider', 'retry', 'cache', 'request_timeout', 'forward_headers'] as const;
+/**
+ * Inherited only by children of the same provider: an OpenAI key or host must never be sent to the
+ * Anthropic child of a fallback that happens to sit under it.
+ */
+const SAME_PROVIDER_ONLY = ['api_key', 'custom_host'] as const;
 /** Keys that are structure or extensions, never provider settings. */
-const STRUCTURAL = new Set([
+const STRUCTURAL = new Set<string>([
   ...INHERITED,
+  ...SAME_PROVIDER_ONLY,
   'override_params', 'targets', 'strategy', 'weight', 'name', 'on_status_codes',
   'budget', 'rate_limit', 'circuit_breaker', 'model_aliases', 'deadline',
 ]);
@@ -61,6 +70,7 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
   const apiKey =
     cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
+  if (cfg.custom_host !== undefined) env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
   const baseURL = (cfg.custom_host ?? defaults.baseURL ?? provider.baseURL).replace(/\/+$/, '');
   const target: ResolvedTarget = {
     path,
@@ -86,6 +96,8 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
 function inherit(parent: TargetConfig, child: TargetConfig): TargetConfig {
   const out: TargetConfig = { ...child };
   for (const key of INHERITED) if (out[key] === undefined && parent[key] !== undefined) (out as Record<string, unknown>)[key] = parent[key];
+  const sameProvider = child.provider === undefined || child.provider === parent.provider;
+  if (sameProvider) for (const key of SAME_PROVIDER_ONLY) if (out[key] === undefined && parent[key] !== undefined) out[key] = parent[key];
   // Provider-specific settings flow down too (a parent's `aws_region` serves its Bedrock children).
   for (const [k, v] of Object.entries(parent)) if (!STRUCTURAL.has(k) && out[k] === undefined) out[k] = v;
   if (parent.override_params || child.override_params) out.override_params = { ...parent.override_params, ...child.override_params };
@@ -96,24 +108,16 @@ function compileNode(cfg: TargetConfig, path: string, index: number, env: Compil
   if (cfg.targets?.length) {
     const strategy = cfg.strategy ?? { mode: cfg.targets.length > 1 ? 'fallback' : 'single' };
     const children = cfg.targets.map((child, i) => compileNode(inherit(cfg, child), `${path}.targets[${i}]`, i, env, models));
-    if (strategy.mode === 'conditional') {
-      const names = new Set(cfg.targets.map((t) => t.name).filter(Boolean));
-      for (const [i, c] of (strategy.conditions ?? []).entries()) {
-        if (!names.has(c.then)) {
-          throw new GatewayError('invalid_config', `${path}.strategy.conditions[${i}].then: no target named "${c.then}"`, {
-            param: `${path}.strategy.conditions[${i}].then`,
-          });
-        }
-      }
-      if (strategy.default && !names.has(strategy.default)) {
-        throw new GatewayError('invalid_config', `${path}.strategy.default: no target named "${strategy.default}"`, { param: `${path}.strategy.default` });
-      }
+    if (strategy.mode === 'conditional' && !strategy.conditions?.length && strategy.default === undefined) {
+      throw new GatewayError('invalid_config', `${path}.strategy: conditional mode needs conditions or a default`, { param: `${path}.strategy.conditions` });
     }
-    const node: PlanNode = { kind: 'strategy', path, index, mode: strategy.mode, strategy, children, weight: cfg.weight ?? 1 };
+    const node: StrategyNode = { kind: 'strategy', path, index, mode: strategy.mode, strategy, children, weight: cfg.weight ?? 1 };
     if (cfg.name) node.name = cfg.name;
     const codes = strategy.on_status_codes ?? cfg.on_status_codes;
     if (codes) node.onStatusCodes = codes;
     if (cfg.cache) node.cache = cfg.cache;
+    // Queries and `then` names are checked (and compiled) here, so a bad config fails at start-up.
+    if (strategy.mode === 'conditional') validateConditional(node);
     return node;
   }
   const target = resolveTarget(cfg, path, index, env);

@@ -2,6 +2,7 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { responseHeaders } from '../http/headers.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
+import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
 import { SSE_HEADERS, toOpenAISse } from '../stream/encode.js';
@@ -86,7 +87,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
 
   const body = state.body as ChatRequest;
   const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
-  const env: RouteEnv = { signal: state.request.signal ?? new AbortController().signal, attempts: state.attempts, retries: 0 };
+  let env: RouteEnv | undefined;
   const attempt = (target: ResolvedTarget, signal: AbortSignal): Promise<ChatResult> => {
     const provider = options.providerFor?.(target) ?? gw.registry.get(target.provider)!;
     const ctx: CallContext = { target, model: modelFor(state, target, inferred), stream: state.stream, headers: state.request.headers };
@@ -96,10 +97,11 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   };
   let routed;
   try {
+    env = await routeEnvFor(gw, state);
     routed = await route(root, env, attempt);
   } catch (e) {
     const error = toGatewayError(e);
-    state.retries = env.retries;
+    state.retries = env?.retries ?? 0;
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
     throw error;
   }

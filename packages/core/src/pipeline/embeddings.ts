@@ -2,6 +2,7 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { responseHeaders } from '../http/headers.js';
 import type { EmbeddingsRequest } from '../providers/openai-types.js';
 import type { ResolvedTarget } from '../providers/types.js';
+import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { callEmbeddings } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
@@ -18,12 +19,13 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
   }
   const body = state.body as EmbeddingsRequest;
   const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
-  const env: RouteEnv = { signal: state.request.signal ?? new AbortController().signal, attempts: state.attempts, retries: 0 };
+  let env: RouteEnv | undefined;
   const attempt = (target: ResolvedTarget, signal: AbortSignal) => {
     const provider = gw.registry.get(target.provider)!;
     return callEmbeddings(gw, provider, body, { target, model: modelFor(state, target, inferred), stream: false, headers: state.request.headers }, signal);
   };
   try {
+    env = await routeEnvFor(gw, state);
     const routed = await route(root, env, attempt);
     state.target = routed.target;
     state.retries = env.retries;
@@ -33,7 +35,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: routed.value };
   } catch (e) {
     const error = toGatewayError(e);
-    state.retries = env.retries;
+    state.retries = env?.retries ?? 0;
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
     throw error;
   }

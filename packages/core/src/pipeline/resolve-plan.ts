@@ -4,7 +4,16 @@ import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, header } from '../http/headers.js';
 import { inferProvider } from '../router/infer-provider.js';
+import { markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import type { GatewayRequest } from '../types.js';
+
+/** Saved config ids (`pc-…`) live in Portkey's hosted product; here a config header carries the JSON itself. */
+function headerConfig(value: string, name: string): string {
+  if (!value.trimStart().startsWith('{')) {
+    throw new GatewayError('invalid_config', `${name} must be a JSON config object; saved config ids are not supported`, { param: name });
+  }
+  return value;
+}
 
 export interface PlanResolverOptions {
   allowRequestConfig: boolean;
@@ -27,22 +36,48 @@ export class PlanResolver {
   forRequest(req: GatewayRequest): Plan {
     const configHeader = gatewayHeader(req.headers, 'config');
     const providerHeader = gatewayHeader(req.headers, 'provider');
-    if (configHeader === undefined && providerHeader === undefined) return this.serverPlan;
+    const hostHeader = gatewayHeader(req.headers, 'custom-host');
+    if (configHeader === undefined && providerHeader === undefined && hostHeader === undefined) return this.serverPlan;
     if (!this.options.allowRequestConfig) {
-      const name = configHeader !== undefined ? 'x-llmux-config / x-portkey-config' : 'x-llmux-provider / x-portkey-provider';
+      const name =
+        configHeader !== undefined
+          ? 'x-llmux-config / x-portkey-config'
+          : providerHeader !== undefined
+            ? 'x-llmux-provider / x-portkey-provider'
+            : 'x-llmux-custom-host / x-portkey-custom-host';
       throw new GatewayError('request_config_not_allowed', `this gateway does not accept ${name} headers from clients`, { param: name });
     }
-    if (configHeader !== undefined) return this.compileCached(`c:${configHeader}`, () => compileConfig(configHeader, this.env, 'x-portkey-config'));
+    if (configHeader !== undefined) {
+      const name = req.headers['x-llmux-config'] !== undefined ? 'x-llmux-config' : 'x-portkey-config';
+      return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(headerConfig(configHeader, name), env, name));
+    }
+    if (providerHeader === undefined) {
+      throw new GatewayError('invalid_request', 'x-portkey-custom-host needs x-portkey-provider (or send a whole x-portkey-config)', {
+        param: 'x-portkey-custom-host',
+      });
+    }
     const auth = header(req.headers, 'authorization')?.replace(/^Bearer\s+/i, '');
-    return this.compileCached(`p:${providerHeader}:${auth ?? ''}`, () =>
-      compileConfig({ provider: providerHeader, ...(auth ? { api_key: auth } : {}) }, this.env, 'x-portkey-provider'),
-    );
+    const target = { provider: providerHeader, ...(auth ? { api_key: auth } : {}), ...(hostHeader ? { custom_host: hostHeader } : {}) };
+    return this.compileCached(`p:${providerHeader}:${hostHeader ?? ''}:${auth ?? ''}`, (env) => compileConfig(target, env, 'x-portkey-provider'));
   }
 
-  private compileCached(key: string, compile: () => Plan): Plan {
+  /**
+   * A request-level plan never loosens the server's: budgets and rate limits stay the server's and
+   * the deadline can only get shorter. Hosts the client chose are remembered for the SSRF guard.
+   */
+  private compileCached(key: string, compile: (env: CompileEnv) => Plan): Plan {
     let plan = this.requestPlans.get(key);
     if (!plan) {
-      plan = { ...this.serverPlan, ...compile(), budgets: this.serverPlan.budgets, rateLimits: this.serverPlan.rateLimits };
+      const hosts: RequestHost[] = [];
+      const compiled = compile({ ...this.env, onCustomHost: (url, param) => hosts.push(parseRequestHost(url, param)) });
+      plan = {
+        ...this.serverPlan,
+        ...compiled,
+        budgets: this.serverPlan.budgets,
+        rateLimits: this.serverPlan.rateLimits,
+        deadline: Math.min(compiled.deadline, this.serverPlan.deadline),
+      };
+      markRequestHosts(plan, hosts);
       this.requestPlans.set(key, plan);
     }
     return plan;

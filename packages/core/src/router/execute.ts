@@ -1,15 +1,29 @@
-import type { PlanNode, StrategyNode, TargetNode } from '../config/plan.js';
-import { GatewayError, isGatewayError, type AttemptSummary } from '../errors.js';
+import type { PlanNode, StrategyNode } from '../config/plan.js';
+import { GatewayError, isGatewayError, toGatewayError, type AttemptSummary } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
+import type { Breaker } from './breaker.js';
+import { chooseConditional } from './conditional.js';
+import { finalError, withAttempts } from './final-error.js';
+import type { RouteInput } from './route-input.js';
+import { runTarget } from './run-target.js';
+import { abortableSleep, DEFAULT_DEADLINE_MS, type RoutingOptions } from './routing-options.js';
+import { DeadlineReached, RunState, Skipped, type Run } from './run.js';
+import { observeLatency, pickWeighted } from './weighted.js';
 
 /** What the router knows of the request; it knows nothing of provider formats. */
 export interface RouteEnv {
-  /** Aborts when the client leaves or the overall deadline passes. */
+  /** The client's signal: once it aborts, nothing is retried or tried next. */
   signal: AbortSignal;
+  /** Every try, filled in as the router goes (retries and skipped circuits included). */
   attempts: AttemptSummary[];
-  /** Retries made (not counting fallbacks). */
+  /** Retries made (not counting fallbacks); read back into `x-llmux-retries`. */
   retries: number;
-  random?: () => number;
+  /** Fields conditional routing may test. */
+  input?: RouteInput;
+  /** ms across every retry and fallback, up to the first content token of a stream. Default 120000. */
+  deadline?: number;
+  breaker?: Breaker;
+  routing?: RoutingOptions;
 }
 
 export type Attempt<T> = (target: ResolvedTarget, signal: AbortSignal) => Promise<T>;
@@ -19,83 +33,126 @@ export interface Routed<T> {
   target: ResolvedTarget;
 }
 
-const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const targetsOf = (n: PlanNode) => (n.kind === 'target' ? n.target.path : n.path);
 
-async function runTarget<T>(node: TargetNode, env: RouteEnv, attempt: Attempt<T>): Promise<Routed<T>> {
-  const target = node.target;
-  const started = Date.now();
-  try {
-    const value = await attempt(target, env.signal);
-    env.attempts.push({ target: target.path, provider: target.provider, status: 200, latency_ms: Date.now() - started });
-    return { value, target };
-  } catch (e) {
-    const record: AttemptSummary = { target: target.path, provider: target.provider, error: describe(e), latency_ms: Date.now() - started };
-    if (isGatewayError(e)) record.status = e.status;
-    env.attempts.push(record);
-    throw e;
-  }
-}
-
-function pickWeighted(children: PlanNode[], random: () => number): PlanNode | undefined {
-  const weightOf = (n: PlanNode) => (n.kind === 'target' ? n.target.weight : n.weight);
-  const total = children.reduce((s, n) => s + weightOf(n), 0);
-  if (total <= 0) return children[0];
-  let r = random() * total;
-  for (const child of children) {
-    r -= weightOf(child);
-    if (r < 0) return child;
-  }
-  return children[children.length - 1];
-}
-
-async function runStrategy<T>(node: StrategyNode, env: RouteEnv, attempt: Attempt<T>): Promise<Routed<T>> {
-  switch (node.mode) {
-    case 'loadbalance': {
-      const chosen = pickWeighted(node.children, env.random ?? Math.random);
-      if (!chosen) throw new GatewayError('invalid_config', `${node.path} has no targets`);
-      return runNode(chosen, env, attempt);
-    }
-    case 'fallback': {
-      let last: unknown;
-      for (const child of node.children) {
-        if (env.signal.aborted) throw env.signal.reason;
-        try {
-          return await runNode(child, env, attempt);
-        } catch (e) {
-          last = e;
-          if (env.signal.aborted) throw e;
-          // With on_status_codes, only those statuses move on; anything else is the answer.
-          if (node.onStatusCodes && !(isGatewayError(e) && node.onStatusCodes.includes(e.status))) throw e;
-        }
+async function runFallback<T>(node: StrategyNode, run: Run<T>): Promise<Routed<T>> {
+  let failed: unknown;
+  let skipped: Skipped | undefined;
+  for (const child of node.children) {
+    run.checkLive();
+    try {
+      return await runNode(child, run);
+    } catch (e) {
+      if (e instanceof Skipped) {
+        skipped = e;
+        continue;
       }
-      throw last;
+      if (e instanceof DeadlineReached || run.clientGone()) throw e;
+      failed = e;
+      const error = toGatewayError(e);
+      run.noteFailure(targetsOf(child), error);
+      const codes = (child.kind === 'target' ? child.target.onStatusCodes : undefined) ?? node.onStatusCodes;
+      // With on_status_codes, any other status is the answer, not a reason to try the next target.
+      if (codes && !codes.includes(error.status)) {
+        run.stoppedBy = error;
+        throw error;
+      }
     }
+  }
+  throw failed ?? skipped ?? new GatewayError('invalid_config', `${node.path} has no targets`, { param: `${node.path}.targets` });
+}
+
+/** Weighted choice; a child whose circuits are all open is left out and the choice is made again. */
+async function runLoadbalance<T>(node: StrategyNode, run: Run<T>): Promise<Routed<T>> {
+  let candidates = node.children;
+  let skipped: Skipped | undefined;
+  for (;;) {
+    run.checkLive();
+    const chosen = pickWeighted(node, candidates, run.random);
+    if (!chosen) throw skipped ?? new GatewayError('invalid_config', `${node.path} has no targets`, { param: `${node.path}.targets` });
+    const started = run.now();
+    try {
+      const routed = await runNode(chosen, run);
+      observeLatency(node, chosen, run.now() - started);
+      return routed;
+    } catch (e) {
+      if (!(e instanceof Skipped)) throw e;
+      skipped = e;
+      candidates = candidates.filter((c) => c !== chosen);
+    }
+  }
+}
+
+function runStrategy<T>(node: StrategyNode, run: Run<T>): Promise<Routed<T>> {
+  switch (node.mode) {
+    case 'fallback':
+      return runFallback(node, run);
+    case 'loadbalance':
+      return runLoadbalance(node, run);
+    case 'conditional':
+      return runNode(chooseConditional(node, run.env.input), run);
     default: {
       const first = node.children[0];
-      if (!first) throw new GatewayError('invalid_config', `${node.path} has no targets`);
-      return runNode(first, env, attempt);
+      if (!first) throw new GatewayError('invalid_config', `${node.path} has no targets`, { param: `${node.path}.targets` });
+      return runNode(first, run);
     }
   }
 }
 
-export function runNode<T>(node: PlanNode, env: RouteEnv, attempt: Attempt<T>): Promise<Routed<T>> {
-  return node.kind === 'target' ? runTarget(node, env, attempt) : runStrategy(node, env, attempt);
+function runNode<T>(node: PlanNode, run: Run<T>): Promise<Routed<T>> {
+  return node.kind === 'target' ? runTarget(node.target, run) : runStrategy(node, run);
 }
 
-/** Runs the strategy tree; when every target failed, the error lists each attempt. */
-export async function route<T>(root: PlanNode, env: RouteEnv, attempt: Attempt<T>): Promise<Routed<T>> {
-  try {
-    return await runNode(root, env, attempt);
-  } catch (e) {
-    if (env.attempts.length <= 1 || !isGatewayError(e)) throw e;
-    const statuses = new Set(env.attempts.map((a) => a.status));
-    const status = statuses.size === 1 && e.status ? e.status : 502;
-    throw new GatewayError('all_targets_failed', `All ${env.attempts.length} attempts failed; last: ${e.message}`, {
-      status,
-      source: e.source,
-      attempts: env.attempts,
-      ...(e.provider ? { provider: e.provider } : {}),
-      ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
+/** Turns whatever ended the walk into the one error the client sees, with every attempt listed. */
+function conclude<T>(run: Run<T>, e: unknown): GatewayError {
+  const { env } = run;
+  const attempts = [...env.attempts];
+  if (run.clientGone()) {
+    return isGatewayError(e) && e.status === 499 ? e : new GatewayError('stream_interrupted', 'the client closed the request', { status: 499 });
+  }
+  if (e instanceof DeadlineReached || run.deadlineHit) {
+    return new GatewayError('upstream_timeout', `no answer within the overall deadline of ${run.deadlineMs} ms (config.deadline) after ${attempts.length} attempt(s)`, {
+      attempts,
+      param: 'deadline',
     });
+  }
+  if (e instanceof Skipped && run.failures.length === 0) {
+    const reopen = run.skipped.map((s) => s.openUntil).filter((v): v is number => v !== undefined);
+    const wait = reopen.length ? Math.max(1, Math.ceil((Math.min(...reopen) - run.now()) / 1000)) : undefined;
+    return new GatewayError('all_targets_failed', `every target's circuit is open: ${run.skipped.map((s) => s.path).join(', ')}`, {
+      status: 503,
+      attempts,
+      ...(wait !== undefined ? { retryAfter: wait } : {}),
+    });
+  }
+  const error = toGatewayError(e instanceof Skipped ? run.failures[run.failures.length - 1]?.error : e);
+  if (error === run.stoppedBy || run.failures.length === 0) return attempts.length > 1 ? withAttempts(error, attempts) : error;
+  return finalError(run.failures, attempts);
+}
+
+/**
+ * Walks the strategy tree: retries per target, fallbacks, weighted choice, conditions, the circuit
+ * breaker, and one deadline over all of it. When nothing answered, the error lists each attempt.
+ */
+export async function route<T>(root: PlanNode, env: RouteEnv, attempt: Attempt<T>): Promise<Routed<T>> {
+  const o = env.routing ?? {};
+  const run: Run<T> = new RunState(env, attempt, {
+    deadlineMs: env.deadline ?? DEFAULT_DEADLINE_MS,
+    now: o.now ?? Date.now,
+    sleep: o.sleep ?? abortableSleep,
+    random: o.random ?? Math.random,
+    backoff: {
+      baseMs: o.backoffBaseMs ?? 250,
+      capMs: o.backoffCapMs ?? 5000,
+      maxRetryAfterMs: (o.maxRetryAfter ?? 10) * 1000,
+      random: o.random ?? Math.random,
+    },
+  });
+  try {
+    return await runNode(root, run);
+  } catch (e) {
+    throw conclude(run, e);
+  } finally {
+    run.stop();
   }
 }

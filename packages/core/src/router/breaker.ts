@@ -1,0 +1,68 @@
+import type { CircuitBreakerConfig } from '../config/schema.js';
+import type { GatewayError } from '../errors.js';
+import type { ResolvedTarget } from '../providers/types.js';
+import type { BreakerDecision, BreakerPolicy, BreakerStatus, BreakerStore } from '../store/breaker-store.js';
+import { memoryBreaker } from '../store/memory/breaker.js';
+import { isUpstreamFailure } from './retry-policy.js';
+
+/** The router's view of the circuit breaker: per target, fail-open when the store is unreachable. */
+export interface Breaker {
+  acquire(target: ResolvedTarget): Promise<BreakerDecision>;
+  /** Records a failure that counts (see `counts`), or the result of a half-open trial. */
+  record(target: ResolvedTarget, ok: boolean): Promise<BreakerStatus | undefined>;
+  /** Does this failure count against the circuit? */
+  counts(e: GatewayError): boolean;
+}
+
+function fnv1a(text: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return (h >>> 0).toString(36);
+}
+
+/**
+ * One circuit per upstream deployment a target reaches: its path plus a digest of provider, URL and
+ * model, so two configs that reuse a path for different upstreams never share a circuit. The key is
+ * never part of it (it would land in Redis key names).
+ */
+export const breakerKey = (t: ResolvedTarget) =>
+  `breaker:${t.path}:${fnv1a(`${t.provider}|${t.baseURL}|${String(t.overrideParams.model ?? '')}`)}`;
+
+export function policyOf(config: CircuitBreakerConfig): BreakerPolicy {
+  return {
+    threshold: config.failure_threshold ?? 5,
+    windowMs: (config.window ?? 60) * 1000,
+    cooldownMs: (config.cooldown ?? 30) * 1000,
+  };
+}
+
+/** Stores written before the breaker existed (or a custom one without it) get a per-process breaker. */
+const hasBreaker = (s: Partial<BreakerStore>): s is BreakerStore => typeof s.breakerAcquire === 'function' && typeof s.breakerRecord === 'function';
+
+export function createBreaker(store: Partial<BreakerStore>, config: CircuitBreakerConfig, now: () => number): Breaker {
+  const impl = hasBreaker(store) ? store : fallbackStore;
+  const policy = policyOf(config);
+  return {
+    async acquire(target) {
+      try {
+        return await impl.breakerAcquire(breakerKey(target), now(), policy);
+      } catch {
+        // A breaker that cannot read its state must not take the whole gateway down with it.
+        return { state: 'closed', failures: 0, allowed: true };
+      }
+    },
+    async record(target, ok) {
+      try {
+        return await impl.breakerRecord(breakerKey(target), ok, now(), policy);
+      } catch {
+        return undefined;
+      }
+    },
+    counts(e) {
+      if (!isUpstreamFailure(e) || e.status === 499) return false;
+      return config.on_status_codes ? config.on_status_codes.includes(e.status) : e.status === 429 || e.status >= 500;
+    },
+  };
+}
+
+const fallbackStore = memoryBreaker();

@@ -1,0 +1,64 @@
+import { GatewayError, type AttemptSummary } from '../errors.js';
+
+export interface Failure {
+  path: string;
+  error: GatewayError;
+}
+
+const clip = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** The same error, now carrying the attempt list. */
+export function withAttempts(e: GatewayError, attempts: AttemptSummary[]): GatewayError {
+  return new GatewayError(e.code, e.message, {
+    status: e.status,
+    param: e.param,
+    type: e.type,
+    source: e.source,
+    attempts,
+    ...(e.provider !== undefined ? { provider: e.provider } : {}),
+    ...(e.headers !== undefined ? { headers: e.headers } : {}),
+    ...(e.providerCode !== undefined ? { providerCode: e.providerCode } : {}),
+    ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
+    ...(e.details !== undefined ? { details: e.details } : {}),
+    cause: e,
+  });
+}
+
+/**
+ * The most useful answer once every target failed. When all failed alike (every one a 400 for the
+ * context length, every one a 429), the client gets that status with the provider's own message, type
+ * and code, so SDKs raise the error they would have raised talking to the provider directly. When they
+ * failed differently, a 502 naming each failure. Either way `error.attempts` lists every try.
+ */
+export function finalError(failures: Failure[], attempts: AttemptSummary[]): GatewayError {
+  const last = failures[failures.length - 1]!.error;
+  if (failures.length === 1 && attempts.length <= 1) return last;
+  const n = failures.length;
+  const statuses = new Set(failures.map((f) => f.error.status));
+  const providers = new Set(failures.map((f) => f.error.provider).filter(Boolean));
+  const provider = providers.size === 1 ? { provider: [...providers][0]! } : {};
+  const source = failures.every((f) => f.error.source === 'provider') ? 'provider' : 'gateway';
+  if (statuses.size === 1) {
+    const primary = [...failures].reverse().find((f) => f.error.source === 'provider')?.error ?? last;
+    const waits = failures.map((f) => f.error.retryAfter).filter((v): v is number => v !== undefined);
+    return new GatewayError('all_targets_failed', `${primary.message} (all ${n} attempts failed)`, {
+      status: primary.status,
+      type: primary.type,
+      source,
+      param: primary.param,
+      attempts,
+      ...provider,
+      ...(primary.providerCode !== undefined ? { providerCode: primary.providerCode } : {}),
+      ...(waits.length === n ? { retryAfter: Math.min(...waits) } : {}),
+      cause: primary,
+    });
+  }
+  const parts = failures.map((f) => `${f.path}: ${f.error.status} ${clip(f.error.message)}`);
+  return new GatewayError('all_targets_failed', `All ${n} attempts failed — ${clip(parts.join('; '), 1500)}`, {
+    status: 502,
+    source,
+    attempts,
+    ...provider,
+    cause: last,
+  });
+}

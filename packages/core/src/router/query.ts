@@ -1,0 +1,109 @@
+import { GatewayError } from '../errors.js';
+import { fieldOf, ROUTE_INPUT_ROOTS, type RouteInput } from './route-input.js';
+
+/**
+ * Portkey's conditional-routing queries, compiled once per config into plain predicates:
+ * `{ "metadata.plan": { "$eq": "paid" } }`, `{ "$or": [ {…}, {…} ] }`, a bare value means `$eq`,
+ * several keys in one object must all hold. Operators: `$eq $ne $in $nin $gt $gte $lt $lte $regex
+ * $exists $and $or`.
+ */
+export type Predicate = (input: RouteInput) => boolean;
+
+const invalid = (path: string, message: string) => new GatewayError('invalid_config', `${path}: ${message}`, { param: path });
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function equal(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  // Portkey metadata values are strings: `"3"` matches `3`.
+  if (typeof a === 'string' && typeof b === 'number') return a.trim() !== '' && Number(a) === b;
+  if (typeof a === 'number' && typeof b === 'string') return equal(b, a);
+  return false;
+}
+
+/** Numbers compare as numbers (numeric strings included), strings lexically; anything else never matches. */
+function compare(value: unknown, operand: number | string): number | undefined {
+  if (typeof operand === 'number') {
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    return Number.isNaN(n) ? undefined : n - operand;
+  }
+  return typeof value === 'string' ? (value < operand ? -1 : value > operand ? 1 : 0) : undefined;
+}
+
+const inList = (value: unknown, list: unknown[]) =>
+  Array.isArray(value) ? value.some((v) => list.some((o) => equal(v, o))) : list.some((o) => equal(value, o));
+
+type FieldTest = (value: unknown) => boolean;
+
+function operator(op: string, operand: unknown, path: string): FieldTest {
+  switch (op) {
+    case '$eq':
+      return (v) => equal(v, operand);
+    case '$ne':
+      return (v) => !equal(v, operand);
+    case '$in':
+    case '$nin': {
+      if (!Array.isArray(operand)) throw invalid(path, `${op} takes an array`);
+      return op === '$in' ? (v) => inList(v, operand) : (v) => !inList(v, operand);
+    }
+    case '$gt':
+    case '$gte':
+    case '$lt':
+    case '$lte': {
+      if (typeof operand !== 'number' && typeof operand !== 'string') throw invalid(path, `${op} takes a number or a string`);
+      const holds = { $gt: (d: number) => d > 0, $gte: (d: number) => d >= 0, $lt: (d: number) => d < 0, $lte: (d: number) => d <= 0 }[op];
+      return (v) => {
+        const d = compare(v, operand);
+        return d !== undefined && holds(d);
+      };
+    }
+    case '$regex': {
+      // Bounded so a request-level config cannot ship a pathological pattern of unbounded size.
+      if (typeof operand !== 'string' || operand.length > 500) throw invalid(path, '$regex takes a pattern string of at most 500 characters');
+      let re: RegExp;
+      try {
+        re = new RegExp(operand);
+      } catch (e) {
+        throw invalid(path, `$regex is not a valid pattern (${(e as Error).message})`);
+      }
+      return (v) => typeof v === 'string' && re.test(v);
+    }
+    case '$exists': {
+      if (typeof operand !== 'boolean') throw invalid(path, '$exists takes true or false');
+      return (v) => (v !== undefined && v !== null) === operand;
+    }
+    default:
+      throw invalid(path, `unknown operator "${op}" (use $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $regex, $exists)`);
+  }
+}
+
+function fieldPredicate(field: string, spec: unknown, path: string): Predicate {
+  const root = field.split('.')[0];
+  if (!(ROUTE_INPUT_ROOTS as readonly string[]).includes(root!)) {
+    throw invalid(path, `unknown field "${field}" (fields start with metadata., params., identity. or are model)`);
+  }
+  const ops = isPlainObject(spec) && Object.keys(spec).some((k) => k.startsWith('$')) ? spec : { $eq: spec };
+  const tests = Object.entries(ops).map(([op, operand]) => operator(op, operand, `${path}.${op}`));
+  return (input) => {
+    const value = fieldOf(input, field);
+    return tests.every((t) => t(value));
+  };
+}
+
+function logical(op: '$and' | '$or', operand: unknown, path: string): Predicate {
+  if (!Array.isArray(operand) || operand.length === 0) throw invalid(path, `${op} takes a non-empty array of queries`);
+  const parts = operand.map((q, i) => compileQuery(q, `${path}[${i}]`));
+  return op === '$and' ? (input) => parts.every((p) => p(input)) : (input) => parts.some((p) => p(input));
+}
+
+/** Throws `invalid_config` naming the path of the bad part (`config.strategy.conditions[0].query.$or[1]`). */
+export function compileQuery(query: unknown, path: string): Predicate {
+  if (!isPlainObject(query)) throw invalid(path, 'a query is an object');
+  const parts = Object.entries(query).map(([key, spec]): Predicate => {
+    if (key === '$and' || key === '$or') return logical(key, spec, `${path}.${key}`);
+    if (key.startsWith('$')) throw invalid(`${path}.${key}`, `unknown operator "${key}" at the top of a query (use $and or $or)`);
+    return fieldPredicate(key, spec, `${path}.${key}`);
+  });
+  return (input) => parts.every((p) => p(input));
+}

@@ -1,0 +1,40 @@
+import type { GatewayError } from '../errors.js';
+import type { ResolvedTarget } from '../providers/types.js';
+
+/** Portkey's default: rate limits and transient server errors (timeouts map to 504, resets to 502). */
+export const DEFAULT_RETRY_STATUSES = [429, 500, 502, 503, 504];
+
+/**
+ * The upstream itself failed: an error status, a reset, a timeout. Errors the gateway raised on its
+ * own (a translator rejecting the body, a bug) would fail the same way again and are never retried.
+ */
+export const isUpstreamFailure = (e: GatewayError) =>
+  e.source === 'provider' || e.code === 'network_error' || e.code === 'upstream_timeout';
+
+export function isRetryable(target: ResolvedTarget, e: GatewayError, retriesDone: number): boolean {
+  const retry = target.retry;
+  if (!retry || retriesDone >= retry.attempts) return false;
+  return isUpstreamFailure(e) && (retry.onStatusCodes ?? DEFAULT_RETRY_STATUSES).includes(e.status);
+}
+
+export interface BackoffSettings {
+  baseMs: number;
+  capMs: number;
+  /** ms; a longer Retry-After makes the router move on instead of waiting. */
+  maxRetryAfterMs: number;
+  random: () => number;
+}
+
+/**
+ * How long to wait before retry number `retriesDone + 1`, or undefined to stop retrying this target.
+ * A provider's Retry-After wins when allowed and within the bound; otherwise exponential backoff with
+ * full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"), so retries from many clients
+ * do not arrive in waves.
+ */
+export function retryDelay(target: ResolvedTarget, e: GatewayError, retriesDone: number, s: BackoffSettings): number | undefined {
+  if (e.retryAfter !== undefined && target.retry?.useRetryAfter !== false) {
+    const ms = e.retryAfter * 1000;
+    return ms > s.maxRetryAfterMs ? undefined : ms;
+  }
+  return Math.floor(s.random() * Math.min(s.capMs, s.baseMs * 2 ** retriesDone));
+}

@@ -1,0 +1,82 @@
+import { toGatewayError, type AttemptSummary, type GatewayError } from '../errors.js';
+import type { ResolvedTarget } from '../providers/types.js';
+import type { Routed } from './execute.js';
+import { isRetryable, retryDelay } from './retry-policy.js';
+import { DeadlineReached, Skipped, type Run } from './run.js';
+
+/** Attempt records must not grow without bound if a config retries a lot. */
+const MAX_MESSAGE = 300;
+
+function failedAttempt(target: ResolvedTarget, e: GatewayError, ms: number, note?: string): AttemptSummary {
+  const message = note ?? e.message;
+  return {
+    target: target.path,
+    provider: target.provider,
+    status: e.status,
+    error: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
+    latency_ms: ms,
+  };
+}
+
+/**
+ * One target: its circuit, then up to `1 + retry.attempts` tries with backoff. Throws the last failure
+ * (the strategy above decides whether to move on), `Skipped` when the circuit is open, or
+ * `DeadlineReached`.
+ */
+export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise<Routed<T>> {
+  const { env } = run;
+  run.checkLive();
+  let trial = false;
+  if (env.breaker) {
+    const decision = await env.breaker.acquire(target);
+    if (!decision.allowed) {
+      env.attempts.push({ target: target.path, provider: target.provider, error: 'skipped: circuit open' });
+      run.skipped.push(decision.openUntil !== undefined ? { path: target.path, openUntil: decision.openUntil } : { path: target.path });
+      throw new Skipped(target.path);
+    }
+    trial = decision.state === 'half_open';
+  }
+  for (let retries = 0; ; retries++) {
+    const started = run.now();
+    let error: GatewayError;
+    try {
+      const value = await run.attempt(target, run.signal);
+      env.attempts.push({ target: target.path, provider: target.provider, status: 200, latency_ms: run.now() - started });
+      if (trial) await env.breaker!.record(target, true);
+      return { value, target };
+    } catch (e) {
+      error = toGatewayError(e);
+    }
+    const elapsed = run.now() - started;
+    if (run.clientGone()) {
+      env.attempts.push(failedAttempt(target, error, elapsed, 'the client closed the request'));
+      throw error;
+    }
+    if (run.deadlineHit) {
+      env.attempts.push(failedAttempt(target, error, elapsed, `stopped: the overall deadline of ${run.deadlineMs} ms passed`));
+      throw new DeadlineReached();
+    }
+    env.attempts.push(failedAttempt(target, error, elapsed));
+    run.noteFailure(target.path, error);
+    if (env.breaker) {
+      // A 4xx during the half-open trial still proves the upstream answers.
+      const counts = env.breaker.counts(error);
+      if (counts || trial) {
+        const state = await env.breaker.record(target, !counts);
+        if (state?.state === 'open') throw error;
+      }
+      trial = false;
+    }
+    if (!isRetryable(target, error, retries)) throw error;
+    const wait = retryDelay(target, error, retries, run.backoff);
+    // Retry-After beyond the bound, or a wait that would outlast the deadline: the next target is better.
+    if (wait === undefined || run.now() + wait >= run.deadlineAt) throw error;
+    try {
+      await run.sleep(wait, run.signal);
+    } catch {
+      run.checkLive();
+    }
+    run.checkLive();
+    env.retries++;
+  }
+}
