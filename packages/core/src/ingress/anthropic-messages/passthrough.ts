@@ -20,7 +20,7 @@ const RENAMED: Record<string, (body: AnthropicRequest, value: unknown) => void> 
 /** OpenAI-only parameters with no Anthropic meaning; sending them would fail the call. */
 const OPENAI_ONLY = new Set(['n', 'seed', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'logit_bias', 'response_format', 'reasoning_effort', 'stream_options', 'parallel_tool_calls']);
 
-/** The client's body for one target: its model and `override_params`, and `stream` as this attempt needs it. */
+/** The client's body for one target: its model and `override_params` applied, everything else as sent. */
 export function upstreamBody(original: AnthropicRequest, ctx: CallContext): AnthropicRequest {
   const body: AnthropicRequest = { ...original, model: ctx.model };
   for (const [key, value] of Object.entries(ctx.target.overrideParams)) {
@@ -29,8 +29,6 @@ export function upstreamBody(original: AnthropicRequest, ctx: CallContext): Anth
     if (rename) rename(body, value);
     else if (!OPENAI_ONLY.has(key)) body[key] = value;
   }
-  if (ctx.stream) body.stream = true;
-  else delete body.stream;
   return body;
 }
 

@@ -52,8 +52,11 @@ function userMessages(content: string | AnthropicBlock[], at: string): ChatMessa
     if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`));
     else parts.push(toPart(block, `${at}[${k}]`));
   });
+  if (!parts.length) return tools;
+  // A lone text block reads as plain text, the form every OpenAI-compatible server accepts.
+  const only = parts.length === 1 && parts[0]!.type === 'text' && !parts[0]!.cache_control ? (parts[0]!.text as string) : undefined;
   // OpenAI wants tool results right after the assistant's tool calls, before any new user text.
-  return parts.length ? [...tools, { role: 'user', content: parts }] : tools;
+  return [...tools, { role: 'user', content: only ?? parts }];
 }
 
 function assistantMessage(content: string | AnthropicBlock[]): ChatMessage {
@@ -118,7 +121,10 @@ export function toChatRequest(req: AnthropicRequest): ChatRequest {
   }
   req.messages.forEach((m, i) => {
     if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`));
-    else messages.push(assistantMessage(m.content));
+    else if (m.role === 'system') {
+      const content = typeof m.content === 'string' ? m.content : m.content.map((b, k) => toPart(b, `messages[${i}].content[${k}]`));
+      messages.push({ role: 'system', content });
+    } else messages.push(assistantMessage(m.content));
   });
   const body: ChatRequest = { model: req.model, messages, max_tokens: req.max_tokens };
   if (req.stream) {

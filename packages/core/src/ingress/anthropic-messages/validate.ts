@@ -10,7 +10,8 @@ import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
 const block = z.looseObject({ type: z.string() });
 
 const messageSchema = z.looseObject({
-  role: z.enum(['user', 'assistant']),
+  // `system` turns inside `messages` are Anthropic's mid-conversation instructions.
+  role: z.enum(['user', 'assistant', 'system']),
   content: z.union([z.string(), z.array(block)]),
 });
 

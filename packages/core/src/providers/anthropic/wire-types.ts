@@ -29,7 +29,8 @@ export type AnthropicBlock =
   | { type: string; [extra: string]: unknown };
 
 export interface AnthropicMessage {
-  role: 'user' | 'assistant';
+  /** `system` is a mid-conversation instruction (newer models); the top-level `system` is the usual place. */
+  role: 'user' | 'assistant' | 'system';
   content: string | AnthropicBlock[];
 }
 
