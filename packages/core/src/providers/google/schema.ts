@@ -78,7 +78,8 @@ class Converter {
       // Gemini has no way to express recursion: a cycle ends in an open object the model can still fill.
       if (seen.includes(ref) || seen.length >= MAX_DEPTH) {
         const { $ref: _ref, ...siblings } = schema;
-        return { schema: { type: 'object', ...siblings, description: siblings.description ?? `recursive ${ref.split('/').pop()}` }, refs: seen };
+        const description = siblings.description ?? this.resolve(ref, path).description;
+        return { schema: description === undefined ? { type: 'object', ...siblings } : { type: 'object', ...siblings, description }, refs: seen };
       }
       const { $ref: _ref, ...siblings } = schema;
       // Keywords written beside `$ref` (a field's own description) override the referenced schema's.
@@ -158,7 +159,8 @@ class Converter {
       else appendDescription(out, `format: ${node.format}`);
     }
 
-    if (isObject(node.properties)) {
+    // `properties` and `items` on another type are a 400 ("only allowed for OBJECT type").
+    if (isObject(node.properties) && (type === undefined || type === 'object')) {
       const props: Schema = {};
       for (const [name, sub] of Object.entries(node.properties)) props[name] = this.convert(sub, `${path}.properties.${name}`, seen);
       out.properties = props;
@@ -207,11 +209,35 @@ export function toGeminiSchema(schema: unknown, options: GeminiSchemaOptions): S
 
 /**
  * Function parameters: Gemini rejects an OBJECT without properties ("should be non-empty for
- * OBJECT type"), so a function that takes no arguments is declared without `parameters`.
+ * OBJECT type"), so a function that takes no arguments is declared without `parameters`. (A nested
+ * free-form object — a record — has no OpenAPI-subset form at all; `native_json_schema` sends such
+ * schemas verbatim to models that take JSON Schema.)
  */
 export function toGeminiParameters(schema: unknown, path: string): Schema | undefined {
   if (!isObject(schema)) return undefined;
-  const out = toGeminiSchema(schema, { path });
-  if (out.type === 'object' && (!isObject(out.properties) || Object.keys(out.properties).length === 0)) return undefined;
-  return out;
+  let out = toGeminiSchema(schema, { path });
+  if (Array.isArray(out.anyOf) && out.anyOf.every((v) => isObject(v) && isObject(v.properties))) out = unionOfObjects(out);
+  if (!isObject(out.properties) || Object.keys(out.properties).length === 0) return undefined;
+  // Vertex insists the root is an OBJECT even when the client left `type` out.
+  return { ...out, type: 'object' };
+}
+
+/**
+ * A root `anyOf` of objects (Zod's discriminated unions) has no OBJECT form, which Gemini requires for
+ * parameters: the variants are merged, every field optional unless all variants require it.
+ */
+function unionOfObjects(schema: Schema): Schema {
+  const variants = schema.anyOf as Schema[];
+  const properties: Schema = {};
+  for (const v of variants) {
+    for (const [k, p] of Object.entries(v.properties as Schema)) {
+      const seen = properties[k] as Schema | undefined;
+      // A discriminator (`kind: "a"` in one variant, `kind: "b"` in the next) keeps all its values.
+      if (seen && Array.isArray(seen.enum) && isObject(p) && Array.isArray(p.enum)) properties[k] = { ...seen, enum: [...new Set([...seen.enum, ...p.enum])] };
+      else properties[k] ??= p;
+    }
+  }
+  const required = Object.keys(properties).filter((k) => variants.every((v) => Array.isArray(v.required) && v.required.includes(k)));
+  const { anyOf: _a, nullable: _n, ...rest } = schema;
+  return { ...rest, type: 'object', properties, ...(required.length ? { required } : {}) };
 }
