@@ -77,6 +77,13 @@ describe('bedrock credentials', () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it('refuses a region that is not a region name, since it becomes part of the host', async () => {
+    const err = await ask(await clientFor({ api_key: 'k', aws_region: 'evil.example.com/x?' })).catch((e) => e);
+    expect(err.status).toBe(400);
+    expect(err.error.param).toBe('config.targets[0].aws_region');
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('names the missing half of a key pair, and never echoes the secret', async () => {
     const err = await ask(await clientFor({ aws_secret_access_key: 'half-a-secret-EXAMPLE' })).catch((e) => e);
     expect(err.status).toBe(400);

@@ -37,7 +37,7 @@ describe('bedrock Converse, non-stream, replaying the recorded bodies', () => {
     expect(c.model).toBe(SONNET);
     expect(c.choices[0]!.message.content).toBe(recorded.output.message.content[0].text);
     expect(c.choices[0]!.finish_reason).toBe('stop');
-    expect(c.usage).toEqual({ prompt_tokens: 22, completion_tokens: 57, total_tokens: 79 });
+    expect(c.usage).toMatchObject({ prompt_tokens: 22, completion_tokens: 57, total_tokens: 79 });
   });
 
   it('translates every OpenAI field into the Converse body', async () => {
@@ -120,6 +120,34 @@ describe('bedrock Converse, non-stream, replaying the recorded bodies', () => {
     });
   });
 
+  it('sends PDFs as documents and Anthropic-style cache_control as cache points', async () => {
+    g.upstream.enqueue(SONNET_PATH, { json: fixtureJson('bedrock/converse.text.json') });
+    await g.client.chat.completions.create({
+      model: SONNET,
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'Long rules.', cache_control: { type: 'ephemeral' } } as OpenAI.ChatCompletionContentPartText] },
+        {
+          role: 'user',
+          content: [
+            { type: 'file', file: { filename: 'Q3 report (final).pdf', file_data: 'data:application/pdf;base64,JVBERi0=' } },
+            { type: 'text', text: 'Summarise.' },
+          ],
+        },
+      ],
+      max_completion_tokens: 2000,
+      reasoning_effort: 'high',
+    });
+    const sent = g.upstream.requests[0]!.json;
+    expect(sent.system).toEqual([{ text: 'Long rules.' }, { cachePoint: { type: 'default' } }]);
+    expect(sent.messages[0].content).toEqual([
+      { document: { format: 'pdf', name: 'Q3 report (final)', source: { bytes: 'JVBERi0=' } } },
+      { text: 'Summarise.' },
+    ]);
+    // A given limit is kept; the thinking budget shrinks to leave half of it for the answer.
+    expect(sent.inferenceConfig).toEqual({ maxTokens: 2000 });
+    expect(sent.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 1024 } });
+  });
+
   it('maps tool_choice auto, required and none', async () => {
     const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: {} } } }];
     const json = fixtureJson('bedrock/converse.text.json');
@@ -152,7 +180,7 @@ describe('bedrock Converse, non-stream, replaying the recorded bodies', () => {
     expect(a.choices[0]!.finish_reason).toBe('tool_calls');
     expect(a.choices[0]!.message.content).toBeNull();
     expect(call).toEqual({ id: 'tooluse_XjTErzm6TpyMMpDviNVY3g', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } });
-    expect(a.usage).toEqual({ prompt_tokens: 572, completion_tokens: 53, total_tokens: 625 });
+    expect(a.usage).toMatchObject({ prompt_tokens: 572, completion_tokens: 53, total_tokens: 625 });
 
     messages.push(a.choices[0]!.message as OpenAI.ChatCompletionMessageParam, { role: 'tool', tool_call_id: call.id, content: 'Sunny, 22C in Paris' });
     const b = await g.client.chat.completions.create({ model: SONNET, messages, tools, tool_choice: 'auto' });
@@ -272,6 +300,11 @@ describe('bedrock Converse, non-stream, replaying the recorded bodies', () => {
       .catch((e) => e);
     expect(args.status).toBe(400);
     expect(args.error.param).toBe('messages[1].tool_calls[0].function.arguments');
+    const budget = await g.client.chat.completions
+      .create({ model: SONNET, messages: [{ role: 'user', content: 'x' }], max_tokens: 500, reasoning_effort: 'medium' })
+      .catch((e) => e);
+    expect(budget.status).toBe(400);
+    expect(budget.error.param).toBe('max_tokens');
     expect(g.upstream.requests).toHaveLength(0);
   });
 });

@@ -4,6 +4,7 @@ import { BEDROCK_BASE_URL, operationURL, type BedrockOperation } from './endpoin
 import { fromTitanAnswers, toTitanBodies } from './embeddings.js';
 import { parseBedrockError } from './errors.js';
 import { createEventStreamDecoder } from './event-stream-decoder.js';
+import { createInvokeStreamTranslator, fromAnthropicInvoke, toAnthropicInvokeBody, usesInvoke } from './invoke-anthropic.js';
 import { toConverseRequest } from './request.js';
 import { toChatCompletion } from './response.js';
 import { authorize } from './sign-request.js';
@@ -31,14 +32,15 @@ function headersFor(ctx: CallContext, accept: string): Record<string, string> {
 /**
  * AWS Bedrock through Converse / ConverseStream (one request shape for every model family), embeddings
  * through InvokeModel. Target settings, Portkey's names: `aws_access_key_id`, `aws_secret_access_key`,
- * `aws_session_token`, `aws_region`, or a Bedrock API key in `api_key`.
+ * `aws_session_token`, `aws_region`, or a Bedrock API key in `api_key`; `bedrock_api: "invoke"` sends
+ * Claude its native Messages body through InvokeModel (for Anthropic-only features and beta flags).
  */
 export function createBedrockProvider(options: BedrockProviderOptions = {}): Provider {
   const env = options.env ?? processEnv;
   // The decoder is registered with the provider, so the framing is known wherever the provider is used.
   registerDecoder('aws-eventstream', createEventStreamDecoder);
 
-  async function build(ctx: CallContext, op: BedrockOperation, body: string, accept = 'application/json'): Promise<UpstreamRequest> {
+  async function build(ctx: CallContext, op: BedrockOperation, body: string, accept: string): Promise<UpstreamRequest> {
     const settings = resolveSettings(ctx.target, env);
     const req: UpstreamRequest = { url: operationURL(ctx.target, settings.region, ctx.model, op), method: 'POST', headers: headersFor(ctx, accept), body };
     return authorize(req, settings);
@@ -51,14 +53,15 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
     framing: 'aws-eventstream',
     chat: {
       request(body, ctx) {
-        const converse = JSON.stringify(toConverseRequest(body, ctx));
-        return ctx.stream ? build(ctx, 'converse-stream', converse, 'application/vnd.amazon.eventstream') : build(ctx, 'converse', converse);
+        const stream = ctx.stream ? 'application/vnd.amazon.eventstream' : 'application/json';
+        if (usesInvoke(ctx)) return build(ctx, ctx.stream ? 'invoke-with-response-stream' : 'invoke', toAnthropicInvokeBody(body, ctx), stream);
+        return build(ctx, ctx.stream ? 'converse-stream' : 'converse', JSON.stringify(toConverseRequest(body, ctx)), stream);
       },
-      response: toChatCompletion,
-      stream: createConverseStreamTranslator,
+      response: (json, ctx) => (usesInvoke(ctx) ? fromAnthropicInvoke(json, ctx) : toChatCompletion(json, ctx)),
+      stream: (ctx) => (usesInvoke(ctx) ? createInvokeStreamTranslator(ctx) : createConverseStreamTranslator(ctx)),
     },
     embeddings: {
-      request: (body, ctx) => Promise.all(toTitanBodies(body, ctx).map((b) => build(ctx, 'invoke', b))),
+      request: (body, ctx) => Promise.all(toTitanBodies(body, ctx).map((b) => build(ctx, 'invoke', b, 'application/json'))),
       response: fromTitanAnswers,
     },
     error: parseBedrockError,

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors.js';
+import { DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';
@@ -19,8 +20,8 @@ const OPENAI_PARAMS = new Set([
 /** Converse's own top-level fields, passed through when a client sends them. */
 const CONVERSE_FIELDS = ['guardrailConfig', 'performanceConfig', 'requestMetadata', 'promptVariables', 'additionalModelResponseFieldPaths'];
 
-/** Claude thinking budgets per `reasoning_effort` (LiteLLM's mapping, so clients moving over get the same). */
-const THINKING_BUDGET: Record<string, number> = { low: 1024, medium: 2048, high: 4096 };
+/** Anthropic's smallest thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
 
 const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
 
@@ -61,19 +62,29 @@ function inferenceConfig(body: ChatRequest): NonNullable<ConverseRequest['infere
 }
 
 /**
- * `reasoning_effort` in each model family's own field. Claude needs `max_tokens` above its thinking
- * budget, so a missing or too small limit is raised to leave room for the answer.
+ * `reasoning_effort` in each model family's own field. Claude's thinking is Anthropic's, so budgets and
+ * limits follow the Anthropic provider: `max_tokens` covers thinking and answer, a missing limit gets
+ * the budget on top of the default, a given one keeps at least half for the answer.
  */
 function applyReasoning(body: ChatRequest, model: string, out: ConverseRequest, extra: Record<string, unknown>): void {
   const effort = body.reasoning_effort;
-  if (typeof effort !== 'string' || effort === 'none' || effort === 'minimal') return;
-  if (/(^|\.)anthropic\.claude|claude-/.test(model)) {
-    const budget = THINKING_BUDGET[effort] ?? THINKING_BUDGET.medium!;
-    extra.thinking = { type: 'enabled', budget_tokens: budget };
+  if (typeof effort !== 'string' || effort === 'none') return;
+  if (/anthropic\.claude|claude-/.test(model)) {
+    // A `thinking` object sent as is wins over the effort shorthand.
+    if (extra.thinking !== undefined) return;
+    const budget = THINKING_BUDGET[effort];
+    if (!budget) throw invalid(`reasoning_effort "${effort}" is not one of ${Object.keys(THINKING_BUDGET).join(', ')}, none`, 'reasoning_effort');
     const config = (out.inferenceConfig ??= {});
-    if (config.maxTokens === undefined || config.maxTokens <= budget) config.maxTokens = budget + (config.maxTokens ?? 4096);
-  } else if (/(^|\.)amazon\.nova-2/.test(model)) {
-    extra.reasoningConfig = { type: 'enabled', maxReasoningEffort: effort };
+    const explicit = config.maxTokens;
+    if (explicit === undefined) config.maxTokens = DEFAULT_MAX_TOKENS + budget;
+    else if (explicit <= MIN_THINKING_BUDGET) {
+      const param = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+      throw invalid(`${param} must be above ${MIN_THINKING_BUDGET} when reasoning is on (Claude's smallest thinking budget)`, param);
+    }
+    const tokens = explicit === undefined ? budget : Math.min(budget, Math.max(MIN_THINKING_BUDGET, Math.floor(explicit / 2)));
+    extra.thinking = { type: 'enabled', budget_tokens: tokens };
+  } else if (/amazon\.nova-2/.test(model)) {
+    extra.reasoningConfig = { type: 'enabled', maxReasoningEffort: effort === 'minimal' ? 'low' : effort };
   } else if (/(^|\.)openai\./.test(model)) {
     extra.reasoning_effort = effort;
   }

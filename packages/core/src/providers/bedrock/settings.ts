@@ -21,6 +21,7 @@ export interface BedrockSettings {
 
 /** Portkey's default when neither the target nor the environment names a region. */
 const DEFAULT_REGION = 'us-east-1';
+const REGION = /^[a-z]{2}(-[a-z0-9]+)+$/;
 
 const setting = (target: ResolvedTarget, name: string): string | undefined => {
   const v = target.extra[name];
@@ -51,6 +52,10 @@ export function resolveSettings(target: ResolvedTarget, env: EnvAccessor): Bedro
   let vars: Record<string, string | undefined> | undefined;
   const fromEnv = (name: string) => (vars ??= env())[name] || undefined;
   const region = setting(target, 'aws_region') ?? fromEnv('AWS_REGION') ?? fromEnv('AWS_DEFAULT_REGION') ?? DEFAULT_REGION;
+  // The region becomes part of the host name: anything but a region's letters would let a config steer the call elsewhere.
+  if (!REGION.test(region)) {
+    throw new GatewayError('invalid_config', `${target.path}.aws_region "${region.slice(0, 40)}" is not an AWS region name`, { param: `${target.path}.aws_region` });
+  }
   const own = keyPair(setting(target, 'aws_access_key_id'), setting(target, 'aws_secret_access_key'), setting(target, 'aws_session_token'), [
     `${target.path}.aws_access_key_id`,
     `${target.path}.aws_secret_access_key`,

@@ -1,0 +1,70 @@
+import { GatewayError } from '../../errors.js';
+import { anthropicHeaders } from '../anthropic/headers.js';
+import { createAnthropicStreamTranslator } from '../anthropic/stream.js';
+import { translateRequest } from '../anthropic/translate-request.js';
+import { translateResponse } from '../anthropic/translate-response.js';
+import type { ChatCompletion, ChatRequest } from '../openai-types.js';
+import type { CallContext, StreamTranslator, UpstreamEvent } from '../types.js';
+import { streamException } from './errors.js';
+
+/** The Messages API version Bedrock's InvokeModel takes for Claude (in the body, not a header). */
+const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
+
+/** Whether this target sends Claude its native Messages body through InvokeModel instead of Converse. */
+export const usesInvoke = (ctx: CallContext): boolean => ctx.target.extra.bedrock_api === 'invoke';
+
+/** Whether the request carried the forced `json` answer tool, from request to response of one attempt. */
+const jsonToolFor = new WeakMap<CallContext, boolean>();
+
+/**
+ * The OpenAI body as the Anthropic Messages body InvokeModel expects (see
+ * `invoke.anthropic-messages.cassette.yaml`): no `model` (it is in the URL), no `stream` (the
+ * operation says it), `anthropic_version` and beta flags in the body. The Anthropic provider's own
+ * translators do the work, so both routes to Claude behave alike.
+ */
+export function toAnthropicInvokeBody(input: ChatRequest, ctx: CallContext): string {
+  if (!/(^|[.:/])anthropic\.claude/.test(ctx.model)) {
+    throw new GatewayError('invalid_request', `model "${ctx.model}": bedrock_api "invoke" is for Anthropic Claude models`, { param: 'model' });
+  }
+  const params = ctx.target.overrideParams;
+  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const structuredOutput = ctx.target.extra.structured_output === 'tool' ? 'tool' : 'native';
+  const { request, jsonTool } = translateRequest(body, { stream: false, model: ctx.model, structuredOutput });
+  jsonToolFor.set(ctx, jsonTool);
+  const out: Record<string, unknown> = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...request };
+  delete out.model;
+  delete out.stream;
+  const betas = anthropicHeaders(ctx, body.anthropic_beta)['anthropic-beta'];
+  if (betas) out.anthropic_beta = betas.split(',');
+  return JSON.stringify(out);
+}
+
+export const fromAnthropicInvoke = (json: unknown, ctx: CallContext): ChatCompletion =>
+  translateResponse(json, { jsonTool: jsonToolFor.get(ctx) ?? false, provider: 'bedrock' });
+
+const decodeBase64 = (b64: string): string => new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+
+/**
+ * InvokeModelWithResponseStream: event-stream frames of type `chunk`, each `{"bytes": <base64 of one
+ * Anthropic stream event>}`; the unwrapped events go to the Anthropic stream translator.
+ */
+export function createInvokeStreamTranslator(ctx: CallContext): StreamTranslator {
+  const inner = createAnthropicStreamTranslator({ jsonTool: jsonToolFor.get(ctx) ?? false, provider: 'bedrock' });
+  return {
+    push(ev: UpstreamEvent) {
+      const kind = ev.headers?.[':message-type'];
+      if (kind === 'exception' || kind === 'error') throw streamException(ev.headers ?? {}, ev.data);
+      if (ev.event !== 'chunk') return [];
+      let data: string;
+      let type: string | undefined;
+      try {
+        data = decodeBase64((JSON.parse(ev.data) as { bytes: string }).bytes);
+        type = (JSON.parse(data) as { type?: string }).type;
+      } catch {
+        throw new GatewayError('provider_error', 'bedrock sent a stream chunk that is not base64 JSON', { provider: 'bedrock', source: 'provider' });
+      }
+      return inner.push(type ? { event: type, data } : { data });
+    },
+    end: () => inner.end(),
+  };
+}
