@@ -4,9 +4,12 @@ import { ANTHROPIC_ERROR_STATUS, anthropicErrorType } from '../../providers/anth
 import type { AnthropicErrorBody } from '../../providers/anthropic/wire-types.js';
 import type { GatewayResponse } from '../../types.js';
 
-/** Keeps an Anthropic upstream's own error type; anything else gets the type Anthropic uses for that status. */
+/**
+ * Keeps an Anthropic upstream's own error type; anything else gets the type Anthropic uses for that
+ * status (OpenAI, for one, calls its 401 an `invalid_request_error`).
+ */
 export function anthropicErrorBody(error: GatewayError, requestId: string): AnthropicErrorBody {
-  const type = error.type in ANTHROPIC_ERROR_STATUS ? error.type : anthropicErrorType(error.status);
+  const type = ANTHROPIC_ERROR_STATUS[error.type] === error.status ? error.type : anthropicErrorType(error.status);
   return { type: 'error', error: { type, message: error.message }, request_id: requestId };
 }
 

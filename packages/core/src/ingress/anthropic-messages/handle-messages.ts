@@ -8,7 +8,7 @@ import type { RequestState } from '../../pipeline/state.js';
 import { SSE_HEADERS } from '../../stream/encode.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
-import { passthroughProvider, rawMessageOf } from './passthrough.js';
+import { createPassthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
 import { toChatRequest } from './to-chat-request.js';
 import { toMessage } from './to-message.js';
@@ -32,16 +32,19 @@ export async function handleMessages(
     const original = validateMessages(raw, gw.limits.maxMessages);
     const state = createState(gw, 'messages', req, toChatRequest(original) as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
-    const passthrough = anthropic && passthroughProvider(anthropic, original);
-    const result = await runChat(gw, state, { providerFor: (target) => (target.provider === 'anthropic' ? passthrough : undefined) });
+    const pass = anthropic && createPassthrough(anthropic, original);
+    const result = await runChat(gw, state, { providerFor: (target) => (target.provider === 'anthropic' ? pass?.provider : undefined) });
+    // A cache hit or a fallback to another provider answers in OpenAI shapes, translated below.
+    const passed = pass && state.target?.provider === 'anthropic' ? pass : undefined;
     if (result.kind === 'completion') {
-      const body = rawMessageOf(result.completion) ?? toMessage(result.completion, original.model);
+      const body = passed?.message() ?? toMessage(result.completion, original.model);
       return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body };
     }
+    const upstreamEvents = passed?.streamed() ? () => passed.takeEvents() : undefined;
     return {
       status: 200,
       headers: responseHeaders(factsOf(state), { ...SSE_HEADERS, ...state.headers }),
-      body: toAnthropicSse(result.chunks, original.model, toGatewayError, traceId),
+      body: toAnthropicSse(result.chunks, { model: original.model, requestId: traceId, onError: toGatewayError, ...(upstreamEvents ? { upstreamEvents } : {}) }),
     };
   } catch (e) {
     return anthropicErrorResponse(e, traceId);

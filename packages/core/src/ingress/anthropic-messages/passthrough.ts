@@ -1,15 +1,8 @@
-import type { ChatCompletion, ChatCompletionChunk } from '../../providers/openai-types.js';
 import { anthropicHeaders } from '../../providers/anthropic/headers.js';
 import { createAnthropicStreamTranslator } from '../../providers/anthropic/stream.js';
 import { translateResponse } from '../../providers/anthropic/translate-response.js';
 import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
-import type { CallContext, ChunkOut, Provider, StreamTranslator, UpstreamEvent, UpstreamRequest } from '../../providers/types.js';
-import { RAW_EVENTS, type RawChunkOut } from './raw-events.js';
-
-/** Anthropic's message as it came, for the completion translated from it (non-stream passthrough). */
-const rawMessages = new WeakMap<ChatCompletion, unknown>();
-
-export const rawMessageOf = (completion: ChatCompletion): unknown => rawMessages.get(completion);
+import type { CallContext, Provider, StreamTranslator, UpstreamEvent, UpstreamRequest } from '../../providers/types.js';
 
 /** OpenAI names a target's `override_params` may use, and their Anthropic places. */
 const RENAMED: Record<string, (body: AnthropicRequest, value: unknown) => void> = {
@@ -37,47 +30,29 @@ function eventText(ev: UpstreamEvent): string {
   return `${ev.event === undefined ? '' : `event: ${ev.event}\n`}${data}\n`;
 }
 
-/**
- * Runs the normal Anthropic translator, for usage, fail-over and the stages, and hangs each
- * upstream event's own text on the chunks it produced. Events that produce no chunk (block starts,
- * pings) ride on the next chunk, so `message_start` and `ping` are held back with it until the
- * first content, and a fallback can still take over before the client saw anything.
- */
-function rawCarryingTranslator(inner: StreamTranslator): StreamTranslator {
-  let pending = '';
-  let last: ChatCompletionChunk | undefined;
-  const attach = (outs: ChunkOut[]): ChunkOut[] => {
-    outs.forEach((o, i) => ((o as RawChunkOut)[RAW_EVENTS] = i === 0 ? pending : ''));
-    if (outs.length) {
-      pending = '';
-      last = outs[outs.length - 1]!.chunk;
-    }
-    return outs;
-  };
-  return {
-    push(ev) {
-      pending += eventText(ev);
-      return attach(inner.push(ev));
-    },
-    end() {
-      const outs = attach(inner.end());
-      if (!pending) return outs;
-      // `message_stop` (and anything after the last chunk) still has to reach the client.
-      const carrier: RawChunkOut = { chunk: { id: last?.id ?? '', object: 'chat.completion.chunk', created: last?.created ?? 0, model: last?.model ?? '', choices: [] } };
-      carrier[RAW_EVENTS] = pending;
-      pending = '';
-      return [...outs, carrier];
-    },
-  };
+/** What the client gets back from the Anthropic attempt that answered. */
+export interface Passthrough {
+  provider: Provider;
+  /** The upstream message of the last non-stream attempt. */
+  message(): unknown;
+  /** Whether a stream attempt ran; the text of its events since the last call is drained by `takeEvents`. */
+  streamed(): boolean;
+  takeEvents(): string;
 }
 
 /**
  * The provider `/v1/messages` uses for Anthropic targets: the client's Anthropic body goes upstream
  * unchanged (model and overrides applied, the target's key instead of the client's), and the answer
- * comes back unchanged, while the pipeline still sees OpenAI shapes for usage, cost and cache.
+ * comes back unchanged, while the pipeline still sees OpenAI shapes for usage, cost, cache and
+ * fail-over. Each upstream event's own text is queued as the normal translator reads it; the
+ * ingress drains the queue whenever a chunk reaches it, so events without a chunk of their own
+ * (`message_start`, `ping`) are held back with the chunks until the first content, as fail-over needs.
+ * Attempts run one after another, and the one that answered is the last, so its queue is the current one.
  */
-export function passthroughProvider(base: Provider, original: AnthropicRequest): Provider {
-  return {
+export function createPassthrough(base: Provider, original: AnthropicRequest): Passthrough {
+  let raw: unknown;
+  let queue: string[] | undefined;
+  const provider: Provider = {
     ...base,
     chat: {
       request(_body, ctx): UpstreamRequest {
@@ -90,10 +65,30 @@ export function passthroughProvider(base: Provider, original: AnthropicRequest):
       },
       response(json) {
         const completion = translateResponse(json, { jsonTool: false, provider: base.id });
-        rawMessages.set(completion, json);
+        raw = json;
         return completion;
       },
-      stream: () => rawCarryingTranslator(createAnthropicStreamTranslator({ jsonTool: false, provider: base.id })),
+      stream(): StreamTranslator {
+        const inner = createAnthropicStreamTranslator({ jsonTool: false, provider: base.id });
+        const mine: string[] = (queue = []);
+        return {
+          push(ev) {
+            mine.push(eventText(ev));
+            return inner.push(ev);
+          },
+          end: () => inner.end(),
+        };
+      },
+    },
+  };
+  return {
+    provider,
+    message: () => raw,
+    streamed: () => queue !== undefined,
+    takeEvents() {
+      const text = queue?.join('') ?? '';
+      if (queue) queue.length = 0;
+      return text;
     },
   };
 }

@@ -4,7 +4,6 @@ import { toStopReason } from '../../providers/anthropic/stop-reason.js';
 import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
 import type { ChunkOut } from '../../providers/types.js';
 import { anthropicErrorBody } from './errors.js';
-import { rawEventsOf } from './raw-events.js';
 import { messageId } from './to-message.js';
 
 const encoder = new TextEncoder();
@@ -102,31 +101,34 @@ class EventWriter {
 }
 
 /**
- * The stream `/v1/messages` sends: an Anthropic upstream's own events byte for byte when the chunks
- * carry them (passthrough), otherwise events built from the OpenAI chunks. A failure after the
- * start ends with Anthropic's `event: error`, which the Anthropic SDKs raise.
+ * The stream `/v1/messages` sends: with `upstreamEvents` (an Anthropic target), the upstream's own
+ * events byte for byte, released as the chunks they produced arrive; otherwise events built from
+ * the OpenAI chunks. A failure after the start ends with Anthropic's `event: error`, which the
+ * Anthropic SDKs raise.
  */
 export async function* toAnthropicSse(
   chunks: AsyncIterable<ChunkOut>,
-  model: string,
-  onError: (e: unknown) => GatewayError,
-  requestId: string,
+  opts: { model: string; requestId: string; onError: (e: unknown) => GatewayError; upstreamEvents?: () => string },
 ): AsyncGenerator<Uint8Array> {
-  const writer = new EventWriter(model);
-  let passthrough = false;
+  const writer = new EventWriter(opts.model);
+  const relay = opts.upstreamEvents;
   try {
     for await (const out of chunks) {
-      const raw = rawEventsOf(out);
-      if (raw !== undefined) {
-        passthrough = true;
-        if (raw) yield encoder.encode(raw);
-        continue;
+      if (relay) {
+        const text = relay();
+        if (text) yield encoder.encode(text);
+      } else {
+        for (const bytes of writer.chunk(out.chunk)) yield bytes;
       }
-      for (const bytes of writer.chunk(out.chunk)) yield bytes;
     }
   } catch (e) {
-    yield sse('error', anthropicErrorBody(onError(e), requestId));
+    yield sse('error', anthropicErrorBody(opts.onError(e), opts.requestId));
     return;
   }
-  if (!passthrough) for (const bytes of writer.end()) yield bytes;
+  if (!relay) for (const bytes of writer.end()) yield bytes;
+  else {
+    // `message_stop` and anything else after the last chunk.
+    const rest = relay();
+    if (rest) yield encoder.encode(rest);
+  }
 }
