@@ -53,9 +53,9 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
     framing: 'aws-eventstream',
     chat: {
       request(body, ctx) {
-        const stream = ctx.stream ? 'application/vnd.amazon.eventstream' : 'application/json';
-        if (usesInvoke(ctx)) return build(ctx, ctx.stream ? 'invoke-with-response-stream' : 'invoke', toAnthropicInvokeBody(body, ctx), stream);
-        return build(ctx, ctx.stream ? 'converse-stream' : 'converse', JSON.stringify(toConverseRequest(body, ctx)), stream);
+        const accept = ctx.stream ? 'application/vnd.amazon.eventstream' : 'application/json';
+        if (usesInvoke(ctx)) return build(ctx, ctx.stream ? 'invoke-with-response-stream' : 'invoke', toAnthropicInvokeBody(body, ctx), accept);
+        return build(ctx, ctx.stream ? 'converse-stream' : 'converse', JSON.stringify(toConverseRequest(body, ctx)), accept);
       },
       response: (json, ctx) => (usesInvoke(ctx) ? fromAnthropicInvoke(json, ctx) : toChatCompletion(json, ctx)),
       stream: (ctx) => (usesInvoke(ctx) ? createInvokeStreamTranslator(ctx) : createConverseStreamTranslator(ctx)),
