@@ -2,6 +2,7 @@ export { createGateway, type Gateway } from './gateway.js';
 export { GatewayError, ERROR_STATUS, type ErrorCode, type AttemptSummary } from './errors.js';
 export type { GatewayRequest, GatewayResponse, GatewayContext } from './types.js';
 export type { GatewayOptions, ProviderDefaults, GatewayLogger, RequestLimits } from './options.js';
+export type { RoutingOptions, ResolveHost } from './router/routing-options.js';
 export type {
   GatewayConfig,
   TargetConfig,
