@@ -179,3 +179,99 @@ describe('google without a config: the model name picks the provider, the key co
     ]);
   });
 });
+
+describe('vertex-ai with a service account key file (vertex_service_account_json)', () => {
+  let upstream: MockUpstream;
+  let app: TestApp;
+  let client: OpenAI;
+  let publicKey: CryptoKey;
+  let keyFile: Record<string, string>;
+  const chatPath = '/v1/projects/sa-project/locations/us-east5/publishers/google/models/gemini-2.5-flash:generateContent';
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    const pair = (await crypto.subtle.generateKey(
+      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+      true,
+      ['sign', 'verify'],
+    )) as CryptoKeyPair;
+    publicKey = pair.publicKey;
+    const der = Buffer.from(await crypto.subtle.exportKey('pkcs8', pair.privateKey)).toString('base64');
+    const pem = `-----BEGIN PRIVATE KEY-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+    keyFile = { type: 'service_account', project_id: 'sa-project', client_email: 'llmux@sa-project.iam.gserviceaccount.com', private_key: pem, token_uri: `${upstream.url}/token` };
+    app = await appFactories.express5!({
+      config: {
+        targets: [{ provider: 'vertex-ai', custom_host: `${upstream.url}/v1`, vertex_region: 'us-east5', vertex_service_account_json: JSON.stringify(keyFile) }],
+      },
+    });
+    client = new OpenAI({ baseURL: `${app.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await app.close();
+    await upstream.close();
+  });
+
+  it('signs a JWT, trades it for a token once, and sends that token on every call', async () => {
+    upstream.route('/token', { json: { access_token: 'ya29.minted-token', expires_in: 3599, token_type: 'Bearer' } });
+    upstream.route(chatPath, { json: fixtureJson('gemini/generateContent.text.json') });
+    await Promise.all([client.chat.completions.create({ model: 'gemini-2.5-flash', messages: user }), client.chat.completions.create({ model: 'gemini-2.5-flash', messages: user })]);
+    await client.chat.completions.create({ model: 'gemini-2.5-flash', messages: user });
+    const tokenCalls = upstream.requests.filter((r) => r.path === '/token');
+    const chats = upstream.requests.filter((r) => r.path === chatPath);
+    expect(tokenCalls).toHaveLength(1);
+    expect(chats.map((r) => r.headers.authorization)).toEqual(Array(3).fill('Bearer ya29.minted-token'));
+
+    const form = new URLSearchParams(tokenCalls[0]!.text);
+    expect(tokenCalls[0]!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(form.get('grant_type')).toBe('urn:ietf:params:oauth:grant-type:jwt-bearer');
+    const [header, claims, signature] = form.get('assertion')!.split('.');
+    const decode = (s: string) => Buffer.from(s, 'base64url');
+    expect(JSON.parse(decode(header!).toString())).toEqual({ alg: 'RS256', typ: 'JWT' });
+    const payload = JSON.parse(decode(claims!).toString());
+    expect(payload).toMatchObject({ iss: keyFile.client_email, aud: keyFile.token_uri, scope: 'https://www.googleapis.com/auth/cloud-platform' });
+    expect(payload.exp - payload.iat).toBe(3600);
+    const valid = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', publicKey, decode(signature!), new TextEncoder().encode(`${header}.${claims}`));
+    expect(valid).toBe(true);
+  });
+
+  it('refuses a token endpoint outside Google and the target host, naming the setting', async () => {
+    const other = await appFactories.express5!({
+      config: { targets: [{ provider: 'vertex-ai', custom_host: `${upstream.url}/v1`, vertex_service_account_json: { ...keyFile, token_uri: 'http://169.254.169.254/token' } }] },
+    });
+    try {
+      const c = new OpenAI({ baseURL: `${other.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const before = upstream.requests.length;
+      const err = await c.chat.completions.create({ model: 'gemini-2.5-flash', messages: user }).catch((e) => e);
+      expect(err.status).toBe(400);
+      expect(err.error.param).toBe('config.targets[0].vertex_service_account_json');
+      expect(upstream.requests.length).toBe(before);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('answers 401 when Google refuses the key file', async () => {
+    const refused = await appFactories.express5!({
+      config: {
+        targets: [
+          {
+            provider: 'vertex-ai',
+            custom_host: `${upstream.url}/v1`,
+            vertex_service_account_json: { ...keyFile, client_email: 'revoked@sa-project.iam.gserviceaccount.com', token_uri: `${upstream.url}/token-refused` },
+          },
+        ],
+      },
+    });
+    try {
+      upstream.route('/token-refused', { status: 400, json: { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' } });
+      const c = new OpenAI({ baseURL: `${refused.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const err = await c.chat.completions.create({ model: 'gemini-2.5-flash', messages: user }).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
+      expect(err.error).toMatchObject({ type: 'authentication_error', code: 'invalid_grant' });
+      expect(err.error.message).toContain('Invalid JWT Signature.');
+      expect(err.error.message).not.toContain('PRIVATE KEY');
+    } finally {
+      await refused.close();
+    }
+  });
+});

@@ -59,11 +59,12 @@ const base64Calls = new WeakSet<CallContext>();
 
 export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['embeddings']> {
   return {
-    request(body, ctx): UpstreamRequest {
+    async request(body, ctx): Promise<UpstreamRequest> {
       const op = flavor === 'gemini' ? 'batchEmbedContents' : 'predict';
+      const url = endpointFor(flavor, op, ctx);
       const payload = flavor === 'gemini' ? geminiBody(body, ctx) : vertexBody(body);
       if (body.encoding_format === 'base64') base64Calls.add(ctx);
-      return { url: endpointFor(flavor, op, ctx), method: 'POST', headers: headersFor(flavor, ctx), body: JSON.stringify(payload) };
+      return { url, method: 'POST', headers: await headersFor(flavor, ctx), body: JSON.stringify(payload) };
     },
     response(json, ctx): EmbeddingsResponse {
       const res = (json ?? {}) as {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../types.js';
+import { serviceAccountOf, vertexToken } from './vertex-auth.js';
 
 /** The two front doors to the same models: the Gemini API (API key) and Vertex AI (OAuth token, project, region). */
 export type GoogleFlavor = 'gemini' | 'vertex';
@@ -29,7 +30,7 @@ function checkedModel(model: string): string {
 
 function vertexSettings(ctx: CallContext): { project: string; region: string } {
   const extra = ctx.target.extra;
-  const project = str(extra.vertex_project_id);
+  const project = str(extra.vertex_project_id) ?? serviceAccountOf(ctx)?.project_id;
   if (!project || !/^[A-Za-z0-9._:\-]+$/.test(project)) {
     throw new GatewayError('invalid_config', `${ctx.target.path}.vertex_project_id is required for provider vertex-ai (the Google Cloud project id)`, {
       param: `${ctx.target.path}.vertex_project_id`,
@@ -69,8 +70,12 @@ export function endpointFor(flavor: GoogleFlavor, op: GoogleOperation, ctx: Call
   return `${vertexBase(ctx, region)}/${resource}:${op}${query}`;
 }
 
-/** Gemini takes the key in `x-goog-api-key` (never `?key=`, which would land in access logs); Vertex a Bearer token. */
-export function headersFor(flavor: GoogleFlavor, ctx: CallContext, token = ctx.target.apiKey): Record<string, string> {
+/**
+ * Gemini takes the key in `x-goog-api-key` (never `?key=`, which would land in access logs); Vertex a
+ * Bearer token — the target's `api_key` or one minted from its service account.
+ */
+export async function headersFor(flavor: GoogleFlavor, ctx: CallContext): Promise<Record<string, string>> {
+  const token = flavor === 'gemini' ? ctx.target.apiKey : await vertexToken(ctx);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) {
     if (flavor === 'gemini') headers['x-goog-api-key'] = token;

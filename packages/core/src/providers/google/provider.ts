@@ -13,9 +13,11 @@ function googleFamily(id: string, flavor: GoogleFlavor, baseURL: string, env: Pi
     ...env,
     framing: 'sse',
     chat: {
-      request(body, ctx): UpstreamRequest {
+      async request(body, ctx): Promise<UpstreamRequest> {
         const op = ctx.stream ? 'streamGenerateContent' : 'generateContent';
-        return { url: endpointFor(flavor, op, ctx), method: 'POST', headers: headersFor(flavor, ctx), body: JSON.stringify(toGenerateContent(body, ctx)) };
+        const url = endpointFor(flavor, op, ctx);
+        const payload = JSON.stringify(toGenerateContent(body, ctx));
+        return { url, method: 'POST', headers: await headersFor(flavor, ctx), body: payload };
       },
       response: toChatCompletion,
       stream: createGeminiStream,
@@ -34,8 +36,10 @@ function googleFamily(id: string, flavor: GoogleFlavor, baseURL: string, env: Pi
 export const googleProvider = googleFamily('google', 'gemini', GEMINI_BASE_URL, { envKey: 'GEMINI_API_KEY', envKeyAliases: ['GOOGLE_API_KEY'] });
 
 /**
- * Vertex AI (Portkey's `vertex-ai`): `api_key` is an OAuth access token sent as a Bearer token.
- * Target settings: `vertex_project_id` (required), `vertex_region` (default `us-central1`; `global`
+ * Vertex AI (Portkey's `vertex-ai`): `api_key` is an OAuth access token sent as a Bearer token, or
+ * `vertex_service_account_json` (a service account key file, as JSON text or object) from which the
+ * gateway mints and caches tokens itself. Target settings: `vertex_project_id` (required unless the
+ * service account names its project), `vertex_region` (default `us-central1`; `global`
  * uses the global host), `native_json_schema` as for `google`. `custom_host` replaces the host and
  * version (`https://aiplatform.googleapis.com/v1beta1`); the project path is still appended.
  */

@@ -1,0 +1,151 @@
+import { GatewayError } from '../../errors.js';
+import type { CallContext } from '../types.js';
+
+/**
+ * Vertex AI wants a short-lived OAuth token. A static `api_key` token expires within the hour, so a
+ * target may instead carry Portkey's `vertex_service_account_json` (the key file Google issues); the
+ * gateway then signs a JWT (RS256, WebCrypto) and trades it for a token, cached until shortly before
+ * it expires. https://developers.google.com/identity/protocols/oauth2/service-account#httprest
+ */
+
+export interface ServiceAccount {
+  client_email: string;
+  private_key: string;
+  project_id?: string;
+  token_uri?: string;
+}
+
+const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
+const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+/** Tokens live 3600 s; renewing 5 minutes early keeps a slow request from carrying an expired one. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+const TOKEN_TIMEOUT_MS = 10_000;
+const MAX_CACHED = 64;
+
+const tokens = new Map<string, { token: Promise<string>; expires: number }>();
+const parsed = new Map<string, ServiceAccount>();
+
+function invalid(ctx: CallContext, message: string): GatewayError {
+  const param = `${ctx.target.path}.vertex_service_account_json`;
+  return new GatewayError('invalid_config', `${param}: ${message}`, { param });
+}
+
+/** The target's service account, if it has one; parsed once per distinct JSON text. */
+export function serviceAccountOf(ctx: CallContext): ServiceAccount | undefined {
+  const raw = ctx.target.extra.vertex_service_account_json;
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const key = typeof raw === 'string' ? raw : JSON.stringify(raw);
+  let sa = parsed.get(key);
+  if (!sa) {
+    let value: unknown = raw;
+    if (typeof raw === 'string') {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw invalid(ctx, 'is not valid JSON');
+      }
+    }
+    const v = value as Partial<ServiceAccount> | null;
+    if (typeof v?.client_email !== 'string' || typeof v.private_key !== 'string' || !v.private_key.includes('PRIVATE KEY')) {
+      throw invalid(ctx, 'needs client_email and private_key (the JSON key file of a service account)');
+    }
+    sa = v as ServiceAccount;
+    if (parsed.size >= MAX_CACHED) parsed.clear();
+    parsed.set(key, sa);
+  }
+  return sa;
+}
+
+/**
+ * The token endpoint is Google's. Another one is accepted only on the target's own (already trusted)
+ * host, so a client-supplied key file cannot make the gateway post to an arbitrary address.
+ */
+function tokenUri(sa: ServiceAccount, ctx: CallContext): string {
+  const uri = sa.token_uri ?? GOOGLE_TOKEN_URI;
+  if (uri === GOOGLE_TOKEN_URI) return uri;
+  let origin: string;
+  try {
+    origin = new URL(uri).origin;
+  } catch {
+    throw invalid(ctx, `token_uri "${uri}" is not a URL`);
+  }
+  if (origin !== new URL(ctx.target.baseURL.replace('{vertex_region}', 'x')).origin) {
+    throw invalid(ctx, `token_uri must be ${GOOGLE_TOKEN_URI} (or on the target's custom_host)`);
+  }
+  return uri;
+}
+
+const base64url = (bytes: Uint8Array | string): string => {
+  const b = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  let binary = '';
+  for (const byte of b) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+};
+
+function pemToDer(pem: string): Uint8Array {
+  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
+  return Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+}
+
+async function signedAssertion(sa: ServiceAccount, audience: string, now: number): Promise<string> {
+  const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
+  const iat = Math.floor(now / 1000);
+  const claims = base64url(JSON.stringify({ iss: sa.client_email, scope: SCOPE, aud: audience, iat, exp: iat + 3600 }));
+  const key = await crypto.subtle.importKey('pkcs8', pemToDer(sa.private_key), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+  const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', key, new TextEncoder().encode(`${header}.${claims}`));
+  return `${header}.${claims}.${base64url(new Uint8Array(signature))}`;
+}
+
+async function fetchToken(sa: ServiceAccount, uri: string, provider: string): Promise<{ token: string; expiresIn: number }> {
+  const assertion = await signedAssertion(sa, uri, Date.now());
+  let res: Response;
+  try {
+    res = await fetch(uri, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(),
+      signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+    });
+  } catch (e) {
+    throw new GatewayError('network_error', `${provider} could not reach the Google token endpoint: ${e instanceof Error ? e.message : String(e)}`, { provider, source: 'provider' });
+  }
+  const json = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
+  if (!res.ok || !json.access_token) {
+    const why = json.error_description ?? json.error ?? `HTTP ${res.status}`;
+    throw new GatewayError('provider_error', `${provider}: Google refused a token for ${sa.client_email}: ${why}`, {
+      provider,
+      source: 'provider',
+      status: 401,
+      type: 'authentication_error',
+      providerCode: json.error ?? null,
+    });
+  }
+  return { token: json.access_token, expiresIn: json.expires_in ?? 3600 };
+}
+
+/** The Bearer token for a Vertex call: the target's `api_key`, or one minted from its service account. */
+export async function vertexToken(ctx: CallContext): Promise<string | undefined> {
+  if (ctx.target.apiKey) return ctx.target.apiKey;
+  const sa = serviceAccountOf(ctx);
+  if (!sa) return undefined;
+  const uri = tokenUri(sa, ctx);
+  const cacheKey = `${sa.client_email}\n${uri}`;
+  const now = Date.now();
+  const cached = tokens.get(cacheKey);
+  if (cached && cached.expires > now) return cached.token;
+  if (tokens.size >= MAX_CACHED) tokens.clear();
+  // Concurrent requests share one exchange; a failed one is forgotten so the next request retries.
+  const entry = { token: Promise.resolve(''), expires: Number.POSITIVE_INFINITY };
+  entry.token = fetchToken(sa, uri, ctx.target.provider).then(
+    ({ token, expiresIn }) => {
+      entry.expires = Date.now() + expiresIn * 1000 - REFRESH_MARGIN_MS;
+      return token;
+    },
+    (e) => {
+      if (tokens.get(cacheKey) === entry) tokens.delete(cacheKey);
+      throw e;
+    },
+  );
+  tokens.set(cacheKey, entry);
+  return entry.token;
+}
