@@ -24,8 +24,47 @@ function parseJson(body: string): unknown {
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
 /**
+ * The message of an OpenAI-style error object. OpenRouter wraps the real cause as
+ * `{message: "Provider returned error", metadata: {provider_name, raw}}`; the raw text is what users need.
+ */
+export function errorMessageOf(error: Record<string, unknown> | undefined): string | undefined {
+  const message = str(error?.message);
+  const meta = error?.metadata as { raw?: unknown; provider_name?: unknown } | undefined;
+  const raw = typeof meta?.raw === 'string' ? meta.raw : meta?.raw !== undefined && meta?.raw !== null ? JSON.stringify(meta.raw) : undefined;
+  if (!raw || !message || message.includes(raw)) return message;
+  const from = str(meta?.provider_name);
+  return `${message}${from ? ` (${from})` : ''}: ${raw.slice(0, 500)}`;
+}
+
+/**
+ * FastAPI-style validation details, `[{loc: ["body", "stream_options"], msg: "Extra inputs are not
+ * permitted"}]`: Mistral nests them in `message`, vLLM sends them as `detail`.
+ */
+function validationText(value: unknown): string | undefined {
+  const detail = Array.isArray(value) ? value : (value as { detail?: unknown } | undefined)?.detail;
+  if (!Array.isArray(detail) || !detail.length) return undefined;
+  return detail
+    .map((d: { loc?: unknown; msg?: unknown }) => {
+      const loc = Array.isArray(d?.loc) ? d.loc.filter((p) => p !== 'body').join('.') : '';
+      return `${loc ? `${loc}: ` : ''}${typeof d?.msg === 'string' ? d.msg : JSON.stringify(d)}`;
+    })
+    .join('; ');
+}
+
+/** The error type OpenAI would send for a status, for providers whose error bodies carry none. */
+export function errorTypeForStatus(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+/**
  * Reads the error bodies of OpenAI-style APIs (`{error:{message,type,code,param}}`), Mistral
  * (`{object:"error",message}`), and plain `{message}` / `{detail}` ones; falls back to the raw text.
+ * A numeric `code` (OpenRouter's `code: 429`) only repeats the status, so it is not kept as the code.
  */
 export function parseCommonError(status: number, body: string, headers: Headers): ProviderErrorInfo {
   const json = parseJson(body) as Record<string, unknown> | undefined;
@@ -33,12 +72,18 @@ export function parseCommonError(status: number, body: string, headers: Headers)
     | Record<string, unknown>
     | undefined;
   const message =
-    str(inner?.message) ?? str(json?.error) ?? str(json?.message) ?? str(json?.detail) ?? (body.trim().slice(0, 500) || `HTTP ${status}`);
+    errorMessageOf(inner) ??
+    str(json?.error) ??
+    str(json?.message) ??
+    str(json?.detail) ??
+    validationText(json?.message) ??
+    validationText(json?.detail) ??
+    (body.trim().slice(0, 500) || `HTTP ${status}`);
   const info: ProviderErrorInfo = { message };
   const type = str(inner?.type);
   if (type) info.type = type;
-  const code = inner?.code;
-  if (typeof code === 'string' || typeof code === 'number') info.code = String(code);
+  const code = str(inner?.code);
+  if (code) info.code = code;
   const param = str(inner?.param);
   if (param) info.param = param;
   const retryAfter = retryAfterSeconds(headers);

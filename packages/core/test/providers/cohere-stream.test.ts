@@ -39,7 +39,8 @@ describe('cohere chat streams, replaying the recorded events', () => {
     expect(r.chunks.every((c) => c.id === '321d178c-2c12-44d3-ae42-2f5510f6b1cc' && c.object === 'chat.completion.chunk' && c.model === 'command-r-plus')).toBe(true);
     const last = r.chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.usage).toEqual({ prompt_tokens: 507, completion_tokens: 10, total_tokens: 517, prompt_tokens_details: { cached_tokens: 448 } });
+    // The gateway may add its own `cost` to the usage it relays.
+    expect(last.usage).toMatchObject({ prompt_tokens: 507, completion_tokens: 10, total_tokens: 517, prompt_tokens_details: { cached_tokens: 448 } });
   });
 
   it('leaves usage out for a client that did not ask for it', async () => {

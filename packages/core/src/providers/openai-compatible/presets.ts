@@ -1,3 +1,4 @@
+import type { ChatRequest } from '../openai-types.js';
 import type { Provider } from '../types.js';
 import { openAICompatible } from './provider.js';
 
@@ -24,6 +25,21 @@ const azure = openAICompatible({
   },
 });
 
+/**
+ * Mistral validates bodies strictly (422 `extra_forbidden` for unknown fields) and names two of
+ * OpenAI's parameters its own way: `max_tokens` only, and `random_seed`.
+ */
+function adaptForMistral(body: ChatRequest): void {
+  if (body.max_completion_tokens !== undefined) {
+    body.max_tokens ??= body.max_completion_tokens;
+    delete body.max_completion_tokens;
+  }
+  if (body.seed !== undefined) {
+    body.random_seed ??= body.seed;
+    delete body.seed;
+  }
+}
+
 /** Every OpenAI-compatible service: a base URL and the environment variable of its key. */
 export const openAICompatiblePresets: Provider[] = [
   openAICompatible({ id: 'openai', baseURL: 'https://api.openai.com/v1', envKey: 'OPENAI_API_KEY' }),
@@ -35,7 +51,7 @@ export const openAICompatiblePresets: Provider[] = [
   openAICompatible({ id: 'xai', baseURL: 'https://api.x.ai/v1', envKey: 'XAI_API_KEY' }),
   openAICompatible({ id: 'openrouter', baseURL: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY' }),
   openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY' }),
-  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always' }),
+  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always', adapt: adaptForMistral }),
   openAICompatible({ id: 'ollama', baseURL: 'http://localhost:11434/v1', envKey: 'OLLAMA_API_KEY' }),
   openAICompatible({ id: 'vllm', baseURL: 'http://localhost:8000/v1', envKey: 'VLLM_API_KEY' }),
   openAICompatible({ id: 'lmstudio', baseURL: 'http://localhost:1234/v1', envKey: 'LMSTUDIO_API_KEY' }),

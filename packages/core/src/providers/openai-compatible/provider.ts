@@ -1,6 +1,7 @@
 import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
-import { parseCommonError } from '../parse-error.js';
+import { errorTypeForStatus, parseCommonError } from '../parse-error.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
+import { normalizeCompletion } from './normalize-completion.js';
 import { createPassthroughTranslator } from './translate.js';
 
 /** What makes one OpenAI-compatible service differ from another. */
@@ -17,6 +18,8 @@ export interface OpenAICompatiblePreset {
   streamUsage?: 'include_usage' | 'always';
   /** Full URL for an operation; default `${baseURL}/chat/completions` and `/embeddings`. */
   url?: (op: 'chat/completions' | 'embeddings', ctx: CallContext) => string;
+  /** Renames or drops OpenAI fields the service rejects; gets the outgoing copy of the chat body. */
+  adapt?: (body: ChatRequest) => void;
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -55,14 +58,18 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
           out.stream = true;
           if ((preset.streamUsage ?? 'include_usage') === 'include_usage') {
             out.stream_options = { ...(out.stream_options ?? {}), include_usage: true };
+          } else {
+            // Such services send usage anyway and refuse the option (Mistral: 422 extra_forbidden).
+            delete out.stream_options;
           }
         } else if (out.stream !== undefined) {
           delete out.stream;
           delete out.stream_options;
         }
+        preset.adapt?.(out);
         return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
-      response: (json) => json as ReturnType<Provider['chat']['response']>,
+      response: normalizeCompletion,
       stream: () => createPassthroughTranslator(preset.id),
     },
     embeddings: {
@@ -71,6 +78,11 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
       },
       response: (json) => json as ReturnType<NonNullable<Provider['embeddings']>['response']>,
     },
-    error: parseCommonError,
+    error(status, body, headers) {
+      // OpenRouter's errors carry no type; a 429 should still read as a rate limit to OpenAI clients.
+      const info = parseCommonError(status, body, headers);
+      info.type ??= errorTypeForStatus(status);
+      return info;
+    },
   };
 }

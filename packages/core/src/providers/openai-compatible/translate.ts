@@ -1,14 +1,35 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk } from '../openai-types.js';
+import { errorMessageOf } from '../parse-error.js';
 import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
+import { createChunkNormalizer } from './normalize-chunk.js';
+
+const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 400 && v < 600 ? v : undefined);
+
+/**
+ * OpenRouter reports failures inside a 200 stream as a chunk with an `error` object (`code: 400`);
+ * Groq as `event: error` with `{error: {code: "tool_use_failed", status_code: 400, type}}`.
+ */
+function inStreamError(provider: string, error: Record<string, unknown>): GatewayError {
+  const status = httpStatus(error.status_code) ?? httpStatus(error.code) ?? 502;
+  return new GatewayError('provider_error', errorMessageOf(error) ?? `${provider} reported an error inside the stream`, {
+    provider,
+    source: 'provider',
+    status,
+    ...(typeof error.type === 'string' ? { type: error.type } : {}),
+    providerCode: typeof error.code === 'string' ? error.code : null,
+    param: typeof error.param === 'string' ? error.param : null,
+  });
+}
 
 /**
  * OpenAI-style SSE passes through: each `data:` payload is parsed once (for usage, errors and
- * fail-over) and re-sent byte for byte via `raw` unless a later stage changes it.
+ * fail-over) and re-sent byte for byte via `raw` unless it had to be normalized or a later stage changes it.
  */
 export function createPassthroughTranslator(provider: string): StreamTranslator {
   let done = false;
   let finished = false;
+  const normalize = createChunkNormalizer();
   return {
     push(ev: UpstreamEvent): ChunkOut[] {
       const data = ev.data;
@@ -16,27 +37,20 @@ export function createPassthroughTranslator(provider: string): StreamTranslator 
         done = true;
         return [];
       }
-      let chunk: ChatCompletionChunk & { error?: { message?: string; code?: unknown; type?: string } };
+      let chunk: ChatCompletionChunk & { error?: unknown };
       try {
         chunk = JSON.parse(data);
       } catch {
+        if (ev.event === 'error') throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
         throw new GatewayError('provider_error', `${provider} sent a stream event that is not JSON`, { provider, status: 502 });
       }
-      // OpenRouter and Groq report failures inside a 200 stream as `data: {"error": …}`.
-      if (chunk.error) {
-        const code = chunk.error.code;
-        throw new GatewayError('provider_error', chunk.error.message ?? `${provider} stream error`, {
-          provider,
-          status: typeof code === 'number' && code >= 400 && code < 600 ? code : 502,
-          providerCode: typeof code === 'string' ? code : null,
-        });
-      }
+      if (chunk.error && typeof chunk.error === 'object') throw inStreamError(provider, chunk.error as Record<string, unknown>);
       if (ev.event === 'error') {
-        throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider });
+        throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
       }
       const choices = chunk.choices;
       if (choices) for (const c of choices) if (c.finish_reason) finished = true;
-      return [{ chunk, raw: data }];
+      return [normalize(chunk) ? { chunk } : { chunk, raw: data }];
     },
     end(): ChunkOut[] {
       if (!done && !finished) {

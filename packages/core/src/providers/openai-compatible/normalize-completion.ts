@@ -1,0 +1,25 @@
+import type { ChatCompletion } from '../openai-types.js';
+import { splitContentParts } from './content-parts.js';
+
+/**
+ * The non-stream side of `createChunkNormalizer`: content parts → text and `reasoning_content`,
+ * `reasoning` → also `reasoning_content`, tool calls without `type` (Mistral) get `"function"`.
+ * Everything else, known or not, passes through as the provider sent it.
+ */
+export function normalizeCompletion(json: unknown): ChatCompletion {
+  const completion = json as ChatCompletion;
+  for (const choice of Array.isArray(completion?.choices) ? completion.choices : []) {
+    const m = choice?.message;
+    if (!m) continue;
+    if (Array.isArray(m.content)) {
+      const { text, reasoning } = splitContentParts(m.content);
+      m.content = text || null;
+      if (reasoning) m.reasoning_content = (m.reasoning_content ?? '') + reasoning;
+    }
+    if (typeof m.reasoning === 'string' && m.reasoning && (m.reasoning_content === undefined || m.reasoning_content === null)) {
+      m.reasoning_content = m.reasoning;
+    }
+    for (const t of Array.isArray(m.tool_calls) ? m.tool_calls : []) if (t && !t.type) t.type = 'function';
+  }
+  return completion;
+}
