@@ -162,6 +162,14 @@ describe('cohere chat, non-stream, replaying the recorded bodies', () => {
     expect((c as OpenAI.ChatCompletion).usage).toMatchObject({ prompt_tokens: 1683, completion_tokens: 62, total_tokens: 1745, prompt_tokens_details: { cached_tokens: 992 } });
   });
 
+  it('falls back to billed_units when an answer has no token counts', async () => {
+    const { usage, ...rest } = fixtureJson('cohere/chat-v2.text.json');
+    g.upstream.enqueue('/v2/chat', { json: { ...rest, usage: { billed_units: usage.billed_units } } });
+    const c = await g.client.chat.completions.create({ model: 'command-r', messages: user });
+    expect(c.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 });
+    expect(c.usage!.prompt_tokens_details).toBeUndefined();
+  });
+
   it('maps MAX_TOKENS to length (chat-v2.max-tokens.json)', async () => {
     g.upstream.enqueue('/v2/chat', { json: fixtureJson('cohere/chat-v2.max-tokens.json') });
     const c = await g.client.chat.completions.create({ model: 'command-r-plus', messages: user, max_tokens: 4 });

@@ -39,6 +39,19 @@ describe('cohere embeddings, replaying the recorded bodies', () => {
     expect((res as OpenAI.CreateEmbeddingResponse).data[0]!.embedding).toEqual(recorded.embeddings.float[0]);
   });
 
+  it('takes input_type from a target\'s override_params', async () => {
+    const app = await appFactories.express5!({
+      config: { targets: [{ provider: 'cohere', api_key: COHERE_KEY, custom_host: `${g.upstream.url}/v2`, override_params: { input_type: 'classification' } }] },
+    });
+    try {
+      g.upstream.enqueue('/v2/embed', { json: recorded });
+      await new OpenAI({ baseURL: `${app.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 }).embeddings.create({ model: 'embed-v4.0', input: texts });
+      expect(g.upstream.requests[0]!.json.input_type).toBe('classification');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('refuses token arrays with a 400 naming input', async () => {
     const err = await g.client.embeddings.create({ model: 'embed-v4.0', input: [1, 2, 3], encoding_format: 'float' }).catch((e) => e);
     expect(err.status).toBe(400);
