@@ -5,6 +5,7 @@ import type { GatewayContext } from './types.js';
 import type { Provider } from './providers/types.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
+import { cacheOptionsSchema, type CacheOptions } from './cache/cache-options.js';
 import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
 
 /** Per-provider defaults used by every target of that provider unless the target overrides them. */
@@ -97,6 +98,11 @@ export interface GatewayOptions {
   onLog?: (record: Record<string, unknown>) => void;
   /** Default identity when an adapter's `identify` gives none. */
   identify?: (req: unknown) => GatewayContext | undefined | Promise<GatewayContext | undefined>;
+  /**
+   * Where cached answers live (any Keyv instance, e.g. on SQLite or Redis) and how long to wait for
+   * them. Default: the `store`, waits of 250 ms. Caching itself is turned on in the config (`cache`).
+   */
+  cache?: CacheOptions;
 }
 
 const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function');
@@ -136,6 +142,7 @@ const optionsSchema = z.looseObject({
     .optional(),
   onLog: fn.optional(),
   identify: fn.optional(),
+  cache: cacheOptionsSchema.optional(),
 });
 
 /** Throws one readable error naming every bad option (`options.config.targets[0].weight: …`). */

@@ -1,6 +1,7 @@
 import type { GatewayStore } from '@llmux/core';
 import { createClient, type RedisClientType } from 'redis';
 import { redisBreaker } from './breaker.js';
+import { redisCache, type RedisCacheOptions } from './cache.js';
 
 /** Options for the Redis-backed store shared by several gateway instances. */
 export interface RedisStoreOptions {
@@ -10,6 +11,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** An already-connected client to use instead of `url` (not closed by `close()`). */
   client?: RedisClientType;
+  /** Bounds of the shared response cache and semantic index. */
+  cache?: RedisCacheOptions;
 }
 
 export interface RedisStore extends GatewayStore {
@@ -32,6 +35,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   return {
     kind: 'redis',
     ...redisBreaker(client, prefix, ready),
+    ...redisCache(client, prefix, ready, options.cache),
     client,
     ready,
     async close() {

@@ -1,1 +1,2 @@
 export { createRedisStore, type RedisStore, type RedisStoreOptions } from './create-redis-store.js';
+export type { RedisCacheOptions } from './cache.js';

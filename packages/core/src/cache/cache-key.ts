@@ -1,0 +1,112 @@
+import type { PlanNode } from '../config/plan.js';
+import type { ChatMessage } from '../providers/openai-types.js';
+import type { GatewayContext } from '../types.js';
+import { canonicalJson, sha256Hex } from './canonical-key.js';
+
+/** Request fields that never change the answer; everything else is part of the key. */
+const NOT_ANSWER = new Set(['model', 'messages', 'stream', 'stream_options', 'user', 'metadata', 'store']);
+/** Provider settings that are credentials: rotating them must not empty the cache. */
+const SECRET = /key|secret|token|password|credential/i;
+
+export interface KeyInput {
+  body: Record<string, unknown> & { model: string };
+  /** The model after routing inference and aliases. */
+  model: string;
+  root: PlanNode;
+  identity: GatewayContext;
+  shared: boolean;
+  /** A client-sent config: its own provider keys then separate entries too. */
+  includeApiKeys: boolean;
+}
+
+const routes = new WeakMap<PlanNode, { withKeys: unknown; withoutKeys: unknown }>();
+
+/** Which upstreams may answer: every target of the tree with what changes its answers. */
+function routeOf(root: PlanNode, withKeys: boolean): unknown {
+  let known = routes.get(root);
+  if (!known) {
+    const collect = (node: PlanNode, keys: boolean): unknown => {
+      if (node.kind === 'strategy') return { mode: node.mode, targets: node.children.map((c) => collect(c, keys)) };
+      const t = node.target;
+      const settings: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(t.extra)) if (!SECRET.test(k)) settings[k] = v;
+      return { provider: t.provider, url: t.baseURL, params: t.overrideParams, settings, ...(keys && t.apiKey ? { key: t.apiKey } : {}) };
+    };
+    known = { withKeys: collect(root, true), withoutKeys: collect(root, false) };
+    routes.set(root, known);
+  }
+  return withKeys ? known.withKeys : known.withoutKeys;
+}
+
+/** By default an entry belongs to the caller (gateway key, user, team, tenant); `shared: true` pools them. */
+function scopeOf(identity: GatewayContext, shared: boolean): Record<string, unknown> | null {
+  if (shared) return null;
+  const scope: Record<string, unknown> = {};
+  for (const field of ['key', 'user', 'team', 'tenant'] as const) {
+    const v = identity[field];
+    if (v !== undefined && v !== null) scope[field] = String(v);
+  }
+  return scope;
+}
+
+function answerFields(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) if (!NOT_ANSWER.has(k)) out[k] = v;
+  return out;
+}
+
+/** The exact-match key: sha256 of everything that changes the answer, in canonical form. */
+export function exactKey(input: KeyInput): Promise<string> {
+  return sha256Hex(
+    canonicalJson({
+      v: 1,
+      scope: scopeOf(input.identity, input.shared),
+      route: routeOf(input.root, input.includeApiKeys),
+      model: input.model,
+      params: answerFields(input.body),
+      messages: input.body.messages,
+    }),
+  );
+}
+
+/** The text of the last user message, or undefined when it has no text or carries non-text parts (images, audio). */
+export function lastUserText(messages: ChatMessage[]): { index: number; text: string } | undefined {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') return m.content.trim() ? { index: i, text: m.content } : undefined;
+    if (!Array.isArray(m.content)) return undefined;
+    const texts: string[] = [];
+    for (const part of m.content) {
+      if (part.type !== 'text' || typeof part.text !== 'string') return undefined;
+      texts.push(part.text);
+    }
+    const text = texts.join('\n');
+    return text.trim() ? { index: i, text } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The semantic partition: everything the exact key covers except the last user message's text, plus
+ * the embedding model. Only requests alike in all of that (same system prompt, same earlier turns,
+ * tools, model, parameters, scope) can ever match each other by similarity.
+ */
+export function semanticPartition(input: KeyInput, userIndex: number, embedder: string): Promise<string> {
+  const messages = (input.body.messages as ChatMessage[]).map((m, i) => {
+    if (i !== userIndex) return m;
+    const { content: _content, ...rest } = m;
+    return { ...rest, content: { $llmux: 'semantic-prompt' } };
+  });
+  return sha256Hex(
+    canonicalJson({
+      v: 1,
+      semantic: embedder,
+      scope: scopeOf(input.identity, input.shared),
+      route: routeOf(input.root, input.includeApiKeys),
+      model: input.model,
+      params: answerFields(input.body),
+      messages,
+    }),
+  );
+}

@@ -1,0 +1,239 @@
+import type { PlanNode } from '../config/plan.js';
+import { gatewayHeader, type CacheStatus } from '../http/headers.js';
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { Outcome, PipelineStage, RequestState, ShortCircuit } from '../pipeline/state.js';
+import type { ChatMessage } from '../providers/openai-types.js';
+import type { CacheStore } from '../store/cache-store.js';
+import { createMemoryCache } from '../store/memory/cache.js';
+import { exactKey, lastUserText, semanticPartition, type KeyInput } from './cache-key.js';
+import { decodeEntry, encodeEntry, isCompleteStream, type CacheEntry } from './entry.js';
+import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
+import { replayChunks } from './replay.js';
+import { embedderFor } from './semantic.js';
+import { cacheSettingsFor, type CacheSettings } from './settings.js';
+
+/**
+ * What the cache did for a request, at `state.scratch.cache` for logs and metrics (absent when no
+ * cache applies; `state.cache` is the status either way).
+ */
+export interface CacheScratch {
+  status: CacheStatus;
+  mode: 'simple' | 'semantic';
+  /** The entry key (sha256 hex of the canonical request and its scope). */
+  key: string;
+  /** On a hit: USD the original call cost, i.e. what this answer saved (absent when it was not priced). */
+  savedCost?: number;
+  /** On a hit: the served entry's age, seconds. */
+  ageSeconds?: number;
+  /** On a hit: the provider that originally answered. */
+  provider?: string;
+  /** On a semantic hit: cosine similarity of the matched prompt (also in `x-llmux-cache-similarity`). */
+  similarity?: number;
+  /** Why the semantic step found nothing: `no_prompt`, `tools`, `no_embedder`, `embedding_failed`, `no_match`. */
+  semantic?: 'no_prompt' | 'tools' | 'no_embedder' | 'embedding_failed' | 'no_match';
+  /** Tokens the semantic step's embedding call used. */
+  embeddingTokens?: number;
+  /** After a miss or refresh: the answer was stored, or why not (`not_complete`, `too_large`, `store_failed`). */
+  stored?: true | 'not_complete' | 'too_large' | 'store_failed';
+  /** A store operation failed or timed out; the request went on as a miss. */
+  storeError?: string;
+}
+
+interface Pending {
+  key: string;
+  settings: CacheSettings;
+  partition?: string;
+  vector?: Float32Array;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+
+/**
+ * Answers repeated requests from the cache: exact match on a canonical key, then (semantic mode) the
+ * most similar earlier prompt of the same partition. Stores only complete, successful answers.
+ */
+export function cacheStage(gw: GatewayInternals): PipelineStage {
+  const options = gw.options.cache ?? {};
+  const store: CacheStore = options.store ? toCacheStore(options.store) : isCacheStore(gw.store) ? gw.store : createMemoryCache();
+  const timeoutMs = options.timeoutMs ?? 250;
+  const embeddingTimeoutMs = options.embeddingTimeoutMs ?? 5000;
+  const maxEntryBytes = options.maxEntryBytes ?? 4 * 1024 * 1024;
+  const now = options.now ?? Date.now;
+  const pending = new WeakMap<RequestState, Pending>();
+  let lastWarn = 0;
+
+  // A semantic cache that cannot embed is a config mistake: say so at start-up, naming the field.
+  const serverPlan = gw.plans.serverPlan;
+  const serverSettings = cacheSettingsFor(serverPlan);
+  if (serverSettings?.mode === 'semantic' && serverPlan.root) {
+    try {
+      embedderFor(gw, serverSettings, serverPlan.root);
+    } catch (e) {
+      throw new TypeError(`llmux: ${(e as Error).message}`);
+    }
+  }
+
+  function warn(obj: object, msg: string): void {
+    // One line per 10 s at most: a cache outage must not flood the logs at request rate.
+    if (Date.now() - lastWarn < 10_000) return;
+    lastWarn = Date.now();
+    gw.logger?.warn(obj, msg);
+  }
+
+  /** Runs a store operation with a bounded wait; a failure or timeout is `undefined` (fail open). */
+  async function bounded<T>(state: RequestState, what: string, op: () => Promise<T>): Promise<T | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const scratch = state.scratch.cache as CacheScratch | undefined;
+    try {
+      const work = op();
+      work.catch(() => undefined);
+      return await Promise.race([
+        work,
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => {
+            if (scratch) scratch.storeError = `${what} timed out after ${timeoutMs} ms`;
+            warn({ traceId: state.traceId, op: what }, `llmux cache: ${what} timed out; serving as a miss`);
+            resolve(undefined);
+          }, timeoutMs);
+        }),
+      ]);
+    } catch (e) {
+      if (scratch) scratch.storeError = `${what} failed: ${(e as Error)?.message ?? String(e)}`;
+      warn({ traceId: state.traceId, op: what, err: e }, `llmux cache: ${what} failed; serving as a miss`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A fresh entry under `key`, or undefined (absent, unreadable, or older than this request's `max_age`). */
+  async function read(state: RequestState, key: string, settings: CacheSettings): Promise<CacheEntry | undefined> {
+    const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key)));
+    if (!entry) return undefined;
+    const age = now() - entry.createdAt;
+    return age <= settings.maxAgeMs ? entry : undefined;
+  }
+
+  function serve(state: RequestState, entry: CacheEntry, status: 'HIT' | 'SEMANTIC_HIT'): ShortCircuit {
+    const scratch = state.scratch.cache as CacheScratch;
+    state.cache = scratch.status = status;
+    // A cached answer costs nothing; the cost stage agrees when it sees the status.
+    state.cost = 0;
+    scratch.ageSeconds = Math.max(0, Math.round((now() - entry.createdAt) / 1000));
+    if (entry.cost !== undefined) scratch.savedCost = entry.cost;
+    if (entry.provider) scratch.provider = entry.provider;
+    return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
+  }
+
+  async function semanticLookup(state: RequestState, input: KeyInput, root: PlanNode, p: Pending, refresh: boolean): Promise<ShortCircuit | undefined> {
+    const scratch = state.scratch.cache as CacheScratch;
+    const prompt = lastUserText(state.body.messages as ChatMessage[]);
+    if (!prompt) return void (scratch.semantic = 'no_prompt');
+    const tools = state.body.tools ?? state.body.functions;
+    if (Array.isArray(tools) && tools.length > 0 && !p.settings.semanticTools) return void (scratch.semantic = 'tools');
+    let embedder;
+    try {
+      embedder = embedderFor(gw, p.settings, root);
+    } catch (e) {
+      warn({ traceId: state.traceId, err: e }, `llmux cache: semantic step skipped: ${(e as Error).message}`);
+      return void (scratch.semantic = 'no_embedder');
+    }
+    const partition = await semanticPartition(input, prompt.index, embedder.id);
+    const signals = [AbortSignal.timeout(embeddingTimeoutMs), ...(state.request.signal ? [state.request.signal] : [])];
+    try {
+      const embedded = await embedder.embed(prompt.text, state.request.headers, AbortSignal.any(signals));
+      p.vector = embedded.vector;
+      if (embedded.tokens !== undefined) scratch.embeddingTokens = embedded.tokens;
+    } catch (e) {
+      warn({ traceId: state.traceId, err: e, embedder: embedder.source }, 'llmux cache: embedding failed; serving as a miss');
+      return void (scratch.semantic = 'embedding_failed');
+    }
+    p.partition = partition;
+    if (refresh) return undefined;
+    const match = await bounded(state, 'semantic search', () => store.cacheIndexSearch(partition, p.vector!, p.settings.threshold));
+    const entry = match && (await read(state, match.id, p.settings));
+    if (!match || !entry) {
+      if (match) void bounded(state, 'semantic delete', () => store.cacheIndexDelete(partition, match.id));
+      return void (scratch.semantic = 'no_match');
+    }
+    scratch.similarity = match.score;
+    state.headers['x-llmux-cache-similarity'] = match.score.toFixed(4);
+    return serve(state, entry, 'SEMANTIC_HIT');
+  }
+
+  async function save(state: RequestState, p: Pending, outcome: Outcome): Promise<void> {
+    const scratch = state.scratch.cache as CacheScratch;
+    const base = {
+      v: 1 as const,
+      createdAt: now(),
+      ...(state.target ? { provider: state.target.provider, target: state.target.path } : {}),
+      ...(state.cost !== undefined ? { cost: state.cost } : {}),
+    };
+    let entry: CacheEntry;
+    if (outcome.completion?.choices?.length) entry = { ...base, kind: 'completion', completion: outcome.completion };
+    else if (outcome.chunks && isCompleteStream(outcome.chunks.map((c) => c.chunk))) entry = { ...base, kind: 'stream', chunks: outcome.chunks.map((c) => c.chunk) };
+    else return void (scratch.stored = 'not_complete');
+    const text = encodeEntry(entry);
+    if (text.length > maxEntryBytes) return void (scratch.stored = 'too_large');
+    const ttl = p.settings.maxAgeMs;
+    const ok = await bounded(state, 'cache write', () => store.cacheSet(p.key, text, ttl).then(() => true));
+    if (!ok) return void (scratch.stored = 'store_failed');
+    scratch.stored = true;
+    if (p.vector && p.partition) await bounded(state, 'semantic index write', () => store.cacheIndexAdd(p.partition!, p.key, p.vector!, ttl));
+  }
+
+  return {
+    name: 'cache',
+    async before(state) {
+      if (state.route === 'embeddings' || !Array.isArray(state.body.messages)) return undefined;
+      const settings = cacheSettingsFor(state.plan);
+      if (!settings) {
+        state.cache = 'DISABLED';
+        return undefined;
+      }
+      let root: PlanNode;
+      let inferred: string | undefined;
+      try {
+        ({ root, model: inferred } = gw.plans.rootFor(state.plan, state.body.model));
+      } catch {
+        return undefined; // the router reports an unroutable model with its own 400
+      }
+      const requested = inferred ?? state.body.model;
+      const input: KeyInput = {
+        body: state.body,
+        model: state.plan.aliases[requested] ?? requested,
+        root,
+        identity: state.identity,
+        shared: settings.shared,
+        includeApiKeys: state.plan !== gw.plans.serverPlan,
+      };
+      const key = await exactKey(input);
+      const scratch: CacheScratch = { status: 'MISS', mode: settings.mode, key };
+      state.scratch.cache = scratch;
+      const p: Pending = { key, settings };
+      pending.set(state, p);
+      const refresh = truthy(gatewayHeader(state.request.headers, 'cache-force-refresh'));
+      if (!refresh) {
+        const entry = await read(state, key, settings);
+        if (entry) return serve(state, entry, 'HIT');
+      }
+      if (settings.mode === 'semantic') {
+        const hit = await semanticLookup(state, input, root, p, refresh);
+        if (hit) return hit;
+      }
+      state.cache = scratch.status = refresh ? 'REFRESH' : 'MISS';
+      // The stream must be kept whole to be stored; the pipeline hands it over only if it ends normally.
+      if (state.stream) state.recordChunks = true;
+      return undefined;
+    },
+    async after(state, outcome) {
+      const p = pending.get(state);
+      if (!p) return;
+      pending.delete(state);
+      if (state.cache !== 'MISS' && state.cache !== 'REFRESH') return;
+      // Never an error, a cut stream or a client that left: those must not be replayed as answers.
+      if (outcome.status !== 200 || outcome.incomplete || outcome.error) return;
+      await save(state, p, outcome);
+    },
+  };
+}

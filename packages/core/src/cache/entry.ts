@@ -1,0 +1,56 @@
+import type { ChatCompletion, ChatCompletionChunk } from '../providers/openai-types.js';
+
+/**
+ * One stored answer, as JSON text. A stream is kept as its chunks (replayed chunk by chunk, tool-call
+ * fragments and usage included); a non-stream answer as the completion. Either serves both kinds of
+ * request: `pipeline/chat.ts` converts between them.
+ */
+export type CacheEntry = {
+  v: 1;
+  /** ms since the epoch, by the cache's clock; `max_age` is checked against it on every read. */
+  createdAt: number;
+  provider?: string;
+  target?: string;
+  /** USD the original call cost, when known: what a hit saves. */
+  cost?: number;
+} & ({ kind: 'completion'; completion: ChatCompletion } | { kind: 'stream'; chunks: ChatCompletionChunk[] });
+
+export function encodeEntry(entry: CacheEntry): string {
+  return JSON.stringify(entry);
+}
+
+/** Undefined for anything that is not a well-formed entry of this version (a foreign or corrupt value is a miss). */
+export function decodeEntry(text: unknown): CacheEntry | undefined {
+  if (typeof text !== 'string') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const e = value as Partial<CacheEntry> & { completion?: unknown; chunks?: unknown };
+  if (e.v !== 1 || typeof e.createdAt !== 'number') return undefined;
+  if (e.kind === 'completion') {
+    const c = e.completion as ChatCompletion | undefined;
+    return c && typeof c === 'object' && Array.isArray(c.choices) ? (e as CacheEntry) : undefined;
+  }
+  if (e.kind === 'stream') {
+    const chunks = e.chunks;
+    return Array.isArray(chunks) && chunks.length > 0 && chunks.every((c) => typeof c === 'object' && c !== null) ? (e as CacheEntry) : undefined;
+  }
+  return undefined;
+}
+
+/** A stream is worth keeping only if it ended with a finish reason on every choice it opened. */
+export function isCompleteStream(chunks: ChatCompletionChunk[]): boolean {
+  const open = new Set<number>();
+  const finished = new Set<number>();
+  for (const chunk of chunks) {
+    for (const c of chunk.choices ?? []) {
+      open.add(c.index);
+      if (c.finish_reason) finished.add(c.index);
+    }
+  }
+  return open.size > 0 && [...open].every((i) => finished.has(i));
+}
