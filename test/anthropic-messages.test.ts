@@ -128,6 +128,16 @@ describe('/v1/messages against an OpenAI target', () => {
     expect(Object.keys(uses[0]!.input as object).length).toBeGreaterThan(0);
   });
 
+  it('refuses content only Anthropic understands with a 400 naming the block', async () => {
+    const search = { type: 'search_result', source: 'https://example.com', title: 'Doc', content: [{ type: 'text', text: 'Fact.' }] };
+    const err = await client.messages
+      .create({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: [{ type: 'text', text: 'Use it' }, search as never] }] })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('messages[0].content[1].type') } });
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('refuses a body without max_tokens in the Anthropic error shape', async () => {
     const res = await fetch(`${app.gatewayURL}/v1/messages`, {
       method: 'POST',
@@ -168,6 +178,14 @@ describe('/v1/messages against an Anthropic target (passthrough)', () => {
     expect(sent.headers['anthropic-beta']).toBe('token-efficient-tools-2025-02-19');
     expect(JSON.stringify(sent.headers)).not.toContain(CLIENT_KEY);
     expect(states[0]!.usage).toMatchObject({ prompt_tokens: 572, completion_tokens: 53 });
+  });
+
+  it('passes blocks only Anthropic understands to an Anthropic target', async () => {
+    upstream.enqueue('/v1/messages', { json: fixtureJson('anthropic/messages.text.json') });
+    const search = { type: 'search_result', source: 'https://example.com', title: 'Doc', content: [{ type: 'text', text: 'Fact.' }] };
+    const msg = await client.messages.create({ model: 'claude-x', max_tokens: 100, messages: [{ role: 'user', content: [{ type: 'text', text: 'Use it' }, search as never] }] });
+    expect(msg.id).toBe(fixtureJson('anthropic/messages.text.json').id);
+    expect(upstream.requests[0]!.json.messages[0].content[1]).toEqual(search);
   });
 
   it('relays the stream byte for byte and still records its usage', async () => {

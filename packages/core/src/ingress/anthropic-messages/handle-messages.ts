@@ -1,10 +1,11 @@
-import { toGatewayError } from '../../errors.js';
+import { toGatewayError, type GatewayError } from '../../errors.js';
 import { responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import { factsOf, runChat } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
+import type { Provider, ResolvedTarget } from '../../providers/types.js';
 import { SSE_HEADERS } from '../../stream/encode.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
@@ -13,6 +14,18 @@ import { toAnthropicSse } from './to-events.js';
 import { toChatRequest } from './to-chat-request.js';
 import { toMessage } from './to-message.js';
 import { validateMessages } from './validate.js';
+
+function refusing(provider: Provider, error: GatewayError): Provider {
+  return {
+    ...provider,
+    chat: {
+      ...provider.chat,
+      request() {
+        throw error;
+      },
+    },
+  };
+}
 
 /**
  * `POST /v1/messages`: an Anthropic Messages request runs through the same stages and router as a
@@ -30,10 +43,16 @@ export async function handleMessages(
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
-    const state = createState(gw, 'messages', req, toChatRequest(original) as RequestState['body'], context, traceId);
+    const { body, unsupported } = toChatRequest(original);
+    const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
     const pass = anthropic && createPassthrough(anthropic, original);
-    const result = await runChat(gw, state, { providerFor: (target) => (target.provider === 'anthropic' ? pass?.provider : undefined) });
+    const providerFor = (target: ResolvedTarget): Provider | undefined => {
+      if (target.provider === 'anthropic') return pass?.provider;
+      // Only this attempt fails: a fallback to an Anthropic target can still serve the request.
+      return unsupported ? refusing(gw.registry.get(target.provider)!, unsupported) : undefined;
+    };
+    const result = await runChat(gw, state, { providerFor });
     // A cache hit or a fallback to another provider answers in OpenAI shapes, translated below.
     const passed = pass && state.target?.provider === 'anthropic' ? pass : undefined;
     if (result.kind === 'completion') {

@@ -2,7 +2,17 @@ import { GatewayError } from '../../errors.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } from '../../providers/openai-types.js';
 import type { AnthropicBlock, AnthropicRequest, AnthropicTool } from '../../providers/anthropic/wire-types.js';
 
-const invalid = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
+/**
+ * Blocks only Anthropic understands (search results, file or container sources, …) cannot be
+ * translated. They are left out of the OpenAI body and noted here, so only non-Anthropic targets
+ * refuse the request; an Anthropic target gets the client's body as is anyway.
+ */
+type Issues = GatewayError[];
+
+function unsupported(issues: Issues, param: string, message: string): undefined {
+  issues.push(new GatewayError('invalid_request', `${param}: ${message}`, { param }));
+  return undefined;
+}
 
 function withCache(part: ContentPart, block: AnthropicBlock): ContentPart {
   const cache = (block as { cache_control?: unknown }).cache_control;
@@ -11,7 +21,7 @@ function withCache(part: ContentPart, block: AnthropicBlock): ContentPart {
 }
 
 /** One user-side Anthropic block → an OpenAI content part. */
-function toPart(block: AnthropicBlock, at: string): ContentPart {
+function toPart(block: AnthropicBlock, at: string, issues: Issues): ContentPart | undefined {
   const b = block as AnthropicBlock & { text?: string; source?: Record<string, string>; title?: string };
   switch (b.type) {
     case 'text':
@@ -20,7 +30,7 @@ function toPart(block: AnthropicBlock, at: string): ContentPart {
       const src = b.source ?? {};
       if (src.type === 'base64') return withCache({ type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } }, b);
       if (src.type === 'url') return withCache({ type: 'image_url', image_url: { url: src.url ?? '' } }, b);
-      throw invalid(`${at}.source.type`, `image source "${src.type}" is not supported; use base64 or url`);
+      return unsupported(issues, `${at}.source.type`, `image source "${src.type}" needs an anthropic target; use base64 or url`);
     }
     case 'document': {
       const src = b.source ?? {};
@@ -28,35 +38,41 @@ function toPart(block: AnthropicBlock, at: string): ContentPart {
       if (src.type === 'base64') {
         return withCache({ type: 'file', file: { filename: b.title ?? 'document.pdf', file_data: `data:${src.media_type};base64,${src.data}` } }, b);
       }
-      throw invalid(`${at}.source.type`, `document source "${src.type}" is not supported; use base64 or text`);
+      return unsupported(issues, `${at}.source.type`, `document source "${src.type}" needs an anthropic target; use base64 or text`);
     }
     default:
-      throw invalid(`${at}.type`, `content block type "${b.type}" can only be sent to an anthropic target`);
+      return unsupported(issues, `${at}.type`, `content block type "${b.type}" needs an anthropic target`);
   }
 }
 
 /** Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept for the round trip. */
-function toolMessage(block: AnthropicBlock, at: string): ChatMessage {
+function toolMessage(block: AnthropicBlock, at: string, issues: Issues): ChatMessage {
   const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
-  const content = typeof b.content === 'string' ? b.content : (b.content ?? []).map((c, k) => toPart(c, `${at}.content[${k}]`));
+  const content = typeof b.content === 'string' ? b.content : parts(b.content ?? [], `${at}.content`, issues);
   const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
   if (b.is_error) message.is_error = true;
   return message;
 }
 
-function userMessages(content: string | AnthropicBlock[], at: string): ChatMessage[] {
+const parts = (blocks: AnthropicBlock[], at: string, issues: Issues): ContentPart[] =>
+  blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, issues) ?? []);
+
+function userMessages(content: string | AnthropicBlock[], at: string, issues: Issues): ChatMessage[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: ChatMessage[] = [];
-  const parts: ContentPart[] = [];
+  const rest: ContentPart[] = [];
   content.forEach((block, k) => {
-    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`));
-    else parts.push(toPart(block, `${at}[${k}]`));
+    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, issues));
+    else {
+      const part = toPart(block, `${at}[${k}]`, issues);
+      if (part) rest.push(part);
+    }
   });
-  if (!parts.length) return tools;
+  if (!rest.length) return tools;
   // A lone text block reads as plain text, the form every OpenAI-compatible server accepts.
-  const only = parts.length === 1 && parts[0]!.type === 'text' && !parts[0]!.cache_control ? (parts[0]!.text as string) : undefined;
+  const only = rest.length === 1 && rest[0]!.type === 'text' && !rest[0]!.cache_control ? (rest[0]!.text as string) : undefined;
   // OpenAI wants tool results right after the assistant's tool calls, before any new user text.
-  return [...tools, { role: 'user', content: only ?? parts }];
+  return [...tools, { role: 'user', content: only ?? rest }];
 }
 
 function assistantMessage(content: string | AnthropicBlock[]): ChatMessage {
@@ -111,18 +127,22 @@ function effortFor(req: AnthropicRequest): string | undefined {
   return undefined;
 }
 
-/** An Anthropic Messages body → the OpenAI chat body the pipeline runs on (any provider can then answer it). */
-export function toChatRequest(req: AnthropicRequest): ChatRequest {
+/**
+ * An Anthropic Messages body → the OpenAI chat body the pipeline runs on (any provider can then
+ * answer it), and the first part that only an Anthropic target could take, if any.
+ */
+export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError } {
+  const issues: Issues = [];
   const messages: ChatMessage[] = [];
   if (typeof req.system === 'string') {
     if (req.system) messages.push({ role: 'system', content: req.system });
   } else if (Array.isArray(req.system) && req.system.length) {
-    messages.push({ role: 'system', content: req.system.map((b, k) => toPart(b, `system[${k}]`)) });
+    messages.push({ role: 'system', content: parts(req.system, 'system', issues) });
   }
   req.messages.forEach((m, i) => {
-    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`));
+    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, issues));
     else if (m.role === 'system') {
-      const content = typeof m.content === 'string' ? m.content : m.content.map((b, k) => toPart(b, `messages[${i}].content[${k}]`));
+      const content = typeof m.content === 'string' ? m.content : parts(m.content, `messages[${i}].content`, issues);
       messages.push({ role: 'system', content });
     } else messages.push(assistantMessage(m.content));
   });
@@ -150,5 +170,5 @@ export function toChatRequest(req: AnthropicRequest): ChatRequest {
   const effort = effortFor(req);
   if (effort) body.reasoning_effort = effort;
   if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = req.metadata.user_id;
-  return body;
+  return issues[0] ? { body, unsupported: issues[0] } : { body };
 }

@@ -43,10 +43,10 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
   const chunk = (delta: ChunkDelta, finish: FinishReason | null = null): ChunkOut => ({
     chunk: { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] },
   });
-  const toolDelta = (b: { toolIndex: number }, call: NonNullable<ChunkDelta['tool_calls']>[number]['function'] & object, head?: { id?: string; name?: string }) =>
-    chunk({
-      tool_calls: [head ? { index: b.toolIndex, id: head.id ?? '', type: 'function', function: { name: head.name ?? '', arguments: call.arguments ?? '' } } : { index: b.toolIndex, function: call }],
-    });
+  /** OpenAI's convention: id, type and name on a call's first delta only, then argument fragments under its index. */
+  const toolHead = (toolIndex: number, id: string, name: string) =>
+    chunk({ tool_calls: [{ index: toolIndex, id, type: 'function', function: { name, arguments: '' } }] });
+  const toolArgs = (toolIndex: number, args: string) => chunk({ tool_calls: [{ index: toolIndex, function: { arguments: args } }] });
 
   function start(ev: Event): ChunkOut[] {
     const cb = ev.content_block ?? {};
@@ -66,7 +66,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
         }
         const block = { kind: 'tool' as const, toolIndex: tools++, sent: false, input: cb.input };
         blocks.set(index, block);
-        return [toolDelta(block, { arguments: '' }, { id: cb.id ?? '', name: cb.name ?? '' })];
+        return [toolHead(block.toolIndex, cb.id ?? '', cb.name ?? '')];
       }
       default:
         blocks.set(index, { kind: 'other' });
@@ -83,7 +83,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     if (d.type === 'input_json_delta' && d.partial_json) {
       if (block.kind === 'tool') {
         block.sent = true;
-        return [toolDelta(block, { arguments: d.partial_json })];
+        return [toolArgs(block.toolIndex, d.partial_json)];
       }
       if (block.kind === 'json') {
         block.sent = true;
@@ -96,7 +96,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
   /** A tool whose input arrived whole (or empty) still gets its arguments, as OpenAI sends `{}` for no-argument calls. */
   function stop(ev: Event): ChunkOut[] {
     const block = blocks.get(ev.index ?? -1);
-    if (block?.kind === 'tool' && !block.sent) return [toolDelta(block, { arguments: hasKeys(block.input) ? JSON.stringify(block.input) : '{}' })];
+    if (block?.kind === 'tool' && !block.sent) return [toolArgs(block.toolIndex, hasKeys(block.input) ? JSON.stringify(block.input) : '{}')];
     if (block?.kind === 'json' && !block.sent) return [chunk({ content: '{}' })];
     return [];
   }
