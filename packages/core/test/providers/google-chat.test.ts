@@ -152,6 +152,23 @@ describe('google chat: the generateContent request, field by field', () => {
     });
   });
 
+  it('sends back only the text of an echoed assistant message', async () => {
+    g.upstream.enqueue(path('gemini-2.5-flash'), { json: fixtureJson('gemini/generateContent.text.json') });
+    await g.client.chat.completions.create({
+      model: 'gemini-2.5-flash',
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: [{ type: 'text', text: 'Hello.' }, { type: 'refusal', refusal: 'No.' }], reasoning_content: 'greet back' } as never,
+        { role: 'user', content: 'Bye' },
+      ],
+    });
+    expect(g.upstream.requests[0]!.json.contents).toEqual([
+      { role: 'user', parts: [{ text: 'Hi' }] },
+      { role: 'model', parts: [{ text: 'Hello.' }] },
+      { role: 'user', parts: [{ text: 'Bye' }] },
+    ]);
+  });
+
   it('sends a signature stand-in for Gemini 3 tool calls that lost theirs (history from another provider)', async () => {
     g.upstream.enqueue(path('gemini-3-pro-preview'), { json: fixtureJson('gemini/generateContent.text.json') });
     await g.client.chat.completions.create({

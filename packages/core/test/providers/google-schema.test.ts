@@ -171,6 +171,15 @@ describe('JSON schema → Gemini schema', () => {
     expect((error as GatewayError).param).toBe('tools[2].function.parameters.properties.x.$ref');
   });
 
+  it('stops a schema whose $refs multiply when inlined, with a 400 naming it', () => {
+    // Each level uses the next one twice: 2^20 nodes if inlined blindly.
+    const $defs: Record<string, unknown> = { L20: { type: 'string' } };
+    for (let i = 0; i < 20; i++) $defs[`L${i}`] = { type: 'object', properties: { a: { $ref: `#/$defs/L${i + 1}` }, b: { $ref: `#/$defs/L${i + 1}` } } };
+    expect(() => toGeminiSchema({ $defs, $ref: '#/$defs/L0' }, { path: 'response_format.json_schema.schema' })).toThrow(
+      /response_format\.json_schema\.schema: the schema grows past 20000 nodes/,
+    );
+  });
+
   it('declares no parameters for argument-less functions and makes a typeless root an object', () => {
     expect(toGeminiParameters({ type: 'object', properties: {} }, 'p')).toBeUndefined();
     expect(toGeminiParameters({ type: 'object', additionalProperties: false }, 'p')).toBeUndefined();

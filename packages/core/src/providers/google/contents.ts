@@ -144,7 +144,9 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
         push('user', contentParts(m.content, `${at}.content`));
         break;
       case 'assistant': {
-        const parts = contentParts(m.content, `${at}.content`).filter((p) => p.text !== undefined);
+        // Only the text of an earlier answer goes back (an echoed `refusal` part has no Gemini form).
+        const text = textOf(m.content);
+        const parts: GeminiPart[] = text ? [{ text }] : [];
         const textSignature = signatureOf(m);
         if (textSignature && parts[0]) parts[parts.length - 1]!.thoughtSignature = textSignature;
         for (const [j, call] of (m.tool_calls ?? []).entries()) {

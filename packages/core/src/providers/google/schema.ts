@@ -27,6 +27,8 @@ const FORMATS: Record<string, string[]> = { string: ['date-time', 'enum'], numbe
 
 /** Recursion depth past which `$ref` cycles and absurd nesting stop being expanded. */
 const MAX_DEPTH = 24;
+/** Inlining `$ref`s can multiply a schema (a definition used twice at each of many levels): stop well before that hurts. */
+const MAX_NODES = 20_000;
 
 const isObject = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -46,6 +48,8 @@ function jsonType(values: unknown[]): string | undefined {
 }
 
 class Converter {
+  private nodes = 0;
+
   constructor(
     private readonly root: Schema,
     private readonly options: GeminiSchemaOptions,
@@ -102,6 +106,11 @@ class Converter {
   convert(input: unknown, path: string, refs: string[] = []): Schema {
     if (!isObject(input)) return {};
     if (refs.length > MAX_DEPTH) return { type: 'object' };
+    if (++this.nodes > MAX_NODES) {
+      throw new GatewayError('invalid_request', `${this.options.path}: the schema grows past ${MAX_NODES} nodes once its $refs are inlined for Gemini`, {
+        param: this.options.path,
+      });
+    }
     const { schema: node, refs: seen } = this.flatten(input, path, refs);
     const out: Schema = {};
     for (const key of KEEP) if (node[key] !== undefined) out[key] = node[key];
