@@ -1,0 +1,42 @@
+// A Koa app with its own routes and the llmux gateway at /llm: `npm start -w examples/koa`.
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import { gatewayMiddleware } from '@llmux/koa';
+import { banner, gatewayConfig } from './gateway-config.mjs';
+
+const port = Number(process.env.PORT ?? 3000);
+const app = new Koa();
+
+const llm = gatewayMiddleware({
+  config: gatewayConfig(),
+  // `identify` gets the Koa context: whatever your auth middleware put in `ctx.state`.
+  identify: (ctx) => ({ user: ctx.state.user?.id ?? ctx.get('x-user-id') }),
+});
+// Ahead of the body parser the gateway reads its own bodies: OpenAI-shaped errors for bad JSON and
+// its own size limit (`limits.maxBodyBytes`, 10 MiB). Behind `@koa/bodyparser` it works as well.
+app.use(llm);
+
+// The app's own routes keep working next to the gateway.
+app.use(bodyParser());
+app.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/') ctx.body = { app: 'koa example', gateway: '/llm/v1' };
+  else if (ctx.method === 'POST' && ctx.path === '/echo') ctx.body = { youSent: ctx.request.body };
+  else await next();
+});
+
+// Koa 3 reports clients that leave mid-stream as ERR_STREAM_PREMATURE_CLOSE; that is not a server fault.
+app.on('error', (err) => {
+  if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && !(err.status < 500)) console.error(err);
+});
+
+const server = app.listen(port, () => console.log(banner('Koa', `http://localhost:${port}`)));
+server.on('error', (err) => {
+  console.error(err.code === 'EADDRINUSE' ? `Port ${port} is in use; set PORT to a free one` : err);
+  process.exit(1);
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    server.close();
+    llm.close(5000).then(() => process.exit(0));
+  });
+}
