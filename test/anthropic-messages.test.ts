@@ -56,7 +56,7 @@ describe('/v1/messages against an OpenAI target', () => {
     const rec = fixtureJson('openai/chat-completions.text.json');
     upstream.enqueue('/v1/chat/completions', { json: rec });
     const { data: msg, response } = await client.messages
-      .create({ model: 'gpt-4.1-nano', max_tokens: 100, system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }] })
+      .create({ model: 'gpt-4.1-nano', max_tokens: 100, top_k: 5, system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }] })
       .withResponse();
     expect(msg).toMatchObject({ type: 'message', role: 'assistant', model: rec.model, stop_reason: 'end_turn', stop_sequence: null });
     expect(msg.id).toMatch(/^msg_/);
@@ -68,6 +68,7 @@ describe('/v1/messages against an OpenAI target', () => {
     expect(sent.headers.authorization).toBe('Bearer sk-openai-upstream');
     expect(sent.headers['x-api-key']).toBeUndefined();
     expect(JSON.stringify(sent.headers)).not.toContain(CLIENT_KEY);
+    // Nothing Anthropic-only (top_k) reaches an OpenAI upstream.
     expect(sent.json).toEqual({ model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
   });
 
@@ -271,5 +272,34 @@ describe('/v1/messages fail-over from an Anthropic target', () => {
     upstream.enqueue('/v1/chat/completions', { json: fixtureJson('openai/chat-completions.text.json') });
     const msg = await client.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
     expect((msg.content[0] as Anthropic.TextBlock).text).toBe(fixtureJson('openai/chat-completions.text.json').choices[0].message.content);
+  });
+});
+
+describe('/v1/messages with the response cache', () => {
+  let app: TestApp;
+  let client: Anthropic;
+  beforeAll(async () => {
+    app = await appFactories.express5!({
+      config: { cache: { mode: 'simple' }, targets: [{ provider: 'anthropic', api_key: 'sk-ant-upstream', custom_host: `${upstream.url}/v1` }] } as never,
+    });
+    client = new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 });
+  });
+  afterAll(() => app.close());
+
+  it('serves a repeat from the cache, but never for a request that differs only in Anthropic-only fields', async () => {
+    const rec = fixtureJson('anthropic/messages.text.json');
+    upstream.route('/v1/messages', { json: rec });
+    const ask = { model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Hello' }] };
+    const first = await client.messages.create(ask).withResponse();
+    const again = await client.messages.create(ask).withResponse();
+    expect(again.response.headers.get('x-llmux-cache')).toBe('HIT');
+    expect(again.data.content).toEqual(first.data.content);
+    expect(again.data.usage).toMatchObject({ input_tokens: rec.usage.input_tokens, output_tokens: rec.usage.output_tokens });
+    const variants = [{ top_k: 3 }, { thinking: { type: 'enabled' as const, budget_tokens: 1024 } }];
+    for (const extra of variants) {
+      const res = await client.messages.create({ ...ask, ...extra }).withResponse();
+      expect(res.response.headers.get('x-llmux-cache')).toBe('MISS');
+    }
+    expect(upstream.requests).toHaveLength(1 + variants.length);
   });
 });

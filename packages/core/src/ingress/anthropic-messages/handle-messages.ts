@@ -5,23 +5,30 @@ import { factsOf, runChat } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
+import type { ChatRequest } from '../../providers/openai-types.js';
 import type { Provider, ResolvedTarget } from '../../providers/types.js';
 import { SSE_HEADERS } from '../../stream/encode.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
 import { createPassthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
-import { toChatRequest } from './to-chat-request.js';
+import { EXTRAS_FIELD, toChatRequest } from './to-chat-request.js';
 import { toMessage } from './to-message.js';
 import { validateMessages } from './validate.js';
 
-function refusing(provider: Provider, error: GatewayError): Provider {
+/**
+ * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
+ * and a request with Anthropic-only content fails this attempt only (a fallback may still serve it).
+ */
+function forOthers(provider: Provider, unsupported: GatewayError | undefined): Provider {
   return {
     ...provider,
     chat: {
       ...provider.chat,
-      request() {
-        throw error;
+      request(body, ctx) {
+        if (unsupported) throw unsupported;
+        const { [EXTRAS_FIELD]: _extras, ...rest } = body;
+        return provider.chat.request(rest as ChatRequest, ctx);
       },
     },
   };
@@ -47,10 +54,13 @@ export async function handleMessages(
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
     const pass = anthropic && createPassthrough(anthropic, original);
+    const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
-      // Only this attempt fails: a fallback to an Anthropic target can still serve the request.
-      return unsupported ? refusing(gw.registry.get(target.provider)!, unsupported) : undefined;
+      if (!unsupported && body[EXTRAS_FIELD] === undefined) return undefined;
+      let p = others.get(target.provider);
+      if (!p) others.set(target.provider, (p = forOthers(gw.registry.get(target.provider)!, unsupported)));
+      return p;
     };
     const result = await runChat(gw, state, { providerFor });
     // A cache hit or a fallback to another provider answers in OpenAI shapes, translated below.

@@ -3,16 +3,27 @@ import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } 
 import type { AnthropicBlock, AnthropicRequest, AnthropicTool } from '../../providers/anthropic/wire-types.js';
 
 /**
- * Blocks only Anthropic understands (search results, file or container sources, …) cannot be
- * translated. They are left out of the OpenAI body and noted here, so only non-Anthropic targets
- * refuse the request; an Anthropic target gets the client's body as is anyway.
+ * What the translation could not carry. Blocks only Anthropic understands (search results, file
+ * sources, …) are left out of the OpenAI body and noted in `issues`, so only non-Anthropic targets
+ * refuse the request (an Anthropic target gets the client's body as is). Everything left out is
+ * kept in `dropped`, so two requests that differ only there never share a cache entry.
  */
-type Issues = GatewayError[];
+interface Lost {
+  issues: GatewayError[];
+  dropped: unknown[];
+}
 
-function unsupported(issues: Issues, param: string, message: string): undefined {
-  issues.push(new GatewayError('invalid_request', `${param}: ${message}`, { param }));
+function unsupported(lost: Lost, param: string, message: string, block: unknown): undefined {
+  lost.issues.push(new GatewayError('invalid_request', `${param}: ${message}`, { param }));
+  lost.dropped.push(block);
   return undefined;
 }
+
+/** Top-level fields the OpenAI body carries; the others travel in `anthropic_extras`. */
+const TRANSLATED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'temperature', 'top_p', 'stop_sequences', 'tools', 'tool_choice', 'metadata']);
+
+/** The field the OpenAI body keeps untranslatable parts in; taken off again before a non-Anthropic upstream sees the body. */
+export const EXTRAS_FIELD = 'anthropic_extras';
 
 function withCache(part: ContentPart, block: AnthropicBlock): ContentPart {
   const cache = (block as { cache_control?: unknown }).cache_control;
@@ -21,7 +32,7 @@ function withCache(part: ContentPart, block: AnthropicBlock): ContentPart {
 }
 
 /** One user-side Anthropic block → an OpenAI content part. */
-function toPart(block: AnthropicBlock, at: string, issues: Issues): ContentPart | undefined {
+function toPart(block: AnthropicBlock, at: string, lost: Lost): ContentPart | undefined {
   const b = block as AnthropicBlock & { text?: string; source?: Record<string, string>; title?: string };
   switch (b.type) {
     case 'text':
@@ -30,7 +41,7 @@ function toPart(block: AnthropicBlock, at: string, issues: Issues): ContentPart 
       const src = b.source ?? {};
       if (src.type === 'base64') return withCache({ type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } }, b);
       if (src.type === 'url') return withCache({ type: 'image_url', image_url: { url: src.url ?? '' } }, b);
-      return unsupported(issues, `${at}.source.type`, `image source "${src.type}" needs an anthropic target; use base64 or url`);
+      return unsupported(lost, `${at}.source.type`, `image source "${src.type}" needs an anthropic target; use base64 or url`, block);
     }
     case 'document': {
       const src = b.source ?? {};
@@ -38,33 +49,33 @@ function toPart(block: AnthropicBlock, at: string, issues: Issues): ContentPart 
       if (src.type === 'base64') {
         return withCache({ type: 'file', file: { filename: b.title ?? 'document.pdf', file_data: `data:${src.media_type};base64,${src.data}` } }, b);
       }
-      return unsupported(issues, `${at}.source.type`, `document source "${src.type}" needs an anthropic target; use base64 or text`);
+      return unsupported(lost, `${at}.source.type`, `document source "${src.type}" needs an anthropic target; use base64 or text`, block);
     }
     default:
-      return unsupported(issues, `${at}.type`, `content block type "${b.type}" needs an anthropic target`);
+      return unsupported(lost, `${at}.type`, `content block type "${b.type}" needs an anthropic target`, block);
   }
 }
 
 /** Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept for the round trip. */
-function toolMessage(block: AnthropicBlock, at: string, issues: Issues): ChatMessage {
+function toolMessage(block: AnthropicBlock, at: string, lost: Lost): ChatMessage {
   const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
-  const content = typeof b.content === 'string' ? b.content : parts(b.content ?? [], `${at}.content`, issues);
+  const content = typeof b.content === 'string' ? b.content : parts(b.content ?? [], `${at}.content`, lost);
   const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
   if (b.is_error) message.is_error = true;
   return message;
 }
 
-const parts = (blocks: AnthropicBlock[], at: string, issues: Issues): ContentPart[] =>
-  blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, issues) ?? []);
+const parts = (blocks: AnthropicBlock[], at: string, lost: Lost): ContentPart[] =>
+  blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, lost) ?? []);
 
-function userMessages(content: string | AnthropicBlock[], at: string, issues: Issues): ChatMessage[] {
+function userMessages(content: string | AnthropicBlock[], at: string, lost: Lost): ChatMessage[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: ChatMessage[] = [];
   const rest: ContentPart[] = [];
   content.forEach((block, k) => {
-    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, issues));
+    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, lost));
     else {
-      const part = toPart(block, `${at}[${k}]`, issues);
+      const part = toPart(block, `${at}[${k}]`, lost);
       if (part) rest.push(part);
     }
   });
@@ -75,7 +86,7 @@ function userMessages(content: string | AnthropicBlock[], at: string, issues: Is
   return [...tools, { role: 'user', content: only ?? rest }];
 }
 
-function assistantMessage(content: string | AnthropicBlock[]): ChatMessage {
+function assistantMessage(content: string | AnthropicBlock[], lost: Lost): ChatMessage {
   if (typeof content === 'string') return { role: 'assistant', content };
   const texts: string[] = [];
   let reasoning: string | undefined;
@@ -92,6 +103,7 @@ function assistantMessage(content: string | AnthropicBlock[]): ChatMessage {
       calls.push({ id: b.id ?? '', type: 'function', function: { name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) } });
     }
     // Server tool blocks (web search, code execution) only mean something to Anthropic itself.
+    else if (b.type !== 'text') lost.dropped.push(block);
   }
   const message: ChatMessage = { role: 'assistant', content: texts.length > 1 ? texts.map((text) => ({ type: 'text', text })) : (texts[0] ?? null) };
   if (reasoning !== undefined) message.reasoning_content = reasoning;
@@ -101,9 +113,9 @@ function assistantMessage(content: string | AnthropicBlock[]): ChatMessage {
 }
 
 /** Client tools become functions; Anthropic's server tools (typed `web_search_…`) have no equivalent elsewhere and are left out. */
-function toTools(tools: AnthropicTool[]): ToolDefinition[] {
+function toTools(tools: AnthropicTool[], lost: Lost): ToolDefinition[] {
   return tools
-    .filter((t) => t.type === undefined || t.type === 'custom')
+    .filter((t) => t.type === undefined || t.type === 'custom' || (lost.dropped.push(t), false))
     .map((t) => {
       const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
       if (t.description) fn.description = t.description;
@@ -132,19 +144,19 @@ function effortFor(req: AnthropicRequest): string | undefined {
  * answer it), and the first part that only an Anthropic target could take, if any.
  */
 export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError } {
-  const issues: Issues = [];
+  const lost: Lost = { issues: [], dropped: [] };
   const messages: ChatMessage[] = [];
   if (typeof req.system === 'string') {
     if (req.system) messages.push({ role: 'system', content: req.system });
   } else if (Array.isArray(req.system) && req.system.length) {
-    messages.push({ role: 'system', content: parts(req.system, 'system', issues) });
+    messages.push({ role: 'system', content: parts(req.system, 'system', lost) });
   }
   req.messages.forEach((m, i) => {
-    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, issues));
+    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, lost));
     else if (m.role === 'system') {
-      const content = typeof m.content === 'string' ? m.content : parts(m.content, `messages[${i}].content`, issues);
+      const content = typeof m.content === 'string' ? m.content : parts(m.content, `messages[${i}].content`, lost);
       messages.push({ role: 'system', content });
-    } else messages.push(assistantMessage(m.content));
+    } else messages.push(assistantMessage(m.content, lost));
   });
   const body: ChatRequest = { model: req.model, messages, max_tokens: req.max_tokens };
   if (req.stream) {
@@ -155,7 +167,7 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (typeof req.temperature === 'number') body.temperature = req.temperature;
   if (typeof req.top_p === 'number') body.top_p = req.top_p;
   if (req.stop_sequences?.length) body.stop = req.stop_sequences;
-  const tools = toTools(req.tools ?? []);
+  const tools = toTools(req.tools ?? [], lost);
   if (tools.length) {
     body.tools = tools;
     const choice = req.tool_choice;
@@ -170,5 +182,10 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   const effort = effortFor(req);
   if (effort) body.reasoning_effort = effort;
   if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = req.metadata.user_id;
-  return issues[0] ? { body, unsupported: issues[0] } : { body };
+  const extras: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req)) if (!TRANSLATED.has(k)) extras[k] = v;
+  if (lost.dropped.length) extras.dropped = lost.dropped;
+  if (Object.keys(extras).length) body[EXTRAS_FIELD] = extras;
+  const first = lost.issues[0];
+  return first ? { body, unsupported: first } : { body };
 }
