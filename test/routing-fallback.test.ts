@@ -42,9 +42,10 @@ async function start(config: GatewayConfig, options: AppOptions = {}): Promise<T
   return app;
 }
 
-function post(app: TestApp, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+function post(app: TestApp, body: Record<string, unknown>, headers: Record<string, string> = {}, signal?: AbortSignal) {
   return fetch(`${app.gatewayURL}${CHAT}`, {
     method: 'POST',
+    ...(signal ? { signal } : {}),
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], ...body }),
   });
@@ -73,8 +74,7 @@ describe('fallback through a real host app', () => {
     const res = await post(app, {});
     expect(res.status).toBe(200);
     expect(res.headers.get('x-llmux-target')).toBe('config.targets[2]');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(ups[1]!.aborted).toBe(1); // the timed-out attempt was really stopped
+    await until(() => ups[1]!.aborted === 1); // the timed-out attempt was really stopped
   });
 
   it('retries a 429 after its Retry-After and counts the retry in the headers', async () => {
@@ -174,6 +174,41 @@ describe('fallback through a real host app', () => {
   });
 });
 
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('client aborts', () => {
+  it('stops the upstream call and tries nothing else once the client leaves', async () => {
+    const app = await start({ strategy: { mode: 'fallback' }, retry: { attempts: 2 }, targets: [target(0), target(1)] });
+    ups[0]!.enqueue(CHAT, { hang: true });
+    const client = new AbortController();
+    const pending = post(app, {}, {}, client.signal);
+    await until(() => ups[0]!.requests.length === 1);
+    client.abort();
+    await expect(pending).rejects.toThrow();
+    await until(() => ups[0]!.aborted === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ups[0]!.requests).toHaveLength(1);
+    expect(ups[1]!.requests).toHaveLength(0);
+  });
+
+  it('a client leaving mid-stream stops the upstream stream', async () => {
+    const app = await start({ targets: [target(0)] });
+    ups[0]!.enqueue(CHAT, { chunks: streamEvents, chunkDelayMs: 60 });
+    const client = new AbortController();
+    const res = await post(app, { stream: true }, {}, client.signal);
+    const reader = res.body!.getReader();
+    await reader.read();
+    client.abort();
+    await until(() => ups[0]!.aborted === 1);
+  });
+});
+
 describe('streams', () => {
   it('a stream that breaks before its first content token is served whole by the fallback target', async () => {
     const app = await start({ strategy: { mode: 'fallback' }, targets: [target(0), target(1)] });
@@ -205,8 +240,9 @@ describe('streams', () => {
   });
 
   it('request_timeout stops counting once content flows: a slow but live stream completes', async () => {
-    const app = await start({ targets: [target(0, { request_timeout: 150 })] });
-    ups[0]!.enqueue(CHAT, { chunks: streamEvents, chunkDelayMs: 40 });
+    // The whole stream takes ~12 × 70 ms, well past the 500 ms timeout; its first token comes at ~70 ms.
+    const app = await start({ targets: [target(0, { request_timeout: 500 })] });
+    ups[0]!.enqueue(CHAT, { chunks: streamEvents, chunkDelayMs: 70 });
     const res = await post(app, { stream: true });
     const raw = await res.text();
     expect(raw.trimEnd().endsWith('data: [DONE]')).toBe(true);

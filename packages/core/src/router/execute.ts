@@ -148,11 +148,14 @@ export async function route<T>(root: PlanNode, env: RouteEnv, attempt: Attempt<T
       random: o.random ?? Math.random,
     },
   });
+  let answered = false;
   try {
-    return await runNode(root, run);
+    const routed = await runNode(root, run);
+    answered = true;
+    return routed;
   } catch (e) {
     throw conclude(run, e);
   } finally {
-    run.stop();
+    run.stop(answered);
   }
 }

@@ -13,6 +13,27 @@ export class Skipped extends Error {
 /** The overall deadline passed; nothing more is tried. */
 export class DeadlineReached extends Error {}
 
+/**
+ * Unlinks a finished run from the client's signal. The link must outlive routing (an answered stream
+ * still stops when the client leaves), so it is dropped once the run's controller is unreachable —
+ * i.e. once nothing reads the stream any more. This matters when one long-lived signal serves many
+ * calls (`gateway.chat(body, { signal })`); `AbortSignal.any` would do it but leaks on Node 20.
+ */
+const unlink = new FinalizationRegistry<() => void>((remove) => remove());
+const OWNER = Symbol('llmux.run');
+
+/** Module-level on purpose: closures made inside the class would share a context holding `this`. */
+function linkClient(client: AbortSignal, controller: AbortController): () => void {
+  const ref = new WeakRef(controller);
+  const forward = () => ref.deref()?.abort(client.reason);
+  client.addEventListener('abort', forward, { once: true });
+  const remove = () => client.removeEventListener('abort', forward);
+  unlink.register(controller, remove);
+  // Whoever still holds the signal (an attempt relaying a stream) keeps the controller alive.
+  (controller.signal as unknown as Record<symbol, unknown>)[OWNER] = controller;
+  return remove;
+}
+
 export interface RunSettings {
   deadlineMs: number;
   now: () => number;
@@ -38,6 +59,7 @@ export class RunState<T> implements RunSettings {
   readonly random: () => number;
   readonly backoff: BackoffSettings;
   private readonly timer: ReturnType<typeof setTimeout>;
+  private unlinkClient: (() => void) | undefined;
 
   constructor(
     readonly env: RouteEnv,
@@ -51,9 +73,8 @@ export class RunState<T> implements RunSettings {
     this.backoff = settings.backoff;
     this.deadlineAt = this.now() + this.deadlineMs;
     const client = env.signal;
-    // Kept linked after routing: a stream that already answered must still stop when the client leaves.
     if (client.aborted) this.controller.abort(client.reason);
-    else client.addEventListener('abort', () => this.controller.abort(client.reason), { once: true });
+    else this.unlinkClient = linkClient(client, this.controller);
     this.timer = setTimeout(() => {
       this.deadlineHit = true;
       this.controller.abort(new GatewayError('upstream_timeout', `the overall deadline of ${this.deadlineMs} ms passed`));
@@ -79,8 +100,10 @@ export class RunState<T> implements RunSettings {
     if (!this.failures.some((f) => f.error === error)) this.failures.push({ path, error });
   }
 
-  stop(): void {
+  /** `answered`: a target answered and may still be streaming, so the client link stays. */
+  stop(answered: boolean): void {
     clearTimeout(this.timer);
+    if (!answered) this.unlinkClient?.();
   }
 }
 
