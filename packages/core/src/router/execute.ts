@@ -116,6 +116,9 @@ function conclude<T>(run: Run<T>, e: unknown): GatewayError {
       param: 'deadline',
     });
   }
+  // Every circuit open: fail fast rather than force a call to the least-recently-failed target. The
+  // upstreams failed repeatedly moments ago, each circuit's half-open trial will probe it once its
+  // cooldown ends, and Retry-After tells the client when that is.
   if (e instanceof Skipped && run.failures.length === 0) {
     const reopen = run.skipped.map((s) => s.openUntil).filter((v): v is number => v !== undefined);
     const wait = reopen.length ? Math.max(1, Math.ceil((Math.min(...reopen) - run.now()) / 1000)) : undefined;

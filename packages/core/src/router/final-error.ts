@@ -32,7 +32,7 @@ export function withAttempts(e: GatewayError, attempts: AttemptSummary[]): Gatew
  */
 export function finalError(failures: Failure[], attempts: AttemptSummary[]): GatewayError {
   const last = failures[failures.length - 1]!.error;
-  if (failures.length === 1 && attempts.length <= 1) return last;
+  if (failures.length === 1) return attempts.length <= 1 ? last : withAttempts(last, attempts);
   const n = failures.length;
   const statuses = new Set(failures.map((f) => f.error.status));
   const providers = new Set(failures.map((f) => f.error.provider).filter(Boolean));
