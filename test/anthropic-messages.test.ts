@@ -56,7 +56,13 @@ describe('/v1/messages against an OpenAI target', () => {
     const rec = fixtureJson('openai/chat-completions.text.json');
     upstream.enqueue('/v1/chat/completions', { json: rec });
     const { data: msg, response } = await client.messages
-      .create({ model: 'gpt-4.1-nano', max_tokens: 100, top_k: 5, system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }] })
+      .create({
+        model: 'gpt-4.1-nano',
+        max_tokens: 100,
+        top_k: 5,
+        system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
       .withResponse();
     expect(msg).toMatchObject({ type: 'message', role: 'assistant', model: rec.model, stop_reason: 'end_turn', stop_sequence: null });
     expect(msg.id).toMatch(/^msg_/);
@@ -68,7 +74,7 @@ describe('/v1/messages against an OpenAI target', () => {
     expect(sent.headers.authorization).toBe('Bearer sk-openai-upstream');
     expect(sent.headers['x-api-key']).toBeUndefined();
     expect(JSON.stringify(sent.headers)).not.toContain(CLIENT_KEY);
-    // Nothing Anthropic-only (top_k) reaches an OpenAI upstream.
+    // Nothing Anthropic-only (top_k, cache breakpoints) reaches an OpenAI upstream.
     expect(sent.json).toEqual({ model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
   });
 

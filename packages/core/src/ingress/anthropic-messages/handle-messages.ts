@@ -66,8 +66,8 @@ export async function handleMessages(
     // A cache hit or a fallback to another provider answers in OpenAI shapes, translated below.
     const passed = pass && state.target?.provider === 'anthropic' ? pass : undefined;
     if (result.kind === 'completion') {
-      const body = passed?.message() ?? toMessage(result.completion, original.model);
-      return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body };
+      const answer = passed?.message() ?? toMessage(result.completion, original.model);
+      return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: answer };
     }
     const upstreamEvents = passed?.streamed() ? () => passed.takeEvents() : undefined;
     return {

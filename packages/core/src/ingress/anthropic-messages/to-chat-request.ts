@@ -25,29 +25,27 @@ const TRANSLATED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream
 /** The field the OpenAI body keeps untranslatable parts in; taken off again before a non-Anthropic upstream sees the body. */
 export const EXTRAS_FIELD = 'anthropic_extras';
 
-function withCache(part: ContentPart, block: AnthropicBlock): ContentPart {
-  const cache = (block as { cache_control?: unknown }).cache_control;
-  if (cache) part.cache_control = cache;
-  return part;
-}
-
-/** One user-side Anthropic block → an OpenAI content part. */
+/**
+ * One user-side Anthropic block → an OpenAI content part. Cache breakpoints (`cache_control`) are
+ * not carried: they only mean something to Anthropic, which gets the client's body as is, and
+ * OpenAI rejects unknown fields in content parts.
+ */
 function toPart(block: AnthropicBlock, at: string, lost: Lost): ContentPart | undefined {
   const b = block as AnthropicBlock & { text?: string; source?: Record<string, string>; title?: string };
   switch (b.type) {
     case 'text':
-      return withCache({ type: 'text', text: b.text ?? '' }, b);
+      return { type: 'text', text: b.text ?? '' };
     case 'image': {
       const src = b.source ?? {};
-      if (src.type === 'base64') return withCache({ type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } }, b);
-      if (src.type === 'url') return withCache({ type: 'image_url', image_url: { url: src.url ?? '' } }, b);
+      if (src.type === 'base64') return { type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } };
+      if (src.type === 'url') return { type: 'image_url', image_url: { url: src.url ?? '' } };
       return unsupported(lost, `${at}.source.type`, `image source "${src.type}" needs an anthropic target; use base64 or url`, block);
     }
     case 'document': {
       const src = b.source ?? {};
-      if (src.type === 'text') return withCache({ type: 'text', text: src.data ?? '' }, b);
+      if (src.type === 'text') return { type: 'text', text: src.data ?? '' };
       if (src.type === 'base64') {
-        return withCache({ type: 'file', file: { filename: b.title ?? 'document.pdf', file_data: `data:${src.media_type};base64,${src.data}` } }, b);
+        return { type: 'file', file: { filename: b.title ?? 'document.pdf', file_data: `data:${src.media_type};base64,${src.data}` } };
       }
       return unsupported(lost, `${at}.source.type`, `document source "${src.type}" needs an anthropic target; use base64 or text`, block);
     }
@@ -68,6 +66,9 @@ function toolMessage(block: AnthropicBlock, at: string, lost: Lost): ChatMessage
 const parts = (blocks: AnthropicBlock[], at: string, lost: Lost): ContentPart[] =>
   blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, lost) ?? []);
 
+/** A lone text part reads as plain text, the form every OpenAI-compatible server accepts. */
+const plain = (content: ContentPart[]): string | ContentPart[] => (content.length === 1 && content[0]!.type === 'text' ? (content[0]!.text as string) : content);
+
 function userMessages(content: string | AnthropicBlock[], at: string, lost: Lost): ChatMessage[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: ChatMessage[] = [];
@@ -80,10 +81,8 @@ function userMessages(content: string | AnthropicBlock[], at: string, lost: Lost
     }
   });
   if (!rest.length) return tools;
-  // A lone text block reads as plain text, the form every OpenAI-compatible server accepts.
-  const only = rest.length === 1 && rest[0]!.type === 'text' && !rest[0]!.cache_control ? (rest[0]!.text as string) : undefined;
   // OpenAI wants tool results right after the assistant's tool calls, before any new user text.
-  return [...tools, { role: 'user', content: only ?? rest }];
+  return [...tools, { role: 'user', content: plain(rest) }];
 }
 
 function assistantMessage(content: string | AnthropicBlock[], lost: Lost): ChatMessage {
@@ -119,9 +118,7 @@ function toTools(tools: AnthropicTool[], lost: Lost): ToolDefinition[] {
     .map((t) => {
       const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
       if (t.description) fn.description = t.description;
-      const tool: ToolDefinition & { cache_control?: unknown } = { type: 'function', function: fn };
-      if (t.cache_control) tool.cache_control = t.cache_control;
-      return tool;
+      return { type: 'function' as const, function: fn };
     });
 }
 
@@ -149,12 +146,12 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (typeof req.system === 'string') {
     if (req.system) messages.push({ role: 'system', content: req.system });
   } else if (Array.isArray(req.system) && req.system.length) {
-    messages.push({ role: 'system', content: parts(req.system, 'system', lost) });
+    messages.push({ role: 'system', content: plain(parts(req.system, 'system', lost)) });
   }
   req.messages.forEach((m, i) => {
     if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, lost));
     else if (m.role === 'system') {
-      const content = typeof m.content === 'string' ? m.content : parts(m.content, `messages[${i}].content`, lost);
+      const content = typeof m.content === 'string' ? m.content : plain(parts(m.content, `messages[${i}].content`, lost));
       messages.push({ role: 'system', content });
     } else messages.push(assistantMessage(m.content, lost));
   });
