@@ -8,8 +8,8 @@ export interface KoaLikeContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: string;
-  /** Set by a body parser such as `@koa/bodyparser`. */
-  request: { body?: unknown };
+  /** Koa's request; a body parser such as `@koa/bodyparser` sets its `body`. */
+  request: object;
   status: number;
   body: unknown;
   set(headers: Record<string, string>): void;
@@ -48,7 +48,8 @@ function koaBody(body: unknown): unknown {
  * `app.use(gatewayMiddleware(options))` serves the gateway under `basePath` (default `/llm`) and
  * passes every other request to `next()`. Works with or without a body parser before it, and under
  * `koa-mount`. It only sets `ctx.status`, headers and `ctx.body`, so Koa's own response handling
- * (and any middleware wrapping it) stays in charge.
+ * (and any middleware wrapping it) stays in charge. Koa 3 pipes stream bodies with `pipeline`, so a
+ * client that leaves mid-stream reaches `app.on('error')` as `ERR_STREAM_PREMATURE_CLOSE`.
  */
 export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
   options: KoaGatewayOptions<Ctx> = {},
@@ -64,7 +65,7 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     const { req, res } = ctx;
     const response = await gateway.handle(
       // `abortSignalFor` only listens to `close`; nothing here writes to `ctx.res`.
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, ctx.request.body), signal: abortSignalFor(res) },
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, (ctx.request as { body?: unknown }).body), signal: abortSignalFor(res) },
       context,
     );
     ctx.status = response.status;
