@@ -13,6 +13,11 @@ export interface CompileEnv {
   env: Record<string, string | undefined>;
   /** Told of every `custom_host` a target uses (request-level configs pass them to the SSRF guard). */
   onCustomHost?: (url: string, param: string) => void;
+  /**
+   * Set while compiling a config a client sent. A target whose `custom_host` came from the client gets
+   * only the credentials the client sent too: the server's keys must never travel to a host it did not choose.
+   */
+  clientConfig?: boolean;
 }
 
 /** Keys a child target takes from its parent unless it sets them itself. */
@@ -64,12 +69,14 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
       param: `${path}.provider`,
     });
   }
-  const defaults = env.providers[provider.id] ?? env.providers[providerId] ?? {};
+  const clientHost = env.clientConfig === true && cfg.custom_host !== undefined;
+  const defaults = clientHost ? {} : (env.providers[provider.id] ?? env.providers[providerId] ?? {});
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
-  const apiKey =
-    cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
+  const apiKey = clientHost
+    ? cfg.api_key
+    : cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
   if (cfg.custom_host !== undefined) env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
   const baseURL = (cfg.custom_host ?? defaults.baseURL ?? provider.baseURL).replace(/\/+$/, '');
   const target: ResolvedTarget = {
@@ -84,6 +91,7 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   };
   if (cfg.name) target.name = cfg.name;
   if (apiKey) target.apiKey = apiKey;
+  if (clientHost) target.clientHost = true;
   if (cfg.request_timeout) target.requestTimeout = cfg.request_timeout;
   if (cfg.retry) {
     target.retry = { attempts: cfg.retry.attempts, useRetryAfter: cfg.retry.use_retry_after_header ?? true };

@@ -69,7 +69,7 @@ export class PlanResolver {
     let plan = this.requestPlans.get(key);
     if (!plan) {
       const hosts: RequestHost[] = [];
-      const compiled = compile({ ...this.env, onCustomHost: (url, param) => hosts.push(parseRequestHost(url, param)) });
+      const compiled = compile({ ...this.env, clientConfig: true, onCustomHost: (url, param) => hosts.push(parseRequestHost(url, param)) });
       plan = {
         ...this.serverPlan,
         ...compiled,

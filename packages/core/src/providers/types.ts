@@ -26,6 +26,11 @@ export interface ResolvedTarget {
   retry?: { attempts: number; onStatusCodes?: number[]; useRetryAfter: boolean };
   /** Statuses that make the parent fallback move on (undefined: any failure). */
   onStatusCodes?: number[];
+  /**
+   * The client chose this target's host (a request-level `custom_host`): providers must not add
+   * credentials from the server's environment.
+   */
+  clientHost?: boolean;
   /** Provider-specific settings from the target (`aws_region`, `resource_name`, `api_version`, …). */
   extra: Record<string, unknown>;
 }

@@ -50,7 +50,8 @@ function keyPair(
  */
 export function resolveSettings(target: ResolvedTarget, env: EnvAccessor): BedrockSettings {
   let vars: Record<string, string | undefined> | undefined;
-  const fromEnv = (name: string) => (vars ??= env())[name] || undefined;
+  // A host the client chose gets only the credentials the client sent.
+  const fromEnv = (name: string) => (target.clientHost ? undefined : (vars ??= env())[name] || undefined);
   const region = setting(target, 'aws_region') ?? fromEnv('AWS_REGION') ?? fromEnv('AWS_DEFAULT_REGION') ?? DEFAULT_REGION;
   // The region becomes part of the host name: anything but a region's letters would let a config steer the call elsewhere.
   if (!REGION.test(region)) {
