@@ -19,6 +19,22 @@ export { openAICompatible, type OpenAICompatiblePreset } from './providers/opena
 export type { GatewayStore } from './store/types.js';
 export type { BreakerStore, BreakerPolicy, BreakerStatus, BreakerDecision, BreakerState } from './store/breaker-store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory/create-memory-store.js';
+export type {
+  LimitStore,
+  AdmitRequest,
+  AdmitResult,
+  CounterClaim,
+  WindowClaim,
+  WindowStatus,
+  SettleAmounts,
+  LimitUsage,
+  CounterUsage,
+  WindowUsage,
+} from './store/limit-store.js';
+export { createSqliteStore, type SqliteStore, type SqliteStoreOptions } from './store/sqlite/create-sqlite-store.js';
+export type { LimitOptions } from './options.js';
+export type { UsageReport, BudgetUsageRow, RateLimitUsageRow } from './limits/usage-view.js';
+export { usageReport } from './limits/usage-view.js';
 export type { PipelineStage, RequestState, Outcome } from './pipeline/state.js';
 export type { CacheStore, VectorMatch } from './store/cache-store.js';
 export { createMemoryCache, type MemoryCacheOptions } from './store/memory/cache.js';

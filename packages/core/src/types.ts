@@ -16,6 +16,11 @@ export interface GatewayResponse {
   headers: Record<string, string>;
   /** JSON value, string, Uint8Array, or AsyncIterable<Uint8Array> for streams. */
   body: unknown;
+  /**
+   * HTTP trailers sent after a stream's last chunk, for facts known only at its end (`x-llmux-cost`).
+   * Called once the body is exhausted; absent names are simply not sent.
+   */
+  trailers?: () => Record<string, string>;
 }
 
 /** What the host app already knows about the caller (from the adapter's `identify` option). */

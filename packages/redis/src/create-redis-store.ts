@@ -2,6 +2,7 @@ import type { GatewayStore } from '@llmux/core';
 import { createClient, type RedisClientType } from 'redis';
 import { redisBreaker } from './breaker.js';
 import { redisCache, type RedisCacheOptions } from './cache.js';
+import { redisLimits, type FailMode } from './limits.js';
 
 /** Options for the Redis-backed store shared by several gateway instances. */
 export interface RedisStoreOptions {
@@ -13,11 +14,24 @@ export interface RedisStoreOptions {
   client?: RedisClientType;
   /** Bounds of the shared response cache and semantic index. */
   cache?: RedisCacheOptions;
+  /**
+   * Budgets and rate limits when Redis cannot be reached: `closed` (default) refuses requests with 503
+   * — no spend goes uncounted; `open` lets them through unchecked and logs a warning. The cache always
+   * fails open (a miss).
+   */
+  failMode?: FailMode;
+  /** ms a command may take before it fails, so a stalled Redis never stalls requests. Default 1000. */
+  commandTimeout?: number;
+  /** ms to wait for the (re)connection; operations wait at most this long for the first one. Default 2000. */
+  connectTimeout?: number;
 }
 
 export interface RedisStore extends GatewayStore {
   readonly client: RedisClientType;
-  /** Resolves once connected; every operation waits for it. */
+  /**
+   * Resolves once connected, or after `connectTimeout` when Redis cannot be reached yet; every operation
+   * waits for it, then fails fast while Redis is down (no offline queue) instead of hanging.
+   */
   readonly ready: Promise<void>;
 }
 
@@ -25,21 +39,34 @@ export interface RedisStore extends GatewayStore {
 export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const prefix = options.prefix ?? 'llmux:';
   const owned = !options.client;
-  const client = (options.client ?? createClient({ url: options.url ?? 'redis://127.0.0.1:6379' })) as RedisClientType;
+  const connectTimeout = options.connectTimeout ?? 2000;
+  const client = (options.client ??
+    createClient({
+      url: options.url ?? 'redis://127.0.0.1:6379',
+      // Commands while disconnected fail at once rather than queue: a request must never wait on a dead Redis.
+      disableOfflineQueue: true,
+      commandOptions: { timeout: options.commandTimeout ?? 1000 },
+      socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+    })) as RedisClientType;
   client.on('error', () => {
     // Connection errors surface on each command (and go through each part's fail-open/closed policy).
   });
-  const ready = client.isOpen ? Promise.resolve() : client.connect().then(() => undefined);
-  ready.catch(() => undefined);
-  void prefix;
+  const connected = client.isOpen ? Promise.resolve() : client.connect().then(() => undefined);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ready = Promise.race([connected, new Promise<void>((r) => (timer = setTimeout(r, connectTimeout)).unref?.())])
+    .catch(() => undefined)
+    .finally(() => clearTimeout(timer));
   return {
     kind: 'redis',
     ...redisBreaker(client, prefix, ready),
     ...redisCache(client, prefix, ready, options.cache),
+    ...redisLimits(client, prefix, ready, options.failMode ?? 'closed'),
     client,
     ready,
     async close() {
-      if (owned && client.isOpen) await client.quit();
+      if (!owned || !client.isOpen) return;
+      if (client.isReady) await client.close();
+      else client.destroy();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from '../limits/calendar.js';
 
 /**
  * The Portkey config document (snake_case JSON), extended with budgets, rate limits, a circuit breaker
@@ -40,7 +41,7 @@ export const budgetSchema = z
     max_tokens_per_day: z.number().int().nonnegative().optional(),
     scope: scopeSchema.optional(),
     /** IANA timezone for calendar windows. Default UTC. */
-    timezone: z.string().optional(),
+    timezone: z.string().refine(isTimeZone, 'timezone must be an IANA zone name such as "Europe/Paris"').optional(),
   })
   .refine((b) => Object.keys(b).some((k) => k.startsWith('max_')), 'a budget needs at least one max_* limit');
 

@@ -15,6 +15,12 @@ const ROUTES: Record<string, Record<string, RouteName>> = {
   '/v1/messages': { POST: 'messages' },
   '/v1/models': { GET: 'models' },
   '/models': { GET: 'models' },
+  '/usage': { GET: 'usage' },
+  '/playground': { GET: 'playground' },
+  '/playground/api/info': { GET: 'playground-info' },
+  '/playground/api/chat': { POST: 'playground-chat' },
+  '/playground/api/usage': { GET: 'playground-usage' },
+  '/playground/api/requests': { GET: 'playground-requests' },
 };
 
 /** Lets later stages add routes (playground, usage, metrics) without touching this table's callers. */

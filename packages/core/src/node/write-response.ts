@@ -19,6 +19,16 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
+/** Trailers need chunked encoding (HTTP/1.1 without content-length); a failing producer costs only the trailers. */
+function addTrailers(res: ServerResponse, produce: () => Record<string, string>): void {
+  try {
+    const trailers = produce();
+    if (Object.keys(trailers).length && res.chunkedEncoding !== false && !res.hasHeader('content-length')) res.addTrailers(trailers);
+  } catch {
+    // Trailers are extra facts; the body already went out complete.
+  }
+}
+
 /**
  * Writes a gateway response to Node's `ServerResponse`: JSON and bytes in one `end`, streams chunk by
  * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
@@ -41,17 +51,22 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   res.flushHeaders();
   const flush = (res as Flushable).flush;
   const iterator = body[Symbol.asyncIterator]();
+  let complete = false;
   try {
     for (;;) {
       if (res.destroyed) break;
       const next = await iterator.next();
-      if (next.done) break;
+      if (next.done) {
+        complete = true;
+        break;
+      }
       if (!res.write(next.value)) await drained(res);
       flush?.call(res);
     }
   } finally {
     // Ends the source (and with it the upstream call) when we stopped early.
     await iterator.return?.(undefined);
+    if (complete && response.trailers && !res.destroyed && !res.writableEnded) addTrailers(res, response.trailers);
     if (!res.destroyed && !res.writableEnded) res.end();
   }
 }

@@ -1,3 +1,4 @@
+import { costTrailers, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { responseHeaders } from '../http/headers.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
@@ -48,7 +49,7 @@ async function* observe(gw: GatewayInternals, state: RequestState, chunks: Async
       recorded?.push(out);
       // We asked the upstream for usage so the stream can be costed; a client that did not ask never sees it.
       if (usage && !state.wantsStreamUsage && out.chunk.choices?.length === 0) continue;
-      yield out;
+      yield usage && state.wantsStreamUsage ? withStreamCost(gw, state, out) : out;
     }
     ended = true;
     await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}) }, gw.logger);
@@ -134,5 +135,7 @@ export async function handleChat(gw: GatewayInternals, state: RequestState): Pro
     status: 200,
     headers: responseHeaders(factsOf(state), { ...SSE_HEADERS, ...state.headers }),
     body: toOpenAISse(result.chunks, toGatewayError),
+    // A stream's cost is known only after its last chunk, when the headers are long gone.
+    trailers: () => costTrailers(state),
   };
 }

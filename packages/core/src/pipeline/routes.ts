@@ -1,6 +1,8 @@
 import { checkDepth, readJsonBody } from '../http/read-body.js';
 import { validateChat, validateEmbeddings } from '../http/validate.js';
 import { handleMessages } from '../ingress/anthropic-messages/handle-messages.js';
+import { handleUsage } from '../limits/usage-view.js';
+import { playgroundRoutes } from '../playground/routes.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
 import { handleChat } from './chat.js';
 import { createState } from './create-state.js';
@@ -30,4 +32,6 @@ export const routeHandlers: Record<string, RouteHandler> = {
   },
   models: (gw, _req, _context, traceId) => handleModels(gw, traceId),
   messages: handleMessages,
+  usage: (gw, req, _context, traceId) => handleUsage(gw, req, traceId),
+  ...playgroundRoutes,
 };

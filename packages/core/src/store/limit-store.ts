@@ -1,2 +1,96 @@
-/** Atomic counters for budgets (reserve, settle, release) and rate limits. */
-export interface LimitStore {}
+/**
+ * Atomic counters for budgets and rate limits. Every amount is an integer in the caller's unit
+ * (nano-USD for cost, tokens, requests), so sums stay exact in Redis, SQLite and memory alike.
+ *
+ * One `admit` call checks every rate-limit window and reserves every budget counter of a request,
+ * all or nothing — one round trip before the upstream call, and no read-then-write race between
+ * instances. With only counters it is a plain reservation; with only windows a check-and-consume.
+ */
+
+/** A budget counter: admitted while spent + live reservations + `amount` ≤ `limit`. */
+export interface CounterClaim {
+  /** Opaque, stable id of the counter (scope, metric and calendar window). */
+  key: string;
+  /** Worst case this request may add. */
+  amount: number;
+  limit: number;
+  /** ms epoch when the counter's calendar window ends; the store may forget it afterwards. */
+  expireAt: number;
+}
+
+/** A sliding-window rate limit: admitted while the amounts inside the last `windowMs` + `amount` ≤ `limit`. */
+export interface WindowClaim {
+  key: string;
+  /** 1 for a request, the estimated tokens for a token limit. */
+  amount: number;
+  limit: number;
+  windowMs: number;
+}
+
+export interface AdmitRequest {
+  /** Unique per request; names the reservation and the window entries. */
+  id: string;
+  /** ms a reservation lives unless settled or released, so a crashed instance never leaves a phantom charge. */
+  ttlMs: number;
+  counters: CounterClaim[];
+  windows: WindowClaim[];
+}
+
+/** A window's state after an admitted request. */
+export interface WindowStatus {
+  /** Amount inside the window, this request included. */
+  used: number;
+  limit: number;
+  /** ms until the oldest counted entry leaves the window (when room grows again). */
+  resetMs: number;
+}
+
+export type AdmitResult =
+  | {
+      ok: true;
+      /** In the order of `windows`. */
+      windows: WindowStatus[];
+      /** The store could not be reached and its fail-open policy let the request through uncounted. */
+      unchecked?: boolean;
+    }
+  | { ok: false; reason: 'window'; index: number; used: number; limit: number; retryAfterMs: number }
+  | { ok: false; reason: 'counter'; index: number; spent: number; reserved: number; limit: number };
+
+/** Final amounts, in the order of the admitted request's claims. */
+export interface SettleAmounts {
+  /** Real amount per counter; replaces its reservation. */
+  counters: number[];
+  /** New amount per window entry; `undefined` keeps the admitted amount (requests). */
+  windows?: Array<number | undefined>;
+}
+
+export interface CounterUsage {
+  key: string;
+  spent: number;
+  /** Sum of live (unexpired) reservations. */
+  reserved: number;
+}
+
+export interface WindowUsage {
+  key: string;
+  used: number;
+}
+
+export interface LimitUsage {
+  counters: CounterUsage[];
+  windows: WindowUsage[];
+}
+
+export interface LimitStore {
+  /** Checks every window and counter; on success consumes the windows and reserves the counters, atomically. */
+  admit(request: AdmitRequest): Promise<AdmitResult>;
+  /**
+   * Replaces the reservation by real amounts (spent += actual) and adjusts window entries. Works after
+   * the reservation expired too: the real spend is always recorded.
+   */
+  settle(request: AdmitRequest, amounts: SettleAmounts): Promise<void>;
+  /** Drops the reservation without spending; window entries stay (the request was made). */
+  release(request: AdmitRequest): Promise<void>;
+  /** Every live counter and window, for the usage view. Keys starting with `prefix` only, when given. */
+  readUsage(prefix?: string): Promise<LimitUsage>;
+}

@@ -1,6 +1,7 @@
 import type { GatewayStore } from '../types.js';
 import { memoryBreaker } from './breaker.js';
 import { createMemoryCache, type MemoryCacheOptions } from './cache.js';
+import { memoryLimits } from './limits.js';
 
 /** Options for the in-process store. */
 export interface MemoryStoreOptions {
@@ -16,6 +17,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): GatewayStor
   return {
     kind: 'memory',
     ...memoryBreaker(),
+    ...memoryLimits(),
     ...createMemoryCache(options.cache),
     close: async () => undefined,
   };

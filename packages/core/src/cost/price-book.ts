@@ -1,0 +1,103 @@
+import { calcPrice } from '@pydantic/genai-prices';
+import { LRUCache } from 'lru-cache';
+import type { GatewayOptions } from '../options.js';
+import type { PriceSheet, Rate } from './price-sheet.js';
+
+export type PricingOption = NonNullable<GatewayOptions['pricing']>;
+
+/**
+ * llmux provider ids → the price database's. `null`: a provider whose models have no list price —
+ * self-hosted servers are unpriced unless `pricing` names them; the local mock costs nothing.
+ */
+const DATABASE_PROVIDER: Record<string, string | null> = {
+  'azure-openai': 'azure',
+  bedrock: 'aws',
+  xai: 'x-ai',
+  ollama: null,
+  vllm: null,
+  lmstudio: null,
+};
+
+const FREE: PriceSheet = { input: 0, output: 0 };
+
+/** Prices that change with the time of day (DeepSeek's off-peak hours) are looked up again after this. */
+const CONDITIONAL_PRICE_TTL_MS = 60_000;
+
+function toRate(v: unknown): Rate | undefined {
+  if (typeof v === 'number') return v;
+  if (v && typeof v === 'object' && 'base' in v && 'tiers' in v) return v as Rate;
+  return undefined;
+}
+
+function fromOption(p: PricingOption[string]): PriceSheet {
+  const sheet: PriceSheet = { input: p.input, output: p.output };
+  if (p.cached_input !== undefined) sheet.cacheRead = p.cached_input;
+  if (p.cache_write !== undefined) sheet.cacheWrite = p.cache_write;
+  if (p.reasoning !== undefined) sheet.reasoning = p.reasoning;
+  return sheet;
+}
+
+interface Found {
+  sheet: PriceSheet | null;
+  until: number;
+}
+
+/**
+ * Finds a model's prices: the `pricing` option first (by `provider/model`, then `model`), then the
+ * `@pydantic/genai-prices` database. The database lookup matches model names against every entry
+ * (~25 µs), so results are kept; each request then costs a few multiplications.
+ */
+export class PriceBook {
+  private readonly found = new LRUCache<string, Found>({ max: 2000 });
+
+  constructor(private readonly overrides: PricingOption = {}) {}
+
+  /** The sheet of the first of `models` with a known price; undefined when none has one. */
+  find(provider: string, models: ReadonlyArray<string | undefined>): PriceSheet | undefined {
+    for (const model of models) {
+      if (!model) continue;
+      const own = this.overrides[`${provider}/${model}`] ?? this.overrides[model];
+      if (own) return fromOption(own);
+    }
+    if (provider === 'mock') return FREE;
+    for (const model of models) {
+      if (!model) continue;
+      const sheet = this.fromDatabase(provider, model);
+      if (sheet) return sheet;
+    }
+    return undefined;
+  }
+
+  private fromDatabase(provider: string, model: string): PriceSheet | null {
+    const key = `${provider}\u0000${model}`;
+    const now = Date.now();
+    const hit = this.found.get(key);
+    if (hit && hit.until > now) return hit.sheet;
+    const providerId = provider in DATABASE_PROVIDER ? DATABASE_PROVIDER[provider] : provider;
+    let sheet: PriceSheet | null = null;
+    let until = Infinity;
+    if (providerId) {
+      let result;
+      try {
+        result = calcPrice({ input_tokens: 0, output_tokens: 0 }, model, { providerId, timestamp: new Date(now) });
+      } catch {
+        result = null;
+      }
+      const mp = result?.model_price;
+      const input = toRate(mp?.input_mtok);
+      const output = toRate(mp?.output_mtok);
+      if (mp && input !== undefined) {
+        sheet = { input, output: output ?? 0 };
+        const cacheRead = toRate(mp.cache_read_mtok);
+        const cacheWrite = toRate(mp.cache_write_mtok);
+        const reasoning = toRate(mp.output_reasoning_mtok);
+        if (cacheRead !== undefined) sheet.cacheRead = cacheRead;
+        if (cacheWrite !== undefined) sheet.cacheWrite = cacheWrite;
+        if (reasoning !== undefined) sheet.reasoning = reasoning;
+      }
+      if (result && Array.isArray(result.model.prices)) until = now + CONDITIONAL_PRICE_TTL_MS;
+    }
+    this.found.set(key, { sheet, until });
+    return sheet;
+  }
+}

@@ -1,0 +1,32 @@
+import { GatewayError } from '../errors.js';
+import { header } from '../http/headers.js';
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { GatewayRequest } from '../types.js';
+
+/** Compares in time independent of where the strings differ, so the key cannot be guessed byte by byte. */
+function sameKey(given: string, expected: string): boolean {
+  let diff = given.length ^ expected.length;
+  for (let i = 0; i < expected.length; i++) diff |= (given.charCodeAt(i) || 0) ^ expected.charCodeAt(i);
+  return diff === 0;
+}
+
+/** The configured admin key: `adminKey`, else `LLMUX_ADMIN_KEY` from the gateway's env. */
+export function adminKeyOf(gw: GatewayInternals): string | undefined {
+  return gw.options.adminKey ?? (gw.options.env ?? process.env).LLMUX_ADMIN_KEY ?? undefined;
+}
+
+/**
+ * Admin routes exist only when an admin key is configured — without one they answer 404, as if absent,
+ * so a gateway never exposes spend by accident. With one, a missing or wrong key is a 401.
+ */
+export function requireAdmin(gw: GatewayInternals, req: GatewayRequest): void {
+  const expected = adminKeyOf(gw);
+  if (!expected) throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
+  const bearer = header(req.headers, 'authorization')?.replace(/^Bearer\s+/i, '');
+  const given = [header(req.headers, 'x-llmux-admin-key'), bearer].filter((k): k is string => !!k);
+  if (!given.some((k) => sameKey(k, expected))) {
+    throw new GatewayError('unauthorized', 'this route needs the admin key (Authorization: Bearer <key> or x-llmux-admin-key)', {
+      param: 'authorization',
+    });
+  }
+}

@@ -1,0 +1,87 @@
+/** Calendar periods of budgets. Windows follow the wall clock (a day ends at midnight), not a sliding 24 h. */
+export type Period = 'hour' | 'day' | 'month';
+
+export interface CalendarWindow {
+  /** Local start of the window, e.g. `2026-11-25`, `2026-11-25T14`, `2026-11`. */
+  id: string;
+  /** ms epoch (UTC) of the first instant in the window. */
+  start: number;
+  /** ms epoch (UTC) of the first instant after it: when the budget resets. */
+  end: number;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** True for an IANA zone name this runtime knows (`Europe/Paris`, `UTC`). */
+export function isTimeZone(name: string): boolean {
+  try {
+    formatter(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The wall-clock fields at instant `t` in `timeZone`, as if they were UTC. */
+function localAsUtc(t: number, timeZone: string): number {
+  const p: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(t)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+}
+
+/** The UTC instant at which the zone's clock shows `local` (fields given as UTC); twice-corrected for DST. */
+function localToInstant(local: number, timeZone: string): number {
+  const guess = local - (localAsUtc(local, timeZone) - local);
+  return local - (localAsUtc(guess, timeZone) - guess);
+}
+
+function bounds(period: Period, local: Date): { id: string; start: number; end: number } {
+  const y = local.getUTCFullYear();
+  const m = local.getUTCMonth();
+  const d = local.getUTCDate();
+  const h = local.getUTCHours();
+  if (period === 'month') return { id: `${y}-${pad(m + 1)}`, start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
+  const day = `${y}-${pad(m + 1)}-${pad(d)}`;
+  if (period === 'day') return { id: day, start: Date.UTC(y, m, d), end: Date.UTC(y, m, d + 1) };
+  return { id: `${day}T${pad(h)}`, start: Date.UTC(y, m, d, h), end: Date.UTC(y, m, d, h + 1) };
+}
+
+/** Windows are reused until they end: computing one in a timezone formats dates (~2 µs). */
+const cache = new Map<string, CalendarWindow>();
+
+/** The calendar window containing instant `now`, in UTC or an IANA `timeZone`. */
+export function calendarWindow(period: Period, now: number, timeZone = 'UTC'): CalendarWindow {
+  const cacheKey = `${period}|${timeZone}`;
+  const hit = cache.get(cacheKey);
+  if (hit && now >= hit.start && now < hit.end) return hit;
+  let w: CalendarWindow;
+  if (timeZone === 'UTC') {
+    w = bounds(period, new Date(now));
+  } else {
+    const local = bounds(period, new Date(localAsUtc(now, timeZone)));
+    w = { id: local.id, start: localToInstant(local.start, timeZone), end: localToInstant(local.end, timeZone) };
+  }
+  if (cache.size > 500) cache.clear();
+  cache.set(cacheKey, w);
+  return w;
+}

@@ -1,0 +1,74 @@
+/**
+ * A cheap upper bound on a request's input tokens, without a tokenizer: byte-level BPE tokenizers
+ * (OpenAI, Llama, Claude, Gemini) never make a token of less than one UTF-8 byte, so the UTF-8 length
+ * of the text never undercounts. It overcounts English about 4×: budgets reserve more than they
+ * settle, never less. Images, audio and files count a fixed amount each.
+ */
+
+/** Tokens reserved per image, audio or file part: above what one high-detail image costs at OpenAI or Anthropic. */
+export const MEDIA_PART_TOKENS = 2_000;
+/** Role markers and separators around each message. */
+const PER_MESSAGE_TOKENS = 8;
+
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    // 2 bytes below U+0800; a surrogate pair (2 units) is 4 bytes; other BMP characters are 3.
+    n += c < 0x800 ? 1 : c >= 0xd800 && c <= 0xdbff ? 1 : c >= 0xdc00 && c <= 0xdfff ? 1 : 2;
+  }
+  return n;
+}
+
+function contentTokens(content: unknown): number {
+  if (typeof content === 'string') return utf8Length(content);
+  if (!Array.isArray(content)) return content == null ? 0 : utf8Length(JSON.stringify(content));
+  let n = 0;
+  for (const part of content) {
+    if (typeof part === 'string') n += utf8Length(part);
+    else if (part && typeof part === 'object') {
+      const p = part as Record<string, unknown>;
+      if (typeof p.text === 'string') n += utf8Length(p.text);
+      else if (typeof p.refusal === 'string') n += utf8Length(p.refusal);
+      else n += MEDIA_PART_TOKENS;
+    }
+  }
+  return n;
+}
+
+/** Upper bound of the input tokens of an OpenAI-shaped chat or embeddings body. */
+export function estimateInputTokens(body: Record<string, unknown>): number {
+  let n = 0;
+  const messages = body.messages;
+  if (Array.isArray(messages)) {
+    for (const m of messages) {
+      if (!m || typeof m !== 'object') continue;
+      const msg = m as Record<string, unknown>;
+      n += PER_MESSAGE_TOKENS + contentTokens(msg.content);
+      if (msg.tool_calls !== undefined) n += utf8Length(JSON.stringify(msg.tool_calls));
+      if (typeof msg.name === 'string') n += utf8Length(msg.name);
+    }
+    for (const extra of ['tools', 'functions', 'response_format'] as const) {
+      if (body[extra] !== undefined) n += utf8Length(JSON.stringify(body[extra]));
+    }
+  }
+  const input = body.input;
+  if (typeof input === 'string') n += utf8Length(input);
+  else if (Array.isArray(input)) {
+    for (const item of input) {
+      if (typeof item === 'string') n += utf8Length(item);
+      else if (typeof item === 'number') n += 1;
+      else if (Array.isArray(item)) n += item.length;
+    }
+  }
+  return n;
+}
+
+/** Output tokens a request may produce: its `max_completion_tokens` / `max_tokens` (× `n`), or `fallback`. */
+export function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
+  const limit = body.max_completion_tokens ?? body.max_tokens;
+  const per = typeof limit === 'number' && limit > 0 ? limit : fallback;
+  const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
+  return body.messages === undefined ? 0 : per * choices;
+}

@@ -1,0 +1,77 @@
+import { candidatesFor } from '../cost/model-names.js';
+import { GatewayError } from '../errors.js';
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { Outcome, PipelineStage, RequestState } from '../pipeline/state.js';
+import type { SettleAmounts } from '../store/limit-store.js';
+import { buildClaims, toNano, type ClaimPolicy, type Claims } from './claims.js';
+import { rateHeaders } from './rate-headers.js';
+import { budgetExceeded, rateLimited } from './refusals.js';
+
+function totalTokens(state: RequestState): number {
+  const u = state.usage!;
+  return typeof u.total_tokens === 'number' ? u.total_tokens : (u.prompt_tokens ?? 0) + (u.completion_tokens ?? 0);
+}
+
+/**
+ * What the request really used. A cache hit used nothing; reported usage is exact; an answer whose
+ * usage never came (a stream cut after content, a provider that reports none) is charged the reserved
+ * worst case, so leaving early can never dodge a budget; a failure before any answer costs nothing.
+ */
+function actuals(state: RequestState, outcome: Outcome, claims: Claims): { nano: number; tokens: number } {
+  if (state.cache === 'HIT' || state.cache === 'SEMANTIC_HIT') return { nano: 0, tokens: 0 };
+  if (state.usage) return { nano: state.cost !== undefined ? toNano(state.cost) : 0, tokens: totalTokens(state) };
+  if (state.firstTokenAt !== undefined || outcome.status < 400) return { nano: claims.reservedNano, tokens: claims.reservedTokens };
+  return { nano: 0, tokens: 0 };
+}
+
+function settleAmounts(claims: Claims, used: { nano: number; tokens: number }): SettleAmounts {
+  return {
+    counters: claims.counters.map((c) => (c.metric === 'cost' ? used.nano : used.tokens)),
+    windows: claims.windows.map((w) => (w.metric === 'tokens' ? used.tokens : undefined)),
+  };
+}
+
+/**
+ * Rate limits and budgets in one stage, so one store call (one Redis round trip) checks every window
+ * and reserves every budget before the upstream call. Budgets reserve the worst case (input bound +
+ * `max_tokens`, priced at the dearest target that may serve) and settle with the real cost afterwards.
+ */
+export function limitsStage(gw: GatewayInternals): PipelineStage {
+  const policy: ClaimPolicy = {
+    defaultMaxTokens: gw.options.limitOptions?.defaultMaxTokens ?? 4096,
+    ttlMs: (gw.options.limitOptions?.reservationTtl ?? 600) * 1000,
+  };
+  return {
+    name: 'limits',
+    async before(state) {
+      if (state.plan.budgets.length === 0 && state.plan.rateLimits.length === 0) return;
+      // A model no target can serve fails in the router before any `after` hook would settle a claim.
+      if (candidatesFor(gw, state).length === 0) return;
+      const now = Date.now();
+      const claims = buildClaims(gw, state, policy, now);
+      if (claims.request.counters.length === 0 && claims.request.windows.length === 0) return;
+      let result;
+      try {
+        result = await gw.store.admit(claims.request);
+      } catch (e) {
+        throw new GatewayError('store_unavailable', `the ${gw.store.kind} store holding budgets and rate limits cannot be reached`, {
+          cause: e,
+          retryAfter: 1,
+        });
+      }
+      if (!result.ok) throw result.reason === 'window' ? rateLimited(claims, result) : budgetExceeded(claims, result, now);
+      if (result.unchecked) {
+        gw.logger?.warn({ traceId: state.traceId, store: gw.store.kind }, 'llmux: limit store unreachable; request admitted unchecked (failMode open)');
+        return;
+      }
+      Object.assign(state.headers, rateHeaders(claims.windows, result.windows));
+      state.scratch.limits = claims;
+    },
+    async after(state, outcome) {
+      const claims = state.scratch.limits as Claims | undefined;
+      if (!claims) return;
+      delete state.scratch.limits;
+      await gw.store.settle(claims.request, settleAmounts(claims, actuals(state, outcome, claims)));
+    },
+  };
+}

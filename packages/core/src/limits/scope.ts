@@ -1,0 +1,53 @@
+import type { RequestState } from '../pipeline/state.js';
+
+/** Value of a scope for callers who lack that identity: they share one bucket rather than escape the limit. */
+export const ANONYMOUS = '-';
+
+/** Scope values come from clients (metadata) too: long ones are cut and hashed so keys stay small. */
+const MAX_VALUE = 128;
+
+function fnv1a(s: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return (h >>> 0).toString(36);
+}
+
+function encode(value: string): string {
+  const safe = encodeURIComponent(value);
+  return safe.length <= MAX_VALUE ? safe : `${safe.slice(0, MAX_VALUE - 8)}~${fnv1a(value)}`;
+}
+
+/** The caller's value for a scope. `metadata.<field>` prefers the app's own identity over client metadata. */
+export function scopeValue(scope: string, state: RequestState): string | undefined {
+  let v: unknown;
+  if (scope === 'user' || scope === 'team' || scope === 'key') v = state.identity[scope];
+  else if (scope.startsWith('metadata.')) {
+    const field = scope.slice('metadata.'.length);
+    v = state.identity[field] ?? state.metadata[field];
+  }
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+}
+
+/**
+ * The part of a counter key naming whose spend it is: `gateway`, `user=alice`, `metadata.tenant=acme`.
+ * Values are URI-encoded so `:` and `=` never appear in them.
+ */
+export function scopeKey(scope: string | undefined, state: RequestState): string {
+  if (!scope || scope === 'gateway') return 'gateway';
+  const v = scopeValue(scope, state);
+  return `${scope}=${v === undefined || v === '' ? ANONYMOUS : encode(v)}`;
+}
+
+/** `user=alice` → `{ scope: 'user', value: 'alice' }`. */
+export function parseScopeKey(key: string): { scope: string; value?: string } {
+  const eq = key.indexOf('=');
+  if (eq === -1) return { scope: key };
+  const raw = key.slice(eq + 1);
+  let value = raw;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    // A hashed, cut value may end inside an escape; show it as stored.
+  }
+  return { scope: key.slice(0, eq), value };
+}

@@ -1,0 +1,182 @@
+import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, WindowStatus } from '../limit-store.js';
+
+interface Counter {
+  spent: number;
+  reserved: number;
+  reservations: Map<string, { amount: number; expiresAt: number }>;
+  /** Earliest reservation expiry, so cleanup runs only when something can have expired. */
+  nextExpiry: number;
+  expireAt: number;
+}
+
+interface Entry {
+  id: string;
+  ts: number;
+  amount: number;
+}
+
+interface Window {
+  entries: Entry[];
+  /** Index of the oldest live entry; the array is compacted now and then instead of shifted. */
+  head: number;
+  sum: number;
+  windowMs: number;
+}
+
+/** How often stale counters and empty windows are dropped. */
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Budget counters and sliding-window logs in this process. JavaScript runs each call to the end
+ * before the next starts, so check-then-write is atomic here without locks.
+ */
+export function memoryLimits(now: () => number = Date.now): LimitStore {
+  const counters = new Map<string, Counter>();
+  const windows = new Map<string, Window>();
+  let lastSweep = now();
+
+  function counter(key: string, t: number): Counter | undefined {
+    const c = counters.get(key);
+    if (!c) return undefined;
+    if (c.expireAt <= t && c.reservations.size === 0) {
+      counters.delete(key);
+      return undefined;
+    }
+    if (t >= c.nextExpiry) {
+      let next = Infinity;
+      for (const [id, r] of c.reservations) {
+        if (r.expiresAt <= t) {
+          c.reserved -= r.amount;
+          c.reservations.delete(id);
+        } else if (r.expiresAt < next) next = r.expiresAt;
+      }
+      c.nextExpiry = next;
+    }
+    return c;
+  }
+
+  function window(key: string, t: number): Window | undefined {
+    const w = windows.get(key);
+    if (!w) return undefined;
+    const floor = t - w.windowMs;
+    while (w.head < w.entries.length && w.entries[w.head]!.ts <= floor) w.sum -= w.entries[w.head++]!.amount;
+    if (w.head > 64 && w.head * 2 > w.entries.length) {
+      w.entries = w.entries.slice(w.head);
+      w.head = 0;
+    }
+    return w;
+  }
+
+  function retryAfter(w: Window, excess: number, t: number): number {
+    let freed = 0;
+    for (let i = w.head; i < w.entries.length; i++) {
+      const e = w.entries[i]!;
+      freed += e.amount;
+      if (freed >= excess) return Math.max(1, e.ts + w.windowMs - t + 1);
+    }
+    return w.windowMs;
+  }
+
+  function sweep(t: number): void {
+    lastSweep = t;
+    for (const key of [...counters.keys()]) counter(key, t);
+    for (const [key, w] of windows) if (window(key, t)!.head >= w.entries.length) windows.delete(key);
+  }
+
+  return {
+    async admit(req: AdmitRequest): Promise<AdmitResult> {
+      const t = now();
+      if (t - lastSweep > SWEEP_EVERY_MS) sweep(t);
+      for (let i = 0; i < req.windows.length; i++) {
+        const claim = req.windows[i]!;
+        const w = window(claim.key, t);
+        const used = w?.sum ?? 0;
+        if (used + claim.amount > claim.limit) {
+          const retryAfterMs = claim.amount > claim.limit || !w ? claim.windowMs : retryAfter(w, used + claim.amount - claim.limit, t);
+          return { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
+        }
+      }
+      for (let i = 0; i < req.counters.length; i++) {
+        const claim = req.counters[i]!;
+        const c = counter(claim.key, t);
+        const spent = c?.spent ?? 0;
+        const reserved = c?.reserved ?? 0;
+        if (spent + reserved + claim.amount > claim.limit) return { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
+      }
+      const statuses: WindowStatus[] = [];
+      for (const claim of req.windows) {
+        let w = windows.get(claim.key);
+        if (!w) windows.set(claim.key, (w = { entries: [], head: 0, sum: 0, windowMs: claim.windowMs }));
+        w.entries.push({ id: req.id, ts: t, amount: claim.amount });
+        w.sum += claim.amount;
+        statuses.push({ used: w.sum, limit: claim.limit, resetMs: w.entries[w.head]!.ts + w.windowMs - t });
+      }
+      const expiresAt = t + req.ttlMs;
+      for (const claim of req.counters) {
+        let c = counters.get(claim.key);
+        if (!c) counters.set(claim.key, (c = { spent: 0, reserved: 0, reservations: new Map(), nextExpiry: Infinity, expireAt: claim.expireAt }));
+        c.expireAt = Math.max(c.expireAt, claim.expireAt);
+        c.reservations.set(req.id, { amount: claim.amount, expiresAt });
+        c.reserved += claim.amount;
+        if (expiresAt < c.nextExpiry) c.nextExpiry = expiresAt;
+      }
+      return { ok: true, windows: statuses };
+    },
+
+    async settle(req: AdmitRequest, amounts: SettleAmounts): Promise<void> {
+      const t = now();
+      req.counters.forEach((claim, i) => {
+        const actual = amounts.counters[i] ?? 0;
+        let c = counter(claim.key, t);
+        if (!c && actual === 0) return;
+        if (!c) counters.set(claim.key, (c = { spent: 0, reserved: 0, reservations: new Map(), nextExpiry: Infinity, expireAt: claim.expireAt }));
+        const r = c.reservations.get(req.id);
+        if (r) {
+          c.reserved -= r.amount;
+          c.reservations.delete(req.id);
+        }
+        c.spent += actual;
+      });
+      req.windows.forEach((claim, i) => {
+        const amount = amounts.windows?.[i];
+        if (amount === undefined) return;
+        const w = window(claim.key, t);
+        if (!w) return;
+        for (let j = w.entries.length - 1; j >= w.head; j--) {
+          const e = w.entries[j]!;
+          if (e.id !== req.id) continue;
+          w.sum += amount - e.amount;
+          e.amount = amount;
+          break;
+        }
+      });
+    },
+
+    async release(req: AdmitRequest): Promise<void> {
+      const t = now();
+      for (const claim of req.counters) {
+        const c = counter(claim.key, t);
+        const r = c?.reservations.get(req.id);
+        if (!c || !r) continue;
+        c.reserved -= r.amount;
+        c.reservations.delete(req.id);
+      }
+    },
+
+    async readUsage(prefix = ''): Promise<LimitUsage> {
+      const t = now();
+      const usage: LimitUsage = { counters: [], windows: [] };
+      for (const key of [...counters.keys()]) {
+        if (!key.startsWith(prefix)) continue;
+        const c = counter(key, t);
+        if (c) usage.counters.push({ key, spent: c.spent, reserved: c.reserved });
+      }
+      for (const key of windows.keys()) {
+        if (!key.startsWith(prefix)) continue;
+        const w = window(key, t)!;
+        if (w.head < w.entries.length) usage.windows.push({ key, used: w.sum });
+      }
+      return usage;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, WindowStatus } from '@llmux/core';
+import { ErrorReply, type RedisClientType } from 'redis';
+import { ADMIT, READ_COUNTERS, READ_WINDOWS, SETTLE } from './limits-scripts.js';
+import { luaScript } from './run-script.js';
+
+/** What budgets and rate limits do when Redis cannot be reached. */
+export type FailMode = 'closed' | 'open';
+
+/** Keys read per script call by the usage view, so one call never blocks Redis for long. */
+const READ_BATCH = 200;
+
+const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+/** Redis answered with an error (a bug, a full memory) — unlike a lost connection, never a reason to fail open. */
+const isReply = (e: unknown) => e instanceof ErrorReply;
+
+/**
+ * Budgets and rate limits on Redis: one EVALSHA checks every window and reserves every counter of a
+ * request. All keys share the `{limits}` hash tag, so multi-key scripts also run on Redis Cluster.
+ */
+export function redisLimits(client: RedisClientType, prefix: string, ready: Promise<void>, failMode: FailMode): LimitStore {
+  const base = `${prefix}{limits}:`;
+  const admitScript = luaScript(client, ADMIT);
+  const settleScript = luaScript(client, SETTLE);
+  const readCounters = luaScript(client, READ_COUNTERS);
+  const readWindows = luaScript(client, READ_WINDOWS);
+
+  const keysOf = (req: AdmitRequest) => [
+    ...req.counters.flatMap((c) => [`${base}c:${c.key}`, `${base}x:${c.key}`]),
+    ...req.windows.flatMap((w) => [`${base}w:${w.key}`, `${base}a:${w.key}`]),
+  ];
+
+  async function scan(kind: string, prefixFilter: string): Promise<string[]> {
+    const found: string[] = [];
+    const match = `${globEscape(`${base}${kind}:${prefixFilter}`)}*`;
+    for await (const batch of client.scanIterator({ MATCH: match, COUNT: 1000 })) found.push(...(batch as unknown as string[]));
+    return [...new Set(found)].map((k) => k.slice(base.length + kind.length + 1));
+  }
+
+  async function settle(req: AdmitRequest, amounts: SettleAmounts): Promise<void> {
+    const args = [req.id, String(req.counters.length), String(req.windows.length)];
+    req.counters.forEach((c, i) => args.push(String(Math.round(amounts.counters[i] ?? 0)), String(Math.ceil(c.expireAt))));
+    req.windows.forEach((_w, i) => {
+      const amount = amounts.windows?.[i];
+      args.push(amount === undefined ? '' : String(Math.round(amount)));
+    });
+    await ready;
+    await settleScript(keysOf(req), args);
+  }
+
+  return {
+    async admit(req): Promise<AdmitResult> {
+      const args = [req.id, String(Math.ceil(req.ttlMs)), String(req.counters.length), String(req.windows.length)];
+      for (const c of req.counters) args.push(String(Math.ceil(c.amount)), String(Math.floor(c.limit)), String(Math.ceil(c.expireAt)));
+      for (const w of req.windows) args.push(String(Math.ceil(w.amount)), String(Math.floor(w.limit)), String(Math.ceil(w.windowMs)));
+      let reply: Array<string | number>;
+      try {
+        await ready;
+        reply = (await admitScript(keysOf(req), args)) as Array<string | number>;
+      } catch (e) {
+        if (failMode === 'open' && !isReply(e)) return { ok: true, windows: [], unchecked: true };
+        throw e;
+      }
+      if (Number(reply[0]) === 1) {
+        const windows: WindowStatus[] = req.windows.map((w, i) => ({
+          used: Number(reply[1 + 2 * i]),
+          limit: w.limit,
+          resetMs: Number(reply[2 + 2 * i]),
+        }));
+        return { ok: true, windows };
+      }
+      const [, reason, index, a, b, c] = reply;
+      if (reason === 'window') return { ok: false, reason: 'window', index: Number(index), used: Number(a), limit: Number(b), retryAfterMs: Number(c) };
+      return { ok: false, reason: 'counter', index: Number(index), spent: Number(a), reserved: Number(b), limit: Number(c) };
+    },
+
+    settle,
+
+    async release(req): Promise<void> {
+      await settle(req, { counters: req.counters.map(() => 0) });
+    },
+
+    async readUsage(prefixFilter = ''): Promise<LimitUsage> {
+      await ready;
+      const usage: LimitUsage = { counters: [], windows: [] };
+      const counterKeys = await scan('c', prefixFilter);
+      for (let i = 0; i < counterKeys.length; i += READ_BATCH) {
+        const batch = counterKeys.slice(i, i + READ_BATCH);
+        const reply = (await readCounters(batch.flatMap((k) => [`${base}c:${k}`, `${base}x:${k}`]), [])) as string[];
+        batch.forEach((key, j) => usage.counters.push({ key, spent: Number(reply[2 * j]), reserved: Number(reply[2 * j + 1]) }));
+      }
+      const windowKeys = await scan('a', prefixFilter);
+      for (let i = 0; i < windowKeys.length; i += READ_BATCH) {
+        const batch = windowKeys.slice(i, i + READ_BATCH);
+        const reply = (await readWindows(batch.flatMap((k) => [`${base}w:${k}`, `${base}a:${k}`]), [])) as string[];
+        batch.forEach((key, j) => {
+          const used = Number(reply[j]);
+          if (used > 0) usage.windows.push({ key, used });
+        });
+      }
+      return usage;
+    },
+  };
+}
