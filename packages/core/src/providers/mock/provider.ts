@@ -56,9 +56,18 @@ function json(status: number, value: unknown): UpstreamResponse {
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    const onAbort = () => (clearTimeout(t), reject(signal.reason));
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
+
+/** float32 little-endian, base64 — what OpenAI sends for `encoding_format: "base64"` (the SDK's default). */
+function toBase64(vector: number[]): string {
+  const bytes = new Uint8Array(new Float32Array(vector).buffer);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
+  return btoa(binary);
+}
 
 function chat(body: ChatRequest & { mock_delay_ms?: unknown }, signal: AbortSignal): UpstreamResponse {
   const text = replyText(body);
@@ -99,7 +108,10 @@ function embeddings(body: EmbeddingsRequest): UpstreamResponse {
   const tokens = texts.reduce((n, t) => n + countTokens(t), 0);
   return json(200, {
     object: 'list',
-    data: texts.map((t, index) => ({ object: 'embedding', index, embedding: embed(t, body.dimensions ?? 64) })),
+    data: texts.map((t, index) => {
+      const vector = embed(t, body.dimensions ?? 64);
+      return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? toBase64(vector) : vector };
+    }),
     model: body.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   });
