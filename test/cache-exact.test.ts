@@ -243,6 +243,25 @@ describe('exact cache through the OpenAI SDK (express5)', () => {
     expect(chatCalls()).toBe(1);
   });
 
+  it('caches /v1/messages (Anthropic format in) like chat completions', async () => {
+    await start({ config: config({ mode: 'simple' }) });
+    upstream.route(CHAT, { json: TEXT });
+    const send = () =>
+      fetch(`${app!.gatewayURL}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'user', content: 'Invent a holiday' }] }),
+      });
+    const first = await send();
+    const second = await send();
+    expect(first.headers.get('x-llmux-cache')).toBe('MISS');
+    expect(second.headers.get('x-llmux-cache')).toBe('HIT');
+    const [a, b] = [await first.json(), await second.json()];
+    expect(b.content).toEqual(a.content);
+    expect(b.content[0].text).toBe(TEXT.choices[0].message.content);
+    expect(chatCalls()).toBe(1);
+  });
+
   it('says DISABLED without a cache, and takes a cache set on the first target', async () => {
     let client = await start({ config: config(undefined) });
     upstream.route(CHAT, { json: TEXT });

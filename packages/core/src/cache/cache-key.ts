@@ -1,5 +1,6 @@
 import type { PlanNode } from '../config/plan.js';
 import type { ChatMessage } from '../providers/openai-types.js';
+import { fieldOf } from '../router/route-input.js';
 import type { GatewayContext } from '../types.js';
 import { canonicalJson, sha256Hex } from './canonical-key.js';
 
@@ -14,28 +15,59 @@ export interface KeyInput {
   model: string;
   root: PlanNode;
   identity: GatewayContext;
+  /** The request's metadata: part of the key only where conditional routing reads it. */
+  metadata: Record<string, unknown>;
   shared: boolean;
   /** A client-sent config: its own provider keys then separate entries too. */
   includeApiKeys: boolean;
 }
 
-const routes = new WeakMap<PlanNode, { withKeys: unknown; withoutKeys: unknown }>();
+interface Route {
+  withKeys: unknown;
+  withoutKeys: unknown;
+  /** `metadata.*` / `identity.*` fields conditional strategies test: they pick the target, so the answer. */
+  fields: string[];
+}
+
+const routes = new WeakMap<PlanNode, Route>();
+
+function queryFields(query: unknown, out: Set<string>): void {
+  if (Array.isArray(query)) return query.forEach((q) => queryFields(q, out));
+  if (!query || typeof query !== 'object') return;
+  for (const [k, v] of Object.entries(query)) {
+    if (/^(metadata|identity)(\.|$)/.test(k)) out.add(k);
+    queryFields(v, out);
+  }
+}
 
 /** Which upstreams may answer: every target of the tree with what changes its answers. */
-function routeOf(root: PlanNode, withKeys: boolean): unknown {
+function routeOf(root: PlanNode): Route {
   let known = routes.get(root);
   if (!known) {
+    const fields = new Set<string>();
     const collect = (node: PlanNode, keys: boolean): unknown => {
-      if (node.kind === 'strategy') return { mode: node.mode, targets: node.children.map((c) => collect(c, keys)) };
+      if (node.kind === 'strategy') {
+        if (node.mode === 'conditional') for (const c of node.strategy.conditions ?? []) queryFields(c.query, fields);
+        return { mode: node.mode, targets: node.children.map((c) => collect(c, keys)) };
+      }
       const t = node.target;
       const settings: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(t.extra)) if (!SECRET.test(k)) settings[k] = v;
       return { provider: t.provider, url: t.baseURL, params: t.overrideParams, settings, ...(keys && t.apiKey ? { key: t.apiKey } : {}) };
     };
-    known = { withKeys: collect(root, true), withoutKeys: collect(root, false) };
+    known = { withKeys: collect(root, true), withoutKeys: collect(root, false), fields: [...fields].sort() };
     routes.set(root, known);
   }
-  return withKeys ? known.withKeys : known.withoutKeys;
+  return known;
+}
+
+/** The route part of a key: the tree, and the values of the fields conditional routing tests. */
+function routeKey(input: KeyInput): unknown {
+  const route = routeOf(input.root);
+  const tree = input.includeApiKeys ? route.withKeys : route.withoutKeys;
+  if (route.fields.length === 0) return tree;
+  const routeInput = { metadata: input.metadata, identity: input.identity, params: input.body, model: input.model };
+  return { tree, fields: route.fields.map((f) => [f, fieldOf(routeInput, f) ?? null]) };
 }
 
 /** By default an entry belongs to the caller (gateway key, user, team, tenant); `shared: true` pools them. */
@@ -61,7 +93,7 @@ export function exactKey(input: KeyInput): Promise<string> {
     canonicalJson({
       v: 1,
       scope: scopeOf(input.identity, input.shared),
-      route: routeOf(input.root, input.includeApiKeys),
+      route: routeKey(input),
       model: input.model,
       params: answerFields(input.body),
       messages: input.body.messages,
@@ -103,7 +135,7 @@ export function semanticPartition(input: KeyInput, userIndex: number, embedder: 
       v: 1,
       semantic: embedder,
       scope: scopeOf(input.identity, input.shared),
-      route: routeOf(input.root, input.includeApiKeys),
+      route: routeKey(input),
       model: input.model,
       params: answerFields(input.body),
       messages,

@@ -204,6 +204,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
         model: state.plan.aliases[requested] ?? requested,
         root,
         identity: state.identity,
+        metadata: state.metadata,
         shared: settings.shared,
         includeApiKeys: state.plan !== gw.plans.serverPlan,
       };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exactKey, lastUserText, semanticPartition, type KeyInput } from '../../src/cache/cache-key.js';
-import { canonicalJson, sha256Hex } from '../../src/cache/canonical-key.js';
+import { canonicalJson, sha256Hex, sha256HexPortable } from '../../src/cache/canonical-key.js';
 import type { PlanNode } from '../../src/config/plan.js';
 import type { ResolvedTarget } from '../../src/providers/types.js';
 
@@ -17,6 +17,7 @@ function input(body: Record<string, unknown>, over: Partial<KeyInput> = {}): Key
     model: (body.model as string) ?? 'gpt-4o',
     root: openai,
     identity: {},
+    metadata: {},
     shared: false,
     includeApiKeys: false,
     ...over,
@@ -29,11 +30,11 @@ describe('canonical form', () => {
     expect(canonicalJson({ a: { d: [2, 1] }, b: 1 })).toBe(canonicalJson({ b: 1, a: { d: [2, 1] } }));
   });
 
-  it('hashes with SHA-256, short and long texts alike', async () => {
-    expect(await sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-    const long = 'x'.repeat(10_000);
-    expect(await sha256Hex(long)).toMatch(/^[0-9a-f]{64}$/);
-    expect(await sha256Hex(long)).not.toBe(await sha256Hex(long + 'y'));
+  it('hashes with SHA-256, with and without Node, short and long texts alike', async () => {
+    const abc = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+    expect(await sha256Hex('abc')).toBe(abc);
+    expect(await sha256HexPortable('abc')).toBe(abc);
+    for (const text of ['x'.repeat(10_000), 'é😀'.repeat(3000), '']) expect(await sha256HexPortable(text)).toBe(await sha256Hex(text));
   });
 });
 
@@ -71,6 +72,25 @@ describe('exact key', () => {
     expect(await scoped({ user: 'u', key: 'k' }, true)).toBe(await scoped({}, true));
     // Fields the app adds for routing do not split the cache.
     expect(await scoped({ user: 'u', plan: 'pro' })).toBe(await scoped({ user: 'u' }));
+  });
+
+  it('includes the metadata and identity fields a conditional strategy routes on, and no others', async () => {
+    const conditional: PlanNode = {
+      kind: 'strategy',
+      path: 'config',
+      index: 0,
+      mode: 'conditional',
+      strategy: { mode: 'conditional', conditions: [{ query: { $or: [{ 'metadata.tier': { $eq: 'pro' } }, { 'identity.team': 'ml' }] }, then: 'big' }], default: 'small' },
+      children: [target('openai'), target('groq')],
+      weight: 1,
+    };
+    const key = (metadata: Record<string, unknown>, identity: KeyInput['identity'] = {}) =>
+      exactKey(input({}, { root: conditional, metadata, identity, shared: true }));
+    expect(await key({ tier: 'pro' })).not.toBe(await key({ tier: 'free' }));
+    expect(await key({ tier: 'pro', trace: 'a' })).toBe(await key({ tier: 'pro', trace: 'b' }));
+    expect(await key({}, { team: 'ml' })).not.toBe(await key({}, { team: 'web' }));
+    // Without conditional routing, metadata never splits the cache.
+    expect(await exactKey(input({}, { metadata: { tier: 'pro' } }))).toBe(await exactKey(input({}, { metadata: { tier: 'free' } })));
   });
 
   it('ignores provider credentials unless the config came from the client', async () => {
