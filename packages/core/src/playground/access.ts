@@ -1,0 +1,39 @@
+import { keyringOf } from '../auth/keyring-of.js';
+import { GatewayError } from '../errors.js';
+import { adminKeyOf, requireAdmin } from '../limits/admin-key.js';
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { GatewayRequest } from '../types.js';
+
+const notFound = (req: GatewayRequest) => new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
+
+/** `playground: false` removes the page and its API: they answer 404 as if they never existed. */
+export function playgroundEnabled(gw: GatewayInternals): boolean {
+  return gw.options.playground !== false;
+}
+
+/**
+ * Whether the playground API asks for the admin key: whenever one is configured, and always with
+ * gateway keys (`auth`) — a playground that answered without a key would be a way around them.
+ */
+export function playgroundGuarded(gw: GatewayInternals): boolean {
+  return adminKeyOf(gw) !== undefined || keyringOf(gw) !== undefined;
+}
+
+/** With `auth` but no admin key nobody could pass the guard, so the playground is absent (404). */
+function reachable(gw: GatewayInternals): boolean {
+  return adminKeyOf(gw) !== undefined || keyringOf(gw)?.hasAdminKeys !== false;
+}
+
+/** The page: it holds no data, so only whether the playground exists at all is checked. */
+export function requirePlaygroundPage(gw: GatewayInternals, req: GatewayRequest): void {
+  if (!playgroundEnabled(gw) || !reachable(gw)) throw notFound(req);
+}
+
+/**
+ * The playground's API shows spend and recent requests and can send requests to any target of the
+ * config, so once guarded it takes the same admin check as `/usage` — one check, not a second one.
+ */
+export function requirePlaygroundAccess(gw: GatewayInternals, req: GatewayRequest): void {
+  if (!playgroundEnabled(gw)) throw notFound(req);
+  if (playgroundGuarded(gw)) requireAdmin(gw, req);
+}

@@ -1,0 +1,48 @@
+import { keyringOf } from '../auth/keyring-of.js';
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { GatewayRequest, GatewayResponse } from '../types.js';
+import { playgroundGuarded, requirePlaygroundAccess } from './access.js';
+import { describePlan, type PlaygroundNode } from './describe-plan.js';
+import { PIN_HEADER } from './pinned-chat.js';
+
+export interface PlaygroundInfo {
+  object: 'llmux.playground.info';
+  /** The playground API asks for the admin key. */
+  guarded: boolean;
+  /** Gateway keys guard `/v1/…`: the page then sends everything through `playground/api/chat`. */
+  auth: boolean;
+  /** `config`: the server config's tree answers; `model`: no config, the model name picks the provider. */
+  routing: 'config' | 'model';
+  /** The server config's tree, root first; any `path` may be sent in `x-llmux-playground-target`. */
+  nodes: PlaygroundNode[];
+  /** Model names the config mentions (aliases and `override_params.model`). */
+  models: string[];
+  /** A model to start with when the config names none. */
+  default_model: string;
+  cache: string | null;
+  budgets: number;
+  rate_limits: number;
+  store: string;
+  pin_header: string;
+}
+
+/** `GET <mount>/playground/api/info`: what the page may offer, from the server plan only. */
+export function handleInfo(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
+  requirePlaygroundAccess(gw, req);
+  const plan = gw.plans.serverPlan;
+  const body: PlaygroundInfo = {
+    object: 'llmux.playground.info',
+    guarded: playgroundGuarded(gw),
+    auth: keyringOf(gw) !== undefined,
+    routing: plan.root ? 'config' : 'model',
+    nodes: describePlan(plan),
+    models: plan.models,
+    default_model: plan.models[0] ?? 'gpt-4o-mini',
+    cache: plan.cache?.mode ?? null,
+    budgets: plan.budgets.length,
+    rate_limits: plan.rateLimits.length,
+    store: gw.store.kind,
+    pin_header: PIN_HEADER,
+  };
+  return { status: 200, headers: { 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId, 'cache-control': 'no-store' }, body };
+}

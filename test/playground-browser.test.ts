@@ -1,0 +1,201 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createExampleApp } from '../examples/express/app.mjs';
+import { gatewayConfig } from '../examples/express/gateway-config.mjs';
+
+/** Screenshots land here (gitignored) so a person can look at what the browser saw. */
+const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
+const ADMIN_KEY = 'playground-admin-key';
+
+let browser: Browser;
+const open: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  while (open.length) await open.pop()!();
+});
+
+/** The Express example (mock provider, no network) with the given gateway options, on port 0. */
+async function startExample(gateway: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<string> {
+  const { app, llm } = createExampleApp({ env, gateway });
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  open.push(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await llm.close(500);
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function openPage(url: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; context: BrowserContext }> {
+  const context = await browser.newContext({ viewport });
+  open.push(() => context.close());
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().includes('401')) problems.push(`console: ${m.text()}`);
+  });
+  open.push(async () => expect(problems).toEqual([]));
+  await page.goto(url);
+  return { page, context };
+}
+
+const fact = (page: Page, pane: 'a' | 'b', name: string) => page.locator(`#pane-${pane}-facts dd[data-fact="${name}"]`);
+
+describe('playground in headless Chromium', () => {
+  it('sends a streamed prompt, shows target, cost and cache, and lists it in the usage view', async () => {
+    const url = await startExample(
+      {
+        // The example's own config, plus a cache and a budget so the page has them to show.
+        config: { ...gatewayConfig({}), cache: { mode: 'simple' }, budget: { max_cost_per_day: 1 }, rate_limit: { requests_per_minute: 60 } },
+        pricing: { 'mock-1': { input: 2, output: 8 } },
+      },
+      { LLMUX_ADMIN_KEY: ADMIN_KEY },
+    );
+    const { page } = await openPage(`${url}/llm/playground`);
+
+    // The API is guarded: the page asks for the key, keeps it in sessionStorage and then loads.
+    await expect.poll(() => page.locator('#notice').textContent()).toContain('admin key');
+    await page.fill('#admin-key', ADMIN_KEY);
+    await page.click('#key-save');
+    await expect.poll(() => page.locator('#route-a option').count()).toBe(3);
+    expect(await page.evaluate(() => sessionStorage.getItem('llmux.playground.adminKey'))).toBe(ADMIN_KEY);
+    expect(await page.inputValue('#model')).toBe('mock-1');
+
+    await page.fill('#system', 'Answer briefly.');
+    await page.fill('#user', 'What does a gateway do for my app?');
+    await page.fill('#temperature', '0.2');
+    await page.fill('#max-tokens', '64');
+    await page.click('#send');
+    // Watch it stream: words arrive while the pane still says so.
+    await page.waitForFunction(() => {
+      const state = document.getElementById('pane-a-state')!.textContent;
+      return state === 'Streaming\u2026' && document.getElementById('pane-a-answer')!.textContent!.length > 0;
+    });
+    await expect.poll(() => page.locator('#pane-a-state').textContent()).toBe('Done.');
+    expect(await page.locator('#pane-a-answer').textContent()).toBe('This is a mock response from llmux. You said: "What does a gateway do for my app?"');
+    expect(await fact(page, 'a', 'provider').textContent()).toBe('mock');
+    expect(await fact(page, 'a', 'target').textContent()).toBe('config.targets[0]');
+    expect(await fact(page, 'a', 'retries').textContent()).toBe('0');
+    expect(await fact(page, 'a', 'cache').textContent()).toBe('MISS');
+    expect(await fact(page, 'a', 'cost').textContent()).toMatch(/^\$0\.000\d+$/);
+    expect(await fact(page, 'a', 'tokens').textContent()).toMatch(/^\d+ in · \d+ out · \d+ total$/);
+    expect(await fact(page, 'a', 'ttft').textContent()).toMatch(/^\d+ ms$/);
+    expect(await fact(page, 'a', 'latency').textContent()).toMatch(/^\d+ ms$/);
+    expect(await fact(page, 'a', 'status').textContent()).toBe('200 · stop');
+    await page.screenshot({ path: `${ARTIFACTS}playground-streamed.png`, fullPage: true });
+
+    // The same prompt again comes from the cache, free.
+    await page.click('#send');
+    await expect.poll(() => fact(page, 'a', 'cache').textContent()).toBe('HIT');
+    expect(await fact(page, 'a', 'cost').textContent()).toBe('$0');
+
+    await page.click('#tab-usage');
+    await expect.poll(() => page.locator('#recent-table tbody tr').count()).toBe(2);
+    const newest = page.locator('#recent-table tbody tr').first();
+    expect(await newest.textContent()).toContain('mock-1');
+    expect(await newest.textContent()).toContain('HIT');
+    expect(await page.locator('[data-stat="cache"]').textContent()).toBe('50% of 2');
+    expect(await page.locator('#budgets-table tbody').textContent()).toContain('gateway');
+    expect(await page.locator('#limits-table tbody td').nth(3).textContent()).toBe('2');
+    await page.screenshot({ path: `${ARTIFACTS}playground-usage.png`, fullPage: true });
+  });
+
+  it('compares two targets side by side on the same prompt', async () => {
+    const url = await startExample({
+      config: {
+        strategy: { mode: 'fallback' },
+        targets: [
+          { provider: 'mock', name: 'primary', override_params: { model: 'mock-1' }, mock_delay_ms: 20 },
+          { provider: 'mock', name: 'backup', override_params: { model: 'mock-2' }, mock_response: 'The backup target answers differently.', mock_delay_ms: 20 },
+        ],
+      },
+    });
+    const { page } = await openPage(`${url}/llm/playground`);
+    await expect.poll(() => page.locator('#route-a option').count()).toBe(4);
+    expect(await page.locator('#key-hint').textContent()).toContain('No admin key is configured');
+    await page.selectOption('#route-a', 'config.targets[0]');
+    await page.check('#compare');
+    expect(await page.isVisible('#pane-b')).toBe(true);
+    expect(await page.inputValue('#route-b')).toBe('config.targets[1]');
+    await page.fill('#user', 'Compare us.');
+    await page.click('#send');
+    await expect.poll(() => page.locator('#pane-a-state').textContent()).toBe('Done.');
+    await expect.poll(() => page.locator('#pane-b-state').textContent()).toBe('Done.');
+    expect(await page.locator('#pane-a-answer').textContent()).toContain('You said: "Compare us."');
+    expect(await page.locator('#pane-b-answer').textContent()).toBe('The backup target answers differently.');
+    expect(await fact(page, 'a', 'target').textContent()).toBe('config.targets[0]');
+    expect(await fact(page, 'b', 'target').textContent()).toBe('config.targets[1]');
+    // Side by side on a wide screen.
+    const a = (await page.locator('#pane-a').boundingBox())!;
+    const b = (await page.locator('#pane-b').boundingBox())!;
+    expect(b.x).toBeGreaterThan(a.x + a.width - 1);
+    expect(Math.abs(a.y - b.y)).toBeLessThan(2);
+    await page.screenshot({ path: `${ARTIFACTS}playground-compare.png`, fullPage: true });
+  });
+
+  it('works with the keyboard alone on a narrow screen', async () => {
+    const url = await startExample({
+      config: {
+        targets: [
+          { provider: 'mock', override_params: { model: 'mock-1' } },
+          { provider: 'mock', override_params: { model: 'mock-2' }, mock_response: 'Second.' },
+        ],
+      },
+    });
+    const { page } = await openPage(`${url}/llm/playground`, { width: 390, height: 844 });
+    await expect.poll(() => page.locator('#route-a option').count()).toBe(4);
+
+    // First Tab reaches the skip link; following it lands in the prompt.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('skip');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('user');
+    // Focus is visible.
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe('none');
+    await page.keyboard.type('Typed without a mouse.');
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(() => page.locator('#pane-a-state').textContent()).toBe('Done.');
+    expect(await page.locator('#pane-a-answer').textContent()).toContain('Typed without a mouse.');
+
+    // Turn on the comparison from the keyboard: panes stack on a narrow screen.
+    await page.focus('#compare');
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('route-b');
+    await page.focus('#temperature');
+    await page.keyboard.type('0.5');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#pane-b-state').textContent()).toBe('Done.');
+    expect(await page.locator('#pane-b-answer').textContent()).toBe('Second.');
+    const a = (await page.locator('#pane-a').boundingBox())!;
+    const b = (await page.locator('#pane-b').boundingBox())!;
+    expect(b.y).toBeGreaterThanOrEqual(a.y + a.height);
+    // Nothing wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: `${ARTIFACTS}playground-narrow.png`, fullPage: true });
+
+    // The tabs follow the arrow keys.
+    await page.focus('#tab-play');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-usage');
+    expect(await page.isVisible('#view-usage')).toBe(true);
+    expect(await page.isVisible('#view-play')).toBe(false);
+    await page.screenshot({ path: `${ARTIFACTS}playground-narrow-usage.png`, fullPage: true });
+  });
+});
