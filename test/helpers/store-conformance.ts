@@ -158,6 +158,18 @@ export function limitStoreConformance(harness: StoreHarness): void {
       expect(second).toMatchObject({ ok: true, windows: [{ used: 70, limit: 100 }] });
     });
 
+    it('finds the wait when many entries must leave the window first', async () => {
+      const store = await fresh();
+      const key = 'r:many:requests:60000';
+      for (let i = 0; i < 150; i++) expect((await store.admit(admitOf([], [window(key, 1, 150)]))).ok).toBe(true);
+      const denied = await store.admit(admitOf([], [window(key, 120, 150)]));
+      expect(denied).toMatchObject({ ok: false, reason: 'window', used: 150 });
+      const wait = (denied as { retryAfterMs: number }).retryAfterMs;
+      // The 120th oldest entry leaves a minute after it was admitted, a moment ago.
+      expect(wait).toBeGreaterThan(50_000);
+      expect(wait).toBeLessThanOrEqual(60_001);
+    });
+
     it('refuses a claim larger than the whole limit with the full window as the wait', async () => {
       const store = await fresh();
       const r = await store.admit(admitOf([], [window('r:big:tokens', 500, 100, 60_000)]));

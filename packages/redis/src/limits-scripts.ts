@@ -65,14 +65,20 @@ for i = 1, nw do
   if used + amount > limit then
     local retry = win
     if amount <= limit then
-      local excess, freed = used + amount - limit, 0
-      local entries = redis.call('ZRANGE', w, 0, -1, 'WITHSCORES')
-      for j = 1, #entries, 2 do
-        freed = freed + tonumber(redis.call('HGET', a, entries[j]) or '0')
-        if freed >= excess then
-          retry = math.max(1, tonumber(entries[j + 1]) + win - now + 1)
-          break
+      -- Oldest first, in pages: the excess is usually one request, found in the first page.
+      local excess, freed, from, found = used + amount - limit, 0, 0, false
+      while not found do
+        local entries = redis.call('ZRANGE', w, from, from + 99, 'WITHSCORES')
+        if #entries == 0 then break end
+        for j = 1, #entries, 2 do
+          freed = freed + tonumber(redis.call('HGET', a, entries[j]) or '0')
+          if freed >= excess then
+            retry = math.max(1, tonumber(entries[j + 1]) + win - now + 1)
+            found = true
+            break
+          end
         end
+        from = from + 100
       end
     end
     return {0, 'window', i - 1, fmt(used), fmt(limit), fmt(retry)}

@@ -63,7 +63,7 @@ export function sqliteLimits(database: Promise<SqliteDatabase>): LimitStore {
         let retryAfterMs = claim.windowMs;
         if (claim.amount <= claim.limit) {
           let freed = 0;
-          for (const e of s.windowEntries.all(claim.key)) {
+          for (const e of s.windowEntries.iterate(claim.key)) {
             freed += num(e.amount);
             if (freed >= used + claim.amount - claim.limit) {
               retryAfterMs = Math.max(1, num(e.ts) + claim.windowMs - t + 1);

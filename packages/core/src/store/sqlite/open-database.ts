@@ -6,6 +6,7 @@ export interface SqliteStatement {
   run(...params: unknown[]): { changes: number };
   get(...params: unknown[]): Record<string, unknown> | undefined;
   all(...params: unknown[]): Array<Record<string, unknown>>;
+  iterate(...params: unknown[]): IterableIterator<Record<string, unknown>>;
 }
 
 export interface SqliteDatabase {
