@@ -17,6 +17,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    // A rejection nobody handled fails the test it happened in (see the file).
+    setupFiles: ['test/setup/fail-on-unhandled.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',

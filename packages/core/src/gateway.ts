@@ -1,6 +1,5 @@
 import { compileConfig } from './config/compile.js';
 import { GatewayError, toGatewayError } from './errors.js';
-import { gatewayHeader } from './http/headers.js';
 import { matchRoute } from './http/routes.js';
 import { validateOptions, type GatewayOptions } from './options.js';
 import type { GatewayInternals } from './pipeline/internals.js';
@@ -15,6 +14,12 @@ import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './provide
 import { runChat } from './pipeline/chat.js';
 import { createState } from './pipeline/create-state.js';
 import { validateChat } from './http/validate.js';
+import { authenticate } from './auth/authenticate.js';
+import { checkHeaderSize } from './auth/header-limit.js';
+import { finishRequest, recordFailure, type CallInfo } from './observability/finish-request.js';
+import { rememberError } from './observability/response-error.js';
+import { checkTraceId, traceIdFor } from './observability/trace-id.js';
+import type { RequestState } from './pipeline/state.js';
 
 export interface DirectCallOptions {
   context?: GatewayContext;
@@ -71,8 +76,11 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   gw.stages = buildStages(gw);
   let closing = false;
 
-  async function dispatch(req: GatewayRequest, context: GatewayContext | undefined, traceId: string): Promise<GatewayResponse> {
+  async function dispatch(call: CallInfo): Promise<GatewayResponse> {
+    const { req } = call;
     if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
+    checkHeaderSize(gw, req);
+    checkTraceId(req);
     const match = matchRoute(req.method, req.path);
     if ('error' in match) {
       if (match.error === 405) throw new GatewayError('method_not_allowed', `${req.method} is not allowed here; use ${match.allowed?.join(', ')}`);
@@ -80,7 +88,17 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     }
     const handler = routeHandlers[match.name];
     if (!handler) throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
-    return handler(gw, req, context, traceId);
+    call.route = match.name;
+    // With `auth`: 401 without a valid gateway key; the handler gets the request without it.
+    authenticate(gw, match.name, call);
+    return handler(gw, call.req, call.context, call.traceId);
+  }
+
+  /** A direct call that failed still leaves its record (and settles what its stages reserved). */
+  async function failed(state: RequestState, e: unknown): Promise<never> {
+    const call = { req: state.request, context: state.identity, traceId: state.traceId, startedAt: state.startedAt };
+    await recordFailure(gw, call, toGatewayError(e));
+    throw e;
   }
 
   function direct(body: ChatRequest, call: DirectCallOptions, stream: boolean) {
@@ -88,30 +106,33 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     const req: GatewayRequest = { method: 'POST', path: '/v1/chat/completions', headers: call.headers ?? {}, body };
     if (call.signal) req.signal = call.signal;
     const checked = validateChat({ ...body, stream }, gw.limits.maxMessages);
-    const traceId = gatewayHeader(req.headers, 'trace-id') || crypto.randomUUID();
-    return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceId) };
+    return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceIdFor(req)) };
   }
 
   return {
     options,
     internals: gw,
     async handle(req, context) {
-      const traceId = gatewayHeader(req.headers, 'trace-id') || crypto.randomUUID();
-      const work = dispatch(req, context, traceId).catch((e: unknown) => errorResponse(e, traceId));
+      const call: CallInfo = { req, context, traceId: traceIdFor(req), startedAt: Date.now() };
+      // Every response passes `finishRequest`, which makes sure a refused request leaves its log record too.
+      const work = dispatch(call).then(
+        (res) => finishRequest(gw, call, res),
+        (e: unknown) => finishRequest(gw, call, errorResponse(e, call.traceId), e),
+      );
       gw.inflight.add(work);
       work.finally(() => gw.inflight.delete(work));
       return work;
     },
     async chat(body, call = {}) {
       const { state, req } = direct(body, call, false);
-      const result = await runChat(gw, state);
+      const result = await runChat(gw, state).catch((e: unknown) => failed(state, e));
       if (result.kind !== 'completion') throw new GatewayError('internal_error', 'expected a complete answer');
       void req;
       return result.completion;
     },
     async *chatStream(body, call = {}) {
       const { state } = direct(body, call, true);
-      const result = await runChat(gw, state);
+      const result = await runChat(gw, state).catch((e: unknown) => failed(state, e));
       if (result.kind !== 'stream') throw new GatewayError('internal_error', 'expected a stream');
       for await (const out of result.chunks) yield out.chunk;
     },
@@ -137,5 +158,6 @@ export function errorResponse(e: unknown, traceId: string): GatewayResponse {
     headers['x-llmux-provider'] = error.provider;
     headers['x-portkey-provider'] = error.provider;
   }
-  return { status: error.status, headers, body: error.toJSON() };
+  // The log record finds the error through the headers even where an ingress reshapes the body.
+  return rememberError({ status: error.status, headers, body: error.toJSON() }, error);
 }

@@ -44,3 +44,8 @@ export { keyvCacheStore, isKeyv, type KeyvLike, type KeyvCacheOptions } from './
 export { SqliteKeyvStore, type SqliteKeyvStoreOptions, type SqliteDatabase as SqliteKeyvDatabase } from './cache/sqlite-keyv-store.js';
 export { VectorIndex, type VectorIndexOptions } from './cache/vector-index.js';
 export { encodeVector, decodeVector, normalise } from './cache/vector-codec.js';
+export type { RequestLogRecord, LogAttempt, RequestOutcome } from './observability/log-record.js';
+export type { MetricsOptions, TracingOptions } from './observability/observability-options.js';
+export { recentRequests, type RecentRequestsView } from './observability/recent-requests-view.js';
+export type { LogStats } from './observability/log-stats.js';
+export type { AuthOptions, GatewayKeyConfig, AdminKeyConfig } from './auth/auth-options.js';

@@ -6,6 +6,9 @@ import type { Provider } from './providers/types.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
 import { cacheOptionsSchema, type CacheOptions } from './cache/cache-options.js';
+import { authOptionsSchema, type AuthOptions } from './auth/auth-options.js';
+import type { RequestLogRecord } from './observability/log-record.js';
+import { observabilityOptionsShape, type MetricsOptions, type TracingOptions } from './observability/observability-options.js';
 import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
 
 /** Per-provider defaults used by every target of that provider unless the target overrides them. */
@@ -33,6 +36,8 @@ export interface RequestLimits {
   maxMessages?: number;
   /** Deepest JSON nesting accepted. Default 64. */
   maxJsonDepth?: number;
+  /** Largest total size of the request headers in bytes (`name: value` per line); more is refused with 431. Default 32768. */
+  maxHeaderBytes?: number;
 }
 
 /** How budgets and rate limits reserve before the upstream call. */
@@ -92,10 +97,50 @@ export interface GatewayOptions {
   upstream?: UpstreamClientOptions;
   /** Request size and shape limits. */
   limits?: RequestLimits;
-  /** A pino-compatible logger for one record per request. Default: none. */
+  /**
+   * A pino-compatible logger: one line per request (`info` answered, `warn` refused, `error` failed),
+   * written off the response path. Default: none.
+   */
   logger?: GatewayLogger;
-  /** Receives each request's log record. */
-  onLog?: (record: Record<string, unknown>) => void;
+  /**
+   * Receives each request's log record, off the response path. It may return a promise; one that
+   * throws or rejects loses that record, and one with 100 writes pending loses new ones (both counted
+   * in `llmux_log_records_dropped_total`).
+   */
+  onLog?: (record: RequestLogRecord) => unknown;
+  /**
+   * Put request and response bodies into log records (after key redaction and `redact`). Default
+   * false: bodies carry prompts and personal data.
+   */
+  logBodies?: boolean;
+  /**
+   * Last look at each log record before any sink sees it, after provider and gateway keys were
+   * removed: change it in place or return a new one; return `null` to keep it out of every sink.
+   */
+  redact?: (record: RequestLogRecord) => RequestLogRecord | null | undefined | void;
+  /** How many recent request records each instance keeps in memory for `recentRequests()` and the playground. Default 500; 0 keeps none. */
+  recentRequests?: number;
+  /** Records waiting for the log sinks; when full, new ones are dropped and counted. Default 1000. */
+  logQueueSize?: number;
+  /**
+   * Prometheus metrics (`prom-client`): on a registry of the gateway's own, or `{ registry }` the host
+   * app's, served at `<mount>/metrics` (admin key required when one is configured or `auth` is set).
+   * `false` turns them off. Default on.
+   */
+  metrics?: false | MetricsOptions;
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api` (GenAI semantic conventions): one per request
+   * and one per upstream attempt. Default: the global tracer provider, a no-op until an SDK registers
+   * one. `false` turns them off.
+   */
+  tracing?: false | TracingOptions;
+  /**
+   * Gateway keys: with `auth` set, every inference request needs one of `auth.keys` (as
+   * `Authorization: Bearer`, `x-llmux-api-key`, `x-portkey-api-key`, or `x-api-key` on `/v1/messages`);
+   * a missing or wrong key is a 401. Each key has a name, and may have allowed models, budgets and
+   * rate limits. Default: none (the app authenticates its users itself, see `identify`).
+   */
+  auth?: AuthOptions;
   /** Default identity when an adapter's `identify` gives none. */
   identify?: (req: unknown) => GatewayContext | undefined | Promise<GatewayContext | undefined>;
   /**
@@ -138,11 +183,14 @@ const optionsSchema = z.looseObject({
       maxBodyBytes: z.number().int().positive().optional(),
       maxMessages: z.number().int().positive().optional(),
       maxJsonDepth: z.number().int().positive().optional(),
+      maxHeaderBytes: z.number().int().positive().optional(),
     })
     .optional(),
   onLog: fn.optional(),
   identify: fn.optional(),
   cache: cacheOptionsSchema.optional(),
+  auth: authOptionsSchema.optional(),
+  ...observabilityOptionsShape,
 });
 
 /** Throws one readable error naming every bad option (`options.config.targets[0].weight: …`). */

@@ -16,6 +16,7 @@ const ROUTES: Record<string, Record<string, RouteName>> = {
   '/v1/models': { GET: 'models' },
   '/models': { GET: 'models' },
   '/usage': { GET: 'usage' },
+  '/metrics': { GET: 'metrics' },
   '/playground': { GET: 'playground' },
   '/playground/api/info': { GET: 'playground-info' },
   '/playground/api/chat': { POST: 'playground-chat' },

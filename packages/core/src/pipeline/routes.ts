@@ -2,6 +2,8 @@ import { checkDepth, readJsonBody } from '../http/read-body.js';
 import { validateChat, validateEmbeddings } from '../http/validate.js';
 import { handleMessages } from '../ingress/anthropic-messages/handle-messages.js';
 import { handleUsage } from '../limits/usage-view.js';
+import { handleMetrics } from '../observability/metrics-route.js';
+import { withLogStats } from '../observability/log-stats.js';
 import { playgroundRoutes } from '../playground/routes.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
 import { handleChat } from './chat.js';
@@ -32,6 +34,7 @@ export const routeHandlers: Record<string, RouteHandler> = {
   },
   models: (gw, _req, _context, traceId) => handleModels(gw, traceId),
   messages: handleMessages,
-  usage: (gw, req, _context, traceId) => handleUsage(gw, req, traceId),
+  usage: async (gw, req, _context, traceId) => withLogStats(gw, await handleUsage(gw, req, traceId)),
+  metrics: (gw, req, _context, traceId) => handleMetrics(gw, req, traceId),
   ...playgroundRoutes,
 };

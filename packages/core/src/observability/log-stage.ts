@@ -1,0 +1,49 @@
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { PipelineStage } from '../pipeline/state.js';
+import { recordFromState } from './build-record.js';
+import { observabilityOf, type PendingRecord } from './observability.js';
+import { observabilityScratch } from './request-scratch.js';
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * Last of all stages: its `after` sees the cost, the cache's result and the settled budget, and
+ * queues the request's one record. Building it is a synchronous snapshot; redaction, logging,
+ * metrics and spans happen on a later event-loop turn.
+ */
+export function logStage(gw: GatewayInternals): PipelineStage {
+  const obs = observabilityOf(gw);
+  return {
+    name: 'observability-log',
+    before(state) {
+      observabilityScratch(state).routedAt = Date.now();
+    },
+    after(state, outcome) {
+      const scratch = observabilityScratch(state);
+      try {
+        const body = state.body;
+        const pending: PendingRecord = {
+          record: recordFromState(gw, state, outcome),
+          plan: state.plan,
+          targets: [state.target],
+          ...(scratch.parent ? { parent: scratch.parent } : {}),
+          ...(scratch.routedAt !== undefined ? { routedAt: scratch.routedAt } : {}),
+          params: {
+            max_tokens: num(body.max_completion_tokens) ?? num(body.max_tokens),
+            temperature: num(body.temperature),
+            top_p: num(body.top_p),
+            frequency_penalty: num(body.frequency_penalty),
+            presence_penalty: num(body.presence_penalty),
+          },
+        };
+        if (gw.options.logBodies) pending.bodies = { request: body, completion: outcome.completion, chunks: outcome.chunks };
+        obs.emit(pending);
+      } finally {
+        if (scratch.done) {
+          obs.metrics?.inFlight.dec();
+          scratch.done();
+        }
+      }
+    },
+  };
+}

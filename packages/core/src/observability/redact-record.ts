@@ -1,0 +1,96 @@
+import type { Plan, PlanNode } from '../config/plan.js';
+import type { GatewayInternals } from '../pipeline/internals.js';
+import type { ResolvedTarget } from '../providers/types.js';
+import { redactSecrets } from '../upstream/redact.js';
+import { keyringOf } from '../auth/keyring-of.js';
+import { adminKeyOf } from '../limits/admin-key.js';
+
+/** Settings whose values are credentials (`api_key`, `aws_secret_access_key`, a service account's `private_key`, …). */
+const SECRET_NAME = /key|secret|token|password|credential|authorization/i;
+/** Field names whose string values are dropped whole wherever they appear (metadata, bodies). */
+const CREDENTIAL_FIELD =
+  /^(authorization|proxy-authorization|password|passwd|secret|client[-_]secret|api[-_]?key|x-api-key|x-llmux-api-key|x-portkey-api-key|private[-_]?key|(access|refresh|id|session|bearer)[-_]?token|aws[-_]secret[-_]access[-_]key)$/i;
+const PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
+/** Deeper than any record the gateway builds (bodies are depth-checked at 64 by default). */
+const MAX_DEPTH = 80;
+
+function collect(value: unknown, named: boolean, out: Set<string>, depth = 0): void {
+  if (depth > 8) return;
+  if (typeof value === 'string') {
+    if (named) out.add(value);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) collect(v, named || SECRET_NAME.test(k), out, depth + 1);
+  }
+}
+
+function targetSecrets(target: ResolvedTarget, out: Set<string>): void {
+  if (target.apiKey) out.add(target.apiKey);
+  collect(target.extra, false, out);
+}
+
+function walk(node: PlanNode | undefined, out: Set<string>): void {
+  if (!node) return;
+  if (node.kind === 'target') targetSecrets(node.target, out);
+  else for (const child of node.children) walk(child, out);
+}
+
+const byPlan = new WeakMap<Plan, string[]>();
+const byGateway = new WeakMap<GatewayInternals, string[]>();
+
+/** Every credential a plan holds (provider keys, secret settings), found once per plan. */
+function planSecrets(plan: Plan): string[] {
+  let list = byPlan.get(plan);
+  if (!list) {
+    const out = new Set<string>();
+    walk(plan.root, out);
+    byPlan.set(plan, (list = [...out]));
+  }
+  return list;
+}
+
+/** Credentials of the gateway itself: per-provider defaults, plain gateway and admin keys. */
+function gatewaySecrets(gw: GatewayInternals): string[] {
+  let list = byGateway.get(gw);
+  if (!list) {
+    const out = new Set<string>();
+    collect(gw.options.providers ?? {}, false, out);
+    for (const p of Object.values(gw.options.providers ?? {})) if (p.apiKey) out.add(p.apiKey);
+    for (const k of keyringOf(gw)?.secrets ?? []) out.add(k);
+    const admin = adminKeyOf(gw);
+    if (admin) out.add(admin);
+    byGateway.set(gw, (list = [...out]));
+  }
+  return list;
+}
+
+/** What one request's record must not contain: the gateway's secrets, its plan's, and the target's that answered. */
+export function secretsFor(gw: GatewayInternals, plan?: Plan, extra: Array<ResolvedTarget | undefined> = []): string[] {
+  const out = [...gatewaySecrets(gw), ...(plan ? planSecrets(plan) : [])];
+  for (const t of extra) {
+    if (!t) continue;
+    const more = new Set<string>();
+    targetSecrets(t, more);
+    out.push(...more);
+  }
+  return out;
+}
+
+function redactText(text: string, secrets: readonly string[]): string {
+  return redactSecrets(text, secrets as string[]).replace(PEM, '[REDACTED]');
+}
+
+/**
+ * A copy of a value with every known secret and key-shaped string replaced by `[REDACTED]`, and values
+ * under credential-like names (`api_key`, `authorization`, …) dropped whole. The input is not changed.
+ */
+export function redactDeep<T>(value: T, secrets: readonly string[], depth = 0): T {
+  if (typeof value === 'string') return redactText(value, secrets) as T;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return '[TRUNCATED]' as T;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = typeof v === 'string' && CREDENTIAL_FIELD.test(k) ? '[REDACTED]' : redactDeep(v, secrets, depth + 1);
+  }
+  return out as T;
+}
