@@ -148,6 +148,13 @@ export interface GatewayOptions {
    * them. Default: the `store`, waits of 250 ms. Caching itself is turned on in the config (`cache`).
    */
   cache?: CacheOptions;
+  /**
+   * Serve the prompt playground and usage page at `<mount>/playground` (its JSON API under
+   * `<mount>/playground/api/`, see docs/playground.md). Default true. Its API needs the admin key
+   * whenever one is configured (`adminKey`, `LLMUX_ADMIN_KEY`, `auth.adminKeys`) or `auth` is set
+   * (with `auth` and no admin key it is absent); `false` removes it (404).
+   */
+  playground?: boolean;
 }
 
 const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function');
@@ -189,6 +196,7 @@ const optionsSchema = z.looseObject({
   onLog: fn.optional(),
   identify: fn.optional(),
   cache: cacheOptionsSchema.optional(),
+  playground: z.boolean().optional(),
   auth: authOptionsSchema.optional(),
   ...observabilityOptionsShape,
 });
