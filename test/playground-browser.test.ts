@@ -4,8 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import express from 'express';
+import { gatewayMiddleware } from '@llmux/express';
 import { createExampleApp } from '../examples/express/app.mjs';
 import { gatewayConfig } from '../examples/express/gateway-config.mjs';
+import { MockUpstream } from './helpers/mock-upstream.js';
 
 /** Screenshots land here (gitignored) so a person can look at what the browser saw. */
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -106,41 +109,52 @@ describe('playground in headless Chromium', () => {
     expect(await fact(page, 'a', 'cost').textContent()).toBe('$0');
 
     await page.click('#tab-usage');
-    await expect.poll(() => page.locator('#recent-table tbody tr').count()).toBe(2);
-    const newest = page.locator('#recent-table tbody tr').first();
-    expect(await newest.textContent()).toContain('mock-1');
-    expect(await newest.textContent()).toContain('HIT');
+    // Both chats are listed, newest first (the page's own refused calls before the key was entered too).
+    const chats = page.locator('#recent-table tbody tr', { hasText: 'mock-1' });
+    await expect.poll(() => chats.count()).toBe(2);
+    expect(await chats.nth(0).textContent()).toContain('HIT');
+    expect(await chats.nth(1).textContent()).toContain('MISS');
+    expect(await chats.nth(1).textContent()).toContain('config.targets[0]');
+    expect(await page.locator('#recent-table tbody tr', { hasText: '401' }).count()).toBeGreaterThan(0);
     expect(await page.locator('[data-stat="cache"]').textContent()).toBe('50% of 2');
     expect(await page.locator('#budgets-table tbody').textContent()).toContain('gateway');
     expect(await page.locator('#limits-table tbody td').nth(3).textContent()).toBe('2');
     await page.screenshot({ path: `${ARTIFACTS}playground-usage.png`, fullPage: true });
   });
 
-  it('compares two targets side by side on the same prompt', async () => {
+  it('compares two routes side by side on the same prompt, with the fallback one showing its attempts', async () => {
+    const upstream = await new MockUpstream().start();
+    open.push(() => upstream.close());
+    upstream.route('/v1/chat/completions', { status: 503, json: { error: { message: 'overloaded', type: 'server_error' } } });
     const url = await startExample({
       config: {
         strategy: { mode: 'fallback' },
         targets: [
+          { provider: 'openai', name: 'flaky', api_key: 'sk-test', custom_host: `${upstream.url}/v1`, override_params: { model: 'gpt-4o-mini' } },
           { provider: 'mock', name: 'primary', override_params: { model: 'mock-1' }, mock_delay_ms: 20 },
           { provider: 'mock', name: 'backup', override_params: { model: 'mock-2' }, mock_response: 'The backup target answers differently.', mock_delay_ms: 20 },
         ],
       },
     });
     const { page } = await openPage(`${url}/llm/playground`);
-    await expect.poll(() => page.locator('#route-a option').count()).toBe(4);
-    expect(await page.locator('#key-hint').textContent()).toContain('No admin key is configured');
-    await page.selectOption('#route-a', 'config.targets[0]');
+    await expect.poll(() => page.locator('#route-a option').count()).toBe(5);
+    expect(await page.locator('#open-note').textContent()).toContain('No admin key is configured');
+    expect(await page.isVisible('#key-form')).toBe(false);
+    await page.selectOption('#route-a', 'config');
     await page.check('#compare');
     expect(await page.isVisible('#pane-b')).toBe(true);
-    expect(await page.inputValue('#route-b')).toBe('config.targets[1]');
+    await page.selectOption('#route-b', 'config.targets[2]');
     await page.fill('#user', 'Compare us.');
     await page.click('#send');
     await expect.poll(() => page.locator('#pane-a-state').textContent()).toBe('Done.');
     await expect.poll(() => page.locator('#pane-b-state').textContent()).toBe('Done.');
     expect(await page.locator('#pane-a-answer').textContent()).toContain('You said: "Compare us."');
     expect(await page.locator('#pane-b-answer').textContent()).toBe('The backup target answers differently.');
-    expect(await fact(page, 'a', 'target').textContent()).toBe('config.targets[0]');
-    expect(await fact(page, 'b', 'target').textContent()).toBe('config.targets[1]');
+    expect(await fact(page, 'a', 'target').textContent()).toBe('config.targets[1]');
+    expect(await fact(page, 'b', 'target').textContent()).toBe('config.targets[2]');
+    await expect.poll(() => fact(page, 'a', 'fallbacks').textContent()).toBe('1');
+    expect(await fact(page, 'a', 'attempts').textContent()).toMatch(/^config\.targets\[0\] 503 \(\d+ ms\) → config\.targets\[1\] 200/);
+    await expect.poll(() => fact(page, 'b', 'fallbacks').textContent()).toBe('0');
     // Side by side on a wide screen.
     const a = (await page.locator('#pane-a').boundingBox())!;
     const b = (await page.locator('#pane-b').boundingBox())!;
@@ -197,5 +211,30 @@ describe('playground in headless Chromium', () => {
     expect(await page.isVisible('#view-usage')).toBe(true);
     expect(await page.isVisible('#view-play')).toBe(false);
     await page.screenshot({ path: `${ARTIFACTS}playground-narrow-usage.png`, fullPage: true });
+  });
+
+  it('finds its API from its own URL under a custom mount path', async () => {
+    const app = express();
+    const mw = gatewayMiddleware({ basePath: '/internal/ai', env: {}, config: { targets: [{ provider: 'mock', override_params: { model: 'mock-1' } }] } });
+    app.use('/internal/ai', mw);
+    const server: Server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    open.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await mw.close(500);
+    });
+    const requested: string[] = [];
+    const { page } = await openPage(`http://127.0.0.1:${(server.address() as AddressInfo).port}/internal/ai/playground/`);
+    page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+    await expect.poll(() => page.locator('#route-a option').count()).toBe(3);
+    await page.uncheck('#stream');
+    await page.fill('#user', 'Mounted elsewhere.');
+    await page.click('#send');
+    await expect.poll(() => page.locator('#pane-a-state').textContent()).toBe('Done.');
+    expect(await page.locator('#pane-a-answer').textContent()).toContain('Mounted elsewhere.');
+    expect(await fact(page, 'a', 'cost').textContent()).toBe('$0');
+    expect(requested).toContain('/internal/ai/v1/chat/completions');
+    expect(requested.every((p) => p.startsWith('/internal/ai/'))).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import express from 'express';
 import { gatewayMiddleware, type ExpressGatewayOptions } from '@llmux/express';
 import { appFactories, type TestApp } from './helpers/apps.js';
+import { MockUpstream } from './helpers/mock-upstream.js';
 
 const twoTargets = {
   strategy: { mode: 'fallback' },
@@ -202,6 +203,107 @@ describe('playground page', () => {
     expect(usage.object).toBe('llmux.playground.usage');
     expect(usage.budgets[0]).toMatchObject({ scope: 'gateway', metric: 'cost', period: 'day', limit: 5, remaining: 5 });
     expect(usage.rate_limits[0]).toMatchObject({ scope: 'gateway', metric: 'requests', limit: 100, used: 1, remaining: 99 });
+  });
+});
+
+describe('playground with gateway keys (auth)', () => {
+  const auth = { keys: [{ name: 'team-a', key: 'llmux-team-a-0123456789' }], adminKeys: ['llmux-admin-0123456789'] };
+
+  it('needs an admin key for its API, and lets the admin chat without a gateway key', async () => {
+    const app = await start('express5', { config: twoTargets, auth });
+    expect((await fetch(`${app.gatewayURL}/playground`)).status).toBe(200);
+    const noKey = await fetch(`${app.gatewayURL}/playground/api/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat('hi') });
+    expect(noKey.status).toBe(401);
+    // A gateway key is not an admin key.
+    const gatewayKey = await fetch(`${app.gatewayURL}/playground/api/info`, { headers: { 'x-llmux-admin-key': 'llmux-team-a-0123456789' } });
+    expect(gatewayKey.status).toBe(401);
+    const info = await (await fetch(`${app.gatewayURL}/playground/api/info`, { headers: { 'x-llmux-admin-key': 'llmux-admin-0123456789' } })).json();
+    expect(info).toMatchObject({ guarded: true, auth: true });
+    const asAdmin = await fetch(`${app.gatewayURL}/playground/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-llmux-admin-key': 'llmux-admin-0123456789', 'x-llmux-playground-target': 'config.targets[1]' },
+      body: chat('hi'),
+    });
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.headers.get('x-llmux-target')).toBe('config.targets[1]');
+    // The public route still wants a gateway key.
+    const publicRoute = await fetch(`${app.gatewayURL}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat('hi') });
+    expect(publicRoute.status).toBe(401);
+  });
+
+  it('is absent when auth is set but no admin key exists', async () => {
+    const app = await start('express5', { config: twoTargets, auth: { keys: auth.keys } });
+    expect((await fetch(`${app.gatewayURL}/playground`)).status).toBe(404);
+    expect((await fetch(`${app.gatewayURL}/playground/api/info`)).status).toBe(404);
+    const res = await fetch(`${app.gatewayURL}/playground/api/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat('hi') });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('playground facts from the log ring', () => {
+  it('finds a request by trace id with its attempts and fallbacks', async () => {
+    const upstream = await new MockUpstream().start();
+    open.push(() => upstream.close());
+    upstream.route('/v1/chat/completions', { status: 503, json: { error: { message: 'overloaded', type: 'server_error' } } });
+    const app = await start('express5', {
+      adminKey: 'admin-secret',
+      config: {
+        strategy: { mode: 'fallback' },
+        targets: [
+          // The admin key must never reach a provider, even one told to forward such headers.
+          { provider: 'openai', api_key: 'sk-upstream', custom_host: `${upstream.url}/v1`, override_params: { model: 'gpt-4o-mini' }, forward_headers: ['x-llmux-admin-key', 'authorization'] },
+          { provider: 'mock', override_params: { model: 'mock-1' } },
+        ],
+      },
+    });
+    const admin = { 'x-llmux-admin-key': 'admin-secret' };
+    const res = await fetch(`${app.gatewayURL}/playground/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer admin-secret', ...admin, 'x-llmux-playground-target': 'config' },
+      body: chat('fall back please', { stream: true, stream_options: { include_usage: true } }),
+    });
+    expect(res.headers.get('x-llmux-target')).toBe('config.targets[1]');
+    await res.text();
+    expect(upstream.requests).toHaveLength(1);
+    expect(upstream.requests[0]!.headers['x-llmux-admin-key']).toBeUndefined();
+    expect(upstream.requests[0]!.headers.authorization).toBe('Bearer sk-upstream');
+
+    const traceId = res.headers.get('x-llmux-trace-id')!;
+    const found = await (await fetch(`${app.gatewayURL}/playground/api/requests?trace_id=${traceId}`, { headers: admin })).json();
+    expect(found.available).toBe(true);
+    expect(found.data).toHaveLength(1);
+    expect(found.data[0]).toMatchObject({
+      trace_id: traceId,
+      route: 'chat',
+      model: 'mock-1',
+      target: 'config.targets[1]',
+      status: 200,
+      fallbacks: 1,
+      cache: 'DISABLED',
+      attempts: [
+        { target: 'config.targets[0]', provider: 'openai', status: 503 },
+        { target: 'config.targets[1]', provider: 'mock', status: 200 },
+      ],
+    });
+    expect(JSON.stringify(found)).not.toContain('sk-upstream');
+    const usage = await (await fetch(`${app.gatewayURL}/playground/api/usage`, { headers: admin })).json();
+    expect(usage.recent.requests.map((r: { trace_id: string }) => r.trace_id)).toContain(traceId);
+  });
+
+  it('computes the cache hit rate over recent lookups', async () => {
+    const app = await start('express5', { config: { cache: { mode: 'simple' }, targets: [{ provider: 'mock', override_params: { model: 'mock-1' } }] } });
+    for (let i = 0; i < 3; i++) {
+      await (await fetch(`${app.gatewayURL}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat('same question') })).text();
+    }
+    await (await fetch(`${app.gatewayURL}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat('other question') })).text();
+    const usage = await (await fetch(`${app.gatewayURL}/playground/api/usage`)).json();
+    expect(usage.cache).toEqual({ lookups: 4, hits: 2, hit_rate: 0.5 });
+  });
+
+  it('says when the ring is turned off', async () => {
+    const app = await start('express5', { config: twoTargets, recentRequests: 0 });
+    const usage = await (await fetch(`${app.gatewayURL}/playground/api/usage`)).json();
+    expect(usage.recent).toEqual({ available: false, requests: [] });
   });
 });
 

@@ -1,6 +1,5 @@
-import { keyringOf } from '../auth/keyring-of.js';
 import { GatewayError } from '../errors.js';
-import { adminKeyOf, requireAdmin } from '../limits/admin-key.js';
+import { hasAdminKey, requireAdmin } from '../limits/admin-key.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayRequest } from '../types.js';
 
@@ -16,12 +15,12 @@ export function playgroundEnabled(gw: GatewayInternals): boolean {
  * gateway keys (`auth`) — a playground that answered without a key would be a way around them.
  */
 export function playgroundGuarded(gw: GatewayInternals): boolean {
-  return adminKeyOf(gw) !== undefined || keyringOf(gw) !== undefined;
+  return hasAdminKey(gw) || gw.options.auth !== undefined;
 }
 
 /** With `auth` but no admin key nobody could pass the guard, so the playground is absent (404). */
 function reachable(gw: GatewayInternals): boolean {
-  return adminKeyOf(gw) !== undefined || keyringOf(gw)?.hasAdminKeys !== false;
+  return hasAdminKey(gw) || gw.options.auth === undefined;
 }
 
 /** The page: it holds no data, so only whether the playground exists at all is checked. */

@@ -1,4 +1,3 @@
-import { keyringOf } from '../auth/keyring-of.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayRequest, GatewayResponse } from '../types.js';
 import { playgroundGuarded, requirePlaygroundAccess } from './access.js';
@@ -33,7 +32,7 @@ export function handleInfo(gw: GatewayInternals, req: GatewayRequest, traceId: s
   const body: PlaygroundInfo = {
     object: 'llmux.playground.info',
     guarded: playgroundGuarded(gw),
-    auth: keyringOf(gw) !== undefined,
+    auth: gw.options.auth !== undefined,
     routing: plan.root ? 'config' : 'model',
     nodes: describePlan(plan),
     models: plan.models,

@@ -28,6 +28,7 @@ export const PAGE_MARKUP = `
     <button type="button" id="key-forget">Forget</button>
     <span class="hint" id="key-hint">Kept in this tab only (sessionStorage).</span>
   </form>
+  <p class="hint" id="open-note" hidden>No admin key is configured: this page is open to anyone who reaches the gateway.</p>
 </header>
 <main>
   <p class="notice" id="notice" role="alert"></p>

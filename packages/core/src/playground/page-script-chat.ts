@@ -92,7 +92,7 @@ async function readStream(res, p, run) {
 function attemptsText(record) {
   if (!record || !record.attempts || !record.attempts.length) return '';
   return record.attempts.map(function (a) {
-    return a.target + ' ' + (a.status || a.error || '?');
+    return a.target + ' ' + (a.status || a.error || 'skipped') + (a.latency_ms !== undefined ? ' (' + Math.round(a.latency_ms) + ' ms)' : '');
   }).join(' \u2192 ');
 }
 
@@ -101,13 +101,12 @@ function factsFor(res, run, record) {
   var u = run.usage || {};
   var cost = run.usage && run.usage.cost !== undefined ? run.usage.cost : h.get('x-llmux-cost');
   var costStatus = h.get('x-llmux-cost-status');
-  var fallbacks = record && record.attempts ? Math.max(0, record.attempts.length - 1 - Number(h.get('x-llmux-retries') || 0)) : '';
   return [
     ['status', res ? res.status + (run.finish ? ' \u00b7 ' + run.finish : '') : '', 'status'],
     ['provider', h.get('x-llmux-provider'), 'provider'],
     ['target', h.get('x-llmux-target'), 'target'],
     ['retries', h.get('x-llmux-retries'), 'retries'],
-    ['fallbacks', fallbacks, 'fallbacks'],
+    ['fallbacks', record ? record.fallbacks : '', 'fallbacks'],
     ['attempts', attemptsText(record), 'attempts'],
     ['latency', ms(run.endAt - run.startAt), 'latency'],
     ['time to first token', run.firstAt !== undefined ? ms(run.firstAt - run.startAt) : '', 'ttft'],

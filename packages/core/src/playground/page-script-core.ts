@@ -53,7 +53,7 @@ function money(v) {
   var n = Number(v);
   if (!isFinite(n)) return String(v);
   if (n === 0) return '$0';
-  return '$' + (n < 0.01 ? n.toPrecision(3) : n.toFixed(4));
+  return '$' + (n < 0.01 ? n.toPrecision(3) : n < 1 ? n.toFixed(4) : n.toFixed(2));
 }
 function ms(v) { return v === undefined || v === null ? '' : Math.round(v) + ' ms'; }
 
@@ -144,8 +144,8 @@ async function loadInfo() {
   fillRoutes($('route-a'), '');
   fillRoutes($('route-b'), targets.length > 1 ? targets[1].path : targets.length ? targets[0].path : '');
   if (!$('model').value) $('model').value = info.models[0] || (targets[0] && targets[0].model) || info.default_model;
-  $('key-hint').textContent = info.guarded
-    ? 'Kept in this tab only (sessionStorage).'
-    : 'No admin key is configured: this page is open to anyone who reaches the gateway.';
+  // Without an admin key there is nothing to type in; say plainly that the page is open instead.
+  $('key-form').hidden = !info.guarded;
+  $('open-note').hidden = info.guarded;
 }
 `;

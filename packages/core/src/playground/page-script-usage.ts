@@ -68,6 +68,7 @@ function renderUsage(u) {
   );
   table($('recent-table'), [
     ['time', function (r) { return r.time ? new Date(r.time).toLocaleTimeString() : ''; }],
+    ['route', function (r) { return r.route; }],
     ['model', function (r) { return r.model; }],
     ['target', function (r) { return r.target ? r.target + (r.provider ? ' (' + r.provider + ')' : '') : r.provider; }],
     ['status', function (r) { return r.status; }, 'num'],
@@ -75,8 +76,8 @@ function renderUsage(u) {
     ['TTFT', function (r) { return ms(r.ttft_ms); }, 'num'],
     ['tokens', function (r) { return r.tokens ? r.tokens.total : ''; }, 'num'],
     ['cost', function (r) { return money(r.cost); }, 'num'],
-    ['cache', function (r) { return r.cache; }],
-    ['attempts', function (r) { return r.attempts ? r.attempts.length : ''; }, 'num'],
+    ['cache', function (r) { return r.cache === 'DISABLED' && !r.provider ? '' : r.cache; }],
+    ['fallbacks', function (r) { return r.fallbacks; }, 'num'],
   ], recent, u.recent.available ? 'No requests yet.' : 'This gateway keeps no recent-requests log.');
   table($('budgets-table'), [
     ['scope', scopeText],

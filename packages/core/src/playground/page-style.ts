@@ -27,6 +27,7 @@ header.top {
   padding: 10px 16px; background: var(--panel); border-bottom: 1px solid var(--line);
 }
 header.top h1 { font-size: 18px; margin: 0; }
+header.top p { margin: 0; }
 header.top h1 small { color: var(--muted); font-weight: 400; font-size: 13px; margin-left: 6px; }
 [role="tablist"] { display: flex; gap: 4px; }
 [role="tab"] {

@@ -2,7 +2,7 @@ import type { GatewayInternals } from '../pipeline/internals.js';
 import { usageReport, type BudgetUsageRow, type RateLimitUsageRow } from '../limits/usage-view.js';
 import type { GatewayRequest, GatewayResponse } from '../types.js';
 import { requirePlaygroundAccess } from './access.js';
-import { recentRequests, type RecentRequest } from './recent-requests.js';
+import { recentRows, type RecentRequest } from './recent-requests.js';
 
 export interface CacheRate {
   /** Recent requests that looked in the cache (hits and misses; forced refreshes and disabled excluded). */
@@ -41,7 +41,7 @@ const jsonHeaders = (traceId: string) => ({ 'x-llmux-trace-id': traceId, 'x-port
 /** `GET <mount>/playground/api/usage`: `/usage`'s report plus the recent requests and the cache hit rate. */
 export async function handlePlaygroundUsage(gw: GatewayInternals, req: GatewayRequest, traceId: string): Promise<GatewayResponse> {
   requirePlaygroundAccess(gw, req);
-  const recent = await recentRequests(gw, 100);
+  const recent = recentRows(gw, 100);
   const body: PlaygroundUsage = {
     object: 'llmux.playground.usage',
     generated_at: new Date().toISOString(),
@@ -67,7 +67,7 @@ export async function handleRecentRequests(gw: GatewayInternals, req: GatewayReq
   requirePlaygroundAccess(gw, req);
   const q = req.path.indexOf('?');
   const wanted = new URLSearchParams(q === -1 ? '' : req.path.slice(q + 1)).get('trace_id');
-  const recent = await recentRequests(gw, wanted ? undefined : 100);
+  const recent = recentRows(gw, wanted ? undefined : 100);
   const data = wanted ? recent.requests.filter((r) => r.trace_id === wanted) : recent.requests;
   return { status: 200, headers: jsonHeaders(traceId), body: { object: 'list', available: recent.available, data } };
 }
