@@ -49,3 +49,7 @@ export type { MetricsOptions, TracingOptions } from './observability/observabili
 export { recentRequests, type RecentRequestsView } from './observability/recent-requests-view.js';
 export type { LogStats } from './observability/log-stats.js';
 export type { AuthOptions, GatewayKeyConfig, AdminKeyConfig } from './auth/auth-options.js';
+export type { PlaygroundInfo } from './playground/info.js';
+export type { PlaygroundNode } from './playground/describe-plan.js';
+export type { PlaygroundUsage, CacheRate } from './playground/usage.js';
+export type { RecentRequest } from './playground/recent-requests.js';
