@@ -5,9 +5,15 @@ import type { GatewayRequest } from '../types.js';
 
 const notFound = (req: GatewayRequest) => new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
 
-/** `playground: false` removes the page and its API: they answer 404 as if they never existed. */
+/**
+ * `playground: false` removes the page and its API: they answer 404 as if they never existed. By
+ * default it is on while developing, and in production (`NODE_ENV=production`) only behind an admin
+ * key — an unguarded usage view would show every caller's requests and spend to anyone.
+ */
 export function playgroundEnabled(gw: GatewayInternals): boolean {
-  return gw.options.playground !== false;
+  const option = gw.options.playground;
+  if (option !== undefined) return option;
+  return hasAdminKey(gw) || (gw.options.env ?? process.env).NODE_ENV !== 'production';
 }
 
 /**
