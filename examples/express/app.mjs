@@ -18,6 +18,7 @@ export function createExampleApp({ env = process.env, gateway = {} } = {}) {
     ...gateway,
   });
   app.use(llm);
+  // The app's own routes keep working next to the gateway.
   app.use(express.json());
   app.get('/', (_req, res) => res.json({ app: 'express example', gateway: '/llm/v1' }));
   app.post('/echo', (req, res) => res.json({ youSent: req.body }));
