@@ -75,6 +75,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   };
   gw.stages = buildStages(gw);
   let closing = false;
+  let shutdown: Promise<void> | undefined;
 
   async function dispatch(call: CallInfo): Promise<GatewayResponse> {
     const { req } = call;
@@ -136,18 +137,33 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       if (result.kind !== 'stream') throw new GatewayError('internal_error', 'expected a stream');
       for await (const out of result.chunks) yield out.chunk;
     },
-    async close(deadlineMs = 10_000) {
-      closing = true;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled([...gw.inflight]),
-        new Promise((r) => (timer = setTimeout(r, deadlineMs))),
-      ]);
-      clearTimeout(timer);
-      await gw.client.close();
-      await gw.store.close();
+    close(deadlineMs = 10_000) {
+      // Idempotent: a Nest module's destroy hook and the app may both close the gateway.
+      return (shutdown ??= (async () => {
+        closing = true;
+        const finished = await settledWithin(gw.inflight, deadlineMs);
+        if (finished) await gw.client.close();
+        else {
+          // Past the deadline, upstream calls still running are cut (their clients get an error event);
+          // a short grace lets those requests settle their budgets and write their records.
+          await gw.client.destroy();
+          await settledWithin(gw.inflight, 1000);
+        }
+        await gw.store.close();
+      })());
     },
   };
+}
+
+/** Waits for the work in flight up to `ms`; true when it all finished in time. */
+async function settledWithin(inflight: Set<Promise<unknown>>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = await Promise.race([
+    Promise.allSettled([...inflight]).then(() => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return done;
 }
 
 export function errorResponse(e: unknown, traceId: string): GatewayResponse {

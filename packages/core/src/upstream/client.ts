@@ -47,6 +47,11 @@ export class UpstreamClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+
+  /** Aborts every request still running (`close()` waits for them); for a shutdown past its deadline. */
+  destroy(): Promise<void> {
+    return this.agent.destroy();
+  }
 }
 
 export async function readText(body: AsyncIterable<Uint8Array>, limit = 64 * 1024 * 1024): Promise<string> {
