@@ -15,11 +15,12 @@ import { runChat } from './pipeline/chat.js';
 import { createState } from './pipeline/create-state.js';
 import { validateChat } from './http/validate.js';
 import { authenticate } from './auth/authenticate.js';
-import { checkHeaderSize } from './auth/header-limit.js';
+import { checkDeclaredBodySize, checkHeaderSize } from './auth/request-limits.js';
 import { finishRequest, recordFailure, type CallInfo } from './observability/finish-request.js';
 import { rememberError } from './observability/response-error.js';
 import { checkTraceId, traceIdFor } from './observability/trace-id.js';
 import type { RequestState } from './pipeline/state.js';
+import { anthropicErrorResponse } from './ingress/anthropic-messages/errors.js';
 
 export interface DirectCallOptions {
   context?: GatewayContext;
@@ -80,8 +81,6 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   async function dispatch(call: CallInfo): Promise<GatewayResponse> {
     const { req } = call;
     if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
-    checkHeaderSize(gw, req);
-    checkTraceId(req);
     const match = matchRoute(req.method, req.path);
     if ('error' in match) {
       if (match.error === 405) throw new GatewayError('method_not_allowed', `${req.method} is not allowed here; use ${match.allowed?.join(', ')}`);
@@ -90,6 +89,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     const handler = routeHandlers[match.name];
     if (!handler) throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
     call.route = match.name;
+    checkHeaderSize(gw, req);
+    checkDeclaredBodySize(gw, req);
+    checkTraceId(req);
     // With `auth`: 401 without a valid gateway key; the handler gets the request without it.
     authenticate(gw, match.name, call);
     return handler(gw, call.req, call.context, call.traceId);
@@ -118,7 +120,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       // Every response passes `finishRequest`, which makes sure a refused request leaves its log record too.
       const work = dispatch(call).then(
         (res) => finishRequest(gw, call, res),
-        (e: unknown) => finishRequest(gw, call, errorResponse(e, call.traceId), e),
+        (e: unknown) => finishRequest(gw, call, (call.route === 'messages' ? anthropicErrorResponse : errorResponse)(e, call.traceId), e),
       );
       gw.inflight.add(work);
       work.finally(() => gw.inflight.delete(work));

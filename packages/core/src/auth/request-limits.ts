@@ -1,6 +1,11 @@
 import { GatewayError } from '../errors.js';
+import { header } from '../http/headers.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayRequest } from '../types.js';
+
+/*
+ * Limits checked on arrival, from the headers alone, before any body is read or any header parsed.
+ */
 
 /** Default `limits.maxHeaderBytes`: twice Node's own 16 KiB, so behind Node it only matters for direct `handle` calls. */
 export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
@@ -25,4 +30,16 @@ export function checkHeaderSize(gw: GatewayInternals, req: GatewayRequest): void
       param: 'headers',
     });
   }
+}
+
+/**
+ * A declared `content-length` above `limits.maxBodyBytes` is refused with 413 at once: also when a
+ * body parser before the gateway already read the body (its own limit may be larger), so the limit
+ * holds the same behind every adapter. Bodies without a length are bounded while they are read.
+ */
+export function checkDeclaredBodySize(gw: GatewayInternals, req: GatewayRequest): void {
+  const declared = header(req.headers, 'content-length');
+  if (declared === undefined || !/^\d+$/.test(declared.trim())) return;
+  const limit = gw.limits.maxBodyBytes;
+  if (Number(declared) > limit) throw new GatewayError('payload_too_large', `request body exceeds ${limit} bytes`, { param: 'body' });
 }
