@@ -90,7 +90,13 @@ export function redactDeep<T>(value: T, secrets: readonly string[], depth = 0): 
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets, depth + 1)) as T;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = typeof v === 'string' && CREDENTIAL_FIELD.test(k) ? '[REDACTED]' : redactDeep(v, secrets, depth + 1);
+    // defineProperty, so a client's `"__proto__"` key stays a plain field of the copy.
+    Object.defineProperty(out, k, {
+      value: typeof v === 'string' && CREDENTIAL_FIELD.test(k) ? '[REDACTED]' : redactDeep(v, secrets, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out as T;
 }

@@ -8,11 +8,17 @@ import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
  * required). Everything else passes through: an Anthropic target knows its newest parameters best.
  */
 const block = z.looseObject({ type: z.string() });
+// A tool result's content is translated block by block: it must be text or blocks, not any JSON.
+const toolResultContent = z.union([z.string(), z.array(block)]);
+const contentBlock = block.refine((b) => b.type !== 'tool_result' || b.content === undefined || toolResultContent.safeParse(b.content).success, {
+  message: 'tool_result content must be a string or an array of content blocks',
+  path: ['content'],
+});
 
 const messageSchema = z.looseObject({
   // `system` turns inside `messages` are Anthropic's mid-conversation instructions.
   role: z.enum(['user', 'assistant', 'system']),
-  content: z.union([z.string(), z.array(block)]),
+  content: z.union([z.string(), z.array(contentBlock)]),
 });
 
 const schema = z.looseObject({
