@@ -5,11 +5,11 @@ import type { GatewayContext } from './types.js';
 import type { Provider } from './providers/types.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
+import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
 import { cacheOptionsSchema, type CacheOptions } from './cache/cache-options.js';
 import { authOptionsSchema, type AuthOptions } from './auth/auth-options.js';
 import type { RequestLogRecord } from './observability/log-record.js';
 import { observabilityOptionsShape, type MetricsOptions, type TracingOptions } from './observability/observability-options.js';
-import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
 
 /** Per-provider defaults used by every target of that provider unless the target overrides them. */
 export interface ProviderDefaults {
@@ -150,7 +150,8 @@ export interface GatewayOptions {
   cache?: CacheOptions;
   /**
    * Serve the prompt playground and usage page at `<mount>/playground` (its JSON API under
-   * `<mount>/playground/api/`, see docs/playground.md). Default true. Its API needs the admin key
+   * `<mount>/playground/api/`, see docs/playground.md). Default: on, except with `NODE_ENV=production`
+   * and no admin key configured (then absent, so usage data is never public by accident). Its API needs the admin key
    * whenever one is configured (`adminKey`, `LLMUX_ADMIN_KEY`, `auth.adminKeys`) or `auth` is set
    * (with `auth` and no admin key it is absent); `false` removes it (404).
    */
