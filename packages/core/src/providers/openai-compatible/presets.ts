@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { Provider } from '../types.js';
 import { openAICompatible } from './provider.js';
@@ -16,6 +17,12 @@ const azure = openAICompatible({
   url(op, ctx) {
     const extra = ctx.target.extra;
     const resource = str(extra.resource_name);
+    // It becomes the host name: anything but a resource name's letters (`evil.example/x?`) would send the key elsewhere.
+    if (resource !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/i.test(resource)) {
+      throw new GatewayError('invalid_config', `${ctx.target.path}.resource_name "${resource.slice(0, 40)}" is not an Azure resource name`, {
+        param: `${ctx.target.path}.resource_name`,
+      });
+    }
     const base = ctx.target.baseURL.includes('{resource_name}')
       ? `https://${resource ?? 'missing-resource-name'}.openai.azure.com`
       : ctx.target.baseURL;
