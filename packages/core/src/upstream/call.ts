@@ -49,7 +49,11 @@ class AttemptControl {
     if (this.timedOut) {
       return new GatewayError('upstream_timeout', `${provider} did not answer within ${ctx.target.requestTimeout} ms`, { provider, source: 'provider' });
     }
-    if (isGatewayError(e)) return e;
+    if (isGatewayError(e)) {
+      // A stream's error event is provider text too, and may echo the key it was sent.
+      e.message = redactSecrets(e.message, [ctx.target.apiKey]);
+      return e;
+    }
     if (this.parent.aborted) return new GatewayError('stream_interrupted', 'the client closed the request', { provider, status: 499 });
     const message = redactSecrets(e instanceof Error ? e.message : String(e), [ctx.target.apiKey]);
     return new GatewayError('network_error', `${provider} could not be reached: ${message}`, { provider, source: 'provider' });

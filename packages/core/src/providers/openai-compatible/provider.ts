@@ -2,7 +2,7 @@ import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import { errorTypeForStatus, parseCommonError } from '../parse-error.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { normalizeCompletion } from './normalize-completion.js';
-import { createPassthroughTranslator } from './translate.js';
+import { createPassthroughTranslator, throwErrorBody } from './translate.js';
 
 /** What makes one OpenAI-compatible service differ from another. */
 export interface OpenAICompatiblePreset {
@@ -69,14 +69,14 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
         preset.adapt?.(out);
         return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
-      response: normalizeCompletion,
+      response: (json, ctx) => (throwErrorBody(json, ctx), normalizeCompletion(json)),
       stream: () => createPassthroughTranslator(preset.id),
     },
     embeddings: {
       request(body: EmbeddingsRequest, ctx): UpstreamRequest {
         return { url: url('embeddings', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(withParams(body, ctx)) };
       },
-      response: (json) => json as ReturnType<NonNullable<Provider['embeddings']>['response']>,
+      response: (json, ctx) => (throwErrorBody(json, ctx), json as ReturnType<NonNullable<Provider['embeddings']>['response']>),
     },
     error(status, body, headers) {
       // OpenRouter's errors carry no type; a 429 should still read as a rate limit to OpenAI clients.

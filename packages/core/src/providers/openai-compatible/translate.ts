@@ -1,7 +1,8 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk } from '../openai-types.js';
 import { errorMessageOf } from '../parse-error.js';
-import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
+import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
+import { redactSecrets } from '../../upstream/redact.js';
 import { createChunkNormalizer } from './normalize-chunk.js';
 
 const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 400 && v < 600 ? v : undefined);
@@ -20,6 +21,18 @@ function inStreamError(provider: string, error: Record<string, unknown>): Gatewa
     providerCode: typeof error.code === 'string' ? error.code : null,
     param: typeof error.param === 'string' ? error.param : null,
   });
+}
+
+/**
+ * OpenRouter (and some self-hosted servers) answer a failure as a 200 whose body is only `{ error }`:
+ * an error, never an answer to relay with a 200. Its text may echo the key it was sent.
+ */
+export function throwErrorBody(json: unknown, ctx: CallContext): void {
+  const body = json as { error?: unknown; choices?: unknown; data?: unknown } | null;
+  if (!body?.error || typeof body.error !== 'object' || Array.isArray(body.choices) || Array.isArray(body.data)) return;
+  const error = inStreamError(ctx.target.provider, body.error as Record<string, unknown>);
+  error.message = redactSecrets(error.message, [ctx.target.apiKey]);
+  throw error;
 }
 
 /**
