@@ -1,4 +1,5 @@
 import type { PlanNode } from '../config/plan.js';
+import { ANTHROPIC_VERSION } from '../providers/anthropic/headers.js';
 import type { ChatMessage } from '../providers/openai-types.js';
 import { fieldOf } from '../router/route-input.js';
 import type { GatewayContext } from '../types.js';
@@ -8,6 +9,8 @@ import { canonicalJson, sha256Hex } from './canonical-key.js';
 const NOT_ANSWER = new Set(['model', 'messages', 'stream', 'stream_options', 'user', 'metadata', 'store']);
 /** Provider settings that are credentials: rotating them must not empty the cache. */
 const SECRET = /key|secret|token|password|credential/i;
+/** Client headers Anthropic-format upstreams read (`providers/anthropic/headers.ts`): beta flags change the answer. */
+const ANTHROPIC_HEADERS = ['anthropic-beta', 'anthropic-version'].flatMap((h) => [h, `x-llmux-${h}`, `x-portkey-${h}`]);
 
 export interface KeyInput {
   body: Record<string, unknown> & { model: string };
@@ -15,6 +18,8 @@ export interface KeyInput {
   model: string;
   root: PlanNode;
   identity: GatewayContext;
+  /** The client's request headers: those the upstream call reads (`forward_headers`, Anthropic betas) are part of the key. */
+  headers?: Record<string, string | string[] | undefined>;
   /** The request's metadata: part of the key only where conditional routing reads it. */
   metadata: Record<string, unknown>;
   shared: boolean;
@@ -27,6 +32,8 @@ interface Route {
   withoutKeys: unknown;
   /** `metadata.*` / `identity.*` fields conditional strategies test: they pick the target, so the answer. */
   fields: string[];
+  /** Request headers some target sends upstream: their values change the answer as much as the body does. */
+  headers: string[];
 }
 
 const routes = new WeakMap<PlanNode, Route>();
@@ -45,29 +52,49 @@ function routeOf(root: PlanNode): Route {
   let known = routes.get(root);
   if (!known) {
     const fields = new Set<string>();
+    const headers = new Set<string>();
     const collect = (node: PlanNode, keys: boolean): unknown => {
       if (node.kind === 'strategy') {
         if (node.mode === 'conditional') for (const c of node.strategy.conditions ?? []) queryFields(c.query, fields);
         return { mode: node.mode, targets: node.children.map((c) => collect(c, keys)) };
       }
       const t = node.target;
+      for (const h of t.forwardHeaders) headers.add(h);
+      if (t.provider === 'anthropic' || t.provider === 'bedrock') for (const h of ANTHROPIC_HEADERS) headers.add(h);
       const settings: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(t.extra)) if (!SECRET.test(k)) settings[k] = v;
       return { provider: t.provider, url: t.baseURL, params: t.overrideParams, settings, ...(keys && t.apiKey ? { key: t.apiKey } : {}) };
     };
-    known = { withKeys: collect(root, true), withoutKeys: collect(root, false), fields: [...fields].sort() };
+    known = { withKeys: collect(root, true), withoutKeys: collect(root, false), fields: [...fields].sort(), headers: [...headers].sort() };
     routes.set(root, known);
   }
   return known;
 }
 
-/** The route part of a key: the tree, and the values of the fields conditional routing tests. */
+/** The values of the request headers the route sends upstream; the default Anthropic version counts as absent. */
+function headerValues(names: string[], headers: KeyInput['headers']): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const name of names) {
+    const raw = headers?.[name];
+    const value = Array.isArray(raw) ? raw.join(',') : raw;
+    if (value === undefined || (name.endsWith('anthropic-version') && value === ANTHROPIC_VERSION)) continue;
+    out.push([name, value]);
+  }
+  return out;
+}
+
+/** The route part of a key: the tree, the values of the fields conditional routing tests, and the headers sent upstream. */
 function routeKey(input: KeyInput): unknown {
   const route = routeOf(input.root);
   const tree = input.includeApiKeys ? route.withKeys : route.withoutKeys;
-  if (route.fields.length === 0) return tree;
+  const headers = headerValues(route.headers, input.headers);
+  if (route.fields.length === 0 && headers.length === 0) return tree;
   const routeInput = { metadata: input.metadata, identity: input.identity, params: input.body, model: input.model };
-  return { tree, fields: route.fields.map((f) => [f, fieldOf(routeInput, f) ?? null]) };
+  return {
+    tree,
+    ...(route.fields.length ? { fields: route.fields.map((f) => [f, fieldOf(routeInput, f) ?? null]) } : {}),
+    ...(headers.length ? { headers } : {}),
+  };
 }
 
 /** By default an entry belongs to the caller (gateway key, user, team, tenant); `shared: true` pools them. */

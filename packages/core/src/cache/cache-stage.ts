@@ -3,6 +3,8 @@ import { gatewayHeader, type CacheStatus } from '../http/headers.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { Outcome, PipelineStage, RequestState, ShortCircuit } from '../pipeline/state.js';
 import type { ChatMessage } from '../providers/openai-types.js';
+import { resolveWithSystem } from '../router/env-for-request.js';
+import { checkRequestHosts, requestHostsOf, type RequestHost } from '../router/ssrf-guard.js';
 import type { CacheStore } from '../store/cache-store.js';
 import { createMemoryCache } from '../store/memory/cache.js';
 import { exactKey, lastUserText, semanticPartition, type KeyInput } from './cache-key.js';
@@ -125,6 +127,15 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
   }
 
+  /**
+   * The semantic step calls an upstream before routing does: hosts a client chose (its targets', its
+   * embedding target's) pass the SSRF guard first, as routing would make them (its DNS answers are kept).
+   */
+  async function guardHosts(state: RequestState, extra: RequestHost | undefined): Promise<void> {
+    const hosts = [...(requestHostsOf(state.plan) ?? []), ...(extra ? [extra] : [])];
+    if (hosts.length) await checkRequestHosts(hosts, gw.options.allowedHosts ?? [], gw.options.resolveHost ?? resolveWithSystem);
+  }
+
   async function semanticLookup(state: RequestState, input: KeyInput, root: PlanNode, p: Pending, refresh: boolean): Promise<ShortCircuit | undefined> {
     const scratch = state.scratch.cache as CacheScratch;
     const prompt = lastUserText(state.body.messages as ChatMessage[]);
@@ -132,12 +143,15 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     const tools = state.body.tools ?? state.body.functions;
     if (Array.isArray(tools) && tools.length > 0 && !p.settings.semanticTools) return void (scratch.semantic = 'tools');
     let embedder;
+    // An `embedding` target from a client's config is compiled as the client's (the server's own config is trusted).
+    const clientEmbedding = state.plan !== serverPlan && p.settings.embedding !== undefined && p.settings.embedding !== serverSettings?.embedding;
     try {
-      embedder = embedderFor(gw, p.settings, root);
+      embedder = embedderFor(gw, p.settings, root, clientEmbedding);
     } catch (e) {
       warn({ traceId: state.traceId, err: e }, `llmux cache: semantic step skipped: ${(e as Error).message}`);
       return void (scratch.semantic = 'no_embedder');
     }
+    await guardHosts(state, embedder.clientHost);
     const partition = await semanticPartition(input, prompt.index, embedder.id);
     const signals = [AbortSignal.timeout(embeddingTimeoutMs), ...(state.request.signal ? [state.request.signal] : [])];
     try {
@@ -204,6 +218,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
         model: state.plan.aliases[requested] ?? requested,
         root,
         identity: state.identity,
+        headers: state.request.headers,
         metadata: state.metadata,
         shared: settings.shared,
         includeApiKeys: state.plan !== gw.plans.serverPlan,

@@ -4,6 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { EmbeddingsRequest } from '../providers/openai-types.js';
 import type { ResolvedTarget } from '../providers/types.js';
+import { parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import { callEmbeddings } from '../upstream/call.js';
 import { canonicalJson } from './canonical-key.js';
 import { DEFAULT_EMBEDDING_MODELS, firstTarget, type CacheSettings } from './settings.js';
@@ -15,6 +16,8 @@ export interface Embedder {
   readonly id: string;
   /** Where it came from, for messages (`config.cache.embedding`, or the first target's provider). */
   readonly source: string;
+  /** The `custom_host` of an embedding target a client config chose: it must pass the SSRF guard before each call. */
+  readonly clientHost?: RequestHost;
   embed(text: string, headers: Record<string, string | string[] | undefined>, signal: AbortSignal): Promise<{ vector: Float32Array; tokens?: number }>;
 }
 
@@ -22,12 +25,17 @@ function compileEnv(gw: GatewayInternals): CompileEnv {
   return { registry: gw.registry, providers: gw.options.providers ?? {}, env: gw.options.env ?? process.env };
 }
 
-function build(gw: GatewayInternals, settings: CacheSettings, root: PlanNode): Embedder {
+function build(gw: GatewayInternals, settings: CacheSettings, root: PlanNode, client: boolean): Embedder {
   const path = `${settings.path}.embedding`;
   let target: ResolvedTarget;
   let model: string | undefined;
+  let clientHost: RequestHost | undefined;
   if (settings.embedding) {
-    target = resolveTarget(settings.embedding, path, 0, compileEnv(gw));
+    // A client's embedding target is compiled like its chat targets: no server key for a host it chose.
+    const env: CompileEnv = client
+      ? { ...compileEnv(gw), clientConfig: true, onCustomHost: (url, param) => void (clientHost = parseRequestHost(url, param)) }
+      : compileEnv(gw);
+    target = resolveTarget(settings.embedding, path, 0, env);
     model = settings.embedding.model as string | undefined;
   } else {
     const first = firstTarget(root);
@@ -48,6 +56,7 @@ function build(gw: GatewayInternals, settings: CacheSettings, root: PlanNode): E
   return {
     id: canonicalJson({ provider: target.provider, url: target.baseURL, model: chosen, params: target.overrideParams }),
     source: settings.embedding ? path : `${target.provider} (the first target's provider)`,
+    ...(clientHost ? { clientHost } : {}),
     async embed(text, headers, signal) {
       const body: EmbeddingsRequest = { model: chosen, input: text };
       const res = await callEmbeddings(gw, provider, body, { target, model: chosen, stream: false, headers }, signal);
@@ -61,14 +70,17 @@ function build(gw: GatewayInternals, settings: CacheSettings, root: PlanNode): E
 
 const cache = new WeakMap<CacheSettings, WeakMap<PlanNode, Embedder | GatewayError>>();
 
-/** The embedder for a plan's cache settings (built once per plan); throws a GatewayError naming `cache.embedding` when none can be found. */
-export function embedderFor(gw: GatewayInternals, settings: CacheSettings, root: PlanNode): Embedder {
+/**
+ * The embedder for a plan's cache settings (built once per plan); throws a GatewayError naming
+ * `cache.embedding` when none can be found. `client`: the `embedding` target came from a client's config.
+ */
+export function embedderFor(gw: GatewayInternals, settings: CacheSettings, root: PlanNode, client = false): Embedder {
   let byRoot = cache.get(settings);
   if (!byRoot) cache.set(settings, (byRoot = new WeakMap()));
   let found = byRoot.get(root);
   if (!found) {
     try {
-      found = build(gw, settings, root);
+      found = build(gw, settings, root, client);
     } catch (e) {
       found = e instanceof GatewayError ? e : new GatewayError('invalid_config', `${settings.path}.embedding: ${(e as Error).message}`);
     }

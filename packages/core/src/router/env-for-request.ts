@@ -11,7 +11,7 @@ const breakers = new WeakMap<Plan, Breaker>();
 
 /** Loaded on first use so the core entry itself imports nothing from `node:`. */
 let systemResolver: ResolveHost | undefined;
-const resolveWithSystem: ResolveHost = async (host) => {
+export const resolveWithSystem: ResolveHost = async (host) => {
   systemResolver ??= (await import('../node/resolve-host.js')).resolveHost;
   return systemResolver(host);
 };
