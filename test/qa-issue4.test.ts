@@ -257,6 +257,20 @@ describe('SSRF guard: the forms attackers use to spell an internal address', () 
     expect(res.status).toBe(400);
   });
 
+  it('a client picking a provider whose default home is this machine (vllm, ollama) passes the guard too', async () => {
+    const strict = gateway({ allowRequestConfig: true, resolveHost: noDns });
+    for (const headers of [{ 'x-portkey-provider': 'vllm' }, { 'x-portkey-config': JSON.stringify({ provider: 'ollama' }) }]) {
+      const res = await strict.handle({ method: 'POST', path: CHAT, headers: { 'content-type': 'application/json', ...headers }, body: ask });
+      expect(res.status).toBe(403);
+      expect((res.body as { error: { param: string } }).error.param).toMatch(/\.provider$/);
+    }
+    // The server opens it by name, or by configuring the provider's base URL itself.
+    const opened = gateway({ allowRequestConfig: true, resolveHost: noDns, providers: { vllm: { baseURL: `${ups[0]!.url}/v1` } } });
+    ups[0]!.enqueue(CHAT, { json: COMPLETION });
+    const res = await opened.handle({ method: 'POST', path: CHAT, headers: { 'content-type': 'application/json', 'x-portkey-provider': 'vllm' }, body: ask });
+    expect(res.status).toBe(200);
+  });
+
   it('an azure-openai resource_name cannot steer the server key to another host', async () => {
     const g = gateway({ allowRequestConfig: true, env: { AZURE_OPENAI_API_KEY: 'sk-azure-server-secret' } });
     for (const resource_name of [`127.0.0.1:${new URL(ups[0]!.url).port}/x?`, 'evil.example#', 'a.b']) {

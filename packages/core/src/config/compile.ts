@@ -78,6 +78,8 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
     ? cfg.api_key
     : cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
   if (cfg.custom_host !== undefined) env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
+  // A provider whose home is this machine (ollama, vllm, lmstudio) is a local host all the same when a client picks it.
+  else if (env.clientConfig && !defaults.baseURL && /^https?:\/\/(localhost|127\.|\[::1\])/i.test(provider.baseURL)) env.onCustomHost?.(provider.baseURL, `${path}.provider`);
   const baseURL = (cfg.custom_host ?? defaults.baseURL ?? provider.baseURL).replace(/\/+$/, '');
   const target: ResolvedTarget = {
     path,
