@@ -78,6 +78,8 @@ function renderUsage(u) {
     ['cost', function (r) { return money(r.cost); }, 'num'],
     ['cache', function (r) { return r.cache === 'DISABLED' && !r.provider ? '' : r.cache; }],
     ['fallbacks', function (r) { return r.fallbacks; }, 'num'],
+    // Why a request failed, so an error row says more than its status.
+    ['error', function (r) { return r.error && r.error.length > 140 ? r.error.slice(0, 139) + '\u2026' : r.error; }, 'why'],
   ], recent, u.recent.available ? 'No requests yet.' : 'This gateway keeps no recent-requests log.');
   table($('budgets-table'), [
     ['scope', scopeText],

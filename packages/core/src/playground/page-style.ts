@@ -90,6 +90,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--muted); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.why { white-space: normal; min-width: 14em; overflow-wrap: anywhere; color: var(--bad); }
 caption { text-align: left; color: var(--muted); font-size: 13px; padding-bottom: 4px; }
 .usage-bar { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin-bottom: 12px; }
 [hidden] { display: none !important; }
