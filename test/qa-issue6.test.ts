@@ -313,3 +313,58 @@ describe('when Redis is down', () => {
     expect(Date.now() - started).toBeLessThan(8000);
   });
 });
+
+describe('calendar windows and daily limits, end to end', () => {
+  const reply = { ...fixtureJson('openai/chat-completions.text.json'), model: 'budget-model', usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
+
+  it('a budget in a timezone resets at local midnight, an hourly one at the next hour', async () => {
+    up.route('/v1/chat/completions', { json: reply });
+    const g = gateway({
+      pricing: { 'budget-model': { input: 0, output: 1_000_000 } },
+      config: {
+        targets: [{ provider: 'openai', api_key: 'sk-x', custom_host: `${up.url}/v1` }],
+        budget: [{ max_cost_per_day: 1, timezone: 'Asia/Kolkata', scope: 'user' }, { max_cost_per_hour: 1, scope: 'team' }],
+      },
+    });
+    expect((await g.handle(chat('budget-model', { max_tokens: 1 }), { user: 'u', team: 'a' })).status).toBe(200);
+    const daily = await g.handle(chat('budget-model', { max_tokens: 1 }), { user: 'u', team: 'b' });
+    expect(daily.status).toBe(402);
+    const d = (daily.body as any).error;
+    expect(d).toMatchObject({ period: 'day', timezone: 'Asia/Kolkata', scope: 'user' });
+    // Local midnight in Kolkata is 18:30 UTC, at most a day away.
+    expect(d.resets_at).toMatch(/T18:30:00\.000Z$/);
+    const wait = Date.parse(d.resets_at) - Date.now();
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(86_400_000);
+    expect(Number(daily.headers['retry-after'])).toBeCloseTo(wait / 1000, -1);
+
+    const hourly = await g.handle(chat('budget-model', { max_tokens: 1 }), { user: 'v', team: 'a' });
+    expect(hourly.status).toBe(402);
+    const h = (hourly.body as any).error;
+    expect(h).toMatchObject({ period: 'hour', timezone: 'UTC', scope: 'team', scope_value: 'a' });
+    expect(h.resets_at).toMatch(/T\d\d:00:00\.000Z$/);
+    expect(Date.parse(h.resets_at) - Date.now()).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it('refuses an unknown timezone in the config, naming it', () => {
+    expect(() =>
+      createGateway({ env: {}, config: { targets: [{ provider: 'mock' }], budget: { max_cost_per_day: 1, timezone: 'Mars/Olympus_Mons' } } }),
+    ).toThrow(/timezone/);
+  });
+
+  it('requests_per_day counts over a sliding day, beside a per-minute limit, with the tighter one in the headers', async () => {
+    up.route('/v1/chat/completions', { json: reply });
+    const g = gateway({
+      config: { targets: [{ provider: 'openai', api_key: 'sk-x', custom_host: `${up.url}/v1` }], rate_limit: [{ requests_per_minute: 10 }, { requests_per_day: 2 }] },
+    });
+    const first = await g.handle(chat('gpt-4.1-nano'));
+    expect(first.headers['x-ratelimit-limit-requests']).toBe('2');
+    expect(first.headers['x-ratelimit-remaining-requests']).toBe('1');
+    expect((await g.handle(chat('gpt-4.1-nano'))).headers['x-ratelimit-remaining-requests']).toBe('0');
+    const refused = await g.handle(chat('gpt-4.1-nano'));
+    expect(refused.status).toBe(429);
+    expect((refused.body as any).error).toMatchObject({ window_seconds: 86_400, limit: 2, used: 2 });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(86_000);
+    expect(up.requests).toHaveLength(2);
+  });
+});
