@@ -6,30 +6,41 @@ import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { redactSecrets } from './redact.js';
 
+/** The reason an attempt's own signal is aborted with when it ends early: no DOMException (~13 µs) to build. */
+const ATTEMPT_OVER = new Error('the attempt is over');
+
 /**
- * One attempt against one target: its own abort controller linked to the request's signal, and a
- * timer for `request_timeout` that runs until the full body (non-stream) or the first content token
- * (stream) arrived.
+ * One attempt against one target: the signal its upstream call runs under, and a timer for
+ * `request_timeout` that runs until the full body (non-stream) or the first content token (stream)
+ * arrived.
+ *
+ * Without `request_timeout` the attempt runs directly under the router's signal (which already
+ * follows the client and the deadline): an AbortSignal costs ~6 µs to create on Node 20, linking it
+ * ~2 µs, and `abort()` without a reason ~20 µs — about 30 µs of every request. An attempt that stops
+ * early (the client left mid-stream, a body that broke) still stops its upstream call: leaving the
+ * body's iterator destroys undici's body, which aborts the request.
  */
 class AttemptControl {
-  readonly controller = new AbortController();
+  readonly signal: AbortSignal;
   timedOut = false;
+  private readonly controller: AbortController | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly onParentAbort = () => this.controller.abort(this.parent.reason);
+  private finished = false;
+  private readonly onParentAbort = () => this.controller!.abort(this.parent.reason);
 
   constructor(private readonly parent: AbortSignal, timeoutMs: number | undefined) {
-    if (parent.aborted) this.controller.abort(parent.reason);
-    else parent.addEventListener('abort', this.onParentAbort, { once: true });
-    if (timeoutMs) {
-      this.timer = setTimeout(() => {
-        this.timedOut = true;
-        this.controller.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
+    if (!timeoutMs) {
+      this.signal = parent;
+      return;
     }
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    this.signal = controller.signal;
+    if (parent.aborted) controller.abort(parent.reason);
+    else parent.addEventListener('abort', this.onParentAbort, { once: true });
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      controller.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
   }
 
   clearTimer(): void {
@@ -37,11 +48,18 @@ class AttemptControl {
     this.timer = undefined;
   }
 
-  /** Stops the upstream call if it is still running, and unlinks from the request. */
-  finish(): void {
+  /**
+   * Unlinks from the request. `complete`: the upstream body was read to its end, so nothing is left
+   * to stop; otherwise an attempt with its own signal aborts it.
+   */
+  finish(complete = false): void {
+    if (this.finished) return;
+    this.finished = true;
     this.clearTimer();
+    const controller = this.controller;
+    if (!controller) return;
     this.parent.removeEventListener('abort', this.onParentAbort);
-    if (!this.controller.signal.aborted) this.controller.abort();
+    if (!complete && !controller.signal.aborted) controller.abort(ATTEMPT_OVER);
   }
 
   /** Maps whatever the transport threw to a GatewayError that says what happened. */
@@ -110,6 +128,7 @@ export async function callChat(deps: CallDeps, provider: Provider, body: ChatReq
     const json = await readJson(res, provider).catch((e) => {
       throw control.failure(e, provider.id, ctx);
     });
+    control.finish(true);
     return provider.chat.response(json, ctx);
   } finally {
     control.finish();
@@ -150,6 +169,7 @@ export async function callEmbeddings(
         throw control.failure(e, provider.id, ctx);
       });
     const json = Array.isArray(req) ? await inBatches(req, EMBED_CONCURRENCY, one) : await one(req);
+    control.finish(true);
     return provider.embeddings.response(json, ctx);
   } finally {
     control.finish();
@@ -159,6 +179,7 @@ export async function callEmbeddings(
 async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallContext, control: AttemptControl): AsyncGenerator<ChunkOut> {
   const decoder = createDecoder(provider.framing);
   const translator = provider.chat.stream(ctx);
+  let complete = false;
   try {
     try {
       for await (const bytes of res.body) {
@@ -167,10 +188,11 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
     } catch (e) {
       throw control.failure(e, provider.id, ctx);
     }
+    complete = true;
     for (const ev of decoder.end()) yield* translator.push(ev);
     yield* translator.end();
   } finally {
-    control.finish();
+    control.finish(complete);
   }
 }
 
