@@ -23,9 +23,13 @@ const azure = openAICompatible({
         param: `${ctx.target.path}.resource_name`,
       });
     }
-    const base = ctx.target.baseURL.includes('{resource_name}')
-      ? `https://${resource ?? 'missing-resource-name'}.openai.azure.com`
-      : ctx.target.baseURL;
+    const templated = ctx.target.baseURL.includes('{resource_name}');
+    if (templated && resource === undefined) {
+      throw new GatewayError('invalid_config', `${ctx.target.path}.resource_name is required for provider azure-openai (or give custom_host)`, {
+        param: `${ctx.target.path}.resource_name`,
+      });
+    }
+    const base = templated ? `https://${resource}.openai.azure.com` : ctx.target.baseURL;
     const deployment = encodeURIComponent(str(extra.deployment_id) ?? ctx.model);
     const version = encodeURIComponent(str(extra.api_version) ?? '2024-10-21');
     return `${base}/openai/deployments/${deployment}/${op}?api-version=${version}`;
