@@ -368,3 +368,26 @@ describe('calendar windows and daily limits, end to end', () => {
     expect(up.requests).toHaveLength(2);
   });
 });
+
+describe.each(Object.keys(appFactories))('the cost of a stream through %s', (name) => {
+  it('arrives as the x-llmux-cost trailer, and a JSON answer carries it as a header', async () => {
+    up.route('/v1/chat/completions', (req) =>
+      req.json.stream ? { chunks: splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse')) } : { json: fixtureJson('openai/chat-completions.text.json') },
+    );
+    const app = await appFactories[name]!({ env: {}, config: { targets: [{ provider: 'openai', api_key: 'sk-x', custom_host: `${up.url}/v1` }] } });
+    apps.push(app);
+    const post = (stream: boolean) =>
+      request(`${app.gatewayURL}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: 'x' }] }),
+      });
+    const streamed = await post(true);
+    expect(await streamed.body.text()).toContain('data: [DONE]');
+    const expected = calcPrice({ input_tokens: 78, output_tokens: 9 }, 'gpt-4o-mini-2024-07-18', { providerId: 'openai' })!.total_price;
+    expect(Number(streamed.trailers['x-llmux-cost'])).toBeCloseTo(expected, 12);
+    const json = await post(false);
+    await json.body.json();
+    expect(String(json.headers['x-llmux-cost'])).toMatch(/^\d+\.\d+$/);
+  });
+});

@@ -34,12 +34,26 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 
 /**
+ * The stream, then its trailers (`x-llmux-cost`, known only after the last chunk), added before Koa
+ * ends the response. A client that left stops the stream before this point, and gets none.
+ */
+async function* withTrailers(body: AsyncIterable<Uint8Array | string>, res: ServerResponse, trailers: () => Record<string, string>) {
+  yield* body;
+  try {
+    const t = trailers();
+    if (Object.keys(t).length && res.chunkedEncoding !== false && !res.hasHeader('content-length')) res.addTrailers(t);
+  } catch {
+    // Trailers are extra facts; the body already went out complete.
+  }
+}
+
+/**
  * What Koa should send. Streams become a byte-mode Readable: Koa pipes it with backpressure and
  * destroys it when the client leaves, which ends the gateway's iterator. Koa 2 only sends Buffers
  * as bytes (a plain Uint8Array would be JSON-encoded).
  */
-function koaBody(body: unknown): unknown {
-  if (isAsyncIterable(body)) return Readable.from(body, { objectMode: false });
+function koaBody(body: unknown, res: ServerResponse, trailers?: () => Record<string, string>): unknown {
+  if (isAsyncIterable(body)) return Readable.from(trailers ? withTrailers(body, res, trailers) : body, { objectMode: false });
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return body ?? '';
 }
@@ -71,7 +85,7 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     ctx.status = response.status;
     // Headers before the body: Koa would otherwise pick its own content type for it.
     ctx.set(response.headers);
-    ctx.body = koaBody(response.body);
+    ctx.body = koaBody(response.body, res, response.trailers);
   }) as GatewayMiddleware<Ctx>;
   Object.defineProperty(middleware, 'gateway', { value: gateway });
   middleware.close = (deadlineMs) => gateway.close(deadlineMs);
