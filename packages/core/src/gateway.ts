@@ -21,6 +21,7 @@ import { rememberError } from './observability/response-error.js';
 import { checkTraceId, traceIdFor } from './observability/trace-id.js';
 import type { RequestState } from './pipeline/state.js';
 import { anthropicErrorResponse } from './ingress/anthropic-messages/errors.js';
+import { connectGuard } from './router/ssrf-guard.js';
 
 export interface DirectCallOptions {
   context?: GatewayContext;
@@ -67,7 +68,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     options,
     registry,
     plans: new PlanResolver(serverPlan, env, { allowRequestConfig: options.allowRequestConfig ?? false }),
-    client: new UpstreamClient(options.upstream),
+    client: new UpstreamClient(options.upstream, connectGuard(options.allowedHosts ?? [])),
     store: options.store ?? createMemoryStore(),
     stages: [],
     ...(options.logger ? { logger: options.logger } : {}),

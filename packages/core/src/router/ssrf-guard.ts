@@ -3,6 +3,7 @@ import type { Plan } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { isBlockedAddress } from './ip-ranges.js';
 import type { ResolveHost } from './routing-options.js';
+import type { ConnectGuard } from '../upstream/client.js';
 
 /** A `custom_host` that came from a client (a request-level config or header), with its config path. */
 export interface RequestHost {
@@ -94,4 +95,12 @@ export async function checkRequestHosts(hosts: RequestHost[], allowed: readonly 
       if (bad) throw forbidden(h, `${host} resolves to ${bad}, a private, loopback or link-local address`);
     }),
   );
+}
+
+/** The same rules, applied again by the socket to the addresses it connects to (DNS rebinding). */
+export function connectGuard(allowed: readonly string[]): ConnectGuard {
+  return {
+    isBlocked: (address) => isBlockedAddress(address) !== false,
+    isAllowedName: (hostname) => isAllowedHost(new URL(`http://${hostname.includes(':') ? `[${hostname}]` : hostname}`), allowed),
+  };
 }

@@ -82,8 +82,8 @@ export interface CallDeps {
   client: UpstreamClient;
 }
 
-function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-  return provider.transport ? provider.transport(req, signal) : deps.client.send(req, signal);
+function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSignal, clientHost: boolean): Promise<UpstreamResponse> {
+  return provider.transport ? provider.transport(req, signal) : deps.client.send(req, signal, clientHost);
 }
 
 async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
@@ -103,7 +103,7 @@ async function providerError(provider: Provider, res: UpstreamResponse, ctx: Cal
 async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, control: AttemptControl, ctx: CallContext) {
   let res: UpstreamResponse;
   try {
-    res = await send(deps, provider, req, control.signal);
+    res = await send(deps, provider, req, control.signal, ctx.target.clientHost === true);
   } catch (e) {
     throw control.failure(e, provider.id, ctx);
   }

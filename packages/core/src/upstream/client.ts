@@ -1,6 +1,14 @@
 import { Agent } from 'undici';
 import type { UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 
+/** Decides, at connect time, whether a client-chosen host may be reached (see `node/guarded-lookup.ts`). */
+export interface ConnectGuard {
+  isBlocked(address: string): boolean;
+  isAllowedName(hostname: string): boolean;
+  /** The resolver, `dns.lookup`-shaped. Default: the system's. */
+  resolve?: unknown;
+}
+
 /** Options for the pooled upstream HTTP client. */
 export interface UpstreamClientOptions {
   /** Sockets per upstream origin. Default 128. */
@@ -15,8 +23,13 @@ export interface UpstreamClientOptions {
  */
 export class UpstreamClient {
   private readonly agent: Agent;
+  /** Sockets to hosts a client chose get their own pool, whose every connection is re-checked. */
+  private guardedAgent: Promise<Agent> | undefined;
 
-  constructor(options: UpstreamClientOptions = {}) {
+  constructor(
+    private readonly options: UpstreamClientOptions = {},
+    private readonly guard?: ConnectGuard,
+  ) {
     this.agent = new Agent({
       connections: options.connections ?? 128,
       keepAliveTimeout: options.keepAliveTimeout ?? 30_000,
@@ -26,9 +39,28 @@ export class UpstreamClient {
     });
   }
 
-  async send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  private guarded(): Promise<Agent> {
+    const guard = this.guard;
+    if (!guard) return Promise.resolve(this.agent);
+    // Loaded on first use so the core entry imports nothing from `node:`.
+    this.guardedAgent ??= import('../node/guarded-lookup.js').then(
+      ({ guardedLookup }) =>
+        new Agent({
+          connections: this.options.connections ?? 128,
+          keepAliveTimeout: this.options.keepAliveTimeout ?? 30_000,
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          connect: { lookup: guardedLookup((a) => guard.isBlocked(a), (h) => guard.isAllowedName(h), guard.resolve as never) },
+        }),
+    );
+    return this.guardedAgent;
+  }
+
+  /** `clientHost`: the client chose this host, so the connection itself is checked against the SSRF rules. */
+  async send(req: UpstreamRequest, signal: AbortSignal, clientHost = false): Promise<UpstreamResponse> {
     const url = new URL(req.url);
-    const res = await this.agent.request({
+    const agent = clientHost ? await this.guarded() : this.agent;
+    const res = await agent.request({
       origin: url.origin,
       path: url.pathname + url.search,
       method: req.method,
@@ -44,13 +76,13 @@ export class UpstreamClient {
     };
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.guardedAgent?.then((a) => a.close())]);
   }
 
   /** Aborts every request still running (`close()` waits for them); for a shutdown past its deadline. */
-  destroy(): Promise<void> {
-    return this.agent.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([this.agent.destroy(), this.guardedAgent?.then((a) => a.destroy())]);
   }
 }
 
