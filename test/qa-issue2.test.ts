@@ -267,3 +267,20 @@ describe('GET /v1/models lists the models the config names and its aliases', () 
     }
   });
 });
+
+// ---- createGateway names the bad field ----
+
+describe('createGateway refuses bad options and config with an error naming the field', () => {
+  it.each([
+    [{ config: { strategy: { mode: 'fallbak' }, targets: [{ provider: 'openai' }] } }, 'options.config.strategy.mode'],
+    [{ config: { targets: [{ provider: 'openai', weight: 'heavy' }] } }, 'options.config.targets[0].weight'],
+    [{ config: { targets: [{ provider: 'openai', request_timeout: -5 }] } }, 'options.config.targets[0].request_timeout'],
+    [{ config: { targets: [{ provider: 'nope' }] } }, 'config.targets[0].provider'],
+    [{ basePath: 3 }, 'options.basePath'],
+    [{ providers: { openai: { baseURL: 'not a url' } } }, 'options.providers.openai.baseURL'],
+    [{ config: '{"targets": [{"provider": "openai", "weight": "heavy"}]}' }, 'config.targets[0].weight'],
+  ])('%j → %s', async (options, field) => {
+    const { createGateway } = await import('@llmux/core');
+    expect(() => createGateway({ env: {}, ...(options as object) })).toThrow(field);
+  });
+});
