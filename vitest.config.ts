@@ -16,6 +16,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // The default pino logger would print a line per request; tests that check logs pass their own.
+    env: { LLMUX_LOG_LEVEL: 'silent' },
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     // A rejection nobody handled fails the test it happened in (see the file).
     setupFiles: ['test/setup/fail-on-unhandled.ts'],

@@ -3,6 +3,9 @@
 import { createExampleApp } from './app.mjs';
 import { banner } from './gateway-config.mjs';
 
+// One log line per request is the gateway's default (pino, `info`); the example keeps to warnings.
+process.env.LLMUX_LOG_LEVEL ??= 'warn';
+
 const port = Number(process.env.PORT ?? 3000);
 // Ahead of the body parser the gateway reads its own bodies: OpenAI-shaped errors for bad JSON and its
 // own size limit (`limits.maxBodyBytes`, 10 MiB). Behind `express.json()` it works as well.

@@ -4,6 +4,9 @@ import { bodyParser } from '@koa/bodyparser';
 import { gatewayMiddleware } from '@llmux/koa';
 import { banner, gatewayConfig } from './gateway-config.mjs';
 
+// One log line per request is the gateway's default (pino, `info`); the example keeps to warnings.
+process.env.LLMUX_LOG_LEVEL ??= 'warn';
+
 const port = Number(process.env.PORT ?? 3000);
 const app = new Koa();
 

@@ -7,6 +7,9 @@ import { NestFactory } from '@nestjs/core';
 import { GatewayModule, GatewayService } from '@llmux/nestjs';
 import { banner, gatewayConfig } from './gateway-config.mjs';
 
+// One log line per request is the gateway's default (pino, `info`); the example keeps to warnings.
+process.env.LLMUX_LOG_LEVEL ??= 'warn';
+
 /** Shows `GatewayService`: app code calling the gateway directly, with the same routing and limits. */
 class SummaryController {
   constructor(gateway) {

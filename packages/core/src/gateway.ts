@@ -22,6 +22,7 @@ import { checkTraceId, traceIdFor } from './observability/trace-id.js';
 import type { RequestState } from './pipeline/state.js';
 import { anthropicErrorResponse } from './ingress/anthropic-messages/errors.js';
 import { connectGuard } from './router/ssrf-guard.js';
+import { defaultLogger } from './observability/default-logger.js';
 
 export interface DirectCallOptions {
   context?: GatewayContext;
@@ -64,6 +65,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     maxMessages: options.limits?.maxMessages ?? 5000,
     maxJsonDepth: options.limits?.maxJsonDepth ?? 64,
   };
+  const logger = options.logger === undefined ? defaultLogger(process.env) : options.logger || undefined;
   const gw: GatewayInternals = {
     options,
     registry,
@@ -71,7 +73,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     client: new UpstreamClient(options.upstream, connectGuard(options.allowedHosts ?? [])),
     store: options.store ?? createMemoryStore(),
     stages: [],
-    ...(options.logger ? { logger: options.logger } : {}),
+    ...(logger ? { logger } : {}),
     limits,
     inflight: new Set(),
   };

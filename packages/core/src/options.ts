@@ -99,9 +99,10 @@ export interface GatewayOptions {
   limits?: RequestLimits;
   /**
    * A pino-compatible logger: one line per request (`info` answered, `warn` refused, `error` failed),
-   * written off the response path. Default: none.
+   * written off the response path. Default: pino to stdout at `LLMUX_LOG_LEVEL` (default `info`;
+   * `silent` turns it off). `false`: no logger.
    */
-  logger?: GatewayLogger;
+  logger?: GatewayLogger | false;
   /**
    * Receives each request's log record, off the response path. It may return a promise; one that
    * throws or rejects loses that record, and one with 100 writes pending loses new ones (both counted
