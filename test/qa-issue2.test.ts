@@ -284,3 +284,22 @@ describe('createGateway refuses bad options and config with an error naming the 
     expect(() => createGateway({ env: {}, ...(options as object) })).toThrow(field);
   });
 });
+
+describe('bad embeddings bodies get a 400 that says what is wrong with input', () => {
+  it('a missing input is "missing required parameter", a wrong one says what input may be', async () => {
+    const app = await appFactories.express5!({ env: {}, config: { targets: [{ provider: 'openai', api_key: 'k', custom_host: `${upstream.url}/v1` }] } });
+    try {
+      const missing = await post(`${app.gatewayURL}/v1/embeddings`, { model: 'text-embedding-3-small' });
+      expect(missing.status).toBe(400);
+      expect((await missing.json()).error).toMatchObject({ param: 'input', message: "missing required parameter 'input'" });
+      const wrong = await post(`${app.gatewayURL}/v1/embeddings`, { model: 'text-embedding-3-small', input: 42 });
+      expect(wrong.status).toBe(400);
+      const { error } = await wrong.json();
+      expect(error.param).toBe('input');
+      expect(error.message).toMatch(/^input: .*string/);
+      expect(upstream.requests).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
+  });
+});

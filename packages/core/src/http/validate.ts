@@ -38,13 +38,18 @@ const chatSchema = z.looseObject({
 
 const embeddingsSchema = z.looseObject({
   model: z.string().min(1, 'model must be a non-empty string'),
-  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)]),
+  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)], {
+    error: 'expected a string, an array of strings, or an array of token arrays',
+  }),
 });
 
 function fail(error: z.ZodError): never {
   const issue = error.issues[0]!;
   const param = formatPath(issue.path).replace(/^\./, '') || 'body';
-  const received = issue.code === 'invalid_type' && issue.message.includes('undefined') ? `missing required parameter '${param}'` : `${param}: ${issue.message}`;
+  // A union (embeddings' `input`) fails as a whole; every branch seeing `undefined` means the field is absent.
+  const branches = issue.code === 'invalid_union' ? issue.errors.flat() : [issue];
+  const missing = branches.length > 0 && branches.every((i) => i.code === 'invalid_type' && i.message.includes('undefined'));
+  const received = missing ? `missing required parameter '${param}'` : `${param}: ${issue.message}`;
   throw new GatewayError('invalid_request', received, { param });
 }
 
