@@ -303,3 +303,20 @@ describe('bad embeddings bodies get a 400 that says what is wrong with input', (
     }
   });
 });
+
+describe('a route used with the wrong method', () => {
+  it('answers 405 in the OpenAI shape with the Allow header (RFC 9110)', async () => {
+    const app = await appFactories.express5!({ env: {}, config: { targets: [{ provider: 'mock' }] } });
+    try {
+      const chat = await fetch(`${app.gatewayURL}/v1/chat/completions`);
+      expect(chat.status).toBe(405);
+      expect(chat.headers.get('allow')).toBe('POST');
+      expect((await chat.json()).error.code).toBe('method_not_allowed');
+      const models = await fetch(`${app.gatewayURL}/v1/models`, { method: 'POST' });
+      expect(models.status).toBe(405);
+      expect(models.headers.get('allow')).toMatch(/GET/);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -86,7 +86,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
     const match = matchRoute(req.method, req.path);
     if ('error' in match) {
-      if (match.error === 405) throw new GatewayError('method_not_allowed', `${req.method} is not allowed here; use ${match.allowed?.join(', ')}`);
+      if (match.error === 405) {
+        const allowed = match.allowed?.join(', ') ?? '';
+        throw new GatewayError('method_not_allowed', `${req.method} is not allowed here; use ${allowed}`, { headers: { allow: allowed } });
+      }
       throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
     }
     const handler = routeHandlers[match.name];
