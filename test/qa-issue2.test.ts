@@ -320,3 +320,39 @@ describe('a route used with the wrong method', () => {
     }
   });
 });
+
+// ---- pre-parsed and raw bodies, on the routes the adapters suite does not compare ----
+
+for (const [name, start] of Object.entries(appFactories)) {
+  it(`${name}: /v1/messages and /v1/embeddings give identical results behind the host's body parser and without one`, async () => {
+    const options = { env: {}, config: { targets: [{ provider: 'openai', api_key: 'sk-qa', custom_host: `${upstream.url}/v1` }] } };
+    const [parsed, raw] = await Promise.all([start(options), start({ ...options, bodyParser: false })]);
+    try {
+      const results = [];
+      for (const app of [parsed, raw]) {
+        upstream.enqueue('/v1/chat/completions', { json: COMPLETION }, { chunks: STREAM });
+        upstream.enqueue('/v1/embeddings', { json: fixtureJson('openai/embeddings.float.json') });
+        const message = { model: 'gpt-4o', max_tokens: 50, system: 'Be brief. ü', messages: [{ role: 'user', content: [{ type: 'text', text: 'héllo' }] }], metadata: { user_id: 'u1' } };
+        const one = await post(`${app.gatewayURL}/v1/messages`, message);
+        const streamed = await post(`${app.gatewayURL}/v1/messages`, { ...message, stream: true });
+        const emb = await post(`${app.gatewayURL}/v1/embeddings`, { model: 'text-embedding-3-small', input: ['a', 'ü'], dimensions: 8, future_flag: true });
+        const bad = await post(`${app.gatewayURL}/v1/messages`, { model: 'gpt-4o', messages: [] });
+        results.push({
+          one: [one.status, await one.json()],
+          streamed: [streamed.status, (await streamed.text()).replace(/"id":"[^"]*"/g, '"id":"…"')],
+          emb: [emb.status, await emb.json()],
+          // Each Anthropic-shaped error carries its own request_id (the trace id).
+          bad: [bad.status, { ...(await bad.json()), request_id: '…' }],
+        });
+      }
+      expect(results[0]).toEqual(results[1]);
+      expect(results[0]!.one[0]).toBe(200);
+      expect(results[0]!.bad[0]).toBe(400);
+      const texts = upstream.requests.map((r) => r.text);
+      expect(texts.slice(0, 3)).toEqual(texts.slice(3, 6));
+      expect(upstream.requests[2]!.json.future_flag).toBe(true);
+    } finally {
+      await Promise.all([parsed.close(), raw.close()]);
+    }
+  });
+}
