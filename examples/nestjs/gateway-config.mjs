@@ -19,6 +19,7 @@ export function banner(framework, url, env = process.env) {
   return [
     `llmux ${framework} example listening on ${url}`,
     `  OpenAI-compatible gateway: ${url}/llm/v1  →  ${upstream}`,
+    `  playground: ${url}/llm/playground`,
     `  try: curl ${url}/llm/v1/chat/completions -H 'content-type: application/json' -d '${body}'`,
   ].join('\n');
 }
