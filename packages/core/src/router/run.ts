@@ -22,8 +22,19 @@ export class DeadlineReached extends Error {}
 const unlink = new FinalizationRegistry<() => void>((remove) => remove());
 const OWNER = Symbol('llmux.run');
 
+/**
+ * Set by `abortSignalFor` on a signal that lives exactly as long as one HTTP request: a link from it
+ * can simply stay, so the WeakRef and finalizer (~1–2 µs and GC work per request) are skipped.
+ */
+export const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
+
 /** Module-level on purpose: closures made inside the class would share a context holding `this`. */
 function linkClient(client: AbortSignal, controller: AbortController): () => void {
+  if ((client as unknown as Record<symbol, unknown>)[REQUEST_SCOPED] === true) {
+    const abort = () => controller.abort(client.reason);
+    client.addEventListener('abort', abort, { once: true });
+    return () => client.removeEventListener('abort', abort);
+  }
   const ref = new WeakRef(controller);
   const forward = () => ref.deref()?.abort(client.reason);
   client.addEventListener('abort', forward, { once: true });
