@@ -6,6 +6,7 @@ import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../provide
 import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
+import { batchesOf, chunkBatches, type ChunkBatches } from '../stream/batches.js';
 import { SSE_HEADERS, toOpenAISse } from '../stream/encode.js';
 import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
@@ -36,20 +37,37 @@ export function modelFor(state: RequestState, target: ResolvedTarget, inferred: 
 
 /**
  * Watches a stream on its way out: first-token time, usage, the optional recording for the cache,
- * and the `after` stages once it ends — completely, broken, or because the client left.
+ * and the `after` stages once it ends — completely, broken, or because the client left. Works a
+ * batch at a time (see `ChunkBatches`); the result still iterates chunk by chunk.
  */
-async function* observe(gw: GatewayInternals, state: RequestState, chunks: AsyncIterable<ChunkOut>): AsyncGenerator<ChunkOut> {
+function observe(gw: GatewayInternals, state: RequestState, chunks: AsyncIterable<ChunkOut>): ChunkBatches {
+  return chunkBatches(() => observeBatches(gw, state, batchesOf(chunks)));
+}
+
+async function* observeBatches(gw: GatewayInternals, state: RequestState, batches: AsyncGenerator<ChunkOut[], void, undefined>): AsyncGenerator<ChunkOut[], void, undefined> {
   const recorded: ChunkOut[] | undefined = state.recordChunks ? [] : undefined;
   let ended = false;
   try {
-    for await (const out of chunks) {
+    for await (const batch of batches) {
       state.firstTokenAt ??= Date.now();
-      const usage = out.chunk.usage;
-      if (usage) state.usage = usage;
-      recorded?.push(out);
-      // We asked the upstream for usage so the stream can be costed; a client that did not ask never sees it.
-      if (usage && !state.wantsStreamUsage && out.chunk.choices?.length === 0) continue;
-      yield usage && state.wantsStreamUsage ? withStreamCost(gw, state, out) : out;
+      // A copy only once a chunk is dropped or replaced; most batches leave as they came.
+      let out: ChunkOut[] | undefined;
+      for (let i = 0; i < batch.length; i++) {
+        const chunk = batch[i]!;
+        recorded?.push(chunk);
+        const usage = chunk.chunk.usage;
+        let emit: ChunkOut | undefined = chunk;
+        if (usage) {
+          state.usage = usage;
+          // We asked the upstream for usage so the stream can be costed; a client that did not ask never sees it.
+          if (state.wantsStreamUsage) emit = withStreamCost(gw, state, chunk);
+          else if (chunk.chunk.choices?.length === 0) emit = undefined;
+        }
+        if (emit !== chunk) out ??= batch.slice(0, i);
+        if (out && emit) out.push(emit);
+      }
+      const relayed = out ?? batch;
+      if (relayed.length) yield relayed;
     }
     ended = true;
     await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}) }, gw.logger);

@@ -1,5 +1,6 @@
 import type { ChunkOut } from '../providers/types.js';
 import type { GatewayError } from '../errors.js';
+import { batchesOf } from './batches.js';
 
 const encoder = new TextEncoder();
 
@@ -22,13 +23,24 @@ export function encodeStreamError(error: GatewayError): Uint8Array {
   return encoder.encode(`data: ${JSON.stringify(error.toJSON())}\n\n`);
 }
 
-/** OpenAI chat SSE: chunks, then `[DONE]` only when the upstream finished; an error event otherwise. */
+/** One SSE event per chunk, as one buffer: the upstream's bytes (`raw`) unless a chunk was changed. */
+export function encodeBatch(batch: readonly ChunkOut[]): Uint8Array {
+  if (batch.length === 1) return encodeChunk(batch[0]!);
+  let text = '';
+  for (const out of batch) text += `data: ${out.raw ?? JSON.stringify(out.chunk)}\n\n`;
+  return encoder.encode(text);
+}
+
+/**
+ * OpenAI chat SSE: chunks, then `[DONE]` only when the upstream finished; an error event otherwise.
+ * Yields one buffer per batch (see `ChunkBatches`), so a relayed upstream read is one write.
+ */
 export async function* toOpenAISse(
   chunks: AsyncIterable<ChunkOut>,
   onError: (e: unknown) => GatewayError,
 ): AsyncGenerator<Uint8Array> {
   try {
-    for await (const out of chunks) yield encodeChunk(out);
+    for await (const batch of batchesOf(chunks)) if (batch.length) yield encodeBatch(batch);
   } catch (e) {
     yield encodeStreamError(onError(e));
     return;

@@ -1,5 +1,6 @@
 import type { ChatCompletionChunk } from '../providers/openai-types.js';
 import type { ChunkOut } from '../providers/types.js';
+import { chunkBatches, type ChunkBatches } from './batches.js';
 
 /** A chunk the client would see as progress: text, reasoning, a tool call, a finish, or usage. */
 export function hasContent(chunk: ChatCompletionChunk): boolean {
@@ -14,25 +15,24 @@ export function hasContent(chunk: ChatCompletionChunk): boolean {
 }
 
 /**
- * Pulls the preamble (role delta, empty first chunks) and the first content chunk. Errors before
- * that reject here — the moment a fallback can still serve the whole answer.
+ * Pulls batches up to the one holding the first content chunk (the role delta and empty first
+ * chunks come before it). Errors before that reject here — the moment a fallback can still serve
+ * the whole answer.
  */
-export async function holdBack(source: AsyncGenerator<ChunkOut>): Promise<AsyncIterable<ChunkOut>> {
-  const held: ChunkOut[] = [];
+export async function holdBack(source: AsyncGenerator<ChunkOut[], void, undefined>): Promise<ChunkBatches> {
+  const held: ChunkOut[][] = [];
   for (;;) {
     const next = await source.next();
     if (next.done) break;
     held.push(next.value);
-    if (hasContent(next.value.chunk)) break;
+    if (next.value.some((out) => hasContent(out.chunk))) break;
   }
-  return {
-    async *[Symbol.asyncIterator]() {
-      try {
-        yield* held;
-        yield* { [Symbol.asyncIterator]: () => source };
-      } finally {
-        await source.return(undefined);
-      }
-    },
-  };
+  return chunkBatches(async function* () {
+    try {
+      yield* held;
+      for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+    } finally {
+      await source.return(undefined);
+    }
+  });
 }

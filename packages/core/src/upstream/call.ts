@@ -1,7 +1,8 @@
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
-import type { CallContext, ChunkOut, Provider, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
+import type { CallContext, ChunkOut, Provider, UpstreamEvent, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 import { createDecoder } from '../stream/decode.js';
+import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { redactSecrets } from './redact.js';
@@ -176,21 +177,45 @@ export async function callEmbeddings(
   }
 }
 
-async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallContext, control: AttemptControl): AsyncGenerator<ChunkOut> {
+/**
+ * The upstream stream as batches of OpenAI chunks, one per body read. A translator error after some
+ * chunks of the same read still lets those chunks out first, as a chunk-by-chunk relay would.
+ */
+async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallContext, control: AttemptControl): AsyncGenerator<ChunkOut[], void, undefined> {
   const decoder = createDecoder(provider.framing);
   const translator = provider.chat.stream(ctx);
   let complete = false;
+  let failed: { error: unknown } | undefined;
+  const collect = (events: Iterable<UpstreamEvent>, into: ChunkOut[]) => {
+    try {
+      for (const ev of events) for (const out of translator.push(ev)) into.push(out);
+    } catch (error) {
+      failed = { error };
+    }
+  };
   try {
     try {
       for await (const bytes of res.body) {
-        for (const ev of decoder.push(bytes)) yield* translator.push(ev);
+        const batch: ChunkOut[] = [];
+        collect(decoder.push(bytes), batch);
+        if (batch.length) yield batch;
+        if (failed) throw failed.error;
       }
     } catch (e) {
       throw control.failure(e, provider.id, ctx);
     }
     complete = true;
-    for (const ev of decoder.end()) yield* translator.push(ev);
-    yield* translator.end();
+    const last: ChunkOut[] = [];
+    collect(decoder.end(), last);
+    if (!failed) {
+      try {
+        for (const out of translator.end()) last.push(out);
+      } catch (error) {
+        failed = { error };
+      }
+    }
+    if (last.length) yield last;
+    if (failed) throw failed.error;
   } finally {
     control.finish(complete);
   }
@@ -206,7 +231,7 @@ export async function callChatStream(
   body: ChatRequest,
   ctx: CallContext,
   parent: AbortSignal,
-): Promise<AsyncIterable<ChunkOut>> {
+): Promise<ChunkBatches> {
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
   try {
     const req = await provider.chat.request(body, ctx);
