@@ -1,168 +1,197 @@
-// `npm run bench`: direct calls, floor proxies and llmux through each adapter, interleaved in one run,
-// against a mock upstream on loopback. Prints a table and writes docs/benchmarks.md.
-import { fork } from 'node:child_process';
+// `npm run bench`: direct calls, a floor proxy per framework, a naive fetch proxy and llmux through
+// each adapter (features off, cache miss/hit, budgets + rate limits in memory and Redis), interleaved
+// in one run against a mock OpenAI upstream on loopback; then time to first byte at concurrency 1 and
+// the semantic index at 100k entries. Prints the tables and writes docs/benchmarks.md.
+//
+//   node bench/run.mjs [--quick] [--requests=1000] [--rounds=3] [--concurrency=16] [--only=<ids>]
+//                      [--modes=json,stream] [--semantic=100000|0] [--profile=<id>] [--no-write]
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
+import { buildBench } from './lib/build.mjs';
+import { start, stats, cpuBetween } from './lib/children.mjs';
+import { load, percentile, poolFor } from './lib/load.mjs';
+import { renderDoc, evaluateTargets } from './lib/report.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
-const N = Number(args.requests ?? 1500);
-const ROUNDS = Number(args.rounds ?? 3);
+const argv = process.argv.slice(2);
+const args = Object.fromEntries(argv.map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? 'true']));
+const QUICK = args.quick === 'true';
+const N = Number(args.requests ?? (QUICK ? 200 : 1000));
+const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 3));
+const WARMUP = Number(args.warmup ?? (QUICK ? 100 : 600));
 const CONCURRENCY = Number(args.concurrency ?? 16);
-const ONLY = args.only ? new Set(args.only.split(',')) : undefined;
-const redisUp = await import('redis').then(async ({ createClient }) => {
-  const c = createClient({ url: 'redis://127.0.0.1:6379', socket: { connectTimeout: 500, reconnectStrategy: false } });
-  c.on('error', () => {});
-  try { await c.connect(); await c.quit(); return true; } catch { return false; }
-}).catch(() => false);
-
-/** [name, app kind, features, floor to compare with, modes] */
-const CONFIGS = [
-  ['node floor (undici proxy)', 'node-floor', 'off', null],
-  ['llmux on node:http', 'llmux-node', 'off', 'node floor (undici proxy)'],
-  ['express floor (undici proxy)', 'express-floor', 'off', null],
-  ['express + fetch proxy (naive)', 'express-fetch', 'off', 'express floor (undici proxy)'],
-  ['llmux express', 'llmux-express', 'off', 'express floor (undici proxy)'],
-  ['llmux express cache miss', 'llmux-express', 'cache', 'express floor (undici proxy)', 'miss'],
-  ['llmux express cache hit', 'llmux-express', 'cache', 'express floor (undici proxy)', 'hit'],
-  ['llmux express budgets+limits (memory)', 'llmux-express', 'limits', 'express floor (undici proxy)'],
-  ['llmux express all on (memory)', 'llmux-express', 'cache,limits', 'express floor (undici proxy)', 'miss'],
-  ...(redisUp ? [['llmux express all on (redis)', 'llmux-express', 'cache,limits,redis', 'express floor (undici proxy)', 'miss']] : []),
-  ['koa floor (undici proxy)', 'koa-floor', 'off', null],
-  ['llmux koa', 'llmux-koa', 'off', 'koa floor (undici proxy)'],
-  ['nestjs floor (undici proxy)', 'nestjs-floor', 'off', null],
-  ['llmux nestjs', 'llmux-nestjs', 'off', 'nestjs floor (undici proxy)'],
-].filter((c) => !ONLY || ONLY.has(c[1]));
-
-function start(script, argv, env) {
-  return new Promise((resolve, reject) => {
-    const child = fork(here(script), argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', (m) => resolve({ child, port: m.port }));
-    child.once('exit', (code) => reject(new Error(`${script} ${argv.join(' ')} exited with ${code}`)));
-  });
-}
-
-const stats = (child) => new Promise((resolve) => { child.once('message', resolve); child.send('stats'); });
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
-let counter = 0;
-function body(stream, mode) {
-  // A cache miss needs a new prompt each time; a hit, the same one.
-  const text = mode === 'miss' ? `Say hello #${counter++}` : 'Say hello';
-  return JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }], ...(stream ? { stream: true } : {}) });
-}
-
-async function load(pool, path, stream, mode, n) {
-  const latencies = [];
-  const ttfb = [];
-  let next = 0;
-  const started = performance.now();
-  async function worker() {
-    while (next < n) {
-      next++;
-      const t0 = performance.now();
-      const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: body(stream, mode) });
-      let first = true;
-      for await (const _ of res.body) {
-        if (first) { ttfb.push(performance.now() - t0); first = false; }
-      }
-      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode} on ${path}`);
-      latencies.push(performance.now() - t0);
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  return { latencies, ttfb, seconds };
-}
-
-const upstream = await start('./servers/upstream.mjs', [], {});
-const UPSTREAM = `http://127.0.0.1:${upstream.port}`;
-const apps = [];
+const TTFB_N = Number(args.ttfb ?? (QUICK ? 20 : 60));
+const TTFB_ROUNDS = QUICK ? 2 : 4;
+const SEMANTIC = Number(args.semantic ?? (QUICK ? 0 : 100_000));
+const MODES = (args.modes ?? 'json,stream').split(',');
+const ONLY = args.only ? args.only.split(',') : undefined;
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
-for (const [name, kind, features, floor, mode = 'hit'] of CONFIGS) {
-  log('starting', name);
-  const app = await start('./servers/app.mjs', [kind, features], { UPSTREAM });
-  apps.push({ name, kind, floor, mode, child: app.child, pool: new Pool(`http://127.0.0.1:${app.port}`, { connections: CONCURRENCY }) });
-}
-const direct = { name: 'direct (no proxy)', pool: new Pool(UPSTREAM, { connections: CONCURRENCY }), mode: 'hit' };
 
-const results = new Map();
-const add = (name, mode, r) => {
-  const key = `${name}|${mode}`;
-  const acc = results.get(key) ?? { latencies: [], ttfb: [], seconds: 0, n: 0, cpu: 0 };
-  acc.latencies.push(...r.latencies); acc.ttfb.push(...r.ttfb); acc.seconds += r.seconds; acc.n += r.latencies.length; acc.cpu += r.cpu ?? 0;
-  results.set(key, acc);
-};
-
-for (const stream of [false, true]) {
-  const mode = stream ? 'stream' : 'json';
-  // Warm-up: JIT, pools, caches.
-  await load(direct.pool, '/v1/chat/completions', stream, 'hit', 200);
-  for (const a of apps) await load(a.pool, '/llm/v1/chat/completions', stream, a.mode, 300);
-  for (let round = 0; round < ROUNDS; round++) {
-    add(direct.name, mode, await load(direct.pool, '/v1/chat/completions', stream, 'hit', N));
-    for (const a of apps) {
-      log(mode, 'round', round, a.name);
-      const before = (await stats(a.child)).cpu;
-      const r = await load(a.pool, '/llm/v1/chat/completions', stream, a.mode, N);
-      const after = await stats(a.child);
-      r.cpu = after.cpu.user - before.user + after.cpu.system - before.system;
-      a.rss = after.rss;
-      add(a.name, mode, r);
+const redisUp = await import('redis')
+  .then(async ({ createClient }) => {
+    const c = createClient({ url: 'redis://127.0.0.1:6379', socket: { connectTimeout: 500, reconnectStrategy: false } });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.quit();
+      return true;
+    } catch {
+      return false;
     }
+  })
+  .catch(() => false);
+
+/**
+ * Rows: id, label, app kind, features, floor row id (same framework), whether every request is a
+ * new prompt (cache miss) or the same one (cache hit).
+ */
+const ROWS = [
+  { id: 'node-floor', label: 'node:http floor (undici proxy)', kind: 'node-floor' },
+  { id: 'node-llmux', label: 'llmux on node:http', kind: 'llmux-node', floor: 'node-floor' },
+  { id: 'express-floor', label: 'Express floor (undici proxy)', kind: 'express-floor' },
+  { id: 'express-fetch', label: 'naive Express + fetch proxy (reference)', kind: 'express-fetch', floor: 'express-floor' },
+  { id: 'express-llmux', label: 'llmux Express', kind: 'llmux-express', floor: 'express-floor' },
+  { id: 'express-raw', label: 'llmux Express, ahead of express.json()', kind: 'llmux-express-raw', floor: 'express-floor' },
+  { id: 'express-cache-miss', label: 'llmux Express cache miss', kind: 'llmux-express', features: 'cache', floor: 'express-floor', unique: true },
+  { id: 'express-cache-hit', label: 'llmux Express cache hit', kind: 'llmux-express', features: 'cache', floor: 'express-floor' },
+  { id: 'express-limits', label: 'llmux Express budgets + limits (memory)', kind: 'llmux-express', features: 'limits', floor: 'express-floor' },
+  { id: 'express-all', label: 'llmux Express cache miss + budgets + limits (memory)', kind: 'llmux-express', features: 'cache,limits', floor: 'express-floor', unique: true },
+  { id: 'express-limits-redis', label: 'llmux Express budgets + limits (Redis)', kind: 'llmux-express', features: 'limits,redis', floor: 'express-floor', redis: true },
+  { id: 'express-all-redis', label: 'llmux Express cache miss + budgets + limits (Redis)', kind: 'llmux-express', features: 'cache,limits,redis', floor: 'express-floor', unique: true, redis: true },
+  { id: 'koa-floor', label: 'Koa floor (undici proxy)', kind: 'koa-floor' },
+  { id: 'koa-llmux', label: 'llmux Koa', kind: 'llmux-koa', floor: 'koa-floor' },
+  { id: 'nestjs-floor', label: 'NestJS floor (undici proxy)', kind: 'nestjs-floor' },
+  { id: 'nestjs-llmux', label: 'llmux NestJS', kind: 'llmux-nestjs', floor: 'nestjs-floor' },
+].filter((r) => (!r.redis || redisUp) && (!ONLY || ONLY.some((o) => r.id === o || r.kind === o || r.id.startsWith(o + '-'))));
+
+const out = await buildBench(['servers/app.mjs', 'servers/upstream.mjs', 'semantic.mjs', 'micro.mjs']);
+if (args['build-only'] === 'true') process.exit(0);
+const upstream = await start(`${out}/servers/upstream.js`);
+const UPSTREAM = `http://127.0.0.1:${upstream.port}`;
+const direct = { id: 'direct', label: 'direct to the mock upstream (no proxy)', path: '/v1/chat/completions' };
+direct.pool = poolFor(UPSTREAM, CONCURRENCY);
+const profileDir = here('./.build/profiles');
+mkdirSync(profileDir, { recursive: true });
+for (const row of ROWS) {
+  log('starting', row.id);
+  const execArgv = args.profile === row.id ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const app = await start(`${out}/servers/app.js`, [row.kind, row.features ?? 'off'], { UPSTREAM }, execArgv);
+  Object.assign(row, { child: app.child, path: '/llm/v1/chat/completions', pool: poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY) });
+}
+const everyone = [direct, ...ROWS];
+
+/** Runs `n` requests against one row, with the app's CPU around it. */
+async function measure(row, stream, n, concurrency) {
+  const before = row.child ? await stats(row.child) : undefined;
+  const r = await load(row.pool, { path: row.path, stream, unique: row.unique, n, concurrency });
+  if (row.child) {
+    const after = await stats(row.child);
+    r.cpu = cpuBetween(before, after);
+    row.rss = after.rss;
+  }
+  return r;
+}
+
+const results = {}; // `${id}|${mode}` → { latencies, ttfb, seconds, n, cpu }
+function add(key, r) {
+  const acc = (results[key] ??= { latencies: [], ttfb: [], seconds: 0, n: 0, cpu: 0 });
+  acc.latencies.push(...r.latencies);
+  acc.ttfb.push(...r.ttfb);
+  acc.seconds += r.seconds;
+  acc.n += r.latencies.length;
+  acc.cpu += r.cpu ?? 0;
+}
+
+const began = Date.now();
+const loadBefore = loadavg();
+
+// Throughput at fixed concurrency, rounds interleaved (and their order rotated) so drift in the
+// machine's load hits every configuration alike.
+for (const mode of MODES) {
+  const stream = mode === 'stream';
+  for (const row of everyone) await load(row.pool, { path: row.path, stream, unique: row.unique, n: WARMUP, concurrency: CONCURRENCY });
+  for (let round = 0; round < ROUNDS; round++) {
+    log(`${mode}: round ${round + 1}/${ROUNDS}`);
+    const order = everyone.map((_, i) => everyone[(i + round * 5) % everyone.length]);
+    for (const row of order) add(`${row.id}|${mode}`, await measure(row, stream, N, CONCURRENCY));
   }
 }
 
-const rows = [];
-for (const mode of ['json', 'stream']) {
-  const d = results.get(`${direct.name}|${mode}`);
-  const dSorted = [...d.latencies].sort((x, y) => x - y);
-  const dTtfb = [...d.ttfb].sort((x, y) => x - y);
-  for (const entry of [direct, ...apps]) {
-    const r = results.get(`${entry.name}|${mode}`);
-    const lat = [...r.latencies].sort((x, y) => x - y);
-    const ttfb = [...r.ttfb].sort((x, y) => x - y);
-    const cpuPerReq = entry.child ? r.cpu / r.n : undefined;
-    const floor = entry.floor ? results.get(`${entry.floor}|${mode}`) : undefined;
-    rows.push({
-      mode,
-      name: entry.name + (entry.mode && entry.child && entry.name.includes('cache') ? '' : ''),
-      rps: r.n / r.seconds,
-      p50: percentile(lat, 50),
-      p99: percentile(lat, 99),
-      ttfb50: percentile(ttfb, 50),
-      ttfbOverDirect: percentile(ttfb, 50) - percentile(dTtfb, 50),
-      cpu: cpuPerReq,
-      cpuVsFloor: floor && cpuPerReq !== undefined ? cpuPerReq / (floor.cpu / floor.n) : undefined,
-      p50VsDirect: percentile(lat, 50) / percentile(dSorted, 50),
-      rss: entry.rss,
-    });
+// Latency one request at a time: what the proxy adds to a single call, free of queueing.
+for (const mode of MODES) {
+  const stream = mode === 'stream';
+  log(`${mode}: concurrency 1`);
+  for (let round = 0; round < TTFB_ROUNDS; round++) {
+    for (const row of everyone) add(`${row.id}|${mode}|c1`, await measure(row, stream, TTFB_N, 1));
   }
 }
+const loadAfter = loadavg();
+const httpSeconds = (Date.now() - began) / 1000;
 
-const fmt = (v, d = 2) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
-const header = '| mode | configuration | req/s | p50 ms | p99 ms | TTFB p50 ms | TTFB over direct ms | CPU µs/req | CPU vs floor | p50 vs direct | peak RSS MB |';
-const lines = [header, '|' + '---|'.repeat(11)];
-for (const r of rows) {
-  lines.push(`| ${r.mode} | ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.ttfb50)} | ${fmt(r.ttfbOverDirect, 3)} | ${fmt(r.cpu, 0)} | ${r.cpuVsFloor ? fmt(r.cpuVsFloor) + '×' : '—'} | ${fmt(r.p50VsDirect)}× | ${r.rss ? fmt(r.rss / 1048576, 0) : '—'} |`);
+const peak = {};
+for (const row of ROWS) {
+  peak[row.id] = row.rss;
+  // Asked to exit rather than killed, so a `--profile` child writes its profile.
+  const exited = new Promise((resolve) => row.child.once('exit', resolve));
+  row.child.send('exit');
+  await exited;
+  await row.pool.close();
 }
-const table = lines.join('\n');
-console.log(table);
-
-const cmd = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-mkdirSync(here('../docs'), { recursive: true });
-writeFileSync(
-  here('../docs/benchmarks.md'),
-  `# Benchmarks\n\nProduced by \`${cmd}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}.\n` +
-    `${N} requests × ${ROUNDS} interleaved rounds per configuration and mode, concurrency ${CONCURRENCY}, against a mock OpenAI upstream on loopback (own process).\n` +
-    `CPU is the app process's user+system time per request (load generator and upstream excluded). "Floor" is a minimal proxy written straight on the same framework with an undici pool. ` +
-    `Streams: the upstream sends the first chunk, pauses ${process.env.STREAM_GAP_MS ?? 2} ms, then the rest; TTFB is the time to the first body byte at the client.\n\n${table}\n`,
-);
-
-for (const a of apps) { a.child.kill(); await a.pool.close(); }
-upstream.child.kill();
 await direct.pool.close();
+upstream.child.kill();
+
+let semantic;
+if (SEMANTIC > 0) {
+  log(`semantic index: ${SEMANTIC} entries`);
+  const child = await start(`${out}/semantic.js`, [String(SEMANTIC)], {}, ['--max-old-space-size=4096']);
+  semantic = await new Promise((resolve) => child.child.once('message', resolve));
+  child.child.kill();
+}
+
+const summary = (key, withCpu) => {
+  const r = results[key];
+  if (!r) return undefined;
+  return {
+    n: r.n,
+    rps: r.n / r.seconds,
+    p50: percentile(r.latencies, 50),
+    p99: percentile(r.latencies, 99),
+    ttfb50: percentile(r.ttfb, 50),
+    ttfb99: percentile(r.ttfb, 99),
+    cpu: withCpu ? r.cpu / r.n : undefined,
+  };
+};
+const table = { rows: [], modes: MODES };
+for (const row of everyone) {
+  const entry = { id: row.id, label: row.label, floor: row.floor, rss: peak[row.id] };
+  for (const mode of MODES) {
+    entry[mode] = summary(`${row.id}|${mode}`, Boolean(row.child));
+    entry[`${mode}c1`] = summary(`${row.id}|${mode}|c1`, Boolean(row.child));
+  }
+  table.rows.push(entry);
+}
+
+
+const meta = {
+  command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: `${cpus().length} × ${cpus()[0]?.model?.trim() ?? 'cpu'}`,
+  loadBefore,
+  loadAfter,
+  httpSeconds,
+  N,
+  ROUNDS,
+  WARMUP,
+  CONCURRENCY,
+  TTFB_N: TTFB_N * TTFB_ROUNDS,
+  streamGapMs: Number(process.env.STREAM_GAP_MS ?? 2),
+  redisUp,
+};
+const targets = evaluateTargets(table, semantic);
+const doc = renderDoc({ meta, table, semantic, targets });
+console.log(doc);
+if (args['no-write'] !== 'true' && !ONLY) writeFileSync(here('../docs/benchmarks.md'), doc);
+else if (args['no-write'] !== 'true') log('(--only: docs/benchmarks.md left as it was)');
 process.exit(0);

@@ -1,33 +1,57 @@
-// One host app per process: a floor proxy or llmux through an adapter. Started by bench/run.mjs.
+// One host app per process: a floor proxy, the naive fetch proxy, or llmux through an adapter.
+// Started by bench/run.mjs (bundled with the llmux sources by bench/lib/build.mjs) as
+// `app.mjs <kind> <features>`; features: off, or a comma list of cache, limits, redis.
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
 
 const [kind, features = 'off'] = process.argv.slice(2);
 const UPSTREAM = process.env.UPSTREAM;
 const CHAT = '/llm/v1/chat/completions';
+const on = (f) => features.split(',').includes(f);
 
 function gatewayOptions() {
   const config = { targets: [{ provider: 'openai', api_key: 'sk-bench-key', custom_host: `${UPSTREAM}/v1` }] };
-  if (features.includes('cache')) config.cache = { mode: 'simple', max_age: 3600 };
-  if (features.includes('limits')) {
+  if (on('cache')) config.cache = { mode: 'simple', max_age: 3600 };
+  if (on('limits')) {
+    // Checked and reserved on every request, never reached: the cost of the bookkeeping, not of refusals.
     config.budget = { max_cost_per_day: 1e9, scope: 'user' };
-    config.rate_limit = { requests_per_minute: 1e9, scope: 'user' };
+    config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
   }
   return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } } };
 }
 
 async function store() {
-  if (!features.includes('redis')) return undefined;
+  if (!on('redis')) return undefined;
   const { createRedisStore } = await import('@llmux/redis');
-  return createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: `llmux-bench:${process.pid}:` });
+  const s = createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: `llmux-bench:${process.pid}:${Date.now()}:` });
+  await s.ready;
+  return s;
 }
 
 const identify = () => ({ user: 'bench-user' });
 
-/** The floor: the least a proxy on this framework must do — parse, forward on a keep-alive pool, relay. */
-const pool = new Pool(UPSTREAM, { connections: 128 });
-async function forward(body) {
-  return pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' }, body });
+/**
+ * The floor: the least a proxy on this framework must do — take the body, forward it on a keep-alive
+ * undici pool, relay status, content type and body chunk by chunk.
+ */
+const pool = new Pool(UPSTREAM, { connections: 128, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 });
+const forward = (body) =>
+  pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' }, body });
+
+async function relay(up, res) {
+  for await (const chunk of up.body) res.write(chunk);
+  res.end();
+}
+
+async function nestApp(moduleDef) {
+  await import('reflect-metadata');
+  const { NestFactory } = await import('@nestjs/core');
+  const { Module } = await import('@nestjs/common');
+  class AppModule {}
+  Module(moduleDef)(AppModule);
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.init();
+  return createServer(app.getHttpAdapter().getInstance());
 }
 
 async function build() {
@@ -38,8 +62,7 @@ async function build() {
         for await (const c of req) body += c;
         const up = await forward(body);
         res.writeHead(up.statusCode, { 'content-type': up.headers['content-type'] });
-        for await (const chunk of up.body) res.write(chunk);
-        res.end();
+        await relay(up, res);
       });
     case 'express-floor': {
       const { default: express } = await import('express');
@@ -48,17 +71,21 @@ async function build() {
       app.post(CHAT, async (req, res) => {
         const up = await forward(JSON.stringify(req.body));
         res.status(up.statusCode).setHeader('content-type', up.headers['content-type']);
-        for await (const chunk of up.body) res.write(chunk);
-        res.end();
+        await relay(up, res);
       });
       return createServer(app);
     }
     case 'express-fetch': {
+      // The naive proxy: global fetch, WHATWG streams; a fixed reference, not a floor.
       const { default: express } = await import('express');
       const app = express();
       app.use(express.json());
       app.post(CHAT, async (req, res) => {
-        const up = await fetch(`${UPSTREAM}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
+        const up = await fetch(`${UPSTREAM}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' },
+          body: JSON.stringify(req.body),
+        });
         res.status(up.status).setHeader('content-type', up.headers.get('content-type'));
         for await (const chunk of up.body) res.write(chunk);
         res.end();
@@ -78,6 +105,22 @@ async function build() {
       });
       return createServer(app.callback());
     }
+    case 'nestjs-floor': {
+      const { Controller, Post, Req, Res } = await import('@nestjs/common');
+      class FloorController {
+        async chat(req, res) {
+          const up = await forward(JSON.stringify(req.body));
+          res.status(up.statusCode).setHeader('content-type', up.headers['content-type']);
+          await relay(up, res);
+        }
+      }
+      Controller('llm/v1')(FloorController);
+      const d = Object.getOwnPropertyDescriptor(FloorController.prototype, 'chat');
+      Req()(FloorController.prototype, 'chat', 0);
+      Res()(FloorController.prototype, 'chat', 1);
+      Post('chat/completions')(FloorController.prototype, 'chat', d);
+      return nestApp({ controllers: [FloorController] });
+    }
     case 'llmux-node': {
       const { createGateway } = await import('@llmux/core');
       const { writeResponse, abortSignalFor, gatewayPath } = await import('@llmux/core/node');
@@ -92,8 +135,18 @@ async function build() {
       const { default: express } = await import('express');
       const { gatewayMiddleware } = await import('@llmux/express');
       const app = express();
+      // Behind express.json(), as the floor: both pay Express's JSON parse.
       app.use(express.json());
       app.use(gatewayMiddleware({ ...gatewayOptions(), store: await store(), identify }));
+      return createServer(app);
+    }
+    case 'llmux-express-raw': {
+      // Ahead of the body parser, as in examples/express: the gateway reads the raw body itself.
+      const { default: express } = await import('express');
+      const { gatewayMiddleware } = await import('@llmux/express');
+      const app = express();
+      app.use(gatewayMiddleware({ ...gatewayOptions(), store: await store(), identify }));
+      app.use(express.json());
       return createServer(app);
     }
     case 'llmux-koa': {
@@ -106,39 +159,8 @@ async function build() {
       return createServer(app.callback());
     }
     case 'llmux-nestjs': {
-      await import('reflect-metadata');
-      const { NestFactory } = await import('@nestjs/core');
-      const { Module } = await import('@nestjs/common');
       const { GatewayModule } = await import('@llmux/nestjs');
-      const imports = [GatewayModule.forRoot({ ...gatewayOptions(), store: await store(), identify })];
-      class AppModule {}
-      Module({ imports })(AppModule);
-      const app = await NestFactory.create(AppModule, { logger: false });
-      await app.init();
-      return createServer(app.getHttpAdapter().getInstance());
-    }
-    case 'nestjs-floor': {
-      await import('reflect-metadata');
-      const { NestFactory } = await import('@nestjs/core');
-      const { Module, Controller, Post, Req, Res } = await import('@nestjs/common');
-      class FloorController {
-        async chat(req, res) {
-          const up = await forward(JSON.stringify(req.body));
-          res.status(up.statusCode).setHeader('content-type', up.headers['content-type']);
-          for await (const chunk of up.body) res.write(chunk);
-          res.end();
-        }
-      }
-      Controller('llm/v1')(FloorController);
-      const d = Object.getOwnPropertyDescriptor(FloorController.prototype, 'chat');
-      Req()(FloorController.prototype, 'chat', 0);
-      Res()(FloorController.prototype, 'chat', 1);
-      Post('chat/completions')(FloorController.prototype, 'chat', d);
-      class AppModule {}
-      Module({ controllers: [FloorController] })(AppModule);
-      const app = await NestFactory.create(AppModule, { logger: false });
-      await app.init();
-      return createServer(app.getHttpAdapter().getInstance());
+      return nestApp({ imports: [GatewayModule.forRoot({ ...gatewayOptions(), store: await store(), identify })] });
     }
     default:
       throw new Error(`unknown kind ${kind}`);
@@ -146,13 +168,15 @@ async function build() {
 }
 
 const server = await build();
-server.keepAliveTimeout = 60_000;
+server.keepAliveTimeout = 120_000;
 let peakRss = 0;
-setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50).unref();
 process.on('message', (m) => {
   if (m === 'stats') {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    process.send({ cpu: process.cpuUsage(), rss: peakRss });
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    process.send({ cpu: process.cpuUsage(), rss: peakRss, heap: process.memoryUsage().heapUsed });
   }
+  // A normal exit, so `--cpu-prof` writes its profile.
+  if (m === 'exit') process.exit(0);
 });
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));

@@ -1,0 +1,40 @@
+// Child processes of the bench: each server in its own process, so its CPU is its own.
+import { fork } from 'node:child_process';
+
+const children = new Set();
+// A failed run must not leave servers behind (their IPC channels would also keep this process alive).
+process.on('exit', () => {
+  for (const c of children) c.kill();
+});
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+/** Forks `file` and resolves with the port it reports once listening. */
+export function start(file, argv = [], env = {}, execArgv = []) {
+  return new Promise((resolve, reject) => {
+    const child = fork(file, argv, { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    const onExit = (code) => reject(new Error(`${file} ${argv.join(' ')} exited with ${code} before listening`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve({ child, port: m.port });
+    });
+  });
+}
+
+/** `{ cpu: process.cpuUsage(), rss: peak RSS, heap }` of a child started by `start`. */
+export function stats(child) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send('stats');
+  });
+}
+
+/** CPU µs a child spent between two `stats` samples. */
+export const cpuBetween = (a, b) => b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);

@@ -1,0 +1,163 @@
+// Turns the bench's measurements into docs/benchmarks.md: tables, ratios and the targets of issues 2 and 9.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const DOC = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+const SOAK_START = '<!-- soak:start -->';
+const SOAK_END = '<!-- soak:end -->';
+
+const f = (v, d = 2) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
+const x = (v) => (v === undefined || Number.isNaN(v) ? '—' : `${v.toFixed(2)}×`);
+const byId = (table, id) => table.rows.find((r) => r.id === id);
+
+/** CPU per request of `id` over its floor's, in one mode. */
+function cpuRatio(table, id, mode) {
+  const row = byId(table, id);
+  const floor = row?.floor && byId(table, row.floor);
+  const a = row?.[mode]?.cpu;
+  const b = floor?.[mode]?.cpu;
+  return a !== undefined && b ? a / b : undefined;
+}
+
+function throughputTable(table, mode) {
+  const direct = byId(table, 'direct')[mode];
+  const stream = mode === 'stream';
+  const lines = [
+    `| configuration | req/s | req/s vs direct | p50 ms | p99 ms |${stream ? ' TTFB p50 ms |' : ''} CPU µs/req | CPU vs floor | peak RSS MB |`,
+    `|---|---:|---:|---:|---:|${stream ? '---:|' : ''}---:|---:|---:|`,
+  ];
+  for (const row of table.rows) {
+    const r = row[mode];
+    if (!r) continue;
+    lines.push(
+      `| ${row.label} | ${f(r.rps, 0)} | ${x(r.rps / direct.rps)} | ${f(r.p50)} | ${f(r.p99)} |${stream ? ` ${f(r.ttfb50)} |` : ''} ${f(r.cpu, 0)} | ${row.floor ? x(cpuRatio(table, row.id, mode)) : row.id.endsWith('floor') ? 'floor' : '—'} | ${row.rss ? f(row.rss / 1048576, 0) : '—'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function latencyTable(table) {
+  const d = byId(table, 'direct');
+  const lines = [
+    '| configuration | non-stream p50 ms | over direct ms | stream TTFB p50 ms | TTFB over direct ms | stream TTFB p99 ms |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of table.rows) {
+    const j = row.jsonc1;
+    const s = row.streamc1;
+    if (!j && !s) continue;
+    lines.push(
+      `| ${row.label} | ${f(j?.p50, 3)} | ${row.id === 'direct' ? '—' : f(j && j.p50 - d.jsonc1?.p50, 3)} | ${f(s?.ttfb50, 3)} | ${row.id === 'direct' ? '—' : f(s && s.ttfb50 - d.streamc1?.ttfb50, 3)} | ${f(s?.ttfb99, 3)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Each target of issues 2 and 9 with what this run measured; rows missing from the run are left out. */
+export function evaluateTargets(table, semantic) {
+  const targets = [];
+  const cpu = (id, limit, what, issue = 9) => {
+    const v = cpuRatio(table, id, 'json');
+    if (v !== undefined) targets.push({ what, limit: `≤ ${limit}× (issue ${issue})`, measured: x(v), met: v <= limit });
+  };
+  for (const [id, name] of [['node-llmux', 'node:http'], ['express-llmux', 'Express'], ['koa-llmux', 'Koa'], ['nestjs-llmux', 'NestJS']]) {
+    cpu(id, 1.1, `CPU per non-stream request, ${name}, features off, vs its floor`);
+    cpu(id, 1.25, `CPU per non-stream request, ${name}, features off, vs its floor`, 2);
+  }
+  cpu('express-raw', 1.1, 'CPU per non-stream request, Express with llmux ahead of express.json(), vs the floor');
+  cpu('express-all', 1.3, 'CPU per non-stream request, Express, cache + budgets + limits in memory, vs the floor');
+  cpu('express-all-redis', 1.5, 'CPU per non-stream request, Express, cache + budgets + limits in Redis, vs the floor');
+  const direct = byId(table, 'direct')?.streamc1?.ttfb50;
+  for (const row of table.rows) {
+    if (!row.id.includes('llmux') && !row.id.startsWith('express-all')) continue;
+    const s = row.streamc1?.ttfb50;
+    if (s === undefined || direct === undefined) continue;
+    targets.push({ what: `stream TTFB p50 over direct, ${row.label}`, limit: '≤ 0.3 ms', measured: `${f(s - direct, 3)} ms`, met: s - direct <= 0.3 });
+  }
+  const floor = byId(table, 'express-floor');
+  const hit = byId(table, 'express-cache-hit');
+  for (const mode of table.modes) {
+    if (hit?.[mode]?.cpu === undefined || floor?.[mode]?.cpu === undefined) continue;
+    targets.push({
+      what: `exact cache hit (${mode === 'json' ? 'non-stream' : 'stream'}) vs the Express floor's miss, CPU`,
+      limit: '< 1×',
+      measured: `${f(hit[mode].cpu, 0)} vs ${f(floor[mode].cpu, 0)} µs (${x(hit[mode].cpu / floor[mode].cpu)})`,
+      met: hit[mode].cpu < floor[mode].cpu,
+    });
+  }
+  if (semantic) {
+    targets.push({ what: `semantic lookup p99 at ${semantic.entries.toLocaleString('en')} entries`, limit: '≤ 2 ms', measured: `${f(semantic.p99, 3)} ms`, met: semantic.p99 <= 2 });
+  }
+  return targets;
+}
+
+/** The soak section soak.mjs wrote last, kept when the bench rewrites the file. */
+export function currentSoakSection() {
+  if (!existsSync(DOC)) return undefined;
+  const text = readFileSync(DOC, 'utf8');
+  const a = text.indexOf(SOAK_START);
+  const b = text.indexOf(SOAK_END);
+  return a >= 0 && b > a ? text.slice(a, b + SOAK_END.length) : undefined;
+}
+
+/** Replaces (or appends) the soak section of docs/benchmarks.md. */
+export function withSoakSection(doc, section) {
+  const block = `${SOAK_START}\n${section.trim()}\n${SOAK_END}`;
+  const a = doc.indexOf(SOAK_START);
+  const b = doc.indexOf(SOAK_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + block + doc.slice(b + SOAK_END.length);
+  return `${doc.trimEnd()}\n\n${block}\n`;
+}
+
+export function renderDoc({ meta, table, semantic, targets }) {
+  const load = (l) => l.map((v) => v.toFixed(2)).join(' / ');
+  const parts = [
+    '# Benchmarks',
+    '',
+    `Produced by \`${meta.command}\` on ${meta.date.slice(0, 16).replace('T', ' ')} UTC: Node ${meta.node}, ${meta.cpu}. ` +
+      `Load average (1/5/15 min) ${load(meta.loadBefore)} before the HTTP part and ${load(meta.loadAfter)} after it ` +
+      `(the machine is shared; everything below ran in one interleaved run, so ratios are what to read).`,
+    '',
+    '## How it is measured',
+    '',
+    `- A mock OpenAI upstream (\`bench/servers/upstream.mjs\`) and every app (\`bench/servers/app.mjs\`) run in their own process; ` +
+      `the load generator is undici pools in the parent. llmux is bundled from the working tree's sources (\`bench/lib/build.mjs\`, esbuild as tsup).`,
+    `- **Floor**: the least a proxy on that framework must do — take the body, forward it on a keep-alive undici pool, relay status, ` +
+      `content type and body chunk by chunk (Express and NestJS behind their JSON body parser, Koa behind \`@koa/bodyparser\`). ` +
+      `llmux runs behind the same parser, except the "ahead of express.json()" row, where it reads the raw body itself. ` +
+      `The naive Express + \`fetch\` proxy is a fixed reference.`,
+    `- **Throughput**: ${meta.N} requests × ${meta.ROUNDS} rounds per configuration and mode at concurrency ${meta.CONCURRENCY}, after ${meta.WARMUP} warm-up requests; ` +
+      `rounds interleave every configuration (order rotated per round). **CPU µs/req** is the app process's user + system time ` +
+      '(`process.cpuUsage()`, GC and helper threads included) over those requests; **CPU vs floor** divides it by the floor on the same framework.',
+    `- **One request at a time**: ${meta.TTFB_N} requests per configuration and mode at concurrency 1, interleaved: the time a proxy adds to a single call, free of queueing. ` +
+      `Streams: the upstream sends the role and first content chunk, waits ${meta.streamGapMs} ms, then sends the rest; TTFB is the time to the first body byte at the client.`,
+    '- Request: a system and a user message, `gpt-4o-mini`; the cache-miss rows send a new prompt each time, every other row the same one. ' +
+      'Budgets and rate limits are per user (`identify`), checked and reserved on every request, never reached. Redis rows use `@llmux/redis` on 127.0.0.1:6379.',
+    '',
+    '## Throughput: non-stream',
+    '',
+    throughputTable(table, 'json'),
+    '',
+  ];
+  if (table.modes.includes('stream')) parts.push('## Throughput: stream', '', throughputTable(table, 'stream'), '');
+  parts.push('## One request at a time', '', latencyTable(table), '');
+  if (semantic) {
+    parts.push(
+      '## Semantic lookup',
+      '',
+      `\`bench/semantic.mjs\`: the in-process \`VectorIndex\` (what the memory and Redis cache stores search), embedding call excluded. ` +
+        `${semantic.entries.toLocaleString('en')} random unit vectors of ${semantic.dims} dims in one partition (the LSH path; many small partitions are scanned exactly and are faster), ` +
+        `${semantic.queries} lookups at threshold ${semantic.threshold}, half of them near-duplicates (cosine 0.97) of a stored vector.`,
+      '',
+      '| entries | insert ms/entry | lookup p50 ms | lookup p99 ms | max ms | near-duplicates found | false hits |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+      `| ${semantic.entries.toLocaleString('en')} | ${f(semantic.insertMs, 3)} | ${f(semantic.p50, 3)} | ${f(semantic.p99, 3)} | ${f(semantic.max, 3)} | ${semantic.found}/${semantic.wanted} | ${semantic.falseHits} |`,
+      '',
+    );
+  }
+  parts.push('## Targets', '', '| target | limit | measured | met |', '|---|---|---|---|');
+  for (const t of targets) parts.push(`| ${t.what} | ${t.limit} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
+  parts.push('');
+  const soak = currentSoakSection();
+  return soak ? `${parts.join('\n')}\n${soak}\n` : `${parts.join('\n')}\n`;
+}

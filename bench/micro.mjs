@@ -1,0 +1,101 @@
+// The gateway's own CPU per request, without sockets: `gateway.handle()` in a loop, the upstream
+// replaced by a transport that answers from memory, the response body consumed as a writer would.
+// A quick feedback loop for hot-path work (seconds, little noise from other processes); the HTTP
+// bench (`bench/run.mjs`) stays the measure of record.
+//   [MODES=json,stream] node bench/.build/micro.js [iterations=20000] [features=off|cache|limits|cache,limits] [body=parsed|raw]
+// (built by `node bench/run.mjs --build-only`).
+import { createGateway, openAICompatible } from '@llmux/core';
+
+const [iterations = '20000', features = 'off', bodyKind = 'parsed'] = process.argv.slice(2);
+const on = (f) => features.split(',').includes(f);
+const N = Number(iterations);
+
+const completion = Buffer.from(
+  JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: 1700000000,
+    model: 'gpt-4o-mini',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?' }, finish_reason: 'stop', logprobs: null }],
+    usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
+  }),
+);
+const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o-mini' };
+const words = 'Hello there , this is a streamed answer from the benchmark upstream .'.split(' ');
+const frames = [
+  { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
+  ...words.map((w) => ({ ...base, choices: [{ index: 0, delta: { content: w + ' ' }, finish_reason: null }] })),
+  { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+  { ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 } },
+].map((f) => `data: ${JSON.stringify(f)}\n\n`);
+const streamParts = [Buffer.from(frames[0] + frames[1]), Buffer.from(frames.slice(2).join('') + 'data: [DONE]\n\n')];
+
+async function* chunks(parts) {
+  for (const p of parts) yield p;
+}
+const transport = async (req) => {
+  const stream = typeof req.body === 'string' && req.body.includes('"stream":true');
+  return {
+    status: 200,
+    headers: { 'content-type': stream ? 'text/event-stream' : 'application/json' },
+    body: chunks(stream ? streamParts : [completion]),
+    dump: async () => {},
+  };
+};
+const provider = { ...openAICompatible({ id: 'bench', baseURL: 'http://bench.invalid/v1' }), transport };
+
+const config = { targets: [{ provider: 'bench', api_key: 'sk-bench-key' }] };
+if (on('cache')) config.cache = { mode: 'simple', max_age: 3600 };
+if (on('limits')) {
+  config.budget = { max_cost_per_day: 1e9, scope: 'user' };
+  config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
+}
+const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } } });
+
+const headers = {
+  host: '127.0.0.1:3000',
+  connection: 'keep-alive',
+  'content-type': 'application/json',
+  authorization: 'Bearer client-key',
+  'user-agent': 'OpenAI/JS 6.0.0',
+  accept: 'application/json',
+};
+let counter = 0;
+const bodyOf = (stream) => {
+  const text = on('cache') ? `Say hello #${counter++} to the benchmark` : 'Say hello to the benchmark';
+  const body = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: text }], ...(stream ? { stream: true } : {}) };
+  return bodyKind === 'raw' ? [Buffer.from(JSON.stringify(body))] : body;
+};
+
+/** What the adapters' `abortSignalFor(res)` hands the core: a fresh signal marked as living as long as the request. */
+function requestSignal() {
+  const signal = new AbortController().signal;
+  signal[Symbol.for('llmux.request-scoped-signal')] = true;
+  return signal;
+}
+
+async function once(stream) {
+  const res = await gateway.handle(
+    { method: 'POST', path: '/v1/chat/completions', headers: { ...headers, 'content-length': '120' }, body: bodyOf(stream), signal: requestSignal() },
+    { user: 'bench-user' },
+  );
+  if (res.status !== 200) throw new Error(`status ${res.status}: ${JSON.stringify(res.body)}`);
+  if (stream) for await (const _ of res.body);
+  else JSON.stringify(res.body);
+}
+
+/** One request through the gateway; exported for bench/ab.mjs, which interleaves two builds in one process. */
+export const run = once;
+
+if (!process.env.MICRO_AS_MODULE) {
+  for (const stream of (process.env.MODES ?? 'json,stream').split(',').map((m) => m === 'stream')) {
+    for (let i = 0; i < N / 4; i++) await once(stream);
+    const before = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await once(stream);
+    const cpu = process.cpuUsage(before);
+    const wall = performance.now() - t0;
+    console.log(`${stream ? 'stream' : 'json  '} ${features}/${bodyKind}: ${((cpu.user + cpu.system) / N).toFixed(1)} µs CPU/req, ${((wall * 1000) / N).toFixed(1)} µs wall/req`);
+  }
+  process.exit(0);
+}
