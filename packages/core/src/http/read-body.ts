@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors.js';
+import { concatBytes } from './bytes.js';
 
 function tooLarge(limit: number): GatewayError {
   return new GatewayError('payload_too_large', `request body exceeds ${limit} bytes`);
@@ -12,6 +13,10 @@ function parse(text: string): unknown {
     throw new GatewayError('invalid_json', `request body is not valid JSON: ${(e as Error).message}`, { param: 'body' });
   }
 }
+
+/** Shared, and used only without `stream: true`: a new TextDecoder builds an ICU converter (~4 µs). */
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
@@ -28,19 +33,18 @@ export async function readJsonBody(body: unknown, limit: number): Promise<unknow
   }
   if (body instanceof Uint8Array) {
     if (body.byteLength > limit) throw tooLarge(limit);
-    return parse(new TextDecoder().decode(body));
+    return parse(utf8.decode(body));
   }
   if (isAsyncIterable(body)) {
-    const decoder = new TextDecoder();
-    let text = '';
+    const parts: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of body) {
-      const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk;
+      const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
       size += bytes.byteLength;
       if (size > limit) throw tooLarge(limit);
-      text += decoder.decode(bytes, { stream: true });
+      parts.push(bytes);
     }
-    return parse(text + decoder.decode());
+    return parse(utf8.decode(concatBytes(parts, size)));
   }
   return body;
 }

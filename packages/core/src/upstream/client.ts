@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import { concatBytes } from '../http/bytes.js';
 import type { UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 
 /** Decides, at connect time, whether a client-chosen host may be reached (see `node/guarded-lookup.ts`). */
@@ -15,6 +16,21 @@ export interface UpstreamClientOptions {
   connections?: number;
   /** How long an idle keep-alive socket stays open, ms. Default 30000. */
   keepAliveTimeout?: number;
+}
+
+/** Upstream URLs repeat (one per target and operation): each is parsed once, not per request (~2 µs). */
+const splitUrls = new Map<string, { origin: string; path: string }>();
+
+function splitUrl(href: string): { origin: string; path: string } {
+  let split = splitUrls.get(href);
+  if (!split) {
+    const url = new URL(href);
+    split = { origin: url.origin, path: url.pathname + url.search };
+    // URLs that vary per request (a model or key in them) must not grow the table without bound.
+    if (splitUrls.size >= 1000) splitUrls.clear();
+    splitUrls.set(href, split);
+  }
+  return split;
 }
 
 /**
@@ -58,11 +74,11 @@ export class UpstreamClient {
 
   /** `clientHost`: the client chose this host, so the connection itself is checked against the SSRF rules. */
   async send(req: UpstreamRequest, signal: AbortSignal, clientHost = false): Promise<UpstreamResponse> {
-    const url = new URL(req.url);
+    const url = splitUrl(req.url);
     const agent = clientHost ? await this.guarded() : this.agent;
     const res = await agent.request({
       origin: url.origin,
-      path: url.pathname + url.search,
+      path: url.path,
       method: req.method,
       headers: req.headers,
       body: req.body ?? null,
@@ -86,14 +102,20 @@ export class UpstreamClient {
   }
 }
 
+/**
+ * One decoder for every call: creating a TextDecoder builds an ICU converter (~4 µs per request on
+ * Node 20). It is only used without `stream: true`, so concurrent reads cannot share state.
+ */
+const utf8 = new TextDecoder();
+
+/** The whole body as text, refusing more than `limit` bytes. */
 export async function readText(body: AsyncIterable<Uint8Array>, limit = 64 * 1024 * 1024): Promise<string> {
-  const decoder = new TextDecoder();
-  let out = '';
+  const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.byteLength;
     if (size > limit) throw new Error(`upstream body exceeds ${limit} bytes`);
-    out += decoder.decode(chunk, { stream: true });
+    parts.push(chunk);
   }
-  return out + decoder.decode();
+  return utf8.decode(concatBytes(parts, size));
 }
