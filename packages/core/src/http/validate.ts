@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { formatPath } from '../config/format-issues.js';
+import { chatCertainlyValid } from './chat-fast-check.js';
 import type { ChatRequest, EmbeddingsRequest } from '../providers/openai-types.js';
 
 /**
@@ -20,7 +21,7 @@ const message = z.looseObject({
 
 const num = z.number().finite().nullable().optional();
 
-const chatSchema = z.looseObject({
+export const chatSchema = z.looseObject({
   model: z.string().min(1, 'model must be a non-empty string'),
   messages: z.array(message).min(1, 'messages must contain at least one message'),
   stream: z.boolean().nullable().optional(),
@@ -57,10 +58,13 @@ export function validateChat(body: unknown, maxMessages: number): ChatRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'request body must be a JSON object', { param: 'body' });
   }
-  const parsed = chatSchema.safeParse(body);
-  if (!parsed.success) fail(parsed.error);
-  if (parsed.data.messages.length > maxMessages) {
-    throw new GatewayError('invalid_request', `messages has ${parsed.data.messages.length} entries; the limit is ${maxMessages}`, { param: 'messages' });
+  if (!chatCertainlyValid(body as Record<string, unknown>)) {
+    const parsed = chatSchema.safeParse(body);
+    if (!parsed.success) fail(parsed.error);
+  }
+  const count = (body as { messages: unknown[] }).messages.length;
+  if (count > maxMessages) {
+    throw new GatewayError('invalid_request', `messages has ${count} entries; the limit is ${maxMessages}`, { param: 'messages' });
   }
   // The input object is returned, not zod's copy: unknown fields must reach the provider as sent.
   return body as ChatRequest;
