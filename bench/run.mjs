@@ -52,6 +52,7 @@ const ROWS = [
   { id: 'express-floor', label: 'Express floor (undici proxy)', kind: 'express-floor' },
   { id: 'express-fetch', label: 'naive Express + fetch proxy (reference)', kind: 'express-fetch', floor: 'express-floor' },
   { id: 'express-llmux', label: 'llmux Express', kind: 'llmux-express', floor: 'express-floor' },
+  { id: 'express-defaults', label: 'llmux Express, default observability (pino line per request, metrics)', kind: 'llmux-express', features: 'defaults', floor: 'express-floor' },
   { id: 'express-raw', label: 'llmux Express, ahead of express.json()', kind: 'llmux-express-raw', floor: 'express-floor' },
   { id: 'express-cache-miss', label: 'llmux Express cache miss', kind: 'llmux-express', features: 'cache', floor: 'express-floor', unique: true },
   { id: 'express-cache-hit', label: 'llmux Express cache hit', kind: 'llmux-express', features: 'cache', floor: 'express-floor' },
@@ -75,7 +76,7 @@ const profileDir = here('./.build/profiles');
 mkdirSync(profileDir, { recursive: true });
 for (const row of ROWS) {
   log('starting', row.id);
-  const execArgv = args.profile === row.id ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const execArgv = args.profile?.split(',').includes(row.id) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const app = await start(`${out}/servers/app.js`, [row.kind, row.features ?? 'off'], { UPSTREAM }, execArgv);
   Object.assign(row, { child: app.child, path: '/llm/v1/chat/completions', pool: poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY) });
 }
@@ -144,8 +145,9 @@ upstream.child.kill();
 let semantic;
 if (SEMANTIC > 0) {
   log(`semantic index: ${SEMANTIC} entries`);
+  // Its one message is the result (start() resolves on a child's first message).
   const child = await start(`${out}/semantic.js`, [String(SEMANTIC)], {}, ['--max-old-space-size=4096']);
-  semantic = await new Promise((resolve) => child.child.once('message', resolve));
+  semantic = child.message;
   child.child.kill();
 }
 

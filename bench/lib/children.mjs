@@ -1,4 +1,5 @@
-// Child processes of the bench: each server in its own process, so its CPU is its own.
+// Child processes of the bench: each server in its own process, so its CPU is its own. Their stdout
+// (llmux's default request log, when a row keeps it) goes to /dev/null; stderr stays visible.
 import { fork } from 'node:child_process';
 
 const children = new Set();
@@ -13,17 +14,17 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
   });
 }
 
-/** Forks `file` and resolves with the port it reports once listening. */
+/** Forks `file` and resolves with its first message (`port`: where a server listens). */
 export function start(file, argv = [], env = {}, execArgv = []) {
   return new Promise((resolve, reject) => {
-    const child = fork(file, argv, { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(file, argv, { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.add(child);
     child.once('exit', () => children.delete(child));
     const onExit = (code) => reject(new Error(`${file} ${argv.join(' ')} exited with ${code} before listening`));
     child.once('exit', onExit);
     child.once('message', (m) => {
       child.off('exit', onExit);
-      resolve({ child, port: m.port });
+      resolve({ child, port: m?.port, message: m });
     });
   });
 }

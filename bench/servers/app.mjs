@@ -1,6 +1,8 @@
 // One host app per process: a floor proxy, the naive fetch proxy, or llmux through an adapter.
 // Started by bench/run.mjs (bundled with the llmux sources by bench/lib/build.mjs) as
-// `app.mjs <kind> <features>`; features: off, or a comma list of cache, limits, redis.
+// `app.mjs <kind> <features>`; features: off, or a comma list of cache, limits, redis, defaults.
+// Without `defaults`, llmux runs with its observability sinks off (no pino line per request on
+// stdout, no Prometheus metrics, no spans): those are features too, measured in their own row.
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
 
@@ -17,7 +19,8 @@ function gatewayOptions() {
     config.budget = { max_cost_per_day: 1e9, scope: 'user' };
     config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
   }
-  return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } } };
+  const quiet = on('defaults') ? {} : { logger: false, metrics: false, tracing: false };
+  return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet };
 }
 
 async function store() {

@@ -1,0 +1,30 @@
+// A/B over HTTP: the same app kind from two builds (see bench/ab.mjs for building one from another
+// tree), against one mock upstream, rounds interleaved; prints the app's CPU µs/request for each.
+//   node bench/ab-http.mjs <buildA> <buildB> [kind=llmux-express] [features=off] [mode=json|stream] [rounds=6] [requests=1500]
+import { resolve } from 'node:path';
+import { start, stats, cpuBetween } from './lib/children.mjs';
+import { load, poolFor } from './lib/load.mjs';
+
+const [a, b, kind = 'llmux-express', features = 'off', mode = 'json', rounds = '6', requests = '1500'] = process.argv.slice(2);
+const stream = mode === 'stream';
+const upstream = await start(resolve(a, 'servers/upstream.js'));
+const env = { UPSTREAM: `http://127.0.0.1:${upstream.port}` };
+const apps = [];
+for (const dir of [a, b]) {
+  const app = await start(resolve(dir, 'servers/app.js'), [kind, features], env);
+  apps.push({ dir, child: app.child, pool: poolFor(`http://127.0.0.1:${app.port}`, 16), cpu: [] });
+}
+const path = '/llm/v1/chat/completions';
+for (const app of apps) await load(app.pool, { path, stream, n: 2000, concurrency: 16 });
+for (let r = 0; r < Number(rounds); r++) {
+  for (const app of r % 2 ? [...apps].reverse() : apps) {
+    const before = await stats(app.child);
+    await load(app.pool, { path, stream, n: Number(requests), concurrency: 16 });
+    app.cpu.push(cpuBetween(before, await stats(app.child)) / Number(requests));
+  }
+}
+const median = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+for (const app of apps) console.log(`${kind} ${features} ${mode} ${app.dir}: median ${median(app.cpu).toFixed(0)} µs CPU/req (${app.cpu.map((c) => c.toFixed(0)).join(' ')})`);
+const diffs = apps[0].cpu.map((x, i) => apps[1].cpu[i] - x);
+console.log(`B − A: median of paired differences ${median(diffs).toFixed(0)} µs`);
+process.exit(0);
