@@ -179,43 +179,55 @@ export async function callEmbeddings(
 
 /**
  * The upstream stream as batches of OpenAI chunks, one per body read. A translator error after some
- * chunks of the same read still lets those chunks out first, as a chunk-by-chunk relay would.
+ * chunks of the same read still lets those chunks out first, as a chunk-by-chunk relay would. An
+ * `event: error` starts a batch of its own, read only once the chunks ahead of it were taken: a
+ * translator may act per event (the `/v1/messages` passthrough queues each event's text and relays
+ * it with the next chunk), and an error's text must never ride out with the chunks before it.
  */
 async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallContext, control: AttemptControl): AsyncGenerator<ChunkOut[], void, undefined> {
   const decoder = createDecoder(provider.framing);
   const translator = provider.chat.stream(ctx);
   let complete = false;
-  let failed: { error: unknown } | undefined;
-  const collect = (events: Iterable<UpstreamEvent>, into: ChunkOut[]) => {
-    try {
-      for (const ev of events) for (const out of translator.push(ev)) into.push(out);
-    } catch (error) {
-      failed = { error };
+  let failure: { error: unknown } | undefined;
+  /** Translates `events` from `from` into `into`, up to (not into) an `event: error` once `into` holds chunks; returns where it stopped. */
+  const fill = (events: UpstreamEvent[], from: number, into: ChunkOut[]): number => {
+    let i = from;
+    for (; i < events.length; i++) {
+      const ev = events[i]!;
+      if (ev.event === 'error' && into.length) break;
+      try {
+        for (const out of translator.push(ev)) into.push(out);
+      } catch (error) {
+        failure = { error };
+        return events.length;
+      }
     }
+    return i;
   };
   try {
     try {
       for await (const bytes of res.body) {
-        const batch: ChunkOut[] = [];
-        collect(decoder.push(bytes), batch);
-        if (batch.length) yield batch;
-        if (failed) throw failed.error;
+        const events = decoder.push(bytes);
+        for (let i = 0; i < events.length; ) {
+          const batch: ChunkOut[] = [];
+          i = fill(events, i, batch);
+          if (batch.length) yield batch;
+          if (failure) throw failure.error;
+        }
       }
     } catch (e) {
       throw control.failure(e, provider.id, ctx);
     }
     complete = true;
-    const last: ChunkOut[] = [];
-    collect(decoder.end(), last);
-    if (!failed) {
-      try {
-        for (const out of translator.end()) last.push(out);
-      } catch (error) {
-        failed = { error };
-      }
+    const events = decoder.end();
+    for (let i = 0; i < events.length; ) {
+      const batch: ChunkOut[] = [];
+      i = fill(events, i, batch);
+      if (batch.length) yield batch;
+      if (failure) throw failure.error;
     }
+    const last = translator.end();
     if (last.length) yield last;
-    if (failed) throw failed.error;
   } finally {
     control.finish(complete);
   }
