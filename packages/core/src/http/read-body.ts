@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { concatBytes } from './bytes.js';
+import { rememberJsonText } from './json-text.js';
 
 function tooLarge(limit: number): GatewayError {
   return new GatewayError('payload_too_large', `request body exceeds ${limit} bytes`);
@@ -8,7 +9,10 @@ function tooLarge(limit: number): GatewayError {
 function parse(text: string): unknown {
   if (text.trim() === '') throw new GatewayError('invalid_json', 'request body is empty; expected a JSON object', { param: 'body' });
   try {
-    return JSON.parse(text);
+    const value: unknown = JSON.parse(text);
+    // Sent on unchanged when nothing about the request needs it rewritten (see json-text.ts).
+    rememberJsonText(value, text);
+    return value;
   } catch (e) {
     throw new GatewayError('invalid_json', `request body is not valid JSON: ${(e as Error).message}`, { param: 'body' });
   }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { jsonTextOf } from '../http/json-text.js';
 import type { GatewayResponse } from '../types.js';
 
 type Flushable = ServerResponse & { flush?: () => void };
@@ -37,8 +38,9 @@ function addTrailers(res: ServerResponse, produce: () => Record<string, string>)
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   const { status, headers, body } = response;
   if (!isAsyncIterable(body)) {
+    // An answer the upstream sent and nothing changed leaves as the upstream's own text (json-text.ts).
     const payload =
-      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : JSON.stringify(body);
+      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : (jsonTextOf(body) ?? JSON.stringify(body));
     if (!headers['content-type']) res.setHeader('content-type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json');
     for (const name in headers) res.setHeader(name, headers[name]!);
     res.statusCode = status;

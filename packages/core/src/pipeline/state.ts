@@ -14,7 +14,10 @@ export interface RequestState {
   identity: GatewayContext;
   metadata: Record<string, unknown>;
   plan: Plan;
-  /** The validated body (OpenAI shape; `/v1/messages` bodies are translated first). */
+  /**
+   * The validated body (OpenAI shape; `/v1/messages` bodies are translated first). Replace it, never
+   * change it in place: a raw body's own JSON text may be sent upstream as is (`http/json-text.ts`).
+   */
   body: Record<string, unknown> & { model: string };
   stream: boolean;
   /** The client asked for a usage chunk at the end of its stream. */

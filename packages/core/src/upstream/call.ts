@@ -6,6 +6,7 @@ import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { redactSecrets } from './redact.js';
+import { rememberJsonText, wasLeftAsParsed } from '../http/json-text.js';
 
 /** The reason an attempt's own signal is aborted with when it ends early: no DOMException (~13 µs) to build. */
 const ATTEMPT_OVER = new Error('the attempt is over');
@@ -112,10 +113,10 @@ async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, co
   return res;
 }
 
-async function readJson(res: UpstreamResponse, provider: Provider): Promise<unknown> {
+async function readJson(res: UpstreamResponse, provider: Provider): Promise<{ json: unknown; text: string }> {
   const text = await readText(res.body);
   try {
-    return JSON.parse(text);
+    return { json: JSON.parse(text), text };
   } catch {
     throw new GatewayError('provider_error', `${provider.id} answered with a body that is not JSON`, { provider: provider.id, source: 'provider' });
   }
@@ -126,11 +127,13 @@ export async function callChat(deps: CallDeps, provider: Provider, body: ChatReq
   try {
     const req = await provider.chat.request(body, ctx);
     const res = await open(deps, provider, req, control, ctx);
-    const json = await readJson(res, provider).catch((e) => {
+    const { json, text } = await readJson(res, provider).catch((e) => {
       throw control.failure(e, provider.id, ctx);
     });
     control.finish(true);
-    return provider.chat.response(json, ctx);
+    const completion = provider.chat.response(json, ctx);
+    if (completion === json && wasLeftAsParsed(json)) rememberJsonText(json, text);
+    return completion;
   } finally {
     control.finish();
   }
@@ -166,9 +169,9 @@ export async function callEmbeddings(
   try {
     const req = await provider.embeddings.request(body, ctx);
     const one = async (r: UpstreamRequest) =>
-      readJson(await open(deps, provider, r, control, ctx), provider).catch((e) => {
+      (await readJson(await open(deps, provider, r, control, ctx), provider).catch((e) => {
         throw control.failure(e, provider.id, ctx);
-      });
+      })).json;
     const json = Array.isArray(req) ? await inBatches(req, EMBED_CONCURRENCY, one) : await one(req);
     control.finish(true);
     return provider.embeddings.response(json, ctx);

@@ -4,10 +4,12 @@ import { splitContentParts } from './content-parts.js';
 /**
  * The non-stream side of `createChunkNormalizer`: content parts → text and `reasoning_content`,
  * `reasoning` → also `reasoning_content`, tool calls without `type` (Mistral) get `"function"`.
- * Everything else, known or not, passes through as the provider sent it.
+ * Everything else, known or not, passes through as the provider sent it. Changes `json` in place;
+ * returns whether it changed anything.
  */
-export function normalizeCompletion(json: unknown): ChatCompletion {
+export function normalizeCompletion(json: unknown): boolean {
   const completion = json as ChatCompletion;
+  let changed = false;
   for (const choice of Array.isArray(completion?.choices) ? completion.choices : []) {
     const m = choice?.message;
     if (!m) continue;
@@ -15,11 +17,18 @@ export function normalizeCompletion(json: unknown): ChatCompletion {
       const { text, reasoning } = splitContentParts(m.content);
       m.content = text || null;
       if (reasoning) m.reasoning_content = (m.reasoning_content ?? '') + reasoning;
+      changed = true;
     }
     if (typeof m.reasoning === 'string' && m.reasoning && (m.reasoning_content === undefined || m.reasoning_content === null)) {
       m.reasoning_content = m.reasoning;
+      changed = true;
     }
-    for (const t of Array.isArray(m.tool_calls) ? m.tool_calls : []) if (t && !t.type) t.type = 'function';
+    for (const t of Array.isArray(m.tool_calls) ? m.tool_calls : []) {
+      if (t && !t.type) {
+        t.type = 'function';
+        changed = true;
+      }
+    }
   }
-  return completion;
+  return changed;
 }

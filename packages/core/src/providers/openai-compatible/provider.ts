@@ -1,4 +1,5 @@
-import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
+import { jsonTextOf, markLeftAsParsed } from '../../http/json-text.js';
+import type { ChatCompletion, ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import { errorTypeForStatus, parseCommonError } from '../parse-error.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { normalizeCompletion } from './normalize-completion.js';
@@ -35,6 +36,28 @@ function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<st
   return headers;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The client's own JSON text, when the body came raw and the outgoing body would be the same object:
+ * no override params, the same model, no adapt step, and the stream fields already as they must go
+ * out. Saves re-serialising what arrived (see http/json-text.ts).
+ */
+function unchangedText(preset: OpenAICompatiblePreset, body: ChatRequest, ctx: CallContext): string | undefined {
+  const text = jsonTextOf(body);
+  if (text === undefined || preset.adapt || ctx.model !== body.model) return undefined;
+  for (const _ in ctx.target.overrideParams) return undefined;
+  if (!ctx.stream) return body.stream === undefined && body.stream_options === undefined ? text : undefined;
+  if (body.stream !== true || preset.streamUsage === 'always') return undefined;
+  const options = body.stream_options;
+  if (isObject(options)) return options.include_usage === true ? text : undefined;
+  if (options !== undefined) return undefined;
+  // The usual stream request lacks only the usage option: it goes in after the last field, where
+  // re-serialising would put it (the key is absent, so no duplicate), for far less than that costs.
+  const close = text.lastIndexOf('}');
+  return close < 0 ? undefined : `${text.slice(0, close)},"stream_options":{"include_usage":true}${text.slice(close)}`;
+}
+
 function withParams<T extends { model: string }>(body: T, ctx: CallContext): T {
   const params = ctx.target.overrideParams;
   // Spread only when needed: most requests carry no overrides and keep their object as it came.
@@ -53,6 +76,8 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
     framing: 'sse',
     chat: {
       request(body: ChatRequest, ctx): UpstreamRequest {
+        const text = unchangedText(preset, body, ctx);
+        if (text !== undefined) return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: text };
         const out = withParams(body, ctx);
         if (ctx.stream) {
           out.stream = true;
@@ -69,7 +94,12 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
         preset.adapt?.(out);
         return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
-      response: (json, ctx) => (throwErrorBody(json, ctx), normalizeCompletion(json)),
+      response(json, ctx) {
+        throwErrorBody(json, ctx);
+        // Left as it came, the upstream's own text can be relayed instead of re-serialised.
+        if (!normalizeCompletion(json) && typeof json === 'object' && json !== null) markLeftAsParsed(json);
+        return json as ChatCompletion;
+      },
       stream: () => createPassthroughTranslator(preset.id),
     },
     embeddings: {
