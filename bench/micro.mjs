@@ -1,10 +1,12 @@
 // The gateway's own CPU per request, without sockets: `gateway.handle()` in a loop, the upstream
-// replaced by a transport that answers from memory, the response body consumed as a writer would.
+// replaced by a transport that answers from memory, the response written by `writeResponse` to a
+// response object that drops the bytes.
 // A quick feedback loop for hot-path work (seconds, little noise from other processes); the HTTP
 // bench (`bench/run.mjs`) stays the measure of record.
 //   [MODES=json,stream] node bench/.build/micro.js [iterations=20000] [features=off|cache|limits|cache,limits] [body=parsed|raw]
 // (built by `node bench/run.mjs --build-only`).
 import { createGateway, openAICompatible } from '@llmux/core';
+import { writeResponse } from '@llmux/core/node';
 
 const [iterations = '20000', features = 'off', bodyKind = 'parsed'] = process.argv.slice(2);
 const on = (f) => features.split(',').includes(f);
@@ -63,11 +65,41 @@ const headers = {
   accept: 'application/json',
 };
 let counter = 0;
+/** `MICRO_TURNS=n`: n earlier question/answer pairs of ~400 bytes each in every request (a longer conversation). */
+const history = Array.from({ length: Number(process.env.MICRO_TURNS ?? 0) }, (_, i) => [
+  { role: 'user', content: `Question ${i}: ${'tell me more about the benchmark and its numbers '.repeat(4)}` },
+  { role: 'assistant', content: `Answer ${i}: ${'the numbers are what they are, measured twice '.repeat(4)}` },
+]).flat();
 const bodyOf = (stream) => {
   const text = on('cache') ? `Say hello #${counter++} to the benchmark` : 'Say hello to the benchmark';
-  const body = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: text }], ...(stream ? { stream: true } : {}) };
-  return bodyKind === 'raw' ? [Buffer.from(JSON.stringify(body))] : body;
+  const body = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, ...history, { role: 'user', content: text }], ...(stream ? { stream: true } : {}) };
+  return bodyKind === 'raw' ? chunks([Buffer.from(JSON.stringify(body))]) : body;
 };
+
+/** The parts of a ServerResponse `writeResponse` uses, doing nothing with the bytes. */
+class NullResponse {
+  statusCode = 200;
+  headers = {};
+  destroyed = false;
+  writableEnded = false;
+  chunkedEncoding = true;
+  setHeader(name, value) {
+    this.headers[name] = value;
+  }
+  hasHeader(name) {
+    return name in this.headers;
+  }
+  flushHeaders() {}
+  write() {
+    return true;
+  }
+  addTrailers() {}
+  end() {
+    this.writableEnded = true;
+  }
+  on() {}
+  off() {}
+}
 
 /** What the adapters' `abortSignalFor(res)` hands the core: a fresh signal marked as living as long as the request. */
 function requestSignal() {
@@ -82,8 +114,7 @@ async function once(stream) {
     { user: 'bench-user' },
   );
   if (res.status !== 200) throw new Error(`status ${res.status}: ${JSON.stringify(res.body)}`);
-  if (stream) for await (const _ of res.body);
-  else JSON.stringify(res.body);
+  await writeResponse(new NullResponse(), res);
   // Back to the event loop, as between two HTTP requests: work the gateway defers there (its log
   // queue) is done and counted.
   await new Promise(setImmediate);
