@@ -1,0 +1,31 @@
+// The Express example app (examples/express/app.mjs) with every feature on, for `npm run soak`:
+// the response cache, per-user budgets and rate limits, gateway-wide limits, cost, metrics and the
+// default request log (stdout, which the soak sends to /dev/null), against the mock upstream.
+// Run with --expose-gc: the soak asks for a collection before it reads the heap.
+import { createExampleApp } from '../../examples/express/app.mjs';
+
+const UPSTREAM = process.env.UPSTREAM;
+const config = {
+  targets: [{ provider: 'openai', api_key: 'sk-soak-key', custom_host: `${UPSTREAM}/v1` }],
+  cache: { mode: 'simple', max_age: 600 },
+  budget: [{ max_cost_per_day: 1e9, scope: 'user' }, { max_cost_per_month: 1e9 }],
+  rate_limit: [{ requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' }, { requests_per_minute: 1e9 }],
+};
+const { app } = createExampleApp({
+  env: {},
+  gateway: { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } } },
+});
+
+const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+server.keepAliveTimeout = 120_000;
+let peakRss = 0;
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100).unref();
+process.on('message', (m) => {
+  if (m === 'gc') global.gc?.();
+  if (m === 'stats' || m === 'gc') {
+    const mem = process.memoryUsage();
+    peakRss = Math.max(peakRss, mem.rss);
+    process.send({ cpu: process.cpuUsage(), rss: mem.rss, peakRss, heap: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers });
+  }
+  if (m === 'exit') process.exit(0);
+});
