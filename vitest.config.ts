@@ -16,6 +16,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // The JSON report lets .ci/run print one plain 'N passed, N failed' line.
+    reporters: ['default', ['json', { outputFile: 'test/artifacts/vitest-report.json' }]],
     // The default pino logger would print a line per request; tests that check logs pass their own.
     env: { LLMUX_LOG_LEVEL: 'silent' },
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
