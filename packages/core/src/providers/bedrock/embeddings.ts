@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
+import { embeddingToBase64 } from '../embedding-base64.js';
 
 interface TitanEmbedding {
   embedding?: number[];
@@ -38,15 +39,6 @@ export function toTitanBodies(input: EmbeddingsRequest, ctx: CallContext): strin
   });
 }
 
-/** float32 little-endian bytes in base64: what OpenAI returns for `encoding_format: "base64"`. */
-function toBase64(vector: number[]): string {
-  const view = new DataView(new ArrayBuffer(vector.length * 4));
-  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  const bytes = new Uint8Array(view.buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
 
 /** The Titan answers (one per input, in input order) as one OpenAI embeddings list. */
 export function fromTitanAnswers(json: unknown, ctx: CallContext): EmbeddingsResponse {
@@ -59,7 +51,7 @@ export function fromTitanAnswers(json: unknown, ctx: CallContext): EmbeddingsRes
       throw new GatewayError('provider_error', 'bedrock answered an embedding request without `embedding`', { provider: 'bedrock', source: 'provider' });
     }
     tokens += a.inputTextTokenCount ?? 0;
-    return { object: 'embedding' as const, index, embedding: base64 ? toBase64(a.embedding) : a.embedding };
+    return { object: 'embedding' as const, index, embedding: base64 ? embeddingToBase64(a.embedding) : a.embedding };
   });
   return { object: 'list', data, model: ctx.model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
 }

@@ -2,6 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { CohereEmbedResponse } from './wire.js';
+import { embeddingToBase64 } from '../embedding-base64.js';
 
 /**
  * What the client asked for, from request to response of the same attempt. The official `openai`
@@ -29,15 +30,6 @@ export function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Recor
   return out;
 }
 
-/** float32 little-endian bytes in base64: what OpenAI returns for `encoding_format: "base64"`. */
-function toBase64(vector: number[]): string {
-  const view = new DataView(new ArrayBuffer(vector.length * 4));
-  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  const bytes = new Uint8Array(view.buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
 
 export function fromCohereEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
   const res = json as CohereEmbedResponse;
@@ -49,7 +41,7 @@ export function fromCohereEmbed(json: unknown, ctx: CallContext): EmbeddingsResp
   const tokens = res.meta?.billed_units?.input_tokens ?? 0;
   return {
     object: 'list',
-    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? toBase64(v) : v })),
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
     model: ctx.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   };

@@ -2,6 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { endpointFor, headersFor, type GoogleFlavor } from './endpoints.js';
+import { embeddingToBase64 } from '../embedding-base64.js';
 
 /**
  * OpenAI `/embeddings` ↔ Gemini `:batchEmbedContents` (`{embeddings:[{values}]}`) and Vertex
@@ -43,16 +44,6 @@ function vertexBody(body: EmbeddingsRequest): unknown {
   };
 }
 
-/**
- * Float32 little-endian bytes in base64 — what OpenAI returns for `encoding_format: "base64"`, which
- * the official SDK asks for by default and decodes itself.
- */
-function toBase64(values: number[]): string {
-  const bytes = new Uint8Array(new Float32Array(values).buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
 
 /** The response translator sees only the context; the request's `encoding_format` is remembered per call. */
 const base64Calls = new WeakSet<CallContext>();
@@ -78,7 +69,7 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
       const base64 = base64Calls.has(ctx);
       return {
         object: 'list',
-        data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? toBase64(v) : v })),
+        data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
         model: ctx.model,
         usage: { prompt_tokens: tokens, total_tokens: tokens },
       };

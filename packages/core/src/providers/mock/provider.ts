@@ -1,6 +1,7 @@
 import type { ChatMessage, ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import { openAICompatible } from '../openai-compatible/provider.js';
 import type { Provider, UpstreamRequest, UpstreamResponse } from '../types.js';
+import { embeddingToBase64 } from '../embedding-base64.js';
 
 /**
  * Answers locally, without network, in OpenAI's wire format — so the examples run with no API keys
@@ -61,13 +62,6 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', onAbort, { once: true });
   });
 
-/** float32 little-endian, base64 — what OpenAI sends for `encoding_format: "base64"` (the SDK's default). */
-function toBase64(vector: number[]): string {
-  const bytes = new Uint8Array(new Float32Array(vector).buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
-  return btoa(binary);
-}
 
 function chat(body: ChatRequest & { mock_delay_ms?: unknown }, signal: AbortSignal): UpstreamResponse {
   const text = replyText(body);
@@ -110,7 +104,7 @@ function embeddings(body: EmbeddingsRequest): UpstreamResponse {
     object: 'list',
     data: texts.map((t, index) => {
       const vector = embed(t, body.dimensions ?? 64);
-      return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? toBase64(vector) : vector };
+      return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? embeddingToBase64(vector) : vector };
     }),
     model: body.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },

@@ -1,0 +1,13 @@
+/**
+ * Float32 little-endian bytes in base64 — what OpenAI returns for `encoding_format: "base64"`, which
+ * the official SDK asks for by default and decodes itself. Providers that only return floats use this.
+ */
+export function embeddingToBase64(vector: number[]): string {
+  const view = new DataView(new ArrayBuffer(vector.length * 4));
+  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  const bytes = new Uint8Array(view.buffer);
+  let binary = '';
+  // Chunked: spreading a whole 3072-dimension vector into one call can exceed the argument limit.
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
