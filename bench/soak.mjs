@@ -3,12 +3,12 @@
 // against the mock upstream, sampling the app's RSS and heap every few seconds. Memory is flat when
 // the heap after a forced GC at the end is within 10% (or 8 MB) of the heap after a forced GC once
 // warmed up (a tenth of the run, and at least 70 s so the one-minute rate-limit windows are full).
-//   node bench/soak.mjs [--requests=1000000] [--concurrency=32] [--no-write]
+//   node bench/soak.mjs [--requests=1000000] [--concurrency=32] [--no-write] [--snapshots]
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { buildBench } from './lib/build.mjs';
-import { start, stats } from './lib/children.mjs';
+import { ask, start, stats } from './lib/children.mjs';
 import { poolFor } from './lib/load.mjs';
 import { withSoakSection } from './lib/report.mjs';
 
@@ -23,7 +23,9 @@ const out = await buildBench(['servers/soak-app.mjs', 'servers/upstream.mjs']);
 const upstream = await start(`${out}/servers/upstream.js`);
 const app = await start(`${out}/servers/soak-app.js`, [], { UPSTREAM: `http://127.0.0.1:${upstream.port}`, LLMUX_LOG_LEVEL: 'info' }, ['--expose-gc']);
 const pool = poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY);
-const gcStats = () => new Promise((resolve) => { app.child.once('message', resolve); app.child.send('gc'); });
+/** Writes `bench/.build/soak-<name>.heapsnapshot` from the app (with --snapshots). */
+const snapshot = (name) => ask(app.child, 'snapshot', { file: fileURLToPath(new URL(`./.build/soak-${name}.heapsnapshot`, import.meta.url)) });
+const gcStats = () => ask(app.child, 'gc');
 
 /**
  * The traffic: 100 users; a quarter of the requests repeat one of 50 prompts (cache hits once
@@ -65,6 +67,7 @@ async function worker() {
         warmAt = i + Math.ceil(((sent / (Date.now() - began)) * wait) || 1);
       } else {
         baseline = { ...(await gcStats()), n: i, t: (Date.now() - began) / 1000 };
+        if (args.snapshots) await snapshot('warm');
         log(`warm at ${i} requests: heap after GC ${(baseline.heap / MB).toFixed(1)} MB`);
       }
     }
@@ -82,12 +85,15 @@ await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 clearInterval(sampler);
 const seconds = (Date.now() - began) / 1000;
 const final = await gcStats();
+if (args.snapshots) await snapshot('end');
 // A run too short to warm up compares with its own end, and says so.
 baseline ??= { ...final, n: N, t: seconds, short: true };
 const grew = final.heap - baseline.heap;
 const flat = grew <= Math.max(0.1 * baseline.heap, 8 * MB);
 await pool.close();
+const exited = new Promise((resolve) => app.child.once('exit', resolve));
 app.child.send('exit');
+await exited;
 upstream.child.kill();
 
 const f = (bytes) => (bytes / MB).toFixed(1);

@@ -29,13 +29,26 @@ export function start(file, argv = [], env = {}, execArgv = []) {
   });
 }
 
-/** `{ cpu: process.cpuUsage(), rss: peak RSS, heap }` of a child started by `start`. */
-export function stats(child) {
+let nextId = 0;
+
+/**
+ * Asks a child started by `start` for something (`stats`: `{ cpu, rss, heap }`; the soak app also
+ * knows `gc` and `snapshot`) and resolves with its answer; ids keep concurrent asks apart.
+ */
+export function ask(child, op, extra = {}) {
+  const id = ++nextId;
   return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send('stats');
+    const onMessage = (m) => {
+      if (m?.id !== id) return;
+      child.off('message', onMessage);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+    child.send({ op, id, ...extra });
   });
 }
+
+export const stats = (child) => ask(child, 'stats');
 
 /** CPU µs a child spent between two `stats` samples. */
 export const cpuBetween = (a, b) => b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);

@@ -175,9 +175,9 @@ server.keepAliveTimeout = 120_000;
 let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50).unref();
 process.on('message', (m) => {
-  if (m === 'stats') {
+  if (m?.op === 'stats') {
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
-    process.send({ cpu: process.cpuUsage(), rss: peakRss, heap: process.memoryUsage().heapUsed });
+    process.send({ id: m.id, cpu: process.cpuUsage(), rss: peakRss, heap: process.memoryUsage().heapUsed });
   }
   // A normal exit, so `--cpu-prof` writes its profile.
   if (m === 'exit') process.exit(0);

@@ -20,12 +20,18 @@ const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.addr
 server.keepAliveTimeout = 120_000;
 let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100).unref();
-process.on('message', (m) => {
-  if (m === 'gc') global.gc?.();
-  if (m === 'stats' || m === 'gc') {
+process.on('message', async (m) => {
+  if (m === 'exit') process.exit(0);
+  if (m?.op === 'gc') global.gc?.();
+  if (m?.op === 'stats' || m?.op === 'gc') {
     const mem = process.memoryUsage();
     peakRss = Math.max(peakRss, mem.rss);
-    process.send({ cpu: process.cpuUsage(), rss: mem.rss, peakRss, heap: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers });
+    process.send({ id: m.id, cpu: process.cpuUsage(), rss: mem.rss, peakRss, heap: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers });
   }
-  if (m === 'exit') process.exit(0);
+  // `soak.mjs --snapshots`: heap snapshots once warm and at the end, to see what grew.
+  if (m?.op === 'snapshot') {
+    global.gc?.();
+    const v8 = await import('node:v8');
+    process.send({ id: m.id, written: v8.writeHeapSnapshot(m.file) });
+  }
 });
