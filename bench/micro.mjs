@@ -3,7 +3,7 @@
 // response object that drops the bytes.
 // A quick feedback loop for hot-path work (seconds, little noise from other processes); the HTTP
 // bench (`bench/run.mjs`) stays the measure of record.
-//   [MODES=json,stream] node bench/.build/micro.js [iterations=20000] [features=off|cache|limits|cache,limits] [body=parsed|raw]
+//   [MODES=json,stream] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
 // (built by `node bench/run.mjs --build-only`).
 import { createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
@@ -47,7 +47,7 @@ const transport = async (req) => {
 const provider = { ...openAICompatible({ id: 'bench', baseURL: 'http://bench.invalid/v1' }), transport };
 
 const config = { targets: [{ provider: 'bench', api_key: 'sk-bench-key' }] };
-if (on('cache')) config.cache = { mode: 'simple', max_age: 3600 };
+if (on('cache') || on('hit')) config.cache = { mode: 'simple', max_age: 3600 };
 if (on('limits')) {
   config.budget = { max_cost_per_day: 1e9, scope: 'user' };
   config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
@@ -71,7 +71,8 @@ const history = Array.from({ length: Number(process.env.MICRO_TURNS ?? 0) }, (_,
   { role: 'assistant', content: `Answer ${i}: ${'the numbers are what they are, measured twice '.repeat(4)}` },
 ]).flat();
 const bodyOf = (stream) => {
-  const text = on('cache') ? `Say hello #${counter++} to the benchmark` : 'Say hello to the benchmark';
+  // With the cache on, every prompt is new (misses) unless `hit` is among the features.
+  const text = on('cache') && !on('hit') ? `Say hello #${counter++} to the benchmark` : 'Say hello to the benchmark';
   const body = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, ...history, { role: 'user', content: text }], ...(stream ? { stream: true } : {}) };
   return bodyKind === 'raw' ? chunks([Buffer.from(JSON.stringify(body))]) : body;
 };
