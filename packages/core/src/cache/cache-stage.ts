@@ -48,6 +48,18 @@ interface Pending {
   vector?: Float32Array;
 }
 
+/** What a lookup needs, worked out from the request and its plan. */
+interface Lookup {
+  plan: RequestState['plan'];
+  settings: CacheSettings;
+  root: PlanNode;
+  input: KeyInput;
+  key: Promise<string>;
+  refresh: boolean;
+  /** The exact-match read, started early by `prefetch` (absent on a forced refresh). */
+  entry?: Promise<{ entry: CacheEntry | undefined; storeError?: string }>;
+}
+
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
 
 /**
@@ -83,9 +95,13 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   }
 
   /** Runs a store operation with a bounded wait; a failure or timeout is `undefined` (fail open). */
-  async function bounded<T>(state: RequestState, what: string, op: () => Promise<T>): Promise<T | undefined> {
+  async function bounded<T>(
+    state: RequestState,
+    what: string,
+    op: () => Promise<T>,
+    scratch = state.scratch.cache as Pick<CacheScratch, 'storeError'> | undefined,
+  ): Promise<T | undefined> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const scratch = state.scratch.cache as CacheScratch | undefined;
     try {
       const work = op();
       work.catch(() => undefined);
@@ -109,8 +125,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   }
 
   /** A fresh entry under `key`, or undefined (absent, unreadable, or older than this request's `max_age`). */
-  async function read(state: RequestState, key: string, settings: CacheSettings): Promise<CacheEntry | undefined> {
-    const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key)));
+  async function read(state: RequestState, key: string, settings: CacheSettings, scratch?: Pick<CacheScratch, 'storeError'>): Promise<CacheEntry | undefined> {
+    const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key), scratch ?? (state.scratch.cache as CacheScratch | undefined)));
     if (!entry) return undefined;
     const age = now() - entry.createdAt;
     return age <= settings.maxAgeMs ? entry : undefined;
@@ -196,41 +212,75 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     if (p.vector && p.partition) await bounded(state, 'semantic index write', () => store.cacheIndexAdd(p.partition!, p.key, p.vector!, ttl));
   }
 
+  /** The lookup for this request; `null` when caching is off for its plan, undefined when it does not apply. */
+  function lookupFor(state: RequestState): Lookup | null | undefined {
+    if (state.route === 'embeddings' || !Array.isArray(state.body.messages)) return undefined;
+    const settings = cacheSettingsFor(state.plan);
+    if (!settings) return null;
+    let root: PlanNode;
+    let inferred: string | undefined;
+    try {
+      ({ root, model: inferred } = gw.plans.rootFor(state.plan, state.body.model));
+    } catch {
+      return undefined; // the router reports an unroutable model with its own 400
+    }
+    const requested = inferred ?? state.body.model;
+    const input: KeyInput = {
+      body: state.body,
+      model: state.plan.aliases[requested] ?? requested,
+      root,
+      identity: state.identity,
+      headers: state.request.headers,
+      metadata: state.metadata,
+      shared: settings.shared,
+      includeApiKeys: state.plan !== gw.plans.serverPlan,
+    };
+    const refresh = truthy(gatewayHeader(state.request.headers, 'cache-force-refresh'));
+    return { plan: state.plan, settings, root, input, key: exactKey(input), refresh };
+  }
+
+  /** Lookups started by `prefetch`, taken by `before`. */
+  const prefetched = new WeakMap<RequestState, Lookup>();
+
   return {
     name: 'cache',
+    prefetch(state) {
+      const lookup = lookupFor(state);
+      if (!lookup) return;
+      // The read starts now, ahead of the limits stage's script: on Redis both go in one round trip.
+      if (!lookup.refresh) {
+        lookup.entry = lookup.key.then(async (key) => {
+          const errors: Pick<CacheScratch, 'storeError'> = {};
+          const entry = await read(state, key, lookup.settings, errors);
+          return { entry, ...(errors.storeError ? { storeError: errors.storeError } : {}) };
+        });
+        lookup.entry.catch(() => undefined);
+      }
+      prefetched.set(state, lookup);
+    },
     async before(state) {
-      if (state.route === 'embeddings' || !Array.isArray(state.body.messages)) return undefined;
-      const settings = cacheSettingsFor(state.plan);
-      if (!settings) {
+      let lookup: Lookup | null | undefined = prefetched.get(state);
+      prefetched.delete(state);
+      // A gateway key may have given the request a plan of its own since: start over with it.
+      if (!lookup || lookup.plan !== state.plan) lookup = lookupFor(state);
+      if (lookup === null) {
         state.cache = 'DISABLED';
         return undefined;
       }
-      let root: PlanNode;
-      let inferred: string | undefined;
-      try {
-        ({ root, model: inferred } = gw.plans.rootFor(state.plan, state.body.model));
-      } catch {
-        return undefined; // the router reports an unroutable model with its own 400
-      }
-      const requested = inferred ?? state.body.model;
-      const input: KeyInput = {
-        body: state.body,
-        model: state.plan.aliases[requested] ?? requested,
-        root,
-        identity: state.identity,
-        headers: state.request.headers,
-        metadata: state.metadata,
-        shared: settings.shared,
-        includeApiKeys: state.plan !== gw.plans.serverPlan,
-      };
-      const key = await exactKey(input);
+      if (!lookup) return undefined;
+      const { settings, root, input, refresh } = lookup;
+      const key = await lookup.key;
       const scratch: CacheScratch = { status: 'MISS', mode: settings.mode, key };
       state.scratch.cache = scratch;
       const p: Pending = { key, settings };
       pending.set(state, p);
-      const refresh = truthy(gatewayHeader(state.request.headers, 'cache-force-refresh'));
       if (!refresh) {
-        const entry = await read(state, key, settings);
+        let entry: CacheEntry | undefined;
+        if (lookup.entry) {
+          const read = await lookup.entry;
+          entry = read.entry;
+          if (read.storeError) scratch.storeError = read.storeError;
+        } else entry = await read(state, key, settings);
         if (entry) return serve(state, entry, 'HIT');
       }
       if (settings.mode === 'semantic') {

@@ -2,6 +2,7 @@ import type { GatewayLogger } from '../options.js';
 import type { Outcome, PipelineStage, RequestState, ShortCircuit } from './state.js';
 
 export async function runBefore(stages: readonly PipelineStage[], state: RequestState): Promise<ShortCircuit | undefined> {
+  for (const stage of stages) stage.prefetch?.(state);
   for (const stage of stages) {
     if (!stage.before) continue;
     const result = await stage.before(state);

@@ -56,6 +56,13 @@ export interface Outcome {
  */
 export interface PipelineStage {
   readonly name: string;
+  /**
+   * Starts reads the stage's `before` will need, for every stage in the same tick before any
+   * `before` runs, so a store that pipelines (Redis) sends them together with the next stage's
+   * commands: one round trip before the upstream call. Reads only — an earlier stage may still
+   * refuse the request — and `before` must cope with the state having changed since.
+   */
+  prefetch?(state: RequestState): void;
   before?(state: RequestState): Promise<ShortCircuit | void> | ShortCircuit | void;
   after?(state: RequestState, outcome: Outcome): Promise<void> | void;
 }

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, createMemoryStore, type GatewayStore } from '@llmux/core';
+import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+
+/**
+ * With the cache and limits on a shared store, the cache read must not wait for the limit check:
+ * both are in flight together, so a pipelining store (Redis) answers them in one round trip before
+ * the upstream call. A store that records what is in flight shows it without timing.
+ */
+let upstream: MockUpstream;
+beforeAll(async () => {
+  upstream = await startMockUpstream();
+});
+afterAll(() => upstream.close());
+
+const ANSWER = { id: 'c1', object: 'chat.completion', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } };
+
+function watchedStore() {
+  const inner = createMemoryStore();
+  const seen: string[] = [];
+  const store: GatewayStore = {
+    ...inner,
+    async admit(request) {
+      seen.push('admit sent');
+      // Answers a turn of the event loop later, like a store across the network.
+      await new Promise((r) => setImmediate(r));
+      seen.push('admit answered');
+      return inner.admit(request);
+    },
+    async cacheGet(key) {
+      seen.push('cache read sent');
+      return inner.cacheGet(key);
+    },
+  };
+  return { store, seen };
+}
+
+describe('store calls before the upstream call', () => {
+  it('the cache read and the limit check are in flight together', async () => {
+    upstream.route('/v1/chat/completions', { json: ANSWER });
+    const { store, seen } = watchedStore();
+    const gateway = createGateway({
+      logger: false,
+      store,
+      config: {
+        targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }],
+        cache: { mode: 'simple' },
+        rate_limit: { requests_per_minute: 1000 },
+      },
+    });
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] };
+    const first = await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    expect(first.status).toBe(200);
+    // Both sent before either answered (then, after the answer, the cache write and the settlement).
+    expect(seen.slice(0, 3).sort()).toEqual(['admit answered', 'admit sent', 'cache read sent']);
+    expect(seen.indexOf('cache read sent')).toBeLessThan(seen.indexOf('admit answered'));
+    // The second request is a hit, still counted by the rate limit, with the same overlap.
+    seen.length = 0;
+    const second = await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    expect(second.headers['x-llmux-cache']).toBe('HIT');
+    expect(seen.indexOf('cache read sent')).toBeLessThan(seen.indexOf('admit answered'));
+    expect(upstream.requests).toHaveLength(1);
+    await gateway.close();
+  });
+});
