@@ -157,7 +157,19 @@ export function renderDoc({ meta, table, semantic, targets }) {
   }
   parts.push('## Targets', '', '| target | limit | measured | met |', '|---|---|---|---|');
   for (const t of targets) parts.push(`| ${t.what} | ${t.limit} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
-  parts.push('');
+  parts.push(
+    '',
+    '## Reading the numbers',
+    '',
+    '- CPU per request depends on how busy the machine is (other processes share its two cores); compare rows of one run, not runs. ' +
+      '`node bench/ab.mjs` (in-process, two builds interleaved) and `node bench/ab-http.mjs` (two builds over HTTP) measure one change; ' +
+      '`npm run bench -- --profile=<row id>` writes a CPU profile of that row\'s app for `node bench/profile-summary.mjs`.',
+    '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
+      'sets the response headers of DESIGN.md and builds one redacted request record (kept in the recent-requests ring even with every sink off). ' +
+      'The row with the default observability adds the pino line per request and Prometheus metrics.',
+    '- Time to first byte one request at a time includes two extra loopback hops and everything a proxy does before relaying; on this machine the floors alone add about half a millisecond.',
+    '',
+  );
   const soak = currentSoakSection();
   return soak ? `${parts.join('\n')}\n${soak}\n` : `${parts.join('\n')}\n`;
 }
