@@ -128,7 +128,7 @@ export function renderDoc({ meta, table, semantic, targets }) {
       `The naive Express + \`fetch\` proxy is a fixed reference.`,
     `- **Throughput**: ${meta.N} requests × ${meta.ROUNDS} rounds per configuration and mode at concurrency ${meta.CONCURRENCY}, after ${meta.WARMUP} warm-up requests; ` +
       `rounds interleave every configuration (order rotated per round). **CPU µs/req** is the app process's user + system time ` +
-      '(`process.cpuUsage()`, GC and helper threads included) over those requests; **CPU vs floor** divides it by the floor on the same framework.',
+      '(`process.cpuUsage()`, GC and helper threads included) per request, the median of the rounds (a burst of outside load lands on some rounds, not all); **CPU vs floor** divides it by the floor on the same framework.',
     `- **One request at a time**: ${meta.TTFB_N} requests per configuration and mode at concurrency 1, interleaved: the time a proxy adds to a single call, free of queueing. ` +
       `Streams: the upstream sends the role and first content chunk, waits ${meta.streamGapMs} ms, then sends the rest; TTFB is the time to the first body byte at the client.`,
     '- Request: a system and a user message, `gpt-4o-mini`; the cache-miss rows send a new prompt each time, every other row the same one. ' +
