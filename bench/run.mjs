@@ -3,7 +3,7 @@
 // in one run against a mock OpenAI upstream on loopback; then time to first byte at concurrency 1 and
 // the semantic index at 100k entries. Prints the tables and writes docs/benchmarks.md.
 //
-//   node bench/run.mjs [--quick] [--requests=400] [--rounds=5] [--concurrency=16] [--only=<ids>]
+//   node bench/run.mjs [--quick] [--requests=400] [--rounds=4] [--warmup=1200] [--concurrency=16] [--only=<ids>]
 //                      [--modes=json,stream] [--semantic=100000|0] [--profile=<id>] [--no-write]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -18,11 +18,13 @@ const argv = process.argv.slice(2);
 const args = Object.fromEntries(argv.map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? 'true']));
 const QUICK = args.quick === 'true';
 const N = Number(args.requests ?? (QUICK ? 200 : 400));
-const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 5));
-const WARMUP = Number(args.warmup ?? (QUICK ? 100 : 300));
+const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 4));
+// Warm-up matters: with a few hundred requests, JIT compilation and heap growth (both counted in the
+// process's CPU) still doubled the CPU per request measured after it.
+const WARMUP = Number(args.warmup ?? (QUICK ? 100 : 1200));
 const CONCURRENCY = Number(args.concurrency ?? 16);
 const TTFB_N = Number(args.ttfb ?? (QUICK ? 20 : 40));
-const TTFB_ROUNDS = QUICK ? 2 : 4;
+const TTFB_ROUNDS = QUICK ? 2 : 3;
 const SEMANTIC = Number(args.semantic ?? (QUICK ? 0 : 100_000));
 const MODES = (args.modes ?? 'json,stream').split(',');
 const ONLY = args.only ? args.only.split(',') : undefined;
