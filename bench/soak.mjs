@@ -12,7 +12,7 @@ import { ask, start, stats } from './lib/children.mjs';
 import { poolFor } from './lib/load.mjs';
 import { withSoakSection } from './lib/report.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? 'true']));
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '')).map((a) => (a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, 'true'])));
 const N = Number(args.requests ?? 1_000_000);
 const CONCURRENCY = Number(args.concurrency ?? 32);
 const SAMPLE_MS = 5000;
