@@ -3,7 +3,7 @@
 // in one run against a mock OpenAI upstream on loopback; then time to first byte at concurrency 1 and
 // the semantic index at 100k entries. Prints the tables and writes docs/benchmarks.md.
 //
-//   node bench/run.mjs [--quick] [--requests=150] [--rounds=8] [--warmup=1000] [--concurrency=16] [--only=<ids>]
+//   node bench/run.mjs [--quick] [--requests=200] [--rounds=6] [--warmup=1000] [--concurrency=16] [--only=<ids>]
 //                      [--modes=json,stream] [--semantic=100000|0] [--profile=<id>] [--app-flags=<v8 flags>] [--no-write] [--verbose]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -17,8 +17,8 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const argv = process.argv.slice(2);
 const args = Object.fromEntries(argv.map((a) => a.replace(/^--/, '')).map((a) => (a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, 'true'])));
 const QUICK = args.quick === 'true';
-const N = Number(args.requests ?? (QUICK ? 200 : 150));
-const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 8));
+const N = Number(args.requests ?? (QUICK ? 200 : 200));
+const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 6));
 // Warm-up matters: JIT compilation and heap growth are counted in the process's CPU (see APP_FLAGS).
 const WARMUP = Number(args.warmup ?? (QUICK ? 100 : 1000));
 const CONCURRENCY = Number(args.concurrency ?? 16);

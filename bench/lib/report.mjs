@@ -169,6 +169,8 @@ export function renderDoc({ meta, table, semantic, targets }) {
     '## Reading the numbers',
     '',
     '- CPU per request depends on how busy the machine is (other processes share its two cores); compare rows of one run, not runs. ' +
+      'Even so, on the 2-core VM these numbers come from, repeated runs moved a row\'s CPU vs floor by up to about ±0.3×: ' +
+      'read a single ratio as a range, and measure a change with the A/B tools below rather than with two runs. ' +
       '`node bench/ab.mjs` (in-process, two builds interleaved) and `node bench/ab-http.mjs` (two builds over HTTP) measure one change; ' +
       '`npm run bench -- --profile=<row id>` writes a CPU profile of that row\'s app for `node bench/profile-summary.mjs`.',
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
