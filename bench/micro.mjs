@@ -104,8 +104,9 @@ class NullResponse {
 
 /** What the adapters' `abortSignalFor(res)` hands the core: a fresh signal marked as living as long as the request. */
 function requestSignal() {
-  const signal = new AbortController().signal;
-  signal[Symbol.for('llmux.request-scoped-signal')] = true;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  signal[Symbol.for('llmux.request-scoped-signal')] = controller;
   return signal;
 }
 

@@ -36,16 +36,30 @@ function locate(f) {
 }
 
 const self = new Map();
+const inclusive = new Map();
 const byWhere = new Map();
+const parentOf = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+const keyOf = (f) => {
+  const loc = locate(f);
+  return { key: `${f.functionName || '(anonymous)'}  ${loc.file ?? loc.where}:${loc.line}`, loc };
+};
 let total = 0;
 for (let i = 0; i < profile.samples.length; i++) {
   const f = byId.get(profile.samples[i]).callFrame;
   const us = profile.timeDeltas[i] ?? 0;
   total += us;
-  const loc = locate(f);
-  const key = `${f.functionName || '(anonymous)'}  ${loc.file ?? loc.where}:${loc.line}`;
+  const { key, loc } = keyOf(f);
   self.set(key, (self.get(key) ?? 0) + us);
   byWhere.set(loc.where, (byWhere.get(loc.where) ?? 0) + us);
+  // Inclusive time: every distinct function on the sample's stack (async callers are not on it).
+  const seen = new Set();
+  for (let id = profile.samples[i]; id !== undefined; id = parentOf.get(id)) {
+    const k = keyOf(byId.get(id).callFrame).key;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+  }
 }
 const print = (entries) => {
   for (const [k, us] of entries) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
@@ -53,6 +67,8 @@ const print = (entries) => {
 const keep = ([k]) => !filter || k.includes(filter);
 console.log('--- self time by function');
 print([...self].filter(keep).sort((a, b) => b[1] - a[1]).slice(0, Number(top)));
+console.log('--- inclusive time by function (synchronous callers only)');
+print([...inclusive].filter(keep).filter(([k]) => !k.startsWith('(root)')).sort((a, b) => b[1] - a[1]).slice(0, Number(top)));
 console.log('--- self time by source file / package');
 print([...byWhere].filter(keep).sort((a, b) => b[1] - a[1]).slice(0, Number(top)));
 console.log(`total ${(total / 1000).toFixed(0)} ms`);

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, recentRequests, type Gateway, type GatewayOptions, type RequestLogRecord } from '@llmux/core';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
-import { bodyText, chatRequest, completion, metricValue, nextTurn, scrape, scriptUpstream, targetAt } from './helpers/observe.js';
+import { bodyText, chatRequest, completion, metricValue, nextTurn, PLANTED_KEY, scrape, scriptUpstream, targetAt } from './helpers/observe.js';
 
 let up: MockUpstream;
 const gateways: Gateway[] = [];
@@ -257,6 +257,32 @@ describe('bodies and the redact hook', () => {
     expect(seen[0]).toMatchObject({ request_body: '[hidden]' });
     expect(seen[0]!.identity).toBeUndefined();
     expect(recentRequests(g).records).toHaveLength(1);
+  });
+
+  it('with every sink off but the ring, records are redacted and filtered when read, newest first', async () => {
+    let calls = 0;
+    const g = gateway({
+      config: { targets: [targetAt(up, 'bad-key')] },
+      logger: false,
+      metrics: false,
+      tracing: false,
+      redact: (record) => {
+        calls++;
+        return record.metadata?.skip ? null : undefined;
+      },
+    });
+    await g.handle(chatRequest({}, { 'x-llmux-metadata': '{"n":1}' }));
+    await g.handle(chatRequest({}, { 'x-llmux-metadata': '{"skip":true}' }));
+    await g.handle(chatRequest({}, { 'x-llmux-metadata': '{"n":3}' }));
+    await nextTurn();
+    expect(calls).toBe(0);
+    const { records } = recentRequests(g);
+    expect(records.map((r) => r.metadata)).toEqual([{ n: 3 }, { n: 1 }]);
+    expect(records[0]!.status).toBe(401);
+    expect(JSON.stringify(records)).not.toContain(PLANTED_KEY);
+    // Each record is prepared once and kept.
+    expect(recentRequests(g, { limit: 1 }).records).toEqual([records[0]]);
+    expect(calls).toBe(3);
   });
 });
 

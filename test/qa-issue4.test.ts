@@ -168,6 +168,19 @@ describe('retries against the real clock', () => {
     expect(body.error.attempts.length).toBeGreaterThanOrEqual(2);
     expect(body.error.attempts.length).toBe(calls(0));
   });
+
+  it('a deadline that passes on a hanging upstream is a 504 naming it, not a closed client', async () => {
+    const app = await start({ config: { deadline: 300, targets: [target(0)] } as GatewayConfig });
+    ups[0]!.route(CHAT, { json: COMPLETION, delayMs: 5000 });
+    const res = await post(app);
+    expect(res.status).toBe(504);
+    const body = await res.json();
+    expect(body.error.code).toBe('upstream_timeout');
+    expect(body.error.message).toContain('300 ms');
+    // The same server goes on answering: the deadline spent only that request.
+    ups[0]!.route(CHAT, { json: COMPLETION });
+    expect((await post(app)).status).toBe(200);
+  });
 });
 
 describe('circuit breaker shared by two gateway instances through Redis', () => {

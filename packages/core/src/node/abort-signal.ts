@@ -12,8 +12,9 @@ export function abortSignalFor(res: ServerResponse): AbortSignal {
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
   });
-  // It ends with this response, so the router may link to it without guarding against a long-lived signal.
-  const signal = controller.signal as AbortSignal & { [REQUEST_SCOPED]?: true };
-  signal[REQUEST_SCOPED] = true;
+  // It ends with this response, so the router may take its controller over for the request's deadline
+  // rather than make and link one of its own.
+  const signal = controller.signal as AbortSignal & { [REQUEST_SCOPED]?: AbortController | true };
+  signal[REQUEST_SCOPED] = controller;
   return signal;
 }

@@ -38,6 +38,8 @@ export class Observability {
   private readonly queue: LogQueue<PendingRecord>;
   private readonly sinks: SinkSet<{ record: RequestLogRecord; pending: PendingRecord }>;
   private readonly tracer: TracerProvider | undefined;
+  /** The ring is the only sink: records are redacted when read, not per request. */
+  private readonly ringOnly: boolean;
 
   constructor(private readonly gw: GatewayInternals) {
     const o = gw.options;
@@ -56,13 +58,15 @@ export class Observability {
       const onLog = o.onLog;
       sinks.push({ name: 'onLog', write: ({ record }) => onLog(record) as void | PromiseLike<unknown> });
     }
+    this.ringOnly = sinks.length === 1;
     this.sinks = new SinkSet(sinks, MAX_PENDING_WRITES, (sink) => this.drop(sink));
     this.queue = new LogQueue(o.logQueueSize ?? 1000, (p) => this.deliver(p), () => this.drop('queue'));
   }
 
   /** Queues a record: constant time, never throws, never waits. */
   emit(pending: PendingRecord): void {
-    this.queue.push(pending);
+    if (this.ringOnly) this.recent.push(() => this.prepareOrDrop(pending));
+    else this.queue.push(pending);
   }
 
   /** Delivers every queued record now, so readers see the latest requests. */
@@ -76,13 +80,17 @@ export class Observability {
   }
 
   private deliver(pending: PendingRecord): void {
-    let record: RequestLogRecord | undefined;
-    try {
-      record = this.prepare(pending);
-    } catch {
-      return this.drop('redact');
-    }
+    const record = this.prepareOrDrop(pending);
     if (record) this.sinks.deliver({ record, pending });
+  }
+
+  private prepareOrDrop(pending: PendingRecord): RequestLogRecord | undefined {
+    try {
+      return this.prepare(pending);
+    } catch {
+      this.drop('redact');
+      return undefined;
+    }
   }
 
   /** Keys out, bodies in (when enabled), then the app's own `redact` hook, which may also filter the record out. */
