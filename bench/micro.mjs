@@ -54,7 +54,7 @@ if (on('limits')) {
 }
 // As in bench/servers/app.mjs: observability sinks off unless `defaults` is among the features.
 const quiet = on('defaults') ? {} : { logger: false, metrics: false, tracing: false };
-const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet });
+const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet, ...(process.env.MICRO_RING ? { recentRequests: Number(process.env.MICRO_RING) } : {}) });
 
 const headers = {
   host: '127.0.0.1:3000',

@@ -327,7 +327,7 @@ describe('sinks', () => {
     const m = await scrape(g, { 'x-llmux-admin-key': 'admin-key-0123456789' });
     expect(metricValue(m, 'llmux_log_records_dropped_total', { sink: 'onLog' })).toBe(1);
     const usage = await g.handle({ method: 'GET', path: '/usage', headers: { 'x-llmux-admin-key': 'admin-key-0123456789' } });
-    expect((usage.body as any).logs).toEqual({ dropped: { onLog: 1 }, recent_capacity: 500 });
+    expect((usage.body as any).logs).toEqual({ dropped: { onLog: 1 }, recent_capacity: 100 });
   });
 
   it('a sink that never finishes its writes loses new records once 100 are pending', async () => {

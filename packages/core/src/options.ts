@@ -119,7 +119,7 @@ export interface GatewayOptions {
    * removed: change it in place or return a new one; return `null` to keep it out of every sink.
    */
   redact?: (record: RequestLogRecord) => RequestLogRecord | null | undefined | void;
-  /** How many recent request records each instance keeps in memory for `recentRequests()` and the playground. Default 500; 0 keeps none. */
+  /** How many recent request records each instance keeps in memory for `recentRequests()` and the playground. Default 100 (every kept record lives through young-generation GCs, so a larger ring costs CPU on every request); 0 keeps none. */
   recentRequests?: number;
   /** Records waiting for the log sinks; when full, new ones are dropped and counted. Default 1000. */
   logQueueSize?: number;

@@ -258,48 +258,53 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       }
       prefetched.set(state, lookup);
     },
-    async before(state) {
+    before(state) {
       let lookup: Lookup | null | undefined = prefetched.get(state);
-      prefetched.delete(state);
+      if (lookup !== undefined) prefetched.delete(state);
       // A gateway key may have given the request a plan of its own since: start over with it.
       if (!lookup || lookup.plan !== state.plan) lookup = lookupFor(state);
       if (lookup === null) {
         state.cache = 'DISABLED';
         return undefined;
       }
+      // Caching off for this request: nothing to wait for (the pipeline does not await a plain return).
       if (!lookup) return undefined;
-      const { settings, root, input, refresh } = lookup;
-      const key = await lookup.key;
-      const scratch: CacheScratch = { status: 'MISS', mode: settings.mode, key };
-      state.scratch.cache = scratch;
-      const p: Pending = { key, settings };
-      pending.set(state, p);
-      if (!refresh) {
-        let entry: CacheEntry | undefined;
-        if (lookup.entry) {
-          const read = await lookup.entry;
-          entry = read.entry;
-          if (read.storeError) scratch.storeError = read.storeError;
-        } else entry = await read(state, key, settings);
-        if (entry) return serve(state, entry, 'HIT');
-      }
-      if (settings.mode === 'semantic') {
-        const hit = await semanticLookup(state, input, root, p, refresh);
-        if (hit) return hit;
-      }
-      state.cache = scratch.status = refresh ? 'REFRESH' : 'MISS';
-      // The stream must be kept whole to be stored; the pipeline hands it over only if it ends normally.
-      if (state.stream) state.recordChunks = true;
-      return undefined;
+      return look(state, lookup);
     },
-    async after(state, outcome) {
+    after(state, outcome) {
       const p = pending.get(state);
       if (!p) return;
       pending.delete(state);
       if (state.cache !== 'MISS' && state.cache !== 'REFRESH') return;
       // Never an error, a cut stream or a client that left: those must not be replayed as answers.
       if (outcome.status !== 200 || outcome.incomplete || outcome.error) return;
-      await save(state, p, outcome);
+      return save(state, p, outcome);
     },
   };
+
+  async function look(state: RequestState, lookup: Lookup): Promise<ShortCircuit | undefined> {
+    const { settings, root, input, refresh } = lookup;
+    const key = await lookup.key;
+    const scratch: CacheScratch = { status: 'MISS', mode: settings.mode, key };
+    state.scratch.cache = scratch;
+    const p: Pending = { key, settings };
+    pending.set(state, p);
+    if (!refresh) {
+      let entry: CacheEntry | undefined;
+      if (lookup.entry) {
+        const read = await lookup.entry;
+        entry = read.entry;
+        if (read.storeError) scratch.storeError = read.storeError;
+      } else entry = await read(state, key, settings);
+      if (entry) return serve(state, entry, 'HIT');
+    }
+    if (settings.mode === 'semantic') {
+      const hit = await semanticLookup(state, input, root, p, refresh);
+      if (hit) return hit;
+    }
+    state.cache = scratch.status = refresh ? 'REFRESH' : 'MISS';
+    // The stream must be kept whole to be stored; the pipeline hands it over only if it ends normally.
+    if (state.stream) state.recordChunks = true;
+    return undefined;
+  }
 }

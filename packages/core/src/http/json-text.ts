@@ -17,6 +17,17 @@ export function jsonTextOf(value: unknown): string | undefined {
   return typeof value === 'object' && value !== null ? texts.get(value) : undefined;
 }
 
+/**
+ * The text, forgotten as it is taken: the writer is its last reader. A WeakMap entry left behind
+ * keeps its text alive through young-generation GCs until the key is found dead.
+ */
+export function takeJsonText(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const text = texts.get(value);
+  if (text !== undefined) texts.delete(value);
+  return text;
+}
+
 export function forgetJsonText(value: unknown): void {
   if (typeof value === 'object' && value !== null) texts.delete(value);
 }

@@ -43,35 +43,40 @@ export function limitsStage(gw: GatewayInternals): PipelineStage {
   };
   return {
     name: 'limits',
-    async before(state) {
+    before(state) {
+      // Without budgets or limits, nothing to wait for (the pipeline does not await a plain return).
       if (state.plan.budgets.length === 0 && state.plan.rateLimits.length === 0) return;
-      // A model no target can serve fails in the router before any `after` hook would settle a claim.
-      if (candidatesFor(gw, state).length === 0) return;
-      const now = Date.now();
-      const claims = buildClaims(gw, state, policy, now);
-      if (claims.request.counters.length === 0 && claims.request.windows.length === 0) return;
-      let result;
-      try {
-        result = await gw.store.admit(claims.request);
-      } catch (e) {
-        throw new GatewayError('store_unavailable', `the ${gw.store.kind} store holding budgets and rate limits cannot be reached`, {
-          cause: e,
-          retryAfter: 1,
-        });
-      }
-      if (!result.ok) throw result.reason === 'window' ? rateLimited(claims, result) : budgetExceeded(claims, result, now);
-      if (result.unchecked) {
-        gw.logger?.warn({ traceId: state.traceId, store: gw.store.kind }, 'llmux: limit store unreachable; request admitted unchecked (failMode open)');
-        return;
-      }
-      Object.assign(state.headers, rateHeaders(claims.windows, result.windows));
-      state.scratch.limits = claims;
+      return admit(state);
     },
-    async after(state, outcome) {
+    after(state, outcome) {
       const claims = state.scratch.limits as Claims | undefined;
       if (!claims) return;
       delete state.scratch.limits;
-      await gw.store.settle(claims.request, settleAmounts(claims, actuals(state, outcome, claims)));
+      return gw.store.settle(claims.request, settleAmounts(claims, actuals(state, outcome, claims)));
     },
   };
+
+  async function admit(state: RequestState): Promise<void> {
+    // A model no target can serve fails in the router before any `after` hook would settle a claim.
+    if (candidatesFor(gw, state).length === 0) return;
+    const now = Date.now();
+    const claims = buildClaims(gw, state, policy, now);
+    if (claims.request.counters.length === 0 && claims.request.windows.length === 0) return;
+    let result;
+    try {
+      result = await gw.store.admit(claims.request);
+    } catch (e) {
+      throw new GatewayError('store_unavailable', `the ${gw.store.kind} store holding budgets and rate limits cannot be reached`, {
+        cause: e,
+        retryAfter: 1,
+      });
+    }
+    if (!result.ok) throw result.reason === 'window' ? rateLimited(claims, result) : budgetExceeded(claims, result, now);
+    if (result.unchecked) {
+      gw.logger?.warn({ traceId: state.traceId, store: gw.store.kind }, 'llmux: limit store unreachable; request admitted unchecked (failMode open)');
+      return;
+    }
+    Object.assign(state.headers, rateHeaders(claims.windows, result.windows));
+    state.scratch.limits = claims;
+  }
 }

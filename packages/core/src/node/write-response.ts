@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { jsonTextOf } from '../http/json-text.js';
+import { takeJsonText } from '../http/json-text.js';
 import type { GatewayResponse } from '../types.js';
 
 type Flushable = ServerResponse & { flush?: () => void };
@@ -40,7 +40,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   if (!isAsyncIterable(body)) {
     // An answer the upstream sent and nothing changed leaves as the upstream's own text (json-text.ts).
     const payload =
-      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : (jsonTextOf(body) ?? JSON.stringify(body));
+      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : (takeJsonText(body) ?? JSON.stringify(body));
     if (!headers['content-type']) res.setHeader('content-type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json');
     for (const name in headers) res.setHeader(name, headers[name]!);
     res.statusCode = status;

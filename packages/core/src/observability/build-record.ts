@@ -79,18 +79,14 @@ function resolvedModel(gw: GatewayInternals, state: RequestState): string | unde
 /**
  * The record of a request that went through the pipeline, built in its `after` hook: a snapshot of
  * plain values (cheap, synchronous) — redaction and every sink run later, off the response path.
+ * Fields are assigned one by one, in the record's documented order: conditional object spreads
+ * cost a temporary object each, and this runs on every request.
  */
 export function recordFromState(gw: GatewayInternals, state: RequestState, outcome: Outcome, now = Date.now()): RequestLogRecord {
   const cost = state.scratch.cost as CostScratch | undefined;
   const cache = state.scratch.cache as CacheScratch | undefined;
   const completion = outcome.completion;
-  const usage = state.usage && tokenCounts(state.usage);
-  const identity = identityOf(state.identity);
-  const model = resolvedModel(gw, state);
-  const responseModel = cost?.reportedModel ?? completion?.model;
-  const finish = completion?.choices?.map((c) => c.finish_reason).filter((r): r is NonNullable<typeof r> => typeof r === 'string');
-  const attempts: LogAttempt[] = state.attempts.map((a) => ({ ...a }));
-  const record: RequestLogRecord = {
+  const r = {
     type: 'llmux.request',
     trace_id: state.traceId,
     started_at: new Date(state.startedAt).toISOString(),
@@ -98,45 +94,58 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
     method: state.request.method,
     path: pathOf(state.request),
     stream: state.stream,
-    ...(identity ? { identity } : {}),
-    ...(Object.keys(state.metadata).length ? { metadata: state.metadata } : {}),
-    requested_model: state.body.model,
-    ...(model ? { model } : {}),
-    ...(responseModel ? { response_model: responseModel } : {}),
-    ...(completion?.id ? { response_id: completion.id } : {}),
-    ...(finish?.length ? { finish_reasons: finish } : {}),
-    ...(state.target ? { provider: state.target.provider, target: state.target.path } : cache?.provider ? { provider: cache.provider } : {}),
-    attempts,
-    retries: state.retries,
-    fallbacks: countFallbacks(state.attempts),
-    cache: {
-      status: state.cache,
-      ...(cache ? { mode: cache.mode } : {}),
-      ...(cache?.savedCost !== undefined ? { saved_cost_usd: cache.savedCost } : {}),
-      ...(cache?.similarity !== undefined ? { similarity: cache.similarity } : {}),
-      ...(cache?.ageSeconds !== undefined ? { age_seconds: cache.ageSeconds } : {}),
-    },
-    ...(usage
-      ? {
-          usage: {
-            input_tokens: usage.input,
-            output_tokens: usage.output,
-            total_tokens: usage.input + usage.output,
-            ...(usage.cacheRead ? { cached_input_tokens: usage.cacheRead } : {}),
-            ...(usage.reasoning ? { reasoning_tokens: usage.reasoning } : {}),
-          },
-        }
-      : {}),
-    ...(state.cost !== undefined ? { cost_usd: state.cost } : {}),
-    unpriced: state.cost === undefined && cost?.status === 'unpriced',
-    ...(state.cost === undefined && cost?.status ? { cost_status: cost.status } : {}),
-    ...(state.firstTokenAt !== undefined ? { ttft_ms: state.firstTokenAt - state.startedAt } : {}),
-    duration_ms: now - state.startedAt,
-    status: outcome.status,
-    outcome: outcomeOf(outcome),
-    ...(outcome.error ? errorOf(outcome.error) : {}),
-  };
-  return record;
+  } as RequestLogRecord;
+  const identity = identityOf(state.identity);
+  if (identity) r.identity = identity;
+  for (const _ in state.metadata) {
+    r.metadata = state.metadata;
+    break;
+  }
+  r.requested_model = state.body.model;
+  const model = resolvedModel(gw, state);
+  if (model) r.model = model;
+  const responseModel = cost?.reportedModel ?? completion?.model;
+  if (responseModel) r.response_model = responseModel;
+  if (completion?.id) r.response_id = completion.id;
+  const choices = completion?.choices;
+  if (choices?.length) {
+    const finish: string[] = [];
+    for (const c of choices) if (typeof c.finish_reason === 'string') finish.push(c.finish_reason);
+    if (finish.length) r.finish_reasons = finish;
+  }
+  if (state.target) {
+    r.provider = state.target.provider;
+    r.target = state.target.path;
+  } else if (cache?.provider) r.provider = cache.provider;
+  const attempts: LogAttempt[] = new Array(state.attempts.length);
+  for (let i = 0; i < attempts.length; i++) attempts[i] = { ...state.attempts[i]! };
+  r.attempts = attempts;
+  r.retries = state.retries;
+  r.fallbacks = countFallbacks(state.attempts);
+  const cacheInfo: RequestLogRecord['cache'] = { status: state.cache };
+  if (cache) {
+    cacheInfo.mode = cache.mode;
+    if (cache.savedCost !== undefined) cacheInfo.saved_cost_usd = cache.savedCost;
+    if (cache.similarity !== undefined) cacheInfo.similarity = cache.similarity;
+    if (cache.ageSeconds !== undefined) cacheInfo.age_seconds = cache.ageSeconds;
+  }
+  r.cache = cacheInfo;
+  const usage = state.usage && tokenCounts(state.usage);
+  if (usage) {
+    const u: NonNullable<RequestLogRecord['usage']> = { input_tokens: usage.input, output_tokens: usage.output, total_tokens: usage.input + usage.output };
+    if (usage.cacheRead) u.cached_input_tokens = usage.cacheRead;
+    if (usage.reasoning) u.reasoning_tokens = usage.reasoning;
+    r.usage = u;
+  }
+  if (state.cost !== undefined) r.cost_usd = state.cost;
+  r.unpriced = state.cost === undefined && cost?.status === 'unpriced';
+  if (state.cost === undefined && cost?.status) r.cost_status = cost.status;
+  if (state.firstTokenAt !== undefined) r.ttft_ms = state.firstTokenAt - state.startedAt;
+  r.duration_ms = now - state.startedAt;
+  r.status = outcome.status;
+  r.outcome = outcomeOf(outcome);
+  if (outcome.error) Object.assign(r, errorOf(outcome.error));
+  return r;
 }
 
 /**

@@ -28,6 +28,7 @@ export interface CallInfo {
 export async function recordFailure(gw: GatewayInternals, call: CallInfo, error: GatewayError): Promise<void> {
   try {
     const state = openedState(call.req);
+    if (state === null) return;
     if (state) {
       if (!state.scratch.finished) await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
       return;

@@ -3,6 +3,8 @@ import type { PipelineStage } from '../pipeline/state.js';
 import { recordFromState } from './build-record.js';
 import { observabilityOf, type PendingRecord } from './observability.js';
 import { observabilityScratch } from './request-scratch.js';
+import { markRecorded } from './opened-requests.js';
+import { forgetJsonText } from '../http/json-text.js';
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -39,6 +41,9 @@ export function logStage(gw: GatewayInternals): PipelineStage {
         if (gw.options.logBodies) pending.bodies = { request: body, completion: outcome.completion, chunks: outcome.chunks };
         obs.emit(pending);
       } finally {
+        // Let go of what only this request needed (see opened-requests.ts on why it matters for GC).
+        markRecorded(state);
+        forgetJsonText(state.body);
         if (scratch.done) {
           obs.metrics?.inFlight.dec();
           scratch.done();

@@ -43,7 +43,7 @@ export class Observability {
 
   constructor(private readonly gw: GatewayInternals) {
     const o = gw.options;
-    this.recent = new RecentRequests(o.recentRequests ?? 500);
+    this.recent = new RecentRequests(o.recentRequests ?? 100);
     if (o.metrics !== false) this.metrics = new GatewayMetrics(o.metrics ?? {});
     this.tracer = o.tracing ? o.tracing.tracerProvider : undefined;
     type Item = { record: RequestLogRecord; pending: PendingRecord };

@@ -116,7 +116,8 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   };
   let routed;
   try {
-    env = await routeEnvFor(gw, state);
+    const pending = routeEnvFor(gw, state);
+    env = pending instanceof Promise ? await pending : pending;
     routed = await route(root, env, attempt);
   } catch (e) {
     const error = toGatewayError(e);

@@ -1,11 +1,19 @@
 import type { GatewayLogger } from '../options.js';
 import type { Outcome, PipelineStage, RequestState, ShortCircuit } from './state.js';
 
+const isThenable = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> => typeof (v as { then?: unknown } | undefined)?.then === 'function';
+
+/**
+ * Runs every stage's `before`, in order, until one answers. A stage with nothing to do returns
+ * synchronously and is not awaited: an `await` per stage per request is a microtask turn and a
+ * promise each, for six stages most of which are off for most requests.
+ */
 export async function runBefore(stages: readonly PipelineStage[], state: RequestState): Promise<ShortCircuit | undefined> {
   for (const stage of stages) stage.prefetch?.(state);
   for (const stage of stages) {
     if (!stage.before) continue;
-    const result = await stage.before(state);
+    let result = stage.before(state);
+    if (isThenable(result)) result = await result;
     if (result) return result;
   }
   return undefined;
@@ -21,7 +29,8 @@ export async function runAfter(stages: readonly PipelineStage[], state: RequestS
   for (const stage of stages) {
     if (!stage.after) continue;
     try {
-      await stage.after(state, outcome);
+      const done = stage.after(state, outcome);
+      if (isThenable(done)) await done;
     } catch (e) {
       logger?.error({ err: e, stage: stage.name, traceId: state.traceId }, 'llmux stage failed after response');
     }

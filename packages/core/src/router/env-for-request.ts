@@ -18,11 +18,16 @@ export const resolveWithSystem: ResolveHost = async (host) => {
 
 /**
  * The router's view of one request: the client's signal, what conditional routing may read, the
- * plan's deadline and breaker. Client-chosen hosts pass the SSRF guard here, right before routing.
+ * plan's deadline and breaker. Client-chosen hosts pass the SSRF guard here, right before routing;
+ * without them the answer is immediate (no promise for the common case).
  */
-export async function routeEnvFor(gw: GatewayInternals, state: RequestState): Promise<RouteEnv> {
+export function routeEnvFor(gw: GatewayInternals, state: RequestState): RouteEnv | Promise<RouteEnv> {
   const hosts = requestHostsOf(state.plan);
-  if (hosts) await checkRequestHosts(hosts, gw.options.allowedHosts ?? [], gw.options.resolveHost ?? resolveWithSystem);
+  if (hosts) return checkRequestHosts(hosts, gw.options.allowedHosts ?? [], gw.options.resolveHost ?? resolveWithSystem).then(() => envFor(gw, state));
+  return envFor(gw, state);
+}
+
+function envFor(gw: GatewayInternals, state: RequestState): RouteEnv {
   const env: RouteEnv = {
     signal: state.request.signal ?? new AbortController().signal,
     attempts: state.attempts,
