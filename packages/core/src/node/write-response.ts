@@ -50,7 +50,8 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   }
   res.statusCode = status;
   for (const name in headers) res.setHeader(name, headers[name]!);
-  res.flushHeaders();
+  // No flushHeaders(): a stream's first batch is ready when its headers are (the pipeline holds the
+  // stream back until the first content token), so they leave together in one write.
   const flush = (res as Flushable).flush;
   const iterator = body[Symbol.asyncIterator]();
   let complete = false;

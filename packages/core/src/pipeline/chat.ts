@@ -7,7 +7,7 @@ import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
 import { batchesOf, chunkBatches, type ChunkBatches } from '../stream/batches.js';
-import { SSE_HEADERS, toOpenAISse } from '../stream/encode.js';
+import { sseHeaders, toOpenAISse } from '../stream/encode.js';
 import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
@@ -55,7 +55,8 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
       for (let i = 0; i < batch.length; i++) {
         const chunk = batch[i]!;
         recorded?.push(chunk);
-        const usage = chunk.chunk.usage;
+        // A plain delta has no usage, and reading its `chunk` would parse it.
+        const usage = chunk.plain ? undefined : chunk.chunk.usage;
         let emit: ChunkOut | undefined = chunk;
         if (usage) {
           state.usage = usage;
@@ -152,7 +153,7 @@ export async function handleChat(gw: GatewayInternals, state: RequestState): Pro
   }
   return {
     status: 200,
-    headers: responseHeaders(factsOf(state), { ...SSE_HEADERS, ...state.headers }),
+    headers: responseHeaders(factsOf(state), sseHeaders(state.headers)),
     body: toOpenAISse(result.chunks, toGatewayError),
     // A stream's cost is known only after its last chunk, when the headers are long gone.
     trailers: () => costTrailers(state),

@@ -62,7 +62,13 @@ export interface UpstreamEvent {
 /** A chunk on its way to the client. `raw` is the exact upstream JSON, reused when nothing changed it. */
 export interface ChunkOut {
   chunk: ChatCompletionChunk;
+  /** The upstream's own text of the chunk, relayed byte for byte while nothing changed it. */
   raw?: string;
+  /**
+   * Known from `raw` alone to be a plain delta: no usage, no finish reason, no error. Its `chunk`
+   * may be parsed only when read; code that reads every chunk on the relay path checks this first.
+   */
+  plain?: boolean;
 }
 
 export interface StreamTranslator {

@@ -22,11 +22,50 @@ export function createDecoder(framing: StreamFraming): EventDecoder {
 }
 
 /**
+ * One decoder for every stream, used without `stream: true` (a TextDecoder per stream builds an ICU
+ * converter, ~4 µs): a character split across two reads is held back by `completeUtf8` instead.
+ */
+const utf8 = new TextDecoder();
+
+/** How many leading bytes form whole UTF-8 characters; the rest (at most 3) wait for the next read. */
+export function completeUtf8(bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let back = 1; back <= 3 && back <= n; back++) {
+    const b = bytes[n - back]!;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
+    const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return size > back ? n - back : n;
+  }
+  // Only continuation bytes at the end: malformed either way, let the decoder replace them.
+  return n;
+}
+
+function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
  * SSE per the WHATWG spec via eventsource-parser: handles CRLF (Gemini), `:` comments (OpenRouter)
  * and events split across TCP chunks.
  */
 export function createSseDecoder(): EventDecoder {
-  const text = new TextDecoder();
+  let tail: Uint8Array | undefined;
+  const text = {
+    decode(bytes?: Uint8Array, _options?: { stream: true }): string {
+      if (!bytes) {
+        const rest = tail ? utf8.decode(tail) : '';
+        tail = undefined;
+        return rest;
+      }
+      const all = tail ? joined(tail, bytes) : bytes;
+      const whole = completeUtf8(all);
+      tail = whole < all.length ? all.slice(whole) : undefined;
+      return utf8.decode(whole === all.length ? all : all.subarray(0, whole));
+    },
+  };
   let out: UpstreamEvent[] = [];
   const parser = createParser({
     onEvent(ev) {

@@ -7,7 +7,7 @@ import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
 import type { ChatRequest } from '../../providers/openai-types.js';
 import type { Provider, ResolvedTarget } from '../../providers/types.js';
-import { SSE_HEADERS } from '../../stream/encode.js';
+import { sseHeaders } from '../../stream/encode.js';
 import { costTrailers } from '../../cost/stream-cost.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
@@ -73,7 +73,7 @@ export async function handleMessages(
     const upstreamEvents = passed?.streamed() ? () => passed.takeEvents() : undefined;
     return {
       status: 200,
-      headers: responseHeaders(factsOf(state), { ...SSE_HEADERS, ...state.headers }),
+      headers: responseHeaders(factsOf(state), sseHeaders(state.headers)),
       body: toAnthropicSse(result.chunks, { model: original.model, requestId: traceId, onError: toGatewayError, ...(upstreamEvents ? { upstreamEvents } : {}) }),
       // As on /v1/chat/completions: the cost is known only after the last event.
       trailers: () => costTrailers(state),

@@ -36,8 +36,37 @@ export function throwErrorBody(json: unknown, ctx: CallContext): void {
 }
 
 /**
- * OpenAI-style SSE passes through: each `data:` payload is parsed once (for usage, errors and
- * fail-over) and re-sent byte for byte via `raw` unless it had to be normalized or a later stage changes it.
+ * Whether a `data:` payload is a plain content delta, decided from its text: one choice whose
+ * `finish_reason` is null, no usage (or `"usage":null`, as OpenAI sends with `include_usage`), no
+ * error, nothing the normalizer rewrites (tool calls, reasoning, content parts), compact JSON.
+ * Conservative: text that merely mentions one of these words gets parsed as before.
+ */
+export function isPlainDelta(data: string): boolean {
+  const finish = data.indexOf('"finish_reason":null');
+  if (finish === -1 || data.indexOf('"finish_reason"') !== finish || data.indexOf('"finish_reason"', finish + 15) !== -1) return false;
+  if (data.includes('"tool_calls"') || data.includes('"reasoning') || data.includes('"error"') || data.includes('"content":[') || data.includes('": ')) return false;
+  const usage = data.indexOf('"usage"');
+  return usage === -1 || (data.startsWith('"usage":null', usage) && data.indexOf('"usage"', usage + 7) === -1);
+}
+
+/**
+ * A plain delta (see `isPlainDelta`), relayed as its text and parsed only if something reads
+ * `chunk`: JSON.parse costs ~1.7 µs for a typical 170-byte chunk on Node 20, and a relayed stream
+ * has one per token.
+ */
+class PlainDelta implements ChunkOut {
+  readonly plain = true;
+  private parsed: ChatCompletionChunk | undefined;
+  constructor(readonly raw: string) {}
+  get chunk(): ChatCompletionChunk {
+    return (this.parsed ??= JSON.parse(this.raw) as ChatCompletionChunk);
+  }
+}
+
+/**
+ * OpenAI-style SSE passes through and is re-sent byte for byte via `raw` unless it had to be
+ * normalized or a later stage changes it. Plain deltas are recognised without parsing; every other
+ * payload is parsed once (for usage, errors, the finish and fail-over).
  */
 export function createPassthroughTranslator(provider: string): StreamTranslator {
   let done = false;
@@ -50,6 +79,7 @@ export function createPassthroughTranslator(provider: string): StreamTranslator 
         done = true;
         return [];
       }
+      if (ev.event === undefined && isPlainDelta(data)) return [new PlainDelta(data)];
       let chunk: ChatCompletionChunk & { error?: unknown };
       try {
         chunk = JSON.parse(data);
