@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { concatBytes } from './bytes.js';
+import { readAllBytes } from './bytes.js';
 import { rememberJsonText } from './json-text.js';
 
 function tooLarge(limit: number): GatewayError {
@@ -20,7 +20,6 @@ function parse(text: string): unknown {
 
 /** Shared, and used only without `stream: true`: a new TextDecoder builds an ICU converter (~4 µs). */
 const utf8 = new TextDecoder();
-const encoder = new TextEncoder();
 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
@@ -39,17 +38,7 @@ export async function readJsonBody(body: unknown, limit: number): Promise<unknow
     if (body.byteLength > limit) throw tooLarge(limit);
     return parse(utf8.decode(body));
   }
-  if (isAsyncIterable(body)) {
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
-      size += bytes.byteLength;
-      if (size > limit) throw tooLarge(limit);
-      parts.push(bytes);
-    }
-    return parse(utf8.decode(concatBytes(parts, size)));
-  }
+  if (isAsyncIterable(body)) return parse(utf8.decode(await readAllBytes(body, limit, () => tooLarge(limit))));
   return body;
 }
 

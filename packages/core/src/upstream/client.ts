@@ -1,5 +1,5 @@
 import { Agent } from 'undici';
-import { concatBytes } from '../http/bytes.js';
+import { readAllBytes } from '../http/bytes.js';
 import type { UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 
 /** Decides, at connect time, whether a client-chosen host may be reached (see `node/guarded-lookup.ts`). */
@@ -110,12 +110,5 @@ const utf8 = new TextDecoder();
 
 /** The whole body as text, refusing more than `limit` bytes. */
 export async function readText(body: AsyncIterable<Uint8Array>, limit = 64 * 1024 * 1024): Promise<string> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) throw new Error(`upstream body exceeds ${limit} bytes`);
-    parts.push(chunk);
-  }
-  return utf8.decode(concatBytes(parts, size));
+  return utf8.decode(await readAllBytes(body, limit, () => new Error(`upstream body exceeds ${limit} bytes`)));
 }

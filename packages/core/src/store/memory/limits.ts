@@ -16,8 +16,12 @@ interface Entry {
 }
 
 interface Window {
-  entries: Entry[];
-  /** Index of the oldest live entry; the array is compacted now and then instead of shifted. */
+  /**
+   * Slots before `head` are expired and emptied right away, so their entries (and request ids) are
+   * garbage at once; the array itself is compacted now and then instead of shifted.
+   */
+  entries: (Entry | undefined)[];
+  /** Index of the oldest live entry. */
   head: number;
   sum: number;
   windowMs: number;
@@ -59,7 +63,12 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
     const w = windows.get(key);
     if (!w) return undefined;
     const floor = t - w.windowMs;
-    while (w.head < w.entries.length && w.entries[w.head]!.ts <= floor) w.sum -= w.entries[w.head++]!.amount;
+    while (w.head < w.entries.length && w.entries[w.head]!.ts <= floor) {
+      w.sum -= w.entries[w.head]!.amount;
+      // Up to as many expired slots as live ones wait for the compaction below: holding their entries
+      // until then kept up to twice a minute of traffic alive (a heap that swung by that much).
+      w.entries[w.head++] = undefined;
+    }
     if (w.head > 64 && w.head * 2 > w.entries.length) {
       w.entries = w.entries.slice(w.head);
       w.head = 0;
