@@ -46,6 +46,22 @@ describe('JSON bodies pass through unchanged when nothing changes them', () => {
     expect(await res.text()).toBe(RAW_ANSWER);
   });
 
+  it('relays the answer byte for byte through Koa 2 and 3 too, as JSON', async () => {
+    const target = { provider: 'openai', api_key: 'sk-test-key', custom_host: `${upstream.url}/v1` };
+    for (const kind of ['koa2', 'koa3']) {
+      const app = await appFactories[kind]!({ bodyParser: false, config: { targets: [target] } });
+      try {
+        upstream.enqueue(CHAT, { body: RAW_ANSWER, headers: { 'content-type': 'application/json' } });
+        const res = await post(app, RAW_BODY);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(await res.text()).toBe(RAW_ANSWER);
+      } finally {
+        await app.close();
+      }
+    }
+  });
+
   it('adds only the usage option to a raw stream request', async () => {
     upstream.enqueue(CHAT, { chunks: ['data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\n', 'data: [DONE]\n\n'] });
     const body = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}';

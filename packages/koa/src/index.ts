@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortSignalFor, bodyFor, gatewayPath } from '@llmux/core/node';
+import { abortSignalFor, bodyFor, gatewayPath, jsonText } from '@llmux/core/node';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
 export interface KoaLikeContext {
@@ -58,6 +58,11 @@ function koaBody(body: unknown, res: ServerResponse, trailers?: () => Record<str
   return body ?? '';
 }
 
+/** A JSON answer goes out as the upstream's own text when unchanged, not re-serialised by Koa. */
+function isJsonObject(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && !(body instanceof Uint8Array) && !isAsyncIterable(body);
+}
+
 /**
  * `app.use(gatewayMiddleware(options))` serves the gateway under `basePath` (default `/llm`) and
  * passes every other request to `next()`. Works with or without a body parser before it, and under
@@ -85,7 +90,10 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     ctx.status = response.status;
     // Headers before the body: Koa would otherwise pick its own content type for it.
     ctx.set(response.headers);
-    ctx.body = koaBody(response.body, res, response.trailers);
+    if (isJsonObject(response.body)) {
+      if (!response.headers['content-type']) ctx.set({ 'content-type': 'application/json; charset=utf-8' });
+      ctx.body = jsonText(response.body);
+    } else ctx.body = koaBody(response.body, res, response.trailers);
   }) as GatewayMiddleware<Ctx>;
   Object.defineProperty(middleware, 'gateway', { value: gateway });
   middleware.close = (deadlineMs) => gateway.close(deadlineMs);

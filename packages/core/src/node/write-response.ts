@@ -35,12 +35,20 @@ function addTrailers(res: ServerResponse, produce: () => Record<string, string>)
  * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
  * back, and stopping the source as soon as the client is gone.
  */
+/**
+ * A JSON body as the text to send: the upstream's own bytes when nothing changed them (see
+ * `http/json-text.ts`), else serialised. For adapters whose framework writes the response itself.
+ */
+export function jsonText(body: unknown): string {
+  return takeJsonText(body) ?? JSON.stringify(body);
+}
+
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   const { status, headers, body } = response;
   if (!isAsyncIterable(body)) {
     // An answer the upstream sent and nothing changed leaves as the upstream's own text (json-text.ts).
     const payload =
-      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : (takeJsonText(body) ?? JSON.stringify(body));
+      typeof body === 'string' || body instanceof Uint8Array ? body : body === undefined ? '' : jsonText(body);
     if (!headers['content-type']) res.setHeader('content-type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json');
     for (const name in headers) res.setHeader(name, headers[name]!);
     res.statusCode = status;
