@@ -106,7 +106,7 @@ class NullResponse {
 function requestSignal() {
   const controller = new AbortController();
   const signal = controller.signal;
-  signal[Symbol.for('llmux.request-scoped-signal')] = controller;
+  signal[Symbol.for('llmux.request-scoped-signal')] = { controller, closed: false, claimed: false };
   return signal;
 }
 

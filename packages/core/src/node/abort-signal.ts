@@ -9,12 +9,15 @@ const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
  */
 export function abortSignalFor(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
-  });
   // It ends with this response, so the router may take its controller over for the request's deadline
-  // rather than make and link one of its own.
-  const signal = controller.signal as AbortSignal & { [REQUEST_SCOPED]?: AbortController | true };
-  signal[REQUEST_SCOPED] = controller;
+  // rather than make and link one of its own (the router's `RequestScope`).
+  const scope = { controller, closed: false, claimed: false };
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    scope.closed = true;
+    controller.abort(new Error('client closed the connection'));
+  });
+  const signal = controller.signal as AbortSignal & { [REQUEST_SCOPED]?: typeof scope };
+  signal[REQUEST_SCOPED] = scope;
   return signal;
 }

@@ -23,21 +23,32 @@ const unlink = new FinalizationRegistry<() => void>((remove) => remove());
 const OWNER = Symbol('llmux.run');
 
 /**
- * Set by `abortSignalFor` on a signal that lives exactly as long as one HTTP request, to the
- * controller behind it. The first run of that request takes the controller over instead of making
- * and linking its own (an AbortSignal costs ~4 µs to create on Node 20, a listener ~2 µs); later
- * runs, or any signal without it, link a controller of their own.
+ * Set by `abortSignalFor` on a signal that lives exactly as long as one HTTP request: a
+ * `RequestScope`. The first run of that request takes its controller over instead of making and
+ * linking its own (an AbortSignal costs ~4 µs to create on Node 20, a listener ~2 µs), and reads
+ * `closed` rather than the signal's `aborted` getter (~1 µs a read: Node builds AbortSignals with a
+ * prototype swap that leaves them slow to read). Later runs, or any other signal, link a controller
+ * of their own.
  */
 export const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
 
+/** What `abortSignalFor` hangs on a request's signal under `REQUEST_SCOPED`. */
+export interface RequestScope {
+  controller: AbortController;
+  /** The client went away (set before the controller aborts). */
+  closed: boolean;
+  /** A run owns the controller. */
+  claimed: boolean;
+}
+
 type Scoped = Record<symbol, unknown>;
 
-/** The request's controller when this run may own it; marks it taken. */
-function claimRequestController(client: AbortSignal): AbortController | undefined {
-  const controller = (client as unknown as Scoped)[REQUEST_SCOPED];
-  if (!(controller instanceof AbortController) || controller.signal !== client) return undefined;
-  (client as unknown as Scoped)[REQUEST_SCOPED] = true;
-  return controller;
+/** The request's scope when this run may own its controller; marks it taken. */
+function claimRequestScope(client: AbortSignal): RequestScope | undefined {
+  const scope = (client as unknown as Scoped)[REQUEST_SCOPED] as RequestScope | undefined;
+  if (typeof scope !== 'object' || scope === null || scope.claimed) return undefined;
+  scope.claimed = true;
+  return scope;
 }
 
 /** Module-level on purpose: closures made inside the class would share a context holding `this`. */
@@ -85,6 +96,7 @@ export class RunState<T> implements RunSettings {
   readonly backoff: BackoffSettings;
   private readonly timer: ReturnType<typeof setTimeout>;
   private unlinkClient: (() => void) | undefined;
+  private readonly scope: RequestScope | undefined;
 
   constructor(
     readonly env: RouteEnv,
@@ -98,8 +110,9 @@ export class RunState<T> implements RunSettings {
     this.backoff = settings.backoff;
     this.deadlineAt = this.now() + this.deadlineMs;
     const client = env.signal;
-    const owned = claimRequestController(client);
-    if (owned) this.controller = owned;
+    const scope = claimRequestScope(client);
+    this.scope = scope;
+    if (scope) this.controller = scope.controller;
     else {
       this.controller = new AbortController();
       if (client.aborted) this.controller.abort(client.reason);
@@ -116,7 +129,7 @@ export class RunState<T> implements RunSettings {
   }
 
   clientGone(): boolean {
-    return this.env.signal.aborted && !(this.deadlineHit && this.env.signal === this.controller.signal);
+    return this.scope ? this.scope.closed : this.env.signal.aborted;
   }
 
   /** Throws when nothing more may be tried. */

@@ -74,7 +74,11 @@ class AttemptControl {
       e.message = redactSecrets(e.message, [ctx.target.apiKey]);
       return e;
     }
-    if (this.parent.aborted) return new GatewayError('stream_interrupted', 'the client closed the request', { provider, status: 499 });
+    if (this.parent.aborted) {
+      // The request's own signal also carries the router's deadline (see router/run.ts).
+      const reason: unknown = this.parent.reason;
+      return isGatewayError(reason) ? reason : new GatewayError('stream_interrupted', 'the client closed the request', { provider, status: 499 });
+    }
     const message = redactSecrets(e instanceof Error ? e.message : String(e), [ctx.target.apiKey]);
     return new GatewayError('network_error', `${provider} could not be reached: ${message}`, { provider, source: 'provider' });
   }
