@@ -1,3 +1,4 @@
+import { jsonTextOf, rememberJsonText } from '../http/json-text.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../providers/openai-types.js';
 
 /**
@@ -15,8 +16,39 @@ export type CacheEntry = {
   cost?: number;
 } & ({ kind: 'completion'; completion: ChatCompletion } | { kind: 'stream'; chunks: ChatCompletionChunk[] });
 
+/** Where a completion entry's answer starts: always its last member, after the fields of the head. */
+const COMPLETION = ',"completion":';
+
+/**
+ * A completion is written last, as the upstream's own text when the gateway still has it: a hit can
+ * then send those bytes again without serialising the answer (see `http/json-text.ts`).
+ */
 export function encodeEntry(entry: CacheEntry): string {
-  return JSON.stringify(entry);
+  if (entry.kind !== 'completion') return JSON.stringify(entry);
+  const { completion, ...head } = entry;
+  return `${JSON.stringify(head).slice(0, -1)}${COMPLETION}${jsonTextOf(completion) ?? JSON.stringify(completion)}}`;
+}
+
+/**
+ * A completion entry as its head and its answer's text, each parsed on its own so the answer's text
+ * is known; anything else (or an entry laid out differently) is parsed whole. A `"` inside a JSON
+ * string is always escaped, so the first `,"completion":` is the member itself.
+ */
+function parseEntry(text: string): unknown {
+  const at = text.indexOf(COMPLETION);
+  if (at !== -1 && text.endsWith('}')) {
+    try {
+      const head = JSON.parse(`${text.slice(0, at)}}`) as Record<string, unknown>;
+      const answerText = text.slice(at + COMPLETION.length, -1);
+      const completion: unknown = JSON.parse(answerText);
+      rememberJsonText(completion, answerText);
+      head.completion = completion;
+      return head;
+    } catch {
+      // Not laid out as `encodeEntry` writes it: parse it whole.
+    }
+  }
+  return JSON.parse(text);
 }
 
 /** Undefined for anything that is not a well-formed entry of this version (a foreign or corrupt value is a miss). */
@@ -24,7 +56,7 @@ export function decodeEntry(text: unknown): CacheEntry | undefined {
   if (typeof text !== 'string') return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseEntry(text);
   } catch {
     return undefined;
   }
