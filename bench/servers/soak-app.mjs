@@ -22,11 +22,15 @@ let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100).unref();
 process.on('message', async (m) => {
   if (m === 'exit') process.exit(0);
-  if (m?.op === 'gc') global.gc?.();
+  // Twice: the first collection can leave objects that only its weak callbacks and finalizers freed.
+  if (m?.op === 'gc') {
+    global.gc?.();
+    global.gc?.();
+  }
   if (m?.op === 'stats' || m?.op === 'gc') {
     const mem = process.memoryUsage();
     peakRss = Math.max(peakRss, mem.rss);
-    process.send({ id: m.id, cpu: process.cpuUsage(), rss: mem.rss, peakRss, heap: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers });
+    process.send({ id: m.id, cpu: process.cpuUsage(), rss: mem.rss, peakRss, heap: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers });
   }
   // `soak.mjs --snapshots`: heap snapshots once warm and at the end, to see what grew.
   if (m?.op === 'snapshot') {
