@@ -1,6 +1,7 @@
 import { compileConfig } from './config/compile.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { matchRoute } from './http/routes.js';
+import { copyHeaders } from './http/headers.js';
 import { validateOptions, type GatewayOptions } from './options.js';
 import type { GatewayInternals } from './pipeline/internals.js';
 import { PlanResolver } from './pipeline/resolve-plan.js';
@@ -176,7 +177,7 @@ async function settledWithin(inflight: Set<Promise<unknown>>, ms: number): Promi
 
 export function errorResponse(e: unknown, traceId: string): GatewayResponse {
   const error = toGatewayError(e);
-  const headers: Record<string, string> = { 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId, ...error.headers };
+  const headers = copyHeaders(error.headers, { 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId });
   if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
   if (error.provider) {
     headers['x-llmux-provider'] = error.provider;

@@ -20,7 +20,9 @@ export function presentedKey(route: RouteName, headers: GatewayRequest['headers'
 
 /** A copy of the request without any credential header, so no later stage can forward the gateway key. */
 export function withoutCredentials(req: GatewayRequest): GatewayRequest {
-  const headers = { ...req.headers };
-  for (const name of CREDENTIAL_HEADERS) delete headers[name];
+  // Copied name by name, leaving the credentials out: a spread copy and `delete` both leave V8 a slow
+  // object, and every later stage reads these headers.
+  const headers: GatewayRequest['headers'] = {};
+  for (const name in req.headers) if (!(CREDENTIAL_HEADERS as readonly string[]).includes(name)) headers[name] = req.headers[name];
   return { ...req, headers };
 }

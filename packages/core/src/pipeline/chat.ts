@@ -1,6 +1,6 @@
 import { costTrailers, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { responseHeaders } from '../http/headers.js';
+import { copyHeaders, responseHeaders } from '../http/headers.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
@@ -149,7 +149,7 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 export async function handleChat(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
   const result = await runChat(gw, state);
   if (result.kind === 'completion') {
-    return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: result.completion };
+    return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: result.completion };
   }
   return {
     status: 200,

@@ -1,5 +1,5 @@
 import { GatewayError, toGatewayError } from '../errors.js';
-import { responseHeaders } from '../http/headers.js';
+import { copyHeaders, responseHeaders } from '../http/headers.js';
 import type { EmbeddingsRequest } from '../providers/openai-types.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
@@ -32,7 +32,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     const usage = routed.value.usage;
     if (usage) state.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
     await runAfter(gw.stages, state, { status: 200 }, gw.logger);
-    return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: routed.value };
+    return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: routed.value };
   } catch (e) {
     const error = toGatewayError(e);
     state.retries = env?.retries ?? 0;

@@ -1,5 +1,5 @@
 import { toGatewayError, type GatewayError } from '../../errors.js';
-import { responseHeaders } from '../../http/headers.js';
+import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import { factsOf, runChat } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
@@ -68,7 +68,7 @@ export async function handleMessages(
     const passed = pass && state.target?.provider === 'anthropic' ? pass : undefined;
     if (result.kind === 'completion') {
       const answer = passed?.message() ?? toMessage(result.completion, original.model);
-      return { status: 200, headers: responseHeaders(factsOf(state), { ...state.headers }), body: answer };
+      return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: answer };
     }
     const upstreamEvents = passed?.streamed() ? () => passed.takeEvents() : undefined;
     return {
