@@ -5,7 +5,7 @@
 // bench (`bench/run.mjs`) stays the measure of record.
 //   [MODES=json,stream] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
 // (built by `node bench/run.mjs --build-only`).
-import { createGateway, openAICompatible } from '@llmux/core';
+import { AbortLink, createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
 
 const [iterations = '20000', features = 'off', bodyKind = 'parsed'] = process.argv.slice(2);
@@ -104,10 +104,7 @@ class NullResponse {
 
 /** What the adapters' `abortSignalFor(res)` hands the core: a fresh signal marked as living as long as the request. */
 function requestSignal() {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  signal[Symbol.for('llmux.request-scoped-signal')] = { controller, closed: false, claimed: false };
-  return signal;
+  return new AbortLink();
 }
 
 async function once(stream) {

@@ -126,11 +126,11 @@ async function build() {
     }
     case 'llmux-node': {
       const { createGateway } = await import('@llmux/core');
-      const { writeResponse, abortSignalFor, gatewayPath } = await import('@llmux/core/node');
+      const { writeResponse, abortLinkFor, gatewayPath } = await import('@llmux/core/node');
       const gateway = createGateway({ ...gatewayOptions(), store: await store() });
       return createServer(async (req, res) => {
         const path = gatewayPath(req.url, '/llm');
-        const response = await gateway.handle({ method: req.method, path, headers: req.headers, body: req, signal: abortSignalFor(res) }, identify());
+        const response = await gateway.handle({ method: req.method, path, headers: req.headers, body: req, signal: abortLinkFor(res) }, identify());
         await writeResponse(res, response);
       });
     }

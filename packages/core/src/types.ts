@@ -1,3 +1,5 @@
+import type { AbortSource } from './upstream/abort-link.js';
+
 /** A request as the core sees it: plain data, so adapters never build a Fetch `Request` (~11 µs in Node). */
 export interface GatewayRequest {
   method: string;
@@ -7,8 +9,11 @@ export interface GatewayRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON when a body parser ran, else string | Uint8Array | AsyncIterable<Uint8Array>. */
   body?: unknown;
-  /** Fires when the client goes away; the upstream call stops with it. */
-  signal?: AbortSignal;
+  /**
+   * Fires when the client goes away; the upstream call stops with it. An `AbortLink` (what the
+   * adapters pass, from `abortLinkFor` in `@llmux/core/node`) does the same for a fraction of the cost.
+   */
+  signal?: AbortSignal | AbortSource;
 }
 
 export interface GatewayResponse {

@@ -1,5 +1,5 @@
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortSignalFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The parts of Express's request we use; typed structurally so Express 4 and 5 both fit. */
@@ -36,7 +36,7 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   async function serve(req: Req, res: ServerResponse, path: string): Promise<void> {
     const context = identify ? await identify(req) : undefined;
     const response = await gateway.handle(
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortSignalFor(res) },
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res) },
       context,
     );
     await writeResponse(res, response);

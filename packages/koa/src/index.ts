@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortSignalFor, bodyFor, gatewayPath, jsonText } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, gatewayPath, jsonText } from '@llmux/core/node';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
 export interface KoaLikeContext {
@@ -83,8 +83,8 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     const context = identify ? await identify(ctx) : undefined;
     const { req, res } = ctx;
     const response = await gateway.handle(
-      // `abortSignalFor` only listens to `close`; nothing here writes to `ctx.res`.
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, (ctx.request as { body?: unknown }).body), signal: abortSignalFor(res) },
+      // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, (ctx.request as { body?: unknown }).body), signal: abortLinkFor(res) },
       context,
     );
     ctx.status = response.status;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { All, Controller, Inject, Req, Res, VERSION_NEUTRAL, type Type } from '@nestjs/common';
-import { abortSignalFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
 import { Gateway } from './gateway-token.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { wildcardRoute } from './wildcard-route.js';
@@ -38,7 +38,7 @@ export function createGatewayController(basePath: string): Type<unknown> {
     async handle(@Req() req: RoutedRequest, @Res() res: ServerResponse): Promise<void> {
       const context = this.options.identify ? await this.options.identify(req) : undefined;
       const response = await this.gateway.handle(
-        { method: req.method ?? 'GET', path: pathBelowRoute(req), headers: req.headers, body: bodyFor(req, req.body), signal: abortSignalFor(res) },
+        { method: req.method ?? 'GET', path: pathBelowRoute(req), headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res) },
         context,
       );
       await writeResponse(res, response);

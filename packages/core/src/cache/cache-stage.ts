@@ -7,6 +7,7 @@ import { resolveWithSystem } from '../router/env-for-request.js';
 import { checkRequestHosts, requestHostsOf, type RequestHost } from '../router/ssrf-guard.js';
 import type { CacheStore } from '../store/cache-store.js';
 import { createMemoryCache } from '../store/memory/cache.js';
+import { asAbortSignal } from '../upstream/abort-link.js';
 import { exactKey, lastUserText, semanticPartition, type KeyInput } from './cache-key.js';
 import { decodeEntry, encodeEntry, isCompleteStream, type CacheEntry } from './entry.js';
 import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
@@ -169,7 +170,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     }
     await guardHosts(state, embedder.clientHost);
     const partition = await semanticPartition(input, prompt.index, embedder.id);
-    const signals = [AbortSignal.timeout(embeddingTimeoutMs), ...(state.request.signal ? [state.request.signal] : [])];
+    const signals = [AbortSignal.timeout(embeddingTimeoutMs), ...(state.request.signal ? [asAbortSignal(state.request.signal)] : [])];
     try {
       const embedded = await embedder.embed(prompt.text, state.request.headers, AbortSignal.any(signals));
       p.vector = embedded.vector;

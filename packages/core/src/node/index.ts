@@ -1,4 +1,4 @@
-export { abortSignalFor } from './abort-signal.js';
+export { abortLinkFor, abortSignalFor } from './abort-signal.js';
 export { jsonText, writeResponse } from './write-response.js';
 export { bodyFor } from './read-body.js';
 export { gatewayPath } from './mount-path.js';

@@ -11,6 +11,7 @@ import { sseHeaders, toOpenAISse } from '../stream/encode.js';
 import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
+import type { AbortSource } from '../upstream/abort-link.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
@@ -108,7 +109,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   const body = state.body as ChatRequest;
   const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
   let env: RouteEnv | undefined;
-  const attempt = (target: ResolvedTarget, signal: AbortSignal): Promise<ChatResult> => {
+  const attempt = (target: ResolvedTarget, signal: AbortSource): Promise<ChatResult> => {
     const provider = options.providerFor?.(target) ?? gw.registry.get(target.provider)!;
     const ctx: CallContext = { target, model: modelFor(state, target, inferred), stream: state.stream, headers: state.request.headers };
     return state.stream

@@ -8,6 +8,7 @@ import { callEmbeddings } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import { factsOf, modelFor } from './chat.js';
 import type { GatewayInternals } from './internals.js';
+import type { AbortSource } from '../upstream/abort-link.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
@@ -20,7 +21,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
   const body = state.body as EmbeddingsRequest;
   const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
   let env: RouteEnv | undefined;
-  const attempt = (target: ResolvedTarget, signal: AbortSignal) => {
+  const attempt = (target: ResolvedTarget, signal: AbortSource) => {
     const provider = gw.registry.get(target.provider)!;
     return callEmbeddings(gw, provider, body, { target, model: modelFor(state, target, inferred), stream: false, headers: state.request.headers }, signal);
   };

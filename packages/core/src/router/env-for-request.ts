@@ -5,6 +5,7 @@ import { createBreaker, type Breaker } from './breaker.js';
 import type { RouteEnv } from './execute.js';
 import type { ResolveHost } from './routing-options.js';
 import { checkRequestHosts, requestHostsOf } from './ssrf-guard.js';
+import { AbortLink } from '../upstream/abort-link.js';
 
 /** One breaker per plan (its policy is the plan's), sharing the gateway's store. */
 const breakers = new WeakMap<Plan, Breaker>();
@@ -29,7 +30,7 @@ export function routeEnvFor(gw: GatewayInternals, state: RequestState): RouteEnv
 
 function envFor(gw: GatewayInternals, state: RequestState): RouteEnv {
   const env: RouteEnv = {
-    signal: state.request.signal ?? new AbortController().signal,
+    signal: state.request.signal ?? new AbortLink(),
     attempts: state.attempts,
     retries: 0,
     input: { metadata: state.metadata, identity: state.identity, params: state.body, model: state.body.model },

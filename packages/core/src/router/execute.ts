@@ -9,11 +9,12 @@ import { runTarget } from './run-target.js';
 import { abortableSleep, DEFAULT_DEADLINE_MS, type RoutingOptions } from './routing-options.js';
 import { DeadlineReached, RunState, Skipped, type Run } from './run.js';
 import { observeLatency, pickWeighted } from './weighted.js';
+import { asAbortSignal, type AbortSource } from '../upstream/abort-link.js';
 
 /** What the router knows of the request; it knows nothing of provider formats. */
 export interface RouteEnv {
   /** The client's signal: once it aborts, nothing is retried or tried next. */
-  signal: AbortSignal;
+  signal: AbortSource;
   /** Every try, filled in as the router goes (retries and skipped circuits included). */
   attempts: AttemptSummary[];
   /** Retries made (not counting fallbacks); read back into `x-llmux-retries`. */
@@ -26,7 +27,7 @@ export interface RouteEnv {
   routing?: RoutingOptions;
 }
 
-export type Attempt<T> = (target: ResolvedTarget, signal: AbortSignal) => Promise<T>;
+export type Attempt<T> = (target: ResolvedTarget, signal: AbortSource) => Promise<T>;
 
 export interface Routed<T> {
   value: T;
@@ -142,7 +143,8 @@ export async function route<T>(root: PlanNode, env: RouteEnv, attempt: Attempt<T
   const run: Run<T> = new RunState(env, attempt, {
     deadlineMs: env.deadline ?? DEFAULT_DEADLINE_MS,
     now: o.now ?? Date.now,
-    sleep: o.sleep ?? abortableSleep,
+    // An app's own `sleep` gets a real AbortSignal; the default waits on the run's link directly.
+    sleep: o.sleep ? (ms, signal) => o.sleep!(ms, asAbortSignal(signal)) : abortableSleep,
     random: o.random ?? Math.random,
     backoff: {
       baseMs: o.backoffBaseMs ?? 250,

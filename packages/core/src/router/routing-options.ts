@@ -1,3 +1,5 @@
+import type { AbortSource } from '../upstream/abort-link.js';
+
 /** How the router waits between retries and picks among weighted targets. */
 export interface RoutingOptions {
   /** Ceiling of the first retry's backoff, ms; it doubles per retry, with full jitter. Default 250. */
@@ -22,7 +24,7 @@ export type ResolveHost = (hostname: string) => Promise<string[]>;
 
 export const DEFAULT_DEADLINE_MS = 120_000;
 
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal: AbortSource): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {

@@ -2,6 +2,7 @@ import { GatewayError } from '../errors.js';
 import type { Attempt, RouteEnv } from './execute.js';
 import type { Failure } from './final-error.js';
 import type { BackoffSettings } from './retry-policy.js';
+import { AbortLink, isAbortLink, type AbortSource } from '../upstream/abort-link.js';
 
 /** A target was not tried because its circuit is open; strategies move past it. */
 export class Skipped extends Error {
@@ -15,64 +16,37 @@ export class DeadlineReached extends Error {}
 
 /**
  * Unlinks a finished run from the client's signal. The link must outlive routing (an answered stream
- * still stops when the client leaves), so it is dropped once the run's controller is unreachable —
- * i.e. once nothing reads the stream any more. This matters when one long-lived signal serves many
- * calls (`gateway.chat(body, { signal })`); `AbortSignal.any` would do it but leaks on Node 20.
+ * still stops when the client leaves), so it is dropped once the run's link is unreachable — i.e.
+ * once nothing reads the stream any more. This matters when one long-lived signal serves many calls
+ * (`gateway.chat(body, { signal })`); `AbortSignal.any` would do it but leaks on Node 20.
  */
 const unlink = new FinalizationRegistry<() => void>((remove) => remove());
-const OWNER = Symbol('llmux.run');
 
 /**
- * Set by `abortSignalFor` on a signal that lives exactly as long as one HTTP request: a
- * `RequestScope`. The first run of that request takes its controller over instead of making and
- * linking its own (an AbortSignal costs ~4 µs to create on Node 20, a listener ~2 µs), and reads
- * `closed` rather than the signal's `aborted` getter (~1 µs a read: Node builds AbortSignals with a
- * prototype swap that leaves them slow to read). Later runs, or any other signal, link a controller
- * of their own.
+ * Set by `abortSignalFor` on a signal that lives exactly as long as one HTTP request: a link from it
+ * can simply stay, so the WeakRef and finalizer are skipped.
  */
 export const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
 
-/** What `abortSignalFor` hangs on a request's signal under `REQUEST_SCOPED`. */
-export interface RequestScope {
-  controller: AbortController;
-  /** The client went away (set before the controller aborts). */
-  closed: boolean;
-  /** A run owns the controller. */
-  claimed: boolean;
-}
-
-type Scoped = Record<symbol, unknown>;
-
-/** The request's scope when this run may own its controller; marks it taken. */
-function claimRequestScope(client: AbortSignal): RequestScope | undefined {
-  const scope = (client as unknown as Scoped)[REQUEST_SCOPED] as RequestScope | undefined;
-  if (typeof scope !== 'object' || scope === null || scope.claimed) return undefined;
-  scope.claimed = true;
-  return scope;
-}
-
 /** Module-level on purpose: closures made inside the class would share a context holding `this`. */
-function linkClient(client: AbortSignal, controller: AbortController): () => void {
-  if ((client as unknown as Scoped)[REQUEST_SCOPED] !== undefined) {
-    // The link may simply stay: the signal ends with the request, so the WeakRef and finalizer are skipped.
-    const abort = () => controller.abort(client.reason);
+function linkClient(client: AbortSource, link: AbortLink): () => void {
+  if (isAbortLink(client) || (client as unknown as Record<symbol, unknown>)[REQUEST_SCOPED] !== undefined) {
+    const abort = () => link.abort(client.reason);
     client.addEventListener('abort', abort, { once: true });
     return () => client.removeEventListener('abort', abort);
   }
-  const ref = new WeakRef(controller);
+  const ref = new WeakRef(link);
   const forward = () => ref.deref()?.abort(client.reason);
   client.addEventListener('abort', forward, { once: true });
   const remove = () => client.removeEventListener('abort', forward);
-  unlink.register(controller, remove);
-  // Whoever still holds the signal (an attempt relaying a stream) keeps the controller alive.
-  (controller.signal as unknown as Scoped)[OWNER] = controller;
+  unlink.register(link, remove);
   return remove;
 }
 
 export interface RunSettings {
   deadlineMs: number;
   now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  sleep: (ms: number, signal: AbortSource) => Promise<void>;
   random: () => number;
   backoff: BackoffSettings;
 }
@@ -80,10 +54,13 @@ export interface RunSettings {
 /**
  * One walk of the strategy tree. `signal` aborts when the client leaves or the deadline passes; the
  * deadline stops counting once a target answered (a stream then runs as long as it produces tokens).
+ * An adapter's request link (`abortLinkFor`) is taken over rather than linked: the deadline aborts
+ * it too, and `clientClosed` tells the two apart. Anything else gets a link of its own, linked.
  */
 export class RunState<T> implements RunSettings {
-  /** Its own, or the request's (then the deadline aborts the request's signal, and `clientGone` tells the two apart). */
-  private readonly controller: AbortController;
+  private readonly link: AbortLink;
+  /** The request's own link, when this run took it over. */
+  private readonly requestLink: AbortLink | undefined;
   readonly failures: Failure[] = [];
   readonly skipped: Array<{ path: string; openUntil?: number }> = [];
   stoppedBy: GatewayError | undefined;
@@ -91,12 +68,11 @@ export class RunState<T> implements RunSettings {
   readonly deadlineAt: number;
   readonly deadlineMs: number;
   readonly now: () => number;
-  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly sleep: (ms: number, signal: AbortSource) => Promise<void>;
   readonly random: () => number;
   readonly backoff: BackoffSettings;
   private readonly timer: ReturnType<typeof setTimeout>;
   private unlinkClient: (() => void) | undefined;
-  private readonly scope: RequestScope | undefined;
 
   constructor(
     readonly env: RouteEnv,
@@ -110,26 +86,27 @@ export class RunState<T> implements RunSettings {
     this.backoff = settings.backoff;
     this.deadlineAt = this.now() + this.deadlineMs;
     const client = env.signal;
-    const scope = claimRequestScope(client);
-    this.scope = scope;
-    if (scope) this.controller = scope.controller;
-    else {
-      this.controller = new AbortController();
-      if (client.aborted) this.controller.abort(client.reason);
-      else this.unlinkClient = linkClient(client, this.controller);
+    if (isAbortLink(client) && !client.claimed) {
+      client.claimed = true;
+      this.link = this.requestLink = client;
+    } else {
+      this.requestLink = undefined;
+      this.link = new AbortLink();
+      if (client.aborted) this.link.abort(client.reason);
+      else this.unlinkClient = linkClient(client, this.link);
     }
     this.timer = setTimeout(() => {
       this.deadlineHit = true;
-      this.controller.abort(new GatewayError('upstream_timeout', `the overall deadline of ${this.deadlineMs} ms passed`));
+      this.link.abort(new GatewayError('upstream_timeout', `the overall deadline of ${this.deadlineMs} ms passed`));
     }, this.deadlineMs);
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): AbortSource {
+    return this.link;
   }
 
   clientGone(): boolean {
-    return this.scope ? this.scope.closed : this.env.signal.aborted;
+    return this.requestLink ? this.requestLink.clientClosed : this.env.signal.aborted;
   }
 
   /** Throws when nothing more may be tried. */

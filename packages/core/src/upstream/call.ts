@@ -7,6 +7,7 @@ import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { redactSecrets } from './redact.js';
 import { rememberJsonText, wasLeftAsParsed } from '../http/json-text.js';
+import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
 
 /** The reason an attempt's own signal is aborted with when it ends early: no DOMException (~13 µs) to build. */
 const ATTEMPT_OVER = new Error('the attempt is over');
@@ -23,20 +24,20 @@ const ATTEMPT_OVER = new Error('the attempt is over');
  * body's iterator destroys undici's body, which aborts the request.
  */
 class AttemptControl {
-  readonly signal: AbortSignal;
+  readonly signal: AbortSource;
   timedOut = false;
-  private readonly controller: AbortController | undefined;
+  private readonly controller: AbortLink | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
   private readonly onParentAbort = () => this.controller!.abort(this.parent.reason);
 
-  constructor(private readonly parent: AbortSignal, timeoutMs: number | undefined) {
+  constructor(private readonly parent: AbortSource, timeoutMs: number | undefined) {
     if (!timeoutMs) {
       this.signal = parent;
       return;
     }
-    const controller = (this.controller = new AbortController());
-    this.signal = controller.signal;
+    const controller = (this.controller = new AbortLink());
+    this.signal = controller;
     if (parent.aborted) controller.abort(parent.reason);
     else parent.addEventListener('abort', this.onParentAbort, { once: true });
     this.timer = setTimeout(() => {
@@ -61,7 +62,7 @@ class AttemptControl {
     const controller = this.controller;
     if (!controller) return;
     this.parent.removeEventListener('abort', this.onParentAbort);
-    if (!complete && !controller.signal.aborted) controller.abort(ATTEMPT_OVER);
+    if (!complete && !controller.aborted) controller.abort(ATTEMPT_OVER);
   }
 
   /** Maps whatever the transport threw to a GatewayError that says what happened. */
@@ -88,8 +89,9 @@ export interface CallDeps {
   client: UpstreamClient;
 }
 
-function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSignal, clientHost: boolean): Promise<UpstreamResponse> {
-  return provider.transport ? provider.transport(req, signal) : deps.client.send(req, signal, clientHost);
+function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSource, clientHost: boolean): Promise<UpstreamResponse> {
+  // A provider's own transport is code outside the gateway: it gets a real AbortSignal.
+  return provider.transport ? provider.transport(req, asAbortSignal(signal)) : deps.client.send(req, signal, clientHost);
 }
 
 async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
@@ -126,7 +128,7 @@ async function readJson(res: UpstreamResponse, provider: Provider): Promise<{ js
   }
 }
 
-export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSignal): Promise<ChatCompletion> {
+export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSource): Promise<ChatCompletion> {
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
   try {
     const req = await provider.chat.request(body, ctx);
@@ -164,7 +166,7 @@ export async function callEmbeddings(
   provider: Provider,
   body: EmbeddingsRequest,
   ctx: CallContext,
-  parent: AbortSignal,
+  parent: AbortSource,
 ): Promise<EmbeddingsResponse> {
   if (!provider.embeddings) {
     throw new GatewayError('invalid_request', `provider ${provider.id} does not offer embeddings`, { param: 'model', status: 400 });
@@ -249,7 +251,7 @@ export async function callChatStream(
   provider: Provider,
   body: ChatRequest,
   ctx: CallContext,
-  parent: AbortSignal,
+  parent: AbortSource,
 ): Promise<ChunkBatches> {
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
   try {

@@ -1,6 +1,7 @@
 import { Agent } from 'undici';
 import { readAllBytes } from '../http/bytes.js';
 import type { UpstreamRequest, UpstreamResponse } from '../providers/types.js';
+import type { AbortSource } from './abort-link.js';
 
 /** Decides, at connect time, whether a client-chosen host may be reached (see `node/guarded-lookup.ts`). */
 export interface ConnectGuard {
@@ -73,7 +74,7 @@ export class UpstreamClient {
   }
 
   /** `clientHost`: the client chose this host, so the connection itself is checked against the SSRF rules. */
-  async send(req: UpstreamRequest, signal: AbortSignal, clientHost = false): Promise<UpstreamResponse> {
+  async send(req: UpstreamRequest, signal: AbortSource, clientHost = false): Promise<UpstreamResponse> {
     const url = splitUrl(req.url);
     const agent = clientHost ? await this.guarded() : this.agent;
     const res = await agent.request({
@@ -82,7 +83,8 @@ export class UpstreamClient {
       method: req.method,
       headers: req.headers,
       body: req.body ?? null,
-      signal,
+      // undici listens with addEventListener: an AbortLink serves as well as an AbortSignal.
+      signal: signal as AbortSignal,
     });
     return {
       status: res.statusCode,
