@@ -41,18 +41,24 @@ function throughputTable(table, mode) {
   return lines.join('\n');
 }
 
+/** The stream TTFB p50 (one at a time) of a row's floor. */
+function floorTtfb(table, row) {
+  const floor = row.floor && byId(table, row.floor);
+  return row.streamc1 && floor?.streamc1 ? floor.streamc1.ttfb50 : undefined;
+}
+
 function latencyTable(table) {
   const d = byId(table, 'direct');
   const lines = [
-    '| configuration | non-stream p50 ms | over direct ms | stream TTFB p50 ms | TTFB over direct ms | stream TTFB p99 ms |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| configuration | non-stream p50 ms | over direct ms | stream TTFB p50 ms | TTFB over direct ms | TTFB over its floor ms | stream TTFB p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of table.rows) {
     const j = row.jsonc1;
     const s = row.streamc1;
     if (!j && !s) continue;
     lines.push(
-      `| ${row.label} | ${f(j?.p50, 3)} | ${row.id === 'direct' ? '—' : f(j && j.p50 - d.jsonc1?.p50, 3)} | ${f(s?.ttfb50, 3)} | ${row.id === 'direct' ? '—' : f(s && s.ttfb50 - d.streamc1?.ttfb50, 3)} | ${f(s?.ttfb99, 3)} |`,
+      `| ${row.label} | ${f(j?.p50, 3)} | ${row.id === 'direct' ? '—' : f(j && j.p50 - d.jsonc1?.p50, 3)} | ${f(s?.ttfb50, 3)} | ${row.id === 'direct' ? '—' : f(s && s.ttfb50 - d.streamc1?.ttfb50, 3)} | ${f(floorTtfb(table, row) === undefined ? undefined : s.ttfb50 - floorTtfb(table, row), 3)} | ${f(s?.ttfb99, 3)} |`,
     );
   }
   return lines.join('\n');
@@ -77,7 +83,9 @@ export function evaluateTargets(table, semantic) {
     if (!row.id.includes('llmux') && !row.id.startsWith('express-all')) continue;
     const s = row.streamc1?.ttfb50;
     if (s === undefined || direct === undefined) continue;
-    targets.push({ what: `stream TTFB p50 over direct, ${row.label}`, limit: '≤ 0.3 ms', measured: `${f(s - direct, 3)} ms`, met: s - direct <= 0.3 });
+    const floor = floorTtfb(table, row);
+    const context = floor === undefined ? '' : ` (its floor alone: ${f(floor - direct, 3)} ms; llmux over the floor: ${f(s - floor, 3)} ms)`;
+    targets.push({ what: `stream TTFB p50 over direct, ${row.label}`, limit: '≤ 0.3 ms', measured: `${f(s - direct, 3)} ms${context}`, met: s - direct <= 0.3 });
   }
   const floor = byId(table, 'express-floor');
   const hit = byId(table, 'express-cache-hit');
@@ -174,9 +182,9 @@ export function renderDoc({ meta, table, semantic, targets }) {
       '`node bench/ab.mjs` (in-process, two builds interleaved) and `node bench/ab-http.mjs` (two builds over HTTP) measure one change; ' +
       '`npm run bench -- --profile=<row id>` writes a CPU profile of that row\'s app for `node bench/profile-summary.mjs`.',
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
-      'sets the response headers of DESIGN.md and builds one redacted request record (kept in the recent-requests ring even with every sink off). ' +
+      'sets the response headers of DESIGN.md and builds one request record (kept in the recent-requests ring even with every sink off, and then redacted only when the ring is read). ' +
       'The row with the default observability adds the pino line per request and Prometheus metrics.',
-    '- Time to first byte one request at a time includes two extra loopback hops and everything a proxy does before relaying; on this machine the floors alone add about half a millisecond.',
+    '- Time to first byte one request at a time includes two extra loopback hops and everything a proxy does before relaying; on this machine the floors alone add about half a millisecond or more, so the issues\' "≤ 0.3 ms over direct" cannot be met by any proxy process here — the column "TTFB over its floor" is what llmux itself adds.',
     '',
   );
   const soak = currentSoakSection();

