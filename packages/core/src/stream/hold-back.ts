@@ -15,6 +15,21 @@ export function hasContent(chunk: ChatCompletionChunk): boolean {
 }
 
 /**
+ * The same for a plain delta (`ChunkOut.plain`), from its text, so it need not be parsed: a
+ * non-empty `content` or `refusal` string. (A first choice without content answers false even if a
+ * later one has some: the stream is then held one read longer, never relayed too early.)
+ */
+function plainHasContent(raw: string): boolean {
+  for (const key of ['"content":"', '"refusal":"']) {
+    const at = raw.indexOf(key);
+    if (at !== -1 && raw.charCodeAt(at + key.length) !== 34) return true;
+  }
+  return false;
+}
+
+const outHasContent = (out: ChunkOut): boolean => (out.plain && out.raw !== undefined ? plainHasContent(out.raw) : hasContent(out.chunk));
+
+/**
  * Pulls batches up to the one holding the first content chunk (the role delta and empty first
  * chunks come before it). Errors before that reject here — the moment a fallback can still serve
  * the whole answer.
@@ -25,7 +40,7 @@ export async function holdBack(source: AsyncGenerator<ChunkOut[], void, undefine
     const next = await source.next();
     if (next.done) break;
     held.push(next.value);
-    if (next.value.some((out) => hasContent(out.chunk))) break;
+    if (next.value.some(outHasContent)) break;
   }
   return chunkBatches(async function* () {
     try {

@@ -112,3 +112,29 @@ describe('plain deltas relayed without parsing', () => {
     expect(plain).toBeGreaterThan(20);
   });
 });
+
+describe('holding a stream back until its first content, without parsing plain deltas', () => {
+  it('releases at the first non-empty content, not at the role chunk', async () => {
+    const { holdBack } = await import('../../src/stream/hold-back.js');
+    const translator = createPassthroughTranslator('test');
+    const base = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":';
+    const frames = [
+      `${base}{"role":"assistant","content":""},"finish_reason":null}]}`,
+      `${base}{"content":"\\"Hi"},"finish_reason":null}]}`,
+      `${base}{"content":" there"},"finish_reason":null}]}`,
+    ];
+    let reads = 0;
+    async function* batches() {
+      for (const f of frames) {
+        reads++;
+        yield translator.push({ data: f });
+      }
+    }
+    const held = await holdBack(batches());
+    // The role chunk alone does not release it; the escaped-quote content does.
+    expect(reads).toBe(2);
+    const out = [];
+    for await (const c of held) out.push(c.chunk.choices[0]!.delta.content);
+    expect(out).toEqual(['', '"Hi', ' there']);
+  });
+});
