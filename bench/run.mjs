@@ -71,10 +71,14 @@ const ROWS = [
  * V8 flags of every app process (`--app-flags` replaces them). Measured CPU per request kept falling
  * for several thousand requests after start-up as V8 optimised more code (node floor: 828 -> 261 µs
  * over eight rounds after 1200 warm-up requests); with a 4x lower interrupt budget, functions are
- * optimised sooner and the rounds level off within the bench's time. It applies to every app alike:
- * a server under steady traffic has long reached that state.
+ * optimised sooner and the rounds level off within the bench's time. Interleaving leaves each app
+ * idle while the others run; V8 then shrinks its heap (the memory reducer: the next round starts with
+ * a small young generation and scavenges far more often) and flushes bytecode it has not run lately,
+ * so the code-heavier apps paid a fresh warm-up in every round (Express floor 644–1825 µs across the
+ * rounds of one run). Both are turned off. Every app gets the same flags: a server under steady
+ * traffic has long reached that state and never idles.
  */
-const APP_FLAGS = (args['app-flags'] ?? '--interrupt-budget=16384').split(' ').filter(Boolean);
+const APP_FLAGS = (args['app-flags'] ?? '--interrupt-budget=16384 --no-memory-reducer --no-flush-bytecode').split(' ').filter(Boolean);
 
 const out = await buildBench(['servers/app.mjs', 'servers/upstream.mjs', 'semantic.mjs', 'micro.mjs']);
 if (args['build-only'] === 'true') process.exit(0);
