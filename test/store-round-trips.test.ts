@@ -31,6 +31,16 @@ function watchedStore() {
       seen.push('cache read sent');
       return inner.cacheGet(key);
     },
+    async settle(request, amounts) {
+      seen.push('settle sent');
+      await new Promise((r) => setImmediate(r));
+      seen.push('settle answered');
+      return inner.settle(request, amounts);
+    },
+    async cacheSet(key, value, ttl) {
+      seen.push('cache write sent');
+      return inner.cacheSet(key, value, ttl);
+    },
   };
   return { store, seen };
 }
@@ -60,6 +70,28 @@ describe('store calls before the upstream call', () => {
     expect(second.headers['x-llmux-cache']).toBe('HIT');
     expect(seen.indexOf('cache read sent')).toBeLessThan(seen.indexOf('admit answered'));
     expect(upstream.requests).toHaveLength(1);
+    await gateway.close();
+  });
+
+  it('after the answer, the settlement and the cache write are in flight together', async () => {
+    upstream.route('/v1/chat/completions', { json: ANSWER });
+    const { store, seen } = watchedStore();
+    const gateway = createGateway({
+      logger: false,
+      store,
+      config: {
+        targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }],
+        cache: { mode: 'simple' },
+        budget: { max_cost_per_day: 100 },
+      },
+      pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+    });
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi again' }] };
+    const res = await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    expect(res.status).toBe(200);
+    expect(seen).toContain('settle answered');
+    expect(seen.indexOf('cache write sent')).toBeGreaterThan(-1);
+    expect(seen.indexOf('cache write sent')).toBeLessThan(seen.indexOf('settle answered'));
     await gateway.close();
   });
 });

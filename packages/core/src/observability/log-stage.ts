@@ -17,6 +17,7 @@ export function logStage(gw: GatewayInternals): PipelineStage {
   const obs = observabilityOf(gw);
   return {
     name: 'observability-log',
+    afterOthers: true,
     before(state) {
       observabilityScratch(state).routedAt = Date.now();
     },

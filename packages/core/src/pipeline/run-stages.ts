@@ -20,19 +20,30 @@ export async function runBefore(stages: readonly PipelineStage[], state: Request
 }
 
 /**
- * Runs every stage's `after`, in order, exactly once per request. A failing stage is logged and the
- * rest still run: a broken log sink must never lose a budget settlement.
+ * Runs every stage's `after` exactly once per request, started in order: each hook's synchronous
+ * part (the cost) is done before the next one starts, and hooks that wait on a store (settling a
+ * budget, writing the cache) overlap, so Redis gets their commands in one round trip. A stage with
+ * `afterOthers` (the log) starts only once every earlier hook has finished. A failing stage is
+ * logged and the rest still run: a broken log sink must never lose a budget settlement.
  */
 export async function runAfter(stages: readonly PipelineStage[], state: RequestState, outcome: Outcome, logger?: GatewayLogger): Promise<void> {
   if (state.scratch.finished) return;
   state.scratch.finished = true;
+  const failed = (stage: PipelineStage, e: unknown) =>
+    logger?.error({ err: e, stage: stage.name, traceId: state.traceId }, 'llmux stage failed after response');
+  let running: Array<PromiseLike<void>> | undefined;
   for (const stage of stages) {
     if (!stage.after) continue;
+    if (stage.afterOthers && running) {
+      await Promise.all(running);
+      running = undefined;
+    }
     try {
       const done = stage.after(state, outcome);
-      if (isThenable(done)) await done;
+      if (isThenable(done)) (running ??= []).push(done.then(undefined, (e: unknown) => void failed(stage, e)));
     } catch (e) {
-      logger?.error({ err: e, stage: stage.name, traceId: state.traceId }, 'llmux stage failed after response');
+      failed(stage, e);
     }
   }
+  if (running) await Promise.all(running);
 }

@@ -65,6 +65,11 @@ export interface PipelineStage {
   prefetch?(state: RequestState): void;
   before?(state: RequestState): Promise<ShortCircuit | void> | ShortCircuit | void;
   after?(state: RequestState, outcome: Outcome): Promise<void> | void;
+  /**
+   * Its `after` starts only once every earlier stage's `after` has finished (the log reads what they
+   * settled and stored). Other `after` hooks overlap once their synchronous part ran, in order.
+   */
+  readonly afterOthers?: boolean;
 }
 
 /** A stage's own answer, sent instead of calling a provider. */
