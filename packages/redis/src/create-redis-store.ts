@@ -3,6 +3,7 @@ import { createClient, type RedisClientType } from 'redis';
 import { redisBreaker } from './breaker.js';
 import { redisCache, type RedisCacheOptions } from './cache.js';
 import { redisLimits, type FailMode } from './limits.js';
+import { bounded } from './timeout.js';
 
 /** Options for the Redis-backed store shared by several gateway instances. */
 export interface RedisStoreOptions {
@@ -45,7 +46,6 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
       url: options.url ?? 'redis://127.0.0.1:6379',
       // Commands while disconnected fail at once rather than queue: a request must never wait on a dead Redis.
       disableOfflineQueue: true,
-      commandOptions: { timeout: options.commandTimeout ?? 1000 },
       socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
     })) as RedisClientType;
   client.on('error', () => {
@@ -56,11 +56,12 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const ready = Promise.race([connected, new Promise<void>((r) => (timer = setTimeout(r, connectTimeout)).unref?.())])
     .catch(() => undefined)
     .finally(() => clearTimeout(timer));
+  const commandTimeout = options.commandTimeout ?? 1000;
   return {
     kind: 'redis',
-    ...redisBreaker(client, prefix, ready),
-    ...redisCache(client, prefix, ready, options.cache),
-    ...redisLimits(client, prefix, ready, options.failMode ?? 'closed'),
+    ...bounded({ ...redisBreaker(client, prefix, ready), ...redisCache(client, prefix, ready, options.cache) }, commandTimeout),
+    // Bounded inside, where the fail-open policy sees a timeout like any other failure.
+    ...redisLimits(client, prefix, ready, options.failMode ?? 'closed', commandTimeout),
     client,
     ready,
     async close() {

@@ -1,3 +1,4 @@
+import { withTimeout } from './timeout.js';
 import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, WindowStatus } from '@llmux/core';
 import { ErrorReply, type RedisClientType } from 'redis';
 import { ADMIT, READ_COUNTERS, READ_WINDOWS, SETTLE } from './limits-scripts.js';
@@ -18,7 +19,7 @@ const isReply = (e: unknown) => e instanceof ErrorReply;
  * Budgets and rate limits on Redis: one EVALSHA checks every window and reserves every counter of a
  * request. All keys share the `{limits}` hash tag, so multi-key scripts also run on Redis Cluster.
  */
-export function redisLimits(client: RedisClientType, prefix: string, ready: Promise<void>, failMode: FailMode): LimitStore {
+export function redisLimits(client: RedisClientType, prefix: string, ready: Promise<void>, failMode: FailMode, timeoutMs = 1000): LimitStore {
   const base = `${prefix}{limits}:`;
   const admitScript = luaScript(client, ADMIT);
   const settleScript = luaScript(client, SETTLE);
@@ -45,7 +46,7 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
       args.push(amount === undefined ? '' : String(Math.round(amount)));
     });
     await ready;
-    await settleScript(keysOf(req), args);
+    await withTimeout(settleScript(keysOf(req), args), timeoutMs, 'settle');
   }
 
   return {
@@ -56,7 +57,7 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
       let reply: Array<string | number>;
       try {
         await ready;
-        reply = (await admitScript(keysOf(req), args)) as Array<string | number>;
+        reply = (await withTimeout(admitScript(keysOf(req), args), timeoutMs, 'admit')) as Array<string | number>;
       } catch (e) {
         if (failMode === 'open' && !isReply(e)) return { ok: true, windows: [], unchecked: true };
         throw e;
@@ -80,25 +81,29 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
       await settle(req, { counters: req.counters.map(() => 0) });
     },
 
-    async readUsage(prefixFilter = ''): Promise<LimitUsage> {
-      await ready;
-      const usage: LimitUsage = { counters: [], windows: [] };
-      const counterKeys = await scan('c', prefixFilter);
-      for (let i = 0; i < counterKeys.length; i += READ_BATCH) {
-        const batch = counterKeys.slice(i, i + READ_BATCH);
-        const reply = (await readCounters(batch.flatMap((k) => [`${base}c:${k}`, `${base}x:${k}`]), [])) as string[];
-        batch.forEach((key, j) => usage.counters.push({ key, spent: Number(reply[2 * j]), reserved: Number(reply[2 * j + 1]) }));
-      }
-      const windowKeys = await scan('a', prefixFilter);
-      for (let i = 0; i < windowKeys.length; i += READ_BATCH) {
-        const batch = windowKeys.slice(i, i + READ_BATCH);
-        const reply = (await readWindows(batch.flatMap((k) => [`${base}w:${k}`, `${base}a:${k}`]), [])) as string[];
-        batch.forEach((key, j) => {
-          const used = Number(reply[j]);
-          if (used > 0) usage.windows.push({ key, used });
-        });
-      }
-      return usage;
+    readUsage(prefixFilter = ''): Promise<LimitUsage> {
+      return withTimeout(readUsage(prefixFilter), timeoutMs * 10, 'usage read');
     },
   };
+
+  async function readUsage(prefixFilter: string): Promise<LimitUsage> {
+    await ready;
+    const usage: LimitUsage = { counters: [], windows: [] };
+    const counterKeys = await scan('c', prefixFilter);
+    for (let i = 0; i < counterKeys.length; i += READ_BATCH) {
+      const batch = counterKeys.slice(i, i + READ_BATCH);
+      const reply = (await readCounters(batch.flatMap((k) => [`${base}c:${k}`, `${base}x:${k}`]), [])) as string[];
+      batch.forEach((key, j) => usage.counters.push({ key, spent: Number(reply[2 * j]), reserved: Number(reply[2 * j + 1]) }));
+    }
+    const windowKeys = await scan('a', prefixFilter);
+    for (let i = 0; i < windowKeys.length; i += READ_BATCH) {
+      const batch = windowKeys.slice(i, i + READ_BATCH);
+      const reply = (await readWindows(batch.flatMap((k) => [`${base}w:${k}`, `${base}a:${k}`]), [])) as string[];
+      batch.forEach((key, j) => {
+        const used = Number(reply[j]);
+        if (used > 0) usage.windows.push({ key, used });
+      });
+    }
+    return usage;
+  }
 }
