@@ -7,6 +7,7 @@
 //                      [--modes=json,stream] [--semantic=100000|0] [--profile=<id>] [--app-flags=<v8 flags>] [--no-write] [--verbose]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildBench } from './lib/build.mjs';
 import { start, stats, cpuBetween } from './lib/children.mjs';
@@ -82,7 +83,27 @@ const APP_FLAGS = (args['app-flags'] ?? '--interrupt-budget=16384 --no-memory-re
 
 const out = await buildBench(['servers/app.mjs', 'servers/upstream.mjs', 'semantic.mjs', 'micro.mjs']);
 if (args['build-only'] === 'true') process.exit(0);
+/**
+ * With two or more cores (and `taskset`), the apps run on the last core and everything else — this
+ * load generator, the mock upstream, Redis' client side — on the others (`--no-pin` to turn off).
+ * Only one app is loaded at a time, so it has its core to itself: preemption by the load generator
+ * and the upstream no longer lands in some rounds and not others, which moved one row's CPU vs floor
+ * by ±0.3× between runs.
+ */
+const PIN = args.pin !== 'false' && args['no-pin'] !== 'true' && cpus().length >= 2 && (() => {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const appCore = String(cpus().length - 1);
+const otherCores = `0-${cpus().length - 2}`;
+const pin = (pid, cores) => PIN && execFileSync('taskset', ['-a', '-cp', cores, String(pid)], { stdio: 'ignore' });
+pin(process.pid, otherCores);
 const upstream = await start(`${out}/servers/upstream.js`);
+pin(upstream.child.pid, otherCores);
 const UPSTREAM = `http://127.0.0.1:${upstream.port}`;
 const direct = { id: 'direct', label: 'direct to the mock upstream (no proxy)', path: '/v1/chat/completions' };
 direct.pool = poolFor(UPSTREAM, CONCURRENCY);
@@ -92,6 +113,7 @@ for (const row of ROWS) {
   log('starting', row.id);
   const execArgv = [...APP_FLAGS, ...(args.profile?.split(',').includes(row.id) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const app = await start(`${out}/servers/app.js`, [row.kind, row.features ?? 'off'], { UPSTREAM }, execArgv);
+  pin(app.child.pid, appCore);
   Object.assign(row, { child: app.child, path: '/llm/v1/chat/completions', pool: poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY) });
 }
 const everyone = [direct, ...ROWS];
@@ -214,6 +236,7 @@ const meta = {
   streamGapMs: Number(process.env.STREAM_GAP_MS ?? 2),
   redisUp,
   appFlags: APP_FLAGS.join(' '),
+  pinned: PIN ? `apps on core ${appCore}, load generator and upstream on ${otherCores}` : undefined,
 };
 const targets = evaluateTargets(table, semantic);
 const doc = renderDoc({ meta, table, semantic, targets });

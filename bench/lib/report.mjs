@@ -142,6 +142,7 @@ export function renderDoc({ meta, table, semantic, targets }) {
       `The naive Express + \`fetch\` proxy is a fixed reference.`,
     `- **Throughput**: ${meta.N} requests × ${meta.ROUNDS} rounds per configuration and mode at concurrency ${meta.CONCURRENCY}, after ${meta.WARMUP} warm-up requests; ` +
       `every app runs with \`${meta.appFlags}\` (V8 optimises sooner, and an app left idle while the others run keeps its heap and compiled code, as a server under steady traffic does; same for every app); ` +
+      (meta.pinned ? `processes are pinned with \`taskset\` (${meta.pinned}), so the app measured has its core to itself; ` : '') +
       `rounds interleave every configuration (order rotated per round). **CPU µs/req** is the app process's user + system time ` +
       '(`process.cpuUsage()`, GC and helper threads included) per request, the median of the rounds (a burst of outside load lands on some rounds, not all); **CPU vs floor** is the median, over rounds, of its CPU divided by the floor\'s on the same framework in the same round.',
     `- **One request at a time**: ${meta.TTFB_N} requests per configuration and mode at concurrency 1, interleaved: the time a proxy adds to a single call, free of queueing. ` +
