@@ -76,7 +76,7 @@ export function limitsStage(gw: GatewayInternals): PipelineStage {
       gw.logger?.warn({ traceId: state.traceId, store: gw.store.kind }, 'llmux: limit store unreachable; request admitted unchecked (failMode open)');
       return;
     }
-    Object.assign(state.headers, rateHeaders(claims.windows, result.windows));
+    rateHeaders(claims.windows, result.windows, state.headers);
     state.scratch.limits = claims;
   }
 }

@@ -7,8 +7,13 @@ import { formatDuration } from './durations.js';
  * several limits of one kind (per minute and per day, gateway and user) the tightest one is reported.
  * `remaining` counts what is left after this request.
  */
-export function rateHeaders(info: readonly WindowInfo[], statuses: readonly WindowStatus[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+/** Header names as constants: names built per request are new strings V8 must look up as keys each time. */
+const NAMES = {
+  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+} as const;
+
+export function rateHeaders(info: readonly WindowInfo[], statuses: readonly WindowStatus[], headers: Record<string, string> = {}): Record<string, string> {
   for (const metric of ['requests', 'tokens'] as const) {
     let best: WindowStatus | undefined;
     for (let i = 0; i < info.length; i++) {
@@ -17,9 +22,10 @@ export function rateHeaders(info: readonly WindowInfo[], statuses: readonly Wind
       if (!best || s.limit - s.used < best.limit - best.used) best = s;
     }
     if (!best) continue;
-    headers[`x-ratelimit-limit-${metric}`] = String(best.limit);
-    headers[`x-ratelimit-remaining-${metric}`] = String(Math.max(0, best.limit - best.used));
-    headers[`x-ratelimit-reset-${metric}`] = formatDuration(best.resetMs);
+    const [limit, remaining, reset] = NAMES[metric];
+    headers[limit] = String(best.limit);
+    headers[remaining] = String(Math.max(0, best.limit - best.used));
+    headers[reset] = formatDuration(best.resetMs);
   }
   return headers;
 }
