@@ -127,7 +127,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
 
   /** A fresh entry under `key`, or undefined (absent, unreadable, or older than this request's `max_age`). */
   async function read(state: RequestState, key: string, settings: CacheSettings, scratch?: Pick<CacheScratch, 'storeError'>): Promise<CacheEntry | undefined> {
-    const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key), scratch ?? (state.scratch.cache as CacheScratch | undefined)));
+    const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key), scratch));
     if (!entry) return undefined;
     const age = now() - entry.createdAt;
     return age <= settings.maxAgeMs ? entry : undefined;

@@ -24,6 +24,14 @@ const isEvented = (body: unknown): body is EventedReadable =>
   typeof (body as Partial<EventedReadable>).on === 'function' && typeof (body as Partial<EventedReadable>).read === 'function';
 
 const encoder = new TextEncoder();
+
+/**
+ * The one UTF-8 decoder of the gateway: creating a TextDecoder builds an ICU converter (~4 µs). It is
+ * never used with `stream: true`, so concurrent reads cannot share state (streams hold back a split
+ * character themselves, see `stream/decode.ts`).
+ */
+export const utf8 = new TextDecoder();
+
 const asBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
 
 /**
@@ -73,6 +81,11 @@ export function readAllBytes(body: AsyncIterable<Uint8Array | string>, limit: nu
     body.on('error', onError);
     body.on('close', onClose);
   });
+}
+
+/** `readAllBytes`, decoded as UTF-8. */
+export async function readAllText(body: AsyncIterable<Uint8Array | string>, limit: number, tooLarge: () => Error): Promise<string> {
+  return utf8.decode(await readAllBytes(body, limit, tooLarge));
 }
 
 async function iterateAll(body: AsyncIterable<Uint8Array | string>, limit: number, tooLarge: () => Error): Promise<Uint8Array> {

@@ -40,6 +40,7 @@ export function markLeftAsParsed(value: object): void {
   leftAsParsed.add(value);
 }
 
-export function wasLeftAsParsed(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && leftAsParsed.has(value);
+/** Whether `markLeftAsParsed` was called on it; the mark is taken (a weak entry left behind costs GC time). */
+export function takeLeftAsParsed(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && leftAsParsed.delete(value);
 }

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { readAllBytes } from './bytes.js';
+import { readAllText, utf8 } from './bytes.js';
 import { rememberJsonText } from './json-text.js';
 
 function tooLarge(limit: number): GatewayError {
@@ -18,9 +18,6 @@ function parse(text: string): unknown {
   }
 }
 
-/** Shared, and used only without `stream: true`: a new TextDecoder builds an ICU converter (~4 µs). */
-const utf8 = new TextDecoder();
-
 const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 
@@ -38,7 +35,7 @@ export async function readJsonBody(body: unknown, limit: number): Promise<unknow
     if (body.byteLength > limit) throw tooLarge(limit);
     return parse(utf8.decode(body));
   }
-  if (isAsyncIterable(body)) return parse(utf8.decode(await readAllBytes(body, limit, () => tooLarge(limit))));
+  if (isAsyncIterable(body)) return parse(await readAllText(body, limit, () => tooLarge(limit)));
   return body;
 }
 

@@ -1,8 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AbortLink } from '../upstream/abort-link.js';
-
-/** Same registry symbol as the router's `REQUEST_SCOPED` (a link from such a signal may simply stay). */
-const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
+import { AbortLink, REQUEST_SCOPED } from '../upstream/abort-link.js';
 
 /** `ServerResponse` fires `close` for every way a connection ends (the request's `aborted` is deprecated). */
 function onClientGone(res: ServerResponse, abort: () => void): void {

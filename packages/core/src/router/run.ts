@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js';
 import type { Attempt, RouteEnv } from './execute.js';
 import type { Failure } from './final-error.js';
 import type { BackoffSettings } from './retry-policy.js';
-import { AbortLink, isAbortLink, type AbortSource } from '../upstream/abort-link.js';
+import { AbortLink, isAbortLink, REQUEST_SCOPED, type AbortSource } from '../upstream/abort-link.js';
 
 /** A target was not tried because its circuit is open; strategies move past it. */
 export class Skipped extends Error {
@@ -21,12 +21,6 @@ export class DeadlineReached extends Error {}
  * (`gateway.chat(body, { signal })`); `AbortSignal.any` would do it but leaks on Node 20.
  */
 const unlink = new FinalizationRegistry<() => void>((remove) => remove());
-
-/**
- * Set by `abortSignalFor` on a signal that lives exactly as long as one HTTP request: a link from it
- * can simply stay, so the WeakRef and finalizer are skipped.
- */
-export const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
 
 /** Module-level on purpose: closures made inside the class would share a context holding `this`. */
 function linkClient(client: AbortSource, link: AbortLink): () => void {

@@ -1,5 +1,6 @@
 import { createParser } from 'eventsource-parser';
 import type { StreamFraming, UpstreamEvent } from '../providers/types.js';
+import { concatBytes, utf8 } from '../http/bytes.js';
 
 export interface EventDecoder {
   push(bytes: Uint8Array): UpstreamEvent[];
@@ -21,12 +22,6 @@ export function createDecoder(framing: StreamFraming): EventDecoder {
   return factory();
 }
 
-/**
- * One decoder for every stream, used without `stream: true` (a TextDecoder per stream builds an ICU
- * converter, ~4 µs): a character split across two reads is held back by `completeUtf8` instead.
- */
-const utf8 = new TextDecoder();
-
 /** How many leading bytes form whole UTF-8 characters; the rest (at most 3) wait for the next read. */
 export function completeUtf8(bytes: Uint8Array): number {
   const n = bytes.length;
@@ -40,31 +35,20 @@ export function completeUtf8(bytes: Uint8Array): number {
   return n;
 }
 
-function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /**
  * SSE per the WHATWG spec via eventsource-parser: handles CRLF (Gemini), `:` comments (OpenRouter)
- * and events split across TCP chunks.
+ * and events split across TCP chunks. Bytes are decoded with the shared decoder (`http/bytes.ts`)
+ * rather than a streaming one per stream (~4 µs to build): a character split across two reads is
+ * held back here instead.
  */
 export function createSseDecoder(): EventDecoder {
+  /** Bytes of a character the last read ended inside. */
   let tail: Uint8Array | undefined;
-  const text = {
-    decode(bytes?: Uint8Array, _options?: { stream: true }): string {
-      if (!bytes) {
-        const rest = tail ? utf8.decode(tail) : '';
-        tail = undefined;
-        return rest;
-      }
-      const all = tail ? joined(tail, bytes) : bytes;
-      const whole = completeUtf8(all);
-      tail = whole < all.length ? all.slice(whole) : undefined;
-      return utf8.decode(whole === all.length ? all : all.subarray(0, whole));
-    },
+  const decode = (bytes: Uint8Array): string => {
+    const all = tail ? concatBytes([tail, bytes], tail.length + bytes.length) : bytes;
+    const whole = completeUtf8(all);
+    tail = whole < all.length ? all.slice(whole) : undefined;
+    return utf8.decode(whole === all.length ? all : all.subarray(0, whole));
   };
   let out: UpstreamEvent[] = [];
   const parser = createParser({
@@ -74,13 +58,14 @@ export function createSseDecoder(): EventDecoder {
   });
   return {
     push(bytes) {
-      parser.feed(text.decode(bytes, { stream: true }));
+      parser.feed(decode(bytes));
       const events = out;
       out = [];
       return events;
     },
     end() {
-      const rest = text.decode();
+      const rest = tail ? utf8.decode(tail) : '';
+      tail = undefined;
       // A final event without its blank line still counts: some servers close right after the last `data:`.
       parser.feed(rest + '\n\n');
       const events = out;

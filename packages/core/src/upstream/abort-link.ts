@@ -68,6 +68,12 @@ export class AbortLink implements AbortSource {
   }
 }
 
+/**
+ * Set by `abortSignalFor` on a real signal that lives exactly as long as one HTTP request: the router
+ * may link to it without guarding against a long-lived signal (no WeakRef and finalizer).
+ */
+export const REQUEST_SCOPED = Symbol.for('llmux.request-scoped-signal');
+
 export const isAbortLink = (source: unknown): source is AbortLink => source instanceof AbortLink;
 
 /** A real AbortSignal for `source`, for code outside the gateway. */

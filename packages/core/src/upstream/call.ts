@@ -6,7 +6,7 @@ import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { redactSecrets } from './redact.js';
-import { rememberJsonText, wasLeftAsParsed } from '../http/json-text.js';
+import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
 
 /** The reason an attempt's own signal is aborted with when it ends early: no DOMException (~13 µs) to build. */
@@ -26,23 +26,24 @@ const ATTEMPT_OVER = new Error('the attempt is over');
 class AttemptControl {
   readonly signal: AbortSource;
   timedOut = false;
-  private readonly controller: AbortLink | undefined;
+  /** The attempt's own link, when it has a timeout of its own. */
+  private readonly own: AbortLink | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
-  private readonly onParentAbort = () => this.controller!.abort(this.parent.reason);
+  private readonly onParentAbort = () => this.own!.abort(this.parent.reason);
 
   constructor(private readonly parent: AbortSource, timeoutMs: number | undefined) {
     if (!timeoutMs) {
       this.signal = parent;
       return;
     }
-    const controller = (this.controller = new AbortLink());
-    this.signal = controller;
-    if (parent.aborted) controller.abort(parent.reason);
+    const own = (this.own = new AbortLink());
+    this.signal = own;
+    if (parent.aborted) own.abort(parent.reason);
     else parent.addEventListener('abort', this.onParentAbort, { once: true });
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      controller.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
+      own.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
     }, timeoutMs);
   }
 
@@ -59,10 +60,10 @@ class AttemptControl {
     if (this.finished) return;
     this.finished = true;
     this.clearTimer();
-    const controller = this.controller;
-    if (!controller) return;
+    const own = this.own;
+    if (!own) return;
     this.parent.removeEventListener('abort', this.onParentAbort);
-    if (!complete && !controller.aborted) controller.abort(ATTEMPT_OVER);
+    if (!complete && !own.aborted) own.abort(ATTEMPT_OVER);
   }
 
   /** Maps whatever the transport threw to a GatewayError that says what happened. */
@@ -138,7 +139,7 @@ export async function callChat(deps: CallDeps, provider: Provider, body: ChatReq
     });
     control.finish(true);
     const completion = provider.chat.response(json, ctx);
-    if (completion === json && wasLeftAsParsed(json)) rememberJsonText(json, text);
+    if (completion === json && takeLeftAsParsed(json)) rememberJsonText(json, text);
     return completion;
   } finally {
     control.finish();
@@ -213,28 +214,25 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
     }
     return i;
   };
-  try {
-    try {
-      for await (const bytes of res.body) {
-        const events = decoder.push(bytes);
-        for (let i = 0; i < events.length; ) {
-          const batch: ChunkOut[] = [];
-          i = fill(events, i, batch);
-          if (batch.length) yield batch;
-          if (failure) throw failure.error;
-        }
-      }
-    } catch (e) {
-      throw control.failure(e, provider.id, ctx);
-    }
-    complete = true;
-    const events = decoder.end();
+  /** The batches of one read's events; a translator error goes out after the chunks before it. */
+  function* batchesFrom(events: UpstreamEvent[]): Generator<ChunkOut[], void, undefined> {
     for (let i = 0; i < events.length; ) {
       const batch: ChunkOut[] = [];
       i = fill(events, i, batch);
       if (batch.length) yield batch;
       if (failure) throw failure.error;
     }
+  }
+  try {
+    try {
+      for await (const bytes of res.body) {
+        yield* batchesFrom(decoder.push(bytes));
+      }
+    } catch (e) {
+      throw control.failure(e, provider.id, ctx);
+    }
+    complete = true;
+    yield* batchesFrom(decoder.end());
     const last = translator.end();
     if (last.length) yield last;
   } finally {
