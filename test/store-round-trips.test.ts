@@ -45,28 +45,32 @@ function watchedStore() {
   return { store, seen };
 }
 
+/** A cached gateway on the watched store, with the limits given; `chat` sends one chat request. */
+function cachedGateway(store: GatewayStore, limits: Record<string, unknown>) {
+  const gateway = createGateway({
+    logger: false,
+    store,
+    config: { targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }], cache: { mode: 'simple' }, ...limits },
+    pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+  });
+  const chat = (content: string) =>
+    gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] } });
+  return { gateway, chat };
+}
+
 describe('store calls before the upstream call', () => {
   it('the cache read and the limit check are in flight together', async () => {
     upstream.route('/v1/chat/completions', { json: ANSWER });
     const { store, seen } = watchedStore();
-    const gateway = createGateway({
-      logger: false,
-      store,
-      config: {
-        targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }],
-        cache: { mode: 'simple' },
-        rate_limit: { requests_per_minute: 1000 },
-      },
-    });
-    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] };
-    const first = await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    const { gateway, chat } = cachedGateway(store, { rate_limit: { requests_per_minute: 1000 } });
+    const first = await chat('Hi');
     expect(first.status).toBe(200);
     // Both sent before either answered (then, after the answer, the cache write and the settlement).
     expect(seen.slice(0, 3).sort()).toEqual(['admit answered', 'admit sent', 'cache read sent']);
     expect(seen.indexOf('cache read sent')).toBeLessThan(seen.indexOf('admit answered'));
     // The second request is a hit, still counted by the rate limit, with the same overlap.
     seen.length = 0;
-    const second = await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    const second = await chat('Hi');
     expect(second.headers['x-llmux-cache']).toBe('HIT');
     expect(seen.indexOf('cache read sent')).toBeLessThan(seen.indexOf('admit answered'));
     expect(upstream.requests).toHaveLength(1);
@@ -76,18 +80,8 @@ describe('store calls before the upstream call', () => {
   it('after the answer, the settlement and the cache write are in flight together', async () => {
     upstream.route('/v1/chat/completions', { json: ANSWER });
     const { store, seen } = watchedStore();
-    const gateway = createGateway({
-      logger: false,
-      store,
-      config: {
-        targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }],
-        cache: { mode: 'simple' },
-        budget: { max_cost_per_day: 100 },
-      },
-      pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
-    });
-    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi again' }] };
-    const res = await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    const { gateway, chat } = cachedGateway(store, { budget: { max_cost_per_day: 100 } });
+    const res = await chat('Hi again');
     expect(res.status).toBe(200);
     expect(seen).toContain('settle answered');
     expect(seen.indexOf('cache write sent')).toBeGreaterThan(-1);

@@ -19,7 +19,7 @@ const isReply = (e: unknown) => e instanceof ErrorReply;
  * Budgets and rate limits on Redis: one EVALSHA checks every window and reserves every counter of a
  * request. All keys share the `{limits}` hash tag, so multi-key scripts also run on Redis Cluster.
  */
-export function redisLimits(client: RedisClientType, prefix: string, ready: Promise<void>, failMode: FailMode, timeoutMs = 1000): LimitStore {
+export function redisLimits(client: RedisClientType, prefix: string, ready: Promise<void>, failMode: FailMode, timeoutMs: number): LimitStore {
   const base = `${prefix}{limits}:`;
   const admitScript = luaScript(client, ADMIT);
   const settleScript = luaScript(client, SETTLE);
