@@ -7,29 +7,15 @@
 // (built by `node bench/run.mjs --build-only`).
 import { AbortLink, createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
+import * as answers from './lib/answers.mjs';
 
 const [iterations = '20000', features = 'off', bodyKind = 'parsed'] = process.argv.slice(2);
 const on = (f) => features.split(',').includes(f);
 const N = Number(iterations);
 
-const completion = Buffer.from(
-  JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion',
-    created: 1700000000,
-    model: 'gpt-4o-mini',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?' }, finish_reason: 'stop', logprobs: null }],
-    usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
-  }),
-);
-const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o-mini' };
-const words = 'Hello there , this is a streamed answer from the benchmark upstream .'.split(' ');
-const frames = [
-  { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
-  ...words.map((w) => ({ ...base, choices: [{ index: 0, delta: { content: w + ' ' }, finish_reason: null }] })),
-  { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
-  { ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 } },
-].map((f) => `data: ${JSON.stringify(f)}\n\n`);
+const completion = Buffer.from(answers.completion);
+// The micro transport always ends a stream with usage, as the gateway asks upstreams for it.
+const frames = [...answers.frames, answers.usageFrame];
 const streamParts = [Buffer.from(frames[0] + frames[1]), Buffer.from(frames.slice(2).join('') + 'data: [DONE]\n\n')];
 
 async function* chunks(parts) {

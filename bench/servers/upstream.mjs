@@ -1,22 +1,7 @@
 // A fast mock OpenAI upstream for benchmarks, in its own process so its CPU is not the app's.
 import { createServer } from 'node:http';
+import { completion, frames, usageFrame } from '../lib/answers.mjs';
 
-const completion = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1700000000,
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?' }, finish_reason: 'stop', logprobs: null }],
-  usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
-});
-const words = 'Hello there , this is a streamed answer from the benchmark upstream .'.split(' ');
-const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o-mini' };
-const frames = [
-  { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
-  ...words.map((w) => ({ ...base, choices: [{ index: 0, delta: { content: w + ' ' }, finish_reason: null }] })),
-  { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
-].map((f) => `data: ${JSON.stringify(f)}\n\n`);
-const usageFrame = `data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 } })}\n\n`;
 const embedding = JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: Array.from({ length: 16 }, (_, i) => i / 16) }], model: 'e', usage: { prompt_tokens: 2, total_tokens: 2 } });
 
 // Streams pause between the first chunk and the rest, like a model thinking; TTFB is measured on chunk one.
