@@ -214,25 +214,29 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
     }
     return i;
   };
-  /** The batches of one read's events; a translator error goes out after the chunks before it. */
-  function* batchesFrom(events: UpstreamEvent[]): Generator<ChunkOut[], void, undefined> {
+  try {
+    try {
+      for await (const bytes of res.body) {
+        const events = decoder.push(bytes);
+        for (let i = 0; i < events.length; ) {
+          const batch: ChunkOut[] = [];
+          i = fill(events, i, batch);
+          if (batch.length) yield batch;
+          if (failure) throw failure.error;
+        }
+      }
+    } catch (e) {
+      throw control.failure(e, provider.id, ctx);
+    }
+    complete = true;
+    // The same loop as per read above, written out: a generator per read measured 5–10 µs per stream.
+    const events = decoder.end();
     for (let i = 0; i < events.length; ) {
       const batch: ChunkOut[] = [];
       i = fill(events, i, batch);
       if (batch.length) yield batch;
       if (failure) throw failure.error;
     }
-  }
-  try {
-    try {
-      for await (const bytes of res.body) {
-        yield* batchesFrom(decoder.push(bytes));
-      }
-    } catch (e) {
-      throw control.failure(e, provider.id, ctx);
-    }
-    complete = true;
-    yield* batchesFrom(decoder.end());
     const last = translator.end();
     if (last.length) yield last;
   } finally {
