@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Koa2 from 'koa2';
+import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatewayMiddleware, type GatewayMiddleware } from '@llmux/koa';
 import { closeServer } from './helpers/apps.js';
@@ -75,6 +76,25 @@ for (const [name, KoaClass] of [['koa3', Koa], ['koa2', Koa2]] as Array<[string,
       const text = await res.text();
       expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
       expect(seen).toEqual([{ status: 200, type: 'text/event-stream', bodyIsStream: true }]);
+    });
+
+    it('sends the stream cost as a trailer after the last chunk', async () => {
+      upstream.enqueue('/v1/chat/completions', { chunks: splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse')) });
+      const res = await request(`${url}/llm/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat(true) });
+      const text = await res.body.text();
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      expect(Number(res.trailers['x-llmux-cost'])).toBeGreaterThan(0);
+    });
+
+    it('ends a stream whose upstream was cut with an error event, never [DONE], and stays up', async () => {
+      upstream.enqueue('/v1/chat/completions', { chunks: splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse')), cutAfter: 3 });
+      const res = await request(`${url}/llm/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat(true) });
+      const text = await res.body.text();
+      expect(text).toContain('"error"');
+      expect(text).not.toContain('[DONE]');
+      expect(res.trailers['x-llmux-cost']).toBeUndefined();
+      upstream.enqueue('/v1/chat/completions', { json: fixtureJson('openai/chat-completions.text.json') });
+      expect((await post(`${url}/llm/v1/chat/completions`, chat())).status).toBe(200);
     });
 
     it("keeps the host app's errors: identify and earlier middleware may refuse a request", async () => {

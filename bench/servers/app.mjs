@@ -181,5 +181,26 @@ process.on('message', (m) => {
   }
   // A normal exit, so `--cpu-prof` writes its profile.
   if (m === 'exit') process.exit(0);
+  if (m?.op === 'sample-start' || m?.op === 'sample-stop') void heapSample(m);
 });
+
+/**
+ * Allocation sampling for `bench/promoted.mjs`: where the objects come from that outlive young-generation
+ * GCs (promoted, then collected by a full GC) — the ones that make scavenges slow.
+ */
+let session;
+async function heapSample(m) {
+  if (m.op === 'sample-start') {
+    const { Session } = await import('node:inspector/promises');
+    session = new Session();
+    session.connect();
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true });
+  } else {
+    globalThis.gc?.();
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(m.file, JSON.stringify(profile));
+  }
+  process.send({ id: m.id });
+}
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));

@@ -33,12 +33,8 @@ export interface GatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext> 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 
-/**
- * The stream, then its trailers (`x-llmux-cost`, known only after the last chunk), added before Koa
- * ends the response. A client that left stops the stream before this point, and gets none.
- */
-async function* withTrailers(body: AsyncIterable<Uint8Array | string>, res: ServerResponse, trailers: () => Record<string, string>) {
-  yield* body;
+/** Trailers need chunked encoding (HTTP/1.1 without content-length); a failing producer costs only the trailers. */
+function addTrailers(res: ServerResponse, trailers: () => Record<string, string>): void {
   try {
     const t = trailers();
     if (Object.keys(t).length && res.chunkedEncoding !== false && !res.hasHeader('content-length')) res.addTrailers(t);
@@ -48,12 +44,50 @@ async function* withTrailers(body: AsyncIterable<Uint8Array | string>, res: Serv
 }
 
 /**
- * What Koa should send. Streams become a byte-mode Readable: Koa pipes it with backpressure and
- * destroys it when the client leaves, which ends the gateway's iterator. Koa 2 only sends Buffers
- * as bytes (a plain Uint8Array would be JSON-encoded).
+ * A stream body as a byte-mode Readable Koa can pipe, with backpressure; destroyed when the client
+ * leaves, which ends the gateway's iterator. After the last chunk come the trailers (`x-llmux-cost`,
+ * known only then), added before Koa ends the response. Pulls with `next().then` rather than
+ * `Readable.from`, whose async reading loop around the gateway's generators made V8 promote each
+ * stream's objects to the old generation (see `stream/hold-back.ts`).
  */
+class BodyReadable extends Readable {
+  private readonly source: AsyncIterator<Uint8Array | string>;
+
+  constructor(
+    body: AsyncIterable<Uint8Array | string>,
+    private readonly res: ServerResponse,
+    private readonly trailers: (() => Record<string, string>) | undefined,
+  ) {
+    super();
+    this.source = body[Symbol.asyncIterator]();
+  }
+
+  override _read(): void {
+    this.source.next().then(
+      (step) => {
+        if (!step.done) {
+          // Koa 2 only sends Buffers as bytes.
+          const v = step.value;
+          this.push(typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+          return;
+        }
+        if (this.trailers) addTrailers(this.res, this.trailers);
+        this.push(null);
+      },
+      (error: Error) => this.destroy(error),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const stop = this.source.return?.();
+    if (stop) stop.then(() => callback(error), () => callback(error));
+    else callback(error);
+  }
+}
+
+/** What Koa should send. Koa 2 only sends Buffers as bytes (a plain Uint8Array would be JSON-encoded). */
 function koaBody(body: unknown, res: ServerResponse, trailers?: () => Record<string, string>): unknown {
-  if (isAsyncIterable(body)) return Readable.from(trailers ? withTrailers(body, res, trailers) : body, { objectMode: false });
+  if (isAsyncIterable(body)) return new BodyReadable(body, res, trailers);
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return body ?? '';
 }
