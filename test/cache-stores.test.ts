@@ -152,7 +152,10 @@ describe('a broken cache store never breaks a request', () => {
     cacheIndexDelete: async () => undefined,
   };
 
-  for (const [name, store] of [['hangs', hanging], ['throws', failing]] as const) {
+  // An in-process store is run without a timer per operation; its failures still read as misses.
+  const failingInProcess: CacheStore = { ...failing, inProcess: true };
+
+  for (const [name, store] of [['hangs', hanging], ['throws', failing], ['says it is in-process and throws', failingInProcess]] as const) {
     it(`answers as a miss when the store ${name}`, async () => {
       const gw = await start({ config: config('semantic'), cache: { store, timeoutMs: 50 } });
       const first = await gw.ask('What is Python?');

@@ -61,6 +61,15 @@ interface Lookup {
   entry?: Promise<{ entry: CacheEntry | undefined; storeError?: string }>;
 }
 
+/**
+ * A request's lookup (from `prefetch` to `before`) and pending write (from `before` to `after`), kept
+ * on its state rather than in WeakMaps keyed by it: see `observability/opened-requests.ts` on what a
+ * WeakMap keyed by a young object costs the young-generation GC.
+ */
+const PREFETCHED = Symbol('llmux.cache.prefetched');
+const PENDING = Symbol('llmux.cache.pending');
+type WithCacheSlots = RequestState & { [PREFETCHED]?: Lookup; [PENDING]?: Pending };
+
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
 
 /**
@@ -74,7 +83,6 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   const embeddingTimeoutMs = options.embeddingTimeoutMs ?? 5000;
   const maxEntryBytes = options.maxEntryBytes ?? 4 * 1024 * 1024;
   const now = options.now ?? Date.now;
-  const pending = new WeakMap<RequestState, Pending>();
   let lastWarn = 0;
 
   // A semantic cache that cannot embed is a config mistake: say so at start-up, naming the field.
@@ -104,6 +112,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   ): Promise<T | undefined> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
+      // Nothing to wait for in this process's memory: a timer and a race per operation cost more than the operation.
+      if (store.inProcess) return await op();
       const work = op();
       work.catch(() => undefined);
       return await Promise.race([
@@ -194,16 +204,16 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
 
   async function save(state: RequestState, p: Pending, outcome: Outcome): Promise<void> {
     const scratch = state.scratch.cache as CacheScratch;
-    const base = {
-      v: 1 as const,
-      createdAt: now(),
-      ...(state.target ? { provider: state.target.provider, target: state.target.path } : {}),
-      ...(state.cost !== undefined ? { cost: state.cost } : {}),
-    };
     let entry: CacheEntry;
-    if (outcome.completion?.choices?.length) entry = { ...base, kind: 'completion', completion: outcome.completion };
-    else if (outcome.chunks && isCompleteStream(outcome.chunks.map((c) => c.chunk))) entry = { ...base, kind: 'stream', chunks: outcome.chunks.map((c) => c.chunk) };
+    if (outcome.completion?.choices?.length) entry = { v: 1, createdAt: now(), kind: 'completion', completion: outcome.completion };
+    else if (outcome.chunks && isCompleteStream(outcome.chunks.map((c) => c.chunk))) entry = { v: 1, createdAt: now(), kind: 'stream', chunks: outcome.chunks.map((c) => c.chunk) };
     else return void (scratch.stored = 'not_complete');
+    // Assigned rather than spread in: conditional spreads cost a temporary object each.
+    if (state.target) {
+      entry.provider = state.target.provider;
+      entry.target = state.target.path;
+    }
+    if (state.cost !== undefined) entry.cost = state.cost;
     const text = encodeEntry(entry);
     if (text.length > maxEntryBytes) return void (scratch.stored = 'too_large');
     const ttl = p.settings.maxAgeMs;
@@ -240,9 +250,6 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     return { plan: state.plan, settings, root, input, key: exactKey(input), refresh };
   }
 
-  /** Lookups started by `prefetch`, taken by `before`. */
-  const prefetched = new WeakMap<RequestState, Lookup>();
-
   return {
     name: 'cache',
     prefetch(state) {
@@ -257,11 +264,11 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
         });
         lookup.entry.catch(() => undefined);
       }
-      prefetched.set(state, lookup);
+      (state as WithCacheSlots)[PREFETCHED] = lookup;
     },
     before(state) {
-      let lookup: Lookup | null | undefined = prefetched.get(state);
-      if (lookup !== undefined) prefetched.delete(state);
+      let lookup: Lookup | null | undefined = (state as WithCacheSlots)[PREFETCHED];
+      if (lookup !== undefined) (state as WithCacheSlots)[PREFETCHED] = undefined;
       // A gateway key may have given the request a plan of its own since: start over with it.
       if (!lookup || lookup.plan !== state.plan) lookup = lookupFor(state);
       if (lookup === null) {
@@ -273,9 +280,9 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       return look(state, lookup);
     },
     after(state, outcome) {
-      const p = pending.get(state);
+      const p = (state as WithCacheSlots)[PENDING];
       if (!p) return;
-      pending.delete(state);
+      (state as WithCacheSlots)[PENDING] = undefined;
       if (state.cache !== 'MISS' && state.cache !== 'REFRESH') return;
       // Never an error, a cut stream or a client that left: those must not be replayed as answers.
       if (outcome.status !== 200 || outcome.incomplete || outcome.error) return;
@@ -289,7 +296,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     const scratch: CacheScratch = { status: 'MISS', mode: settings.mode, key };
     state.scratch.cache = scratch;
     const p: Pending = { key, settings };
-    pending.set(state, p);
+    (state as WithCacheSlots)[PENDING] = p;
     if (!refresh) {
       let entry: CacheEntry | undefined;
       if (lookup.entry) {

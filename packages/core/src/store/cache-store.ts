@@ -11,6 +11,11 @@ export interface VectorMatch {
  * bounds each wait and treats a failure as a miss, so a broken cache never breaks a request.
  */
 export interface CacheStore {
+  /**
+   * Answers from this process's memory, without I/O, so an operation can neither hang nor time out:
+   * the cache stage then runs it without arming a timer for it. Default false.
+   */
+  readonly inProcess?: boolean;
   /** The stored value, or undefined when absent or expired. */
   cacheGet(key: string): Promise<string | undefined>;
   /** Stores a value that expires after `ttlMs`. */

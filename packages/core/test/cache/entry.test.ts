@@ -26,6 +26,21 @@ describe('cache entries', () => {
     expect(decodeEntry(encodeEntry(stream))).toEqual(stream);
   });
 
+  it('keep every head member of a completion, names with quotes and backslashes included', () => {
+    const completion: CacheEntry = {
+      v: 1,
+      createdAt: 1_700_000_000_123,
+      provider: 'open"ai\\x',
+      target: 'targets[0] "main"',
+      cost: 1.5e-7,
+      kind: 'completion',
+      completion: { id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: '"completion":' }, finish_reason: 'stop' }] },
+    };
+    const text = encodeEntry(completion);
+    expect(JSON.parse(text)).toEqual(completion);
+    expect(decodeEntry(text)).toEqual(completion);
+  });
+
   it('read anything foreign or corrupt as a miss', () => {
     for (const bad of [undefined, 42, '', 'not json', '{}', '{"v":2,"createdAt":1,"kind":"completion","completion":{"choices":[]}}', '{"v":1,"createdAt":1,"kind":"stream","chunks":[]}', '{"v":1,"createdAt":1,"kind":"completion"}', '{"v":1,"kind":"completion","completion":{"choices":[]}}']) {
       expect(decodeEntry(bad), String(bad)).toBeUndefined();

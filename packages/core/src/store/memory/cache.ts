@@ -25,6 +25,7 @@ export function createMemoryCache(options: MemoryCacheOptions = {}): CacheStore 
     },
   });
   return {
+    inProcess: true,
     async cacheGet(key) {
       return entries.get(key);
     },
