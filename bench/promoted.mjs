@@ -1,11 +1,12 @@
 // Where a row's objects outlive young-generation GCs. An object that survives two scavenges is
 // copied twice and promoted, and old objects that are dead but not yet collected keep the young
 // objects they point to alive too: a per-request graph that gets promoted makes every scavenge slow
-// (8–16 ms instead of 1) and can cost more CPU than the request's own work. This prints the heap
-// after the last scavenges (flat = nothing promoted) and, for the app, the allocation sites of the
-// objects that were promoted and later collected by a full GC, per request.
+// (8–16 ms instead of 1) and can cost more CPU than the request's own work. This prints, for a row's
+// app, the bytes per request that were promoted and later collected by a full GC (or are still
+// alive), and the allocation sites they came from. The scavenges themselves: `--trace-gc` on the app.
 //   node bench/run.mjs --build-only
 //   node bench/promoted.mjs [kind=llmux-node] [features=off] [mode=stream] [requests=10000] [top=25]
+// With the cache among the features every prompt is new (misses); `UNIQUE=0` repeats one (hits).
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,7 @@ const app = await start(resolve(build, 'servers/app.js'), [kind, features], { UP
   '--no-flush-bytecode',
 ]);
 const pool = poolFor(`http://127.0.0.1:${app.port}`, 16);
-const run = (n) => load(pool, { path: '/llm/v1/chat/completions', stream: mode === 'stream', unique: features.includes('cache'), n, concurrency: 16 });
+const run = (n) => load(pool, { path: '/llm/v1/chat/completions', stream: mode === 'stream', unique: process.env.UNIQUE !== '0' && features.includes('cache'), n, concurrency: 16 });
 await run(3000);
 const file = `/tmp/llmux-promoted-${process.pid}.heapprofile`;
 await ask(app.child, 'sample-start');

@@ -2,6 +2,7 @@ import { compileConfig } from './config/compile.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { matchRoute } from './http/routes.js';
 import { copyHeaders } from './http/headers.js';
+import { forgetJsonText } from './http/json-text.js';
 import { validateOptions, type GatewayOptions } from './options.js';
 import type { GatewayInternals } from './pipeline/internals.js';
 import { PlanResolver } from './pipeline/resolve-plan.js';
@@ -138,6 +139,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       const result = await runChat(gw, state).catch((e: unknown) => failed(state, e));
       if (result.kind !== 'completion') throw new GatewayError('internal_error', 'expected a complete answer');
       void req;
+      // The caller gets the object, never its text: forgotten now rather than held in a WeakMap entry.
+      forgetJsonText(result.completion);
       return result.completion;
     },
     async *chatStream(body, call = {}) {

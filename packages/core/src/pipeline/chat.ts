@@ -1,12 +1,13 @@
 import { costTrailers, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders } from '../http/headers.js';
+import { forgetJsonText } from '../http/json-text.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
-import { batchesOf, chunkBatches, type ChunkBatches } from '../stream/batches.js';
+import { batchesOf, chunkBatches, onceBatches, type ChunkBatches } from '../stream/batches.js';
 import { sseHeaders, toOpenAISse } from '../stream/encode.js';
 import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
@@ -97,7 +98,11 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   if (short?.kind === 'json') throw new GatewayError('internal_error', 'a stage answered a chat request with raw JSON');
   if (short) {
     if (state.stream) {
-      const chunks = short.kind === 'stream' ? short.chunks : toAsync(completionToChunks(short.completion, state.wantsStreamUsage));
+      // A stored completion replayed as a stream never leaves as its JSON text: let the text go now,
+      // or its WeakMap entry keeps the parsed entry alive through young-generation GCs (promoted, ~5 KB a hit).
+      if (short.kind === 'completion') forgetJsonText(short.completion);
+      // A stored completion goes out as one batch (one write), from a plain iterator (see `onceBatches`).
+      const chunks = short.kind === 'stream' ? short.chunks : chunkBatches(() => onceBatches(completionToChunks(short.completion, state.wantsStreamUsage)));
       return { kind: 'stream', chunks: observe(gw, state, chunks) };
     }
     const completion = short.kind === 'completion' ? short.completion : assembleCompletion(await collect(short.chunks));
@@ -135,10 +140,6 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   state.usage = result.completion.usage;
   await runAfter(gw.stages, state, { status: 200, completion: result.completion }, gw.logger);
   return result;
-}
-
-async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
-  yield* items;
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -14,8 +14,39 @@ export interface ChunkBatches extends AsyncIterable<ChunkOut> {
 export function chunkBatches(batches: () => AsyncGenerator<ChunkOut[], void, undefined>): ChunkBatches {
   return {
     batches,
-    async *[Symbol.asyncIterator]() {
-      for await (const batch of batches()) for (const out of batch) yield out;
+    [Symbol.asyncIterator]: () => chunksOf(batches()),
+  };
+}
+
+const finished = (): IteratorResult<ChunkOut, void> => ({ value: undefined, done: true });
+
+/**
+ * The chunks of a batch iterator, one at a time. A plain iterator pulling with `then`, not an async
+ * generator or function awaiting the source: such a layer measured as making V8 promote each
+ * stream's objects to the old generation (see `hold-back.ts`).
+ */
+function chunksOf(source: AsyncGenerator<ChunkOut[], void, undefined>): AsyncIterableIterator<ChunkOut> {
+  let batch: ChunkOut[] = [];
+  let i = 0;
+  const pull = (): Promise<IteratorResult<ChunkOut, void>> =>
+    source.next().then((step) => {
+      if (step.done) return finished();
+      batch = step.value;
+      i = 0;
+      return i < batch.length ? { value: batch[i++]!, done: false } : pull();
+    });
+  return {
+    next: () => (i < batch.length ? Promise.resolve({ value: batch[i++]!, done: false }) : pull()),
+    return: (value?: unknown) => {
+      batch = [];
+      return source.return(value as void).then(finished);
+    },
+    throw: (error: unknown) => {
+      batch = [];
+      return source.return(undefined).then(() => Promise.reject(error));
+    },
+    [Symbol.asyncIterator]() {
+      return this;
     },
   };
 }
@@ -29,4 +60,31 @@ async function* singles(source: AsyncIterable<ChunkOut>): AsyncGenerator<ChunkOu
 /** The batches of any chunk stream: its own when it has them, else one chunk per batch. */
 export function batchesOf(source: AsyncIterable<ChunkOut>): AsyncGenerator<ChunkOut[], void, undefined> {
   return hasBatches(source) ? source.batches() : singles(source);
+}
+
+/**
+ * One batch that is already at hand, as a batch iterator: a plain object rather than an async
+ * generator, which measured as making V8 promote each replayed stream's objects (see `hold-back.ts`).
+ */
+export function onceBatches(batch: ChunkOut[]): AsyncGenerator<ChunkOut[], void, undefined> {
+  let pending: ChunkOut[] | undefined = batch;
+  const done = (): Promise<IteratorResult<ChunkOut[], void>> => Promise.resolve({ value: undefined, done: true });
+  return {
+    next() {
+      const value = pending;
+      pending = undefined;
+      return value ? Promise.resolve({ value, done: false }) : done();
+    },
+    return() {
+      pending = undefined;
+      return done();
+    },
+    throw(error: unknown) {
+      pending = undefined;
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncGenerator<ChunkOut[], void, undefined>;
 }
