@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PACKAGES: Record<string, { dir: string; exports: string[]; entries: string[] }> = {
   '@llmux/core': { dir: 'core', exports: ['createGateway', 'GatewayError'], entries: ['index', 'node'] },
-  '@llmux/core/node': { dir: 'core', exports: ['writeResponse', 'abortSignalFor', 'bodyFor', 'gatewayPath'], entries: [] },
+  '@llmux/core/node': { dir: 'core', exports: ['writeResponse', 'abortSignalFor', 'abortLinkFor', 'jsonText', 'addTrailers', 'bodyFor', 'gatewayPath'], entries: [] },
   '@llmux/express': { dir: 'express', exports: ['gatewayMiddleware'], entries: ['index'] },
   '@llmux/koa': { dir: 'koa', exports: ['gatewayMiddleware'], entries: ['index'] },
   '@llmux/nestjs': { dir: 'nestjs', exports: ['GatewayModule', 'GatewayService'], entries: ['index'] },

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, bodyFor, gatewayPath, jsonText } from '@llmux/core/node';
+import { abortLinkFor, addTrailers, bodyFor, gatewayPath, jsonText } from '@llmux/core/node';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
 export interface KoaLikeContext {
@@ -32,16 +32,6 @@ export interface GatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext> 
 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
-
-/** Trailers need chunked encoding (HTTP/1.1 without content-length); a failing producer costs only the trailers. */
-function addTrailers(res: ServerResponse, trailers: () => Record<string, string>): void {
-  try {
-    const t = trailers();
-    if (Object.keys(t).length && res.chunkedEncoding !== false && !res.hasHeader('content-length')) res.addTrailers(t);
-  } catch {
-    // Trailers are extra facts; the body already went out complete.
-  }
-}
 
 /**
  * A stream body as a byte-mode Readable Koa can pipe, with backpressure; destroyed when the client

@@ -20,8 +20,12 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Trailers need chunked encoding (HTTP/1.1 without content-length); a failing producer costs only the trailers. */
-function addTrailers(res: ServerResponse, produce: () => Record<string, string>): void {
+/**
+ * Adds a stream's trailers (`x-llmux-cost`, known only after its last chunk) before the response
+ * ends. Trailers need chunked encoding (HTTP/1.1 without content-length); a failing producer costs
+ * only the trailers. For adapters whose framework ends the response itself (Koa).
+ */
+export function addTrailers(res: ServerResponse, produce: () => Record<string, string>): void {
   try {
     const trailers = produce();
     if (Object.keys(trailers).length && res.chunkedEncoding !== false && !res.hasHeader('content-length')) res.addTrailers(trailers);
@@ -31,17 +35,18 @@ function addTrailers(res: ServerResponse, produce: () => Record<string, string>)
 }
 
 /**
- * Writes a gateway response to Node's `ServerResponse`: JSON and bytes in one `end`, streams chunk by
- * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
- * back, and stopping the source as soon as the client is gone.
- */
-/**
  * A JSON body as the text to send: the upstream's own bytes when nothing changed them (see
  * `http/json-text.ts`), else serialised. For adapters whose framework writes the response itself.
  */
 export function jsonText(body: unknown): string {
   return takeJsonText(body) ?? JSON.stringify(body);
 }
+
+/**
+ * Writes a gateway response to Node's `ServerResponse`: JSON and bytes in one `end`, streams chunk by
+ * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
+ * back, and stopping the source as soon as the client is gone.
+ */
 
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   const { status, headers, body } = response;
