@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkBatches, onceBatches } from '../../src/stream/batches.js';
+import { chunkBatches, heldBatches } from '../../src/stream/batches.js';
 import type { ChunkOut } from '../../src/providers/types.js';
 
 const out = (content: string): ChunkOut => ({ chunk: { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] } });
@@ -37,9 +37,9 @@ describe('chunk streams read a chunk at a time', () => {
   });
 });
 
-describe('onceBatches', () => {
+describe('held batches without a source', () => {
   it('gives its one batch, then ends', async () => {
-    const it = onceBatches([out('x'), out('y')]);
+    const it = heldBatches([[out('x'), out('y')]]);
     const first = await it.next();
     expect(first.done).toBe(false);
     expect((first.value as ChunkOut[]).map(text)).toEqual(['x', 'y']);
@@ -47,7 +47,7 @@ describe('onceBatches', () => {
   });
 
   it('gives nothing once returned early', async () => {
-    const it = onceBatches([out('x')]);
+    const it = heldBatches([[out('x')]]);
     expect((await it.return(undefined)).done).toBe(true);
     expect((await it.next()).done).toBe(true);
   });
