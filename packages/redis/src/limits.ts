@@ -26,11 +26,15 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
   const readCounters = luaScript(client, READ_COUNTERS);
   const readWindows = luaScript(client, READ_WINDOWS);
 
+  /** A counter's Redis keys (its hash, its reservations' expiry set) and a window's (its log, its amounts). */
+  const pushCounterKeys = (keys: string[], key: string) => keys.push(`${base}c:${key}`, `${base}x:${key}`);
+  const pushWindowKeys = (keys: string[], key: string) => keys.push(`${base}w:${key}`, `${base}a:${key}`);
+
   /** The script's keys, by pushes: spreading two `flatMap`s measured ~1 µs a call, twice per request. */
   const keysOf = (req: AdmitRequest) => {
     const keys: string[] = [];
-    for (const c of req.counters) keys.push(`${base}c:${c.key}`, `${base}x:${c.key}`);
-    for (const w of req.windows) keys.push(`${base}w:${w.key}`, `${base}a:${w.key}`);
+    for (const c of req.counters) pushCounterKeys(keys, c.key);
+    for (const w of req.windows) pushWindowKeys(keys, w.key);
     return keys;
   };
 
@@ -95,13 +99,17 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
     const counterKeys = await scan('c', prefixFilter);
     for (let i = 0; i < counterKeys.length; i += READ_BATCH) {
       const batch = counterKeys.slice(i, i + READ_BATCH);
-      const reply = (await readCounters(batch.flatMap((k) => [`${base}c:${k}`, `${base}x:${k}`]), [])) as string[];
+      const keys: string[] = [];
+      for (const k of batch) pushCounterKeys(keys, k);
+      const reply = (await readCounters(keys, [])) as string[];
       batch.forEach((key, j) => usage.counters.push({ key, spent: Number(reply[2 * j]), reserved: Number(reply[2 * j + 1]) }));
     }
     const windowKeys = await scan('a', prefixFilter);
     for (let i = 0; i < windowKeys.length; i += READ_BATCH) {
       const batch = windowKeys.slice(i, i + READ_BATCH);
-      const reply = (await readWindows(batch.flatMap((k) => [`${base}w:${k}`, `${base}a:${k}`]), [])) as string[];
+      const keys: string[] = [];
+      for (const k of batch) pushWindowKeys(keys, k);
+      const reply = (await readWindows(keys, [])) as string[];
       batch.forEach((key, j) => {
         const used = Number(reply[j]);
         if (used > 0) usage.windows.push({ key, used });
