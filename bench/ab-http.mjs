@@ -1,25 +1,24 @@
 // A/B over HTTP: the same app kind from two builds (see bench/ab.mjs for building one from another
 // tree), against one mock upstream, rounds interleaved; prints the app's CPU µs/request for each.
 //   node bench/ab-http.mjs <buildA> <buildB> [kind=llmux-express] [features=off] [mode=json|stream] [rounds=6] [requests=1500]
-import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { start, stats, cpuBetween } from './lib/children.mjs';
+import { APP_FLAGS, corePinning, start, stats, cpuBetween } from './lib/children.mjs';
 import { load, poolFor } from './lib/load.mjs';
 
 const [a, b, kind = 'llmux-express', features = 'off', mode = 'json', rounds = '6', requests = '1500'] = process.argv.slice(2);
 const stream = mode === 'stream';
-// As bench/run.mjs: apps on the last core, this load generator and the upstream on core 0.
-const pin = (pid, cores) => execFileSync('taskset', ['-a', '-cp', cores, String(pid)], { stdio: 'ignore' });
-pin(process.pid, '0');
+// As bench/run.mjs: apps on the last core, this load generator and the upstream on the others.
+const pinning = corePinning();
+pinning.pinOther(process.pid);
 const upstream = await start(resolve(a, 'servers/upstream.js'));
-pin(upstream.child.pid, '0');
+pinning.pinOther(upstream.child.pid);
 const env = { UPSTREAM: `http://127.0.0.1:${upstream.port}` };
 const apps = [];
 // `kind` may name two kinds, `<A kind>/<B kind>` (e.g. a floor against llmux, from one build).
 const kinds = kind.split('/');
 for (const [i, dir] of [a, b].entries()) {
-  const app = await start(resolve(dir, 'servers/app.js'), [kinds[i] ?? kinds[0], features], env, ['--interrupt-budget=16384', '--no-memory-reducer', '--no-flush-bytecode']);
-  pin(app.child.pid, '1');
+  const app = await start(resolve(dir, 'servers/app.js'), [kinds[i] ?? kinds[0], features], env, APP_FLAGS);
+  pinning.pinApp(app.child.pid);
   apps.push({ dir, child: app.child, pool: poolFor(`http://127.0.0.1:${app.port}`, 16), cpu: [] });
 }
 const path = '/llm/v1/chat/completions';

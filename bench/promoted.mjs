@@ -7,22 +7,16 @@
 //   node bench/run.mjs --build-only
 //   node bench/promoted.mjs [kind=llmux-node] [features=off] [mode=stream] [requests=10000] [top=25]
 // With the cache among the features every prompt is new (misses); `UNIQUE=0` repeats one (hits).
-import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { ask, start } from './lib/children.mjs';
+import { APP_FLAGS, ask, start } from './lib/children.mjs';
 import { load, poolFor } from './lib/load.mjs';
 
 const [kind = 'llmux-node', features = 'off', mode = 'stream', requests = '10000', top = '25'] = process.argv.slice(2);
 const build = fileURLToPath(new URL('./.build', import.meta.url));
 const upstream = await start(resolve(build, 'servers/upstream.js'));
-const app = await start(resolve(build, 'servers/app.js'), [kind, features], { UPSTREAM: `http://127.0.0.1:${upstream.port}` }, [
-  '--expose-gc',
-  '--interrupt-budget=16384',
-  '--no-memory-reducer',
-  '--no-flush-bytecode',
-]);
+const app = await start(resolve(build, 'servers/app.js'), [kind, features], { UPSTREAM: `http://127.0.0.1:${upstream.port}` }, ['--expose-gc', ...APP_FLAGS]);
 const pool = poolFor(`http://127.0.0.1:${app.port}`, 16);
 const run = (n) => load(pool, { path: '/llm/v1/chat/completions', stream: mode === 'stream', unique: process.env.UNIQUE !== '0' && features.includes('cache'), n, concurrency: 16 });
 await run(3000);

@@ -7,10 +7,9 @@
 //                      [--modes=json,stream] [--semantic=100000|0] [--profile=<id>] [--app-flags=<v8 flags>] [--no-write] [--verbose]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildBench } from './lib/build.mjs';
-import { start, stats, cpuBetween } from './lib/children.mjs';
+import { APP_FLAGS as DEFAULT_APP_FLAGS, corePinning, start, stats, cpuBetween } from './lib/children.mjs';
 import { load, percentile, poolFor } from './lib/load.mjs';
 import { renderDoc, evaluateTargets } from './lib/report.mjs';
 
@@ -68,42 +67,16 @@ const ROWS = [
   { id: 'nestjs-llmux', label: 'llmux NestJS', kind: 'llmux-nestjs', floor: 'nestjs-floor' },
 ].filter((r) => (!r.redis || redisUp) && (!ONLY || ONLY.some((o) => r.id === o || r.kind === o || r.id.startsWith(o + '-'))));
 
-/**
- * V8 flags of every app process (`--app-flags` replaces them). Measured CPU per request kept falling
- * for several thousand requests after start-up as V8 optimised more code (node floor: 828 -> 261 µs
- * over eight rounds after 1200 warm-up requests); with a 4x lower interrupt budget, functions are
- * optimised sooner and the rounds level off within the bench's time. Interleaving leaves each app
- * idle while the others run; V8 then shrinks its heap (the memory reducer: the next round starts with
- * a small young generation and scavenges far more often) and flushes bytecode it has not run lately,
- * so the code-heavier apps paid a fresh warm-up in every round (Express floor 644–1825 µs across the
- * rounds of one run). Both are turned off. Every app gets the same flags: a server under steady
- * traffic has long reached that state and never idles.
- */
-const APP_FLAGS = (args['app-flags'] ?? '--interrupt-budget=16384 --no-memory-reducer --no-flush-bytecode').split(' ').filter(Boolean);
+/** V8 flags of every app process (see `APP_FLAGS` in lib/children.mjs); `--app-flags` replaces them. */
+const APP_FLAGS = args['app-flags'] !== undefined ? args['app-flags'].split(' ').filter(Boolean) : DEFAULT_APP_FLAGS;
 
 const out = await buildBench(['servers/app.mjs', 'servers/upstream.mjs', 'semantic.mjs', 'micro.mjs']);
 if (args['build-only'] === 'true') process.exit(0);
-/**
- * With two or more cores (and `taskset`), the apps run on the last core and everything else — this
- * load generator, the mock upstream, Redis' client side — on the others (`--no-pin` to turn off).
- * Only one app is loaded at a time, so it has its core to itself: preemption by the load generator
- * and the upstream no longer lands in some rounds and not others, which moved one row's CPU vs floor
- * by ±0.3× between runs.
- */
-const PIN = args.pin !== 'false' && args['no-pin'] !== 'true' && cpus().length >= 2 && (() => {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const appCore = String(cpus().length - 1);
-const otherCores = `0-${cpus().length - 2}`;
-const pin = (pid, cores) => PIN && execFileSync('taskset', ['-a', '-cp', cores, String(pid)], { stdio: 'ignore' });
-pin(process.pid, otherCores);
+// Apps on the last core, the rest on the others (`--no-pin` to turn off): see `corePinning`.
+const pinning = corePinning(args.pin !== 'false' && args['no-pin'] !== 'true');
+pinning.pinOther(process.pid);
 const upstream = await start(`${out}/servers/upstream.js`);
-pin(upstream.child.pid, otherCores);
+pinning.pinOther(upstream.child.pid);
 const UPSTREAM = `http://127.0.0.1:${upstream.port}`;
 const direct = { id: 'direct', label: 'direct to the mock upstream (no proxy)', path: '/v1/chat/completions' };
 direct.pool = poolFor(UPSTREAM, CONCURRENCY);
@@ -113,7 +86,7 @@ for (const row of ROWS) {
   log('starting', row.id);
   const execArgv = [...APP_FLAGS, ...(args.profile?.split(',').includes(row.id) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const app = await start(`${out}/servers/app.js`, [row.kind, row.features ?? 'off'], { UPSTREAM }, execArgv);
-  pin(app.child.pid, appCore);
+  pinning.pinApp(app.child.pid);
   Object.assign(row, { child: app.child, path: '/llm/v1/chat/completions', pool: poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY) });
 }
 const everyone = [direct, ...ROWS];
@@ -236,7 +209,7 @@ const meta = {
   streamGapMs: Number(process.env.STREAM_GAP_MS ?? 2),
   redisUp,
   appFlags: APP_FLAGS.join(' '),
-  pinned: PIN ? `apps on core ${appCore}, load generator and upstream on ${otherCores}` : undefined,
+  pinned: pinning.description,
 };
 const targets = evaluateTargets(table, semantic);
 const doc = renderDoc({ meta, table, semantic, targets });
