@@ -8,6 +8,21 @@ function onClientGone(res: ServerResponse, abort: () => void): void {
   });
 }
 
+const LINK = Symbol('llmux.abort-link');
+type Linked = ServerResponse & { [LINK]?: AbortLink };
+
+/**
+ * One listener for every response, finding its link on the response: `once` with a closure per
+ * request costs a wrapper, a bound function and the closure (measured as Express apps' largest
+ * per-request cost inside `events`). `close` fires once, so nothing needs removing.
+ */
+function onResponseClose(this: Linked): void {
+  const link = this[LINK];
+  if (!link || this.writableFinished) return;
+  link.clientClosed = true;
+  link.abort(new Error('client closed the connection'));
+}
+
 /**
  * What the adapters pass as a request's `signal`: aborts when the client goes away before the
  * response finished. An `AbortLink` rather than an `AbortSignal` (~5 µs less per request on Node 20);
@@ -15,10 +30,17 @@ function onClientGone(res: ServerResponse, abort: () => void): void {
  */
 export function abortLinkFor(res: ServerResponse): AbortLink {
   const link = new AbortLink();
-  onClientGone(res, () => {
-    link.clientClosed = true;
-    link.abort(new Error('client closed the connection'));
-  });
+  const linked = res as Linked;
+  if (linked[LINK]) {
+    // A second link for one response (two gateways on one request) gets a listener of its own.
+    onClientGone(res, () => {
+      link.clientClosed = true;
+      link.abort(new Error('client closed the connection'));
+    });
+    return link;
+  }
+  linked[LINK] = link;
+  res.on('close', onResponseClose);
   return link;
 }
 
