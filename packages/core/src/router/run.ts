@@ -3,6 +3,7 @@ import type { Attempt, RouteEnv } from './execute.js';
 import type { Failure } from './final-error.js';
 import type { BackoffSettings } from './retry-policy.js';
 import { AbortLink, isAbortLink, REQUEST_SCOPED, type AbortSource } from '../upstream/abort-link.js';
+import { clearDeadline, setDeadline, type Deadline } from './deadline-timers.js';
 
 /** A target was not tried because its circuit is open; strategies move past it. */
 export class Skipped extends Error {
@@ -65,7 +66,7 @@ export class RunState<T> implements RunSettings {
   readonly sleep: (ms: number, signal: AbortSource) => Promise<void>;
   readonly random: () => number;
   readonly backoff: BackoffSettings;
-  private readonly timer: ReturnType<typeof setTimeout>;
+  private readonly deadline: Deadline;
   private unlinkClient: (() => void) | undefined;
 
   constructor(
@@ -89,10 +90,10 @@ export class RunState<T> implements RunSettings {
       if (client.aborted) this.link.abort(client.reason);
       else this.unlinkClient = linkClient(client, this.link);
     }
-    this.timer = setTimeout(() => {
+    this.deadline = setDeadline(this.deadlineMs, () => {
       this.deadlineHit = true;
       this.link.abort(new GatewayError('upstream_timeout', `the overall deadline of ${this.deadlineMs} ms passed`));
-    }, this.deadlineMs);
+    });
   }
 
   get signal(): AbortSource {
@@ -116,7 +117,7 @@ export class RunState<T> implements RunSettings {
 
   /** `answered`: a target answered and may still be streaming, so the client link stays. */
   stop(answered: boolean): void {
-    clearTimeout(this.timer);
+    clearDeadline(this.deadline);
     if (!answered) this.unlinkClient?.();
   }
 }

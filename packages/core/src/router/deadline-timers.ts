@@ -1,0 +1,82 @@
+/**
+ * The routing runs' deadlines. Every request sets one and almost every request clears it long before
+ * it fires; a Node timer each costs a Timeout object, async-hook bookkeeping and two calls into
+ * libuv for the time. Deadlines of one duration expire in the order they were set, so a list in
+ * insertion order is in expiry order: runs share one Node timer per duration, and clearing a
+ * deadline unlinks it in O(1). The timer is cleared whenever its list empties, so an idle gateway
+ * holds none (a pending timer keeps the process alive).
+ */
+export class Deadline {
+  prev: Deadline | undefined = undefined;
+  next: Deadline | undefined = undefined;
+  constructor(
+    readonly at: number,
+    readonly fire: () => void,
+    readonly list: DeadlineList,
+  ) {}
+}
+
+class DeadlineList {
+  head: Deadline | undefined = undefined;
+  tail: Deadline | undefined = undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  constructor(private readonly ms: number) {}
+
+  add(fire: () => void): Deadline {
+    const d = new Deadline(Date.now() + this.ms, fire, this);
+    const tail = this.tail;
+    if (tail) {
+      tail.next = d;
+      d.prev = tail;
+    } else {
+      this.head = d;
+      this.timer = setTimeout(this.expire, this.ms);
+    }
+    this.tail = d;
+    return d;
+  }
+
+  remove(d: Deadline): void {
+    if (d.prev) d.prev.next = d.next;
+    else if (this.head === d) this.head = d.next;
+    else return; // Already expired or removed.
+    if (d.next) d.next.prev = d.prev;
+    else this.tail = d.prev;
+    d.prev = d.next = undefined;
+    if (!this.head) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    const now = Date.now();
+    let d = this.head;
+    while (d && d.at <= now) {
+      this.remove(d);
+      try {
+        d.fire();
+      } catch {
+        // A run's abort never throws (AbortLink swallows its listeners' errors); the rest must fire anyway.
+      }
+      d = this.head;
+    }
+    // Date.now() and libuv's clock may disagree by a millisecond: the head is then due just after.
+    if (d && !this.timer) this.timer = setTimeout(this.expire, Math.max(1, d.at - now));
+  };
+}
+
+const lists = new Map<number, DeadlineList>();
+
+/** Calls `fire` in `ms` milliseconds unless cleared first. */
+export function setDeadline(ms: number, fire: () => void): Deadline {
+  let list = lists.get(ms);
+  if (!list) lists.set(ms, (list = new DeadlineList(ms)));
+  return list.add(fire);
+}
+
+export function clearDeadline(d: Deadline): void {
+  d.list.remove(d);
+}

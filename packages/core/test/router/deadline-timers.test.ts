@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { clearDeadline, setDeadline } from '../../src/router/deadline-timers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+describe('deadline timers', () => {
+  it('fires each deadline once, in order, after its time and not before', async () => {
+    const fired: string[] = [];
+    const t0 = Date.now();
+    setDeadline(40, () => fired.push(`a@${Date.now() - t0}`));
+    await sleep(15);
+    setDeadline(40, () => fired.push(`b@${Date.now() - t0}`));
+    setDeadline(20, () => fired.push(`c@${Date.now() - t0}`));
+    await sleep(100);
+    expect(fired.map((f) => f[0])).toEqual(['c', 'a', 'b']);
+    const at = Object.fromEntries(fired.map((f) => [f[0], Number(f.slice(2))]));
+    expect(at.a).toBeGreaterThanOrEqual(39);
+    expect(at.b).toBeGreaterThanOrEqual(54);
+    expect(at.c).toBeGreaterThanOrEqual(34);
+  });
+
+  it('never fires a cleared deadline, whether it was first, in the middle or last', async () => {
+    const fired: number[] = [];
+    const ds = [0, 1, 2, 3, 4].map((i) => setDeadline(30, () => fired.push(i)));
+    clearDeadline(ds[0]!);
+    clearDeadline(ds[2]!);
+    clearDeadline(ds[4]!);
+    clearDeadline(ds[2]!); // twice is harmless
+    await sleep(60);
+    expect(fired).toEqual([1, 3]);
+    clearDeadline(ds[1]!); // after it fired, too
+  });
+
+  it('holds no Node timer once every deadline was cleared, so an idle process can exit', async () => {
+    await sleep(5);
+    const before = timers();
+    const ds = Array.from({ length: 100 }, () => setDeadline(600_000, () => {}));
+    expect(timers()).toBe(before + 1);
+    for (const d of ds) clearDeadline(d);
+    expect(timers()).toBe(before);
+  });
+
+  it('keeps firing the rest when one deadline throws, and lets a fired one set another', async () => {
+    const fired: string[] = [];
+    setDeadline(10, () => {
+      throw new Error('boom');
+    });
+    setDeadline(10, () => {
+      fired.push('second');
+      setDeadline(10, () => fired.push('third'));
+    });
+    await sleep(60);
+    expect(fired).toEqual(['second', 'third']);
+  });
+});
