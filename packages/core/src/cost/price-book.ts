@@ -49,15 +49,19 @@ interface Found {
  */
 export class PriceBook {
   private readonly found = new LRUCache<string, Found>({ max: 2000 });
+  /** The `pricing` option's sheets, made once rather than per request. */
+  private readonly own = new Map<string, PriceSheet>();
 
-  constructor(private readonly overrides: PricingOption = {}) {}
+  constructor(overrides: PricingOption = {}) {
+    for (const name in overrides) this.own.set(name, fromOption(overrides[name]!));
+  }
 
   /** The sheet of the first of `models` with a known price; undefined when none has one. */
   find(provider: string, models: ReadonlyArray<string | undefined>): PriceSheet | undefined {
     for (const model of models) {
       if (!model) continue;
-      const own = this.overrides[`${provider}/${model}`] ?? this.overrides[model];
-      if (own) return fromOption(own);
+      const own = this.own.get(`${provider}/${model}`) ?? this.own.get(model);
+      if (own) return own;
     }
     if (provider === 'mock') return FREE;
     for (const model of models) {

@@ -51,7 +51,8 @@ export function limitsStage(gw: GatewayInternals): PipelineStage {
     after(state, outcome) {
       const claims = state.scratch.limits as Claims | undefined;
       if (!claims) return;
-      delete state.scratch.limits;
+      // Undefined rather than deleted: a delete that is not of the last property added turns the object slow.
+      state.scratch.limits = undefined;
       return gw.store.settle(claims.request, settleAmounts(claims, actuals(state, outcome, claims)));
     },
   };

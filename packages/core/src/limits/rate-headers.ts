@@ -14,18 +14,21 @@ const NAMES = {
 } as const;
 
 export function rateHeaders(info: readonly WindowInfo[], statuses: readonly WindowStatus[], headers: Record<string, string> = {}): Record<string, string> {
-  for (const metric of ['requests', 'tokens'] as const) {
-    let best: WindowStatus | undefined;
-    for (let i = 0; i < info.length; i++) {
-      if (info[i]!.metric !== metric) continue;
-      const s = statuses[i]!;
-      if (!best || s.limit - s.used < best.limit - best.used) best = s;
-    }
-    if (!best) continue;
-    const [limit, remaining, reset] = NAMES[metric];
-    headers[limit] = String(best.limit);
-    headers[remaining] = String(Math.max(0, best.limit - best.used));
-    headers[reset] = formatDuration(best.resetMs);
-  }
+  tightest('requests', info, statuses, headers);
+  tightest('tokens', info, statuses, headers);
   return headers;
+}
+
+function tightest(metric: 'requests' | 'tokens', info: readonly WindowInfo[], statuses: readonly WindowStatus[], headers: Record<string, string>): void {
+  let best: WindowStatus | undefined;
+  for (let i = 0; i < info.length; i++) {
+    if (info[i]!.metric !== metric) continue;
+    const s = statuses[i]!;
+    if (!best || s.limit - s.used < best.limit - best.used) best = s;
+  }
+  if (!best) return;
+  const [limit, remaining, reset] = NAMES[metric];
+  headers[limit] = String(best.limit);
+  headers[remaining] = String(Math.max(0, best.limit - best.used));
+  headers[reset] = formatDuration(best.resetMs);
 }
