@@ -3,8 +3,10 @@
  * it fires; a Node timer each costs a Timeout object, async-hook bookkeeping and two calls into
  * libuv for the time. Deadlines of one duration expire in the order they were set, so a list in
  * insertion order is in expiry order: runs share one Node timer per duration, and clearing a
- * deadline unlinks it in O(1). The timer is cleared whenever its list empties, so an idle gateway
- * holds none (a pending timer keeps the process alive).
+ * deadline unlinks it in O(1). When its list empties the timer is unref'd rather than cleared (a
+ * pending ref'd timer keeps the process alive; unref and ref are far cheaper than a new timer for
+ * the next request, as one request at a time empties the list every time): it can only be due
+ * before the next deadline added, and then finds nothing due and waits again, or nothing at all.
  */
 export class Deadline {
   prev: Deadline | undefined = undefined;
@@ -31,7 +33,8 @@ class DeadlineList {
       d.prev = tail;
     } else {
       this.head = d;
-      this.timer = setTimeout(this.expire, this.ms);
+      if (this.timer) (this.timer as Refable).ref();
+      else this.timer = setTimeout(this.expire, this.ms);
     }
     this.tail = d;
     return d;
@@ -44,9 +47,13 @@ class DeadlineList {
     if (d.next) d.next.prev = d.prev;
     else this.tail = d.prev;
     d.prev = d.next = undefined;
-    if (!this.head) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    if (!this.head && this.timer) {
+      if (typeof (this.timer as Partial<Refable>).unref === 'function') (this.timer as Refable).unref();
+      else {
+        // Runtimes whose timers are plain ids (no ref/unref) get theirs cleared.
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
     }
   }
 
@@ -63,10 +70,12 @@ class DeadlineList {
       }
       d = this.head;
     }
-    // Date.now() and libuv's clock may disagree by a millisecond: the head is then due just after.
+    // Not yet due: added after the timer was set, or Date.now() and libuv's clock disagree by a ms.
     if (d && !this.timer) this.timer = setTimeout(this.expire, Math.max(1, d.at - now));
   };
 }
+
+type Refable = { ref(): void; unref(): void };
 
 const lists = new Map<number, DeadlineList>();
 

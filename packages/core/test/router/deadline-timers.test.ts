@@ -39,6 +39,25 @@ describe('deadline timers', () => {
     expect(timers()).toBe(before + 1);
     for (const d of ds) clearDeadline(d);
     expect(timers()).toBe(before);
+    // The next deadline holds the process again until it is cleared.
+    const next = setDeadline(600_000, () => {});
+    expect(timers()).toBe(before + 1);
+    clearDeadline(next);
+    expect(timers()).toBe(before);
+  });
+
+  it('fires a deadline set after its list emptied on time, though the earlier timer was due sooner', async () => {
+    const first = setDeadline(30, () => {});
+    clearDeadline(first);
+    await sleep(20);
+    const fired: number[] = [];
+    const t0 = Date.now();
+    setDeadline(30, () => fired.push(Date.now() - t0));
+    await sleep(15);
+    expect(fired).toEqual([]);
+    await sleep(60);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeGreaterThanOrEqual(29);
   });
 
   it('keeps firing the rest when one deadline throws, and lets a fired one set another', async () => {
