@@ -48,11 +48,13 @@ class DeadlineList {
     else this.tail = d.prev;
     d.prev = d.next = undefined;
     if (!this.head && this.timer) {
-      if (typeof (this.timer as Partial<Refable>).unref === 'function') (this.timer as Refable).unref();
+      if (lists.size <= KEPT_IDLE && typeof (this.timer as Partial<Refable>).unref === 'function') (this.timer as Refable).unref();
       else {
-        // Runtimes whose timers are plain ids (no ref/unref) get theirs cleared.
+        // Runtimes whose timers are plain ids (no ref/unref) clear theirs; so do many durations at
+        // once (request configs may each pick one), which would otherwise linger until due.
         clearTimeout(this.timer);
         this.timer = undefined;
+        this.retire();
       }
     }
   }
@@ -72,10 +74,22 @@ class DeadlineList {
     }
     // Not yet due: added after the timer was set, or Date.now() and libuv's clock disagree by a ms.
     if (d && !this.timer) this.timer = setTimeout(this.expire, Math.max(1, d.at - now));
+    else if (!d && !this.timer) this.retire();
   };
+
+  /**
+   * An idle list leaves the table: durations can come from request configs, and a table that kept
+   * every duration ever seen would grow with each new one.
+   */
+  private retire(): void {
+    if (lists.get(this.ms) === this) lists.delete(this.ms);
+  }
 }
 
 type Refable = { ref(): void; unref(): void };
+
+/** Up to this many durations keep an idle list's timer (unref'd) for the next request; a gateway has one or a few. */
+const KEPT_IDLE = 8;
 
 const lists = new Map<number, DeadlineList>();
 
@@ -84,6 +98,11 @@ export function setDeadline(ms: number, fire: () => void): Deadline {
   let list = lists.get(ms);
   if (!list) lists.set(ms, (list = new DeadlineList(ms)));
   return list.add(fire);
+}
+
+/** How many durations have a list (for tests: idle ones are dropped). */
+export function deadlineListCount(): number {
+  return lists.size;
 }
 
 export function clearDeadline(d: Deadline): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearDeadline, setDeadline } from '../../src/router/deadline-timers.js';
+import { clearDeadline, deadlineListCount, setDeadline } from '../../src/router/deadline-timers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -71,5 +71,18 @@ describe('deadline timers', () => {
     });
     await sleep(60);
     expect(fired).toEqual(['second', 'third']);
+  });
+
+  it('drops a duration once nothing waits on it, so durations from request configs cannot pile up', async () => {
+    await sleep(80);
+    const before = deadlineListCount();
+    for (let ms = 11; ms < 61; ms++) clearDeadline(setDeadline(ms, () => {}));
+    // A few idle durations keep their timer for the next request; the rest leave at once.
+    expect(deadlineListCount()).toBeLessThanOrEqual(Math.max(before, 8) + 1);
+    const fired: number[] = [];
+    setDeadline(12, () => fired.push(12));
+    await sleep(120);
+    expect(fired).toEqual([12]);
+    expect(deadlineListCount()).toBe(before);
   });
 });
