@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PACKAGES: Record<string, { dir: string; exports: string[]; entries: string[] }> = {
-  '@llmux/core': { dir: 'core', exports: ['createGateway', 'GatewayError'], entries: ['index', 'node'] },
+  '@llmux/core': { dir: 'core', exports: ['createGateway', 'GatewayError', 'within'], entries: ['index', 'node'] },
   '@llmux/core/node': { dir: 'core', exports: ['writeResponse', 'abortSignalFor', 'abortLinkFor', 'jsonText', 'addTrailers', 'bodyFor', 'gatewayPath'], entries: [] },
   '@llmux/express': { dir: 'express', exports: ['gatewayMiddleware'], entries: ['index'] },
   '@llmux/koa': { dir: 'koa', exports: ['gatewayMiddleware'], entries: ['index'] },

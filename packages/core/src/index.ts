@@ -1,6 +1,7 @@
 export { createGateway, type Gateway } from './gateway.js';
 export { GatewayError, ERROR_STATUS, type ErrorCode, type AttemptSummary } from './errors.js';
 export { AbortLink, type AbortSource } from './upstream/abort-link.js';
+export { within } from './timing/within.js';
 export type { GatewayRequest, GatewayResponse, GatewayContext } from './types.js';
 export type { GatewayOptions, ProviderDefaults, GatewayLogger, RequestLimits } from './options.js';
 export type { RoutingOptions, ResolveHost } from './router/routing-options.js';

@@ -1,15 +1,15 @@
+import { within } from '@llmux/core';
+
 /**
- * Fails `work` after `ms` (the command itself is not recalled: Redis may still run it). One plain
- * timer: node-redis's own per-command timeout builds an `AbortSignal.timeout` per command (~20 µs on
- * Node 20, plus a DOMException when it fires a second later whether or not the command finished) —
- * a third of this store's CPU per request in the bench.
+ * Fails `work` after `ms` (the command itself is not recalled: Redis may still run it). node-redis's
+ * own per-command timeout builds an `AbortSignal.timeout` per command (~20 µs on Node 20, plus a
+ * DOMException when it fires a second later whether or not the command finished) — a third of this
+ * store's CPU per request in the bench; `within` puts the operation on a shared timer list.
  */
 export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis ${what} timed out after ${ms} ms`)), ms);
+  return within(work, ms, () => {
+    throw new Error(`redis ${what} timed out after ${ms} ms`);
   });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Every async operation of `parts` bounded by `ms`. */

@@ -14,6 +14,7 @@ import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
 import { replayChunks } from './replay.js';
 import { embedderFor } from './semantic.js';
 import { cacheSettingsFor, type CacheSettings } from './settings.js';
+import { within } from '../timing/within.js';
 
 /**
  * What the cache did for a request, at `state.scratch.cache` for logs and metrics (absent when no
@@ -110,28 +111,18 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     op: () => Promise<T>,
     scratch = state.scratch.cache as Pick<CacheScratch, 'storeError'> | undefined,
   ): Promise<T | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      // Nothing to wait for in this process's memory: a timer and a race per operation cost more than the operation.
+      // Nothing to wait for in this process's memory: a deadline per operation costs more than the operation.
       if (store.inProcess) return await op();
-      const work = op();
-      work.catch(() => undefined);
-      return await Promise.race([
-        work,
-        new Promise<undefined>((resolve) => {
-          timer = setTimeout(() => {
-            if (scratch) scratch.storeError = `${what} timed out after ${timeoutMs} ms`;
-            warn({ traceId: state.traceId, op: what }, `llmux cache: ${what} timed out; serving as a miss`);
-            resolve(undefined);
-          }, timeoutMs);
-        }),
-      ]);
+      return await within(op(), timeoutMs, () => {
+        if (scratch) scratch.storeError = `${what} timed out after ${timeoutMs} ms`;
+        warn({ traceId: state.traceId, op: what }, `llmux cache: ${what} timed out; serving as a miss`);
+        return undefined;
+      });
     } catch (e) {
       if (scratch) scratch.storeError = `${what} failed: ${(e as Error)?.message ?? String(e)}`;
       warn({ traceId: state.traceId, op: what, err: e }, `llmux cache: ${what} failed; serving as a miss`);
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

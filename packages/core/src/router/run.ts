@@ -3,7 +3,7 @@ import type { Attempt, RouteEnv } from './execute.js';
 import type { Failure } from './final-error.js';
 import type { BackoffSettings } from './retry-policy.js';
 import { AbortLink, isAbortLink, REQUEST_SCOPED, type AbortSource } from '../upstream/abort-link.js';
-import { clearDeadline, setDeadline, type Deadline } from './deadline-timers.js';
+import { clearDeadline, setDeadline, type Deadline } from '../timing/deadlines.js';
 
 /** A target was not tried because its circuit is open; strategies move past it. */
 export class Skipped extends Error {

@@ -1,8 +1,8 @@
 /**
- * The routing runs' deadlines. Every request sets one and almost every request clears it long before
- * it fires; a Node timer each costs a Timeout object, async-hook bookkeeping and two calls into
- * libuv for the time. Deadlines of one duration expire in the order they were set, so a list in
- * insertion order is in expiry order: runs share one Node timer per duration, and clearing a
+ * Deadlines: the routing runs' and the stores' bounded waits. Every request sets a few and clears
+ * them long before they fire; a Node timer each costs a Timeout object, async-hook bookkeeping and
+ * two calls into libuv for the time. Deadlines of one duration expire in the order they were set, so
+ * a list in insertion order is in expiry order: they share one Node timer per duration, and clearing a
  * deadline unlinks it in O(1). When its list empties the timer is unref'd rather than cleared (a
  * pending ref'd timer keeps the process alive; unref and ref are far cheaper than a new timer for
  * the next request, as one request at a time empties the list every time): it can only be due
@@ -34,7 +34,7 @@ class DeadlineList {
     } else {
       this.head = d;
       if (this.timer) (this.timer as Refable).ref();
-      else this.timer = setTimeout(this.expire, this.ms);
+      else this.timer = setTimeout(this.expire, Math.min(this.ms, MAX_DELAY));
     }
     this.tail = d;
     return d;
@@ -73,7 +73,7 @@ class DeadlineList {
       d = this.head;
     }
     // Not yet due: added after the timer was set, or Date.now() and libuv's clock disagree by a ms.
-    if (d && !this.timer) this.timer = setTimeout(this.expire, Math.max(1, d.at - now));
+    if (d && !this.timer) this.timer = setTimeout(this.expire, Math.min(Math.max(1, d.at - now), MAX_DELAY));
     else if (!d && !this.timer) this.retire();
   };
 
@@ -87,6 +87,9 @@ class DeadlineList {
 }
 
 type Refable = { ref(): void; unref(): void };
+
+/** Node fires a timer set beyond 2^31 - 1 ms after 1 ms; a longer deadline waits in steps of this. */
+const MAX_DELAY = 2 ** 31 - 1;
 
 /** Up to this many durations keep an idle list's timer (unref'd) for the next request; a gateway has one or a few. */
 const KEPT_IDLE = 8;

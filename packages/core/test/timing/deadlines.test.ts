@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearDeadline, deadlineListCount, setDeadline } from '../../src/router/deadline-timers.js';
+import { clearDeadline, deadlineListCount, setDeadline } from '../../src/timing/deadlines.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -84,5 +84,13 @@ describe('deadline timers', () => {
     await sleep(120);
     expect(fired).toEqual([12]);
     expect(deadlineListCount()).toBe(before);
+  });
+
+  it('waits out a deadline longer than a Node timer can hold (2^31 - 1 ms) instead of firing at once', async () => {
+    const fired: number[] = [];
+    const d = setDeadline(2 ** 31 + 1000, () => fired.push(1));
+    await sleep(30);
+    expect(fired).toEqual([]);
+    clearDeadline(d);
   });
 });
