@@ -8,14 +8,15 @@ import { readText, type UpstreamClient } from './client.js';
 import { redactSecrets } from './redact.js';
 import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
+import { clearDeadline, setDeadline, type Deadline } from '../timing/deadlines.js';
 
 /** The reason an attempt's own signal is aborted with when it ends early: no DOMException (~13 µs) to build. */
 const ATTEMPT_OVER = new Error('the attempt is over');
 
 /**
- * One attempt against one target: the signal its upstream call runs under, and a timer for
- * `request_timeout` that runs until the full body (non-stream) or the first content token (stream)
- * arrived.
+ * One attempt against one target: the signal its upstream call runs under, and a deadline for
+ * `request_timeout` (on the shared timer lists of `timing/deadlines.ts`) that runs until the full
+ * body (non-stream) or the first content token (stream) arrived.
  *
  * Without `request_timeout` the attempt runs directly under the router's signal (which already
  * follows the client and the deadline): an AbortSignal costs ~6 µs to create on Node 20, linking it
@@ -28,7 +29,7 @@ class AttemptControl {
   timedOut = false;
   /** The attempt's own link, when it has a timeout of its own. */
   private readonly own: AbortLink | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: Deadline | undefined;
   private finished = false;
   private readonly onParentAbort = () => this.own!.abort(this.parent.reason);
 
@@ -41,14 +42,14 @@ class AttemptControl {
     this.signal = own;
     if (parent.aborted) own.abort(parent.reason);
     else parent.addEventListener('abort', this.onParentAbort, { once: true });
-    this.timer = setTimeout(() => {
+    this.timer = setDeadline(timeoutMs, () => {
       this.timedOut = true;
       own.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
+    });
   }
 
   clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearDeadline(this.timer);
     this.timer = undefined;
   }
 
