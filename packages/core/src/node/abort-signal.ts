@@ -12,9 +12,8 @@ const LINK = Symbol('llmux.abort-link');
 type Linked = ServerResponse & { [LINK]?: AbortLink };
 
 /**
- * One listener for every response, finding its link on the response: `once` with a closure per
- * request costs a wrapper, a bound function and the closure (measured as Express apps' largest
- * per-request cost inside `events`). `close` fires once, so nothing needs removing.
+ * One listener for every response, finding its link on the response: `once` with a closure costs a
+ * wrapper, a bound function and the closure per request. `close` fires once, so nothing needs removing.
  */
 function onResponseClose(this: Linked): void {
   const link = this[LINK];
