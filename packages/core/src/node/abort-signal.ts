@@ -17,7 +17,10 @@ type Linked = ServerResponse & { [LINK]?: AbortLink };
  */
 function onResponseClose(this: Linked): void {
   const link = this[LINK];
-  if (!link || this.writableFinished) return;
+  if (link && !this.writableFinished) clientLeft(link);
+}
+
+function clientLeft(link: AbortLink): void {
   link.clientClosed = true;
   link.abort(new Error('client closed the connection'));
 }
@@ -32,10 +35,7 @@ export function abortLinkFor(res: ServerResponse): AbortLink {
   const linked = res as Linked;
   if (linked[LINK]) {
     // A second link for one response (two gateways on one request) gets a listener of its own.
-    onClientGone(res, () => {
-      link.clientClosed = true;
-      link.abort(new Error('client closed the connection'));
-    });
+    onClientGone(res, () => clientLeft(link));
     return link;
   }
   linked[LINK] = link;

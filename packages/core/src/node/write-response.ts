@@ -47,7 +47,6 @@ export function jsonText(body: unknown): string {
  * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
  * back, and stopping the source as soon as the client is gone.
  */
-
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   const { status, headers, body } = response;
   if (!isAsyncIterable(body)) {
