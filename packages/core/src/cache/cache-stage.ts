@@ -195,10 +195,13 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
 
   async function save(state: RequestState, p: Pending, outcome: Outcome): Promise<void> {
     const scratch = state.scratch.cache as CacheScratch;
-    let entry: CacheEntry;
+    let entry: CacheEntry | undefined;
     if (outcome.completion?.choices?.length) entry = { v: 1, createdAt: now(), kind: 'completion', completion: outcome.completion };
-    else if (outcome.chunks && isCompleteStream(outcome.chunks.map((c) => c.chunk))) entry = { v: 1, createdAt: now(), kind: 'stream', chunks: outcome.chunks.map((c) => c.chunk) };
-    else return void (scratch.stored = 'not_complete');
+    else if (outcome.chunks) {
+      const chunks = outcome.chunks.map((c) => c.chunk);
+      if (isCompleteStream(chunks)) entry = { v: 1, createdAt: now(), kind: 'stream', chunks };
+    }
+    if (!entry) return void (scratch.stored = 'not_complete');
     // Assigned rather than spread in: conditional spreads cost a temporary object each.
     if (state.target) {
       entry.provider = state.target.provider;

@@ -1,6 +1,6 @@
 import type { ChatCompletionChunk } from '../providers/openai-types.js';
 import type { ChunkOut } from '../providers/types.js';
-import { chunkBatches, heldBatches, type ChunkBatches } from '../stream/batches.js';
+import { batchOf, type ChunkBatches } from '../stream/batches.js';
 
 /**
  * Replays a stored stream as the chunks it was recorded as, one SSE event each, so SDKs assemble the
@@ -10,5 +10,5 @@ import { chunkBatches, heldBatches, type ChunkBatches } from '../stream/batches.
  * socket write per chunk (see `ChunkBatches`).
  */
 export function replayChunks(chunks: ChatCompletionChunk[]): ChunkBatches {
-  return chunkBatches(() => heldBatches([chunks.map((chunk) => ({ chunk }) satisfies ChunkOut)]));
+  return batchOf(chunks.map((chunk) => ({ chunk }) satisfies ChunkOut));
 }

@@ -7,7 +7,7 @@ import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../provide
 import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
-import { batchesOf, chunkBatches, heldBatches, type ChunkBatches } from '../stream/batches.js';
+import { batchesOf, batchOf, chunkBatches, type ChunkBatches } from '../stream/batches.js';
 import { sseHeaders, toOpenAISse } from '../stream/encode.js';
 import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
@@ -101,7 +101,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
       // A stored completion streamed out never leaves as its JSON text: the text is let go now, as the
       // writer would have taken it. The completion goes out as one batch (one write).
       if (short.kind === 'completion') forgetJsonText(short.completion);
-      const chunks = short.kind === 'stream' ? short.chunks : chunkBatches(() => heldBatches([completionToChunks(short.completion, state.wantsStreamUsage)]));
+      const chunks = short.kind === 'stream' ? short.chunks : batchOf(completionToChunks(short.completion, state.wantsStreamUsage));
       return { kind: 'stream', chunks: observe(gw, state, chunks) };
     }
     const completion = short.kind === 'completion' ? short.completion : assembleCompletion(await collect(short.chunks));

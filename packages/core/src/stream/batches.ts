@@ -107,3 +107,8 @@ class HeldBatches implements AsyncGenerator<ChunkOut[], void, undefined> {
 export function heldBatches(held: ChunkOut[][], source?: AsyncGenerator<ChunkOut[], void, undefined>): AsyncGenerator<ChunkOut[], void, undefined> {
   return new HeldBatches(held, source);
 }
+
+/** A stream of one batch already at hand (a stored or assembled answer): written out in one write. */
+export function batchOf(outs: ChunkOut[]): ChunkBatches {
+  return chunkBatches(() => heldBatches([outs]));
+}
