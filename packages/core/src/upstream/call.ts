@@ -29,7 +29,7 @@ class AttemptControl {
   timedOut = false;
   /** The attempt's own link, when it has a timeout of its own. */
   private readonly own: AbortLink | undefined;
-  private timer: Deadline | undefined;
+  private deadline: Deadline | undefined;
   private finished = false;
   private readonly onParentAbort = () => this.own!.abort(this.parent.reason);
 
@@ -42,15 +42,15 @@ class AttemptControl {
     this.signal = own;
     if (parent.aborted) own.abort(parent.reason);
     else parent.addEventListener('abort', this.onParentAbort, { once: true });
-    this.timer = setDeadline(timeoutMs, () => {
+    this.deadline = setDeadline(timeoutMs, () => {
       this.timedOut = true;
       own.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
     });
   }
 
-  clearTimer(): void {
-    if (this.timer) clearDeadline(this.timer);
-    this.timer = undefined;
+  stopTimeout(): void {
+    if (this.deadline) clearDeadline(this.deadline);
+    this.deadline = undefined;
   }
 
   /**
@@ -60,7 +60,7 @@ class AttemptControl {
   finish(complete = false): void {
     if (this.finished) return;
     this.finished = true;
-    this.clearTimer();
+    this.stopTimeout();
     const own = this.own;
     if (!own) return;
     this.parent.removeEventListener('abort', this.onParentAbort);
@@ -261,7 +261,7 @@ export async function callChatStream(
     const req = await provider.chat.request(body, ctx);
     const res = await open(deps, provider, req, control, ctx);
     const stream = await holdBack(translate(res, provider, ctx, control));
-    control.clearTimer();
+    control.stopTimeout();
     return stream;
   } catch (e) {
     control.finish();
