@@ -1,6 +1,6 @@
 // A/B over HTTP: the same app kind from two builds (see bench/ab.mjs for building one from another
 // tree), against one mock upstream, rounds interleaved; prints the app's CPU µs/request for each.
-//   node bench/ab-http.mjs <buildA> <buildB> [kind=llmux-express] [features=off] [mode=json|stream] [rounds=6] [requests=1500]
+//   node bench/ab-http.mjs <buildA> <buildB> [kind=llmux-express] [features=off|<A>/<B>] [mode=json|stream] [rounds=6] [requests=1500]
 import { resolve } from 'node:path';
 import { APP_FLAGS, corePinning, start, stats, cpuBetween } from './lib/children.mjs';
 import { load, poolFor } from './lib/load.mjs';
@@ -16,8 +16,10 @@ const env = { UPSTREAM: `http://127.0.0.1:${upstream.port}` };
 const apps = [];
 // `kind` may name two kinds, `<A kind>/<B kind>` (e.g. a floor against llmux, from one build).
 const kinds = kind.split('/');
+// `features` may too (e.g. `off/limits`: what a feature costs on one kind).
+const featureSets = features.split('/');
 for (const [i, dir] of [a, b].entries()) {
-  const app = await start(resolve(dir, 'servers/app.js'), [kinds[i] ?? kinds[0], features], env, APP_FLAGS);
+  const app = await start(resolve(dir, 'servers/app.js'), [kinds[i] ?? kinds[0], featureSets[i] ?? featureSets[0]], env, APP_FLAGS);
   pinning.pinApp(app.child.pid);
   apps.push({ dir, child: app.child, pool: poolFor(`http://127.0.0.1:${app.port}`, 16), cpu: [] });
 }

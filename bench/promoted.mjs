@@ -7,6 +7,7 @@
 //   node bench/run.mjs --build-only
 //   node bench/promoted.mjs [kind=llmux-node] [features=off] [mode=stream] [requests=10000] [top=25]
 // With the cache among the features every prompt is new (misses); `UNIQUE=0` repeats one (hits).
+// `ALL=1` counts every allocation instead, collected young or not.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
@@ -21,7 +22,9 @@ const pool = poolFor(`http://127.0.0.1:${app.port}`, 16);
 const run = (n) => load(pool, { path: '/llm/v1/chat/completions', stream: mode === 'stream', unique: process.env.UNIQUE !== '0' && features.includes('cache'), n, concurrency: 16 });
 await run(3000);
 const file = `/tmp/llmux-promoted-${process.pid}.heapprofile`;
-await ask(app.child, 'sample-start');
+// `ALL=1`: every allocation, the short-lived too — what makes scavenges frequent, where promotion makes them slow.
+const all = process.env.ALL === '1';
+await ask(app.child, 'sample-start', { all });
 await run(Number(requests));
 await ask(app.child, 'sample-stop', { file });
 
@@ -35,7 +38,7 @@ let total = 0;
   total += node.selfSize;
   node.children.forEach(walk);
 })(profile.head);
-console.log(`${kind} ${features} ${mode}: ${(total / Number(requests) / 1024).toFixed(1)} KB per request promoted and later collected (or still alive)`);
+console.log(`${kind} ${features} ${mode}: ${(total / Number(requests) / 1024).toFixed(1)} KB per request ${all ? 'allocated' : 'promoted and later collected (or still alive)'}`);
 for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(top))) {
   console.log(`${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${site}`);
 }

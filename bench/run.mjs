@@ -50,6 +50,7 @@ const redisUp = await import('redis')
 const ROWS = [
   { id: 'node-floor', label: 'node:http floor (undici proxy)', kind: 'node-floor' },
   { id: 'node-llmux', label: 'llmux on node:http', kind: 'llmux-node', floor: 'node-floor' },
+  { id: 'node-minimum', label: "node:http proxy doing the contract's minimum by hand (reference; non-stream only)", kind: 'node-minimum', floor: 'node-floor', modes: ['json'] },
   { id: 'express-floor', label: 'Express floor (undici proxy)', kind: 'express-floor' },
   { id: 'express-fetch', label: 'naive Express + fetch proxy (reference)', kind: 'express-fetch', floor: 'express-floor' },
   { id: 'express-llmux', label: 'llmux Express', kind: 'llmux-express', floor: 'express-floor' },
@@ -90,6 +91,8 @@ for (const row of ROWS) {
   Object.assign(row, { child: app.child, path: '/llm/v1/chat/completions', pool: poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY) });
 }
 const everyone = [direct, ...ROWS];
+/** The rows measured in one mode (a reference row may leave out streams). */
+const rowsFor = (mode) => everyone.filter((row) => !row.modes || row.modes.includes(mode));
 
 /** Runs `n` requests against one row, with the app's CPU around it. */
 async function measure(row, stream, n, concurrency) {
@@ -121,10 +124,11 @@ const loadBefore = loadavg();
 // machine's load hits every configuration alike.
 for (const mode of MODES) {
   const stream = mode === 'stream';
-  for (const row of everyone) await load(row.pool, { path: row.path, stream, unique: row.unique, n: WARMUP, concurrency: CONCURRENCY });
+  const rows = rowsFor(mode);
+  for (const row of rows) await load(row.pool, { path: row.path, stream, unique: row.unique, n: WARMUP, concurrency: CONCURRENCY });
   for (let round = 0; round < ROUNDS; round++) {
     log(`${mode}: round ${round + 1}/${ROUNDS}`);
-    const order = everyone.map((_, i) => everyone[(i + round * 5) % everyone.length]);
+    const order = rows.map((_, i) => rows[(i + round * 5) % rows.length]);
     for (const row of order) {
       const r = await measure(row, stream, N, CONCURRENCY);
       if (args.verbose && r.cpu !== undefined) log(`  ${row.id}: ${(r.cpu / r.latencies.length).toFixed(0)} µs/req`);
@@ -138,7 +142,7 @@ for (const mode of MODES) {
   const stream = mode === 'stream';
   log(`${mode}: concurrency 1`);
   for (let round = 0; round < TTFB_ROUNDS; round++) {
-    for (const row of everyone) add(`${row.id}|${mode}|c1`, await measure(row, stream, TTFB_N, 1));
+    for (const row of rowsFor(mode)) add(`${row.id}|${mode}|c1`, await measure(row, stream, TTFB_N, 1));
   }
 }
 const loadAfter = loadavg();

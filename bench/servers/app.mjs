@@ -67,6 +67,28 @@ async function build() {
         res.writeHead(up.statusCode, { 'content-type': up.headers['content-type'] });
         await relay(up, res);
       });
+    case 'node-minimum':
+      // A reference, not a floor: by hand, the least a gateway under DESIGN.md must add to the floor —
+      // the body parsed (to read `model`), a client that leaves aborting the upstream call (the
+      // standard AbortController), the answer parsed (usage, for its cost), the contract's headers.
+      return createServer(async (req, res) => {
+        let body = '';
+        for await (const c of req) body += c;
+        const { model } = JSON.parse(body);
+        const abort = new AbortController();
+        res.on('close', () => abort.abort());
+        const up = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' }, body, signal: abort.signal });
+        let text = '';
+        for await (const c of up.body) text += c;
+        const { usage } = JSON.parse(text);
+        const id = crypto.randomUUID();
+        const cost = String((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6);
+        res.setHeader('content-type', up.headers['content-type']);
+        for (const [k, v] of [['x-llmux-trace-id', id], ['x-portkey-trace-id', id], ['x-llmux-provider', 'openai'], ['x-portkey-provider', 'openai'], ['x-llmux-target', 'config.targets[0]'], ['x-portkey-last-used-option-index', '0'], ['x-llmux-cache', 'DISABLED'], ['x-portkey-cache-status', 'DISABLED'], ['x-llmux-retries', '0'], ['x-portkey-retry-attempt-count', '0'], ['x-llmux-cost', cost], ['x-llmux-model', model]]) res.setHeader(k, v);
+        res.statusCode = up.statusCode;
+        res.setHeader('content-length', Buffer.byteLength(text));
+        res.end(text);
+      });
     case 'express-floor': {
       const { default: express } = await import('express');
       const app = express();
@@ -194,7 +216,7 @@ async function heapSample(m) {
     const { Session } = await import('node:inspector/promises');
     session = new Session();
     session.connect();
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true });
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: m.all === true });
   } else {
     globalThis.gc?.();
     const { profile } = await session.post('HeapProfiler.stopSampling');
