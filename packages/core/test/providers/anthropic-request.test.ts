@@ -79,6 +79,47 @@ describe('what the anthropic provider sends upstream', () => {
     ]);
   });
 
+  it('sends OpenAI file parts as documents (PDF as base64, text decoded, filename as title) and Anthropic-shaped blocks unchanged', async () => {
+    const pdf = Buffer.from('%PDF-1.4 tiny').toString('base64');
+    const notes = Buffer.from('Meeting notes: ship on Friday. Ünïcode kept.').toString('base64');
+    const own = { type: 'document', source: { type: 'url', url: 'https://example.com/spec.pdf' }, citations: { enabled: true } };
+    const sent = await send({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Summarise both' },
+            { type: 'file', file: { filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+            { type: 'file', file: { file_data: `data:text/plain;base64,${notes}` } },
+            own,
+          ],
+        },
+      ],
+    });
+    expect(sent.json.messages[0].content).toEqual([
+      { type: 'text', text: 'Summarise both' },
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf }, title: 'report.pdf' },
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Meeting notes: ship on Friday. Ünïcode kept.' } },
+      own,
+    ]);
+  });
+
+  it('refuses files Anthropic cannot take inline with a 400 naming the field, without calling upstream', async () => {
+    gw.upstream.reset();
+    const cases: Array<[unknown, string]> = [
+      [{ type: 'file', file: { file_id: 'file-abc' } }, 'messages[0].content[0].file.file_data'],
+      [{ type: 'file', file: { file_data: 'data:text/plain;base64,@@not base64@@' } }, 'messages[0].content[0].file.file_data'],
+    ];
+    for (const [part, param] of cases) {
+      const err = await gw.client.chat.completions
+        .create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: [part] }] } as never)
+        .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.error).toMatchObject({ param });
+    }
+    expect(gw.upstream.requests).toHaveLength(0);
+  });
+
   it('translates tools and every tool_choice', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
     const cases: Array<[unknown, unknown]> = [
