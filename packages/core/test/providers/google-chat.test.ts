@@ -140,6 +140,59 @@ describe('google chat: the generateContent request, field by field', () => {
     expect(plain!.json).toEqual({ contents: [{ role: 'user', parts: [{ text: 'Hi' }] }] });
   });
 
+  it('sends audio, files and text data URLs as inline bytes, and Files API ids and URLs as file references', async () => {
+    g.upstream.enqueue(path('gemini-2.5-flash'), { json: fixtureJson('gemini/generateContent.text.json') });
+    const pdf = Buffer.from('%PDF-1.4 tiny').toString('base64');
+    await g.client.chat.completions.create({
+      model: 'gemini-2.5-flash',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'mp3' } },
+            { type: 'file', file: { filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+            // Bare base64, as some clients send it: taken as a PDF.
+            { type: 'file', file: { file_data: pdf } },
+            { type: 'file', file: { file_id: 'https://generativelanguage.googleapis.com/v1beta/files/abc123', filename: 'clip.mp4' } },
+            // A URL-encoded (not base64) data URL is re-encoded as base64 bytes.
+            { type: 'image_url', image_url: { url: 'data:text/plain,h%C3%A9llo%20there' } },
+            { type: 'image_url', image_url: { url: 'gs://bucket/scans/page-1.png' } },
+          ],
+        },
+      ],
+    } as never);
+    expect(g.upstream.requests[0]!.json.contents).toEqual([
+      {
+        role: 'user',
+        parts: [
+          { inlineData: { mimeType: 'audio/mp3', data: 'UklGRg==' } },
+          { inlineData: { mimeType: 'application/pdf', data: pdf } },
+          { inlineData: { mimeType: 'application/pdf', data: pdf } },
+          { fileData: { mimeType: 'video/mp4', fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/abc123' } },
+          { inlineData: { mimeType: 'text/plain', data: Buffer.from('héllo there').toString('base64') } },
+          { fileData: { mimeType: 'image/png', fileUri: 'gs://bucket/scans/page-1.png' } },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses content parts Gemini cannot take with a 400 naming the field, without calling upstream', async () => {
+    const before = g.upstream.requests.length;
+    const cases: Array<[unknown, string]> = [
+      [{ type: 'file', file: { filename: 'x.pdf' } }, 'messages[0].content[0].file'],
+      [{ type: 'input_audio', input_audio: { format: 'wav' } }, 'messages[0].content[0].input_audio.data'],
+      [{ type: 'image_url', image_url: { url: 'ftp://example.com/cat.png' } }, 'messages[0].content[0].image_url.url'],
+      [{ type: 'image_url', image_url: { url: 'data:image/png' } }, 'messages[0].content[0].image_url.url'],
+      [{ type: 'refusal', refusal: 'no' }, 'messages[0].content[0].type'],
+    ];
+    for (const [part, param] of cases) {
+      const err = await g.client.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: [part] }] } as never).catch((e: unknown) => e as { status?: number; error?: unknown });
+      expect(err.status).toBe(400);
+      expect(err.error).toMatchObject({ param });
+    }
+    expect(g.upstream.requests.length).toBe(before);
+  });
+
   it('sends Gemini built-in tools and Gemini-only settings through', async () => {
     g.upstream.enqueue(path('gemini-2.5-flash'), { json: fixtureJson('gemini/generateContent.text.json') });
     const safety = [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }];
@@ -288,6 +341,35 @@ describe('google chat: recorded answers through the OpenAI SDK', () => {
     expect(m.content).toBeNull();
     expect((c as OpenAI.ChatCompletion).choices[0]!.finish_reason).toBe('length');
     expect((c as OpenAI.ChatCompletion).usage).toMatchObject({ prompt_tokens: 17, completion_tokens: 19, total_tokens: 36, completion_tokens_details: { reasoning_tokens: 19 } });
+  });
+
+  it('answers code execution (a built-in tool) as Markdown code blocks in the content', async () => {
+    // Synthetic, shaped per Google's code-execution docs: executableCode and codeExecutionResult parts between text.
+    g.upstream.enqueue(path('gemini-2.5-flash'), {
+      json: {
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'Let me compute it.' },
+                { executableCode: { language: 'PYTHON', code: 'print(sum(range(10)))' } },
+                { codeExecutionResult: { outcome: 'OUTCOME_OK', output: '45\n' } },
+                { text: 'The sum is 45.' },
+              ],
+            },
+            finishReason: 'STOP',
+            index: 0,
+          },
+        ],
+        usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 20, totalTokenCount: 30 },
+        modelVersion: 'gemini-2.5-flash',
+        responseId: 'code1',
+      },
+    });
+    const c = await g.client.chat.completions.create({ model: 'gemini-2.5-flash', messages: user, tools: [{ type: 'code_execution' }] } as never);
+    expect(c.choices[0]!.message.content).toBe('Let me compute it.\n```python\nprint(sum(range(10)))\n```\n\n```output\n45\n\n```\nThe sum is 45.');
+    expect(c.choices[0]!.finish_reason).toBe('stop');
   });
 
   it('answers several candidates as several choices (n)', async () => {
