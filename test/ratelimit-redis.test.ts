@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
 import { createRedisStore } from '@llmux/redis';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
@@ -139,5 +140,26 @@ describe('rate limits shared through Redis', () => {
     expect(res.status).toBe(429);
     expect((await res.json()).error.message).toMatch(/^request too large: it may use 1010 tokens but the gateway is limited to 100 tokens per minute$/);
     expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('keeps counting after Redis lost its scripts (a restart, SCRIPT FLUSH): loads them again, counts intact', async () => {
+    upstream.route('/v1/chat/completions', { json: completion });
+    const [gateway] = await instances(1, { config: { rate_limit: { requests_per_minute: 3 } } });
+    const first = await post(gateway!);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    const admin = createClient();
+    await admin.connect();
+    try {
+      await admin.scriptFlush();
+    } finally {
+      await admin.quit();
+    }
+    const afterFlush = await post(gateway!);
+    expect(afterFlush.status).toBe(200);
+    expect(afterFlush.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    expect((await post(gateway!)).status).toBe(200);
+    expect((await post(gateway!)).status).toBe(429);
+    expect(upstream.requests).toHaveLength(3);
   });
 });
