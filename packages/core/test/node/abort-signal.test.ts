@@ -1,0 +1,115 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { abortLinkFor, abortSignalFor } from '../../src/node/index.js';
+import type { AbortLink } from '../../src/upstream/abort-link.js';
+
+/**
+ * A real server whose handler takes what `setup` returns from the response, answers the head and one
+ * body chunk, and finishes only when told to, so a client can leave while the response is open.
+ */
+let server: Server | undefined;
+afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+function serve<T>(setup: (res: ServerResponse) => T) {
+  let made!: (value: { taken: T; res: ServerResponse }) => void;
+  const handled = new Promise<{ taken: T; res: ServerResponse }>((resolve) => (made = resolve));
+  server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+    const taken = setup(res);
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('partial ');
+    made({ taken, res });
+  });
+  return new Promise<{ handled: typeof handled; url: string }>((resolve) =>
+    server!.listen(0, '127.0.0.1', () => resolve({ handled, url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/` })),
+  );
+}
+
+/** Sends a request and resolves once the first body byte arrived, with a way to hang up. */
+function open(url: string) {
+  return new Promise<{ hangUp: () => void; rest: Promise<string> }>((resolve, reject) => {
+    const req = request(url, (res) => {
+      let text = '';
+      const rest = new Promise<string>((done) => {
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => done(text));
+        res.on('error', () => done(text));
+        res.on('close', () => done(text));
+      });
+      res.once('data', () => resolve({ hangUp: () => req.destroy(), rest }));
+    });
+    // After the head arrived, an error (the hang-up itself) settles nothing more.
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const closed = (res: ServerResponse) => new Promise<void>((resolve) => (res.destroyed ? resolve() : res.once('close', () => resolve())));
+
+describe('abortLinkFor', () => {
+  it('aborts, marked as the client leaving, when the client hangs up before the response finished', async () => {
+    const { handled, url } = await serve((res) => abortLinkFor(res));
+    const client = await open(url);
+    const { taken: link, res } = await handled;
+    expect(link.aborted).toBe(false);
+    let heard = 0;
+    link.addEventListener('abort', () => heard++);
+    client.hangUp();
+    await closed(res);
+    expect(link.aborted).toBe(true);
+    expect(link.clientClosed).toBe(true);
+    expect(String(link.reason)).toContain('client closed the connection');
+    expect(heard).toBe(1);
+  });
+
+  it('stays quiet when the response finished normally', async () => {
+    const { handled, url } = await serve((res) => abortLinkFor(res));
+    const client = await open(url);
+    const { taken: link, res } = await handled;
+    res.end('done');
+    expect(await client.rest).toBe('partial done');
+    await closed(res);
+    expect(link.aborted).toBe(false);
+    expect(link.clientClosed).toBe(false);
+  });
+
+  it('gives a second link on the same response (two gateways on one request) its own abort', async () => {
+    const { handled, url } = await serve((res): [AbortLink, AbortLink] => [abortLinkFor(res), abortLinkFor(res)]);
+    const client = await open(url);
+    const { taken: links, res } = await handled;
+    expect(links[0]).not.toBe(links[1]);
+    client.hangUp();
+    await closed(res);
+    expect(links.map((l) => [l.aborted, l.clientClosed])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+  });
+});
+
+describe('abortSignalFor', () => {
+  it('is a real AbortSignal that aborts when the client leaves, and only then', async () => {
+    const { handled, url } = await serve((res) => abortSignalFor(res));
+    const client = await open(url);
+    const { taken: signal, res } = await handled;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    // Marked as living exactly as long as its request, so the router may link to it directly.
+    expect((signal as unknown as Record<symbol, unknown>)[Symbol.for('llmux.request-scoped-signal')]).toBe(true);
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    client.hangUp();
+    await aborted;
+    expect(signal.aborted).toBe(true);
+    expect(String(signal.reason)).toContain('client closed the connection');
+    await closed(res);
+  });
+
+  it('does not abort once the response finished', async () => {
+    const { handled, url } = await serve((res) => abortSignalFor(res));
+    const client = await open(url);
+    const { taken: signal, res } = await handled;
+    res.end('done');
+    await client.rest;
+    await closed(res);
+    expect(signal.aborted).toBe(false);
+  });
+});
