@@ -135,6 +135,57 @@ describe('/v1/messages against an OpenAI target', () => {
     expect(Object.keys(uses[0]!.input as object).length).toBeGreaterThan(0);
   });
 
+  it('sends images and documents as OpenAI image_url, file and text parts', async () => {
+    upstream.enqueue('/v1/chat/completions', { json: fixtureJson('openai/chat-completions.text.json') });
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const pdf = Buffer.from('%PDF-1.4 tiny').toString('base64');
+    await client.messages.create({
+      model: 'gpt-4o',
+      max_tokens: 100,
+      system: 'Be brief.',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Compare them' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+            { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf }, title: 'report.pdf' },
+            { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf } },
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Plain notes.' } },
+          ],
+        },
+      ],
+    });
+    expect(upstream.requests[0]!.json.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Compare them' },
+          { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+          { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+          { type: 'file', file: { filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+          { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+          { type: 'text', text: 'Plain notes.' },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses image and document sources only Anthropic can resolve with a 400 naming the field', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ type: 'image', source: { type: 'file', file_id: 'file_011' } }, 'messages[0].content[0].source.type'],
+      [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }, 'messages[0].content[0].source.type'],
+    ];
+    for (const [block, param] of cases) {
+      const err = await client.messages.create({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: [block as never] }] }).catch((e) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(err.error.error.message).toContain(param);
+    }
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('refuses content only Anthropic understands with a 400 naming the block', async () => {
     const search = { type: 'search_result', source: 'https://example.com', title: 'Doc', content: [{ type: 'text', text: 'Fact.' }] };
     const err = await client.messages
@@ -185,6 +236,31 @@ describe('/v1/messages against an Anthropic target (passthrough)', () => {
     expect(sent.headers['anthropic-beta']).toBe('token-efficient-tools-2025-02-19');
     expect(JSON.stringify(sent.headers)).not.toContain(CLIENT_KEY);
     expect(states[0]!.usage).toMatchObject({ prompt_tokens: 572, completion_tokens: 53 });
+  });
+
+  it("applies a target's override_params in Anthropic's names and drops OpenAI-only ones", async () => {
+    const { app: other, client: overridden } = await start([
+      {
+        provider: 'anthropic',
+        api_key: 'sk-ant-upstream',
+        custom_host: `${upstream.url}/v1`,
+        override_params: { model: 'claude-haiku-4-5', max_completion_tokens: 64, stop: 'END', user: 'team-7', temperature: 0.2, seed: 7, response_format: { type: 'json_object' } },
+      },
+    ]);
+    try {
+      upstream.enqueue('/v1/messages', { json: fixtureJson('anthropic/messages.text.json') });
+      await overridden.messages.create({ model: 'claude-x', max_tokens: 1000, metadata: { user_id: 'u-1' }, messages: [{ role: 'user', content: 'Hi' }] });
+      expect(upstream.requests[0]!.json).toEqual({
+        model: 'claude-haiku-4-5',
+        max_tokens: 64,
+        stop_sequences: ['END'],
+        metadata: { user_id: 'team-7' },
+        temperature: 0.2,
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+    } finally {
+      await other.close();
+    }
   });
 
   it('passes blocks only Anthropic understands to an Anthropic target', async () => {
