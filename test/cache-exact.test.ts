@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CacheScratch, GatewayConfig } from '@llmux/core';
-import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
+import { cassette, fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
 import { startMockUpstream, type MockUpstream, type MockReply } from './helpers/mock-upstream.js';
 
@@ -228,6 +228,43 @@ describe('exact cache through the OpenAI SDK (express5)', () => {
     }
     expect(text).toBe(answered.data.choices[0]!.message.content);
     expect(tokens(usage)).toEqual(tokens(answered.data.usage));
+    expect(chatCalls()).toBe(2);
+  });
+
+  it('carries tool calls across modes: a stored tool-call stream answers a non-stream request, a stored tool-call answer a stream', async () => {
+    const client = await start({ config: config({ mode: 'simple' }) });
+    const tools = [{ type: 'function' as const, function: { name: 'get_capital', parameters: { type: 'object', properties: { country: { type: 'string' } } } } }];
+    upstream.enqueue(CHAT, { chunks: TOOL_STREAM });
+    const first = [{ role: 'user' as const, content: 'What is the capital of the UK?' }];
+    const live = [];
+    for await (const c of await client.chat.completions.create({ model: 'gpt-4o-mini', messages: first, tools, stream: true })) live.push(c);
+    const liveCalls = live.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    const fromStream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: first, tools }).withResponse();
+    expect(fromStream.response.headers.get('x-llmux-cache')).toBe('HIT');
+    const message = fromStream.data.choices[0]!.message;
+    expect(fromStream.data.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(message.tool_calls).toEqual([
+      {
+        id: liveCalls.find((t) => t.id)!.id,
+        type: 'function',
+        function: { name: 'get_capital', arguments: liveCalls.map((t) => t.function?.arguments ?? '').join('') },
+      },
+    ]);
+    expect(JSON.parse((message.tool_calls![0] as { function: { arguments: string } }).function.arguments)).toEqual({ country: 'UK' });
+
+    const recorded = cassette('openai/chat-completions.tool-call.cassette.yaml')[0]!.response.parsed_body as OpenAI.ChatCompletion;
+    upstream.enqueue(CHAT, { json: recorded });
+    const second = [{ role: 'user' as const, content: 'Weather in Paris?' }];
+    await client.chat.completions.create({ model: 'gpt-5-mini', messages: second, tools });
+    const replay = await client.chat.completions.create({ model: 'gpt-5-mini', messages: second, tools, stream: true }).withResponse();
+    expect(replay.response.headers.get('x-llmux-cache')).toBe('HIT');
+    const assembled = [];
+    for await (const c of replay.data) assembled.push(c);
+    const calls = assembled.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls.map((t) => [t.index, t.id, t.function?.name, t.function?.arguments])).toEqual([
+      [0, 'call_aDdJTteHrpMdhdkEkyxjxEHH', 'get_weather', '{"city":"Paris"}'],
+    ]);
+    expect(assembled.map((c) => c.choices[0]?.finish_reason).filter(Boolean)).toEqual(['tool_calls']);
     expect(chatCalls()).toBe(2);
   });
 
