@@ -197,6 +197,25 @@ describe('client aborts', () => {
     expect(ups[1]!.requests).toHaveLength(0);
   });
 
+  it('a client leaving during a retry wait (Retry-After) ends the wait: no retry is sent, the request settles at once', async () => {
+    const records: Array<{ status: number; duration_ms: number; attempts: unknown[] }> = [];
+    // The real timer this time: the wait itself must be cut short.
+    const app = await start({ retry: { attempts: 2, use_retry_after_header: true }, targets: [target(0)] }, { routing: {}, onLog: (r) => void records.push(r as never) });
+    ups[0]!.enqueue(CHAT, { status: 429, headers: { 'retry-after': '5' }, json: { error: { message: 'slow down', type: 'rate_limit_error' } } }, { json: completion });
+    const client = new AbortController();
+    const pending = post(app, {}, {}, client.signal);
+    await until(() => ups[0]!.requests.length === 1);
+    const left = Date.now();
+    client.abort();
+    await expect(pending).rejects.toThrow();
+    await until(() => records.length === 1);
+    expect(Date.now() - left).toBeLessThan(2000);
+    expect(records[0]!.duration_ms).toBeLessThan(2000);
+    expect(records[0]!.attempts).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ups[0]!.requests).toHaveLength(1);
+  });
+
   it('a client leaving mid-stream stops the upstream stream', async () => {
     const app = await start({ targets: [target(0)] });
     ups[0]!.enqueue(CHAT, { chunks: streamEvents, chunkDelayMs: 60 });
