@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { createGateway } from '../../src/index.js';
+
+/** Rate limits by a client-sent metadata field, through `handle()` with the built-in mock provider. */
+function gateway() {
+  return createGateway({
+    config: { targets: [{ provider: 'mock' }], rate_limit: { requests_per_minute: 2, scope: 'metadata.session' } },
+    logger: false,
+    metrics: false,
+  });
+}
+
+const ask = (gw: ReturnType<typeof gateway>, session: string) =>
+  gw.handle({
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json', 'x-llmux-metadata': JSON.stringify({ session }) },
+    body: { model: 'mock-1', messages: [{ role: 'user', content: 'hi' }] },
+  });
+
+describe('scope values that are long, or odd, still name one caller each', () => {
+  it('gives two long session ids that share their first 250 characters a limit each', async () => {
+    const gw = gateway();
+    const prefix = 's'.repeat(250);
+    const a = `${prefix}-alice`;
+    const b = `${prefix}-bob`;
+    expect((await ask(gw, a)).status).toBe(200);
+    expect((await ask(gw, a)).status).toBe(200);
+    expect((await ask(gw, a)).status).toBe(429);
+    // Cut to a bounded key, but not merged with its neighbour: b still has its own two requests.
+    expect((await ask(gw, b)).status).toBe(200);
+    expect((await ask(gw, b)).status).toBe(200);
+    expect((await ask(gw, b)).status).toBe(429);
+    await gw.close();
+  });
+
+  it('keeps values with the separators of its keys (":" and "=") apart from the values they might imitate', async () => {
+    const gw = gateway();
+    expect((await ask(gw, 'x:y=z')).status).toBe(200);
+    expect((await ask(gw, 'x:y=z')).status).toBe(200);
+    expect((await ask(gw, 'x:y=z')).status).toBe(429);
+    expect((await ask(gw, 'x')).status).toBe(200);
+    expect((await ask(gw, 'x%3Ay%3Dz')).status).toBe(200);
+    await gw.close();
+  });
+});
