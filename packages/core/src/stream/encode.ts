@@ -2,8 +2,7 @@ import type { ChunkOut } from '../providers/types.js';
 import type { GatewayError } from '../errors.js';
 import { batchesOf } from './batches.js';
 import { copyHeaders } from '../http/headers.js';
-
-const encoder = new TextEncoder();
+import { utf8Bytes } from '../http/bytes.js';
 
 /**
  * The headers of an SSE response plus `extra`, as a new object. Built from a literal on purpose:
@@ -20,21 +19,21 @@ export function sseHeaders(extra?: Record<string, string>): Record<string, strin
   });
 }
 
-export const DONE = encoder.encode('data: [DONE]\n\n');
+export const DONE = new TextEncoder().encode('data: [DONE]\n\n');
 
 /** A chunk's SSE event: the upstream's bytes (`raw`) unless the chunk was changed. */
 const eventText = (out: ChunkOut): string => `data: ${out.raw ?? JSON.stringify(out.chunk)}\n\n`;
 
 /** The OpenAI SDK raises on a `data:` object with an `error` key, so a broken stream can never look complete. */
 export function encodeStreamError(error: GatewayError): Uint8Array {
-  return encoder.encode(`data: ${JSON.stringify(error.toJSON())}\n\n`);
+  return utf8Bytes(`data: ${JSON.stringify(error.toJSON())}\n\n`);
 }
 
 /** One SSE event per chunk, as one buffer. */
 function encodeBatch(batch: readonly ChunkOut[]): Uint8Array {
   let text = '';
   for (const out of batch) text += eventText(out);
-  return encoder.encode(text);
+  return utf8Bytes(text);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readAllBytes } from '../../src/http/bytes.js';
+import { readAllBytes, utf8Bytes } from '../../src/http/bytes.js';
 
 const tooLarge = () => new Error('too large');
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -50,5 +50,16 @@ describe('readAllBytes', () => {
     const body = Readable.from(['x']);
     for await (const _ of body) void _;
     expect((await readAllBytes(body, 100, tooLarge)).byteLength).toBe(0);
+  });
+});
+
+describe('utf8Bytes', () => {
+  it('gives the UTF-8 bytes TextEncoder gives, as a Uint8Array, multi-byte characters and long texts included', () => {
+    for (const t of ['', 'data: {"content":"héllo ✓ 🎉"}\n\n', 'x'.repeat(10_000) + '€']) {
+      const bytes = utf8Bytes(t);
+      expect(bytes).toBeInstanceOf(Uint8Array);
+      expect([...bytes]).toEqual([...new TextEncoder().encode(t)]);
+      expect(text(bytes)).toBe(t);
+    }
   });
 });

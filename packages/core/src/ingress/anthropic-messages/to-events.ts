@@ -5,9 +5,9 @@ import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
 import type { ChunkOut } from '../../providers/types.js';
 import { anthropicErrorBody } from './errors.js';
 import { messageId } from './to-message.js';
+import { utf8Bytes } from '../../http/bytes.js';
 
-const encoder = new TextEncoder();
-const sse = (type: string, data: unknown) => encoder.encode(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+const sse = (type: string, data: unknown) => utf8Bytes(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
 
 type Open = { kind: 'text' | 'thinking' | 'tool'; index: number };
 
@@ -116,7 +116,7 @@ export async function* toAnthropicSse(
     for await (const out of chunks) {
       if (relay) {
         const text = relay();
-        if (text) yield encoder.encode(text);
+        if (text) yield utf8Bytes(text);
       } else {
         for (const bytes of writer.chunk(out.chunk)) yield bytes;
       }
@@ -129,6 +129,6 @@ export async function* toAnthropicSse(
   else {
     // `message_stop` and anything else after the last chunk.
     const rest = relay();
-    if (rest) yield encoder.encode(rest);
+    if (rest) yield utf8Bytes(rest);
   }
 }

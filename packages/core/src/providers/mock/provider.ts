@@ -2,13 +2,13 @@ import type { ChatMessage, ChatRequest, EmbeddingsRequest } from '../openai-type
 import { openAICompatible } from '../openai-compatible/provider.js';
 import type { Provider, UpstreamRequest, UpstreamResponse } from '../types.js';
 import { embeddingToBase64 } from '../embedding-base64.js';
+import { utf8Bytes } from '../../http/bytes.js';
 
 /**
  * Answers locally, without network, in OpenAI's wire format — so the examples run with no API keys
  * and every stage after the transport (translation, cache, cost, logs) runs exactly as for a real provider.
  * Target settings: `mock_response` (fixed text), `mock_delay_ms` (pause between stream chunks, default 0).
  */
-const encoder = new TextEncoder();
 
 function lastUserText(messages: ChatMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -43,7 +43,7 @@ function embed(text: string, dims = 64): number[] {
 }
 
 function json(status: number, value: unknown): UpstreamResponse {
-  const bytes = encoder.encode(JSON.stringify(value));
+  const bytes = utf8Bytes(JSON.stringify(value));
   return {
     status,
     headers: { 'content-type': 'application/json' },
@@ -83,7 +83,7 @@ function chat(body: ChatRequest & { mock_delay_ms?: unknown }, signal: AbortSign
   const base = { id, object: 'chat.completion.chunk', created, model: body.model };
   const words = text.match(/\S+\s*/g) ?? [text];
   async function* sse() {
-    const send = (v: unknown) => encoder.encode(`data: ${JSON.stringify(v)}\n\n`);
+    const send = (v: unknown) => utf8Bytes(`data: ${JSON.stringify(v)}\n\n`);
     yield send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
     for (const word of words) {
       if (delay) await sleep(delay, signal);
@@ -91,7 +91,7 @@ function chat(body: ChatRequest & { mock_delay_ms?: unknown }, signal: AbortSign
     }
     yield send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
     if (body.stream_options?.include_usage) yield send({ ...base, choices: [], usage });
-    yield encoder.encode('data: [DONE]\n\n');
+    yield utf8Bytes('data: [DONE]\n\n');
   }
   return { status: 200, headers: { 'content-type': 'text/event-stream' }, body: sse(), dump: async () => undefined };
 }
