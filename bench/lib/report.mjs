@@ -197,7 +197,8 @@ export function renderDoc({ meta, table, semantic, targets }) {
       '`node bench/ab.mjs` (in-process, two builds interleaved) and `node bench/ab-http.mjs` (two builds over HTTP) measure one change; ' +
       '`npm run bench -- --profile=<row id>` writes a CPU profile of that row\'s app for `node bench/profile-summary.mjs`; ' +
       '`node bench/promoted.mjs <kind> <features> <mode>` shows what a row\'s app promotes to the old generation, per request and by allocation site ' +
-      '(a stream whose objects all got promoted made every scavenge 8–16 ms and cost more CPU than the gateway\'s own work).',
+      '(a stream whose objects all got promoted made every scavenge 8–16 ms and cost more CPU than the gateway\'s own work); ' +
+      '`node bench/gc-trace.mjs <kind> <features>` counts and times the app\'s young-generation GCs per request.',
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
       'sets the response headers of DESIGN.md and builds one request record (kept in the recent-requests ring even with every sink off, and then redacted only when the ring is read). ' +
       'The row with the default observability adds the pino line per request and Prometheus metrics.',
