@@ -5,6 +5,7 @@ import { copyHeaders } from './http/headers.js';
 import { forgetJsonText } from './http/json-text.js';
 import { validateOptions, type GatewayOptions } from './options.js';
 import type { GatewayInternals } from './pipeline/internals.js';
+import { InFlight } from './pipeline/in-flight.js';
 import { PlanResolver } from './pipeline/resolve-plan.js';
 import { routeHandlers } from './pipeline/routes.js';
 import { buildStages } from './pipeline/stages.js';
@@ -77,7 +78,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     stages: [],
     ...(logger ? { logger } : {}),
     limits,
-    inflight: new Set(),
+    inflight: new InFlight(),
   };
   gw.stages = buildStages(gw);
   let closing = false;
@@ -130,8 +131,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         (res) => finishRequest(gw, call, res),
         (e: unknown) => finishRequest(gw, call, (call.route === 'messages' ? anthropicErrorResponse : errorResponse)(e, call.traceId), e),
       );
-      gw.inflight.add(work);
-      work.finally(() => gw.inflight.delete(work));
+      gw.inflight.enter();
+      work.then(gw.inflight.leave, gw.inflight.leave);
       return work;
     },
     async chat(body, call = {}) {
@@ -153,29 +154,18 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       // Idempotent: a Nest module's destroy hook and the app may both close the gateway.
       return (shutdown ??= (async () => {
         closing = true;
-        const finished = await settledWithin(gw.inflight, deadlineMs);
+        const finished = await gw.inflight.settled(deadlineMs);
         if (finished) await gw.client.close();
         else {
           // Past the deadline, upstream calls still running are cut (their clients get an error event);
           // a short grace lets those requests settle their budgets and write their records.
           await gw.client.destroy();
-          await settledWithin(gw.inflight, 1000);
+          await gw.inflight.settled(1000);
         }
         await gw.store.close();
       })());
     },
   };
-}
-
-/** Waits for the work in flight up to `ms`; true when it all finished in time. */
-async function settledWithin(inflight: Set<Promise<unknown>>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const done = await Promise.race([
-    Promise.allSettled([...inflight]).then(() => true),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return done;
 }
 
 export function errorResponse(e: unknown, traceId: string): GatewayResponse {

@@ -21,9 +21,8 @@ export function openStage(gw: GatewayInternals): PipelineStage {
       if (tracing) scratch.parent = parentContextFor(state.request);
       // The answer is needed whole to be logged; the pipeline hands a stream over only if it ends normally.
       if (gw.options.logBodies && state.stream) state.recordChunks = true;
-      const done = new Promise<void>((resolve) => (scratch.done = resolve));
-      gw.inflight.add(done);
-      void done.then(() => gw.inflight.delete(done));
+      gw.inflight.enter();
+      scratch.done = gw.inflight.leave;
       obs.metrics?.inFlight.inc();
     },
   };

@@ -1,3 +1,4 @@
+import type { InFlight } from './in-flight.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { GatewayLogger, GatewayOptions } from '../options.js';
 import type { GatewayStore } from '../store/types.js';
@@ -16,5 +17,5 @@ export interface GatewayInternals {
   logger?: GatewayLogger;
   limits: { maxBodyBytes: number; maxMessages: number; maxJsonDepth: number };
   /** In-flight requests, so `close()` can wait for streams to finish. */
-  inflight: Set<Promise<unknown>>;
+  inflight: InFlight;
 }
