@@ -124,11 +124,19 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   return {
     options,
     internals: gw,
-    async handle(req, context) {
-      const call: CallInfo = { req, context, traceId: traceIdFor(req), startedAt: Date.now() };
-      // Every response passes `finishRequest`, which makes sure a refused request leaves its log record too.
+    // Not `async`: the promise it returns is `work` itself, not one more wrapped around it (resolving
+    // a promise with a promise costs a job and two microtask turns).
+    handle(req, context) {
+      let call: CallInfo;
+      try {
+        call = { req, context, traceId: traceIdFor(req), startedAt: Date.now() };
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      // Every error response passes `finishRequest`, which makes sure a refused request leaves its log
+      // record too; an answer is handed back as it is.
       const work = dispatch(call).then(
-        (res) => finishRequest(gw, call, res),
+        (res) => (res.status < 400 ? res : finishRequest(gw, call, res)),
         (e: unknown) => finishRequest(gw, call, (call.route === 'messages' ? anthropicErrorResponse : errorResponse)(e, call.traceId), e),
       );
       gw.inflight.enter();
