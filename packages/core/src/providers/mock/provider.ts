@@ -4,12 +4,6 @@ import type { Provider, UpstreamRequest, UpstreamResponse } from '../types.js';
 import { embeddingToBase64 } from '../embedding-base64.js';
 import { utf8Bytes } from '../../http/bytes.js';
 
-/**
- * Answers locally, without network, in OpenAI's wire format — so the examples run with no API keys
- * and every stage after the transport (translation, cache, cost, logs) runs exactly as for a real provider.
- * Target settings: `mock_response` (fixed text), `mock_delay_ms` (pause between stream chunks, default 0).
- */
-
 function lastUserText(messages: ChatMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
@@ -118,6 +112,11 @@ async function transport(req: UpstreamRequest, signal: AbortSignal): Promise<Ups
 
 const base = openAICompatible({ id: 'mock', baseURL: 'mock://local/v1' });
 
+/**
+ * Answers locally, without network, in OpenAI's wire format — so the examples run with no API keys
+ * and every stage after the transport (translation, cache, cost, logs) runs exactly as for a real provider.
+ * Target settings: `mock_response` (fixed text), `mock_delay_ms` (pause between stream chunks, default 0).
+ */
 export const mockProvider: Provider = {
   ...base,
   chat: {
