@@ -202,6 +202,8 @@ export function renderDoc({ meta, table, semantic, targets }) {
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
       'sets the response headers of DESIGN.md and builds one request record (kept in the recent-requests ring even with every sink off, and then redacted only when the ring is read). ' +
       'The row with the default observability adds the pino line per request and Prometheus metrics.',
+    '- The same gateway code costs more over the Express floor than over node:http\'s mostly through garbage collection: under Express each young-generation GC took about 9.6 ms, ' +
+      'against about 1.2 ms under node:http and Koa (`node bench/gc-trace.mjs`), so each byte a request allocates costs several times more there.',
     '- Time to first byte one request at a time includes two extra loopback legs (client → proxy, proxy → client) and everything a proxy does before relaying. ' +
       '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock: on this VM each leg between two processes took 0.22–0.24 ms, and the proxy\'s own work 0.05 ms, ' +
       'so the issues\' "≤ 0.3 ms over direct" cannot be met by any proxy process here — the column "TTFB over its floor" is what llmux itself adds.',
