@@ -1,5 +1,5 @@
 import type { GatewayInternals } from '../pipeline/internals.js';
-import type { PipelineStage } from '../pipeline/state.js';
+import type { PipelineStage, RequestState } from '../pipeline/state.js';
 import { recordFromState } from './build-record.js';
 import { observabilityOf, type PendingRecord } from './observability.js';
 import { observabilityScratch } from './request-scratch.js';
@@ -15,30 +15,30 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : u
  */
 export function logStage(gw: GatewayInternals): PipelineStage {
   const obs = observabilityOf(gw);
+  const tracing = gw.options.tracing !== false;
   return {
     name: 'observability-log',
     afterOthers: true,
-    before(state) {
-      observabilityScratch(state).routedAt = Date.now();
-    },
+    // When routing began, for the spans' timeline; nothing else reads it.
+    ...(tracing ? { before: (state: RequestState) => void (observabilityScratch(state).routedAt = Date.now()) } : {}),
     after(state, outcome) {
       const scratch = observabilityScratch(state);
       try {
         const body = state.body;
-        const pending: PendingRecord = {
-          record: recordFromState(gw, state, outcome),
-          plan: state.plan,
-          targets: [state.target],
-          ...(scratch.parent ? { parent: scratch.parent } : {}),
-          ...(scratch.routedAt !== undefined ? { routedAt: scratch.routedAt } : {}),
-          params: {
+        const pending: PendingRecord = { record: recordFromState(gw, state, outcome), plan: state.plan, targets: [state.target] };
+        // What only spans read, set only when spans are made (assigned, not spread: a spread builds a
+        // temporary object, and this runs on every request).
+        if (tracing) {
+          if (scratch.parent) pending.parent = scratch.parent;
+          if (scratch.routedAt !== undefined) pending.routedAt = scratch.routedAt;
+          pending.params = {
             max_tokens: num(body.max_completion_tokens) ?? num(body.max_tokens),
             temperature: num(body.temperature),
             top_p: num(body.top_p),
             frequency_penalty: num(body.frequency_penalty),
             presence_penalty: num(body.presence_penalty),
-          },
-        };
+          };
+        }
         if (gw.options.logBodies) pending.bodies = { request: body, completion: outcome.completion, chunks: outcome.chunks };
         obs.emit(pending);
       } finally {

@@ -1,6 +1,6 @@
 import { costTrailers, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { copyHeaders, responseHeaders } from '../http/headers.js';
+import { copyHeaders, responseHeaders, type ResponseFacts } from '../http/headers.js';
 import { forgetJsonText } from '../http/json-text.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
@@ -19,14 +19,17 @@ import type { RequestState } from './state.js';
 /** The answer of a chat request before it is encoded for the client's wire format. */
 export type ChatResult = { kind: 'completion'; completion: ChatCompletion } | { kind: 'stream'; chunks: AsyncIterable<ChunkOut> };
 
-export function factsOf(state: RequestState) {
-  return {
-    traceId: state.traceId,
-    ...(state.target ? { provider: state.target.provider, target: state.target.path, targetIndex: state.target.index } : {}),
-    cache: state.cache,
-    retries: state.retries,
-    ...(state.cost !== undefined ? { cost: state.cost } : {}),
-  };
+/** The facts a response's headers state. Assigned field by field: conditional spreads build a temporary object each. */
+export function factsOf(state: RequestState): ResponseFacts {
+  const facts: ResponseFacts = { traceId: state.traceId, cache: state.cache, retries: state.retries };
+  const target = state.target;
+  if (target) {
+    facts.provider = target.provider;
+    facts.target = target.path;
+    facts.targetIndex = target.index;
+  }
+  if (state.cost !== undefined) facts.cost = state.cost;
+  return facts;
 }
 
 /** Resolves the model sent upstream: the target's `override_params.model`, then aliases, then the request. */
