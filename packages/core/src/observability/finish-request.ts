@@ -36,7 +36,7 @@ export async function recordFailure(gw: GatewayInternals, call: CallInfo, error:
     const obs = observabilityOf(gw);
     obs.emit({
       record: recordWithoutState(call.route ?? 'unknown', call.req, call.context, call.traceId, call.startedAt, error),
-      ...(gw.options.tracing !== false ? { parent: parentContextFor(call.req) } : {}),
+      ...(obs.spans ? { parent: parentContextFor(call.req) } : {}),
     });
   } catch (e) {
     gw.logger?.error({ err: e, traceId: call.traceId }, 'llmux: could not record a failed request');

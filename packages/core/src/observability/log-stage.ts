@@ -15,7 +15,7 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : u
  */
 export function logStage(gw: GatewayInternals): PipelineStage {
   const obs = observabilityOf(gw);
-  const tracing = gw.options.tracing !== false;
+  const tracing = obs.spans;
   return {
     name: 'observability-log',
     afterOthers: true,

@@ -33,6 +33,8 @@ const MAX_PENDING_WRITES = 100;
 export class Observability {
   readonly recent: RecentRequests;
   readonly metrics?: GatewayMetrics;
+  /** Whether requests become spans (`tracing: false` turns them off); stages keep what spans read only then. */
+  readonly spans: boolean;
   /** Records lost, by sink (`queue` when the queue itself was full, `redact` when the hook threw). */
   readonly dropped: Record<string, number> = {};
   private readonly queue: LogQueue<PendingRecord>;
@@ -46,10 +48,11 @@ export class Observability {
     this.recent = new RecentRequests(o.recentRequests ?? 100);
     if (o.metrics !== false) this.metrics = new GatewayMetrics(o.metrics ?? {});
     this.tracer = o.tracing ? o.tracing.tracerProvider : undefined;
+    this.spans = o.tracing !== false;
     type Item = { record: RequestLogRecord; pending: PendingRecord };
     const sinks: LogSink<Item>[] = [{ name: 'recent', write: ({ record }) => this.recent.push(record) }];
     if (this.metrics) sinks.push({ name: 'metrics', write: ({ record }) => this.metrics!.observe(record) });
-    if (o.tracing !== false) sinks.push({ name: 'tracing', write: ({ record, pending }) => spansFor(this.tracer, record, pending) });
+    if (this.spans) sinks.push({ name: 'tracing', write: ({ record, pending }) => spansFor(this.tracer, record, pending) });
     if (gw.logger) {
       const logger = loggerSink(gw.logger);
       sinks.push({ name: logger.name, write: ({ record }) => logger.write(record) });

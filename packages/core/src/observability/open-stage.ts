@@ -12,7 +12,7 @@ import { parentContextFor } from './spans.js';
  */
 export function openStage(gw: GatewayInternals): PipelineStage {
   const obs = observabilityOf(gw);
-  const tracing = gw.options.tracing !== false;
+  const tracing = obs.spans;
   return {
     name: 'observability-open',
     before(state) {
