@@ -1,3 +1,5 @@
+import { within } from '../timing/within.js';
+
 /**
  * The work `close()` lets finish first: every request (until its response is handed over) and every
  * request record (until written; for a stream, after its last chunk). Counted rather than kept: each
@@ -28,16 +30,7 @@ export class InFlight {
   /** Waits until nothing is in flight, up to `ms`; true when that happened in time. */
   settled(ms: number): Promise<boolean> {
     if (this.count === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting = this.waiting.filter((w) => w !== wake);
-        resolve(false);
-      }, ms);
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.waiting.push(wake);
-    });
+    const drained = new Promise<boolean>((resolve) => this.waiting.push(() => resolve(true)));
+    return within(drained, ms, () => false);
   }
 }
