@@ -34,7 +34,7 @@ const from = readFileSync(logFile, 'utf8').length;
 await run(N);
 await new Promise((r) => setTimeout(r, 200));
 const trace = readFileSync(logFile, 'utf8').slice(from);
-const pauses = (kind) => [...trace.matchAll(new RegExp(`${kind}[^,]*, ([\\d.]+) / [\\d.]+ ms`, 'g'))].map((m) => Number(m[1]));
+const pauses = (type) => [...trace.matchAll(new RegExp(`${type}[^,]*, ([\\d.]+) / [\\d.]+ ms`, 'g'))].map((m) => Number(m[1]));
 const sum = (v) => v.reduce((a, b) => a + b, 0);
 const scavenges = pauses('Scavenge');
 const fullGcs = pauses('Mark-Compact');

@@ -23,17 +23,20 @@ function roundRatios(table, id, mode) {
   return a.map((v, i) => v / b[i]).filter(Number.isFinite).sort((p, q) => p - q);
 }
 
+/** The q-quantile of sorted ratios. */
+const quantile = (ratios, q) => ratios[Math.min(ratios.length - 1, Math.floor(q * ratios.length))];
+
 function cpuRatio(table, id, mode) {
   const ratios = roundRatios(table, id, mode);
-  return ratios && ratios[Math.floor(ratios.length / 2)];
+  return ratios && quantile(ratios, 0.5);
 }
 
 /** The median ratio and, from four rounds on, the middle half of the rounds' ratios: how much one run's ratio can be trusted. */
 function cpuRatioText(table, id, mode) {
   const ratios = roundRatios(table, id, mode);
   if (!ratios?.length) return '—';
-  const at = (q) => ratios[Math.min(ratios.length - 1, Math.floor(q * ratios.length))];
-  return ratios.length >= 4 ? `${x(at(0.5))} (${at(0.25).toFixed(2)}–${at(0.75).toFixed(2)})` : x(at(0.5));
+  const median = x(quantile(ratios, 0.5));
+  return ratios.length >= 4 ? `${median} (${quantile(ratios, 0.25).toFixed(2)}–${quantile(ratios, 0.75).toFixed(2)})` : median;
 }
 
 function throughputTable(table, mode) {

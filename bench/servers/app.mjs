@@ -74,7 +74,8 @@ async function build() {
       return createServer(async (req, res) => {
         let body = '';
         for await (const c of req) body += c;
-        const { model } = JSON.parse(body);
+        // Parsed as any router must, to find the model it routes by.
+        JSON.parse(body);
         const abort = new AbortController();
         res.on('close', () => abort.abort());
         const up = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' }, body, signal: abort.signal });
@@ -84,7 +85,7 @@ async function build() {
         const id = crypto.randomUUID();
         const cost = String((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6);
         res.setHeader('content-type', up.headers['content-type']);
-        for (const [k, v] of [['x-llmux-trace-id', id], ['x-portkey-trace-id', id], ['x-llmux-provider', 'openai'], ['x-portkey-provider', 'openai'], ['x-llmux-target', 'config.targets[0]'], ['x-portkey-last-used-option-index', '0'], ['x-llmux-cache', 'DISABLED'], ['x-portkey-cache-status', 'DISABLED'], ['x-llmux-retries', '0'], ['x-portkey-retry-attempt-count', '0'], ['x-llmux-cost', cost], ['x-llmux-model', model]]) res.setHeader(k, v);
+        for (const [k, v] of [['x-llmux-trace-id', id], ['x-portkey-trace-id', id], ['x-llmux-provider', 'openai'], ['x-portkey-provider', 'openai'], ['x-llmux-target', 'config.targets[0]'], ['x-portkey-last-used-option-index', '0'], ['x-llmux-cache', 'DISABLED'], ['x-portkey-cache-status', 'DISABLED'], ['x-llmux-retries', '0'], ['x-portkey-retry-attempt-count', '0'], ['x-llmux-cost', cost]]) res.setHeader(k, v);
         res.statusCode = up.statusCode;
         res.setHeader('content-length', Buffer.byteLength(text));
         res.end(text);
