@@ -5,10 +5,15 @@ import { createGateway } from '../../src/index.js';
 function gateway() {
   return createGateway({
     config: { targets: [{ provider: 'mock' }], rate_limit: { requests_per_minute: 2, scope: 'metadata.session' } },
+    adminKey: 'admin',
     logger: false,
     metrics: false,
   });
 }
+
+/** The rate-limit rows of the admin usage view. */
+const usageRows = async (gw: ReturnType<typeof gateway>) =>
+  ((await gw.handle({ method: 'GET', path: '/usage', headers: { 'x-llmux-admin-key': 'admin' } })).body as { rate_limits: Array<{ scope_value?: string; used: number }> }).rate_limits;
 
 const ask = (gw: ReturnType<typeof gateway>, session: string) =>
   gw.handle({
@@ -34,13 +39,16 @@ describe('scope values that are long, or odd, still name one caller each', () =>
     await gw.close();
   });
 
-  it('keeps values with the separators of its keys (":" and "=") apart from the values they might imitate', async () => {
+  it('keeps values holding the separators of its keys (":" and "=") whole: apart from others, and named as sent in the usage view', async () => {
     const gw = gateway();
     expect((await ask(gw, 'x:y=z')).status).toBe(200);
     expect((await ask(gw, 'x:y=z')).status).toBe(200);
     expect((await ask(gw, 'x:y=z')).status).toBe(429);
     expect((await ask(gw, 'x')).status).toBe(200);
     expect((await ask(gw, 'x%3Ay%3Dz')).status).toBe(200);
+    const rows = await usageRows(gw);
+    expect(rows).toHaveLength(3);
+    expect(Object.fromEntries(rows.map((r) => [r.scope_value, r.used]))).toEqual({ x: 1, 'x%3Ay%3Dz': 1, 'x:y=z': 2 });
     await gw.close();
   });
 });
