@@ -25,6 +25,8 @@ const isEvented = (body: unknown): body is EventedReadable =>
 
 const encoder = new TextEncoder();
 
+const ignore = () => {};
+
 /**
  * The one UTF-8 decoder of the gateway: creating a TextDecoder builds an ICU converter (~4 µs). It is
  * never used with `stream: true`, so concurrent reads cannot share state (streams hold back a split
@@ -69,6 +71,9 @@ export function readAllBytes(body: AsyncIterable<Uint8Array | string>, limit: nu
       size += bytes.byteLength;
       if (size > limit) {
         cleanup();
+        // Destroying can emit 'error' (undici's body emits RequestAbortedError): with no listener left
+        // that would be an uncaught exception in the host app.
+        body.on('error', ignore);
         body.destroy();
         return reject(tooLarge());
       }

@@ -9,6 +9,7 @@ import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
 import { batchesOf, batchOf, chunkBatches, type ChunkBatches } from '../stream/batches.js';
 import { sseHeaders, toOpenAISse } from '../stream/encode.js';
+import { startedOnRead } from '../stream/started-on-read.js';
 import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
@@ -32,6 +33,24 @@ export function factsOf(state: RequestState): ResponseFacts {
   return facts;
 }
 
+/**
+ * A failed request's headers say what routing did, as an answer's do: the retries made, the target
+ * tried last and the cache's verdict. Only once routing ran (a refusal before it has none of these).
+ */
+export function withRoutingFacts(error: GatewayError, state: RequestState, env: RouteEnv | undefined): GatewayError {
+  if (!env) return error;
+  const facts: ResponseFacts = { traceId: state.traceId, retries: env.retries };
+  if (state.cache) facts.cache = state.cache;
+  const last = env.last;
+  if (last) {
+    facts.provider = last.provider;
+    facts.target = last.path;
+    facts.targetIndex = last.index;
+  }
+  (error as { headers?: Record<string, string> }).headers = responseHeaders(facts, copyHeaders(error.headers));
+  return error;
+}
+
 /** Resolves the model sent upstream: the target's `override_params.model`, then aliases, then the request. */
 export function modelFor(state: RequestState, target: ResolvedTarget, inferred: string | undefined): string {
   const override = target.overrideParams.model;
@@ -46,7 +65,24 @@ export function modelFor(state: RequestState, target: ResolvedTarget, inferred: 
  * batch at a time (see `ChunkBatches`); the result still iterates chunk by chunk.
  */
 function observe(gw: GatewayInternals, state: RequestState, chunks: AsyncIterable<ChunkOut>): ChunkBatches {
-  return chunkBatches(() => observeBatches(gw, state, batchesOf(chunks)));
+  return chunkBatches(() =>
+    startedOnRead(
+      () => observeBatches(gw, state, batchesOf(chunks)),
+      // Let go unread: the upstream call stops, and the request ends as one the client left.
+      async () => {
+        try {
+          await batchesOf(chunks).return(undefined);
+        } finally {
+          await runAfter(gw.stages, state, { status: 499, incomplete: true }, gw.logger);
+        }
+      },
+    ),
+  );
+}
+
+/** A stream body's encoder, made on the first read; let go unread, it still lets go of `chunks` (see `startedOnRead`). */
+export function encodedOnRead<T>(chunks: AsyncIterable<ChunkOut>, encode: () => AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+  return startedOnRead(encode, () => batchesOf(chunks).return(undefined));
 }
 
 async function* observeBatches(gw: GatewayInternals, state: RequestState, batches: AsyncGenerator<ChunkOut[], void, undefined>): AsyncGenerator<ChunkOut[], void, undefined> {
@@ -132,7 +168,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
     const error = toGatewayError(e);
     state.retries = env?.retries ?? 0;
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
-    throw error;
+    throw withRoutingFacts(error, state, env);
   }
   state.target = routed.target;
   state.retries = env.retries;
@@ -158,7 +194,7 @@ export async function handleChat(gw: GatewayInternals, state: RequestState): Pro
   return {
     status: 200,
     headers: responseHeaders(factsOf(state), sseHeaders(state.headers)),
-    body: toOpenAISse(result.chunks, toGatewayError),
+    body: encodedOnRead(result.chunks, () => toOpenAISse(result.chunks, toGatewayError)),
     // A stream's cost is known only after its last chunk, when the headers are long gone.
     trailers: () => costTrailers(state),
   };

@@ -6,7 +6,7 @@ import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { callEmbeddings } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
-import { factsOf, modelFor } from './chat.js';
+import { factsOf, modelFor, withRoutingFacts } from './chat.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
 import { runAfter, runBefore } from './run-stages.js';
@@ -38,6 +38,6 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     const error = toGatewayError(e);
     state.retries = env?.retries ?? 0;
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
-    throw error;
+    throw withRoutingFacts(error, state, env);
   }
 }

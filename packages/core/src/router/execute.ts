@@ -19,6 +19,8 @@ export interface RouteEnv {
   attempts: AttemptSummary[];
   /** Retries made (not counting fallbacks); read back into `x-llmux-retries`. */
   retries: number;
+  /** The target tried last: a failed request's headers name it, as an answer's name the one that answered. */
+  last?: ResolvedTarget;
   /** Fields conditional routing may test. */
   input?: RouteInput;
   /** ms across every retry and fallback, up to the first content token of a stream. Default 120000. */

@@ -36,6 +36,7 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     }
     trial = decision.state === 'half_open';
   }
+  env.last = target;
   for (let retries = 0; ; retries++) {
     const started = run.now();
     let error: GatewayError;
@@ -54,6 +55,9 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     }
     if (run.deadlineHit) {
       env.attempts.push(failedAttempt(target, error, elapsed, `stopped: the overall deadline of ${run.deadlineMs} ms passed`));
+      // A target that hangs until the overall deadline failed as surely as one that timed out on its
+      // own: unrecorded, every request would wait the whole deadline on it again.
+      if (env.breaker) await env.breaker.record(target, false);
       throw new DeadlineReached();
     }
     env.attempts.push(failedAttempt(target, error, elapsed));

@@ -43,7 +43,7 @@ function encodeBatch(batch: readonly ChunkOut[]): Uint8Array {
 export async function* toOpenAISse(
   chunks: AsyncIterable<ChunkOut>,
   onError: (e: unknown) => GatewayError,
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<Uint8Array, void, undefined> {
   try {
     for await (const batch of batchesOf(chunks)) if (batch.length) yield encodeBatch(batch);
   } catch (e) {

@@ -10,6 +10,17 @@ import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
 import { clearDeadline, setDeadline, type Deadline } from '../timing/deadlines.js';
 
+type ProviderText = { -readonly [K in 'message' | 'param' | 'providerCode']: GatewayError[K] };
+
+/** An error's provider-written fields without the target's key (or anything key-shaped). */
+function redactError(e: GatewayError, key: string | undefined): GatewayError {
+  const text = e as ProviderText;
+  text.message = redactSecrets(e.message, [key]);
+  if (e.param) text.param = redactSecrets(e.param, [key]);
+  if (e.providerCode) text.providerCode = redactSecrets(e.providerCode, [key]);
+  return e;
+}
+
 /** The reason an attempt's own signal is aborted with when it ends early: no DOMException (~13 µs) to build. */
 const ATTEMPT_OVER = new Error('the attempt is over');
 
@@ -72,11 +83,8 @@ class AttemptControl {
     if (this.timedOut) {
       return new GatewayError('upstream_timeout', `${provider} did not answer within ${ctx.target.requestTimeout} ms`, { provider, source: 'provider' });
     }
-    if (isGatewayError(e)) {
-      // A stream's error event is provider text too, and may echo the key it was sent.
-      e.message = redactSecrets(e.message, [ctx.target.apiKey]);
-      return e;
-    }
+    // A stream's error event is provider text too, and may echo the key it was sent.
+    if (isGatewayError(e)) return redactError(e, ctx.target.apiKey);
     if (this.parent.aborted) {
       // The request's own signal also carries the router's deadline (see router/run.ts).
       const reason: unknown = this.parent.reason;
@@ -99,21 +107,23 @@ function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: 
 async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
   const text = await readText(res.body, 1 << 20).catch(() => '');
   const info = provider.error(res.status, text, res.headers);
-  return new GatewayError('provider_error', redactSecrets(info.message, [ctx.target.apiKey]), {
+  const secrets = [ctx.target.apiKey];
+  return new GatewayError('provider_error', redactSecrets(info.message, secrets), {
     status: res.status,
     provider: provider.id,
     source: 'provider',
     type: info.type ?? 'provider_error',
-    providerCode: info.code ?? null,
-    param: info.param ?? null,
+    // Provider text, like the message: a provider may echo the key it was sent in any of them.
+    providerCode: info.code ? redactSecrets(info.code, secrets) : null,
+    param: info.param ? redactSecrets(info.param, secrets) : null,
     ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
   });
 }
 
-async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, control: AttemptControl, ctx: CallContext) {
+async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, control: AttemptControl, ctx: CallContext, signal = control.signal) {
   let res: UpstreamResponse;
   try {
-    res = await send(deps, provider, req, control.signal, ctx.target.clientHost === true);
+    res = await send(deps, provider, req, signal, ctx.target.clientHost === true);
   } catch (e) {
     throw control.failure(e, provider.id, ctx);
   }
@@ -130,6 +140,32 @@ async function readJson(res: UpstreamResponse, provider: Provider): Promise<{ js
   }
 }
 
+/**
+ * A 200 answer as the gateway's shape, or a provider error when it is not one: JSON `null`, `[]` or
+ * `{}` from an upstream is a failed attempt (the fallback moves on, the client gets a 502 naming the
+ * provider), never a 200 relaying it nor a TypeError blamed on the gateway.
+ */
+function translated<T>(provider: Provider, ctx: CallContext, what: string, translate: () => T, list: 'choices' | 'data'): T {
+  let out: T;
+  try {
+    out = translate();
+  } catch (e) {
+    if (isGatewayError(e)) throw e;
+    throw unreadable(provider, ctx, what, e);
+  }
+  if (typeof out !== 'object' || out === null || !Array.isArray((out as Record<string, unknown>)[list])) throw unreadable(provider, ctx, what);
+  return out;
+}
+
+function unreadable(provider: Provider, ctx: CallContext, what: string, cause?: unknown): GatewayError {
+  const why = cause instanceof Error ? `: ${redactSecrets(cause.message, [ctx.target.apiKey])}` : '';
+  return new GatewayError('provider_error', `${provider.id} answered 200 with a body that is not ${what}${why}`, {
+    provider: provider.id,
+    source: 'provider',
+    ...(cause ? { cause } : {}),
+  });
+}
+
 export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSource): Promise<ChatCompletion> {
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
   try {
@@ -139,7 +175,7 @@ export async function callChat(deps: CallDeps, provider: Provider, body: ChatReq
       throw control.failure(e, provider.id, ctx);
     });
     control.finish(true);
-    const completion = provider.chat.response(json, ctx);
+    const completion = translated(provider, ctx, 'a chat completion', () => provider.chat.response(json, ctx), 'choices');
     if (completion === json && takeLeftAsParsed(json)) rememberJsonText(json, text);
     return completion;
   } finally {
@@ -150,16 +186,32 @@ export async function callChat(deps: CallDeps, provider: Provider, body: ChatReq
 /** Upstream calls in flight at once when one embeddings request fans out (few, to stay under provider rate limits). */
 const EMBED_CONCURRENCY = 4;
 
-async function inBatches<T, R>(items: T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+/**
+ * Runs `run` over every item, `limit` at a time. The first failure ends the batch: no item not yet
+ * started is sent, and the calls still running are aborted through the batch's own link — the
+ * request is answered with that failure, so their answers could only spend the provider's quota.
+ */
+async function inBatches<T, R>(items: T[], limit: number, parent: AbortSource, run: (item: T, signal: AbortSource) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
+  const batch = new AbortLink();
+  const onParentAbort = () => batch.abort(parent.reason);
+  if (parent.aborted) batch.abort(parent.reason);
+  else parent.addEventListener('abort', onParentAbort, { once: true });
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !batch.aborted) {
       const i = next++;
-      out[i] = await run(items[i]!);
+      out[i] = await run(items[i]!, batch);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  } catch (e) {
+    batch.abort(ATTEMPT_OVER);
+    throw e;
+  } finally {
+    parent.removeEventListener('abort', onParentAbort);
+  }
   return out;
 }
 
@@ -176,13 +228,14 @@ export async function callEmbeddings(
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
   try {
     const req = await provider.embeddings.request(body, ctx);
-    const one = async (r: UpstreamRequest) =>
-      (await readJson(await open(deps, provider, r, control, ctx), provider).catch((e) => {
+    const one = async (r: UpstreamRequest, signal?: AbortSource) =>
+      (await readJson(await open(deps, provider, r, control, ctx, signal), provider).catch((e) => {
         throw control.failure(e, provider.id, ctx);
       })).json;
-    const json = Array.isArray(req) ? await inBatches(req, EMBED_CONCURRENCY, one) : await one(req);
+    const json = Array.isArray(req) ? await inBatches(req, EMBED_CONCURRENCY, control.signal, one) : await one(req);
     control.finish(true);
-    return provider.embeddings.response(json, ctx);
+    const embeddings = provider.embeddings;
+    return translated(provider, ctx, 'embeddings', () => embeddings.response(json, ctx), 'data');
   } finally {
     control.finish();
   }
@@ -216,6 +269,8 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
     return i;
   };
   try {
+    // What the stream's end holds (a last event without its blank line, the translator's closing
+    // chunks) goes through the same mapping as the rest: an error there is provider text too.
     try {
       for await (const bytes of res.body) {
         const events = decoder.push(bytes);
@@ -226,20 +281,20 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
           if (failure) throw failure.error;
         }
       }
+      complete = true;
+      // The same loop as per read above, written out: a generator per read measured 5–10 µs per stream.
+      const events = decoder.end();
+      for (let i = 0; i < events.length; ) {
+        const batch: ChunkOut[] = [];
+        i = fill(events, i, batch);
+        if (batch.length) yield batch;
+        if (failure) throw failure.error;
+      }
+      const last = translator.end();
+      if (last.length) yield last;
     } catch (e) {
       throw control.failure(e, provider.id, ctx);
     }
-    complete = true;
-    // The same loop as per read above, written out: a generator per read measured 5–10 µs per stream.
-    const events = decoder.end();
-    for (let i = 0; i < events.length; ) {
-      const batch: ChunkOut[] = [];
-      i = fill(events, i, batch);
-      if (batch.length) yield batch;
-      if (failure) throw failure.error;
-    }
-    const last = translator.end();
-    if (last.length) yield last;
   } finally {
     control.finish(complete);
   }
@@ -257,8 +312,15 @@ export async function callChatStream(
   parent: AbortSource,
 ): Promise<ChunkBatches> {
   const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  let req: UpstreamRequest;
   try {
-    const req = await provider.chat.request(body, ctx);
+    req = await provider.chat.request(body, ctx);
+  } catch (e) {
+    // Building the request is the gateway's own work: its failure is no network error (as non-stream).
+    control.finish();
+    throw e;
+  }
+  try {
     const res = await open(deps, provider, req, control, ctx);
     const stream = await holdBack(translate(res, provider, ctx, control));
     control.stopTimeout();

@@ -1,7 +1,7 @@
 import { toGatewayError, type GatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
-import { factsOf, runChat } from '../../pipeline/chat.js';
+import { encodedOnRead, factsOf, runChat } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
@@ -74,7 +74,9 @@ export async function handleMessages(
     return {
       status: 200,
       headers: responseHeaders(factsOf(state), sseHeaders(state.headers)),
-      body: toAnthropicSse(result.chunks, { model: original.model, requestId: traceId, onError: toGatewayError, ...(upstreamEvents ? { upstreamEvents } : {}) }),
+      body: encodedOnRead(result.chunks, () =>
+        toAnthropicSse(result.chunks, { model: original.model, requestId: traceId, onError: toGatewayError, ...(upstreamEvents ? { upstreamEvents } : {}) }),
+      ),
       // As on /v1/chat/completions: the cost is known only after the last event.
       trailers: () => costTrailers(state),
     };

@@ -109,7 +109,7 @@ class EventWriter {
 export async function* toAnthropicSse(
   chunks: AsyncIterable<ChunkOut>,
   opts: { model: string; requestId: string; onError: (e: unknown) => GatewayError; upstreamEvents?: () => string },
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<Uint8Array, void, undefined> {
   const writer = new EventWriter(opts.model);
   const relay = opts.upstreamEvents;
   try {
