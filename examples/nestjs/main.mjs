@@ -52,6 +52,9 @@ Module({
 
 const port = Number(process.env.PORT ?? 3000);
 const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+// Nest's JSON parser runs before every route and stops at 100 kB; chats with images or long
+// histories are larger. This raises it (for the app's own routes too) to the gateway's 10 MiB.
+app.useBodyParser('json', { limit: '10mb' });
 try {
   await app.listen(port);
 } catch (err) {

@@ -34,8 +34,8 @@ export function authenticate(gw: GatewayInternals, route: RouteName, call: Admit
       headers: WWW_AUTHENTICATE,
     });
   }
-  const key = keyring.find(presented);
+  const key = keyring.find(presented.key);
   if (!key) throw new GatewayError('unauthorized', 'invalid gateway key', { param: 'authorization', headers: WWW_AUTHENTICATE });
-  call.req = withoutCredentials(call.req);
+  call.req = withoutCredentials(call.req, presented);
   call.context = { ...key.metadata, ...call.context, key: key.name };
 }

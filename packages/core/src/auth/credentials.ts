@@ -2,27 +2,45 @@ import { header } from '../http/headers.js';
 import type { RouteName } from '../http/routes.js';
 import type { GatewayRequest } from '../types.js';
 
-/** Headers that carry a gateway key; with `auth` set they are the gateway's and never travel upstream. */
-const CREDENTIAL_HEADERS = ['authorization', 'x-llmux-api-key', 'x-portkey-api-key', 'x-api-key'] as const;
+/** Headers named for a gateway key: with `auth` set they are the gateway's and never travel upstream. */
+const KEY_HEADERS = ['x-llmux-api-key', 'x-portkey-api-key', 'x-api-key'] as const;
+
+/** A gateway key and the header it came in. */
+export interface PresentedKey {
+  key: string;
+  /** `authorization` when the key came as `Authorization: Bearer`; otherwise one of `KEY_HEADERS`. */
+  header: string;
+}
 
 /**
  * The key a client presented: `x-llmux-api-key`, Portkey's `x-portkey-api-key` (the portkey-ai SDK's
  * `apiKey`), `Authorization: Bearer` (the openai SDK's `apiKey`), and on `/v1/messages` Anthropic's
  * `x-api-key` (the @anthropic-ai/sdk's `apiKey`).
  */
-export function presentedKey(route: RouteName, headers: GatewayRequest['headers']): string | undefined {
-  const named = header(headers, 'x-llmux-api-key') ?? header(headers, 'x-portkey-api-key');
-  if (named) return named.trim();
+export function presentedKey(route: RouteName, headers: GatewayRequest['headers']): PresentedKey | undefined {
+  for (const name of ['x-llmux-api-key', 'x-portkey-api-key'] as const) {
+    const named = header(headers, name);
+    if (named) return { key: named.trim(), header: name };
+  }
   const auth = header(headers, 'authorization');
-  if (auth) return /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? auth.trim();
-  return route === 'messages' ? header(headers, 'x-api-key')?.trim() || undefined : undefined;
+  if (auth) return { key: /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? auth.trim(), header: 'authorization' };
+  const anthropic = route === 'messages' ? header(headers, 'x-api-key')?.trim() : undefined;
+  return anthropic ? { key: anthropic, header: 'x-api-key' } : undefined;
 }
 
-/** A copy of the request without any credential header, so no later stage can forward the gateway key. */
-export function withoutCredentials(req: GatewayRequest): GatewayRequest {
+/**
+ * A copy of the request without the gateway's credentials, so no later stage can forward the gateway
+ * key. `Authorization` goes only when it carried that key: next to a key sent as `x-portkey-api-key`
+ * (the portkey-ai SDK), it is the client's own provider key, which a request-level provider uses
+ * where the server allows it (DESIGN: "the client's own Authorization is the provider key").
+ */
+export function withoutCredentials(req: GatewayRequest, presented: PresentedKey): GatewayRequest {
   // Copied name by name, leaving the credentials out: a spread copy and `delete` both leave V8 a slow
   // object, and every later stage reads these headers.
   const headers: GatewayRequest['headers'] = {};
-  for (const name in req.headers) if (!(CREDENTIAL_HEADERS as readonly string[]).includes(name)) headers[name] = req.headers[name];
+  for (const name in req.headers) {
+    if ((KEY_HEADERS as readonly string[]).includes(name) || name === presented.header) continue;
+    headers[name] = req.headers[name];
+  }
   return { ...req, headers };
 }

@@ -29,13 +29,21 @@ export function addRoute(path: string, method: string, name: RouteName): void {
   (ROUTES[path] ??= {})[method] = name;
 }
 
+function allowedMethods(byMethod: Record<string, RouteName>): string[] {
+  const allowed = Object.keys(byMethod);
+  return byMethod.GET ? [...allowed, 'HEAD'] : allowed;
+}
+
 export function matchRoute(method: string, rawPath: string): RouteMatch | { error: 404 | 405; allowed?: string[] } {
   const q = rawPath.indexOf('?');
   let path = q === -1 ? rawPath : rawPath.slice(0, q);
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   const byMethod = ROUTES[path];
   if (!byMethod) return { error: 404 };
-  const name = byMethod[method.toUpperCase()];
-  if (!name) return { error: 405, allowed: Object.keys(byMethod) };
+  const m = method.toUpperCase();
+  // HEAD is GET without the body (RFC 9110 §9.3.2): uptime checks and `curl -I` use it. The writers
+  // send no body for HEAD (Node's response drops it), with the headers GET would have.
+  const name = byMethod[m] ?? (m === 'HEAD' ? byMethod.GET : undefined);
+  if (!name) return { error: 405, allowed: allowedMethods(byMethod) };
   return { name, query: q === -1 ? '' : rawPath.slice(q + 1) };
 }

@@ -1,5 +1,5 @@
 import type { PlanNode } from '../config/plan.js';
-import type { GatewayResponse } from '../types.js';
+import type { GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 
 function collect(node: PlanNode | undefined, out: Map<string, string>): void {
@@ -9,9 +9,12 @@ function collect(node: PlanNode | undefined, out: Map<string, string>): void {
   if (typeof model === 'string' && !out.has(model)) out.set(model, node.target.provider);
 }
 
-/** `GET /v1/models`: the models the server's config names, and its aliases. */
-export function handleModels(gw: GatewayInternals, traceId: string): GatewayResponse {
-  const plan = gw.plans.serverPlan;
+/**
+ * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
+ * would route by: a config header the server refuses is refused here too (403), as on every route.
+ */
+export function handleModels(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
+  const plan = gw.plans.forRequest(req);
   const models = new Map<string, string>();
   for (const alias of Object.keys(plan.aliases)) models.set(alias, 'llmux');
   collect(plan.root, models);

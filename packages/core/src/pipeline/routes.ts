@@ -32,7 +32,7 @@ export const routeHandlers: Record<string, RouteHandler> = {
     const body = validateEmbeddings(await readBody(gw, req));
     return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId));
   },
-  models: (gw, _req, _context, traceId) => handleModels(gw, traceId),
+  models: (gw, req, _context, traceId) => handleModels(gw, req, traceId),
   messages: handleMessages,
   usage: async (gw, req, _context, traceId) => withLogStats(gw, await handleUsage(gw, req, traceId)),
   metrics: (gw, req, _context, traceId) => handleMetrics(gw, req, traceId),
