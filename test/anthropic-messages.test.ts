@@ -74,8 +74,9 @@ describe('/v1/messages against an OpenAI target', () => {
     expect(sent.headers.authorization).toBe('Bearer sk-openai-upstream');
     expect(sent.headers['x-api-key']).toBeUndefined();
     expect(JSON.stringify(sent.headers)).not.toContain(CLIENT_KEY);
-    // Nothing Anthropic-only (top_k, cache breakpoints) reaches an OpenAI upstream.
-    expect(sent.json).toEqual({ model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
+    // Nothing Anthropic-only (top_k, cache breakpoints) reaches an OpenAI upstream; the limit goes out as
+    // max_completion_tokens, the one field OpenAI's reasoning models accept.
+    expect(sent.json).toEqual({ model: 'gpt-4.1-nano', max_completion_tokens: 100, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
   });
 
   it('runs a tool round trip: tool_use out, tool_result back in, as the recorded OpenAI requests', async () => {

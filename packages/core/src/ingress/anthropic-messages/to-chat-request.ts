@@ -57,7 +57,7 @@ function toPart(block: AnthropicBlock, at: string, lost: Lost): ContentPart | un
 /** Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept for the round trip. */
 function toolMessage(block: AnthropicBlock, at: string, lost: Lost): ChatMessage {
   const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
-  const content = typeof b.content === 'string' ? b.content : parts(b.content ?? [], `${at}.content`, lost);
+  const content = typeof b.content === 'string' ? b.content : plain(parts(b.content ?? [], `${at}.content`, lost));
   const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
   if (b.is_error) message.is_error = true;
   return message;
@@ -66,8 +66,14 @@ function toolMessage(block: AnthropicBlock, at: string, lost: Lost): ChatMessage
 const parts = (blocks: AnthropicBlock[], at: string, lost: Lost): ContentPart[] =>
   blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, lost) ?? []);
 
-/** A lone text part reads as plain text, the form every OpenAI-compatible server accepts. */
-const plain = (content: ContentPart[]): string | ContentPart[] => (content.length === 1 && content[0]!.type === 'text' ? (content[0]!.text as string) : content);
+/**
+ * Text-only content reads as plain text, the form every OpenAI-compatible server accepts (DeepSeek
+ * refuses part arrays). Separate blocks are separate paragraphs (a system prompt split at its cache
+ * breakpoints); the breakpoints themselves were already left out by `toPart`. Content with an image
+ * or a file keeps its parts, which only the array form can carry.
+ */
+const plain = (content: ContentPart[]): string | ContentPart[] =>
+  content.every((p) => p.type === 'text') ? content.map((p) => p.text as string).join('\n\n') : content;
 
 function userMessages(content: string | AnthropicBlock[], at: string, lost: Lost): ChatMessage[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
@@ -104,7 +110,8 @@ function assistantMessage(content: string | AnthropicBlock[], lost: Lost): ChatM
     // Server tool blocks (web search, code execution) only mean something to Anthropic itself.
     else if (b.type !== 'text') lost.dropped.push(block);
   }
-  const message: ChatMessage = { role: 'assistant', content: texts.length > 1 ? texts.map((text) => ({ type: 'text', text })) : (texts[0] ?? null) };
+  // One string, as servers that refuse part arrays need; text blocks of one answer join end to end, as the Anthropic provider joins them.
+  const message: ChatMessage = { role: 'assistant', content: texts.length ? texts.join('') : null };
   if (reasoning !== undefined) message.reasoning_content = reasoning;
   if (thinkingBlocks.length) message.thinking_blocks = thinkingBlocks;
   if (calls.length) message.tool_calls = calls;
@@ -155,7 +162,9 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
       messages.push({ role: 'system', content });
     } else messages.push(assistantMessage(m.content, lost));
   });
-  const body: ChatRequest = { model: req.model, messages, max_tokens: req.max_tokens };
+  // OpenAI's reasoning models refuse `max_tokens` (400 "Use 'max_completion_tokens' instead"), and Anthropic makes
+  // the client send it; the non-OpenAI translators read `max_completion_tokens` first, Mistral's preset renames it back.
+  const body: ChatRequest = { model: req.model, messages, max_completion_tokens: req.max_tokens };
   if (req.stream) {
     body.stream = true;
     // Usage is needed for the closing `message_delta`, whatever the client asked.

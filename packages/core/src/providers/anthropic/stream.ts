@@ -17,8 +17,8 @@ interface Event {
   type?: string;
   index?: number;
   message?: { id?: string; model?: string; usage?: AnthropicUsage };
-  content_block?: { type?: string; id?: string; name?: string; input?: unknown; text?: string; thinking?: string };
-  delta?: { type?: string; text?: string; thinking?: string; partial_json?: string; stop_reason?: string | null };
+  content_block?: { type?: string; id?: string; name?: string; input?: unknown; text?: string; thinking?: string; data?: string };
+  delta?: { type?: string; text?: string; thinking?: string; signature?: string; partial_json?: string; stop_reason?: string | null };
   usage?: AnthropicUsage;
 }
 
@@ -58,6 +58,10 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
       case 'thinking':
         blocks.set(index, { kind: 'thinking' });
         return cb.thinking ? [chunk({ reasoning_content: cb.thinking })] : [];
+      case 'redacted_thinking':
+        // Encrypted reasoning arrives whole; the client must send it back next turn, as non-stream keeps it.
+        blocks.set(index, { kind: 'other' });
+        return cb.data ? [chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: cb.data }] })] : [];
       case 'tool_use': {
         if (opts.jsonTool && cb.name === JSON_TOOL) {
           blocks.set(index, { kind: 'json', sent: false });
@@ -80,6 +84,10 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     if (!block) return [];
     if (d.type === 'text_delta' && block.kind === 'text' && d.text) return [chunk({ content: d.text })];
     if (d.type === 'thinking_delta' && block.kind === 'thinking' && d.thinking) return [chunk({ reasoning_content: d.thinking })];
+    // The signature is what lets the client hand this thinking back with its tool results (Bedrock's stream does the same).
+    if (d.type === 'signature_delta' && block.kind === 'thinking' && d.signature) {
+      return [chunk({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: d.signature }] })];
+    }
     if (d.type === 'input_json_delta' && d.partial_json) {
       if (block.kind === 'tool') {
         block.sent = true;

@@ -31,23 +31,34 @@ function parse<T>(ev: UpstreamEvent): T {
 
 /**
  * ConverseStream events → OpenAI chunks. State: the OpenAI index of each tool-use block (Bedrock
- * numbers all blocks, OpenAI only tool calls), whether `messageStop` came, and the usage that
- * `metadata` brings last. The random `p` padding field of every payload is never read.
+ * numbers all blocks, OpenAI only tool calls) and whether any of its input went out yet, whether
+ * `messageStop` came, and the usage that `metadata` brings last. The random `p` padding field of
+ * every payload is never read.
  */
 export function createConverseStreamTranslator(ctx: CallContext): StreamTranslator {
   const id = completionId();
   const created = Math.floor(Date.now() / 1000);
-  const toolIndex = new Map<number, number>();
+  const tools = new Map<number, { index: number; sent: boolean }>();
   let stopped = false;
   const chunk = (delta: ChunkDelta, finish: FinishReason = null): ChunkOut => {
     const c: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model: ctx.model, choices: [{ index: 0, delta, finish_reason: finish }] };
     return { chunk: c };
   };
-  const toolIndexOf = (block: number | undefined): number => {
+  const toolOf = (block: number | undefined) => {
     const key = block ?? -1;
-    let index = toolIndex.get(key);
-    if (index === undefined) toolIndex.set(key, (index = toolIndex.size));
-    return index;
+    let tool = tools.get(key);
+    if (!tool) tools.set(key, (tool = { index: tools.size, sent: false }));
+    return tool;
+  };
+  /**
+   * Claude's no-argument calls arrive as an empty input fragment or none at all; OpenAI sends `{}`
+   * for them, and clients JSON.parse the assembled arguments, so a call that got nothing gets `{}`.
+   */
+  const closeTool = (block: number | undefined): ChunkOut[] => {
+    const tool = tools.get(block ?? -1);
+    if (!tool || tool.sent) return [];
+    tool.sent = true;
+    return [chunk({ tool_calls: [{ index: tool.index, function: { arguments: '{}' } }] })];
   };
 
   return {
@@ -61,7 +72,7 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
           const { contentBlockIndex, start } = parse<BlockStart>(ev);
           const tool = start?.toolUse;
           if (!tool) return [];
-          const index = toolIndexOf(contentBlockIndex);
+          const { index } = toolOf(contentBlockIndex);
           return [chunk({ tool_calls: [{ index, id: tool.toolUseId, type: 'function', function: { name: tool.name, arguments: '' } }] })];
         }
         case 'contentBlockDelta': {
@@ -69,7 +80,10 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
           if (typeof delta?.text === 'string') return delta.text ? [chunk({ content: delta.text })] : [];
           if (delta?.toolUse) {
             const input = delta.toolUse.input ?? '';
-            return input ? [chunk({ tool_calls: [{ index: toolIndexOf(contentBlockIndex), function: { arguments: input } }] })] : [];
+            if (!input) return [];
+            const tool = toolOf(contentBlockIndex);
+            tool.sent = true;
+            return [chunk({ tool_calls: [{ index: tool.index, function: { arguments: input } }] })];
           }
           const r = delta?.reasoningContent;
           if (r?.text) return [chunk({ reasoning_content: r.text })];
@@ -78,6 +92,8 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
           if (r?.redactedContent) return [chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: r.redactedContent }] })];
           return [];
         }
+        case 'contentBlockStop':
+          return closeTool(parse<{ contentBlockIndex?: number }>(ev).contentBlockIndex);
         case 'messageStop': {
           stopped = true;
           const { stopReason } = parse<{ stopReason?: string }>(ev);
@@ -89,12 +105,12 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
           return [{ chunk: { id, object: 'chat.completion.chunk', created, model: ctx.model, choices: [], usage } }];
         }
         default:
-          // contentBlockStop and event types added later carry nothing a chat client needs.
+          // Event types added later carry nothing a chat client needs.
           return [];
       }
     },
     end(): ChunkOut[] {
-      if (!stopped) throw new GatewayError('stream_interrupted', 'bedrock closed the stream before messageStop', { provider: 'bedrock' });
+      if (!stopped) throw new GatewayError('stream_interrupted', 'bedrock closed the stream before messageStop', { provider: 'bedrock', source: 'provider' });
       return [];
     },
   };

@@ -105,7 +105,7 @@ export function createCohereStream(ctx: CallContext): StreamTranslator {
       }
     },
     end(): ChunkOut[] {
-      if (!finished) throw new GatewayError('stream_interrupted', 'cohere closed the stream before message-end', { provider: 'cohere' });
+      if (!finished) throw new GatewayError('stream_interrupted', 'cohere closed the stream before message-end', { provider: 'cohere', source: 'provider' });
       return [];
     },
   };

@@ -19,7 +19,11 @@ export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
   for (const [i, tool] of (body.tools ?? []).entries()) {
     const type = (tool as { type?: string }).type;
     if (type === 'function') {
-      const fn = tool.function;
+      // The chat schema lets `function` be absent; without it there is nothing to declare, and that is the client's error.
+      const fn = tool.function as typeof tool.function | undefined;
+      if (!fn || typeof fn !== 'object') {
+        throw new GatewayError('invalid_request', `tools[${i}].function is required for a function tool`, { param: `tools[${i}].function` });
+      }
       const decl: Record<string, unknown> = { name: fn.name };
       if (fn.description) decl.description = fn.description;
       if (fn.parameters !== undefined) {

@@ -97,7 +97,7 @@ export function createPassthroughTranslator(provider: string): StreamTranslator 
     },
     end(): ChunkOut[] {
       if (!done && !finished) {
-        throw new GatewayError('stream_interrupted', `${provider} closed the stream before it finished`, { provider });
+        throw new GatewayError('stream_interrupted', `${provider} closed the stream before it finished`, { provider, source: 'provider' });
       }
       return [];
     },
