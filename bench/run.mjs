@@ -52,6 +52,7 @@ const ROWS = [
   { id: 'node-llmux', label: 'llmux on node:http', kind: 'llmux-node', floor: 'node-floor' },
   { id: 'node-minimum', label: "node:http proxy doing the contract's minimum by hand (reference; non-stream only)", kind: 'node-minimum', floor: 'node-floor', modes: ['json'] },
   { id: 'express-floor', label: 'Express floor (undici proxy)', kind: 'express-floor' },
+  { id: 'express-minimum', label: "Express proxy doing the contract's minimum by hand (reference; non-stream only)", kind: 'express-minimum', floor: 'express-floor', modes: ['json'] },
   { id: 'express-fetch', label: 'naive Express + fetch proxy (reference)', kind: 'express-fetch', floor: 'express-floor' },
   { id: 'express-llmux', label: 'llmux Express', kind: 'llmux-express', floor: 'express-floor' },
   { id: 'express-defaults', label: 'llmux Express, default observability (pino line per request, metrics)', kind: 'llmux-express', features: 'defaults', floor: 'express-floor' },

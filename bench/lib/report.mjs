@@ -154,8 +154,8 @@ export function renderDoc({ meta, table, semantic, targets }) {
     `- **Floor**: the least a proxy on that framework must do — take the body, forward it on a keep-alive undici pool, relay status, ` +
       `content type and body chunk by chunk (Express and NestJS behind their JSON body parser, Koa behind \`@koa/bodyparser\`). ` +
       `llmux runs behind the same parser, except the "ahead of express.json()" row, where it reads the raw body itself. ` +
-      `The naive Express + \`fetch\` proxy is a fixed reference. So is the node:http proxy "doing the contract's minimum by hand": the floor plus only what DESIGN.md cannot do without — ` +
-      `the request body parsed (to read \`model\`), a standard \`AbortController\` per request so a client that leaves stops the upstream call, the answer parsed (usage, for its cost) and the contract's response headers — ` +
+      `The naive Express + \`fetch\` proxy is a fixed reference. So are the node:http and Express proxies "doing the contract's minimum by hand": the floor plus only what DESIGN.md cannot do without — ` +
+      `the request body parsed (to read \`model\`; behind \`express.json()\` it already is), a standard \`AbortController\` per request so a client that leaves stops the upstream call, the answer parsed (usage, for its cost) and the contract's response headers — ` +
       `the cost any gateway honouring the contract starts from.`,
     `- **Throughput**: ${meta.N} requests × ${meta.ROUNDS} rounds per configuration and mode at concurrency ${meta.CONCURRENCY}, after ${meta.WARMUP} warm-up requests; ` +
       `every app runs with \`${meta.appFlags}\` (V8 optimises sooner, and an app left idle while the others run keeps its heap and compiled code, as a server under steady traffic does; same for every app); ` +

@@ -46,6 +46,27 @@ async function relay(up, res) {
   res.end();
 }
 
+/**
+ * A reference, not a floor: by hand, the least a gateway under DESIGN.md must add to the floor once it
+ * has the body — a client that leaves aborting the upstream call (the standard AbortController), the
+ * answer parsed (usage, for its cost), a trace id, the contract's headers.
+ */
+async function contractMinimum(body, res) {
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  const up = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' }, body, signal: abort.signal });
+  let text = '';
+  for await (const c of up.body) text += c;
+  const { usage } = JSON.parse(text);
+  const id = crypto.randomUUID();
+  const cost = String((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6);
+  res.setHeader('content-type', up.headers['content-type']);
+  for (const [k, v] of [['x-llmux-trace-id', id], ['x-portkey-trace-id', id], ['x-llmux-provider', 'openai'], ['x-portkey-provider', 'openai'], ['x-llmux-target', 'config.targets[0]'], ['x-portkey-last-used-option-index', '0'], ['x-llmux-cache', 'DISABLED'], ['x-portkey-cache-status', 'DISABLED'], ['x-llmux-retries', '0'], ['x-portkey-retry-attempt-count', '0'], ['x-llmux-cost', cost]]) res.setHeader(k, v);
+  res.statusCode = up.statusCode;
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
 async function nestApp(moduleDef) {
   await import('reflect-metadata');
   const { NestFactory } = await import('@nestjs/core');
@@ -68,28 +89,22 @@ async function build() {
         await relay(up, res);
       });
     case 'node-minimum':
-      // A reference, not a floor: by hand, the least a gateway under DESIGN.md must add to the floor —
-      // the body parsed (to read `model`), a client that leaves aborting the upstream call (the
-      // standard AbortController), the answer parsed (usage, for its cost), the contract's headers.
       return createServer(async (req, res) => {
         let body = '';
         for await (const c of req) body += c;
         // Parsed as any router must, to find the model it routes by.
         JSON.parse(body);
-        const abort = new AbortController();
-        res.on('close', () => abort.abort());
-        const up = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' }, body, signal: abort.signal });
-        let text = '';
-        for await (const c of up.body) text += c;
-        const { usage } = JSON.parse(text);
-        const id = crypto.randomUUID();
-        const cost = String((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6);
-        res.setHeader('content-type', up.headers['content-type']);
-        for (const [k, v] of [['x-llmux-trace-id', id], ['x-portkey-trace-id', id], ['x-llmux-provider', 'openai'], ['x-portkey-provider', 'openai'], ['x-llmux-target', 'config.targets[0]'], ['x-portkey-last-used-option-index', '0'], ['x-llmux-cache', 'DISABLED'], ['x-portkey-cache-status', 'DISABLED'], ['x-llmux-retries', '0'], ['x-portkey-retry-attempt-count', '0'], ['x-llmux-cost', cost]]) res.setHeader(k, v);
-        res.statusCode = up.statusCode;
-        res.setHeader('content-length', Buffer.byteLength(text));
-        res.end(text);
+        await contractMinimum(body, res);
       });
+    case 'express-minimum': {
+      // The same reference behind express.json(): the body arrives parsed (its model is at hand) and
+      // goes on serialised again, as the Express floor's does.
+      const { default: express } = await import('express');
+      const app = express();
+      app.use(express.json());
+      app.post(CHAT, (req, res) => contractMinimum(JSON.stringify(req.body), res));
+      return createServer(app);
+    }
     case 'express-floor': {
       const { default: express } = await import('express');
       const app = express();
