@@ -115,3 +115,45 @@ for (const [name, KoaClass] of [['koa3', Koa], ['koa2', Koa2]] as Array<[string,
     });
   });
 }
+
+describe('@llmux/koa behind koa-compress', () => {
+  it('streams SSE uncompressed, event by event, while JSON answers are still compressed', async () => {
+    const { default: compress } = await import('koa-compress');
+    const app = new Koa();
+    app.silent = true;
+    // threshold 0: everything compressible is gzipped — not SSE, whose `cache-control: no-transform`
+    // (stream/encode.ts) koa-compress honours, as compression middleware and proxies should.
+    app.use(compress({ threshold: 0 }));
+    const mw = gatewayMiddleware({ config: { targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }] }, logger: false });
+    app.use(mw);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const events = splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse'));
+      // The role and first words, then the upstream waits 5 s: the first event must arrive before that.
+      upstream.enqueue('/v1/chat/completions', { chunks: [events[0]! + events[1]!, ...events.slice(2)], chunkDelayMs: 5000 });
+      const res = await request(`${url}/llm/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' },
+        body: chat(true),
+      });
+      expect(res.headers['content-encoding']).toBeUndefined();
+      let received = '';
+      for await (const bytes of res.body) {
+        received += Buffer.from(bytes).toString('utf8');
+        if (received.includes('"content":"The"')) break;
+      }
+      expect(received).toContain('data: {');
+      expect(received).not.toContain('[DONE]');
+
+      upstream.enqueue('/v1/chat/completions', { json: fixtureJson('openai/chat-completions.text.json') });
+      const json = await request(`${url}/llm/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' }, body: chat() });
+      expect(json.headers['content-encoding']).toBe('gzip');
+      await json.body.dump();
+    } finally {
+      await closeServer(server);
+      await mw.close(500);
+    }
+  });
+});
