@@ -2,10 +2,17 @@ import type { ProviderErrorInfo } from './types.js';
 
 type Headers = Record<string, string | string[] | undefined>;
 
-/** Seconds from a Retry-After header: delta-seconds or an HTTP date. */
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/**
+ * Seconds from a provider's wait hint: OpenAI's and Azure's `retry-after-ms` (more precise, and sent
+ * where `Retry-After` would round a sub-second wait up or is absent), else `Retry-After` as
+ * delta-seconds or an HTTP date.
+ */
 export function retryAfterSeconds(headers: Headers): number | undefined {
-  const raw = headers['retry-after'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
+  const ms = Number(first(headers['retry-after-ms']));
+  if (first(headers['retry-after-ms']) && Number.isFinite(ms)) return Math.max(0, ms / 1000);
+  const value = first(headers['retry-after']);
   if (!value) return undefined;
   const secs = Number(value);
   if (Number.isFinite(secs)) return Math.max(0, secs);
