@@ -224,6 +224,19 @@ describe('streams', () => {
     expect(raw).not.toContain(secret);
   });
 
+  // Regression: `data: null` after content was reported as a network error ("could not be reached")
+  // carrying an internal TypeError's text. DESIGN: every error says whether the gateway or the provider failed.
+  it('a JSON event that is no chunk (data: null) ends the stream with a provider error, not a network error', async () => {
+    const app = await start({ targets: [target(0)] });
+    ups[0]!.enqueue(CHAT, { chunks: [...streamEvents.slice(0, 4), 'data: null\n\n'], chunkDelayMs: 10 });
+    const raw = await (await post(app, { stream: true })).text();
+    expect(raw).toContain('"content":"The"');
+    expect(raw).not.toContain('[DONE]');
+    const { error } = JSON.parse(raw.trim().split('\n\n').pop()!.slice('data: '.length));
+    expect(error).toMatchObject({ source: 'provider', code: 'provider_error' });
+    expect(error.message).toMatch(/not a chunk/);
+  });
+
   // Regression: a stream body stopped before its first read leaves no record, never settles, and blocks close().
   // DESIGN: the response `body` is an AsyncIterable the adapter may stop; "logs every call"; `close()` lets
   // in-flight work finish. Koa responds only after every middleware returned, so a client that leaves while

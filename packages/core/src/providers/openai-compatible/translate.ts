@@ -87,6 +87,10 @@ export function createPassthroughTranslator(provider: string): StreamTranslator 
         if (ev.event === 'error') throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
         throw new GatewayError('provider_error', `${provider} sent a stream event that is not JSON`, { provider, status: 502 });
       }
+      if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
+        // `data: null`, a number, a list: JSON, but no chunk — the provider's fault, not a network error.
+        throw new GatewayError('provider_error', `${provider} sent a stream event that is not a chunk: ${data.slice(0, 100)}`, { provider, status: 502 });
+      }
       if (chunk.error && typeof chunk.error === 'object') throw inStreamError(provider, chunk.error as Record<string, unknown>);
       if (ev.event === 'error') {
         throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
