@@ -8,6 +8,7 @@ import { Portkey } from 'portkey-ai';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { getEventListeners } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -241,6 +242,30 @@ describe('GatewayService.stream', () => {
       upstream.enqueue('/v1/chat/completions', { chunks: STREAM, cutAfter: 4, chunkDelayMs: 5 });
       const service = nest.app.get(GatewayService);
       await expect(lastValueFrom(service.stream({ model: 'gpt-4o-mini', messages: hi }).pipe(toArray()))).rejects.toThrow();
+    } finally {
+      await nest.close();
+    }
+  });
+
+  it("the caller's own signal stops the stream, and a finished stream leaves no listener on it", async () => {
+    const nest = await nestWith({ config: { targets: [target()] } });
+    try {
+      const service = nest.app.get(GatewayService);
+      // One long-lived signal for many calls (a job's, a server's shutdown signal).
+      const longLived = new AbortController();
+      for (let i = 0; i < 3; i++) {
+        upstream.enqueue('/v1/chat/completions', { chunks: STREAM });
+        const chunks = await lastValueFrom(service.stream({ model: 'gpt-4o-mini', messages: hi }, undefined, { signal: longLived.signal }).pipe(toArray()));
+        expect(chunks.length).toBeGreaterThan(1);
+      }
+      expect(getEventListeners(longLived.signal, 'abort')).toHaveLength(0);
+
+      upstream.enqueue('/v1/chat/completions', { chunks: [STREAM[0]! + STREAM[1]!, ...STREAM.slice(2)], chunkDelayMs: 5000 });
+      const failed = lastValueFrom(service.stream({ model: 'gpt-4o-mini', messages: hi }, undefined, { signal: longLived.signal }).pipe(toArray()));
+      await vi.waitFor(() => expect(upstream.requests).toHaveLength(4));
+      longLived.abort(new Error('shutting down'));
+      await expect(failed).rejects.toThrow();
+      await vi.waitFor(() => expect(upstream.aborted).toBe(1));
     } finally {
       await nest.close();
     }

@@ -22,9 +22,15 @@ export class GatewayService {
   /** The completion as OpenAI chunks. Unsubscribing stops the upstream call. */
   stream(body: ChatRequest, context?: GatewayContext, options: GatewayCallOptions = {}): Observable<ChatCompletionChunk> {
     return new Observable<ChatCompletionChunk>((subscriber) => {
+      // Linked by hand and unlinked when the stream ends: `AbortSignal.any` keeps every combined
+      // signal alive for as long as a long-lived caller's signal lives, on Node 20.
       const stop = new AbortController();
-      const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-      const chunks = this.gateway.chatStream(body, { ...options, context, signal })[Symbol.asyncIterator]();
+      const outer = options.signal;
+      const forward = () => stop.abort(outer?.reason);
+      if (outer?.aborted) forward();
+      else outer?.addEventListener('abort', forward, { once: true });
+      const unlink = () => outer?.removeEventListener('abort', forward);
+      const chunks = this.gateway.chatStream(body, { ...options, context, signal: stop.signal })[Symbol.asyncIterator]();
       let finished = false;
       void (async () => {
         try {
@@ -34,9 +40,12 @@ export class GatewayService {
         } catch (error) {
           finished = true;
           subscriber.error(error);
+        } finally {
+          unlink();
         }
       })();
       return () => {
+        unlink();
         if (finished) return;
         stop.abort(new Error('unsubscribed'));
         chunks.return?.(undefined).catch(() => undefined);
