@@ -216,6 +216,26 @@ describe('/v1/messages → an OpenAI reasoning model', () => {
   });
 });
 
+describe('the output limit each OpenAI-compatible service honours', () => {
+  /**
+   * DeepSeek reads only `max_tokens` and ignores `max_completion_tokens` without a word (so would a
+   * /v1/messages request, which now sends the newer name): the limit would be lost, and with it the
+   * bound the budget reserved for. OpenAI gets the body as sent.
+   */
+  it('DeepSeek gets max_completion_tokens as max_tokens, on /v1/chat/completions and /v1/messages; OpenAI gets it as sent', async () => {
+    upstream.route('*', () => ({ json: fixtureJson('openai/chat-completions.text.json') }));
+    await post('deepseek', '/v1/chat/completions', { model: 'deepseek-chat', max_completion_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
+    await post('deepseek', '/v1/messages', { model: 'deepseek-chat', max_tokens: 32, messages: [{ role: 'user', content: 'Hi' }] });
+    await post('openai', '/v1/chat/completions', { model: 'gpt-5-mini', max_completion_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] });
+    const sent = upstream.requests.map((r) => [r.json.max_tokens, r.json.max_completion_tokens]);
+    expect(sent).toEqual([
+      [64, undefined],
+      [32, undefined],
+      [undefined, 16],
+    ]);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Regression: /v1/messages sent content-part arrays where OpenAI-compatible servers need strings.
 // ---------------------------------------------------------------------------------------------

@@ -49,10 +49,28 @@ function localAsUtc(t: number, timeZone: string): number {
   return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
 }
 
-/** The UTC instant at which the zone's clock shows `local` (fields given as UTC); twice-corrected for DST. */
+const DAY_MS = 86_400_000;
+
+/** How far the zone's clock is ahead of UTC at instant `t`, in ms. */
+const offsetAt = (t: number, timeZone: string) => localAsUtc(t, timeZone) - t;
+
+/**
+ * The UTC instant at which the zone's clock shows `local` (fields given as UTC). Near a clock change
+ * the offset a day before and a day after differ (no zone changes twice in two days, and no offset
+ * exceeds 14 h, so they are the offsets on either side of it):
+ * - a time shown twice (clocks going back) is its first pass: a window starting there holds both passes,
+ *   so a repeated hour is one window of two hours, never an empty or a negative one;
+ * - a time never shown (clocks jumping forward) is the instant of the jump, `local` less the offset
+ *   before it: a window ending in the gap ends when the clock jumps, and the next one starts there.
+ */
 function localToInstant(local: number, timeZone: string): number {
-  const guess = local - (localAsUtc(local, timeZone) - local);
-  return local - (localAsUtc(guess, timeZone) - guess);
+  const before = offsetAt(local - DAY_MS, timeZone);
+  const after = offsetAt(local + DAY_MS, timeZone);
+  if (before === after) return local - before;
+  const first = local - before;
+  if (localAsUtc(first, timeZone) === local) return first;
+  const second = local - after;
+  return localAsUtc(second, timeZone) === local ? second : first;
 }
 
 function bounds(period: Period, local: Date): { id: string; start: number; end: number } {

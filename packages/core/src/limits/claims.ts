@@ -7,6 +7,7 @@ import type { RequestState } from '../pipeline/state.js';
 import type { AdmitRequest, CounterClaim, WindowClaim } from '../store/limit-store.js';
 import { calendarWindow, type CalendarWindow, type Period } from './calendar.js';
 import { estimateInputTokens, maxOutputTokens } from './estimate.js';
+import { outputOverridesOf } from './output-overrides.js';
 import { scopeKey } from './scope.js';
 
 /** Cost counters hold integer nano-USD: Redis and SQLite add integers exactly, floats drift. */
@@ -82,7 +83,8 @@ export function buildClaims(gw: GatewayInternals, state: RequestState, policy: C
   const needsCost = budgets.some((b) => COST_FIELDS.some(([f]) => b[f] !== undefined));
   const needsTokens = needsCost || budgets.some((b) => b.max_tokens_per_day !== undefined) || rateLimits.some((r) => r.tokens_per_minute !== undefined);
   const input = needsTokens ? estimateInputTokens(state.body) : 0;
-  const output = needsTokens ? maxOutputTokens(state.body, policy.defaultMaxTokens) : 0;
+  // What the upstream is sent, not what the client asked: a target's override_params may raise the limits.
+  const output = needsTokens ? maxOutputTokens(state.body, policy.defaultMaxTokens, outputOverridesOf(state.plan)) : 0;
   const tokens = input + output;
   const reservedNano = needsCost ? Math.ceil(worstCaseUsd(gw, state, input, output) * NANO_PER_USD) : 0;
 

@@ -65,10 +65,36 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
   return n;
 }
 
-/** Output tokens a request may produce: its `max_completion_tokens` / `max_tokens` (× `n`), or `fallback`. */
-export function maxOutputTokens(body: Record<string, unknown>, fallback: number): number {
-  const limit = body.max_completion_tokens ?? body.max_tokens;
-  const per = typeof limit === 'number' && limit > 0 ? limit : fallback;
-  const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
-  return body.messages === undefined ? 0 : per * choices;
+/** The body fields that bound a request's output. A target's `override_params` may set any of them. */
+export const OUTPUT_FIELDS = ['max_completion_tokens', 'max_tokens', 'n'] as const;
+export type OutputParams = Partial<Record<(typeof OUTPUT_FIELDS)[number], unknown>>;
+
+const positive = (v: unknown): number | undefined => (typeof v === 'number' && v > 0 ? v : undefined);
+
+/**
+ * Output tokens one upstream body may produce. Providers disagree on which limit wins when both are
+ * sent (most read `max_completion_tokens` first, OpenAI-compatible servers get both), so the larger
+ * one is reserved: that is safe whichever a provider reads.
+ */
+function outputBound(fields: OutputParams, fallback: number): number {
+  const completion = positive(fields.max_completion_tokens);
+  const max = positive(fields.max_tokens);
+  const per = completion === undefined && max === undefined ? fallback : Math.max(completion ?? 0, max ?? 0);
+  const choices = typeof fields.n === 'number' && fields.n > 1 ? fields.n : 1;
+  return per * choices;
+}
+
+/**
+ * Output tokens a request may produce: its `max_completion_tokens` / `max_tokens` (× `n`), or
+ * `fallback`. Providers send `{ ...body, ...override_params }`, so with `overrides` (the output fields
+ * of each target that may serve it, `{}` for a target that forces none) it is the largest over them.
+ */
+export function maxOutputTokens(body: Record<string, unknown>, fallback: number, overrides: readonly OutputParams[] = []): number {
+  if (body.messages === undefined) return 0;
+  if (overrides.length === 0) return outputBound(body, fallback);
+  let worst = 0;
+  for (const o of overrides) {
+    worst = Math.max(worst, outputBound({ max_completion_tokens: body.max_completion_tokens, max_tokens: body.max_tokens, n: body.n, ...o }, fallback));
+  }
+  return worst;
 }

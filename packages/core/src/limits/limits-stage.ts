@@ -34,7 +34,8 @@ function settleAmounts(claims: Claims, used: { nano: number; tokens: number }): 
 /**
  * Rate limits and budgets in one stage, so one store call (one Redis round trip) checks every window
  * and reserves every budget before the upstream call. Budgets reserve the worst case (input bound +
- * `max_tokens`, priced at the dearest target that may serve) and settle with the real cost afterwards.
+ * the largest `max_tokens` any target may be sent, priced at the dearest target that may serve) and
+ * settle with the real cost afterwards.
  */
 export function limitsStage(gw: GatewayInternals): PipelineStage {
   const policy: ClaimPolicy = {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimateInputTokens, maxOutputTokens, MEDIA_PART_TOKENS, utf8Length } from '../../src/limits/estimate.js';
+import { outputOverridesOf } from '../../src/limits/output-overrides.js';
+import { planOf } from '../router/helpers.js';
 
 describe('input token upper bound', () => {
   it('counts UTF-8 bytes exactly', () => {
@@ -32,10 +34,56 @@ describe('input token upper bound', () => {
 });
 
 describe('output tokens reserved', () => {
-  it('takes max_completion_tokens, then max_tokens, times n, else the default', () => {
+  it('takes the larger of max_completion_tokens and max_tokens, times n, else the default', () => {
     expect(maxOutputTokens({ messages: [], max_completion_tokens: 100, max_tokens: 5 }, 4096)).toBe(100);
+    // Mistral and OpenAI-compatible servers may read max_tokens: the larger one is what may be written.
+    expect(maxOutputTokens({ messages: [], max_completion_tokens: 1, max_tokens: 5 }, 4096)).toBe(5);
+    expect(maxOutputTokens({ messages: [], max_completion_tokens: null, max_tokens: 5, n: 2 }, 4096)).toBe(10);
     expect(maxOutputTokens({ messages: [], max_tokens: 50, n: 3 }, 4096)).toBe(150);
     expect(maxOutputTokens({ messages: [] }, 4096)).toBe(4096);
     expect(maxOutputTokens({ input: 'x' }, 4096)).toBe(0);
+  });
+
+  it("covers what each target's override_params send over the body, the largest of them", () => {
+    const body = { messages: [], max_tokens: 1 };
+    expect(maxOutputTokens(body, 4096, [{ max_tokens: 5 }])).toBe(5);
+    // One target forces 5, another sends the body as it came (10): either may serve.
+    expect(maxOutputTokens({ messages: [], max_tokens: 10 }, 4096, [{}, { max_tokens: 5 }])).toBe(10);
+    // A target forcing a lower limit sends only that.
+    expect(maxOutputTokens({ messages: [], max_tokens: 10 }, 4096, [{ max_tokens: 2 }])).toBe(2);
+    // Forced beside the client's other field: both are sent, the larger may be read.
+    expect(maxOutputTokens({ messages: [], max_completion_tokens: 3 }, 4096, [{ max_tokens: 7 }])).toBe(7);
+    expect(maxOutputTokens({ messages: [], max_completion_tokens: 30 }, 4096, [{ max_tokens: 7 }])).toBe(30);
+    expect(maxOutputTokens(body, 4096, [{ n: 4 }])).toBe(4);
+    expect(maxOutputTokens({ messages: [], n: 2 }, 4096, [{ max_completion_tokens: 8 }])).toBe(16);
+    // A forced null removes the client's limit: the upstream's default applies.
+    expect(maxOutputTokens({ messages: [], max_tokens: 10 }, 4096, [{ max_tokens: null }])).toBe(4096);
+    expect(maxOutputTokens({ input: 'x' }, 4096, [{ max_tokens: 5 }])).toBe(0);
+  });
+});
+
+describe('output limits a plan forces', () => {
+  it('are none for a plan whose targets override no output field, or that has no targets', () => {
+    expect(outputOverridesOf(planOf({ targets: [{ provider: 'openai' }, { provider: 'anthropic', override_params: { model: 'claude-x', temperature: 0 } }] }))).toEqual([]);
+    expect(outputOverridesOf(planOf({ budget: { max_cost_per_day: 1 } }))).toEqual([]);
+  });
+
+  it('list each distinct set once, with {} for targets that force none, across every branch and inherited from parents', () => {
+    const plan = planOf({
+      strategy: { mode: 'fallback' },
+      targets: [
+        { provider: 'openai' },
+        { provider: 'openai', override_params: { max_tokens: 5, temperature: 1 } },
+        {
+          strategy: { mode: 'loadbalance' },
+          override_params: { n: 2 },
+          targets: [{ provider: 'mistral', override_params: { max_tokens: 5 } }, { provider: 'anthropic', override_params: { max_completion_tokens: 9 } }],
+        },
+        { provider: 'openai', override_params: { max_tokens: 5 } },
+      ],
+    });
+    expect(outputOverridesOf(plan)).toEqual([{}, { max_tokens: 5 }, { n: 2, max_tokens: 5 }, { n: 2, max_completion_tokens: 9 }]);
+    expect(outputOverridesOf(plan)).toBe(outputOverridesOf(plan));
+    expect(maxOutputTokens({ messages: [], max_tokens: 1 }, 4096, outputOverridesOf(plan))).toBe(18);
   });
 });

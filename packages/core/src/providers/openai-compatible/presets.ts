@@ -38,32 +38,35 @@ const azure = openAICompatible({
 
 /**
  * Mistral validates bodies strictly (422 `extra_forbidden` for unknown fields) and names two of
- * OpenAI's parameters its own way: `max_tokens` only, and `random_seed`.
+ * OpenAI's parameters its own way: `max_tokens` only (see `maxTokens`), and `random_seed`.
  */
 function adaptForMistral(body: ChatRequest): void {
-  if (body.max_completion_tokens !== undefined) {
-    body.max_tokens ??= body.max_completion_tokens;
-    delete body.max_completion_tokens;
-  }
   if (body.seed !== undefined) {
     body.random_seed ??= body.seed;
     delete body.seed;
   }
 }
 
+/**
+ * Services that read `max_tokens` (see `OpenAICompatiblePreset.maxTokens`): DeepSeek ignores the newer name,
+ * Mistral refuses it, and the self-hosted servers only lately learned it. OpenAI, Azure, Groq, xAI and
+ * OpenRouter (a recorded request) take `max_completion_tokens`.
+ */
+const OLDER_LIMIT = { maxTokens: 'max_tokens' } as const;
+
 /** Every OpenAI-compatible service: a base URL and the environment variable of its key. */
 export const openAICompatiblePresets: Provider[] = [
   openAICompatible({ id: 'openai', baseURL: 'https://api.openai.com/v1', envKey: 'OPENAI_API_KEY' }),
   azure,
   openAICompatible({ id: 'groq', baseURL: 'https://api.groq.com/openai/v1', envKey: 'GROQ_API_KEY' }),
-  openAICompatible({ id: 'together', baseURL: 'https://api.together.xyz/v1', envKey: 'TOGETHER_API_KEY' }),
-  openAICompatible({ id: 'fireworks', baseURL: 'https://api.fireworks.ai/inference/v1', envKey: 'FIREWORKS_API_KEY' }),
-  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY' }),
+  openAICompatible({ id: 'together', baseURL: 'https://api.together.xyz/v1', envKey: 'TOGETHER_API_KEY', ...OLDER_LIMIT }),
+  openAICompatible({ id: 'fireworks', baseURL: 'https://api.fireworks.ai/inference/v1', envKey: 'FIREWORKS_API_KEY', ...OLDER_LIMIT }),
+  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY', ...OLDER_LIMIT }),
   openAICompatible({ id: 'xai', baseURL: 'https://api.x.ai/v1', envKey: 'XAI_API_KEY' }),
   openAICompatible({ id: 'openrouter', baseURL: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY' }),
-  openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY' }),
-  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always', adapt: adaptForMistral }),
-  openAICompatible({ id: 'ollama', baseURL: 'http://localhost:11434/v1', envKey: 'OLLAMA_API_KEY' }),
-  openAICompatible({ id: 'vllm', baseURL: 'http://localhost:8000/v1', envKey: 'VLLM_API_KEY' }),
-  openAICompatible({ id: 'lmstudio', baseURL: 'http://localhost:1234/v1', envKey: 'LMSTUDIO_API_KEY' }),
+  openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY', ...OLDER_LIMIT }),
+  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always', ...OLDER_LIMIT, adapt: adaptForMistral }),
+  openAICompatible({ id: 'ollama', baseURL: 'http://localhost:11434/v1', envKey: 'OLLAMA_API_KEY', ...OLDER_LIMIT }),
+  openAICompatible({ id: 'vllm', baseURL: 'http://localhost:8000/v1', envKey: 'VLLM_API_KEY', ...OLDER_LIMIT }),
+  openAICompatible({ id: 'lmstudio', baseURL: 'http://localhost:1234/v1', envKey: 'LMSTUDIO_API_KEY', ...OLDER_LIMIT }),
 ];

@@ -19,8 +19,22 @@ export interface OpenAICompatiblePreset {
   streamUsage?: 'include_usage' | 'always';
   /** Full URL for an operation; default `${baseURL}/chat/completions` and `/embeddings`. */
   url?: (op: 'chat/completions' | 'embeddings', ctx: CallContext) => string;
+  /**
+   * The output limit the service honours. `max_completion_tokens` (default): OpenAI's current name,
+   * the only one its reasoning models accept; bodies pass as sent. `max_tokens`: a
+   * `max_completion_tokens` goes out under that name (it wins when both are sent) — DeepSeek and most
+   * self-hosted servers ignore the newer name silently, and Mistral refuses it.
+   */
+  maxTokens?: 'max_completion_tokens' | 'max_tokens';
   /** Renames or drops OpenAI fields the service rejects; gets the outgoing copy of the chat body. */
   adapt?: (body: ChatRequest) => void;
+}
+
+/** `max_completion_tokens` under the older name, for services that only read that one. */
+function asMaxTokens(body: ChatRequest): void {
+  if (body.max_completion_tokens === undefined) return;
+  body.max_tokens = body.max_completion_tokens ?? body.max_tokens;
+  delete body.max_completion_tokens;
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -46,6 +60,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function unchangedText(preset: OpenAICompatiblePreset, body: ChatRequest, ctx: CallContext): string | undefined {
   const text = jsonTextOf(body);
   if (text === undefined || preset.adapt || ctx.model !== body.model) return undefined;
+  if (preset.maxTokens === 'max_tokens' && body.max_completion_tokens !== undefined) return undefined;
   for (const _ in ctx.target.overrideParams) return undefined;
   if (!ctx.stream) return body.stream === undefined && body.stream_options === undefined ? text : undefined;
   if (body.stream !== true || preset.streamUsage === 'always') return undefined;
@@ -91,6 +106,7 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
           delete out.stream;
           delete out.stream_options;
         }
+        if (preset.maxTokens === 'max_tokens') asMaxTokens(out);
         preset.adapt?.(out);
         return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
