@@ -1,3 +1,5 @@
+import { THINKING_BUDGET } from '../providers/anthropic/translate-request.js';
+
 /**
  * A cheap upper bound on a request's input tokens, without a tokenizer: byte-level BPE tokenizers
  * (OpenAI, Llama, Claude, Gemini) never make a token of less than one UTF-8 byte, so the UTF-8 length
@@ -85,12 +87,25 @@ function outputBound(fields: OutputParams, fallback: number): number {
 }
 
 /**
+ * The thinking tokens a Claude target adds on top of the default limit when the request sets none:
+ * a native `thinking` budget, or the one its `reasoning_effort` maps to.
+ */
+function thinkingBudget(body: Record<string, unknown>): number {
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+  if (thinking && typeof thinking === 'object') return thinking.type === 'enabled' ? (positive(thinking.budget_tokens) ?? 0) : 0;
+  const effort = body.reasoning_effort;
+  return typeof effort === 'string' ? (THINKING_BUDGET[effort] ?? 0) : 0;
+}
+
+/**
  * Output tokens a request may produce: its `max_completion_tokens` / `max_tokens` (× `n`), or
  * `fallback`. Providers send `{ ...body, ...override_params }`, so with `overrides` (the output fields
  * of each target that may serve it, `{}` for a target that forces none) it is the largest over them.
  */
 export function maxOutputTokens(body: Record<string, unknown>, fallback: number, overrides: readonly OutputParams[] = []): number {
   if (body.messages === undefined) return 0;
+  // Without a limit, Claude (Anthropic, Bedrock) is sent the default plus the thinking budget.
+  fallback += thinkingBudget(body);
   if (overrides.length === 0) return outputBound(body, fallback);
   let worst = 0;
   for (const o of overrides) {

@@ -44,6 +44,15 @@ describe('output tokens reserved', () => {
     expect(maxOutputTokens({ input: 'x' }, 4096)).toBe(0);
   });
 
+  it('without a limit, adds the thinking budget Claude targets are sent on top of the default', () => {
+    expect(maxOutputTokens({ messages: [], reasoning_effort: 'high' }, 4096)).toBe(4096 + 4096);
+    expect(maxOutputTokens({ messages: [], reasoning_effort: 'none' }, 4096)).toBe(4096);
+    expect(maxOutputTokens({ messages: [], thinking: { type: 'enabled', budget_tokens: 10_000 } }, 4096)).toBe(14_096);
+    expect(maxOutputTokens({ messages: [], thinking: { type: 'disabled' } }, 4096)).toBe(4096);
+    // With a limit, the budget fits inside it (translate-request.ts): the limit is the bound.
+    expect(maxOutputTokens({ messages: [], reasoning_effort: 'high', max_completion_tokens: 3000 }, 4096)).toBe(3000);
+  });
+
   it("covers what each target's override_params send over the body, the largest of them", () => {
     const body = { messages: [], max_tokens: 1 };
     expect(maxOutputTokens(body, 4096, [{ max_tokens: 5 }])).toBe(5);
