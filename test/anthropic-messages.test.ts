@@ -386,3 +386,20 @@ describe('/v1/messages with the response cache', () => {
     expect(upstream.requests).toHaveLength(1 + variants.length);
   });
 });
+
+describe('paths below /v1/messages the gateway does not serve', () => {
+  it('answer in Anthropic\'s error shape, so the SDK raises its typed NotFoundError with the gateway\'s message', async () => {
+    const { app, client } = await start([{ provider: 'openai', api_key: 'sk-openai-upstream', custom_host: `${upstream.url}/v1` }]);
+    try {
+      const error = await client.messages.countTokens({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+      const body = (error as InstanceType<typeof Anthropic.NotFoundError>).error as { type: string; error: { type: string; message: string } };
+      expect(body.type).toBe('error');
+      expect(body.error.type).toBe('not_found_error');
+      expect(body.error.message).toContain('/v1/messages/count_tokens');
+      expect(upstream.requests).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
+  });
+});

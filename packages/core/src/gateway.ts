@@ -137,7 +137,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       // record too; an answer is handed back as it is.
       const work = dispatch(call).then(
         (res) => (res.status < 400 ? res : finishRequest(gw, call, res)),
-        (e: unknown) => finishRequest(gw, call, (call.route === 'messages' ? anthropicErrorResponse : errorResponse)(e, call.traceId), e),
+        (e: unknown) => finishRequest(gw, call, (speaksAnthropic(call) ? anthropicErrorResponse : errorResponse)(e, call.traceId), e),
       );
       gw.inflight.enter();
       work.then(gw.inflight.leave, gw.inflight.leave);
@@ -175,6 +175,13 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     },
   };
 }
+
+/**
+ * Errors on `/v1/messages` and below it (`/v1/messages/count_tokens`, `/v1/messages/batches`, which
+ * the Anthropic SDKs also call) leave in Anthropic's shape, so those SDKs raise their typed errors
+ * with the gateway's message.
+ */
+const speaksAnthropic = (call: CallInfo): boolean => call.route === 'messages' || call.req.path.startsWith('/v1/messages/');
 
 export function errorResponse(e: unknown, traceId: string): GatewayResponse {
   const error = toGatewayError(e);
