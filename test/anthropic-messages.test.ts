@@ -403,3 +403,44 @@ describe('paths below /v1/messages the gateway does not serve', () => {
     }
   });
 });
+
+describe('/v1/messages answered by an OpenAI refusal (structured outputs)', () => {
+  // OpenAI documents refusals as `message.refusal` beside `content: null` (and `delta.refusal` in
+  // streams); synthetic bodies of that shape, built on the recorded completion and stream.
+  const target = () => ({ provider: 'openai', api_key: 'sk-openai-upstream', custom_host: `${upstream.url}/v1` });
+  const REFUSAL = "I'm sorry, I cannot assist with that request.";
+
+  it('non-stream: the refusal is the text and stop_reason is "refusal"', async () => {
+    const rec = fixtureJson('openai/chat-completions.text.json');
+    const refused = { ...rec, choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: REFUSAL }, finish_reason: 'stop', logprobs: null }] };
+    upstream.enqueue('/v1/chat/completions', { json: refused });
+    const { app, client } = await start([target()]);
+    try {
+      const msg = await client.messages.create({ model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
+      expect(msg.stop_reason).toBe('refusal');
+      expect(msg.content).toEqual([{ type: 'text', text: REFUSAL }]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('stream: the refusal streams as text and the final stop_reason is "refusal"', async () => {
+    const events = splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse'));
+    const first = JSON.parse(events[0]!.slice('data: '.length));
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ ...first, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] })}\n\n`;
+    upstream.enqueue('/v1/chat/completions', {
+      chunks: [chunk({ role: 'assistant', content: null, refusal: '' }, null), chunk({ refusal: "I'm sorry, " }, null), chunk({ refusal: 'I cannot assist with that request.' }, null), chunk({}, 'stop'), 'data: [DONE]\n\n'],
+    });
+    const { app, client } = await start([target()]);
+    try {
+      const stream = client.messages.stream({ model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
+      const msg = await stream.finalMessage();
+      expect(msg.stop_reason).toBe('refusal');
+      expect(msg.content).toHaveLength(1);
+      expect(msg.content[0]).toMatchObject({ type: 'text', text: REFUSAL });
+    } finally {
+      await app.close();
+    }
+  });
+});

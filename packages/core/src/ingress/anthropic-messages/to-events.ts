@@ -22,6 +22,8 @@ class EventWriter {
   private next = 0;
   private readonly tools = new Map<number, number>();
   private stop: string | null = null;
+  /** OpenAI streams a refusal in `delta.refusal`: it goes out as text, and the stop reason says so. */
+  private refused = false;
   private usage: Usage | undefined;
 
   constructor(private readonly model: string) {}
@@ -72,6 +74,11 @@ class EventWriter {
       const index = this.ensure('text', out);
       out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: d.content } }));
     }
+    if (typeof d?.refusal === 'string' && d.refusal) {
+      this.refused = true;
+      const index = this.ensure('text', out);
+      out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: d.refusal } }));
+    }
     for (const call of d?.tool_calls ?? []) {
       const key = call.index ?? this.tools.size;
       let index = this.tools.get(key);
@@ -94,7 +101,7 @@ class EventWriter {
     const out: Uint8Array[] = [];
     if (!this.started) this.begin({ id: '', object: 'chat.completion.chunk', created: 0, model: this.model, choices: [] }, out);
     this.close(out);
-    out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: toStopReason(this.stop), stop_sequence: null }, usage: toAnthropicUsage(this.usage) }));
+    out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: this.refused ? 'refusal' : toStopReason(this.stop), stop_sequence: null }, usage: toAnthropicUsage(this.usage) }));
     out.push(sse('message_stop', { type: 'message_stop' }));
     return out;
   }

@@ -29,6 +29,10 @@ export function toMessage(completion: ChatCompletion, requestedModel: string): A
   else if (m?.reasoning_content) content.push({ type: 'thinking', thinking: m.reasoning_content, signature: '' });
   const text = textOf(m?.content as string | ContentPart[] | null | undefined);
   if (text) content.push({ type: 'text', text });
+  // OpenAI's structured outputs put a refusal beside the content, not in it; Anthropic says it with
+  // the stop reason and the text of the refusal.
+  const refusal = typeof m?.refusal === 'string' && m.refusal ? m.refusal : undefined;
+  if (refusal && !text) content.push({ type: 'text', text: refusal });
   for (const call of m?.tool_calls ?? []) {
     content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
   }
@@ -38,7 +42,7 @@ export function toMessage(completion: ChatCompletion, requestedModel: string): A
     role: 'assistant',
     model: completion.model || requestedModel,
     content,
-    stop_reason: toStopReason(choice?.finish_reason),
+    stop_reason: refusal ? 'refusal' : toStopReason(choice?.finish_reason),
     stop_sequence: null,
     usage: toAnthropicUsage(completion.usage),
   };
