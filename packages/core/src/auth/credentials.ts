@@ -34,6 +34,11 @@ export function presentedKey(route: RouteName, headers: GatewayRequest['headers'
  * (the portkey-ai SDK), it is the client's own provider key, which a request-level provider uses
  * where the server allows it (DESIGN: "the client's own Authorization is the provider key").
  */
+const PRESENTED = Symbol('llmux.presented-key');
+
+/** The gateway key a request admitted by `withoutCredentials` presented: its record must not show it. */
+export const presentedKeyOf = (req: GatewayRequest): string | undefined => (req as { [PRESENTED]?: string })[PRESENTED];
+
 export function withoutCredentials(req: GatewayRequest, presented: PresentedKey): GatewayRequest {
   // Copied name by name, leaving the credentials out: a spread copy and `delete` both leave V8 a slow
   // object, and every later stage reads these headers.
@@ -42,5 +47,7 @@ export function withoutCredentials(req: GatewayRequest, presented: PresentedKey)
     if ((KEY_HEADERS as readonly string[]).includes(name) || name === presented.header) continue;
     headers[name] = req.headers[name];
   }
-  return { ...req, headers };
+  const admitted: GatewayRequest & { [PRESENTED]?: string } = { ...req, headers };
+  admitted[PRESENTED] = presented.key;
+  return admitted;
 }

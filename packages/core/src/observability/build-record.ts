@@ -53,7 +53,9 @@ function errorOf(error: GatewayError): Pick<RequestLogRecord, 'error' | 'limit'>
 }
 
 function outcomeOf(outcome: Outcome): RequestOutcome {
-  if (outcome.incomplete) return outcome.status === 499 ? 'client_closed' : 'stream_cut';
+  // 499 is the client leaving, stream or not: nothing failed on the gateway's side.
+  if (outcome.status === 499) return 'client_closed';
+  if (outcome.incomplete) return 'stream_cut';
   return outcome.status < 400 ? 'success' : 'error';
 }
 
@@ -64,7 +66,8 @@ function pathOf(req: GatewayRequest): string {
 
 /** The model sent upstream: `override_params.model`, then aliases, then what the client asked for. */
 function resolvedModel(gw: GatewayInternals, state: RequestState): string | undefined {
-  if (!state.target) return undefined;
+  const target = state.target ?? state.failedTarget;
+  if (!target) return undefined;
   let requested = state.body.model;
   if (!state.plan.root) {
     try {
@@ -73,7 +76,7 @@ function resolvedModel(gw: GatewayInternals, state: RequestState): string | unde
       // A target answered, so the model was placed; keep the client's name if not.
     }
   }
-  return upstreamModel(state.plan, state.target, requested);
+  return upstreamModel(state.plan, target, requested);
 }
 
 /**
@@ -113,9 +116,10 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
     for (const c of choices) if (typeof c.finish_reason === 'string') finish.push(c.finish_reason);
     if (finish.length) r.finish_reasons = finish;
   }
-  if (state.target) {
-    r.provider = state.target.provider;
-    r.target = state.target.path;
+  const target = state.target ?? state.failedTarget;
+  if (target) {
+    r.provider = target.provider;
+    r.target = target.path;
   } else if (cache?.provider) r.provider = cache.provider;
   const attempts: LogAttempt[] = new Array(state.attempts.length);
   for (let i = 0; i < attempts.length; i++) attempts[i] = { ...state.attempts[i]! };

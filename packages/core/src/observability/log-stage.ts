@@ -5,6 +5,7 @@ import { observabilityOf, type PendingRecord } from './observability.js';
 import { observabilityScratch } from './request-scratch.js';
 import { markRecorded } from './opened-requests.js';
 import { forgetJsonText } from '../http/json-text.js';
+import { presentedKeyOf } from '../auth/credentials.js';
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -25,7 +26,7 @@ export function logStage(gw: GatewayInternals): PipelineStage {
       const scratch = observabilityScratch(state);
       try {
         const body = state.body;
-        const pending: PendingRecord = { record: recordFromState(gw, state, outcome), plan: state.plan, targets: [state.target] };
+        const pending: PendingRecord = { record: recordFromState(gw, state, outcome), plan: state.plan, targets: [state.target ?? state.failedTarget] };
         // What only spans read, set only when spans are made (assigned, not spread: a spread builds a
         // temporary object, and this runs on every request).
         if (tracing) {
@@ -39,6 +40,8 @@ export function logStage(gw: GatewayInternals): PipelineStage {
             presence_penalty: num(body.presence_penalty),
           };
         }
+        const presented = presentedKeyOf(state.request);
+        if (presented) pending.presentedKey = presented;
         if (gw.options.logBodies) pending.bodies = { request: body, completion: outcome.completion, chunks: outcome.chunks };
         obs.emit(pending);
       } finally {

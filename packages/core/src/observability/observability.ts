@@ -18,6 +18,8 @@ export interface PendingRecord extends SpanContext {
   /** The request's plan and the targets it reached: their keys are removed from the record. */
   plan?: Plan;
   targets?: Array<ResolvedTarget | undefined>;
+  /** The gateway key the request presented, to keep out of its record (see `presentedKeyOf`). */
+  presentedKey?: string;
   /** With `logBodies`: the request body and the answer (a completion, or a stream's chunks). */
   bodies?: { request?: unknown; completion?: unknown; chunks?: ChunkOut[] };
 }
@@ -98,7 +100,7 @@ export class Observability {
 
   /** Keys out, bodies in (when enabled), then the app's own `redact` hook, which may also filter the record out. */
   private prepare(pending: PendingRecord): RequestLogRecord | undefined {
-    const secrets = secretsFor(this.gw, pending.plan, pending.targets ?? []);
+    const secrets = secretsFor(this.gw, pending.plan, pending.targets ?? [], pending.presentedKey);
     let record = redactDeep(pending.record, secrets);
     const bodies = pending.bodies;
     if (this.gw.options.logBodies && bodies) {

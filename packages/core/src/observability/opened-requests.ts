@@ -21,6 +21,18 @@ export function markOpened(state: RequestState): void {
   }
 }
 
+/**
+ * Also finds `state` under `req`, a request the route handler received but whose stages run on a copy
+ * of it (the playground's, without the admin key): a refusal of that copy must still end the state.
+ */
+export function markOpenedAs(req: GatewayRequest, state: RequestState): void {
+  try {
+    (req as Tagged)[STATE] = state;
+  } catch {
+    // As in markOpened.
+  }
+}
+
 /** The request's record is written: nothing is left to run for it, and its state is let go. */
 export function markRecorded(state: RequestState): void {
   if ((state.request as Tagged)[STATE] !== undefined) (state.request as Tagged)[STATE] = null;

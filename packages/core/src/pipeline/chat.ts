@@ -167,6 +167,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   } catch (e) {
     const error = toGatewayError(e);
     state.retries = env?.retries ?? 0;
+    if (env?.last) state.failedTarget = env.last;
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
     throw withRoutingFacts(error, state, env);
   }

@@ -37,6 +37,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
   } catch (e) {
     const error = toGatewayError(e);
     state.retries = env?.retries ?? 0;
+    if (env?.last) state.failedTarget = env.last;
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
     throw withRoutingFacts(error, state, env);
   }

@@ -25,6 +25,8 @@ export interface RequestState {
   startedAt: number;
   firstTokenAt?: number;
   target?: ResolvedTarget;
+  /** When routing failed: the target tried last, which the record names as the error's headers do. */
+  failedTarget?: ResolvedTarget;
   attempts: AttemptSummary[];
   retries: number;
   cache: CacheStatus;

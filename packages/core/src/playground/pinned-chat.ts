@@ -5,6 +5,7 @@ import { checkDepth, readJsonBody } from '../http/read-body.js';
 import { validateChat } from '../http/validate.js';
 import { handleChat } from '../pipeline/chat.js';
 import { createState } from '../pipeline/create-state.js';
+import { markOpenedAs } from '../observability/opened-requests.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { RequestState } from '../pipeline/state.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
@@ -65,6 +66,8 @@ export async function handlePinnedChat(
   checkDepth(raw, gw.limits.maxJsonDepth);
   const body = validateChat(raw, gw.limits.maxMessages) as RequestState['body'];
   const state = createState(gw, 'chat', withoutAdminKey(req), body, context, traceId);
+  // `handle` looks for a refused request's state under the request it passed in, not this copy.
+  markOpenedAs(req, state);
   if (path) state.plan = pinnedPlan(gw, path);
   return handleChat(gw, state);
 }

@@ -1,5 +1,5 @@
-/** Key-shaped strings (OpenAI/Anthropic `sk-…`, Google `AIza…`, AWS access key ids, bearer tokens). */
-const KEY_PATTERNS = /\b(sk-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]{8,})/g;
+/** Key-shaped strings (OpenAI/Anthropic `sk-…`, Google `AIza…`, AWS access key ids, bearer tokens with RFC 6750's `~ + / =`). */
+const KEY_PATTERNS = /\b(sk-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._~+/\-]{8,}=*)/g;
 
 /** The shortest text `KEY_PATTERNS` can match (`sk-` and six more): shorter strings are returned as they are. */
 const SHORTEST_KEY = 9;
