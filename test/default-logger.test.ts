@@ -21,6 +21,16 @@ describe('default logger', () => {
     expect(lines[0]).toMatchObject({ name: 'llmux', msg: 'llmux request', level: 30, status: 200 });
   });
 
+  it('refuses an unknown LLMUX_LOG_LEVEL at start-up, naming the variable', () => {
+    let stderr = '';
+    try {
+      run({ LLMUX_LOG_LEVEL: 'verbose' });
+    } catch (e) {
+      stderr = String((e as { stderr?: string }).stderr);
+    }
+    expect(stderr).toContain('LLMUX_LOG_LEVEL "verbose" is not a log level');
+  });
+
   it('is silent with LLMUX_LOG_LEVEL=silent or logger: false', () => {
     expect(run({ LLMUX_LOG_LEVEL: 'silent' })).toBe('');
     expect(run({ LLMUX_LOG_LEVEL: undefined }, '{ logger: false }')).toBe('');
