@@ -23,6 +23,13 @@ interface EventedReadable {
 const isEvented = (body: unknown): body is EventedReadable =>
   typeof (body as Partial<EventedReadable>).on === 'function' && typeof (body as Partial<EventedReadable>).read === 'function';
 
+/**
+ * What happens to a body past its limit. `destroy`: it is closed (an upstream's: nothing more is
+ * downloaded). `discard`: the rest is read and dropped — a client's request, whose socket must stay
+ * up for the 413 to reach it (destroying the request resets the connection before the answer).
+ */
+export type Overflow = 'destroy' | 'discard';
+
 const encoder = new TextEncoder();
 
 const ignore = () => {};
@@ -53,7 +60,12 @@ const asBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === 's
  * end-of-stream watcher and a promise per chunk (~5 µs per body on Node 20), and every request reads
  * two bodies. Other async iterables are iterated.
  */
-export function readAllBytes(body: AsyncIterable<Uint8Array | string>, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
+export function readAllBytes(
+  body: AsyncIterable<Uint8Array | string>,
+  limit: number,
+  tooLarge: () => Error,
+  overflow: Overflow = 'destroy',
+): Promise<Uint8Array> {
   if (!isEvented(body)) return iterateAll(body, limit, tooLarge);
   if (body.readableEnded) return Promise.resolve(new Uint8Array());
   if (body.destroyed) return Promise.reject(new Error('the body was closed before it was read'));
@@ -74,7 +86,8 @@ export function readAllBytes(body: AsyncIterable<Uint8Array | string>, limit: nu
         // Destroying can emit 'error' (undici's body emits RequestAbortedError): with no listener left
         // that would be an uncaught exception in the host app.
         body.on('error', ignore);
-        body.destroy();
+        if (overflow === 'destroy') body.destroy();
+        else (body as { resume?: () => void }).resume?.();
         return reject(tooLarge());
       }
       parts.push(bytes);
@@ -100,8 +113,8 @@ export function readAllBytes(body: AsyncIterable<Uint8Array | string>, limit: nu
 }
 
 /** `readAllBytes`, decoded as UTF-8. */
-export async function readAllText(body: AsyncIterable<Uint8Array | string>, limit: number, tooLarge: () => Error): Promise<string> {
-  return utf8.decode(await readAllBytes(body, limit, tooLarge));
+export async function readAllText(body: AsyncIterable<Uint8Array | string>, limit: number, tooLarge: () => Error, overflow: Overflow = 'destroy'): Promise<string> {
+  return utf8.decode(await readAllBytes(body, limit, tooLarge, overflow));
 }
 
 async function iterateAll(body: AsyncIterable<Uint8Array | string>, limit: number, tooLarge: () => Error): Promise<Uint8Array> {

@@ -35,8 +35,18 @@ export async function readJsonBody(body: unknown, limit: number): Promise<unknow
     if (body.byteLength > limit) throw tooLarge(limit);
     return parse(utf8.decode(body));
   }
-  if (isAsyncIterable(body)) return parse(await readAllText(body, limit, () => tooLarge(limit)));
+  if (isAsyncIterable(body)) return parse(await readRaw(body, limit));
   return body;
+}
+
+/** A raw request body's text; a client that leaves mid-upload is a client gone (499), not a gateway failure. */
+async function readRaw(body: AsyncIterable<Uint8Array>, limit: number): Promise<string> {
+  try {
+    return await readAllText(body, limit, () => tooLarge(limit), 'discard');
+  } catch (e) {
+    if (e instanceof GatewayError) throw e;
+    throw new GatewayError('invalid_request', `the request body could not be read: ${(e as Error).message}`, { status: 499, param: 'body', cause: e });
+  }
 }
 
 /** JSON nested deeper than `max` is refused before anything walks it recursively. */

@@ -9,6 +9,8 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
 
 /** Resolves when the socket drained, or when the client left (then writing stops). */
 function drained(res: ServerResponse): Promise<void> {
+  // Already gone: its 'close' fired before anyone listened, and waiting for it would never end.
+  if (res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -75,7 +77,11 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
         complete = true;
         break;
       }
-      if (!res.write(next.value)) await drained(res);
+      if (!res.write(next.value)) {
+        // A write to a response whose client left returns false too: stop rather than wait.
+        if (res.destroyed) break;
+        await drained(res);
+      }
       flush?.call(res);
     }
   } finally {

@@ -181,7 +181,7 @@ export function recordWithoutState(
     unpriced: false,
     duration_ms: now - startedAt,
     status: error.status,
-    outcome: 'error',
+    outcome: outcomeOf({ status: error.status }),
     ...errorOf(error),
   };
 }

@@ -1,6 +1,7 @@
 import { createParser } from 'eventsource-parser';
 import type { StreamFraming, UpstreamEvent } from '../providers/types.js';
 import { concatBytes, utf8 } from '../http/bytes.js';
+import { GatewayError } from '../errors.js';
 
 export interface EventDecoder {
   push(bytes: Uint8Array): UpstreamEvent[];
@@ -36,6 +37,12 @@ export function completeUtf8(bytes: Uint8Array): number {
 }
 
 /**
+ * The most characters one SSE event (or an unfinished line) may hold: a chunk is a few hundred bytes,
+ * a whole answer at most a few MB. Past it the stream is the provider's failure, not unbounded memory.
+ */
+export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
+/**
  * SSE per the WHATWG spec via eventsource-parser: handles CRLF (Gemini), `:` comments (OpenRouter)
  * and events split across TCP chunks. Bytes are decoded with the shared decoder (`http/bytes.ts`)
  * rather than a streaming one per stream (~4 µs to build): a character split across two reads is
@@ -51,14 +58,25 @@ export function createSseDecoder(): EventDecoder {
     return utf8.decode(whole === all.length ? all : all.subarray(0, whole));
   };
   let out: UpstreamEvent[] = [];
+  let overflowed = false;
   const parser = createParser({
     onEvent(ev) {
       out.push(ev.event === undefined ? { data: ev.data } : { event: ev.event, data: ev.data });
     },
+    onError(e) {
+      if (e.type === 'max-buffer-size-exceeded') overflowed = true;
+    },
+    maxBufferSize: MAX_EVENT_CHARS,
   });
+  const fed = (text: string) => {
+    if (!overflowed) parser.feed(text);
+    if (overflowed) {
+      throw new GatewayError('provider_error', `the upstream sent a stream event of more than ${MAX_EVENT_CHARS} characters`, { source: 'provider' });
+    }
+  };
   return {
     push(bytes) {
-      parser.feed(decode(bytes));
+      fed(decode(bytes));
       const events = out;
       out = [];
       return events;
@@ -67,7 +85,7 @@ export function createSseDecoder(): EventDecoder {
       const rest = tail ? utf8.decode(tail) : '';
       tail = undefined;
       // A final event without its blank line still counts: some servers close right after the last `data:`.
-      parser.feed(rest + '\n\n');
+      fed(rest + '\n\n');
       const events = out;
       out = [];
       return events;

@@ -13,7 +13,8 @@ export function sseHeaders(extra?: Record<string, string>): Record<string, strin
   return copyHeaders(extra, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
+    // No `connection` header: Node keeps HTTP/1.1 alive by itself and honours a client's
+    // `Connection: close` (a fixed keep-alive overrode it), and HTTP/2 forbids the header.
     // Stops nginx and similar proxies from buffering the stream.
     'x-accel-buffering': 'no',
   });
