@@ -10,7 +10,7 @@ import { PlanResolver } from './pipeline/resolve-plan.js';
 import { routeHandlers } from './pipeline/routes.js';
 import { buildStages } from './pipeline/stages.js';
 import { builtinProviders, ProviderRegistry } from './providers/registry.js';
-import { createMemoryStore } from './store/memory/create-memory-store.js';
+import { resolveStore } from './store/resolve-store.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from './types.js';
 import { UpstreamClient } from './upstream/client.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './providers/openai-types.js';
@@ -74,7 +74,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     registry,
     plans: new PlanResolver(serverPlan, env, { allowRequestConfig: options.allowRequestConfig ?? false }),
     client: new UpstreamClient(options.upstream, connectGuard(options.allowedHosts ?? [])),
-    store: options.store ?? createMemoryStore(),
+    // Memory by default; a Keyv instance becomes the cache; anything that is not a store is refused here.
+    store: resolveStore(options.store),
     stages: [],
     ...(logger ? { logger } : {}),
     limits,
@@ -162,6 +163,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       // Idempotent: a Nest module's destroy hook and the app may both close the gateway.
       return (shutdown ??= (async () => {
         closing = true;
+        // In flight: requests, their records, and settlements being retried (woken now, not after their backoff).
         const finished = await gw.inflight.settled(deadlineMs);
         if (finished) await gw.client.close();
         else {
@@ -170,6 +172,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
           await gw.client.destroy();
           await gw.inflight.settled(1000);
         }
+        // Settlements still failing give up here (logged as lost) rather than retry against a closed store.
+        gw.inflight.shut();
         await gw.store.close();
       })());
     },

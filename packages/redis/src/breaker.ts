@@ -1,5 +1,6 @@
 import type { BreakerDecision, BreakerPolicy, BreakerState, BreakerStatus, BreakerStore } from '@llmux/core';
 import type { RedisClientType } from 'redis';
+import { luaScript } from './run-script.js';
 
 /*
  * One circuit = a hash (state `c`/`o`/`h`, `ou` open-until, `tu` trial-until) and a sorted set of
@@ -71,25 +72,11 @@ function toStatus(reply: unknown): BreakerDecision {
   return out;
 }
 
-/** Runs a script by its SHA, loading it once (again after a Redis restart flushed the script cache). */
-function script(client: RedisClientType, source: string) {
-  let sha: Promise<string> | undefined;
-  return async (keys: string[], args: string[]): Promise<unknown> => {
-    sha ??= client.scriptLoad(source);
-    try {
-      return await client.evalSha(await sha, { keys, arguments: args });
-    } catch (e) {
-      if (!String((e as Error).message).includes('NOSCRIPT')) throw e;
-      sha = client.scriptLoad(source);
-      return client.evalSha(await sha, { keys, arguments: args });
-    }
-  };
-}
-
 /** The circuit breaker on Redis, shared by every instance using the same prefix. */
 export function redisBreaker(client: RedisClientType, prefix: string, ready: Promise<void>): BreakerStore {
-  const acquire = script(client, ACQUIRE);
-  const record = script(client, RECORD);
+  // The limits' loader: a load that failed while Redis was down is retried on the next call, not kept.
+  const acquire = luaScript(client, ACQUIRE);
+  const record = luaScript(client, RECORD);
   const keys = (key: string) => [`${prefix}{${key}}`, `${prefix}{${key}}:f`];
   const args = (now: number, p: BreakerPolicy) => [String(Math.floor(now)), String(p.windowMs), String(p.cooldownMs), String(p.threshold)];
   return {

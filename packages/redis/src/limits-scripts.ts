@@ -124,14 +124,18 @@ return out
 `;
 
 /**
- * KEYS: as ADMIT. ARGV: id, #counters, #windows, per counter (actual, expireAt), per window (amount or '' to keep).
+ * KEYS: as ADMIT. ARGV: id, #counters, #windows, retry ('1' or '0'), per counter (actual, expireAt),
+ * per window (amount or '' to keep).
  * Drops the reservation (if it has not expired yet), adds the real amount, adjusts window entries.
+ * A retry (the first attempt may have run: a timeout does not recall a command) adds the real amount
+ * only where `r:<id>` is still there — the first run removed it — so a counter never counts twice.
+ * Window entries are set, not added to: repeating that is harmless.
  */
 export const SETTLE = `${COMMON}
-local id, nc, nw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local id, nc, nw, retry = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 for i = 1, nc do
   local c, x = KEYS[2 * i - 1], KEYS[2 * i]
-  local actual, expire_at = ARGV[4 + 2 * (i - 1)], ARGV[5 + 2 * (i - 1)]
+  local actual, expire_at = ARGV[5 + 2 * (i - 1)], ARGV[6 + 2 * (i - 1)]
   local f = 'r:' .. id
   local r = redis.call('HGET', c, f)
   if r then
@@ -139,12 +143,12 @@ for i = 1, nc do
     redis.call('HINCRBY', c, 'reserved', fmt(-tonumber(r)))
     redis.call('ZREM', x, id)
   end
-  if tonumber(actual) ~= 0 then
+  if tonumber(actual) ~= 0 and (r or not retry) then
     redis.call('HINCRBY', c, 'spent', actual)
     redis.call('PEXPIREAT', c, expire_at)
   end
 end
-local wargs = 3 + 2 * nc
+local wargs = 4 + 2 * nc
 for i = 1, nw do
   local w, a = KEYS[2 * nc + 2 * i - 1], KEYS[2 * nc + 2 * i]
   local amount = ARGV[wargs + i]

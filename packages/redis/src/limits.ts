@@ -45,8 +45,8 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
     return [...new Set(found)].map((k) => k.slice(base.length + kind.length + 1));
   }
 
-  async function settle(req: AdmitRequest, amounts: SettleAmounts): Promise<void> {
-    const args = [req.id, String(req.counters.length), String(req.windows.length)];
+  async function settle(req: AdmitRequest, amounts: SettleAmounts, options?: { retry?: boolean }): Promise<void> {
+    const args = [req.id, String(req.counters.length), String(req.windows.length), options?.retry ? '1' : '0'];
     req.counters.forEach((c, i) => args.push(String(Math.round(amounts.counters[i] ?? 0)), String(Math.ceil(c.expireAt))));
     req.windows.forEach((_w, i) => {
       const amount = amounts.windows?.[i];

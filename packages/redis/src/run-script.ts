@@ -2,7 +2,8 @@ import type { RedisClientType } from 'redis';
 
 /**
  * A Lua script run by its SHA: one short EVALSHA per call instead of the whole source. Loaded on first
- * use and again after a Redis restart or `SCRIPT FLUSH` emptied the script cache (NOSCRIPT).
+ * use and again after a Redis restart or `SCRIPT FLUSH` emptied the script cache (NOSCRIPT). A load
+ * that failed (Redis unreachable) is forgotten, so the next call loads again instead of failing forever.
  */
 export function luaScript(client: RedisClientType, source: string) {
   let sha: Promise<string> | undefined;

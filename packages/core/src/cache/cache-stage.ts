@@ -1,4 +1,5 @@
 import type { PlanNode } from '../config/plan.js';
+import { GatewayError } from '../errors.js';
 import { gatewayHeader, type CacheStatus } from '../http/headers.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { Outcome, PipelineStage, RequestState, ShortCircuit } from '../pipeline/state.js';
@@ -166,6 +167,9 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     try {
       embedder = embedderFor(gw, p.settings, root, clientEmbedding);
     } catch (e) {
+      // The client's own `cache.embedding` is bad input, refused like the server's is at start-up:
+      // skipping the step would answer 200 and never tell the client its config is wrong.
+      if (clientEmbedding && e instanceof GatewayError && e.code === 'invalid_config') throw e;
       warn({ traceId: state.traceId, err: e }, `llmux cache: semantic step skipped: ${(e as Error).message}`);
       return void (scratch.semantic = 'no_embedder');
     }

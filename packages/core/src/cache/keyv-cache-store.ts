@@ -29,6 +29,23 @@ export interface KeyvCacheOptions {
   syncIntervalMs?: number;
 }
 
+/**
+ * A partition's ids with the expiry of its longest-lived vector: the list is re-set on every add, and
+ * taking that add's TTL would let a short `max_age` entry expire the list under longer-lived ones.
+ */
+interface StoredList {
+  ids: string[];
+  /** expires at, ms since the epoch */
+  x: number;
+}
+
+/** A stored list; a bare array is the form earlier versions wrote (its expiry unknown, so 0). */
+function readList(value: unknown): StoredList {
+  const list = Array.isArray(value) ? { ids: value, x: 0 } : (value as Partial<StoredList> | undefined);
+  const ids = Array.isArray(list?.ids) ? list.ids.filter((id): id is string => typeof id === 'string') : [];
+  return { ids, x: typeof list?.x === 'number' ? list.x : 0 };
+}
+
 interface StoredVector {
   /** base64 little-endian float32 */
   v: string;
@@ -40,7 +57,7 @@ interface StoredVector {
  * A `CacheStore` over any Keyv: entries under `llmux:e:<key>`; for the semantic index each vector
  * under `llmux:v:<id>` and each partition's list of ids under `llmux:p:<partition>`. Searches run in
  * a local `VectorIndex` that loads a partition's vectors on first use and picks up other instances'
- * additions every `syncIntervalMs`. The id list is read-modify-write: two instances adding to one
+ * additions every `syncIntervalMs`. The list expires with its longest-lived vector. The id list is read-modify-write: two instances adding to one
  * partition at once may drop an id, so that entry is found only by exact match — a miss, never a
  * wrong answer.
  */
@@ -63,9 +80,8 @@ export function keyvCacheStore(keyv: KeyvLike, options: KeyvCacheOptions = {}): 
     syncedAt.set(partition, Date.now());
     // Bounded like the index: forget the oldest partitions' sync times first.
     if (syncedAt.size > 10_000) syncedAt.delete(syncedAt.keys().next().value as string);
-    const ids = await keyv.get(`llmux:p:${partition}`);
-    if (!Array.isArray(ids)) return;
-    const missing = ids.filter((id): id is string => typeof id === 'string' && !index.has(id));
+    const { ids } = readList(await keyv.get(`llmux:p:${partition}`));
+    const missing = ids.filter((id) => !index.has(id));
     const values = await getMany(missing.map((id) => `llmux:v:${id}`));
     const now = Date.now();
     values.forEach((value, i) => {
@@ -91,10 +107,12 @@ export function keyvCacheStore(keyv: KeyvLike, options: KeyvCacheOptions = {}): 
       const expires = Date.now() + ttlMs;
       index.add(partition, id, vector, expires);
       await keyv.set(`llmux:v:${id}`, { v: encodeVector(vector), x: expires } satisfies StoredVector, ttlMs);
-      const listed = await keyv.get(`llmux:p:${partition}`);
-      const ids = (Array.isArray(listed) ? listed : []).filter((x): x is string => typeof x === 'string' && x !== id);
+      const listed = readList(await keyv.get(`llmux:p:${partition}`));
+      const ids = listed.ids.filter((x) => x !== id);
       ids.push(id);
-      await keyv.set(`llmux:p:${partition}`, ids.slice(-maxPerPartition), ttlMs);
+      // The list lives as long as its longest-lived vector (as the Redis store's stream does).
+      const x = Math.max(listed.x, expires);
+      await keyv.set(`llmux:p:${partition}`, { ids: ids.slice(-maxPerPartition), x } satisfies StoredList, Math.max(1, x - Date.now()));
     },
     async cacheIndexSearch(partition, vector, minScore) {
       await sync(partition);

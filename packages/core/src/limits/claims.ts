@@ -41,6 +41,8 @@ export interface Claims {
   /** Worst case reserved, in counter units: nano-USD and tokens. */
   reservedNano: number;
   reservedTokens: number;
+  /** ms epoch just before the admission: its reservation expires `request.ttlMs` later, at the earliest. */
+  admittedAt: number;
 }
 
 export interface ClaimPolicy {
@@ -149,5 +151,6 @@ export function buildClaims(gw: GatewayInternals, state: RequestState, policy: C
     windows: windowInfo,
     reservedNano,
     reservedTokens: tokens,
+    admittedAt: now,
   };
 }

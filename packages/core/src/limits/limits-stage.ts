@@ -6,6 +6,7 @@ import type { SettleAmounts } from '../store/limit-store.js';
 import { buildClaims, toNano, type ClaimPolicy, type Claims } from './claims.js';
 import { rateHeaders } from './rate-headers.js';
 import { budgetExceeded, rateLimited } from './refusals.js';
+import { settleClaims } from './settle.js';
 
 function totalTokens(state: RequestState): number {
   const u = state.usage!;
@@ -35,7 +36,7 @@ function settleAmounts(claims: Claims, used: { nano: number; tokens: number }): 
  * Rate limits and budgets in one stage, so one store call (one Redis round trip) checks every window
  * and reserves every budget before the upstream call. Budgets reserve the worst case (input bound +
  * the largest `max_tokens` any target may be sent, priced at the dearest target that may serve) and
- * settle with the real cost afterwards.
+ * settle with the real cost afterwards, retried while the reservation lives when the store fails.
  */
 export function limitsStage(gw: GatewayInternals): PipelineStage {
   const policy: ClaimPolicy = {
@@ -54,7 +55,7 @@ export function limitsStage(gw: GatewayInternals): PipelineStage {
       if (!claims) return;
       // Undefined rather than deleted: a delete that is not of the last property added turns the object slow.
       state.scratch.limits = undefined;
-      return gw.store.settle(claims.request, settleAmounts(claims, actuals(state, outcome, claims)));
+      return settleClaims(gw, claims, settleAmounts(claims, actuals(state, outcome, claims)), state.traceId);
     },
   };
 

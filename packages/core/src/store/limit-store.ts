@@ -64,6 +64,16 @@ export interface SettleAmounts {
   windows?: Array<number | undefined>;
 }
 
+export interface SettleOptions {
+  /**
+   * This settlement may repeat one that already ran: a store that timed out does not recall the
+   * command, so a failed settle may have been applied. Counters then take the real amount only where
+   * the request's reservation is still held (applying removes it), so nothing is counted twice;
+   * window entries are set, not added to, and are safe to repeat either way.
+   */
+  retry?: boolean;
+}
+
 export interface CounterUsage {
   key: string;
   spent: number;
@@ -86,9 +96,10 @@ export interface LimitStore {
   admit(request: AdmitRequest): Promise<AdmitResult>;
   /**
    * Replaces the reservation by real amounts (spent += actual) and adjusts window entries. Works after
-   * the reservation expired too: the real spend is always recorded.
+   * the reservation expired too: the real spend is always recorded. With `retry`, only where the
+   * reservation is still held (see `SettleOptions`).
    */
-  settle(request: AdmitRequest, amounts: SettleAmounts): Promise<void>;
+  settle(request: AdmitRequest, amounts: SettleAmounts, options?: SettleOptions): Promise<void>;
   /** Drops the reservation without spending; window entries stay (the request was made). */
   release(request: AdmitRequest): Promise<void>;
   /** Every live counter and window, for the usage view. Keys starting with `prefix` only, when given. */

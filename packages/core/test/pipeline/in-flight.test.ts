@@ -44,4 +44,18 @@ describe('InFlight', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(settled).toBe(true);
   });
+
+  it('pause waits its time, is cut short by settled (close() is waiting) and gives up once shut', async () => {
+    const work = new InFlight();
+    const started = Date.now();
+    expect(await work.pause(20)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+    const woken = work.pause(10_000);
+    void work.settled(10);
+    expect(await woken).toBe(true);
+    const sleeping = work.pause(10_000);
+    work.shut();
+    expect(await sleeping).toBe(false);
+    expect(await work.pause(10_000)).toBe(false);
+  });
 });

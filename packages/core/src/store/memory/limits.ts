@@ -1,4 +1,4 @@
-import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, WindowStatus } from '../limit-store.js';
+import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '../limit-store.js';
 
 interface Counter {
   spent: number;
@@ -132,11 +132,14 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
       return { ok: true, windows: statuses };
     },
 
-    async settle(req: AdmitRequest, amounts: SettleAmounts): Promise<void> {
+    async settle(req: AdmitRequest, amounts: SettleAmounts, options?: SettleOptions): Promise<void> {
       const t = now();
+      const retry = options?.retry === true;
       req.counters.forEach((claim, i) => {
         const actual = amounts.counters[i] ?? 0;
         let c = counter(claim.key, t);
+        // A retry applies only over a reservation still held: without one it may have been applied.
+        if (retry && !c?.reservations.has(req.id)) return;
         if (!c && actual === 0) return;
         if (!c) counters.set(claim.key, (c = { spent: 0, reserved: 0, reservations: new Map(), nextExpiry: Infinity, expireAt: claim.expireAt }));
         const r = c.reservations.get(req.id);

@@ -1,4 +1,4 @@
-import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, WindowStatus } from '../limit-store.js';
+import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '../limit-store.js';
 import type { SqliteDatabase } from './open-database.js';
 
 /** Stale counters and window entries are deleted at most this often. */
@@ -88,9 +88,10 @@ export function sqliteLimits(database: Promise<SqliteDatabase>): LimitStore {
       return { ok: true, windows: statuses };
     });
 
-    const settle = db.transaction((req: AdmitRequest, amounts: SettleAmounts, t: number) => {
+    const settle = db.transaction((req: AdmitRequest, amounts: SettleAmounts, t: number, retry: boolean) => {
       req.counters.forEach((claim, i) => {
-        s.dropReservation.run(claim.key, req.id);
+        // A retry applies only over a reservation still held: without one it may have been applied.
+        if (s.dropReservation.run(claim.key, req.id).changes === 0 && retry) return;
         const actual = amounts.counters[i] ?? 0;
         if (actual !== 0) s.addSpent.run(claim.key, actual, claim.expireAt, t);
       });
@@ -127,8 +128,8 @@ export function sqliteLimits(database: Promise<SqliteDatabase>): LimitStore {
     async admit(req) {
       return (await ready).admit.immediate(req, Date.now());
     },
-    async settle(req, amounts) {
-      (await ready).settle.immediate(req, amounts, Date.now());
+    async settle(req, amounts, options?: SettleOptions) {
+      (await ready).settle.immediate(req, amounts, Date.now(), options?.retry === true);
     },
     async release(req) {
       (await ready).release.immediate(req);
