@@ -80,14 +80,15 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     ...(logger ? { logger } : {}),
     limits,
     inflight: new InFlight(),
+    closing: false,
+    cutting: false,
   };
   gw.stages = buildStages(gw);
-  let closing = false;
   let shutdown: Promise<void> | undefined;
 
   async function dispatch(call: CallInfo): Promise<GatewayResponse> {
     const { req } = call;
-    if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
+    if (gw.closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
     const match = matchRoute(req.method, req.path);
     if ('error' in match) {
       if (match.error === 405) {
@@ -115,7 +116,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   }
 
   function direct(body: ChatRequest, call: DirectCallOptions, stream: boolean) {
-    if (closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
+    if (gw.closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
     const req: GatewayRequest = { method: 'POST', path: '/v1/chat/completions', headers: call.headers ?? {}, body };
     if (call.signal) req.signal = call.signal;
     const checked = validateChat({ ...body, stream }, gw.limits.maxMessages);
@@ -162,13 +163,14 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     close(deadlineMs = 10_000) {
       // Idempotent: a Nest module's destroy hook and the app may both close the gateway.
       return (shutdown ??= (async () => {
-        closing = true;
+        gw.closing = true;
         // In flight: requests, their records, and settlements being retried (woken now, not after their backoff).
         const finished = await gw.inflight.settled(deadlineMs);
         if (finished) await gw.client.close();
         else {
           // Past the deadline, upstream calls still running are cut (their clients get an error event);
           // a short grace lets those requests settle their budgets and write their records.
+          gw.cutting = true;
           await gw.client.destroy();
           await gw.inflight.settled(1000);
         }

@@ -18,4 +18,8 @@ export interface GatewayInternals {
   limits: { maxBodyBytes: number; maxMessages: number; maxJsonDepth: number };
   /** In-flight requests, so `close()` can wait for streams to finish. */
   inflight: InFlight;
+  /** Set by `close()`: new upstream calls are refused (running ones may finish until its deadline). */
+  closing: boolean;
+  /** Set by `close()` at its deadline, before it cuts what still runs: those failures are the gateway's doing. */
+  cutting: boolean;
 }

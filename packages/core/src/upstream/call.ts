@@ -44,7 +44,11 @@ class AttemptControl {
   private finished = false;
   private readonly onParentAbort = () => this.own!.abort(this.parent.reason);
 
-  constructor(private readonly parent: AbortSource, timeoutMs: number | undefined) {
+  constructor(
+    private readonly parent: AbortSource,
+    timeoutMs: number | undefined,
+    private readonly deps?: CallDeps,
+  ) {
     if (!timeoutMs) {
       this.signal = parent;
       return;
@@ -80,6 +84,7 @@ class AttemptControl {
 
   /** Maps whatever the transport threw to a GatewayError that says what happened. */
   failure(e: unknown, provider: string, ctx: CallContext): GatewayError {
+    if (this.deps?.cutting && !(isGatewayError(e) && e.code === 'gateway_closing')) return closingError('the upstream call was cut');
     if (this.timedOut) {
       return new GatewayError('upstream_timeout', `${provider} did not answer within ${ctx.target.requestTimeout} ms`, { provider, source: 'provider' });
     }
@@ -97,9 +102,20 @@ class AttemptControl {
 
 export interface CallDeps {
   client: UpstreamClient;
+  /** The gateway is closing, and past its deadline cutting what runs (see `GatewayInternals`). */
+  closing?: boolean;
+  cutting?: boolean;
 }
 
+/**
+ * Work `close()` refused or cut is the gateway's doing, not the provider's: without this a request
+ * admitted just before close() and a stream cut at its deadline read as provider network errors
+ * (and could count against a shared circuit breaker).
+ */
+const closingError = (what: string) => new GatewayError('gateway_closing', `the gateway is shutting down; ${what}`);
+
 function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSource, clientHost: boolean): Promise<UpstreamResponse> {
+  if (deps.closing) return Promise.reject(closingError('the upstream call was not made'));
   // A provider's own transport is code outside the gateway: it gets a real AbortSignal.
   return provider.transport ? provider.transport(req, asAbortSignal(signal)) : deps.client.send(req, signal, clientHost);
 }
@@ -167,7 +183,7 @@ function unreadable(provider: Provider, ctx: CallContext, what: string, cause?: 
 }
 
 export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSource): Promise<ChatCompletion> {
-  const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps);
   try {
     const req = await provider.chat.request(body, ctx);
     const res = await open(deps, provider, req, control, ctx);
@@ -225,7 +241,7 @@ export async function callEmbeddings(
   if (!provider.embeddings) {
     throw new GatewayError('invalid_request', `provider ${provider.id} does not offer embeddings`, { param: 'model', status: 400 });
   }
-  const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps);
   try {
     const req = await provider.embeddings.request(body, ctx);
     const one = async (r: UpstreamRequest, signal?: AbortSource) =>
@@ -311,7 +327,7 @@ export async function callChatStream(
   ctx: CallContext,
   parent: AbortSource,
 ): Promise<ChunkBatches> {
-  const control = new AttemptControl(parent, ctx.target.requestTimeout);
+  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps);
   let req: UpstreamRequest;
   try {
     req = await provider.chat.request(body, ctx);
