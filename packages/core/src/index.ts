@@ -29,6 +29,7 @@ export type {
   WindowClaim,
   WindowStatus,
   SettleAmounts,
+  SettleOptions,
   LimitUsage,
   CounterUsage,
   WindowUsage,

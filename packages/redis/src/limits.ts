@@ -1,5 +1,5 @@
 import { withTimeout } from './timeout.js';
-import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, WindowStatus } from '@llmux/core';
+import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '@llmux/core';
 import { ErrorReply, type RedisClientType } from 'redis';
 import { ADMIT, READ_COUNTERS, READ_WINDOWS, SETTLE } from './limits-scripts.js';
 import { luaScript } from './run-script.js';
@@ -45,7 +45,7 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
     return [...new Set(found)].map((k) => k.slice(base.length + kind.length + 1));
   }
 
-  async function settle(req: AdmitRequest, amounts: SettleAmounts, options?: { retry?: boolean }): Promise<void> {
+  async function settle(req: AdmitRequest, amounts: SettleAmounts, options?: SettleOptions): Promise<void> {
     const args = [req.id, String(req.counters.length), String(req.windows.length), options?.retry ? '1' : '0'];
     req.counters.forEach((c, i) => args.push(String(Math.round(amounts.counters[i] ?? 0)), String(Math.ceil(c.expireAt))));
     req.windows.forEach((_w, i) => {
