@@ -72,7 +72,11 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const gw: GatewayInternals = {
     options,
     registry,
-    plans: new PlanResolver(serverPlan, env, { allowRequestConfig: options.allowRequestConfig ?? false }),
+    plans: new PlanResolver(serverPlan, env, {
+      allowRequestConfig: options.allowRequestConfig ?? false,
+      maxJsonDepth: limits.maxJsonDepth,
+      allowedHosts: options.allowedHosts ?? [],
+    }),
     client: new UpstreamClient(options.upstream, connectGuard(options.allowedHosts ?? [])),
     // Memory by default; a Keyv instance becomes the cache; anything that is not a store is refused here.
     store: resolveStore(options.store),

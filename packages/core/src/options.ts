@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { configSchema, type GatewayConfig } from './config/schema.js';
+import { configSchema, httpUrl, type GatewayConfig } from './config/schema.js';
 import { formatIssues } from './config/format-issues.js';
 import type { GatewayContext } from './types.js';
 import type { Provider } from './providers/types.js';
+import { builtinProviders, ProviderRegistry } from './providers/registry.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
 import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
@@ -56,7 +57,10 @@ export interface GatewayOptions {
   basePath?: string;
   /** The Portkey-compatible config. Default: route by model name (`claude-…` → anthropic, `gpt-…` → openai, `provider/model`). */
   config?: GatewayConfig | string;
-  /** Per-provider defaults: base URL and key used by every target of that provider. */
+  /**
+   * Per-provider defaults: base URL and key used by every target of that provider. Keys are provider
+   * ids or their other spellings (`gemini` for `google`, `azure` for `azure-openai`); an unknown one is refused.
+   */
   providers?: Record<string, ProviderDefaults>;
   /** Extra or replacement providers (data plus translators; see `openAICompatible`). */
   customProviders?: Provider[];
@@ -164,7 +168,7 @@ const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'functi
 const optionsSchema = z.looseObject({
   basePath: z.string().regex(/^\/[^?#]*$/, 'basePath must start with "/"').optional(),
   config: z.union([configSchema, z.string()]).optional(),
-  providers: z.record(z.string(), z.looseObject({ baseURL: z.string().url().optional(), apiKey: z.string().optional() })).optional(),
+  providers: z.record(z.string(), z.looseObject({ baseURL: httpUrl.optional(), apiKey: z.string().optional() })).optional(),
   customProviders: z.array(z.looseObject({ id: z.string(), chat: z.object({}).passthrough() })).optional(),
   pricing: z
     .record(z.string(), z.looseObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
@@ -207,5 +211,26 @@ const optionsSchema = z.looseObject({
 export function validateOptions(options: GatewayOptions): GatewayOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(`llmux: invalid options: ${formatIssues('options', parsed.error)}`);
+  if (options.providers) checkProviderIds(options.providers, options.customProviders ?? []);
   return options;
+}
+
+/**
+ * Every key of `options.providers` must name a provider (built-in or custom, by any of its spellings),
+ * and each provider only once: a typo would otherwise drop the server's base URL and key without a word.
+ */
+function checkProviderIds(providers: Record<string, ProviderDefaults>, custom: Provider[]): void {
+  const registry = new ProviderRegistry([...builtinProviders(), ...custom]);
+  const seen = new Map<string, string>();
+  for (const name of Object.keys(providers)) {
+    const provider = registry.get(name);
+    if (!provider) {
+      throw new TypeError(`llmux: invalid options: options.providers.${name}: unknown provider "${name}" (known: ${registry.ids().join(', ')})`);
+    }
+    const other = seen.get(provider.id);
+    if (other !== undefined) {
+      throw new TypeError(`llmux: invalid options: options.providers.${name}: names the same provider as options.providers.${other} ("${provider.id}")`);
+    }
+    seen.set(provider.id, name);
+  }
 }

@@ -4,6 +4,8 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { formatIssues } from './format-issues.js';
 import { validateConditional } from '../router/conditional.js';
+import { linkTargetHost, type RequestHost } from '../router/ssrf-guard.js';
+import { providerDefaults } from './provider-defaults.js';
 import type { Plan, PlanNode, StrategyNode } from './plan.js';
 import { configSchema, type GatewayConfig, type TargetConfig } from './schema.js';
 
@@ -11,8 +13,11 @@ export interface CompileEnv {
   registry: ProviderRegistry;
   providers: Record<string, ProviderDefaults>;
   env: Record<string, string | undefined>;
-  /** Told of every `custom_host` a target uses (request-level configs pass them to the SSRF guard). */
-  onCustomHost?: (url: string, param: string) => void;
+  /**
+   * Told of every `custom_host` a target uses (request-level configs pass them to the SSRF guard). The
+   * host it returns is linked to the target, for calls a provider makes to that host on its own.
+   */
+  onCustomHost?: (url: string, param: string) => RequestHost | void;
   /**
    * Set while compiling a config a client sent. A target whose `custom_host` came from the client gets
    * only the credentials the client sent too: the server's keys must never travel to a host it did not choose.
@@ -37,8 +42,17 @@ const STRUCTURAL = new Set<string>([
 
 const toArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/** Aliases are looked up by the client's model name: no prototype, so `constructor` or `__proto__` find nothing. */
+const aliasTable = (aliases: Record<string, string> = {}): Record<string, string> => Object.assign(Object.create(null) as Record<string, string>, aliases);
+
+/**
+ * A provider whose home is this machine (ollama, vllm, lmstudio): a local host all the same when a
+ * client picks it, by config or by model name, unless the server gave the provider a base URL.
+ */
+export const hasLocalHome = (baseURL: string): boolean => /^https?:\/\/(localhost|127\.|\[::1\])/i.test(baseURL);
+
 /** Parses and validates a config document; errors name the JSON path (`config.targets[1].weight`). */
-export function parseConfig(input: GatewayConfig | string, root = 'config'): GatewayConfig {
+export function parseConfig(input: unknown, root = 'config'): GatewayConfig {
   let raw: unknown = input;
   if (typeof input === 'string') {
     try {
@@ -70,16 +84,16 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
     });
   }
   const clientHost = env.clientConfig === true && cfg.custom_host !== undefined;
-  const defaults = clientHost ? {} : (env.providers[provider.id] ?? env.providers[providerId] ?? {});
+  const defaults: ProviderDefaults = clientHost ? {} : (providerDefaults(env.registry, env.providers, provider.id) ?? {});
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
   const apiKey = clientHost
     ? cfg.api_key
     : cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
-  if (cfg.custom_host !== undefined) env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
-  // A provider whose home is this machine (ollama, vllm, lmstudio) is a local host all the same when a client picks it.
-  else if (env.clientConfig && !defaults.baseURL && /^https?:\/\/(localhost|127\.|\[::1\])/i.test(provider.baseURL)) env.onCustomHost?.(provider.baseURL, `${path}.provider`);
+  let host: RequestHost | void = undefined;
+  if (cfg.custom_host !== undefined) host = env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
+  else if (env.clientConfig && !defaults.baseURL && hasLocalHome(provider.baseURL)) env.onCustomHost?.(provider.baseURL, `${path}.provider`);
   const baseURL = (cfg.custom_host ?? defaults.baseURL ?? provider.baseURL).replace(/\/+$/, '');
   const target: ResolvedTarget = {
     path,
@@ -94,6 +108,7 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   if (cfg.name) target.name = cfg.name;
   if (apiKey) target.apiKey = apiKey;
   if (clientHost) target.clientHost = true;
+  if (clientHost && host) linkTargetHost(target, host);
   if (cfg.request_timeout) target.requestTimeout = cfg.request_timeout;
   if (cfg.retry) {
     target.retry = { attempts: cfg.retry.attempts, useRetryAfter: cfg.retry.use_retry_after_header ?? true };
@@ -127,7 +142,7 @@ function compileNode(cfg: TargetConfig, path: string, index: number, env: Compil
     if (codes) node.onStatusCodes = codes;
     if (cfg.cache) node.cache = cfg.cache;
     // Queries and `then` names are checked (and compiled) here, so a bad config fails at start-up.
-    if (strategy.mode === 'conditional') validateConditional(node);
+    if (strategy.mode === 'conditional') validateConditional(node, { clientConfig: env.clientConfig === true });
     return node;
   }
   const target = resolveTarget(cfg, path, index, env);
@@ -136,15 +151,15 @@ function compileNode(cfg: TargetConfig, path: string, index: number, env: Compil
   return cfg.cache ? { kind: 'target', path, target, cache: cfg.cache } : { kind: 'target', path, target };
 }
 
-/** Runs once per config (at start-up, or once per distinct request-level config header). */
-export function compileConfig(input: GatewayConfig | string | undefined, env: CompileEnv, root = 'config'): Plan {
-  if (input === undefined) return { budgets: [], rateLimits: [], aliases: {}, deadline: 120_000, models: [] };
+/** Runs once per config (at start-up, or once per distinct request-level config header); `input` is validated here. */
+export function compileConfig(input: unknown, env: CompileEnv, root = 'config'): Plan {
+  if (input === undefined) return { budgets: [], rateLimits: [], aliases: aliasTable(), deadline: 120_000, models: [] };
   const cfg = parseConfig(input, root);
   const models = new Set<string>();
   const plan: Plan = {
     budgets: toArray(cfg.budget),
     rateLimits: toArray(cfg.rate_limit),
-    aliases: cfg.model_aliases ?? {},
+    aliases: aliasTable(cfg.model_aliases),
     deadline: cfg.deadline ?? 120_000,
     models: [],
   };

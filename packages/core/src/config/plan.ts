@@ -31,6 +31,7 @@ export interface Plan {
   budgets: BudgetConfig[];
   rateLimits: RateLimitConfig[];
   breaker?: CircuitBreakerConfig;
+  /** Built without a prototype (compile.ts): readers index it with the client's model name as is. */
   aliases: Record<string, string>;
   /** ms across retries and fallbacks. */
   deadline: number;

@@ -9,6 +9,15 @@ import { isTimeZone } from '../limits/calendar.js';
 
 const statusCodes = z.array(z.number().int().min(100).max(599));
 
+/**
+ * A base URL the gateway will call: http(s) only. Any other scheme could never answer, so a server
+ * config with one must fail at start-up, not as a 502 on every request.
+ */
+export const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL');
+
 export const retrySchema = z.object({
   attempts: z.number().int().min(0).max(10),
   on_status_codes: statusCodes.optional(),
@@ -101,7 +110,7 @@ const targetShape = {
   override_params: z.record(z.string(), z.unknown()).optional(),
   retry: retrySchema.optional(),
   request_timeout: z.number().int().positive().optional(),
-  custom_host: z.string().url().optional(),
+  custom_host: httpUrl.optional(),
   forward_headers: z.array(z.string()).optional(),
   cache: cacheSchema.optional(),
   on_status_codes: statusCodes.optional(),

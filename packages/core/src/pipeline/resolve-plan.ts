@@ -1,22 +1,46 @@
 import { LRUCache } from 'lru-cache';
-import { compileConfig, resolveTarget, type CompileEnv } from '../config/compile.js';
+import { compileConfig, hasLocalHome, resolveTarget, type CompileEnv } from '../config/compile.js';
+import { nestsDeeper } from '../config/json-depth.js';
+import { providerDefaults } from '../config/provider-defaults.js';
 import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, header } from '../http/headers.js';
 import { inferProvider } from '../router/infer-provider.js';
-import { markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
+import { isAllowedHost, markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import type { GatewayRequest } from '../types.js';
 
-/** Saved config ids (`pc-…`) live in Portkey's hosted product; here a config header carries the JSON itself. */
-function headerConfig(value: string, name: string): string {
+/**
+ * Saved config ids (`pc-…`) live in Portkey's hosted product; here a config header carries the JSON
+ * itself. Its nesting is bounded like a body's (`limits.maxJsonDepth`): a header under the size limit
+ * can still nest thousands of levels, and every recursive step after this one would overflow the stack.
+ */
+function headerConfig(value: string, name: string, maxDepth: number): unknown {
   if (!value.trimStart().startsWith('{')) {
     throw new GatewayError('invalid_config', `${name} must be a JSON config object; saved config ids are not supported`, { param: name });
   }
-  return value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new GatewayError('invalid_config', `${name} is not valid JSON`, { param: name });
+  }
+  if (nestsDeeper(parsed, maxDepth)) throw new GatewayError('invalid_config', `${name} is nested deeper than ${maxDepth} levels`, { param: name });
+  return parsed;
 }
+
+const localHomeRefused = (model: string, id: string) =>
+  new GatewayError(
+    'forbidden',
+    `model "${model}" picks provider "${id}", which runs on the gateway's own machine; a client may pick it only once the server configures options.providers.${id}.baseURL`,
+    { param: 'model' },
+  );
 
 export interface PlanResolverOptions {
   allowRequestConfig: boolean;
+  /** `limits.maxJsonDepth`, applied to config headers too. Default 64, as for bodies. */
+  maxJsonDepth?: number;
+  /** `options.allowedHosts`: a provider whose home is this machine may be picked by model name when they list its host. */
+  allowedHosts?: readonly string[];
 }
 
 /**
@@ -25,7 +49,8 @@ export interface PlanResolverOptions {
  */
 export class PlanResolver {
   private readonly requestPlans = new LRUCache<string, Plan>({ max: 500 });
-  private readonly autoTargets = new Map<string, PlanNode>();
+  /** Per provider a model name picked: its target, or null when a client may not pick it. */
+  private readonly autoTargets = new Map<string, PlanNode | null>();
 
   constructor(
     readonly serverPlan: Plan,
@@ -49,7 +74,8 @@ export class PlanResolver {
     }
     if (configHeader !== undefined) {
       const name = req.headers['x-llmux-config'] !== undefined ? 'x-llmux-config' : 'x-portkey-config';
-      return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(headerConfig(configHeader, name), env, name));
+      const maxDepth = this.options.maxJsonDepth ?? 64;
+      return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(headerConfig(configHeader, name, maxDepth), env, name));
     }
     if (providerHeader === undefined) {
       throw new GatewayError('invalid_request', 'x-portkey-custom-host needs x-portkey-provider (or send a whole x-portkey-config)', {
@@ -69,7 +95,12 @@ export class PlanResolver {
     let plan = this.requestPlans.get(key);
     if (!plan) {
       const hosts: RequestHost[] = [];
-      const compiled = compile({ ...this.env, clientConfig: true, onCustomHost: (url, param) => hosts.push(parseRequestHost(url, param)) });
+      const onCustomHost = (url: string, param: string) => {
+        const host = parseRequestHost(url, param);
+        hosts.push(host);
+        return host;
+      };
+      const compiled = compile({ ...this.env, clientConfig: true, onCustomHost });
       plan = {
         ...this.serverPlan,
         ...compiled,
@@ -93,10 +124,24 @@ export class PlanResolver {
       });
     }
     let root = this.autoTargets.get(found.provider);
-    if (!root) {
-      root = { kind: 'target', path: 'auto', target: resolveTarget({ provider: found.provider }, 'auto', 0, this.env) };
+    if (root === undefined) {
+      const target = resolveTarget({ provider: found.provider }, 'auto', 0, this.env);
+      root = this.mayPickByName(target.provider, target.baseURL) ? { kind: 'target', path: 'auto', target } : null;
       this.autoTargets.set(found.provider, root);
     }
+    // A new error each time: a thrown error collects the request's own response headers.
+    if (root === null) throw localHomeRefused(model, this.env.registry.canonical(found.provider));
     return { root, model: found.model };
   }
+
+  /**
+   * The model name is the client's choice, so the provider it picks gets the rule a client config's
+   * gets (compile.ts): one whose default home is this machine (ollama, vllm, lmstudio) is reachable
+   * only when the server gave it a base URL or lists that host in allowedHosts.
+   */
+  private mayPickByName(id: string, baseURL: string): boolean {
+    if (!hasLocalHome(baseURL) || providerDefaults(this.env.registry, this.env.providers, id)?.baseURL) return true;
+    return isAllowedHost(new URL(baseURL), this.options.allowedHosts ?? []);
+  }
+
 }

@@ -1,6 +1,6 @@
 import type { PlanNode, StrategyNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
-import { compileQuery, type Predicate } from './query.js';
+import { compileQuery, type Predicate, type QueryOptions } from './query.js';
 import type { RouteInput } from './route-input.js';
 
 interface CompiledConditions {
@@ -13,7 +13,7 @@ const compiled = new WeakMap<StrategyNode, CompiledConditions>();
 
 const nameOf = (n: PlanNode) => (n.kind === 'target' ? n.target.name : n.name);
 
-function compile(node: StrategyNode): CompiledConditions {
+function compile(node: StrategyNode, options: QueryOptions): CompiledConditions {
   const byName = new Map<string, PlanNode>();
   for (const child of node.children) {
     const name = nameOf(child);
@@ -25,7 +25,7 @@ function compile(node: StrategyNode): CompiledConditions {
     return child;
   };
   const rules = (node.strategy.conditions ?? []).map((c, i) => ({
-    match: compileQuery(c.query, `${node.path}.strategy.conditions[${i}].query`),
+    match: compileQuery(c.query, `${node.path}.strategy.conditions[${i}].query`, options),
     child: childNamed(c.then, `${node.path}.strategy.conditions[${i}].then`),
   }));
   const out: CompiledConditions = { rules };
@@ -34,15 +34,16 @@ function compile(node: StrategyNode): CompiledConditions {
 }
 
 /** Checks a conditional node's queries and target names; called by the config compiler. */
-export function validateConditional(node: StrategyNode): void {
-  compiled.set(node, compile(node));
+export function validateConditional(node: StrategyNode, options: QueryOptions): void {
+  compiled.set(node, compile(node, options));
 }
 
 /** The first condition that holds picks its target; otherwise `default`; otherwise a 400 naming the node. */
 export function chooseConditional(node: StrategyNode, input: RouteInput | undefined): PlanNode {
   let c = compiled.get(node);
   if (!c) {
-    c = compile(node);
+    // Only a node the compiler never saw gets here, and the compiler sees every client config.
+    c = compile(node, { clientConfig: false });
     compiled.set(node, c);
   }
   const empty: RouteInput = { metadata: {}, identity: {}, params: {} };

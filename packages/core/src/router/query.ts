@@ -9,6 +9,19 @@ import { fieldOf, ROUTE_INPUT_ROOTS, type RouteInput } from './route-input.js';
  */
 export type Predicate = (input: RouteInput) => boolean;
 
+export interface QueryOptions {
+  /** The query came from a client's config: `$regex` is refused (see below). */
+  clientConfig: boolean;
+}
+
+/**
+ * JavaScript regexes backtrack: a pattern like `^(a+)+$` takes exponential time on a short
+ * non-matching value and blocks the event loop, and no cheap check tells such a pattern from a safe
+ * one. A client's config therefore may not use `$regex`; the server's may, and a value longer than
+ * this is never tested (it does not match), which bounds what a slow pattern of the server's own costs.
+ */
+export const MAX_REGEX_INPUT = 1024;
+
 const invalid = (path: string, message: string) => new GatewayError('invalid_config', `${path}: ${message}`, { param: path });
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -36,7 +49,7 @@ const inList = (value: unknown, list: unknown[]) =>
 
 type FieldTest = (value: unknown) => boolean;
 
-function operator(op: string, operand: unknown, path: string): FieldTest {
+function operator(op: string, operand: unknown, path: string, options: QueryOptions): FieldTest {
   switch (op) {
     case '$eq':
       return (v) => equal(v, operand);
@@ -59,7 +72,9 @@ function operator(op: string, operand: unknown, path: string): FieldTest {
       };
     }
     case '$regex': {
-      // Bounded so a request-level config cannot ship a pathological pattern of unbounded size.
+      if (options.clientConfig) {
+        throw invalid(path, '$regex is not accepted in a request-level config (a pattern can take exponential time); use $eq or $in, or a server config');
+      }
       if (typeof operand !== 'string' || operand.length > 500) throw invalid(path, '$regex takes a pattern string of at most 500 characters');
       let re: RegExp;
       try {
@@ -67,7 +82,7 @@ function operator(op: string, operand: unknown, path: string): FieldTest {
       } catch (e) {
         throw invalid(path, `$regex is not a valid pattern (${(e as Error).message})`);
       }
-      return (v) => typeof v === 'string' && re.test(v);
+      return (v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT && re.test(v);
     }
     case '$exists': {
       if (typeof operand !== 'boolean') throw invalid(path, '$exists takes true or false');
@@ -78,32 +93,32 @@ function operator(op: string, operand: unknown, path: string): FieldTest {
   }
 }
 
-function fieldPredicate(field: string, spec: unknown, path: string): Predicate {
+function fieldPredicate(field: string, spec: unknown, path: string, options: QueryOptions): Predicate {
   const root = field.split('.')[0];
   if (!(ROUTE_INPUT_ROOTS as readonly string[]).includes(root!)) {
     throw invalid(path, `unknown field "${field}" (fields start with metadata., params., identity. or are model)`);
   }
   const ops = isPlainObject(spec) && Object.keys(spec).some((k) => k.startsWith('$')) ? spec : { $eq: spec };
-  const tests = Object.entries(ops).map(([op, operand]) => operator(op, operand, `${path}.${op}`));
+  const tests = Object.entries(ops).map(([op, operand]) => operator(op, operand, `${path}.${op}`, options));
   return (input) => {
     const value = fieldOf(input, field);
     return tests.every((t) => t(value));
   };
 }
 
-function logical(op: '$and' | '$or', operand: unknown, path: string): Predicate {
+function logical(op: '$and' | '$or', operand: unknown, path: string, options: QueryOptions): Predicate {
   if (!Array.isArray(operand) || operand.length === 0) throw invalid(path, `${op} takes a non-empty array of queries`);
-  const parts = operand.map((q, i) => compileQuery(q, `${path}[${i}]`));
+  const parts = operand.map((q, i) => compileQuery(q, `${path}[${i}]`, options));
   return op === '$and' ? (input) => parts.every((p) => p(input)) : (input) => parts.some((p) => p(input));
 }
 
 /** Throws `invalid_config` naming the path of the bad part (`config.strategy.conditions[0].query.$or[1]`). */
-export function compileQuery(query: unknown, path: string): Predicate {
+export function compileQuery(query: unknown, path: string, options: QueryOptions): Predicate {
   if (!isPlainObject(query)) throw invalid(path, 'a query is an object');
   const parts = Object.entries(query).map(([key, spec]): Predicate => {
-    if (key === '$and' || key === '$or') return logical(key, spec, `${path}.${key}`);
+    if (key === '$and' || key === '$or') return logical(key, spec, `${path}.${key}`, options);
     if (key.startsWith('$')) throw invalid(`${path}.${key}`, `unknown operator "${key}" at the top of a query (use $and or $or)`);
-    return fieldPredicate(key, spec, `${path}.${key}`);
+    return fieldPredicate(key, spec, `${path}.${key}`, options);
   });
   return (input) => parts.every((p) => p(input));
 }

@@ -3,6 +3,7 @@ import type { Plan } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { isBlockedAddress } from './ip-ranges.js';
 import type { ResolveHost } from './routing-options.js';
+import type { ResolvedTarget } from '../providers/types.js';
 import type { ConnectGuard } from '../upstream/client.js';
 
 /** A `custom_host` that came from a client (a request-level config or header), with its config path. */
@@ -22,14 +23,51 @@ export const requestHostsOf = (plan: Plan): RequestHost[] | undefined => hostsBy
 
 const hostnameOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
 
-/** `options.allowedHosts`: exact names or IPs, `host:port`, or `*.suffix`. */
+const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' };
+
+/** One `allowedHosts` entry: a host (no brackets, lower case) or `*.suffix`, and maybe a port. */
+interface AllowedEntry {
+  host: string;
+  suffix: boolean;
+  port?: string;
+}
+
+/** `[::1]:8080`, `[::1]`, `::1` (a bare IPv6 address has no port), `localhost:8080`, `*.example.com`. */
+function parseEntry(raw: string): AllowedEntry {
+  const text = raw.trim().toLowerCase();
+  let host = text;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1]!;
+    port = bracketed[2];
+  } else if (text.indexOf(':') !== -1 && text.indexOf(':') === text.lastIndexOf(':')) {
+    [host, port] = text.split(':') as [string, string];
+  }
+  const suffix = host.startsWith('*.');
+  return { host: suffix ? host.slice(1) : host, suffix, ...(port ? { port } : {}) };
+}
+
+/** Entries are parsed once per list: the list is the server's options, the same array on every request. */
+const parsedLists = new WeakMap<readonly string[], AllowedEntry[]>();
+function entriesOf(allowed: readonly string[]): AllowedEntry[] {
+  let entries = parsedLists.get(allowed);
+  if (!entries) parsedLists.set(allowed, (entries = allowed.map(parseEntry)));
+  return entries;
+}
+
+const namesHost = (e: AllowedEntry, host: string) => (e.suffix ? host.endsWith(e.host) : e.host === host);
+
+/**
+ * `options.allowedHosts`: exact names or IPs (`10.0.0.5`, `::1` or `[::1]`), `host:port` (`[::1]:8080`),
+ * or `*.suffix`. An entry without a port matches the host on any port; one with a port only that port
+ * (the scheme's default when the URL names none).
+ */
 export function isAllowedHost(url: URL, allowed: readonly string[]): boolean {
+  if (allowed.length === 0) return false;
   const host = hostnameOf(url);
-  return allowed.some((raw) => {
-    const entry = raw.toLowerCase().replace(/^\[|\]$/g, '');
-    if (entry.startsWith('*.')) return host.endsWith(entry.slice(1));
-    return entry === host || entry === url.host.toLowerCase();
-  });
+  const port = url.port || DEFAULT_PORTS[url.protocol];
+  return entriesOf(allowed).some((e) => namesHost(e, host) && (e.port === undefined || e.port === port));
 }
 
 const forbidden = (h: RequestHost, why: string) =>
@@ -71,6 +109,18 @@ const cacheFor = (resolve: ResolveHost) => {
 };
 
 /**
+ * Why the pre-check let a client-chosen host through: `listed` (allowedHosts names it) or `public` (every
+ * address it resolved to is public, so a later connection must find the same). Hosts belong to one
+ * gateway's plans, and its allowedHosts never change, so the answer holds for every later request.
+ */
+export type HostStanding = 'listed' | 'public';
+const standings = new WeakMap<RequestHost, HostStanding>();
+/** Client-chosen targets and their host, linked by the config compiler. */
+const targetHosts = new WeakMap<ResolvedTarget, RequestHost>();
+
+export const linkTargetHost = (target: ResolvedTarget, host: RequestHost): void => void targetHosts.set(target, host);
+
+/**
  * Runs right before routing: refuses a client-supplied host that is, or resolves to, a blocked address.
  * Names that fail to resolve are refused too: the call could not reach them anyway, and a failing
  * resolver must not open the guard.
@@ -79,7 +129,8 @@ export async function checkRequestHosts(hosts: RequestHost[], allowed: readonly 
   const resolved = cacheFor(resolve);
   await Promise.all(
     hosts.map(async (h) => {
-      if (isAllowedHost(h.url, allowed) || !checkLiteral(h)) return;
+      if (isAllowedHost(h.url, allowed)) return void standings.set(h, 'listed');
+      if (!checkLiteral(h)) return void standings.set(h, 'public');
       const host = hostnameOf(h.url);
       let addresses = resolved.get(host);
       if (!addresses) {
@@ -93,14 +144,33 @@ export async function checkRequestHosts(hosts: RequestHost[], allowed: readonly 
       if (addresses.length === 0) throw new GatewayError('invalid_config', `${h.param}: ${host} has no address`, { param: h.param });
       const bad = addresses.find((a) => isBlockedAddress(a) !== false);
       if (bad) throw forbidden(h, `${host} resolves to ${bad}, a private, loopback or link-local address`);
+      standings.set(h, 'public');
     }),
   );
 }
 
-/** The same rules, applied again by the socket to the addresses it connects to (DNS rebinding). */
+/**
+ * For a call a provider makes on its own to a client-chosen target's host (Vertex's token exchange),
+ * which the upstream client does not carry: how the pre-check judged that host, or undefined when it
+ * never judged it (the caller must then refuse).
+ */
+export function standingOf(target: ResolvedTarget): HostStanding | undefined {
+  const host = targetHosts.get(target);
+  return host && standings.get(host);
+}
+
+/**
+ * The same rules, applied again by the socket to the addresses it connects to (DNS rebinding). The
+ * socket's lookup sees a name without its port, so a name listed with any port counts here: the port
+ * itself was held to its entry before routing (checkRequestHosts), which every client-chosen host passes.
+ */
 export function connectGuard(allowed: readonly string[]): ConnectGuard {
+  const entries = entriesOf(allowed);
   return {
     isBlocked: (address) => isBlockedAddress(address) !== false,
-    isAllowedName: (hostname) => isAllowedHost(new URL(`http://${hostname.includes(':') ? `[${hostname}]` : hostname}`), allowed),
+    isAllowedName: (hostname) => {
+      const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+      return entries.some((e) => namesHost(e, host));
+    },
   };
 }

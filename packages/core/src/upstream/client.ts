@@ -34,6 +34,19 @@ function splitUrl(href: string): { origin: string; path: string } {
   return split;
 }
 
+/** An Agent whose every connection is checked by `guard` (see `node/guarded-lookup.ts`); also for calls a provider makes on its own. */
+export async function guardedAgent(guard: ConnectGuard, options: UpstreamClientOptions = {}): Promise<Agent> {
+  // Loaded on first use so the core entry imports nothing from `node:`.
+  const { guardedLookup } = await import('../node/guarded-lookup.js');
+  return new Agent({
+    connections: options.connections ?? 128,
+    keepAliveTimeout: options.keepAliveTimeout ?? 30_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { lookup: guardedLookup((a) => guard.isBlocked(a), (h) => guard.isAllowedName(h), guard.resolve as never) },
+  });
+}
+
 /**
  * One undici Agent for every upstream: keep-alive pools per origin, no per-request client setup.
  * undici's `request` is used instead of `fetch` because it skips the WHATWG stream machinery per chunk.
@@ -59,17 +72,7 @@ export class UpstreamClient {
   private guarded(): Promise<Agent> {
     const guard = this.guard;
     if (!guard) return Promise.resolve(this.agent);
-    // Loaded on first use so the core entry imports nothing from `node:`.
-    this.guardedAgent ??= import('../node/guarded-lookup.js').then(
-      ({ guardedLookup }) =>
-        new Agent({
-          connections: this.options.connections ?? 128,
-          keepAliveTimeout: this.options.keepAliveTimeout ?? 30_000,
-          headersTimeout: 0,
-          bodyTimeout: 0,
-          connect: { lookup: guardedLookup((a) => guard.isBlocked(a), (h) => guard.isAllowedName(h), guard.resolve as never) },
-        }),
-    );
+    this.guardedAgent ??= guardedAgent(guard, this.options);
     return this.guardedAgent;
   }
 

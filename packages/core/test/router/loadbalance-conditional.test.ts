@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { route } from '../../src/router/execute.js';
-import { compileQuery } from '../../src/router/query.js';
+import { compileQuery, MAX_REGEX_INPUT } from '../../src/router/query.js';
 import type { RouteInput } from '../../src/router/route-input.js';
 import { envOf, planOf, rootOf, scripted } from './helpers.js';
 
@@ -126,7 +126,7 @@ describe('conditional', () => {
 });
 
 describe('query operators', () => {
-  const q = (query: object, over: Partial<RouteInput>) => compileQuery(query, 'q')({ metadata: {}, identity: {}, params: {}, ...over });
+  const q = (query: object, over: Partial<RouteInput>) => compileQuery(query, 'q', { clientConfig: false })({ metadata: {}, identity: {}, params: {}, ...over });
 
   it('implements $eq $ne $in $nin $gt $gte $lt $lte $regex $exists $and $or', () => {
     const metadata = { env: 'prod', n: 5, tags: ['a', 'b'], nested: { x: 'y' } };
@@ -146,5 +146,20 @@ describe('query operators', () => {
     expect(q({ $and: [{ 'metadata.env': 'prod' }, { 'identity.user': 'u1' }] }, { metadata, identity: { user: 'u1' } })).toBe(true);
     expect(q({ $and: [{ 'metadata.env': 'prod' }, { 'identity.user': 'u2' }] }, { metadata, identity: { user: 'u1' } })).toBe(false);
     expect(q({ $or: [{ 'metadata.env': 'dev' }, { 'params.temperature': { $lt: 0.5 } }] }, { metadata, params: { temperature: 0.2 } })).toBe(true);
+  });
+
+  it('follows own properties only: inherited members of Object.prototype are not fields', () => {
+    expect(q({ 'metadata.constructor': { $exists: true } }, {})).toBe(false);
+    expect(q({ 'metadata.x.toString': { $exists: true } }, { metadata: { x: {} } })).toBe(false);
+    expect(q({ 'params.__proto__': { $exists: true } }, {})).toBe(false);
+    expect(q({ 'metadata.tags.1': 'b' }, { metadata: { tags: ['a', 'b'] } })).toBe(true);
+  });
+
+  it('refuses $regex in a client config, naming it; a server $regex never tests a value over MAX_REGEX_INPUT characters', () => {
+    expect(() => compileQuery({ $or: [{ 'metadata.x': { $regex: '^a' } }] }, 'x-portkey-config.q', { clientConfig: true })).toThrow(
+      expect.objectContaining({ param: 'x-portkey-config.q.$or[0].metadata.x.$regex' }),
+    );
+    expect(q({ 'metadata.x': { $regex: '^a' } }, { metadata: { x: 'a'.repeat(MAX_REGEX_INPUT) } })).toBe(true);
+    expect(q({ 'metadata.x': { $regex: '^a' } }, { metadata: { x: 'a'.repeat(MAX_REGEX_INPUT + 1) } })).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../types.js';
+import { postTokenRequest } from './token-request.js';
 
 /**
  * Vertex AI wants a short-lived OAuth token. A static `api_key` token expires within the hour, so a
@@ -57,8 +58,9 @@ export function serviceAccountOf(ctx: CallContext): ServiceAccount | undefined {
 }
 
 /**
- * The token endpoint is Google's. Another one is accepted only on the target's own (already trusted)
- * host, so a client-supplied key file cannot make the gateway post to an arbitrary address.
+ * The token endpoint is Google's. Another one is accepted only on the target's own host: the server's,
+ * or a client's `custom_host`, which the SSRF guard has judged by then (token-request.ts connects under
+ * that judgement), so a client-supplied key file cannot make the gateway post to an arbitrary address.
  */
 function tokenUri(sa: ServiceAccount, ctx: CallContext): string {
   const uri = sa.token_uri ?? GOOGLE_TOKEN_URI;
@@ -96,31 +98,34 @@ async function signedAssertion(sa: ServiceAccount, audience: string, now: number
   return `${header}.${claims}.${base64url(new Uint8Array(signature))}`;
 }
 
-async function fetchToken(sa: ServiceAccount, uri: string, provider: string): Promise<{ token: string; expiresIn: number }> {
+async function fetchToken(sa: ServiceAccount, uri: string, ctx: CallContext): Promise<{ token: string; expiresIn: number }> {
+  const provider = ctx.target.provider;
+  // An endpoint on a host the client chose may be anything: what it answers never reaches the client.
+  const clientChosen = ctx.target.clientHost === true && uri !== GOOGLE_TOKEN_URI;
+  const param = `${ctx.target.path}.vertex_service_account_json.token_uri`;
   const assertion = await signedAssertion(sa, uri, Date.now());
-  let res: Response;
+  const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString();
+  let res;
   try {
-    res = await fetch(uri, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(),
-      signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
-    });
+    res = await postTokenRequest(uri, form, ctx.target, clientChosen, param, TOKEN_TIMEOUT_MS);
   } catch (e) {
-    throw new GatewayError('network_error', `${provider} could not reach the Google token endpoint: ${e instanceof Error ? e.message : String(e)}`, { provider, source: 'provider' });
+    if (e instanceof GatewayError) throw e;
+    throw new GatewayError('network_error', `${provider} could not reach the token endpoint: ${e instanceof Error ? e.message : String(e)}`, { provider, source: 'provider' });
   }
-  const json = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
-  if (!res.ok || !json.access_token) {
-    const why = json.error_description ?? json.error ?? `HTTP ${res.status}`;
-    throw new GatewayError('provider_error', `${provider}: Google refused a token for ${sa.client_email}: ${why}`, {
+  const { status, json } = res;
+  const ok = status >= 200 && status < 300;
+  if (!ok || typeof json.access_token !== 'string' || !json.access_token) {
+    const redirect = status >= 300 && status < 400;
+    const why = redirect ? `HTTP ${status}, a redirect (not followed)` : clientChosen ? `HTTP ${status}` : (json.error_description ?? json.error ?? `HTTP ${status}`);
+    throw new GatewayError('provider_error', `${provider}: the token endpoint refused a token for ${sa.client_email}: ${why}`, {
       provider,
       source: 'provider',
       status: 401,
       type: 'authentication_error',
-      providerCode: json.error ?? null,
+      providerCode: clientChosen || typeof json.error !== 'string' ? null : json.error,
     });
   }
-  return { token: json.access_token, expiresIn: json.expires_in ?? 3600 };
+  return { token: json.access_token, expiresIn: typeof json.expires_in === 'number' ? json.expires_in : 3600 };
 }
 
 /** The Bearer token for a Vertex call: the target's `api_key`, or one minted from its service account. */
@@ -129,14 +134,15 @@ export async function vertexToken(ctx: CallContext): Promise<string | undefined>
   const sa = serviceAccountOf(ctx);
   if (!sa) return undefined;
   const uri = tokenUri(sa, ctx);
-  const cacheKey = `${sa.client_email}\n${uri}`;
+  // The key itself is part of the cache key: another caller naming the same account must not get its token.
+  const cacheKey = `${sa.client_email}\n${uri}\n${sa.private_key}`;
   const now = Date.now();
   const cached = tokens.get(cacheKey);
   if (cached && cached.expires > now) return cached.token;
   if (tokens.size >= MAX_CACHED) tokens.clear();
   // Concurrent requests share one exchange; a failed one is forgotten so the next request retries.
   const entry = { token: Promise.resolve(''), expires: Number.POSITIVE_INFINITY };
-  entry.token = fetchToken(sa, uri, ctx.target.provider).then(
+  entry.token = fetchToken(sa, uri, ctx).then(
     ({ token, expiresIn }) => {
       entry.expires = Date.now() + expiresIn * 1000 - REFRESH_MARGIN_MS;
       return token;
