@@ -6,6 +6,7 @@ import type { Provider } from './providers/types.js';
 import { builtinProviders, ProviderRegistry } from './providers/registry.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
+import type { KeyvLike } from './cache/keyv-cache-store.js';
 import type { ResolveHost, RoutingOptions } from './router/routing-options.js';
 import { cacheOptionsSchema, type CacheOptions } from './cache/cache-options.js';
 import { authOptionsSchema, type AuthOptions } from './auth/auth-options.js';
@@ -64,8 +65,11 @@ export interface GatewayOptions {
   providers?: Record<string, ProviderDefaults>;
   /** Extra or replacement providers (data plus translators; see `openAICompatible`). */
   customProviders?: Provider[];
-  /** Shared state (cache, spend, limits, breaker). Default: in-memory. */
-  store?: GatewayStore;
+  /**
+   * Shared state (cache, spend, limits, breaker). Default: in-memory. A Keyv instance holds the
+   * cache only (budgets, limits and breaker then stay in memory); anything else is refused.
+   */
+  store?: GatewayStore | KeyvLike;
   /** USD per million tokens, by model; overrides the price database. */
   pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number; reasoning?: number }>;
   /**
