@@ -31,7 +31,8 @@ export class ProviderRegistry {
   }
 
   canonical(id: string): string {
-    return ALIASES[id] ?? id;
+    // Own keys only: `constructor` or `toString` from a client must not find Object.prototype's.
+    return Object.hasOwn(ALIASES, id) ? ALIASES[id]! : id;
   }
 
   get(id: string): Provider | undefined {
