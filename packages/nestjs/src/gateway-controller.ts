@@ -13,12 +13,25 @@ interface RoutedRequest extends IncomingMessage {
 }
 
 /**
- * The URL below what the route itself matched (global prefix, basePath), query string included:
- * the route's path minus its trailing wildcard is exactly the mount, whatever prefix Nest added.
+ * The URL below what the route itself matched (global prefix, basePath), query string included. The
+ * route's path minus its trailing wildcard is the mount, whatever prefix Nest added — as a pattern:
+ * it may hold parameters (`t/:tenant`) and Express matches it without regard to case, so the mount is
+ * cut from the URL by its number of segments, not as text.
  */
 function pathBelowRoute(req: RoutedRequest): string {
   const route = typeof req.route?.path === 'string' ? req.route.path : '';
-  return gatewayPath(req.url, route.slice(0, route.lastIndexOf('/'))) ?? '/';
+  const mount = route.slice(0, route.lastIndexOf('/'));
+  if (!mount.includes(':') && !mount.includes('(')) {
+    const below = gatewayPath(req.url, mount);
+    if (below !== undefined) return below;
+  }
+  let at = 0;
+  for (const _segment of mount.split('/').filter(Boolean)) {
+    const next = req.url.indexOf('/', at + 1);
+    at = next === -1 ? req.url.length : next;
+  }
+  const rest = req.url.slice(at);
+  return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
 }
 
 /**

@@ -1,4 +1,6 @@
-import { Inject, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Module, Optional, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { claimBasePath, GatewayBasePath } from './served-paths.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './module-definition.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { Gateway } from './gateway-token.js';
@@ -9,8 +11,12 @@ export class GatewayModule extends ConfigurableModuleClass implements OnModuleDe
   constructor(
     @Inject(Gateway) private readonly gateway: Gateway,
     @Inject(GatewayModuleOptions) private readonly options: GatewayModuleOptions,
+    @Inject(GatewayBasePath) basePath: string,
+    @Optional() @Inject(HttpAdapterHost) adapterHost?: HttpAdapterHost,
   ) {
     super();
+    // At creation, before routes are registered: the error names the module, not a router's complaint.
+    claimBasePath(adapterHost?.httpAdapter, basePath);
   }
 
   /** `GatewayModule.forRoot({ config, providers, identify, … })` — options as for `createGateway`. */

@@ -4,6 +4,7 @@ import { createGatewayController } from './gateway-controller.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { GatewayService } from './gateway-service.js';
 import { Gateway } from './gateway-token.js';
+import { GatewayBasePath } from './served-paths.js';
 
 const trimSlash = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
 
@@ -43,7 +44,7 @@ export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new
       ...definition,
       global: extras.isGlobal ?? false,
       controllers: [createGatewayController(basePath)],
-      providers: [...(definition.providers ?? []), gatewayProvider(basePath), GatewayService],
+      providers: [...(definition.providers ?? []), gatewayProvider(basePath), GatewayService, { provide: GatewayBasePath, useValue: basePath }],
       exports: [Gateway, GatewayService],
     };
   })

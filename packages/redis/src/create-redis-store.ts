@@ -5,6 +5,13 @@ import { redisCache, type RedisCacheOptions } from './cache.js';
 import { redisLimits, type FailMode } from './limits.js';
 import { bounded } from './timeout.js';
 
+/**
+ * Any node-redis client, whatever its modules, scripts and RESP version: `createClient({ url })` is
+ * typed RESP 2 or 3 by its options, and the bare `RedisClientType` (RESP 2 only) would refuse a
+ * user's own client under `strict`. The store's commands read replies that both protocols share.
+ */
+export type AnyRedisClient = RedisClientType<any, any, any, any, any>;
+
 /** Options for the Redis-backed store shared by several gateway instances. */
 export interface RedisStoreOptions {
   /** Default `redis://127.0.0.1:6379`. */
@@ -12,7 +19,7 @@ export interface RedisStoreOptions {
   /** Prefix of every key, so several gateways (or tests) can share one Redis. Default `llmux:`. */
   prefix?: string;
   /** An already-connected client to use instead of `url` (not closed by `close()`). */
-  client?: RedisClientType;
+  client?: AnyRedisClient;
   /** Bounds of the shared response cache and semantic index. */
   cache?: RedisCacheOptions;
   /**
@@ -28,7 +35,7 @@ export interface RedisStoreOptions {
 }
 
 export interface RedisStore extends GatewayStore {
-  readonly client: RedisClientType;
+  readonly client: AnyRedisClient;
   /**
    * Resolves once connected, or after `connectTimeout` when Redis cannot be reached yet; every operation
    * waits for it, then fails fast while Redis is down (no offline queue) instead of hanging.

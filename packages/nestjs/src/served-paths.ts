@@ -1,0 +1,37 @@
+/** Injection token of the path a GatewayModule serves (its `basePath`, fixed when it is declared). */
+export const GatewayBasePath = Symbol('GatewayBasePath');
+
+/** The HTTP server of a Nest app, as far as this module looks at it. */
+interface HttpAdapterLike {
+  getType?(): string;
+}
+
+/** The base paths served per HTTP server: one process may run several Nest apps (tests do). */
+const served = new WeakMap<object, Set<string>>();
+
+const normalize = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+
+/**
+ * Claims `basePath` on the app's HTTP server, at boot. Two GatewayModules on one path would be two
+ * gateways — budgets, limits and cache counted apart, one of them never reachable over HTTP — so that
+ * is refused with the way out. An adapter other than Express is refused too: the route and the writer
+ * work on Node's request and response, which Fastify does not hand over.
+ */
+export function claimBasePath(adapter: HttpAdapterLike | undefined, basePath: string): void {
+  // An application context (no HTTP server) serves no route: GatewayService alone is fine there.
+  if (!adapter) return;
+  const type = adapter.getType?.();
+  if (type !== undefined && type !== 'express') {
+    throw new Error(`llmux: @llmux/nestjs serves its route on @nestjs/platform-express; this app runs on "${type}"`);
+  }
+  let paths = served.get(adapter);
+  if (!paths) served.set(adapter, (paths = new Set()));
+  const key = normalize(basePath);
+  if (paths.has(key)) {
+    throw new Error(
+      `llmux: GatewayModule is imported twice for basePath "${basePath}": that would be two gateways with separate budgets, limits and cache. ` +
+        `Import GatewayModule.forRoot(...) once — with isGlobal: true to use GatewayService in every module — or give the second one its own basePath.`,
+    );
+  }
+  paths.add(key);
+}
