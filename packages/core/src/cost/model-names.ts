@@ -10,20 +10,24 @@ export function upstreamModel(plan: Plan, target: ResolvedTarget, requested: str
   return plan.aliases[requested] ?? requested;
 }
 
-/** One way a request may be served, with the names its price may be found under (most exact first). */
+/** One way a request may be served: the provider and the model it is called with (a one-name list for `PriceBook.find`). */
 export interface Candidate {
   provider: string;
   models: string[];
 }
 
+/**
+ * The client's name is not a candidate where an override or alias replaced it: that model is never
+ * called, and pricing the call as it would invent a cost (or let `unpricedPolicy: 'reject'` admit an
+ * unpriced model).
+ */
 function walk(node: PlanNode, plan: Plan, requested: string, out: Map<string, Candidate>): void {
   if (node.kind === 'strategy') {
     for (const child of node.children) walk(child, plan, requested, out);
     return;
   }
   const model = upstreamModel(plan, node.target, requested);
-  const models = model === requested ? [model] : [model, requested];
-  out.set(`${node.target.provider}\u0000${models.join('\u0000')}`, { provider: node.target.provider, models });
+  out.set(`${node.target.provider}\u0000${model}`, { provider: node.target.provider, models: [model] });
 }
 
 const byPlan = new WeakMap<Plan, Map<string, Candidate[]>>();
@@ -50,7 +54,12 @@ export function candidatesFor(gw: GatewayInternals, state: RequestState): Candid
   return list;
 }
 
-/** The names the answered request may be priced under: the model the provider reported, then the one asked for. */
+/**
+ * The names the answered request may be priced under, all of the model actually called: the one the
+ * provider reported (a dated snapshot, or what an Azure deployment runs), then the one it was sent.
+ * The client's own spelling (`anthropic/claude-…`, a `pricing` key) is added only when nothing
+ * replaced it — after an override or alias it names another model.
+ */
 export function servedModels(gw: GatewayInternals, state: RequestState, reported?: string): string[] {
   const target = state.target!;
   let requested = state.body.model;
@@ -63,6 +72,6 @@ export function servedModels(gw: GatewayInternals, state: RequestState, reported
   }
   const upstream = upstreamModel(state.plan, target, requested);
   const names = reported && reported !== upstream ? [reported, upstream] : [upstream];
-  if (state.body.model !== upstream) names.push(state.body.model);
+  if (upstream === requested && state.body.model !== upstream) names.push(state.body.model);
   return names;
 }

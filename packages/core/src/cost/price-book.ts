@@ -29,6 +29,23 @@ function toRate(v: unknown): Rate | undefined {
   return undefined;
 }
 
+/**
+ * The database's price keys each sheet field is read from. Keys not listed (image, video and other
+ * tool prices) have no usage field any translator reports, so those units are priced as the wider
+ * part they belong to.
+ */
+const DATABASE_KEYS: ReadonlyArray<[Exclude<keyof PriceSheet, 'input' | 'output'>, string]> = [
+  ['cacheRead', 'cache_read_mtok'],
+  ['cacheWrite', 'cache_write_mtok'],
+  ['cacheWrite1h', 'cache_write_1h_mtok'],
+  ['inputAudio', 'input_audio_mtok'],
+  ['cacheAudioRead', 'cache_audio_read_mtok'],
+  ['reasoning', 'output_reasoning_mtok'],
+  ['outputAudio', 'output_audio_mtok'],
+  ['requestsKcount', 'requests_kcount'],
+  ['webSearchesKcount', 'web_searches_kcount'],
+];
+
 function fromOption(p: PricingOption[string]): PriceSheet {
   const sheet: PriceSheet = { input: p.input, output: p.output };
   if (p.cached_input !== undefined) sheet.cacheRead = p.cached_input;
@@ -56,7 +73,11 @@ export class PriceBook {
     for (const name in overrides) this.own.set(name, fromOption(overrides[name]!));
   }
 
-  /** The sheet of the first of `models` with a known price; undefined when none has one. */
+  /**
+   * The sheet of the first of `models` with a known price; undefined when none has one. `models` are
+   * names of one model (see `servedModels`: the snapshot it reported, the name it was called by), so
+   * a `pricing` entry for any of them wins over the database's price for the others.
+   */
   find(provider: string, models: ReadonlyArray<string | undefined>): PriceSheet | undefined {
     for (const model of models) {
       if (!model) continue;
@@ -92,12 +113,10 @@ export class PriceBook {
       const output = toRate(mp?.output_mtok);
       if (mp && input !== undefined) {
         sheet = { input, output: output ?? 0 };
-        const cacheRead = toRate(mp.cache_read_mtok);
-        const cacheWrite = toRate(mp.cache_write_mtok);
-        const reasoning = toRate(mp.output_reasoning_mtok);
-        if (cacheRead !== undefined) sheet.cacheRead = cacheRead;
-        if (cacheWrite !== undefined) sheet.cacheWrite = cacheWrite;
-        if (reasoning !== undefined) sheet.reasoning = reasoning;
+        for (const [field, key] of DATABASE_KEYS) {
+          const rate = toRate(mp[key]);
+          if (rate !== undefined) sheet[field] = rate;
+        }
       }
       if (result && Array.isArray(result.model.prices)) until = now + CONDITIONAL_PRICE_TTL_MS;
     }

@@ -2,6 +2,7 @@ import type { BudgetConfig } from '../config/schema.js';
 import { candidatesFor } from '../cost/model-names.js';
 import { priceBookOf } from '../cost/request-cost.js';
 import { worstCasePrice } from '../cost/price-sheet.js';
+import { maxWebSearches } from '../cost/web-search-bound.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { RequestState } from '../pipeline/state.js';
 import type { AdmitRequest, CounterClaim, WindowClaim } from '../store/limit-store.js';
@@ -64,13 +65,18 @@ export const counterKey = (scopeKeyPart: string, metric: string, period: Period,
 
 export const windowKey = (scopeKeyPart: string, metric: string, windowMs: number) => `r:${scopeKeyPart}:${metric}:${windowMs}`;
 
-/** The worst-case cost of the request over every target that may serve it, in USD (0 for unpriced models). */
+/**
+ * The worst-case cost of the request over every target that may serve it, in USD (0 for unpriced
+ * models): its tokens at the dearest rates, plus the fees that are not per token (a per-request fee,
+ * the web searches its search tools allow).
+ */
 function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: number, outputTokens: number): number {
   const book = priceBookOf(gw);
+  const searches = maxWebSearches(state.body);
   let worst = 0;
   for (const c of candidatesFor(gw, state)) {
     const sheet = book.find(c.provider, c.models);
-    if (sheet) worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens));
+    if (sheet) worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens, searches));
   }
   return worst;
 }

@@ -1,4 +1,4 @@
-import { costTrailers, withStreamCost } from '../cost/stream-cost.js';
+import { costTrailers, noteStreamUsage, withoutUsage, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders, type ResponseFacts } from '../http/headers.js';
 import { forgetJsonText } from '../http/json-text.js';
@@ -100,10 +100,9 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
         const usage = chunk.plain ? undefined : chunk.chunk.usage;
         let emit: ChunkOut | undefined = chunk;
         if (usage) {
-          state.usage = usage;
+          noteStreamUsage(state, chunk.chunk, usage);
           // We asked the upstream for usage so the stream can be costed; a client that did not ask never sees it.
-          if (state.wantsStreamUsage) emit = withStreamCost(gw, state, chunk);
-          else if (chunk.chunk.choices?.length === 0) emit = undefined;
+          emit = state.wantsStreamUsage ? withStreamCost(gw, state, chunk) : withoutUsage(chunk);
         }
         if (emit !== chunk) out ??= batch.slice(0, i);
         if (out && emit) out.push(emit);

@@ -117,6 +117,7 @@ export interface EmbeddingsResponse {
   object: 'list';
   data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }>;
   model: string;
-  usage: { prompt_tokens: number; total_tokens: number };
+  /** Absent when the provider reported none (some embeddings APIs): unknown, not zero. */
+  usage?: { prompt_tokens: number; total_tokens: number };
   [extra: string]: unknown;
 }

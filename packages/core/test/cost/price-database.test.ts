@@ -66,6 +66,54 @@ describe('costs of recorded responses match the price database', () => {
     expect(ourPrice('deepseek', body.model, body.usage)).toBeCloseTo(databasePrice('deepseek', body, 'chat'), 12);
   });
 
+  it('Anthropic 1-hour cache writes and web searches, through the Anthropic translator', () => {
+    const body = fixtureJson('anthropic/messages.text.json');
+    body.usage = {
+      ...body.usage,
+      cache_read_input_tokens: 3000,
+      cache_creation_input_tokens: 2000,
+      cache_creation: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1500 },
+      server_tool_use: { web_search_requests: 3 },
+    };
+    const cost = ourPrice('anthropic', body.model, toOpenAIUsage(body.usage));
+    expect(cost).toBeCloseTo(databasePrice('anthropic', body), 12);
+    // Sonnet 4.5: $3 input, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 output per MTok; $10 per 1000 searches.
+    expect(cost).toBeCloseTo((12 * 3 + 3000 * 0.3 + 500 * 3.75 + 1500 * 6 + 29 * 15) / 1e6 + 3 * 0.01, 12);
+  });
+
+  it('Gemini audio input, cached audio included, through the Gemini translator', () => {
+    const body = fixtureJson('gemini/generateContent.text.json');
+    body.modelVersion = 'gemini-2.5-flash';
+    body.usageMetadata = {
+      promptTokenCount: 3000,
+      candidatesTokenCount: 100,
+      totalTokenCount: 3100,
+      cachedContentTokenCount: 1500,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: 1000 }, { modality: 'AUDIO', tokenCount: 2000 }],
+      cacheTokensDetails: [{ modality: 'TEXT', tokenCount: 500 }, { modality: 'AUDIO', tokenCount: 1000 }],
+    };
+    const cost = ourPrice('google', body.modelVersion, geminiUsage(body.usageMetadata)!);
+    expect(cost).toBeCloseTo(databasePrice('google', body), 12);
+    // gemini-2.5-flash per MTok: text $0.30 (cached $0.03), audio $1 (cached $0.10), output $2.50.
+    expect(cost).toBeCloseTo((500 * 0.3 + 1000 * 1 + 500 * 0.03 + 1000 * 0.1 + 100 * 2.5) / 1e6, 12);
+  });
+
+  it('OpenAI audio tokens in and out', () => {
+    const usage = {
+      prompt_tokens: 1000,
+      completion_tokens: 400,
+      total_tokens: 1400,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 600 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 300 },
+    };
+    expect(ourPrice('openai', 'gpt-audio', usage)).toBeCloseTo(databasePrice('openai', { model: 'gpt-audio', usage }, 'chat'), 12);
+  });
+
+  it('Perplexity’s per-request fee', () => {
+    const usage = { prompt_tokens: 16, completion_tokens: 363, total_tokens: 379 };
+    expect(ourPrice('perplexity', 'sonar', usage)).toBeCloseTo(databasePrice('perplexity', { model: 'sonar', usage }), 12);
+  });
+
   it('long-context tiers switch the whole request to the higher rate', () => {
     const usage = (input: number): Usage => ({ prompt_tokens: input, completion_tokens: 1000, total_tokens: input + 1000 });
     for (const input of [200_000, 200_001]) {
@@ -73,6 +121,63 @@ describe('costs of recorded responses match the price database', () => {
         calcPrice({ input_tokens: input, output_tokens: 1000 }, 'gemini-2.5-pro', { providerId: 'google' })!.total_price,
         12,
       );
+    }
+  });
+});
+
+describe('the arithmetic matches the price database’s own engine', () => {
+  /** A small deterministic generator, so a failure replays. */
+  function random(seed: number): (max: number) => number {
+    let x = seed;
+    return (max) => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return max <= 0 ? 0 : x % (max + 1);
+    };
+  }
+
+  it.each([
+    ['anthropic', 'claude-sonnet-4-5'],
+    ['google', 'gemini-2.5-flash'],
+    ['google', 'gemini-2.5-pro'],
+    ['openai', 'gpt-realtime'],
+    ['openai', 'o3-mini'],
+    ['perplexity', 'sonar'],
+  ])('%s/%s, for consistent usages of every part', (provider, model) => {
+    const sheet = book.find(provider, [model])!;
+    const rand = random(model.length);
+    for (let i = 0; i < 200; i++) {
+      const input = rand(300_000);
+      const cacheRead = rand(input / 3);
+      const cacheWrite = rand(input / 3);
+      const cacheAudioRead = rand(cacheRead);
+      const output = rand(20_000);
+      const reasoning = rand(output / 2);
+      const t = {
+        input,
+        cacheRead,
+        cacheWrite,
+        cacheWrite1h: rand(cacheWrite),
+        inputAudio: cacheAudioRead + rand(input - cacheRead - cacheWrite),
+        cacheAudioRead,
+        output,
+        reasoning,
+        outputAudio: rand(output - reasoning),
+        webSearches: rand(5),
+      };
+      const usage = {
+        input_tokens: t.input,
+        cache_read_tokens: t.cacheRead,
+        cache_write_tokens: t.cacheWrite,
+        cache_write_1h_tokens: t.cacheWrite1h,
+        input_audio_tokens: t.inputAudio,
+        cache_audio_read_tokens: t.cacheAudioRead,
+        output_tokens: t.output,
+        output_reasoning_tokens: t.reasoning,
+        output_audio_tokens: t.outputAudio,
+        web_searches: t.webSearches,
+      };
+      const expected = calcPrice(usage, model, { providerId: provider })!.total_price;
+      expect(priceTokens(sheet, t), JSON.stringify(t)).toBeCloseTo(expected, 9);
     }
   });
 });
@@ -105,8 +210,29 @@ describe('price book', () => {
 });
 
 describe('worst case', () => {
-  it('prices every input token at the dearer of input and cache-write, every output at output', () => {
+  it('prices every input token at the dearest input rate (a 1-hour cache write at Anthropic), every output at output', () => {
     const sheet = book.find('anthropic', ['claude-sonnet-4-5-20250929'])!;
-    expect(worstCasePrice(sheet, 1000, 500)).toBeCloseTo((1000 * 3.75 + 500 * 15) / 1e6, 12);
+    // Sonnet 4.5: input $3, 5-minute write $3.75, 1-hour write $6, output $15 per million tokens.
+    expect(worstCasePrice(sheet, 1000, 500)).toBeCloseTo((1000 * 6 + 500 * 15) / 1e6, 12);
+    // Each web search its tools allow: $10 per thousand.
+    expect(worstCasePrice(sheet, 1000, 500, 5)).toBeCloseTo((1000 * 6 + 500 * 15) / 1e6 + 5 * 0.01, 12);
+  });
+
+  it('covers audio input and the per-request fee', () => {
+    // gemini-2.5-flash: text $0.30, audio $1 per million input tokens, output $2.50.
+    expect(worstCasePrice(book.find('google', ['gemini-2.5-flash'])!, 1000, 100)).toBeCloseTo((1000 * 1 + 100 * 2.5) / 1e6, 12);
+    // Perplexity sonar: $1 / $1 per million tokens and $12 per thousand requests.
+    expect(worstCasePrice(book.find('perplexity', ['sonar'])!, 1000, 100)).toBeCloseTo(1100 / 1e6 + 0.012, 12);
+  });
+
+  it('is never below the price of any usage within its bounds', () => {
+    const cases: Array<[string, string, Usage]> = [
+      ['anthropic', 'claude-sonnet-4-5', toOpenAIUsage({ input_tokens: 10, cache_creation_input_tokens: 990, cache_creation: { ephemeral_1h_input_tokens: 990 }, output_tokens: 500, server_tool_use: { web_search_requests: 2 } })],
+      ['google', 'gemini-2.5-flash', geminiUsage({ promptTokenCount: 1000, candidatesTokenCount: 500, promptTokensDetails: [{ modality: 'AUDIO', tokenCount: 1000 }] })!],
+      ['perplexity', 'sonar', { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 }],
+    ];
+    for (const [provider, model, usage] of cases) {
+      expect(worstCasePrice(book.find(provider, [model])!, 1000, 500, 2)).toBeGreaterThanOrEqual(ourPrice(provider, model, usage));
+    }
   });
 });

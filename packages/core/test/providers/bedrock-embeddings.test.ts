@@ -43,6 +43,14 @@ describe('bedrock embeddings through InvokeModel (Titan v2)', () => {
     }
   });
 
+  it('leaves usage out when an answer has no token count, rather than counting it as 0', async () => {
+    g.upstream.route(PATH, (req) => ({ json: req.json.inputText === 'two' ? { embedding: [0.5] } : { embedding: [0.5], inputTextTokenCount: 2 } }));
+    const res = await g.client.embeddings.create({ model: MODEL, input: ['one', 'two'], encoding_format: 'float' }).withResponse();
+    expect(res.data.usage).toBeUndefined();
+    expect(res.response.headers.get('x-llmux-cost')).toBeNull();
+    expect(res.response.headers.get('x-llmux-cost-status')).toBe('no_usage');
+  });
+
   it('answers in base64 when the SDK asks for it by default, decoding to the same floats', async () => {
     g.upstream.enqueue(PATH, { json: answer });
     const res = await g.client.embeddings.create({ model: MODEL, input: 'Test embedding dimensions', dimensions: 256 });

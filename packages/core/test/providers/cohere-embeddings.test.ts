@@ -26,6 +26,14 @@ describe('cohere embeddings, replaying the recorded bodies', () => {
     });
   });
 
+  it('leaves usage out when Cohere reports no billed units, rather than counting them as 0', async () => {
+    const { meta: _meta, ...unbilled } = recorded;
+    g.upstream.enqueue('/v2/embed', { json: unbilled });
+    const res = await g.client.embeddings.create({ model: 'embed-english-v3.0', input: texts, encoding_format: 'float' }).withResponse();
+    expect(res.data.usage).toBeUndefined();
+    expect(res.response.headers.get('x-llmux-cost-status')).toBe('no_usage');
+  });
+
   it('returns plain floats when asked, and takes input_type and dimensions from the request', async () => {
     g.upstream.enqueue('/v2/embed', { json: recorded });
     const res = await g.client.embeddings.create({ model: 'embed-v4.0', input: 'sunny day at the beach', encoding_format: 'float', dimensions: 256, input_type: 'search_query' } as never);

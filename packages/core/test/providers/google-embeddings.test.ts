@@ -20,7 +20,8 @@ describe('google embeddings (batchEmbedContents)', () => {
     expect(floats.object).toBe('list');
     expect(floats.model).toBe('gemini-embedding-2-preview');
     expect(floats.data).toEqual([{ object: 'embedding', index: 0, embedding: values }]);
-    expect(floats.usage).toMatchObject({ prompt_tokens: 0, total_tokens: 0 });
+    // batchEmbedContents reports no token count: none is invented (the answer is costed `no_usage`, not $0).
+    expect(floats.usage).toBeUndefined();
 
     // The SDK asks for base64 by default and decodes float32 itself.
     const decoded = await g.client.embeddings.create(body as never);

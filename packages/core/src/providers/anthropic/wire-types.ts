@@ -72,6 +72,10 @@ export interface AnthropicUsage {
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number } | null;
+  /** The split of `cache_creation_input_tokens` by lifetime: 1-hour writes are billed above 5-minute ones. */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
+  /** Server tools run by Anthropic; web searches are billed per search. */
+  server_tool_use?: { web_search_requests?: number | null; [extra: string]: unknown } | null;
   [extra: string]: unknown;
 }
 

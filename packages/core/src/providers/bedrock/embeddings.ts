@@ -44,14 +44,19 @@ export function toTitanBodies(input: EmbeddingsRequest, ctx: CallContext): strin
 export function fromTitanAnswers(json: unknown, ctx: CallContext): EmbeddingsResponse {
   const answers = Array.isArray(json) ? json : [json];
   const base64 = base64Wanted.has(ctx);
-  let tokens = 0;
+  // Counted only when every answer reports its tokens: a missing count is left out, not taken as 0,
+  // so the request is costed as `no_usage` (a budget keeps its reservation) rather than undercounted
+  // (the shared type marks `usage` required; the pipeline reads it as optional).
+  let tokens: number | undefined = 0;
   const data = answers.map((answer, index) => {
     const a = answer as TitanEmbedding;
     if (!Array.isArray(a?.embedding)) {
       throw new GatewayError('provider_error', 'bedrock answered an embedding request without `embedding`', { provider: 'bedrock', source: 'provider' });
     }
-    tokens += a.inputTextTokenCount ?? 0;
+    tokens = typeof a.inputTextTokenCount === 'number' && tokens !== undefined ? tokens + a.inputTextTokenCount : undefined;
     return { object: 'embedding' as const, index, embedding: base64 ? embeddingToBase64(a.embedding) : a.embedding };
   });
-  return { object: 'list', data, model: ctx.model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+  const result: EmbeddingsResponse = { object: 'list', data, model: ctx.model };
+  if (tokens !== undefined) result.usage = { prompt_tokens: tokens, total_tokens: tokens };
+  return result;
 }

@@ -38,11 +38,14 @@ export function fromCohereEmbed(json: unknown, ctx: CallContext): EmbeddingsResp
     throw new GatewayError('provider_error', 'cohere answered without float embeddings', { provider: 'cohere', source: 'provider' });
   }
   const base64 = formats.get(ctx) === 'base64';
-  const tokens = res.meta?.billed_units?.input_tokens ?? 0;
-  return {
+  const answer: EmbeddingsResponse = {
     object: 'list',
     data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
     model: ctx.model,
-    usage: { prompt_tokens: tokens, total_tokens: tokens },
   };
+  // Left out, not invented as 0, when Cohere reports no billed input tokens: the answer is then costed as `no_usage`
+  // (the shared type marks `usage` required; the pipeline reads it as optional).
+  const tokens = res.meta?.billed_units?.input_tokens;
+  if (typeof tokens === 'number') answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
+  return answer;
 }

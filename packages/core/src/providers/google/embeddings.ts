@@ -45,6 +45,18 @@ function vertexBody(body: EmbeddingsRequest): unknown {
 }
 
 
+/** Vertex's token count: the sum of every prediction's, or none when one lacks it (a part would undercount). */
+function vertexTokens(predictions: Array<{ embeddings?: { statistics?: { token_count?: number } } }> | undefined): number | undefined {
+  if (!predictions?.length) return undefined;
+  let tokens = 0;
+  for (const p of predictions) {
+    const count = p.embeddings?.statistics?.token_count;
+    if (typeof count !== 'number') return undefined;
+    tokens += count;
+  }
+  return tokens;
+}
+
 /** The response translator sees only the context; the request's `encoding_format` is remembered per call. */
 const base64Calls = new WeakSet<CallContext>();
 
@@ -65,14 +77,17 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
       };
       const vectors = res.embeddings?.map((e) => e.values ?? []) ?? res.predictions?.map((p) => p.embeddings?.values ?? []);
       if (!vectors) throw new GatewayError('provider_error', `${ctx.target.provider} answered without embeddings`, { provider: ctx.target.provider, source: 'provider' });
-      const tokens = res.usageMetadata?.promptTokenCount ?? res.predictions?.reduce((n, p) => n + (p.embeddings?.statistics?.token_count ?? 0), 0) ?? 0;
       const base64 = base64Calls.has(ctx);
-      return {
+      // `usage` is left out, not invented as 0, when Google reports no count (`batchEmbedContents`
+      // never does): the answer is then costed as `no_usage` and a budget keeps its reservation.
+      const answer: EmbeddingsResponse = {
         object: 'list',
         data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
         model: ctx.model,
-        usage: { prompt_tokens: tokens, total_tokens: tokens },
       };
+      const tokens = res.usageMetadata?.promptTokenCount ?? vertexTokens(res.predictions);
+      if (tokens !== undefined) answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
+      return answer;
     },
   };
 }
