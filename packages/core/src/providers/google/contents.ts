@@ -121,10 +121,27 @@ export interface TranslatedMessages {
   systemInstruction?: { parts: GeminiPart[] };
 }
 
+/**
+ * Tool results in the order of their calls. OpenAI matches a result to its call by `tool_call_id`,
+ * so clients may send them in any order; Gemini's parts carry no id (Vertex refuses unknown fields)
+ * and it pairs them by position — two calls of one function would get each other's results. Only the
+ * results move, among the slots they already hold.
+ */
+function inCallOrder(parts: GeminiPart[], position: Map<GeminiPart, number>): void {
+  const slots: number[] = [];
+  for (let i = 0; i < parts.length; i++) if (position.has(parts[i]!)) slots.push(i);
+  if (slots.length < 2) return;
+  const ordered = slots.map((i) => parts[i]!).sort((a, b) => position.get(a)! - position.get(b)!);
+  slots.forEach((slot, k) => (parts[slot] = ordered[k]!));
+}
+
 export function toContents(messages: ChatMessage[], model: string): TranslatedMessages {
   const system: GeminiPart[] = [];
   const turns: GeminiContent[] = [];
   const toolNames = new Map<string, string>();
+  /** Where each call of the latest assistant turn stands among its calls (see `inCallOrder`). */
+  const callPosition = new Map<string, number>();
+  const responsePosition = new Map<GeminiPart, number>();
   const signatures = requiresSignatures(model);
   const push = (role: GeminiContent['role'], parts: GeminiPart[]) => {
     if (!parts.length) return;
@@ -149,10 +166,14 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
         const parts: GeminiPart[] = text ? [{ text }] : [];
         const textSignature = signatureOf(m);
         if (textSignature && parts[0]) parts[parts.length - 1]!.thoughtSignature = textSignature;
+        callPosition.clear();
         for (const [j, call] of (m.tool_calls ?? []).entries()) {
           const name = call.function?.name;
           if (!name) throw bad(`${at}.tool_calls[${j}].function.name`, 'is required');
-          if (call.id) toolNames.set(call.id, name);
+          if (call.id) {
+            toolNames.set(call.id, name);
+            callPosition.set(call.id, j);
+          }
           const part: GeminiPart = { functionCall: { name, args: parseArguments(call.function.arguments, `${at}.tool_calls[${j}].function.arguments`) } };
           const sig = signatureOf(call) ?? (signatures && j === 0 ? SKIP_SIGNATURE : undefined);
           if (sig) part.thoughtSignature = sig;
@@ -164,7 +185,10 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
       case 'tool': {
         const name = (m.tool_call_id && toolNames.get(m.tool_call_id)) || (typeof m.name === 'string' ? m.name : undefined);
         if (!name) throw bad(`${at}.tool_call_id`, `"${String(m.tool_call_id)}" does not match a tool call of an earlier assistant message`);
-        push('user', [{ functionResponse: { name, response: functionResponse(m.content) } }]);
+        const part: GeminiPart = { functionResponse: { name, response: functionResponse(m.content) } };
+        const position = m.tool_call_id === undefined ? undefined : callPosition.get(m.tool_call_id);
+        if (position !== undefined) responsePosition.set(part, position);
+        push('user', [part]);
         break;
       }
       case 'function': {
@@ -177,5 +201,6 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
     }
   }
   if (!turns.length) throw bad('messages', 'Gemini needs at least one user or assistant message besides the system prompt');
+  if (responsePosition.size > 1) for (const turn of turns) if (turn.role === 'user') inCallOrder(turn.parts, responsePosition);
   return system.length ? { contents: turns, systemInstruction: { parts: system } } : { contents: turns };
 }

@@ -36,6 +36,53 @@ const azure = openAICompatible({
   },
 });
 
+/** The message fields Mistral's chat API defines; it answers 422 `extra_forbidden` to any other. */
+const MISTRAL_MESSAGE_FIELDS = ['role', 'content', 'tool_calls', 'tool_call_id', 'name', 'prefix'] as const;
+
+/** Mistral's tool-call ids: nine letters or digits (400 "Tool call id … must be a-z, A-Z, 0-9, with a length of 9"). */
+const MISTRAL_CALL_ID = /^[A-Za-z0-9]{9}$/;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A stable nine-character id for `id` (FNV-1a, two rounds, in base 62); `salt` moves it off a collision. */
+function mistralCallId(id: string, salt: number): string {
+  let out = '';
+  for (let round = 0; out.length < 9; round++) {
+    let h = 2166136261 ^ (salt * 16777619) ^ round;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+    for (let n = h >>> 0, k = 0; k < 5 && out.length < 9; k++, n = Math.floor(n / 62)) out += BASE62[n % 62];
+  }
+  return out;
+}
+
+/**
+ * The history as Mistral accepts it: messages hold only the fields it defines (an assistant turn
+ * echoed by an OpenAI client carries `reasoning_content`, `thinking_blocks`… that this gateway itself
+ * added), and tool-call ids other providers made (`call_…`, `toolu_…`) are mapped, consistently, to
+ * ids of Mistral's form. New objects throughout: the client's body stays as it came.
+ */
+function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messages'] {
+  const ids = new Map<string, string>();
+  const taken = new Set<string>();
+  const idFor = (id: string): string => {
+    if (MISTRAL_CALL_ID.test(id)) return id;
+    let mapped = ids.get(id);
+    if (mapped === undefined) {
+      for (let salt = 0; ; salt++) if (!taken.has((mapped = mistralCallId(id, salt)))) break;
+      ids.set(id, mapped);
+      taken.add(mapped);
+    }
+    return mapped;
+  };
+  for (const m of messages) for (const call of m.tool_calls ?? []) if (call.id && MISTRAL_CALL_ID.test(call.id)) taken.add(call.id);
+  return messages.map((m) => {
+    const out: Record<string, unknown> = {};
+    for (const field of MISTRAL_MESSAGE_FIELDS) if (m[field] !== undefined) out[field] = m[field];
+    if (m.tool_calls) out.tool_calls = m.tool_calls.map((call) => (call.id ? { ...call, id: idFor(call.id) } : call));
+    if (typeof m.tool_call_id === 'string') out.tool_call_id = idFor(m.tool_call_id);
+    return out as ChatRequest['messages'][number];
+  });
+}
+
 /**
  * Mistral validates bodies strictly (422 `extra_forbidden` for unknown fields) and names two of
  * OpenAI's parameters its own way: `max_tokens` only (see `maxTokens`), and `random_seed`.
@@ -45,6 +92,7 @@ function adaptForMistral(body: ChatRequest): void {
     body.random_seed ??= body.seed;
     delete body.seed;
   }
+  if (Array.isArray(body.messages)) body.messages = mistralMessages(body.messages);
 }
 
 /**
