@@ -13,7 +13,8 @@ const app = new Koa();
 const llm = gatewayMiddleware({
   config: gatewayConfig(),
   // `identify` gets the Koa context: whatever your auth middleware put in `ctx.state`.
-  identify: (ctx) => ({ user: ctx.state.user?.id ?? ctx.get('x-user-id') }),
+  // Koa's ctx.get answers '' for a missing header: no user then, not a user named ''.
+  identify: (ctx) => ({ user: ctx.state.user?.id ?? (ctx.get('x-user-id') || undefined) }),
 });
 // Ahead of the body parser the gateway reads its own bodies: OpenAI-shaped errors for bad JSON and
 // its own size limit (`limits.maxBodyBytes`, 10 MiB). Behind `@koa/bodyparser` it works as well.

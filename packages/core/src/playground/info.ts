@@ -16,7 +16,7 @@ export interface PlaygroundInfo {
   nodes: PlaygroundNode[];
   /** Model names the config mentions (aliases and `override_params.model`). */
   models: string[];
-  /** A model to start with when the config names none. */
+  /** A model for a route whose target fixes none (and to start with when nothing routes by config). */
   default_model: string;
   cache: string | null;
   budgets: number;
@@ -36,7 +36,9 @@ export function handleInfo(gw: GatewayInternals, req: GatewayRequest, traceId: s
     routing: plan.root ? 'config' : 'model',
     nodes: describePlan(plan),
     models: plan.models,
-    default_model: plan.models[0] ?? 'gpt-4o-mini',
+    // Without a config the model name routes, so a model the config names (an alias) is a good start;
+    // with one, the page starts from the first target's own model and this is for targets fixing none.
+    default_model: (plan.root ? undefined : plan.models[0]) ?? 'gpt-4o-mini',
     cache: plan.cache?.mode ?? null,
     budgets: plan.budgets.length,
     rate_limits: plan.rateLimits.length,

@@ -199,7 +199,10 @@ async function sendAll() {
   controllers = jobs.map(function () { return new AbortController(); });
   try {
     // Both panes get the same prompt at the same moment: a fair side-by-side comparison.
-    await Promise.all(jobs.map(function (job, i) { return send(job[0], job[1], body, controllers[i]); }));
+    // Each pane with the model its own route takes (see modelForRoute).
+    await Promise.all(jobs.map(function (job, i) {
+      return send(job[0], job[1], Object.assign({}, body, { model: modelForRoute(job[1], body.model) }), controllers[i]);
+    }));
   } finally {
     controllers = [];
     $('send').disabled = false;
@@ -219,9 +222,11 @@ $('prompt-form').addEventListener('keydown', function (e) {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
     e.preventDefault();
     sendAll();
-  } else if (e.key === 'Escape' && controllers.length) {
-    stopAll();
   }
+});
+// Escape stops wherever focus is: often on the answer being read, outside the form.
+document.addEventListener('keydown', function (e) {
+  if (e.key === 'Escape' && controllers.length) stopAll();
 });
 $('stop').addEventListener('click', stopAll);
 $('compare').addEventListener('change', function () {
@@ -232,7 +237,6 @@ $('compare').addEventListener('change', function () {
   $('pane-a-title').firstChild.textContent = on ? 'First route ' : 'Answer ';
 });
 $('route-a').addEventListener('change', function () {
-  var node = nodeAt($('route-a').value);
-  if (node && node.model) $('model').value = node.model;
+  if ($('route-a').value) $('model').value = modelForRoute($('route-a').value, $('model').value.trim());
 });
 `;

@@ -121,6 +121,17 @@ function fillRoutes(select, chosen) {
 function nodeAt(path) {
   return info && info.nodes.filter(function (n) { return n.path === path; })[0];
 }
+/**
+ * The model to send along a route: the one its target fixes; else what was typed — unless that is a
+ * model another target fixes (the mock's), which means nothing to this one: its default then.
+ */
+function modelForRoute(path, typed) {
+  var node = nodeAt(path);
+  if (!node) return typed;
+  if (node.model) return node.model;
+  var fixed = info.nodes.some(function (n) { return n.kind === 'target' && n.model === typed; });
+  return fixed ? info.default_model : typed;
+}
 function routeName(path) {
   var node = nodeAt(path);
   return node ? nodeLabel(node).trim() : 'by model name';
@@ -143,7 +154,9 @@ async function loadInfo() {
   var targets = info.nodes.filter(function (n) { return n.kind === 'target'; });
   fillRoutes($('route-a'), '');
   fillRoutes($('route-b'), targets.length > 1 ? targets[1].path : targets.length ? targets[0].path : '');
-  if (!$('model').value) $('model').value = info.models[0] || (targets[0] && targets[0].model) || info.default_model;
+  // The model of the first target the server's routing tries: with OpenAI first and the mock as
+  // fallback, a model OpenAI serves — not the mock's, which OpenAI would refuse (and the mock answer).
+  if (!$('model').value) $('model').value = (targets[0] && targets[0].model) || info.default_model;
   // Without an admin key there is nothing to type in; say plainly that the page is open instead.
   $('key-form').hidden = !info.guarded;
   $('open-note').hidden = info.guarded;

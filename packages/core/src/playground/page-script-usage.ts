@@ -57,7 +57,8 @@ function when(iso) {
 function renderUsage(u) {
   var recent = u.recent.requests;
   var spend = recent.reduce(function (s, r) { return s + (r.cost || 0); }, 0);
-  var errors = recent.filter(function (r) { return r.status >= 400; }).length;
+  // A request the client stopped (499) is no error of the gateway's or a provider's.
+  var errors = recent.filter(function (r) { return r.status >= 400 && r.status !== 499; }).length;
   var stats = $('usage-stats');
   stats.textContent = '';
   stats.append(
