@@ -61,6 +61,10 @@ describe('exact cache through the OpenAI SDK (express5)', () => {
     expect(second.response.headers.get('x-llmux-cache')).toBe('HIT');
     expect(second.response.headers.get('x-portkey-cache-status')).toBe('HIT');
     expect(second.response.headers.get('x-llmux-cost')).toBe('0');
+    // A hit names the provider and target that made the answer, as every response does.
+    expect(second.response.headers.get('x-llmux-provider')).toBe('openai');
+    expect(second.response.headers.get('x-portkey-provider')).toBe('openai');
+    expect(second.response.headers.get('x-llmux-target')).toBe(first.response.headers.get('x-llmux-target'));
     expect(second.data.choices[0]!.message.content).toBe(TEXT.choices[0].message.content);
     expect(second.data.usage).toEqual(first.data.usage);
     // What the hit saved is what the miss cost, for logs and metrics.

@@ -142,7 +142,12 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     state.cost = 0;
     scratch.ageSeconds = Math.max(0, Math.round((now() - entry.createdAt) / 1000));
     if (entry.cost !== undefined) scratch.savedCost = entry.cost;
-    if (entry.provider) scratch.provider = entry.provider;
+    if (entry.provider) {
+      scratch.provider = entry.provider;
+      // Every response names its provider and target (DESIGN): a hit names the ones that made the answer.
+      state.headers['x-llmux-provider'] = state.headers['x-portkey-provider'] = entry.provider;
+    }
+    if (entry.target) state.headers['x-llmux-target'] = entry.target;
     return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
   }
 
