@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import type { CallContext } from '../types.js';
-import { toFinishReason } from './finish-reason.js';
+import { failedCandidate, toFinishReason } from './finish-reason.js';
 import { callId, readParts } from './parts.js';
 import { extraContent } from './thought-signature.js';
 import { toUsage } from './usage.js';
@@ -51,6 +51,8 @@ export function toChatCompletion(json: unknown, ctx: CallContext): ChatCompletio
   for (const [position, candidate] of candidates.entries()) {
     const index = candidate.index ?? position;
     const parts = readParts(candidate.content?.parts);
+    const failed = candidates.length === 1 ? failedCandidate(ctx.target.provider, candidate, parts.hasText || parts.calls.length > 0 || !!parts.reasoning) : undefined;
+    if (failed) throw failed;
     const message: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: parts.hasText || !parts.calls.length ? parts.text : null };
     if (!parts.hasText && !parts.calls.length && candidate.finishReason && candidate.finishReason !== 'STOP') message.content = null;
     if (parts.reasoning) message.reasoning_content = parts.reasoning;

@@ -2,7 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk, ChunkDelta } from '../openai-types.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamError } from './errors.js';
-import { toFinishReason } from './finish-reason.js';
+import { failedCandidate, toFinishReason } from './finish-reason.js';
 import { callId, readParts } from './parts.js';
 import { answerHead, blockedMessage, type AnswerHead } from './response.js';
 import { extraContent } from './thought-signature.js';
@@ -22,6 +22,8 @@ export function createGeminiStream(ctx: CallContext): StreamTranslator {
   const started = new Set<number>();
   const calls = new Map<number, number>();
   const finished = new Set<number>();
+  /** Candidates that sent any text, reasoning or tool call. */
+  const produced = new Set<number>();
 
   const chunk = (choices: ChatCompletionChunk['choices']): ChunkOut => ({
     chunk: { id: head!.id, object: 'chat.completion.chunk', created: head!.created, model: head!.model, choices },
@@ -68,6 +70,12 @@ export function createGeminiStream(ctx: CallContext): StreamTranslator {
             return call.signature ? { ...tool, extra_content: extraContent(call.signature) } : tool;
           });
           calls.set(index, n);
+        }
+        if (parts.text || parts.reasoning || parts.calls.length) produced.add(index);
+        if (candidates.length === 1 && started.size === 1) {
+          // Before any content the hold-back still lets the router try elsewhere.
+          const failed = failedCandidate(provider, candidate, produced.has(index));
+          if (failed) throw failed;
         }
         const finish = candidate.finishReason ? toFinishReason(candidate.finishReason, (calls.get(index) ?? 0) > 0) : null;
         if (finish) finished.add(index);
