@@ -67,8 +67,11 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
   return n;
 }
 
-/** The body fields that bound a request's output. A target's `override_params` may set any of them. */
-export const OUTPUT_FIELDS = ['max_completion_tokens', 'max_tokens', 'n'] as const;
+/**
+ * The body fields that bound a request's output (a Claude target's thinking budget comes on top of
+ * the default limit). A target's `override_params` may set any of them.
+ */
+export const OUTPUT_FIELDS = ['max_completion_tokens', 'max_tokens', 'n', 'reasoning_effort', 'thinking'] as const;
 export type OutputParams = Partial<Record<(typeof OUTPUT_FIELDS)[number], unknown>>;
 
 const positive = (v: unknown): number | undefined => (typeof v === 'number' && v > 0 ? v : undefined);
@@ -81,7 +84,8 @@ const positive = (v: unknown): number | undefined => (typeof v === 'number' && v
 function outputBound(fields: OutputParams, fallback: number): number {
   const completion = positive(fields.max_completion_tokens);
   const max = positive(fields.max_tokens);
-  const per = completion === undefined && max === undefined ? fallback : Math.max(completion ?? 0, max ?? 0);
+  // Without a limit, Claude (Anthropic, Bedrock) is sent the default plus the thinking budget.
+  const per = completion === undefined && max === undefined ? fallback + thinkingBudget(fields) : Math.max(completion ?? 0, max ?? 0);
   const choices = typeof fields.n === 'number' && fields.n > 1 ? fields.n : 1;
   return per * choices;
 }
@@ -90,7 +94,7 @@ function outputBound(fields: OutputParams, fallback: number): number {
  * The thinking tokens a Claude target adds on top of the default limit when the request sets none:
  * a native `thinking` budget, or the one its `reasoning_effort` maps to.
  */
-function thinkingBudget(body: Record<string, unknown>): number {
+function thinkingBudget(body: OutputParams): number {
   const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
   if (thinking && typeof thinking === 'object') return thinking.type === 'enabled' ? (positive(thinking.budget_tokens) ?? 0) : 0;
   const effort = body.reasoning_effort;
@@ -104,12 +108,13 @@ function thinkingBudget(body: Record<string, unknown>): number {
  */
 export function maxOutputTokens(body: Record<string, unknown>, fallback: number, overrides: readonly OutputParams[] = []): number {
   if (body.messages === undefined) return 0;
-  // Without a limit, Claude (Anthropic, Bedrock) is sent the default plus the thinking budget.
-  fallback += thinkingBudget(body);
   if (overrides.length === 0) return outputBound(body, fallback);
   let worst = 0;
   for (const o of overrides) {
-    worst = Math.max(worst, outputBound({ max_completion_tokens: body.max_completion_tokens, max_tokens: body.max_tokens, n: body.n, ...o }, fallback));
+    const sent: OutputParams = { max_completion_tokens: body.max_completion_tokens, max_tokens: body.max_tokens, n: body.n, reasoning_effort: body.reasoning_effort, thinking: body.thinking, ...o };
+    // Both limits stay: Claude's translators let a forced max_tokens replace the client's (a smaller
+    // bound), OpenAI-compatible servers get both and may read either — the larger is safe for all.
+    worst = Math.max(worst, outputBound(sent, fallback));
   }
   return worst;
 }

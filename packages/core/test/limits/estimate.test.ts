@@ -96,3 +96,13 @@ describe('output limits a plan forces', () => {
     expect(maxOutputTokens({ messages: [], max_tokens: 1 }, 4096, outputOverridesOf(plan))).toBe(18);
   });
 });
+
+describe('thinking budgets a target forces', () => {
+  it('reserves the thinking budget a target adds through override_params when the request sets no limit', () => {
+    const body = { messages: [] };
+    expect(maxOutputTokens(body, 4096, [{ reasoning_effort: 'high' }])).toBe(4096 + 4096);
+    expect(maxOutputTokens(body, 4096, [{ thinking: { type: 'enabled', budget_tokens: 8000 } }, {}])).toBe(4096 + 8000);
+    // A limit bounds thinking and answer together.
+    expect(maxOutputTokens({ messages: [], max_tokens: 2000 }, 4096, [{ reasoning_effort: 'high' }])).toBe(2000);
+  });
+});

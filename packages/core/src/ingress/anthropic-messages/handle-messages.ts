@@ -13,15 +13,23 @@ import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../type
 import { anthropicErrorResponse } from './errors.js';
 import { createPassthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
-import { EXTRAS_FIELD, toChatRequest } from './to-chat-request.js';
+import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints } from './to-chat-request.js';
 import { toMessage } from './to-message.js';
 import { validateMessages } from './validate.js';
 
 /**
- * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
- * and a request with Anthropic-only content fails this attempt only (a fallback may still serve it).
+ * Providers whose translators turn `cache_control` on content parts into their own cache points
+ * (Bedrock: Converse `cachePoint`, or the Anthropic body of InvokeModel). Every other one gets the
+ * body without breakpoints: the OpenAI-compatible ones would forward them, and OpenAI rejects them.
  */
-function forOthers(provider: Provider, unsupported: GatewayError | undefined): Provider {
+const READS_BREAKPOINTS = new Set(['bedrock']);
+
+/**
+ * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
+ * so do cache breakpoints the provider does not read (`strip`), and a request with Anthropic-only
+ * content fails this attempt only (a fallback may still serve it).
+ */
+function forOthers(provider: Provider, unsupported: GatewayError | undefined, strip: boolean): Provider {
   return {
     ...provider,
     chat: {
@@ -29,7 +37,7 @@ function forOthers(provider: Provider, unsupported: GatewayError | undefined): P
       request(body, ctx) {
         if (unsupported) throw unsupported;
         const { [EXTRAS_FIELD]: _extras, ...rest } = body;
-        return provider.chat.request(rest as ChatRequest, ctx);
+        return provider.chat.request(strip ? withoutBreakpoints(rest as ChatRequest) : (rest as ChatRequest), ctx);
       },
     },
   };
@@ -51,16 +59,17 @@ export async function handleMessages(
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
-    const { body, unsupported } = toChatRequest(original);
+    const { body, unsupported, breakpoints } = toChatRequest(original);
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
     const pass = anthropic && createPassthrough(anthropic, original);
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
-      if (!unsupported && body[EXTRAS_FIELD] === undefined) return undefined;
-      let p = others.get(target.provider);
-      if (!p) others.set(target.provider, (p = forOthers(gw.registry.get(target.provider)!, unsupported)));
+      if (!unsupported && !breakpoints && body[EXTRAS_FIELD] === undefined) return undefined;
+      const base = gw.registry.get(target.provider)!;
+      let p = others.get(base.id);
+      if (!p) others.set(base.id, (p = forOthers(base, unsupported, breakpoints && !READS_BREAKPOINTS.has(base.id))));
       return p;
     };
     const result = await runChat(gw, state, { providerFor });

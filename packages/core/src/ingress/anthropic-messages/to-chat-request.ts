@@ -3,19 +3,23 @@ import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } 
 import type { AnthropicBlock, AnthropicRequest, AnthropicTool } from '../../providers/anthropic/wire-types.js';
 
 /**
- * What the translation could not carry. Blocks only Anthropic understands (search results, file
+ * What the translation notes on its way. Blocks only Anthropic understands (search results, file
  * sources, …) are left out of the OpenAI body and noted in `issues`, so only non-Anthropic targets
  * refuse the request (an Anthropic target gets the client's body as is). Everything left out is
  * kept in `dropped`, so two requests that differ only there never share a cache entry.
  */
-interface Lost {
+interface Translation {
   issues: GatewayError[];
   dropped: unknown[];
+  /** Documents sent without a title so far (see `untitledName`). */
+  untitled: number;
+  /** Whether a cache breakpoint was carried, which targets that do not read them must not get. */
+  breakpoints: boolean;
 }
 
-function unsupported(lost: Lost, param: string, message: string, block: unknown): undefined {
-  lost.issues.push(new GatewayError('invalid_request', `${param}: ${message}`, { param }));
-  lost.dropped.push(block);
+function unsupported(tr: Translation, param: string, message: string, block: unknown): undefined {
+  tr.issues.push(new GatewayError('invalid_request', `${param}: ${message}`, { param }));
+  tr.dropped.push(block);
   return undefined;
 }
 
@@ -26,11 +30,13 @@ const TRANSLATED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream
 export const EXTRAS_FIELD = 'anthropic_extras';
 
 /**
- * One user-side Anthropic block → an OpenAI content part. Cache breakpoints (`cache_control`) are
- * not carried: they only mean something to Anthropic, which gets the client's body as is, and
- * OpenAI rejects unknown fields in content parts.
+ * The filename of the n-th document sent without a title: OpenAI needs one, and Bedrock refuses two
+ * documents of one name, so every one after the first gets its number (`document-2.pdf`).
  */
-function toPart(block: AnthropicBlock, at: string, lost: Lost): ContentPart | undefined {
+const untitledName = (n: number): string => (n === 1 ? 'document.pdf' : `document-${n}.pdf`);
+
+/** One user-side Anthropic block → an OpenAI content part, without its cache breakpoint. */
+function partOf(block: AnthropicBlock, at: string, tr: Translation): ContentPart | undefined {
   const b = block as AnthropicBlock & { text?: string; source?: Record<string, string>; title?: string };
   switch (b.type) {
     case 'text':
@@ -39,50 +45,78 @@ function toPart(block: AnthropicBlock, at: string, lost: Lost): ContentPart | un
       const src = b.source ?? {};
       if (src.type === 'base64') return { type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } };
       if (src.type === 'url') return { type: 'image_url', image_url: { url: src.url ?? '' } };
-      return unsupported(lost, `${at}.source.type`, `image source "${src.type}" needs an anthropic target; use base64 or url`, block);
+      return unsupported(tr, `${at}.source.type`, `image source "${src.type}" needs an anthropic target; use base64 or url`, block);
     }
     case 'document': {
       const src = b.source ?? {};
       if (src.type === 'text') return { type: 'text', text: src.data ?? '' };
       if (src.type === 'base64') {
-        return { type: 'file', file: { filename: b.title ?? 'document.pdf', file_data: `data:${src.media_type};base64,${src.data}` } };
+        const filename = b.title ?? untitledName(++tr.untitled);
+        return { type: 'file', file: { filename, file_data: `data:${src.media_type};base64,${src.data}` } };
       }
-      return unsupported(lost, `${at}.source.type`, `document source "${src.type}" needs an anthropic target; use base64 or text`, block);
+      return unsupported(tr, `${at}.source.type`, `document source "${src.type}" needs an anthropic target; use base64 or text`, block);
     }
     default:
-      return unsupported(lost, `${at}.type`, `content block type "${b.type}" needs an anthropic target`, block);
+      return unsupported(tr, `${at}.type`, `content block type "${b.type}" needs an anthropic target`, block);
   }
 }
 
+/**
+ * One user-side Anthropic block → an OpenAI content part. A cache breakpoint (`cache_control`) stays
+ * on its part, Portkey's convention, which the Anthropic and Bedrock translators read (Bedrock makes
+ * a cache point of it); targets that do not read it get the body `withoutBreakpoints`.
+ */
+function toPart(block: AnthropicBlock, at: string, tr: Translation): ContentPart | undefined {
+  const part = partOf(block, at, tr);
+  const cache = (block as { cache_control?: unknown }).cache_control;
+  if (!part || !cache) return part;
+  tr.breakpoints = true;
+  return { ...part, cache_control: cache };
+}
+
 /** Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept for the round trip. */
-function toolMessage(block: AnthropicBlock, at: string, lost: Lost): ChatMessage {
+function toolMessage(block: AnthropicBlock, at: string, tr: Translation): ChatMessage {
   const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
-  const content = typeof b.content === 'string' ? b.content : plain(parts(b.content ?? [], `${at}.content`, lost));
+  const content = typeof b.content === 'string' ? b.content : plain(parts(b.content ?? [], `${at}.content`, tr));
   const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
   if (b.is_error) message.is_error = true;
   return message;
 }
 
-const parts = (blocks: AnthropicBlock[], at: string, lost: Lost): ContentPart[] =>
-  blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, lost) ?? []);
+const parts = (blocks: AnthropicBlock[], at: string, tr: Translation): ContentPart[] =>
+  blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, tr) ?? []);
 
 /**
  * Text-only content reads as plain text, the form every OpenAI-compatible server accepts (DeepSeek
  * refuses part arrays). Separate blocks are separate paragraphs (a system prompt split at its cache
- * breakpoints); the breakpoints themselves were already left out by `toPart`. Content with an image
- * or a file keeps its parts, which only the array form can carry.
+ * breakpoints). Content with an image, a file or a cache breakpoint keeps its parts, which only the
+ * array form can carry.
  */
 const plain = (content: ContentPart[]): string | ContentPart[] =>
-  content.every((p) => p.type === 'text') ? content.map((p) => p.text as string).join('\n\n') : content;
+  content.every((p) => p.type === 'text' && !p.cache_control) ? content.map((p) => p.text as string).join('\n\n') : content;
 
-function userMessages(content: string | AnthropicBlock[], at: string, lost: Lost): ChatMessage[] {
+function withoutCacheControl(part: ContentPart): ContentPart {
+  const { cache_control: _cache, ...rest } = part;
+  return rest as ContentPart;
+}
+
+/**
+ * The body for a target that does not read cache breakpoints: OpenAI rejects unknown fields in
+ * content parts. Content left with text only reads as plain text again, as `plain` gives it.
+ */
+export function withoutBreakpoints(body: ChatRequest): ChatRequest {
+  const messages = body.messages.map((m) => (Array.isArray(m.content) ? { ...m, content: plain(m.content.map(withoutCacheControl)) } : m));
+  return { ...body, messages };
+}
+
+function userMessages(content: string | AnthropicBlock[], at: string, tr: Translation): ChatMessage[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: ChatMessage[] = [];
   const rest: ContentPart[] = [];
   content.forEach((block, k) => {
-    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, lost));
+    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, tr));
     else {
-      const part = toPart(block, `${at}[${k}]`, lost);
+      const part = toPart(block, `${at}[${k}]`, tr);
       if (part) rest.push(part);
     }
   });
@@ -91,7 +125,7 @@ function userMessages(content: string | AnthropicBlock[], at: string, lost: Lost
   return [...tools, { role: 'user', content: plain(rest) }];
 }
 
-function assistantMessage(content: string | AnthropicBlock[], lost: Lost): ChatMessage {
+function assistantMessage(content: string | AnthropicBlock[], tr: Translation): ChatMessage {
   if (typeof content === 'string') return { role: 'assistant', content };
   const texts: string[] = [];
   let reasoning: string | undefined;
@@ -108,7 +142,7 @@ function assistantMessage(content: string | AnthropicBlock[], lost: Lost): ChatM
       calls.push({ id: b.id ?? '', type: 'function', function: { name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) } });
     }
     // Server tool blocks (web search, code execution) only mean something to Anthropic itself.
-    else if (b.type !== 'text') lost.dropped.push(block);
+    else if (b.type !== 'text') tr.dropped.push(block);
   }
   // One string, as servers that refuse part arrays need; text blocks of one answer join end to end, as the Anthropic provider joins them.
   const message: ChatMessage = { role: 'assistant', content: texts.length ? texts.join('') : null };
@@ -119,9 +153,9 @@ function assistantMessage(content: string | AnthropicBlock[], lost: Lost): ChatM
 }
 
 /** Client tools become functions; Anthropic's server tools (typed `web_search_…`) have no equivalent elsewhere and are left out. */
-function toTools(tools: AnthropicTool[], lost: Lost): ToolDefinition[] {
+function toTools(tools: AnthropicTool[], tr: Translation): ToolDefinition[] {
   return tools
-    .filter((t) => t.type === undefined || t.type === 'custom' || (lost.dropped.push(t), false))
+    .filter((t) => t.type === undefined || t.type === 'custom' || (tr.dropped.push(t), false))
     .map((t) => {
       const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
       if (t.description) fn.description = t.description;
@@ -145,22 +179,23 @@ function effortFor(req: AnthropicRequest): string | undefined {
 
 /**
  * An Anthropic Messages body → the OpenAI chat body the pipeline runs on (any provider can then
- * answer it), and the first part that only an Anthropic target could take, if any.
+ * answer it), the first part that only an Anthropic target could take, if any, and whether the
+ * body carries cache breakpoints.
  */
-export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError } {
-  const lost: Lost = { issues: [], dropped: [] };
+export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError; breakpoints: boolean } {
+  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false };
   const messages: ChatMessage[] = [];
   if (typeof req.system === 'string') {
     if (req.system) messages.push({ role: 'system', content: req.system });
   } else if (Array.isArray(req.system) && req.system.length) {
-    messages.push({ role: 'system', content: plain(parts(req.system, 'system', lost)) });
+    messages.push({ role: 'system', content: plain(parts(req.system, 'system', tr)) });
   }
   req.messages.forEach((m, i) => {
-    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, lost));
+    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, tr));
     else if (m.role === 'system') {
-      const content = typeof m.content === 'string' ? m.content : plain(parts(m.content, `messages[${i}].content`, lost));
+      const content = typeof m.content === 'string' ? m.content : plain(parts(m.content, `messages[${i}].content`, tr));
       messages.push({ role: 'system', content });
-    } else messages.push(assistantMessage(m.content, lost));
+    } else messages.push(assistantMessage(m.content, tr));
   });
   // OpenAI's reasoning models refuse `max_tokens` (400 "Use 'max_completion_tokens' instead"), and Anthropic makes
   // the client send it; the non-OpenAI translators read `max_completion_tokens` first, Mistral's preset renames it back.
@@ -173,7 +208,7 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (typeof req.temperature === 'number') body.temperature = req.temperature;
   if (typeof req.top_p === 'number') body.top_p = req.top_p;
   if (req.stop_sequences?.length) body.stop = req.stop_sequences;
-  const tools = toTools(req.tools ?? [], lost);
+  const tools = toTools(req.tools ?? [], tr);
   if (tools.length) {
     body.tools = tools;
     const choice = req.tool_choice;
@@ -190,8 +225,8 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = req.metadata.user_id;
   const extras: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) if (!TRANSLATED.has(k)) extras[k] = v;
-  if (lost.dropped.length) extras.dropped = lost.dropped;
+  if (tr.dropped.length) extras.dropped = tr.dropped;
   if (Object.keys(extras).length) body[EXTRAS_FIELD] = extras;
-  const first = lost.issues[0];
-  return first ? { body, unsupported: first } : { body };
+  const first = tr.issues[0];
+  return first ? { body, unsupported: first, breakpoints: tr.breakpoints } : { body, breakpoints: tr.breakpoints };
 }

@@ -15,6 +15,16 @@ const contentBlock = block.refine((b) => b.type !== 'tool_result' || b.content =
   path: ['content'],
 });
 
+/**
+ * Client tools (untyped or `custom`) need a `name`: the translation makes functions of them. Typed
+ * tools (server tools, beta toolsets such as `mcp_toolset`) have shapes of their own, some without
+ * a name; only an Anthropic target takes them, and it checks them itself.
+ */
+const tool = z.looseObject({ type: z.string().optional(), name: z.string().min(1).optional() }).superRefine((t, ctx) => {
+  const client = t.type === undefined || t.type === 'custom';
+  if (client && t.name === undefined) ctx.addIssue({ code: 'custom', message: 'Field required', path: ['name'] });
+});
+
 const messageSchema = z.looseObject({
   // `system` turns inside `messages` are Anthropic's mid-conversation instructions.
   role: z.enum(['user', 'assistant', 'system']),
@@ -31,7 +41,7 @@ const schema = z.looseObject({
   top_p: z.number().finite().optional(),
   top_k: z.number().int().optional(),
   stop_sequences: z.array(z.string()).optional(),
-  tools: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
+  tools: z.array(tool).optional(),
   tool_choice: z.looseObject({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional() }).optional(),
   metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
 });

@@ -2,7 +2,7 @@ import type { Provider, CallContext, UpstreamRequest } from '../types.js';
 import { parseAnthropicError } from './error.js';
 import { anthropicHeaders } from './headers.js';
 import { createAnthropicStreamTranslator } from './stream.js';
-import { translateRequest } from './translate-request.js';
+import { translateRequest, withOverrides } from './translate-request.js';
 import { translateResponse } from './translate-response.js';
 
 /**
@@ -26,8 +26,7 @@ export const anthropicProvider: Provider = {
   framing: 'sse',
   chat: {
     request(body, ctx): UpstreamRequest {
-      const params = ctx.target.overrideParams;
-      const merged = Object.keys(params).length ? { ...body, ...params } : body;
+      const merged = withOverrides(body, ctx.target.overrideParams);
       const { request, jsonTool } = translateRequest(merged, { stream: ctx.stream, model: ctx.model, structuredOutput: structuredOutput(ctx) });
       jsonToolFor.set(ctx, jsonTool);
       return {

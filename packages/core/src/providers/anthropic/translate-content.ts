@@ -19,10 +19,19 @@ function withCache<T extends AnthropicBlock>(block: T, part: Record<string, unkn
   return block;
 }
 
+/**
+ * A data URL's image type as Anthropic names it: it takes only `image/jpeg`, `image/png`,
+ * `image/gif` and `image/webp`, while data URLs often say `image/jpg` or use capitals.
+ */
+function imageMediaType(mediaType: string): string {
+  const type = mediaType.toLowerCase();
+  return type === 'image/jpg' ? 'image/jpeg' : type;
+}
+
 function imageBlock(url: unknown, param: string): AnthropicBlock {
   if (typeof url !== 'string' || !url) throw invalid(param, 'must be an image URL or a data URL');
   const data = parseDataUrl(url);
-  if (data) return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.data } };
+  if (data) return { type: 'image', source: { type: 'base64', media_type: imageMediaType(data.mediaType), data: data.data } };
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   throw invalid(param, 'anthropic accepts http(s) image URLs and base64 data URLs only');
 }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import { anthropicHeaders } from '../anthropic/headers.js';
 import { createAnthropicStreamTranslator } from '../anthropic/stream.js';
-import { translateRequest } from '../anthropic/translate-request.js';
+import { translateRequest, withOverrides } from '../anthropic/translate-request.js';
 import { translateResponse } from '../anthropic/translate-response.js';
 import type { ChatCompletion, ChatRequest } from '../openai-types.js';
 import type { CallContext, StreamTranslator, UpstreamEvent } from '../types.js';
@@ -26,8 +26,7 @@ export function toAnthropicInvokeBody(input: ChatRequest, ctx: CallContext): str
   if (!/(^|[.:/])anthropic\.claude/.test(ctx.model)) {
     throw new GatewayError('invalid_request', `model "${ctx.model}": bedrock_api "invoke" is for Anthropic Claude models`, { param: 'model' });
   }
-  const params = ctx.target.overrideParams;
-  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const body = withOverrides(input, ctx.target.overrideParams);
   const structuredOutput = ctx.target.extra.structured_output === 'tool' ? 'tool' : 'native';
   const { request, jsonTool } = translateRequest(body, { stream: false, model: ctx.model, structuredOutput });
   jsonToolFor.set(ctx, jsonTool);

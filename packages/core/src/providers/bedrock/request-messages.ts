@@ -25,17 +25,36 @@ const DOCUMENT_FORMATS: Record<string, string> = {
 
 const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
 
+/** Bedrock's longest document name. */
+const MAX_DOCUMENT_NAME = 200;
+
 /** Bedrock document names allow letters, digits, single spaces, hyphens, parentheses and brackets. */
-function documentName(filename: unknown, n: number): string {
+function documentBase(filename: unknown, n: number): string {
   const base = typeof filename === 'string' ? filename.replace(/\.[^.]*$/, '') : '';
   const clean = base.replace(/[^A-Za-z0-9\s\-()[\]]/g, '-').replace(/\s+/g, ' ').trim();
   return clean || `document-${n}`;
 }
 
+/**
+ * A name no earlier document of the request (`used`) has: Bedrock refuses a request in which two
+ * documents share a name, wherever they stand ("report.pdf" sent twice, or "report.pdf" and
+ * "report.docx"). A repeated name gets a counter, `report (2)`, within the length limit.
+ */
+function documentName(filename: unknown, used: Set<string>): string {
+  const base = documentBase(filename, used.size + 1);
+  let name = base.slice(0, MAX_DOCUMENT_NAME).trimEnd();
+  for (let k = 2; used.has(name); k++) {
+    const suffix = ` (${k})`;
+    name = base.slice(0, MAX_DOCUMENT_NAME - suffix.length).trimEnd() + suffix;
+  }
+  used.add(name);
+  return name;
+}
+
 /** Anthropic-style `cache_control` on a part becomes a Converse cache point right after its block. */
 const cachePoint = (part: ContentPart): ConverseBlock[] => (part.cache_control ? [{ cachePoint: { type: 'default' } }] : []);
 
-function partToBlocks(part: ContentPart, param: string, docs: { n: number }): ConverseBlock[] {
+function partToBlocks(part: ContentPart, param: string, docNames: Set<string>): ConverseBlock[] {
   switch (part.type) {
     case 'text': {
       const text = (part as { text?: unknown }).text;
@@ -57,17 +76,17 @@ function partToBlocks(part: ContentPart, param: string, docs: { n: number }): Co
       const { mediaType, base64 } = parseDataURL(file.file_data, `${param}.file.file_data`);
       const format = DOCUMENT_FORMATS[mediaType];
       if (!format) throw invalid(`${param}.file.file_data: bedrock does not take ${mediaType} documents`, `${param}.file.file_data`);
-      return [{ document: { format, name: documentName(file.filename, ++docs.n), source: { bytes: base64 } } }, ...cachePoint(part)];
+      return [{ document: { format, name: documentName(file.filename, docNames), source: { bytes: base64 } } }, ...cachePoint(part)];
     }
     default:
       throw invalid(`${param}.type "${part.type}" is not supported by bedrock`, `${param}.type`);
   }
 }
 
-function contentToBlocks(content: ChatMessage['content'], param: string, docs: { n: number }): ConverseBlock[] {
+function contentToBlocks(content: ChatMessage['content'], param: string, docNames: Set<string>): ConverseBlock[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content ? [{ text: content }] : [];
-  return content.flatMap((part, j) => partToBlocks(part, `${param}[${j}]`, docs));
+  return content.flatMap((part, j) => partToBlocks(part, `${param}[${j}]`, docNames));
 }
 
 function partText(part: ContentPart, param: string): string {
@@ -76,10 +95,25 @@ function partText(part: ContentPart, param: string): string {
   return text;
 }
 
+/** The non-empty texts of a tool answer: Bedrock rejects blank text blocks. */
 function textOf(content: ChatMessage['content'], param: string): string[] {
   if (content === undefined || content === null) return [];
-  if (typeof content === 'string') return [content];
-  return content.map((part, j) => partText(part, `${param}[${j}]`));
+  if (typeof content === 'string') return content ? [content] : [];
+  return content.map((part, j) => partText(part, `${param}[${j}]`)).filter((text) => text !== '');
+}
+
+/**
+ * What an empty tool answer (common for tools run for their side effect) says instead: Converse
+ * needs content in a tool result and refuses a blank text block.
+ */
+const EMPTY_TOOL_RESULT = '(no output)';
+
+/** An OpenAI `tool` message as a Converse tool result; `is_error` (kept by the /v1/messages ingress) marks a failed call. */
+function toolResultBlock(m: ChatMessage, param: string): ConverseBlock {
+  if (!m.tool_call_id) throw invalid(`${param}.tool_call_id is required for a tool message`, `${param}.tool_call_id`);
+  const texts = textOf(m.content, `${param}.content`);
+  const content = (texts.length ? texts : [EMPTY_TOOL_RESULT]).map((text) => ({ text }));
+  return { toolResult: { toolUseId: m.tool_call_id, content, status: m.is_error === true ? 'error' : 'success' } };
 }
 
 type SystemBlock = NonNullable<ConverseRequest['system']>[number];
@@ -121,6 +155,14 @@ function toolUseBlocks(message: ChatMessage, param: string): ConverseBlock[] {
 }
 
 /**
+ * The user turn put before a conversation that opens with an assistant turn (a greeting the app
+ * shows first). OpenAI accepts such a conversation and Bedrock refuses it ("A conversation must
+ * start with a user message"); answering 400 would fail requests that work everywhere else, so a
+ * neutral turn goes first instead, as LiteLLM does.
+ */
+const openingTurn = (): ConverseMessage => ({ role: 'user', content: [{ text: '(conversation start)' }] });
+
+/**
  * OpenAI messages → Converse `system` and `messages`. System and developer messages move to `system`
  * wherever they stand (Converse has no system turn); tool answers become `toolResult` blocks in a user
  * turn; consecutive turns of one role are merged because Bedrock requires roles to alternate.
@@ -128,7 +170,7 @@ function toolUseBlocks(message: ChatMessage, param: string): ConverseBlock[] {
 export function toConverseMessages(messages: ChatMessage[]): Pick<ConverseRequest, 'system' | 'messages'> {
   const system: NonNullable<ConverseRequest['system']> = [];
   const out: ConverseMessage[] = [];
-  const docs = { n: 0 };
+  const docNames = new Set<string>();
   const push = (role: ConverseMessage['role'], content: ConverseBlock[]) => {
     if (!content.length) return;
     const last = out[out.length - 1];
@@ -142,19 +184,16 @@ export function toConverseMessages(messages: ChatMessage[]): Pick<ConverseReques
       case 'developer':
         return void system.push(...systemBlocks(m.content, `${param}.content`));
       case 'user':
-        return push('user', contentToBlocks(m.content, `${param}.content`, docs));
+        return push('user', contentToBlocks(m.content, `${param}.content`, docNames));
       case 'assistant':
-        return push('assistant', [...reasoningBlocks(m), ...contentToBlocks(m.content, `${param}.content`, docs), ...toolUseBlocks(m, param)]);
-      case 'tool': {
-        if (!m.tool_call_id) throw invalid(`${param}.tool_call_id is required for a tool message`, `${param}.tool_call_id`);
-        const texts = textOf(m.content, `${param}.content`);
-        const content = texts.length ? texts.map((text) => ({ text })) : [{ text: '' }];
-        return push('user', [{ toolResult: { toolUseId: m.tool_call_id, content, status: 'success' } }]);
-      }
+        return push('assistant', [...reasoningBlocks(m), ...contentToBlocks(m.content, `${param}.content`, docNames), ...toolUseBlocks(m, param)]);
+      case 'tool':
+        return push('user', [toolResultBlock(m, param)]);
       default:
         throw invalid(`${param}.role "${m.role}" is not supported by bedrock; send tool results as role "tool"`, `${param}.role`);
     }
   });
+  if (out[0]?.role === 'assistant') out.unshift(openingTurn());
   return system.length ? { system, messages: out } : { messages: out };
 }
 

@@ -1,8 +1,8 @@
 import { GatewayError } from '../../errors.js';
-import { DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
+import { DEFAULT_MAX_TOKENS, THINKING_BUDGET, withOverrides } from '../anthropic/translate-request.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
-import type { ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';
+import type { ConverseMessage, ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';
 import { hasToolBlocks, toConverseMessages } from './request-messages.js';
 
 /**
@@ -25,13 +25,46 @@ const MIN_THINKING_BUDGET = 1024;
 
 const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
 
-function toolConfig(body: ChatRequest, messages: ConverseRequest['messages']): ConverseRequest['toolConfig'] {
+/** The input schema of a tool declared without one: any object. */
+const anyObject = (): Record<string, unknown> => ({ type: 'object', properties: {} });
+
+/** A tool the history alone names: declared so the earlier calls can be read, and said to be gone. */
+const pastTool = (name: string): ConverseToolSpec => ({
+  toolSpec: { name, description: 'Used earlier in this conversation; not available now.', inputSchema: { json: anyObject() } },
+});
+
+/** Stands in for the tools of results whose calls are no longer in the history. */
+const PLACEHOLDER_TOOL = 'unavailable_tool';
+
+/**
+ * The tools a request without `tools` must still declare when its history holds tool blocks: Bedrock
+ * refuses to read those without a `toolConfig` ("The toolConfig field must be defined when using
+ * toolUse and toolResult content blocks"), while OpenAI takes such a request (a closing summary
+ * turn). The names the history called are declared with any input; results alone get one placeholder.
+ */
+function historyTools(messages: ConverseMessage[]): ConverseToolSpec[] {
+  const names = new Set<string>();
+  let results = false;
+  for (const m of messages) {
+    for (const b of m.content) {
+      if ('toolUse' in b) names.add(b.toolUse.name);
+      else if ('toolResult' in b) results = true;
+    }
+  }
+  if (names.size) return [...names].map(pastTool);
+  return results ? [pastTool(PLACEHOLDER_TOOL)] : [];
+}
+
+function toolConfig(body: ChatRequest, messages: ConverseMessage[]): ConverseRequest['toolConfig'] {
   const tools: ConverseToolSpec[] = (body.tools ?? []).map((t, i) => {
     if (t.type !== 'function' || !t.function) throw invalid(`tools[${i}].type "${t.type}" is not supported by bedrock`, `tools[${i}].type`);
     const { name, description, parameters } = t.function;
-    return { toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: parameters ?? { type: 'object', properties: {} } } } };
+    return { toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: parameters ?? anyObject() } } };
   });
-  if (!tools.length) return undefined;
+  if (!tools.length) {
+    const past = historyTools(messages);
+    return past.length ? { tools: past } : undefined;
+  }
   const choice = body.tool_choice;
   // `none` has no Converse form: the tools are left out, unless the history holds tool blocks,
   // which Bedrock refuses to read without a `toolConfig`.
@@ -115,8 +148,7 @@ function applyResponseFormat(body: ChatRequest, out: ConverseRequest): void {
 
 /** The OpenAI chat body (with the target's `override_params`) as a Converse / ConverseStream body. */
 export function toConverseRequest(input: ChatRequest, ctx: CallContext): ConverseRequest {
-  const params = ctx.target.overrideParams;
-  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const body = withOverrides(input, ctx.target.overrideParams);
   if (typeof body.n === 'number' && body.n > 1) throw invalid('n: bedrock returns one choice per request', 'n');
   const out: ConverseRequest = toConverseMessages(body.messages);
   const config = inferenceConfig(body);

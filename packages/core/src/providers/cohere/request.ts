@@ -1,3 +1,4 @@
+import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest, ToolDefinition } from '../openai-types.js';
 import type { CallContext } from '../types.js';
@@ -71,8 +72,7 @@ function put(out: Record<string, unknown>, key: string, value: unknown): void {
 
 /** OpenAI chat body (with the target's `override_params`) → Cohere v2 `/chat` body. */
 export function toCohereChat(input: ChatRequest, ctx: CallContext): Record<string, unknown> {
-  const params = ctx.target.overrideParams;
-  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const body = withOverrides(input, ctx.target.overrideParams);
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw invalid('n', 'cohere returns one choice per request; n must be 1');
   const out: Record<string, unknown> = { model: ctx.model, messages: toCohereMessages(body.messages), stream: ctx.stream };
   put(out, 'temperature', body.temperature);

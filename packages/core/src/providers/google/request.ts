@@ -1,3 +1,4 @@
+import { withOverrides } from '../with-overrides.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { toContents } from './contents.js';
@@ -10,8 +11,7 @@ export const usesNativeSchema = (ctx: CallContext) => ctx.target.extra.native_js
 
 /** An OpenAI chat body (with the target's `override_params` applied) → a `generateContent` body. */
 export function toGenerateContent(input: ChatRequest, ctx: CallContext): GenerateContentRequest {
-  const params = ctx.target.overrideParams;
-  const body: ChatRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const body = withOverrides(input, ctx.target.overrideParams);
   const native = usesNativeSchema(ctx);
   const { contents, systemInstruction } = toContents(body.messages, ctx.model);
   const out: GenerateContentRequest = { contents };
