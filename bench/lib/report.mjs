@@ -205,11 +205,11 @@ export function renderDoc({ meta, table, semantic, targets }) {
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
       'sets the response headers of DESIGN.md and builds one request record (kept in the recent-requests ring even with every sink off, and then redacted only when the ring is read). ' +
       'The row with the default observability adds the pino line per request and Prometheus metrics.',
-    '- The same gateway code costs more over the Express floor than over node:http\'s mostly through garbage collection: under Express each young-generation GC took about 9.6 ms, ' +
-      'against about 1.2 ms under node:http and Koa (`node bench/gc-trace.mjs`), so each byte a request allocates costs several times more there.',
+    '- The same gateway code costs more over the Express floor than over node:http\'s mostly through garbage collection: each young-generation GC takes several times longer under Express ' +
+      '(`node bench/gc-trace.mjs`: 2.4–2.8 ms against 0.3–0.5 ms under node:http on an Intel Xeon VM; 9.6 ms against 1.2 ms on an AMD EPYC VM), so each byte a request allocates costs several times more there.',
     '- Time to first byte one request at a time includes two extra loopback legs (client → proxy, proxy → client) and everything a proxy does before relaying. ' +
-      '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock: on this VM each leg between two processes took 0.22–0.24 ms, and the proxy\'s own work 0.05 ms, ' +
-      'so the issues\' "≤ 0.3 ms over direct" cannot be met by any proxy process here — the column "TTFB over its floor" is what llmux itself adds.',
+      '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock. On an Intel Xeon VM the two legs took 0.10 and 0.08 ms and the proxy\'s own work 0.04 ms; ' +
+      'on an AMD EPYC VM each leg took 0.22–0.24 ms, so there the issues\' "≤ 0.3 ms over direct" could not be met by any proxy process. The column "TTFB over its floor" is what llmux itself adds.',
     '',
   );
   const soak = currentSoakSection();
