@@ -113,6 +113,7 @@ describe('playground as the example app serves it', () => {
     await page.keyboard.press('Escape');
     // The keydown listener used to be on #prompt-form only: the stream runs on for ~8 s.
     await expect.poll(() => page.locator('#pane-a-state').textContent(), { timeout: 2000 }).toBe('Failed: stopped');
-    expect(await page.isDisabled('#stop')).toBe(true);
+    // Stop is disabled once every pane settled (after the page fetched the request's record).
+    await expect.poll(() => page.isDisabled('#stop')).toBe(true);
   });
 });

@@ -141,7 +141,8 @@ describe('budgets on Redis when Redis blips', () => {
       const g = gateway({
         store,
         adminKey: 'admin',
-        limitOptions: { reservationTtl: 1 },
+        // Long enough for the client's reconnect backoff to bring Redis back well before it expires.
+        limitOptions: { reservationTtl: 3 },
         config: { targets: [target()], budget: { max_cost_per_day: 2 } },
       });
       upstream.reset();
@@ -154,7 +155,7 @@ describe('budgets on Redis when Redis blips', () => {
       expect(res.headers['x-llmux-cost']).toBe('1');
       await sleep(100);
       proxy.restore();
-      await sleep(1500); // reconnected; the (unsettled) reservation has expired
+      await sleep(3500); // reconnected and retried; the reservation's time is over either way
       upstream.reset();
       upstream.route('/v1/chat/completions', { json: completion() });
       const statuses: number[] = [];
