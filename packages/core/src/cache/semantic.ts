@@ -40,8 +40,11 @@ function build(gw: GatewayInternals, settings: CacheSettings, root: PlanNode, cl
   } else {
     const first = firstTarget(root);
     if (first?.kind !== 'target') throw new GatewayError('invalid_config', `${path} is required: there is no target to take it from`, { param: path });
-    // The chat target's endpoint and key, without its chat parameters (`override_params.model` would be a chat model).
-    target = { ...first.target, overrideParams: {}, path };
+    // The chat target's endpoint and key, without its chat parameters (`override_params.model` would
+    // be a chat model, and an Azure `deployment_id` names the chat deployment: the embedding model's
+    // own deployment is then its name).
+    const { deployment_id: _chatDeployment, ...extra } = first.target.extra;
+    target = { ...first.target, extra, overrideParams: {}, path };
   }
   model ??= DEFAULT_EMBEDDING_MODELS[target.provider];
   const provider = gw.registry.get(target.provider);

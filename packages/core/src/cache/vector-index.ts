@@ -1,6 +1,9 @@
 import type { VectorMatch } from '../store/cache-store.js';
 import { dot } from './vector-codec.js';
 
+/** What storing vectors as 32-bit floats can take off a cosine similarity. */
+const SCORE_TOLERANCE = 1e-6;
+
 /** Options for the in-process semantic index. */
 export interface VectorIndexOptions {
   /** Most vectors kept over all partitions; the oldest are dropped first. Default 10000 (≈ 60 MB at 1536 dims). */
@@ -257,7 +260,9 @@ class Partition {
   }
 
   search(q: Float32Array, minScore: number, now: number, expired: string[]): VectorMatch | undefined {
-    let bestScore = minScore;
+    // Vectors are kept as 32-bit floats: two equal embeddings score just under 1, and any similarity
+    // exactly at the threshold may land a hair below it. "At or above" allows for that rounding.
+    let bestScore = minScore - SCORE_TOLERANCE;
     let bestSlot = -1;
     const score = (slot: number) => {
       if (this.expires[slot]! <= now) {

@@ -62,7 +62,10 @@ const base64Calls = new WeakSet<CallContext>();
 
 export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['embeddings']> {
   return {
-    async request(body, ctx): Promise<UpstreamRequest> {
+    async request(input, ctx): Promise<UpstreamRequest> {
+      // A target's override_params apply here as on every other provider's embeddings (dimensions, task type).
+      const params = ctx.target.overrideParams;
+      const body = Object.keys(params).length ? { ...input, ...params } : input;
       const op = flavor === 'gemini' ? 'batchEmbedContents' : 'predict';
       const url = endpointFor(flavor, op, ctx);
       const payload = flavor === 'gemini' ? geminiBody(body, ctx) : vertexBody(body);

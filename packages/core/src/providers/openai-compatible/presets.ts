@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import type { ChatRequest } from '../openai-types.js';
+import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import type { Provider } from '../types.js';
 import { openAICompatible } from './provider.js';
 
@@ -95,6 +95,15 @@ function adaptForMistral(body: ChatRequest): void {
   if (Array.isArray(body.messages)) body.messages = mistralMessages(body.messages);
 }
 
+/** Mistral's embeddings name the size `output_dimension` and refuse fields they do not define (`user`). */
+function adaptEmbeddingsForMistral(body: EmbeddingsRequest): void {
+  if (body.dimensions !== undefined) {
+    body.output_dimension ??= body.dimensions;
+    delete body.dimensions;
+  }
+  delete body.user;
+}
+
 /**
  * Services that read `max_tokens` (see `OpenAICompatiblePreset.maxTokens`): DeepSeek ignores the newer name,
  * Mistral refuses it, and the self-hosted servers only lately learned it. OpenAI, Azure, Groq, xAI and
@@ -113,7 +122,7 @@ export const openAICompatiblePresets: Provider[] = [
   openAICompatible({ id: 'xai', baseURL: 'https://api.x.ai/v1', envKey: 'XAI_API_KEY' }),
   openAICompatible({ id: 'openrouter', baseURL: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY' }),
   openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY', ...OLDER_LIMIT }),
-  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always', ...OLDER_LIMIT, adapt: adaptForMistral }),
+  openAICompatible({ id: 'mistral', baseURL: 'https://api.mistral.ai/v1', envKey: 'MISTRAL_API_KEY', streamUsage: 'always', ...OLDER_LIMIT, adapt: adaptForMistral, adaptEmbeddings: adaptEmbeddingsForMistral }),
   openAICompatible({ id: 'ollama', baseURL: 'http://localhost:11434/v1', envKey: 'OLLAMA_API_KEY', ...OLDER_LIMIT }),
   openAICompatible({ id: 'vllm', baseURL: 'http://localhost:8000/v1', envKey: 'VLLM_API_KEY', ...OLDER_LIMIT }),
   openAICompatible({ id: 'lmstudio', baseURL: 'http://localhost:1234/v1', envKey: 'LMSTUDIO_API_KEY', ...OLDER_LIMIT }),

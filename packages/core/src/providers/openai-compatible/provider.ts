@@ -28,6 +28,8 @@ export interface OpenAICompatiblePreset {
   maxTokens?: 'max_completion_tokens' | 'max_tokens';
   /** Renames or drops OpenAI fields the service rejects; gets the outgoing copy of the chat body. */
   adapt?: (body: ChatRequest) => void;
+  /** The same for an embeddings body (its outgoing copy). */
+  adaptEmbeddings?: (body: EmbeddingsRequest) => void;
 }
 
 /** `max_completion_tokens` under the older name, for services that only read that one. */
@@ -120,7 +122,9 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
     },
     embeddings: {
       request(body: EmbeddingsRequest, ctx): UpstreamRequest {
-        return { url: url('embeddings', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(withParams(body, ctx)) };
+        const out = withParams(body, ctx);
+        preset.adaptEmbeddings?.(out);
+        return { url: url('embeddings', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
       response: (json, ctx) => (throwErrorBody(json, ctx), json as ReturnType<NonNullable<Provider['embeddings']>['response']>),
     },
