@@ -37,5 +37,10 @@ export function authenticate(gw: GatewayInternals, route: RouteName, call: Admit
   const key = keyring.find(presented.key);
   if (!key) throw new GatewayError('unauthorized', 'invalid gateway key', { param: 'authorization', headers: WWW_AUTHENTICATE });
   call.req = withoutCredentials(call.req, presented);
-  call.context = { ...key.metadata, ...call.context, key: key.name };
+  // The app's identity wins over the key's metadata, field by field — but a field `identify` left
+  // undefined (`team: req.user?.org`) must not wipe the key's value for it.
+  const context: GatewayContext = { ...key.metadata };
+  for (const [field, value] of Object.entries(call.context ?? {})) if (value !== undefined) context[field] = value;
+  context.key = key.name;
+  call.context = context;
 }

@@ -35,6 +35,8 @@ export function requireAdmin(gw: GatewayInternals, req: GatewayRequest): void {
   if (!given.some((k) => (!!expected && sameKey(k, expected)) || keyring?.isAdmin(k) === true)) {
     throw new GatewayError('unauthorized', 'this route needs the admin key (Authorization: Bearer <key> or x-llmux-admin-key)', {
       param: 'authorization',
+      // RFC 9110 §15.5.2: a 401 says how to authenticate, as the gateway-key 401 does.
+      headers: { 'www-authenticate': 'Bearer realm="llmux"' },
     });
   }
 }

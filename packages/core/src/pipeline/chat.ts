@@ -47,7 +47,8 @@ export function withRoutingFacts(error: GatewayError, state: RequestState, env: 
     facts.target = last.path;
     facts.targetIndex = last.index;
   }
-  (error as { headers?: Record<string, string> }).headers = responseHeaders(facts, copyHeaders(error.headers));
+  // What earlier stages said stays said (an admitted request's x-ratelimit-*); the error's own win.
+  (error as { headers?: Record<string, string> }).headers = responseHeaders(facts, copyHeaders(error.headers, copyHeaders(state.headers)));
   return error;
 }
 
