@@ -26,6 +26,20 @@ describe('cohere embeddings, replaying the recorded bodies', () => {
     });
   });
 
+  it('splits more than 96 inputs into calls of 96 (Cohere\'s limit) and joins the answers in order, usage summed', async () => {
+    // Synthetic answers built on the recorded one: each call answers one vector per text it was sent.
+    g.upstream.route('/v2/embed', (req) => {
+      const sent = req.json.texts as string[];
+      return { json: { ...recorded, embeddings: { float: sent.map((t) => [Number(t.slice(5)), 0, 0, 0, 0]) }, meta: { billed_units: { input_tokens: sent.length } } } };
+    });
+    const input = Array.from({ length: 200 }, (_, i) => `text ${i}`);
+    const res = await g.client.embeddings.create({ model: 'embed-english-v3.0', input, encoding_format: 'float' });
+    expect(g.upstream.requests.map((r) => (r.json.texts as string[]).length)).toEqual([96, 96, 8]);
+    expect(res.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
+    expect(res.data.map((d) => (d.embedding as number[])[0])).toEqual(input.map((_, i) => i));
+    expect(res.usage).toMatchObject({ prompt_tokens: 200, total_tokens: 200 });
+  });
+
   it('leaves usage out when Cohere reports no billed units, rather than counting them as 0', async () => {
     const { meta: _meta, ...unbilled } = recorded;
     g.upstream.enqueue('/v2/embed', { json: unbilled });

@@ -6,6 +6,18 @@ import { GEMINI_KEY, googleGateway, VERTEX_TOKEN } from './google-setup.js';
 describe('google embeddings (batchEmbedContents)', () => {
   const g = googleGateway();
 
+  it('splits more than 100 inputs into batchEmbedContents calls of 100 (Gemini\'s limit), joined in order', async () => {
+    // Synthetic answers: one vector per request sent, its first value the input's number.
+    g.upstream.route('/v1beta/models/gemini-embedding-001:batchEmbedContents', (req) => ({
+      json: { embeddings: (req.json.requests as Array<{ content: { parts: Array<{ text: string }> } }>).map((r) => ({ values: [Number(r.content.parts[0]!.text.slice(5)), 0, 0] })) },
+    }));
+    const input = Array.from({ length: 250 }, (_, i) => `text ${i}`);
+    const res = await g.client.embeddings.create({ model: 'gemini-embedding-001', input, encoding_format: 'float' });
+    expect(g.upstream.requests.map((r) => (r.json.requests as unknown[]).length)).toEqual([100, 100, 50]);
+    expect(res.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
+    expect(res.data.map((d) => (d.embedding as number[])[0])).toEqual(input.map((_, i) => i));
+  });
+
   it('sends every input as one batch request and answers the OpenAI shape (batchEmbedContents.cassette.yaml)', async () => {
     const [rec] = cassette('gemini/batchEmbedContents.cassette.yaml');
     const values = (rec!.response.parsed_body as any).embeddings[0].values as number[];

@@ -1,6 +1,6 @@
 import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
-import { fromCohereEmbed, toCohereEmbed } from './embeddings.js';
+import { fromCohereEmbeds, toCohereEmbeds } from './embeddings.js';
 import { parseCohereError } from './error.js';
 import { toCohereChat } from './request.js';
 import { fromCohereChat } from './response.js';
@@ -31,8 +31,11 @@ export const cohereProvider: Provider = {
     stream: createCohereStream,
   },
   embeddings: {
-    request: (body: EmbeddingsRequest, ctx) => post(`${ctx.target.baseURL}/embed`, ctx, toCohereEmbed(body, ctx)),
-    response: fromCohereEmbed,
+    request: (body: EmbeddingsRequest, ctx) => {
+      const calls = toCohereEmbeds(body, ctx).map((one) => post(`${ctx.target.baseURL}/embed`, ctx, one));
+      return calls.length === 1 ? calls[0]! : calls;
+    },
+    response: fromCohereEmbeds,
   },
   error: parseCohereError,
 };

@@ -3,6 +3,7 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { endpointFor, headersFor, type GoogleFlavor } from './endpoints.js';
 import { embeddingToBase64 } from '../embedding-base64.js';
+import { joinEmbeddings } from '../join-embeddings.js';
 
 /**
  * OpenAI `/embeddings` ↔ Gemini `:batchEmbedContents` (`{embeddings:[{values}]}`) and Vertex
@@ -23,7 +24,7 @@ const taskType = (body: EmbeddingsRequest) => {
   return typeof t === 'string' ? t : undefined;
 };
 
-function geminiBody(body: EmbeddingsRequest, ctx: CallContext): unknown {
+function geminiBody(body: EmbeddingsRequest, ctx: CallContext): { requests: unknown[] } {
   const model = ctx.model.includes('/') ? ctx.model : `models/${ctx.model}`;
   const task = taskType(body);
   return {
@@ -62,35 +63,51 @@ const base64Calls = new WeakSet<CallContext>();
 
 export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['embeddings']> {
   return {
-    async request(input, ctx): Promise<UpstreamRequest> {
+    async request(input, ctx): Promise<UpstreamRequest | UpstreamRequest[]> {
       // A target's override_params apply here as on every other provider's embeddings (dimensions, task type).
       const params = ctx.target.overrideParams;
       const body = Object.keys(params).length ? { ...input, ...params } : input;
       const op = flavor === 'gemini' ? 'batchEmbedContents' : 'predict';
       const url = endpointFor(flavor, op, ctx);
-      const payload = flavor === 'gemini' ? geminiBody(body, ctx) : vertexBody(body);
       if (body.encoding_format === 'base64') base64Calls.add(ctx);
-      return { url, method: 'POST', headers: await headersFor(flavor, ctx), body: JSON.stringify(payload) };
+      const headers = await headersFor(flavor, ctx);
+      if (flavor !== 'gemini') return { url, method: 'POST', headers, body: JSON.stringify(vertexBody(body)) };
+      // batchEmbedContents takes at most 100 requests per call; OpenAI clients send up to 2048 inputs.
+      const { requests } = geminiBody(body, ctx);
+      const calls: UpstreamRequest[] = [];
+      for (let i = 0; i < requests.length; i += GEMINI_EMBED_BATCH) {
+        calls.push({ url, method: 'POST', headers, body: JSON.stringify({ requests: requests.slice(i, i + GEMINI_EMBED_BATCH) }) });
+      }
+      return calls.length === 1 ? calls[0]! : calls;
     },
     response(json, ctx): EmbeddingsResponse {
-      const res = (json ?? {}) as {
-        embeddings?: Array<{ values?: number[] }>;
-        predictions?: Array<{ embeddings?: { values?: number[]; statistics?: { token_count?: number } } }>;
-        usageMetadata?: { promptTokenCount?: number };
-      };
-      const vectors = res.embeddings?.map((e) => e.values ?? []) ?? res.predictions?.map((p) => p.embeddings?.values ?? []);
-      if (!vectors) throw new GatewayError('provider_error', `${ctx.target.provider} answered without embeddings`, { provider: ctx.target.provider, source: 'provider' });
-      const base64 = base64Calls.has(ctx);
-      // `usage` is left out, not invented as 0, when Google reports no count (`batchEmbedContents`
-      // never does): the answer is then costed as `no_usage` and a budget keeps its reservation.
-      const answer: EmbeddingsResponse = {
-        object: 'list',
-        data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
-        model: ctx.model,
-      };
-      const tokens = res.usageMetadata?.promptTokenCount ?? vertexTokens(res.predictions);
-      if (tokens !== undefined) answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
-      return answer;
+      if (!Array.isArray(json)) return fromGoogleEmbed(json, ctx);
+      return joinEmbeddings(json.map((one) => fromGoogleEmbed(one, ctx)), ctx.model);
     },
   };
+}
+
+/** Gemini's `batchEmbedContents` limit of requests per call. */
+const GEMINI_EMBED_BATCH = 100;
+
+/** One `batchEmbedContents` or `predict` answer as OpenAI embeddings. */
+function fromGoogleEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
+  const res = (json ?? {}) as {
+    embeddings?: Array<{ values?: number[] }>;
+    predictions?: Array<{ embeddings?: { values?: number[]; statistics?: { token_count?: number } } }>;
+    usageMetadata?: { promptTokenCount?: number };
+  };
+  const vectors = res.embeddings?.map((e) => e.values ?? []) ?? res.predictions?.map((p) => p.embeddings?.values ?? []);
+  if (!vectors) throw new GatewayError('provider_error', `${ctx.target.provider} answered without embeddings`, { provider: ctx.target.provider, source: 'provider' });
+  const base64 = base64Calls.has(ctx);
+  // `usage` is left out, not invented as 0, when Google reports no count (`batchEmbedContents`
+  // never does): the answer is then costed as `no_usage` and a budget keeps its reservation.
+  const answer: EmbeddingsResponse = {
+    object: 'list',
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
+    model: ctx.model,
+  };
+  const tokens = res.usageMetadata?.promptTokenCount ?? vertexTokens(res.predictions);
+  if (tokens !== undefined) answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
+  return answer;
 }
