@@ -74,6 +74,26 @@ export function limitStoreConformance(harness: StoreHarness): void {
       expect(await counterState(store, 'b:k2:cost')).toMatchObject({ reserved: 0, spent: 0 });
     });
 
+    it('refuses with the longest wait when several windows are full, so a retry after it finds room in all', async () => {
+      const store = await fresh();
+      const windows = () => [window('r:lw:requests:60000', 1, 1, 60_000), window('r:lw:requests:86400000', 1, 1, DAY)];
+      expect((await store.admit(admitOf([], windows()))).ok).toBe(true);
+      const denied = await store.admit(admitOf([], windows()));
+      expect(denied).toMatchObject({ ok: false, reason: 'window', index: 1, used: 1, limit: 1 });
+      expect((denied as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(DAY - 5_000);
+    });
+
+    it("returns the windows' state, nothing consumed, with a budget refusal", async () => {
+      const store = await fresh();
+      expect((await store.admit(admitOf([], [window('r:bw:requests', 1, 5)]))).ok).toBe(true);
+      const denied = await store.admit(admitOf([counter('b:bw:cost', 11, 10)], [window('r:bw:requests', 1, 5), window('r:bw:tokens', 100, 1000)]));
+      expect(denied).toMatchObject({ ok: false, reason: 'counter', windows: [{ used: 1, limit: 5 }, { used: 0, limit: 1000, resetMs: 0 }] });
+      const [first] = (denied as { windows: Array<{ resetMs: number }> }).windows;
+      expect(first!.resetMs).toBeGreaterThan(55_000);
+      expect(first!.resetMs).toBeLessThanOrEqual(60_000);
+      expect(await windowUsed(store, 'r:bw:requests')).toBe(1);
+    });
+
     it('settles a reservation with the real amount', async () => {
       const store = await fresh();
       const req = admitOf([counter('b:s:cost', 50, 100), counter('b:s:tokens', 400, 1000)]);

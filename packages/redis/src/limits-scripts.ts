@@ -51,17 +51,23 @@ end
  * KEYS: per counter (hash, expiries), then per window (entries, amounts).
  * ARGV: id, ttlMs, #counters, #windows, per counter (amount, limit, expireAt), per window (amount, limit, windowMs).
  * Returns {1, used1, reset1, used2, reset2, …} or {0, 'window', index, used, limit, retryAfterMs}
- * or {0, 'counter', index, spent, reserved, limit}.
+ * or {0, 'counter', index, spent, reserved, limit, used1, reset1, used2, reset2, …}.
+ * Every window is checked: a window refusal names the one that frees up last (the longest wait), so a
+ * retry after it finds room in all of them. A counter refusal carries each window's state (nothing
+ * consumed: used without this request, reset 0 for an empty window), as the windows passed their check.
  */
 export const ADMIT = `${COMMON}
 local id, ttl, nc, nw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local wargs = 4 + 3 * nc
+local useds = {}
+local denied = nil
 for i = 1, nw do
   local w, a = KEYS[2 * nc + 2 * i - 1], KEYS[2 * nc + 2 * i]
   local o = wargs + 3 * (i - 1)
   local amount, limit, win = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
   slide(w, a, now - win)
   local used = tonumber(redis.call('HGET', a, '#sum') or '0')
+  useds[i] = used
   if used + amount > limit then
     local retry = win
     if amount <= limit then
@@ -81,8 +87,11 @@ for i = 1, nw do
         from = from + 100
       end
     end
-    return {0, 'window', i - 1, fmt(used), fmt(limit), fmt(retry)}
+    if denied == nil or retry > denied[6] then denied = {0, 'window', i - 1, used, limit, retry} end
   end
+end
+if denied ~= nil then
+  return {0, 'window', denied[3], fmt(denied[4]), fmt(denied[5]), fmt(denied[6])}
 end
 for i = 1, nc do
   local c, x = KEYS[2 * i - 1], KEYS[2 * i]
@@ -92,7 +101,15 @@ for i = 1, nc do
   local v = redis.call('HMGET', c, 'spent', 'reserved')
   local spent, reserved = tonumber(v[1] or '0'), tonumber(v[2] or '0')
   if spent + reserved + amount > limit then
-    return {0, 'counter', i - 1, fmt(spent), fmt(reserved), fmt(limit)}
+    local out = {0, 'counter', i - 1, fmt(spent), fmt(reserved), fmt(limit)}
+    for j = 1, nw do
+      local w = KEYS[2 * nc + 2 * j - 1]
+      local win = tonumber(ARGV[wargs + 3 * (j - 1) + 3])
+      local oldest = redis.call('ZRANGE', w, 0, 0, 'WITHSCORES')
+      out[#out + 1] = fmt(useds[j])
+      out[#out + 1] = oldest[2] and fmt(tonumber(oldest[2]) + win - now) or '0'
+    end
+    return out
   end
 end
 local out = {1}

@@ -79,7 +79,12 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
       }
       const [, reason, index, a, b, c] = reply;
       if (reason === 'window') return { ok: false, reason: 'window', index: Number(index), used: Number(a), limit: Number(b), retryAfterMs: Number(c) };
-      return { ok: false, reason: 'counter', index: Number(index), spent: Number(a), reserved: Number(b), limit: Number(c) };
+      const denial: AdmitResult = { ok: false, reason: 'counter', index: Number(index), spent: Number(a), reserved: Number(b), limit: Number(c) };
+      // The windows' state (nothing consumed) follows the counter's, for the 402's x-ratelimit-* headers.
+      if (req.windows.length > 0) {
+        denial.windows = req.windows.map((w, i) => ({ used: Number(reply[6 + 2 * i]), limit: w.limit, resetMs: Number(reply[7 + 2 * i]) }));
+      }
+      return denial;
     },
 
     settle,

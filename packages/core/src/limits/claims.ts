@@ -1,4 +1,4 @@
-import type { BudgetConfig } from '../config/schema.js';
+import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
 import { candidatesFor } from '../cost/model-names.js';
 import { priceBookOf } from '../cost/request-cost.js';
 import { worstCasePrice } from '../cost/price-sheet.js';
@@ -81,10 +81,109 @@ function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: nu
   return worst;
 }
 
+/** A budget counter as the plan's budgets define it, before any request's amount. */
+export interface CounterSpec {
+  key: string;
+  /** In counter units (nano-USD, tokens): the lowest of the budgets naming this counter. */
+  limit: number;
+  expireAt: number;
+  info: CounterInfo;
+  /** Index, in the budgets given, of the budget whose limit is enforced (the first of equal ones). */
+  source: number;
+}
+
+/** A rate-limit window as the plan's rate limits define it, before any request's amount. */
+export interface WindowSpec {
+  key: string;
+  /** The lowest of the rate limits naming this window. */
+  limit: number;
+  windowMs: number;
+  info: WindowInfo;
+  /** Index, in the rate limits given, of the rate limit whose limit is enforced (the first of equal ones). */
+  source: number;
+}
+
 /**
- * The counters and windows a request claims under the plan's budgets and rate limits: one counter per
- * budget limit and calendar window, one sliding window per rate limit, merged when two configs name the
- * same one (the lower limit wins).
+ * The counters and windows that budgets and rate limits define for one caller (`scopeKeyOf` names its
+ * value for each scope): one counter per budget limit and calendar window, one sliding window per rate
+ * limit, merged when two configs name the same one — the lower limit wins. Admission (`buildClaims`)
+ * and the usage view both read limits through this, so the view shows what admission enforces.
+ */
+export function limitSpecs(
+  budgets: readonly BudgetConfig[],
+  rateLimits: readonly RateLimitConfig[],
+  scopeKeyOf: (scope: string) => string,
+  now: number,
+): { counters: CounterSpec[]; windows: WindowSpec[] } {
+  const counters: CounterSpec[] = [];
+  const byKey = new Map<string, number>();
+  const addCounter = (spec: CounterSpec) => {
+    const at = byKey.get(spec.key);
+    if (at === undefined) {
+      byKey.set(spec.key, counters.length);
+      counters.push(spec);
+    } else if (spec.limit < counters[at]!.limit) {
+      counters[at]!.limit = spec.limit;
+      counters[at]!.source = spec.source;
+    }
+  };
+  budgets.forEach((b, source) => {
+    const scope = b.scope ?? 'gateway';
+    const sk = scopeKeyOf(scope);
+    const timeZone = b.timezone ?? 'UTC';
+    for (const [field, period] of COST_FIELDS) {
+      const limit = b[field] as number | undefined;
+      if (limit === undefined) continue;
+      const window = calendarWindow(period, now, timeZone);
+      addCounter({
+        key: counterKey(sk, 'cost', period, timeZone, window.id),
+        limit: toNano(limit),
+        expireAt: window.end + COUNTER_GRACE_MS,
+        info: { metric: 'cost', period, scope, scopeKey: sk, timeZone, window },
+        source,
+      });
+    }
+    if (b.max_tokens_per_day !== undefined) {
+      const window = calendarWindow('day', now, timeZone);
+      addCounter({
+        key: counterKey(sk, 'tokens', 'day', timeZone, window.id),
+        limit: b.max_tokens_per_day,
+        expireAt: window.end + COUNTER_GRACE_MS,
+        info: { metric: 'tokens', period: 'day', scope, scopeKey: sk, timeZone, window },
+        source,
+      });
+    }
+  });
+
+  const windows: WindowSpec[] = [];
+  const byWindow = new Map<string, number>();
+  const addWindow = (metric: WindowInfo['metric'], scope: string, sk: string, limit: number, windowMs: number, source: number) => {
+    const key = windowKey(sk, metric, windowMs);
+    const at = byWindow.get(key);
+    if (at !== undefined) {
+      if (limit < windows[at]!.limit) {
+        windows[at]!.limit = limit;
+        windows[at]!.source = source;
+      }
+      return;
+    }
+    byWindow.set(key, windows.length);
+    windows.push({ key, limit, windowMs, info: { metric, scope, scopeKey: sk, windowMs }, source });
+  };
+  rateLimits.forEach((r, source) => {
+    const scope = r.scope ?? 'gateway';
+    const sk = scopeKeyOf(scope);
+    if (r.requests_per_minute !== undefined) addWindow('requests', scope, sk, r.requests_per_minute, 60_000, source);
+    if (r.requests_per_day !== undefined) addWindow('requests', scope, sk, r.requests_per_day, 86_400_000, source);
+    if (r.tokens_per_minute !== undefined) addWindow('tokens', scope, sk, r.tokens_per_minute, 60_000, source);
+  });
+  return { counters, windows };
+}
+
+/**
+ * The counters and windows a request claims under the plan's budgets and rate limits (see
+ * `limitSpecs`: merged when two configs name the same one, the lower limit wins), with this request's
+ * worst-case amounts.
  */
 export function buildClaims(gw: GatewayInternals, state: RequestState, policy: ClaimPolicy, now: number): Claims {
   const { budgets, rateLimits } = state.plan;
@@ -96,59 +195,18 @@ export function buildClaims(gw: GatewayInternals, state: RequestState, policy: C
   const tokens = input + output;
   const reservedNano = needsCost ? Math.ceil(worstCaseUsd(gw, state, input, output) * NANO_PER_USD) : 0;
 
+  const specs = limitSpecs(budgets, rateLimits, (scope) => scopeKey(scope, state), now);
   const counters: CounterClaim[] = [];
   const counterInfo: CounterInfo[] = [];
-  const byKey = new Map<string, number>();
-  const addCounter = (claim: CounterClaim, info: CounterInfo) => {
-    const at = byKey.get(claim.key);
-    if (at === undefined) {
-      byKey.set(claim.key, counters.length);
-      counters.push(claim);
-      counterInfo.push(info);
-    } else if (claim.limit < counters[at]!.limit) counters[at]!.limit = claim.limit;
-  };
-  for (const b of budgets) {
-    const scope = b.scope ?? 'gateway';
-    const sk = scopeKey(scope, state);
-    const timeZone = b.timezone ?? 'UTC';
-    for (const [field, period] of COST_FIELDS) {
-      const limit = b[field] as number | undefined;
-      if (limit === undefined) continue;
-      const window = calendarWindow(period, now, timeZone);
-      addCounter(
-        { key: counterKey(sk, 'cost', period, timeZone, window.id), amount: reservedNano, limit: toNano(limit), expireAt: window.end + COUNTER_GRACE_MS },
-        { metric: 'cost', period, scope, scopeKey: sk, timeZone, window },
-      );
-    }
-    if (b.max_tokens_per_day !== undefined) {
-      const window = calendarWindow('day', now, timeZone);
-      addCounter(
-        { key: counterKey(sk, 'tokens', 'day', timeZone, window.id), amount: tokens, limit: b.max_tokens_per_day, expireAt: window.end + COUNTER_GRACE_MS },
-        { metric: 'tokens', period: 'day', scope, scopeKey: sk, timeZone, window },
-      );
-    }
+  for (const c of specs.counters) {
+    counters.push({ key: c.key, amount: c.info.metric === 'cost' ? reservedNano : tokens, limit: c.limit, expireAt: c.expireAt });
+    counterInfo.push(c.info);
   }
-
   const windows: WindowClaim[] = [];
   const windowInfo: WindowInfo[] = [];
-  const byWindow = new Map<string, number>();
-  const addWindow = (metric: WindowInfo['metric'], scope: string, sk: string, limit: number, windowMs: number, amount: number) => {
-    const key = windowKey(sk, metric, windowMs);
-    const at = byWindow.get(key);
-    if (at !== undefined) {
-      if (limit < windows[at]!.limit) windows[at]!.limit = limit;
-      return;
-    }
-    byWindow.set(key, windows.length);
-    windows.push({ key, amount, limit, windowMs });
-    windowInfo.push({ metric, scope, scopeKey: sk, windowMs });
-  };
-  for (const r of rateLimits) {
-    const scope = r.scope ?? 'gateway';
-    const sk = scopeKey(scope, state);
-    if (r.requests_per_minute !== undefined) addWindow('requests', scope, sk, r.requests_per_minute, 60_000, 1);
-    if (r.requests_per_day !== undefined) addWindow('requests', scope, sk, r.requests_per_day, 86_400_000, 1);
-    if (r.tokens_per_minute !== undefined) addWindow('tokens', scope, sk, r.tokens_per_minute, 60_000, tokens);
+  for (const w of specs.windows) {
+    windows.push({ key: w.key, amount: w.info.metric === 'tokens' ? tokens : 1, limit: w.limit, windowMs: w.windowMs });
+    windowInfo.push(w.info);
   }
 
   return {

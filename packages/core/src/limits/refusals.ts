@@ -2,6 +2,7 @@ import { GatewayError } from '../errors.js';
 import type { AdmitResult } from '../store/limit-store.js';
 import { NANO_PER_USD, type Claims } from './claims.js';
 import { formatDuration, windowName } from './durations.js';
+import { rateHeaders } from './rate-headers.js';
 import { parseScopeKey } from './scope.js';
 
 const usd = (nano: number) => Math.round(nano) / NANO_PER_USD;
@@ -41,7 +42,11 @@ export function rateLimited(claims: Claims, denial: Extract<AdmitResult, { reaso
   });
 }
 
-/** 402 in the OpenAI shape saying the limit, what was spent, what is in flight and when the budget resets. */
+/**
+ * 402 in the OpenAI shape saying the limit, what was spent, what is in flight and when the budget resets.
+ * In a rate-limited scope it carries the windows' `x-ratelimit-*` headers too (their state before this
+ * request, which consumed nothing), as every answer of a rate-limited scope does.
+ */
 export function budgetExceeded(claims: Claims, denial: Extract<AdmitResult, { reason: 'counter' }>, now: number): GatewayError {
   const info = claims.counters[denial.index]!;
   const requested = claims.request.counters[denial.index]!.amount;
@@ -58,7 +63,7 @@ export function budgetExceeded(claims: Claims, denial: Extract<AdmitResult, { re
     `, and this request may use up to ${show(requested)}; the budget resets at ${resetsAt}`;
   return new GatewayError('budget_exceeded', message, {
     retryAfter: inFlightOnly ? 1 : Math.max(1, Math.ceil((info.window.end - now) / 1000)),
-    headers: { 'x-llmux-cost': '0' },
+    headers: denial.windows ? rateHeaders(claims.windows, denial.windows, { 'x-llmux-cost': '0' }) : { 'x-llmux-cost': '0' },
     details: {
       limit: amount(denial.limit),
       spent: amount(denial.spent),

@@ -1,16 +1,20 @@
-import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
+import { keyringOf } from '../auth/keyring-of.js';
+import type { GatewayKey } from '../auth/keyring.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayResponse } from '../types.js';
+import type { RequestState } from '../pipeline/state.js';
 import type { LimitUsage } from '../store/limit-store.js';
 import { requireAdmin } from './admin-key.js';
-import { calendarWindow, type Period } from './calendar.js';
-import { counterKey, NANO_PER_USD, windowKey } from './claims.js';
-import { parseScopeKey } from './scope.js';
+import type { Period } from './calendar.js';
+import { limitSpecs, NANO_PER_USD, type CounterSpec, type WindowSpec } from './claims.js';
+import { parseScopeKey, scopeKey } from './scope.js';
 
 export interface BudgetUsageRow {
-  /** Index in the config's `budget` list. */
+  /** Index in the config's `budget` list, or in the gateway key's own when `gateway_key` is set. */
   budget: number;
+  /** The gateway key whose own budget sets this limit (the lower wins when it shares the counter with the config's). */
+  gateway_key?: string;
   scope: string;
   scope_value?: string;
   metric: 'cost' | 'tokens';
@@ -27,8 +31,10 @@ export interface BudgetUsageRow {
 }
 
 export interface RateLimitUsageRow {
-  /** Index in the config's `rate_limit` list. */
+  /** Index in the config's `rate_limit` list, or in the gateway key's own when `gateway_key` is set. */
   rate_limit: number;
+  /** The gateway key whose own rate limit sets this limit (the lower wins when it shares the window with the config's). */
+  gateway_key?: string;
   scope: string;
   scope_value?: string;
   metric: 'requests' | 'tokens';
@@ -46,21 +52,6 @@ export interface UsageReport {
   rate_limits: RateLimitUsageRow[];
 }
 
-const toArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-const BUDGET_FIELDS: Array<[keyof BudgetConfig, 'cost' | 'tokens', Period]> = [
-  ['max_cost_per_hour', 'cost', 'hour'],
-  ['max_cost_per_day', 'cost', 'day'],
-  ['max_cost_per_month', 'cost', 'month'],
-  ['max_tokens_per_day', 'tokens', 'day'],
-];
-
-const RATE_FIELDS: Array<[keyof RateLimitConfig, 'requests' | 'tokens', number]> = [
-  ['requests_per_minute', 'requests', 60_000],
-  ['requests_per_day', 'requests', 86_400_000],
-  ['tokens_per_minute', 'tokens', 60_000],
-];
-
 /** Counter keys are `b:<scope>[=<value>]:<metric>:<period>:<window>`; this finds every value of one scope. */
 function matching<T extends { key: string }>(rows: readonly T[], scope: string, suffix: string): Array<T & { scopeKeyPart: string }> {
   const out: Array<T & { scopeKeyPart: string }> = [];
@@ -73,65 +64,106 @@ function matching<T extends { key: string }>(rows: readonly T[], scope: string, 
   return out;
 }
 
-/** Spend and remaining budget per scope in the current windows, and the state of every rate limit. */
+/** Where an enforced limit was configured: the config's lists, or a gateway key's own. */
+type Source = (index: number) => { index: number; gatewayKey?: string };
+
+function budgetRow(spec: CounterSpec, from: ReturnType<Source>, row: { spent: number; reserved: number; scopeKeyPart: string }): BudgetUsageRow {
+  const { metric, period, scope, timeZone, window } = spec.info;
+  const { value } = parseScopeKey(row.scopeKeyPart);
+  const unit = metric === 'cost' ? NANO_PER_USD : 1;
+  const limit = spec.limit / unit;
+  const spent = row.spent / unit;
+  const reserved = row.reserved / unit;
+  return {
+    budget: from.index,
+    ...(from.gatewayKey !== undefined ? { gateway_key: from.gatewayKey } : {}),
+    scope,
+    ...(value !== undefined ? { scope_value: value } : {}),
+    metric,
+    unit: metric === 'cost' ? 'usd' : 'tokens',
+    period,
+    timezone: timeZone,
+    window: window.id,
+    limit,
+    spent,
+    reserved,
+    remaining: Math.max(0, limit - spent - reserved),
+    resets_at: new Date(window.end).toISOString(),
+  };
+}
+
+function rateRow(spec: WindowSpec, from: ReturnType<Source>, row: { used: number; scopeKeyPart: string }): RateLimitUsageRow {
+  const { value } = parseScopeKey(row.scopeKeyPart);
+  return {
+    rate_limit: from.index,
+    ...(from.gatewayKey !== undefined ? { gateway_key: from.gatewayKey } : {}),
+    scope: spec.info.scope,
+    ...(value !== undefined ? { scope_value: value } : {}),
+    metric: spec.info.metric,
+    window_seconds: spec.windowMs / 1000,
+    limit: spec.limit,
+    used: row.used,
+    remaining: Math.max(0, spec.limit - row.used),
+  };
+}
+
+/**
+ * Spend and remaining budget per scope in the current windows, and the state of every rate limit.
+ * Rows are built per counter and window the way admission builds its claims (`limitSpecs`), so a
+ * limit two configs share shows the one enforced, the lower. A gateway key with its own budgets or
+ * rate limits gets its `scope: "key"` rows from its plan as admission sees it (the config's and its
+ * own, merged), listed even before it is used.
+ */
 export function usageReport(gw: GatewayInternals, usage: LimitUsage, now = Date.now()): UsageReport {
   const plan = gw.plans.serverPlan;
   const budgets: BudgetUsageRow[] = [];
-  plan.budgets.forEach((b, index) => {
-    const scope = b.scope ?? 'gateway';
-    const timezone = b.timezone ?? 'UTC';
-    for (const [field, metric, period] of BUDGET_FIELDS) {
-      const limitValue = b[field] as number | undefined;
-      if (limitValue === undefined) continue;
-      const window = calendarWindow(period, now, timezone);
-      const suffix = counterKey('', metric, period, timezone, window.id).slice(2);
-      const rows = matching(usage.counters, scope, suffix);
-      if (scope === 'gateway' && rows.length === 0) rows.push({ key: '', spent: 0, reserved: 0, scopeKeyPart: 'gateway' });
-      const unit = metric === 'cost' ? NANO_PER_USD : 1;
-      for (const row of rows) {
-        const { value } = parseScopeKey(row.scopeKeyPart);
-        const spent = row.spent / unit;
-        const reserved = row.reserved / unit;
-        budgets.push({
-          budget: index,
-          scope,
-          ...(value !== undefined ? { scope_value: value } : {}),
-          metric,
-          unit: metric === 'cost' ? 'usd' : 'tokens',
-          period,
-          timezone,
-          window: window.id,
-          limit: limitValue,
-          spent,
-          reserved,
-          remaining: Math.max(0, limitValue - spent - reserved),
-          resets_at: new Date(window.end).toISOString(),
-        });
-      }
-    }
-  });
   const rateLimits: RateLimitUsageRow[] = [];
-  plan.rateLimits.forEach((r, index) => {
-    const scope = r.scope ?? 'gateway';
-    for (const [field, metric, windowMs] of RATE_FIELDS) {
-      const limit = r[field] as number | undefined;
-      if (limit === undefined) continue;
-      const suffix = windowKey('', metric, windowMs).slice(2);
-      const rows = matching(usage.windows, scope, suffix);
-      if (scope === 'gateway' && rows.length === 0) rows.push({ key: '', used: 0, scopeKeyPart: 'gateway' });
-      for (const row of rows) {
-        const { value } = parseScopeKey(row.scopeKeyPart);
-        rateLimits.push({
-          rate_limit: index,
-          scope,
-          ...(value !== undefined ? { scope_value: value } : {}),
-          metric,
-          window_seconds: windowMs / 1000,
-          limit,
-          used: row.used,
-          remaining: Math.max(0, limit - row.used),
-        });
-      }
+
+  // Gateway keys with limits of their own: their `key=<name>` counters are reported from their plan.
+  const ring = keyringOf(gw);
+  const keys = (gw.options.auth?.keys ?? [])
+    .map((k) => ring?.byName(k.name))
+    .filter((k): k is GatewayKey => !!k && (k.budgets.length > 0 || k.rateLimits.length > 0));
+  const ownScopes = new Set<string>();
+  const identities = keys.map((key) => {
+    const identity = { identity: { key: key.name }, metadata: {} } as unknown as RequestState;
+    ownScopes.add(scopeKey('key', identity));
+    return identity;
+  });
+
+  // The config's own limits, for every value of their scope found in the store. A scope key stands in
+  // for the value, so two configs of one scope and window merge as they do for any one caller.
+  const specs = limitSpecs(plan.budgets, plan.rateLimits, (scope) => scope, now);
+  const configSource: Source = (index) => ({ index });
+  for (const spec of specs.counters) {
+    const suffix = spec.key.slice(2 + spec.info.scopeKey.length);
+    const rows = matching(usage.counters, spec.info.scope, suffix).filter((r) => !ownScopes.has(r.scopeKeyPart));
+    if (spec.info.scope === 'gateway' && rows.length === 0) rows.push({ key: '', spent: 0, reserved: 0, scopeKeyPart: 'gateway' });
+    for (const row of rows) budgets.push(budgetRow(spec, configSource(spec.source), row));
+  }
+  for (const spec of specs.windows) {
+    const suffix = spec.key.slice(2 + spec.info.scopeKey.length);
+    const rows = matching(usage.windows, spec.info.scope, suffix).filter((r) => !ownScopes.has(r.scopeKeyPart));
+    if (spec.info.scope === 'gateway' && rows.length === 0) rows.push({ key: '', used: 0, scopeKeyPart: 'gateway' });
+    for (const row of rows) rateLimits.push(rateRow(spec, configSource(spec.source), row));
+  }
+  const storedCounters = new Map(usage.counters.map((c) => [c.key, c]));
+  const storedWindows = new Map(usage.windows.map((w) => [w.key, w]));
+  keys.forEach((key, k) => {
+    const identity = identities[k]!;
+    const sk = scopeKey('key', identity);
+    const specs = limitSpecs([...plan.budgets, ...key.budgets], [...plan.rateLimits, ...key.rateLimits], (scope) => scopeKey(scope, identity), now);
+    const budgetSource: Source = (i) => (i < plan.budgets.length ? { index: i } : { index: i - plan.budgets.length, gatewayKey: key.name });
+    const rateSource: Source = (i) => (i < plan.rateLimits.length ? { index: i } : { index: i - plan.rateLimits.length, gatewayKey: key.name });
+    for (const spec of specs.counters) {
+      if (spec.info.scope !== 'key') continue;
+      const stored = storedCounters.get(spec.key);
+      budgets.push(budgetRow(spec, budgetSource(spec.source), { spent: stored?.spent ?? 0, reserved: stored?.reserved ?? 0, scopeKeyPart: sk }));
+    }
+    for (const spec of specs.windows) {
+      if (spec.info.scope !== 'key') continue;
+      const stored = storedWindows.get(spec.key);
+      rateLimits.push(rateRow(spec, rateSource(spec.source), { used: stored?.used ?? 0, scopeKeyPart: sk }));
     }
   });
   return { object: 'llmux.usage', store: gw.store.kind, generated_at: new Date(now).toISOString(), budgets, rate_limits: rateLimits };

@@ -53,8 +53,25 @@ export type AdmitResult =
       /** The store could not be reached and its fail-open policy let the request through uncounted. */
       unchecked?: boolean;
     }
+  /**
+   * A full window. Every window is checked: this is the one that frees up last (the longest
+   * `retryAfterMs`), so a retry after that wait finds room in all of them.
+   */
   | { ok: false; reason: 'window'; index: number; used: number; limit: number; retryAfterMs: number }
-  | { ok: false; reason: 'counter'; index: number; spent: number; reserved: number; limit: number };
+  | {
+      ok: false;
+      reason: 'counter';
+      index: number;
+      spent: number;
+      reserved: number;
+      limit: number;
+      /**
+       * The windows' state when the request has any (they are checked, and passed, before the
+       * counters), in the order of `windows`; nothing is consumed, so `used` leaves this request out
+       * and `resetMs` is 0 for an empty window.
+       */
+      windows?: WindowStatus[];
+    };
 
 /** Final amounts, in the order of the admitted request's claims. */
 export interface SettleAmounts {

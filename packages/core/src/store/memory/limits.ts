@@ -96,21 +96,36 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
     async admit(req: AdmitRequest): Promise<AdmitResult> {
       const t = now();
       if (t - lastSweep > SWEEP_EVERY_MS) sweep(t);
+      // Every window is checked: the refusal names the one that frees up last, so `Retry-After` is the
+      // wait after which every full window has room (the first full one may free up much sooner).
+      let denied: Extract<AdmitResult, { reason: 'window' }> | undefined;
       for (let i = 0; i < req.windows.length; i++) {
         const claim = req.windows[i]!;
         const w = window(claim.key, t);
         const used = w?.sum ?? 0;
         if (used + claim.amount > claim.limit) {
           const retryAfterMs = claim.amount > claim.limit || !w ? claim.windowMs : retryAfter(w, used + claim.amount - claim.limit, t);
-          return { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
+          if (!denied || retryAfterMs > denied.retryAfterMs) denied = { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
         }
       }
+      if (denied) return denied;
       for (let i = 0; i < req.counters.length; i++) {
         const claim = req.counters[i]!;
         const c = counter(claim.key, t);
         const spent = c?.spent ?? 0;
         const reserved = c?.reserved ?? 0;
-        if (spent + reserved + claim.amount > claim.limit) return { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
+        if (spent + reserved + claim.amount > claim.limit) {
+          const denial: AdmitResult = { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
+          // The windows passed their check above; their state (nothing consumed) goes with the refusal.
+          if (req.windows.length > 0) {
+            denial.windows = req.windows.map((claim) => {
+              const w = window(claim.key, t);
+              const live = w !== undefined && w.head < w.entries.length;
+              return { used: w?.sum ?? 0, limit: claim.limit, resetMs: live ? w.entries[w.head]!.ts + w.windowMs - t : 0 };
+            });
+          }
+          return denial;
+        }
       }
       const statuses: WindowStatus[] = [];
       for (const claim of req.windows) {

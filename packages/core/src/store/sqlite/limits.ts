@@ -52,13 +52,19 @@ export function sqliteLimits(database: Promise<SqliteDatabase>): LimitStore {
         s.dropOldWindows.run(t);
       }
       const statuses: WindowStatus[] = [];
-      const oldest: number[] = [];
+      const useds: number[] = [];
+      /** Oldest live entry per window, undefined for an empty one. */
+      const oldest: Array<number | undefined> = [];
+      // Every window is checked: the refusal names the one that frees up last, so `Retry-After` is the
+      // wait after which every full window has room (the first full one may free up much sooner).
+      let denied: Extract<AdmitResult, { reason: 'window' }> | undefined;
       for (let i = 0; i < req.windows.length; i++) {
         const claim = req.windows[i]!;
         s.dropOldEntries.run(claim.key, t - claim.windowMs);
         const row = s.windowUsed.get(claim.key)!;
         const used = num(row.used);
-        oldest.push(row.oldest == null ? t : num(row.oldest));
+        useds.push(used);
+        oldest.push(row.oldest == null ? undefined : num(row.oldest));
         if (used + claim.amount <= claim.limit) continue;
         let retryAfterMs = claim.windowMs;
         if (claim.amount <= claim.limit) {
@@ -71,18 +77,29 @@ export function sqliteLimits(database: Promise<SqliteDatabase>): LimitStore {
             }
           }
         }
-        return { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
+        if (!denied || retryAfterMs > denied.retryAfterMs) denied = { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
       }
+      if (denied) return denied;
       for (let i = 0; i < req.counters.length; i++) {
         const claim = req.counters[i]!;
         const spent = num(s.spent.get(claim.key, t)?.spent);
         const reserved = num(s.reserved.get(claim.key, t)?.reserved);
-        if (spent + reserved + claim.amount > claim.limit) return { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
+        if (spent + reserved + claim.amount > claim.limit) {
+          const denial: AdmitResult = { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
+          // The windows passed their check above; their state (nothing consumed) goes with the refusal.
+          if (req.windows.length > 0) {
+            denial.windows = req.windows.map((claim, j) => {
+              const from = oldest[j];
+              return { used: useds[j]!, limit: claim.limit, resetMs: from === undefined ? 0 : from + claim.windowMs - t };
+            });
+          }
+          return denial;
+        }
       }
       req.windows.forEach((claim, i) => {
         s.addEntry.run(claim.key, req.id, t, claim.amount, t + claim.windowMs);
         const used = num(s.windowUsed.get(claim.key)!.used);
-        statuses.push({ used, limit: claim.limit, resetMs: oldest[i]! + claim.windowMs - t });
+        statuses.push({ used, limit: claim.limit, resetMs: (oldest[i] ?? t) + claim.windowMs - t });
       });
       for (const claim of req.counters) s.addReservation.run(claim.key, req.id, claim.amount, t + req.ttlMs);
       return { ok: true, windows: statuses };
