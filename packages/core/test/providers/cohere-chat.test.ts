@@ -113,6 +113,16 @@ describe('cohere chat, non-stream, replaying the recorded bodies', () => {
     expect(plain).toEqual({ model: 'command-a', messages: [{ role: 'user', content: 'Hi' }], stream: false, max_tokens: 50, stop_sequences: ['a', 'b'] });
   });
 
+  it('keeps a system prompt of several text parts as separate paragraphs (not run together)', async () => {
+    g.upstream.enqueue('/v2/chat', { json: fixtureJson('cohere/chat-v2.text.json') });
+    const system = [
+      { type: 'text' as const, text: 'You are helpful.' },
+      { type: 'text' as const, text: 'Answer briefly.' },
+    ];
+    await g.client.chat.completions.create({ model: 'command-a', messages: [{ role: 'system', content: system }, ...user] });
+    expect(g.upstream.requests[0]!.json.messages[0]).toEqual({ role: 'system', content: 'You are helpful.\n\nAnswer briefly.' });
+  });
+
   it('answers text with the billed units as usage (chat-v2.text.json)', async () => {
     g.upstream.enqueue('/v2/chat', { json: fixtureJson('cohere/chat-v2.text.json') });
     const res = await g.client.chat.completions.create({ model: 'command-r-plus', messages: user }).withResponse();

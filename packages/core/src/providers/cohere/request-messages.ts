@@ -4,8 +4,12 @@ import type { CohereContent, CohereMessage, CohereToolCall } from './wire.js';
 
 const invalid = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
 
-/** Text of a message whose Cohere counterpart takes text only (system, tool, assistant). */
-function textOnly(content: ChatMessage['content'], path: string): string {
+/**
+ * Text of a message whose Cohere counterpart takes text only (system, tool, assistant). `separator`
+ * goes between parts: a system prompt's blocks are instructions of their own ("…helpful." and
+ * "Answer briefly." must not run together), while a tool's output may be one text cut in pieces.
+ */
+function textOnly(content: ChatMessage['content'], path: string, separator = ''): string {
   if (content === undefined || content === null) return '';
   if (typeof content === 'string') return content;
   return content
@@ -16,7 +20,7 @@ function textOnly(content: ChatMessage['content'], path: string): string {
       }
       throw invalid(`${path}.content[${j}].type`, `cohere accepts only text here, not "${part.type}"`);
     })
-    .join('');
+    .join(separator);
 }
 
 function userPart(part: ContentPart, path: string): CohereContent {
@@ -53,7 +57,7 @@ export function toCohereMessages(messages: ChatMessage[]): CohereMessage[] {
     switch (m.role) {
       case 'system':
       case 'developer':
-        return { role: 'system', content: textOnly(m.content, path) };
+        return { role: 'system', content: textOnly(m.content, path, '\n\n') };
       case 'user':
         return {
           role: 'user',
