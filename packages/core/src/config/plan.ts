@@ -38,3 +38,11 @@ export interface Plan {
   /** Models the config names, for `GET /v1/models`. */
   models: string[];
 }
+
+/** Every target of a tree, in the order routing would try them (depth first): all branches count. */
+export function targetsOf(node: PlanNode | undefined, out: ResolvedTarget[] = []): ResolvedTarget[] {
+  if (!node) return out;
+  if (node.kind === 'target') out.push(node.target);
+  else for (const child of node.children) targetsOf(child, out);
+  return out;
+}

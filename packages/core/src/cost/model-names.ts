@@ -1,4 +1,4 @@
-import type { Plan, PlanNode } from '../config/plan.js';
+import { targetsOf, type Plan } from '../config/plan.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { RequestState } from '../pipeline/state.js';
 import type { ResolvedTarget } from '../providers/types.js';
@@ -21,15 +21,6 @@ export interface Candidate {
  * called, and pricing the call as it would invent a cost (or let `unpricedPolicy: 'reject'` admit an
  * unpriced model).
  */
-function walk(node: PlanNode, plan: Plan, requested: string, out: Map<string, Candidate>): void {
-  if (node.kind === 'strategy') {
-    for (const child of node.children) walk(child, plan, requested, out);
-    return;
-  }
-  const model = upstreamModel(plan, node.target, requested);
-  out.set(`${node.target.provider}\u0000${model}`, { provider: node.target.provider, models: [model] });
-}
-
 const byPlan = new WeakMap<Plan, Map<string, Candidate[]>>();
 
 /**
@@ -45,7 +36,13 @@ export function candidatesFor(gw: GatewayInternals, state: RequestState): Candid
   const out = new Map<string, Candidate>();
   try {
     const { root, model } = gw.plans.rootFor(state.plan, requested);
-    walk(root, state.plan, model ?? requested, out);
+    // The client's name is not a candidate where an override or alias replaced it: that model is never
+    // called, and pricing the call as it would invent a cost (or let `unpricedPolicy: 'reject'` admit
+    // an unpriced model).
+    for (const target of targetsOf(root)) {
+      const called = upstreamModel(state.plan, target, model ?? requested);
+      out.set(`${target.provider}\u0000${called}`, { provider: target.provider, models: [called] });
+    }
   } catch {
     // The router answers a model it cannot place with its own 400; nothing to price here.
   }

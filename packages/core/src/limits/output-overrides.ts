@@ -1,4 +1,4 @@
-import type { Plan, PlanNode } from '../config/plan.js';
+import { targetsOf, type Plan } from '../config/plan.js';
 import { OUTPUT_FIELDS, type OutputParams } from './estimate.js';
 
 /** The output fields a target's `override_params` force on every body it sends, if any. */
@@ -8,22 +8,16 @@ function forced(params: Record<string, unknown>): OutputParams | undefined {
   return out;
 }
 
-function walk(node: PlanNode, out: Map<string, OutputParams>): void {
-  if (node.kind === 'strategy') {
-    for (const child of node.children) walk(child, out);
-    return;
-  }
-  const fields = forced(node.target.overrideParams) ?? {};
-  out.set(JSON.stringify(fields), fields);
-}
-
 const NONE: readonly OutputParams[] = [];
 
 function collect(plan: Plan): readonly OutputParams[] {
   // Without a config the model name picks a target built from the provider alone (PlanResolver.rootFor): it forces nothing.
   if (!plan.root) return NONE;
   const sets = new Map<string, OutputParams>();
-  walk(plan.root, sets);
+  for (const target of targetsOf(plan.root)) {
+    const fields = forced(target.overrideParams) ?? {};
+    sets.set(JSON.stringify(fields), fields);
+  }
   return sets.size === 1 && sets.has('{}') ? NONE : [...sets.values()];
 }
 

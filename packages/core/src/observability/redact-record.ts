@@ -1,4 +1,4 @@
-import type { Plan, PlanNode } from '../config/plan.js';
+import { targetsOf, type Plan } from '../config/plan.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { redactSecrets } from '../upstream/redact.js';
@@ -31,11 +31,6 @@ function targetSecrets(target: ResolvedTarget, out: Set<string>): void {
   collect(target.extra, false, out);
 }
 
-function walk(node: PlanNode | undefined, out: Set<string>): void {
-  if (!node) return;
-  if (node.kind === 'target') targetSecrets(node.target, out);
-  else for (const child of node.children) walk(child, out);
-}
 
 const byPlan = new WeakMap<Plan, string[]>();
 const byGateway = new WeakMap<GatewayInternals, string[]>();
@@ -45,7 +40,7 @@ function planSecrets(plan: Plan): string[] {
   let list = byPlan.get(plan);
   if (!list) {
     const out = new Set<string>();
-    walk(plan.root, out);
+    for (const target of targetsOf(plan.root)) targetSecrets(target, out);
     byPlan.set(plan, (list = [...out]));
   }
   return list;

@@ -1,13 +1,7 @@
-import type { PlanNode } from '../config/plan.js';
+import { targetsOf } from '../config/plan.js';
 import type { GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 
-function collect(node: PlanNode | undefined, out: Map<string, string>): void {
-  if (!node) return;
-  if (node.kind === 'strategy') return node.children.forEach((c) => collect(c, out));
-  const model = node.target.overrideParams.model;
-  if (typeof model === 'string' && !out.has(model)) out.set(model, node.target.provider);
-}
 
 /**
  * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
@@ -17,7 +11,10 @@ export function handleModels(gw: GatewayInternals, req: GatewayRequest, traceId:
   const plan = gw.plans.forRequest(req);
   const models = new Map<string, string>();
   for (const alias of Object.keys(plan.aliases)) models.set(alias, 'llmux');
-  collect(plan.root, models);
+  for (const target of targetsOf(plan.root)) {
+    const model = target.overrideParams.model;
+    if (typeof model === 'string' && !models.has(model)) models.set(model, target.provider);
+  }
   return {
     status: 200,
     headers: { 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId },
