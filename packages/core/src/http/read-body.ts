@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { readAllText, utf8 } from './bytes.js';
+import { nestsDeeper } from './json-depth.js';
 import { rememberJsonText } from './json-text.js';
 
 function tooLarge(limit: number): GatewayError {
@@ -49,10 +50,7 @@ async function readRaw(body: AsyncIterable<Uint8Array>, limit: number): Promise<
   }
 }
 
-/** JSON nested deeper than `max` is refused before anything walks it recursively. */
-export function checkDepth(value: unknown, max: number, depth = 0): void {
-  if (depth > max) throw new GatewayError('invalid_request', `request body is nested deeper than ${max} levels`, { param: 'body' });
-  if (typeof value !== 'object' || value === null) return;
-  if (Array.isArray(value)) for (const v of value) checkDepth(v, max, depth + 1);
-  else for (const k in value) checkDepth((value as Record<string, unknown>)[k], max, depth + 1);
+/** A body nested deeper than `max` is refused before anything walks it recursively. */
+export function checkDepth(value: unknown, max: number): void {
+  if (nestsDeeper(value, max)) throw new GatewayError('invalid_request', `request body is nested deeper than ${max} levels`, { param: 'body' });
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { compileConfig, hasLocalHome, resolveTarget, type CompileEnv } from '../config/compile.js';
-import { nestsDeeper } from '../config/json-depth.js';
+import { nestsDeeper } from '../http/json-depth.js';
 import { providerDefaults } from '../config/provider-defaults.js';
 import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileConfig } from '../../src/config/compile.js';
-import { nestsDeeper } from '../../src/config/json-depth.js';
+import { nestsDeeper } from '../../src/http/json-depth.js';
 import { checkDepth } from '../../src/http/read-body.js';
 import { validateOptions } from '../../src/options.js';
 import { builtinProviders, ProviderRegistry } from '../../src/providers/registry.js';
@@ -41,8 +41,16 @@ describe('model aliases', () => {
 
 describe('nestsDeeper', () => {
   const nested = (levels: number) => JSON.parse('['.repeat(levels) + ']'.repeat(levels));
-  it('counts as checkDepth does for bodies, without recursion', () => {
-    for (const [value, max] of [[nested(65), 64], [nested(66), 64], [{ a: { b: [1, 'x', null] } }, 3], [{ a: { b: [1] } }, 2], ['text', 0], [{ a: 1 }, 0]] as const) {
+  it('counts a value inside max containers as too deep, for config headers and bodies alike, without recursion', () => {
+    const cases = [
+      [nested(65), 64, false],
+      [nested(66), 64, true],
+      [{ a: { b: [1, 'x', null] } }, 3, false],
+      [{ a: { b: [1] } }, 2, true],
+      ['text', 0, false],
+      [{ a: 1 }, 0, true],
+    ] as const;
+    for (const [value, max, tooDeep] of cases) {
       const byBody = (() => {
         try {
           checkDepth(value, max);
@@ -52,6 +60,7 @@ describe('nestsDeeper', () => {
         }
       })();
       expect(nestsDeeper(value, max)).toBe(byBody);
+      expect(nestsDeeper(value, max)).toBe(tooDeep);
     }
     expect(nestsDeeper(nested(66), 64)).toBe(true);
     expect(nestsDeeper(nested(100_000), 64)).toBe(true);
