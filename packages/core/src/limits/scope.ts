@@ -1,3 +1,4 @@
+import { fnv1a } from '../fnv1a.js';
 import type { RequestState } from '../pipeline/state.js';
 
 /** Value of a scope for callers who lack that identity: they share one bucket rather than escape the limit. */
@@ -6,15 +7,10 @@ export const ANONYMOUS = '-';
 /** Scope values come from clients (metadata) too: long ones are cut and hashed so keys stay small. */
 const MAX_VALUE = 128;
 
-function fnv1a(s: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return (h >>> 0).toString(36);
-}
 
 function encode(value: string): string {
   const safe = encodeURIComponent(value);
-  return safe.length <= MAX_VALUE ? safe : `${safe.slice(0, MAX_VALUE - 8)}~${fnv1a(value)}`;
+  return safe.length <= MAX_VALUE ? safe : `${safe.slice(0, MAX_VALUE - 8)}~${fnv1a(value).toString(36)}`;
 }
 
 /** The caller's value for a scope. `metadata.<field>` prefers the app's own identity over client metadata. */

@@ -4,6 +4,7 @@ import type { ResolvedTarget } from '../providers/types.js';
 import type { BreakerDecision, BreakerPolicy, BreakerStatus, BreakerStore } from '../store/breaker-store.js';
 import { memoryBreaker } from '../store/memory/breaker.js';
 import { isUpstreamFailure } from './retry-policy.js';
+import { fnv1a } from '../fnv1a.js';
 
 /** The router's view of the circuit breaker: per target, fail-open when the store is unreachable. */
 export interface Breaker {
@@ -14,11 +15,6 @@ export interface Breaker {
   counts(e: GatewayError): boolean;
 }
 
-function fnv1a(text: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return (h >>> 0).toString(36);
-}
 
 /**
  * One circuit per upstream deployment a target reaches: its path plus a digest of provider, URL and
@@ -26,7 +22,7 @@ function fnv1a(text: string): string {
  * never part of it (it would land in Redis key names).
  */
 export const breakerKey = (t: ResolvedTarget) =>
-  `breaker:${t.path}:${fnv1a(`${t.provider}|${t.baseURL}|${String(t.overrideParams.model ?? '')}`)}`;
+  `breaker:${t.path}:${fnv1a(`${t.provider}|${t.baseURL}|${String(t.overrideParams.model ?? '')}`).toString(36)}`;
 
 export function policyOf(config: CircuitBreakerConfig): BreakerPolicy {
   return {

@@ -1,3 +1,4 @@
+import { fnv1a } from '../../fnv1a.js';
 import type { ChatMessage, ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import { openAICompatible } from '../openai-compatible/provider.js';
 import type { Provider, UpstreamRequest, UpstreamResponse } from '../types.js';
@@ -28,9 +29,7 @@ function replyText(body: ChatRequest & { mock_response?: unknown }): string {
 function embed(text: string, dims = 64): number[] {
   const v = new Array<number>(dims).fill(0);
   for (const word of text.toLowerCase().split(/\W+/).filter(Boolean)) {
-    let h = 2166136261;
-    for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 16777619);
-    v[(h >>> 0) % dims]! += 1;
+    v[fnv1a(word) % dims]! += 1;
   }
   const norm = Math.hypot(...v) || 1;
   return v.map((x) => x / norm);

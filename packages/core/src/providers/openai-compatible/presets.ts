@@ -1,3 +1,4 @@
+import { fnv1a, FNV_OFFSET } from '../../fnv1a.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import type { Provider } from '../types.js';
@@ -47,9 +48,7 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 function mistralCallId(id: string, salt: number): string {
   let out = '';
   for (let round = 0; out.length < 9; round++) {
-    let h = 2166136261 ^ (salt * 16777619) ^ round;
-    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
-    for (let n = h >>> 0, k = 0; k < 5 && out.length < 9; k++, n = Math.floor(n / 62)) out += BASE62[n % 62];
+    for (let n = fnv1a(id, FNV_OFFSET ^ Math.imul(salt, 16777619) ^ round), k = 0; k < 5 && out.length < 9; k++, n = Math.floor(n / 62)) out += BASE62[n % 62];
   }
   return out;
 }
