@@ -123,17 +123,16 @@ function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: 
 async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
   const text = await readText(res.body, 1 << 20).catch(() => '');
   const info = provider.error(res.status, text, res.headers);
-  const secrets = [ctx.target.apiKey];
-  return new GatewayError('provider_error', redactSecrets(info.message, secrets), {
+  const error = new GatewayError('provider_error', info.message, {
     status: res.status,
     provider: provider.id,
     source: 'provider',
     type: info.type ?? 'provider_error',
-    // Provider text, like the message: a provider may echo the key it was sent in any of them.
-    providerCode: info.code ? redactSecrets(info.code, secrets) : null,
-    param: info.param ? redactSecrets(info.param, secrets) : null,
+    providerCode: info.code ?? null,
+    param: info.param ?? null,
     ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
   });
+  return redactError(error, ctx.target.apiKey);
 }
 
 async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, control: AttemptControl, ctx: CallContext, signal = control.signal) {

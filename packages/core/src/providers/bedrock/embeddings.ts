@@ -1,3 +1,4 @@
+import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
@@ -21,8 +22,7 @@ const invalid = (message: string, param: string) => new GatewayError('invalid_re
  * string is its own request (`invoke.titan-embed-v2.cassette.yaml` shows the body).
  */
 export function toTitanBodies(input: EmbeddingsRequest, ctx: CallContext): string[] {
-  const params = ctx.target.overrideParams;
-  const body: EmbeddingsRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const body = withOverrides(input, ctx.target.overrideParams);
   if (!/(^|\.)amazon\.titan-embed-(text|g1-text)/.test(ctx.model)) {
     throw invalid(`model "${ctx.model}": bedrock embeddings support the amazon.titan-embed-text models`, 'model');
   }

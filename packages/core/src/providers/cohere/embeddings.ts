@@ -1,3 +1,4 @@
+import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
@@ -29,8 +30,7 @@ export function toCohereEmbeds(input: EmbeddingsRequest, ctx: CallContext): Arra
 }
 
 export function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Record<string, unknown> {
-  const params = ctx.target.overrideParams;
-  const body: EmbeddingsRequest = Object.keys(params).length ? { ...input, ...params } : input;
+  const body = withOverrides(input, ctx.target.overrideParams);
   const texts = typeof body.input === 'string' ? [body.input] : body.input;
   if (!texts.every((t): t is string => typeof t === 'string')) {
     throw new GatewayError('invalid_request', 'input: cohere embeds text; token arrays are not accepted', { param: 'input' });

@@ -1,3 +1,4 @@
+import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
@@ -65,8 +66,7 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
   return {
     async request(input, ctx): Promise<UpstreamRequest | UpstreamRequest[]> {
       // A target's override_params apply here as on every other provider's embeddings (dimensions, task type).
-      const params = ctx.target.overrideParams;
-      const body = Object.keys(params).length ? { ...input, ...params } : input;
+      const body = withOverrides(input, ctx.target.overrideParams);
       const op = flavor === 'gemini' ? 'batchEmbedContents' : 'predict';
       const url = endpointFor(flavor, op, ctx);
       if (body.encoding_format === 'base64') base64Calls.add(ctx);
