@@ -18,6 +18,8 @@ export interface AbortSource {
  * Code outside the gateway that needs a real signal (a custom `transport`, `fetch`) gets one
  * from `toSignal()`, made on first use.
  */
+const noop = () => {};
+
 export class AbortLink implements AbortSource {
   aborted = false;
   reason: unknown = undefined;
@@ -37,6 +39,17 @@ export class AbortLink implements AbortSource {
     if (!listeners) return;
     const i = listeners.indexOf(listener);
     if (i !== -1) listeners.splice(i, 1);
+  }
+
+  /** Aborts with `parent` (at once when it already has); returns what undoes the link. */
+  follow(parent: AbortSource): () => void {
+    if (parent.aborted) {
+      this.abort(parent.reason);
+      return noop;
+    }
+    const onAbort = () => this.abort(parent.reason);
+    parent.addEventListener('abort', onAbort, { once: true });
+    return () => parent.removeEventListener('abort', onAbort);
   }
 
   abort(reason: unknown = new Error('This operation was aborted')): void {

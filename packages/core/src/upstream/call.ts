@@ -42,7 +42,7 @@ class AttemptControl {
   private readonly own: AbortLink | undefined;
   private deadline: Deadline | undefined;
   private finished = false;
-  private readonly onParentAbort = () => this.own!.abort(this.parent.reason);
+  private unfollow: (() => void) | undefined;
 
   constructor(
     private readonly parent: AbortSource,
@@ -55,8 +55,7 @@ class AttemptControl {
     }
     const own = (this.own = new AbortLink());
     this.signal = own;
-    if (parent.aborted) own.abort(parent.reason);
-    else parent.addEventListener('abort', this.onParentAbort, { once: true });
+    this.unfollow = own.follow(parent);
     this.deadline = setDeadline(timeoutMs, () => {
       this.timedOut = true;
       own.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
@@ -78,7 +77,7 @@ class AttemptControl {
     this.stopTimeout();
     const own = this.own;
     if (!own) return;
-    this.parent.removeEventListener('abort', this.onParentAbort);
+    this.unfollow?.();
     if (!complete && !own.aborted) own.abort(ATTEMPT_OVER);
   }
 
@@ -209,9 +208,7 @@ const EMBED_CONCURRENCY = 4;
 async function inBatches<T, R>(items: T[], limit: number, parent: AbortSource, run: (item: T, signal: AbortSource) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   const batch = new AbortLink();
-  const onParentAbort = () => batch.abort(parent.reason);
-  if (parent.aborted) batch.abort(parent.reason);
-  else parent.addEventListener('abort', onParentAbort, { once: true });
+  const unfollow = batch.follow(parent);
   let next = 0;
   const worker = async () => {
     while (next < items.length && !batch.aborted) {
@@ -225,7 +222,7 @@ async function inBatches<T, R>(items: T[], limit: number, parent: AbortSource, r
     batch.abort(ATTEMPT_OVER);
     throw e;
   } finally {
-    parent.removeEventListener('abort', onParentAbort);
+    unfollow();
   }
   return out;
 }
