@@ -4,9 +4,8 @@ import { createGatewayController } from './gateway-controller.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { GatewayService } from './gateway-service.js';
 import { Gateway } from './gateway-token.js';
-import { GatewayBasePath } from './served-paths.js';
+import { GatewayBasePath, trimSlash } from './served-paths.js';
 
-const trimSlash = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
 
 /** The core gateway, built once from the resolved options. */
 function gatewayProvider(basePath: string): Provider {

@@ -9,7 +9,8 @@ interface HttpAdapterLike {
 /** The base paths served per HTTP server: one process may run several Nest apps (tests do). */
 const served = new WeakMap<object, Set<string>>();
 
-const normalize = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+/** A base path without its trailing slash: `/llm/` and `/llm` are one mount. */
+export const trimSlash = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
 
 /**
  * Claims `basePath` on the app's HTTP server, at boot. Two GatewayModules on one path would be two
@@ -26,7 +27,8 @@ export function claimBasePath(adapter: HttpAdapterLike | undefined, basePath: st
   }
   let paths = served.get(adapter);
   if (!paths) served.set(adapter, (paths = new Set()));
-  const key = normalize(basePath);
+  // Express matches routes without regard to case: `/LLM` is the same mount.
+  const key = trimSlash(basePath).toLowerCase();
   if (paths.has(key)) {
     throw new Error(
       `llmux: GatewayModule is imported twice for basePath "${basePath}": that would be two gateways with separate budgets, limits and cache. ` +
