@@ -1,3 +1,4 @@
+import { planForKey } from '../auth/key-plan.js';
 import { keyringOf } from '../auth/keyring-of.js';
 import type { GatewayKey } from '../auth/keyring.js';
 import { GatewayError } from '../errors.js';
@@ -124,12 +125,9 @@ export function usageReport(gw: GatewayInternals, usage: LimitUsage, now = Date.
   const keys = (gw.options.auth?.keys ?? [])
     .map((k) => ring?.byName(k.name))
     .filter((k): k is GatewayKey => !!k && (k.budgets.length > 0 || k.rateLimits.length > 0));
-  const ownScopes = new Set<string>();
-  const identities = keys.map((key) => {
-    const identity = { identity: { key: key.name }, metadata: {} } as unknown as RequestState;
-    ownScopes.add(scopeKey('key', identity));
-    return identity;
-  });
+  // The scope key admission gives each: `key=<name>`, encoded as any scope value is.
+  const keyScopes = keys.map((key) => scopeKey('key', { identity: { key: key.name }, metadata: {} } as unknown as RequestState));
+  const ownScopes = new Set(keyScopes);
 
   // The config's own limits, for every value of their scope found in the store. A scope key stands in
   // for the value, so two configs of one scope and window merge as they do for any one caller.
@@ -150,9 +148,10 @@ export function usageReport(gw: GatewayInternals, usage: LimitUsage, now = Date.
   const storedCounters = new Map(usage.counters.map((c) => [c.key, c]));
   const storedWindows = new Map(usage.windows.map((w) => [w.key, w]));
   keys.forEach((key, k) => {
-    const identity = identities[k]!;
-    const sk = scopeKey('key', identity);
-    const specs = limitSpecs([...plan.budgets, ...key.budgets], [...plan.rateLimits, ...key.rateLimits], (scope) => scopeKey(scope, identity), now);
+    const sk = keyScopes[k]!;
+    // The plan admission enforces for this key (planForKey): the config's limits and the key's own.
+    const keyPlan = planForKey(plan, key);
+    const specs = limitSpecs(keyPlan.budgets, keyPlan.rateLimits, (scope) => (scope === 'key' ? sk : scope), now);
     const budgetSource: Source = (i) => (i < plan.budgets.length ? { index: i } : { index: i - plan.budgets.length, gatewayKey: key.name });
     const rateSource: Source = (i) => (i < plan.rateLimits.length ? { index: i } : { index: i - plan.rateLimits.length, gatewayKey: key.name });
     for (const spec of specs.counters) {
