@@ -1,3 +1,4 @@
+import { upstreamModel } from '../cost/model-names.js';
 import { costTrailers, noteStreamUsage, withoutUsage, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders, type ResponseFacts } from '../http/headers.js';
@@ -23,7 +24,8 @@ export type ChatResult = { kind: 'completion'; completion: ChatCompletion } | { 
 /** The facts a response's headers state. Assigned field by field: conditional spreads build a temporary object each. */
 export function factsOf(state: RequestState): ResponseFacts {
   const facts: ResponseFacts = { traceId: state.traceId, cache: state.cache, retries: state.retries };
-  const target = state.target;
+  // A failed request names the target it tried last, as an answer names the one that answered.
+  const target = state.target ?? state.failedTarget;
   if (target) {
     facts.provider = target.provider;
     facts.target = target.path;
@@ -34,30 +36,19 @@ export function factsOf(state: RequestState): ResponseFacts {
 }
 
 /**
- * A failed request's headers say what routing did, as an answer's do: the retries made, the target
- * tried last and the cache's verdict. Only once routing ran (a refusal before it has none of these).
+ * A failed request's headers say what routing did, as an answer's do (`factsOf`: the retries made,
+ * the target tried last, the cache's verdict), once routing ran — a refusal before it has none of
+ * these. What earlier stages said stays said (an admitted request's x-ratelimit-*); the error's own win.
  */
 export function withRoutingFacts(error: GatewayError, state: RequestState, env: RouteEnv | undefined): GatewayError {
   if (!env) return error;
-  const facts: ResponseFacts = { traceId: state.traceId, retries: env.retries };
-  if (state.cache) facts.cache = state.cache;
-  const last = env.last;
-  if (last) {
-    facts.provider = last.provider;
-    facts.target = last.path;
-    facts.targetIndex = last.index;
-  }
-  // What earlier stages said stays said (an admitted request's x-ratelimit-*); the error's own win.
-  (error as { headers?: Record<string, string> }).headers = responseHeaders(facts, copyHeaders(error.headers, copyHeaders(state.headers)));
+  (error as { headers?: Record<string, string> }).headers = responseHeaders(factsOf(state), copyHeaders(error.headers, copyHeaders(state.headers)));
   return error;
 }
 
-/** Resolves the model sent upstream: the target's `override_params.model`, then aliases, then the request. */
+/** The model sent upstream (`upstreamModel`: the target's `override_params.model`, then aliases, then the request). */
 export function modelFor(state: RequestState, target: ResolvedTarget, inferred: string | undefined): string {
-  const override = target.overrideParams.model;
-  if (typeof override === 'string') return override;
-  const requested = inferred ?? state.body.model;
-  return state.plan.aliases[requested] ?? requested;
+  return upstreamModel(state.plan, target, inferred ?? state.body.model);
 }
 
 /**
