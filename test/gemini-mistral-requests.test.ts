@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, type TestApp } from './helpers/apps.js';
+import { appFactories, appPerTarget, type TestApp } from './helpers/apps.js';
 import { fixtureJson, fixtureText } from './helpers/fixtures.js';
 import { startMockUpstream, sseFromJsonl, type MockUpstream } from './helpers/mock-upstream.js';
 
@@ -13,8 +13,6 @@ import { startMockUpstream, sseFromJsonl, type MockUpstream } from './helpers/mo
  */
 
 let upstream: MockUpstream;
-const apps: Record<string, TestApp> = {};
-const clients: Record<string, OpenAI> = {};
 
 const targets = (url: string): Record<string, Record<string, unknown>> => ({
   google: { provider: 'google', api_key: 'AIza-review', custom_host: `${url}/v1beta` },
@@ -25,15 +23,11 @@ const targets = (url: string): Record<string, Record<string, unknown>> => ({
 
 beforeAll(async () => {
   upstream = await startMockUpstream();
-  for (const [name, target] of Object.entries(targets(upstream.url))) {
-    apps[name] = await appFactories.express5!({ env: {}, config: { targets: [target] } } as never);
-    clients[name] = new OpenAI({ baseURL: `${apps[name]!.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
-  }
 });
 afterAll(async () => {
-  for (const app of Object.values(apps)) await app.close();
   await upstream?.close();
 });
+const { apps, clients } = appPerTarget(targets, () => upstream);
 beforeEach(() => upstream.reset());
 
 const MISTRAL_OK = () => ({ json: fixtureJson('mistral/chat-completions.text.json') });

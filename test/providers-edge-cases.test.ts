@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, type TestApp } from './helpers/apps.js';
+import { appFactories, appPerTarget, type TestApp } from './helpers/apps.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, sseFromJsonl, type MockUpstream, type RecordedRequest } from './helpers/mock-upstream.js';
 import { AWS, eventFrame } from '../packages/core/test/providers/bedrock-setup.js';
@@ -14,8 +14,6 @@ import { AWS, eventFrame } from '../packages/core/test/providers/bedrock-setup.j
  */
 
 let upstream: MockUpstream;
-const apps: Record<string, TestApp> = {};
-const clients: Record<string, OpenAI> = {};
 
 const targets = (url: string): Record<string, Record<string, unknown>> => ({
   anthropic: { provider: 'anthropic', api_key: 'sk-ant-review', custom_host: `${url}/v1` },
@@ -34,15 +32,11 @@ const targets = (url: string): Record<string, Record<string, unknown>> => ({
 
 beforeAll(async () => {
   upstream = await startMockUpstream();
-  for (const [name, target] of Object.entries(targets(upstream.url))) {
-    apps[name] = await appFactories.express5!({ env: {}, config: { targets: [target] } } as never);
-    clients[name] = new OpenAI({ baseURL: `${apps[name]!.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
-  }
 });
 afterAll(async () => {
-  for (const app of Object.values(apps)) await app.close();
   await upstream?.close();
 });
+const { apps, clients } = appPerTarget(targets, () => upstream);
 beforeEach(() => upstream.reset());
 
 async function post(app: string, path: string, body: unknown) {

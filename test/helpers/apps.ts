@@ -1,4 +1,6 @@
 import type { Server } from 'node:http';
+import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import express4 from 'express4';
@@ -158,3 +160,23 @@ export const appFactories: Record<string, (options?: AppOptions) => Promise<Test
 };
 
 export { listen, closeServer };
+
+/**
+ * One Express 5 app per target (each serving only that target, no environment keys) and an `openai`
+ * SDK client for each, filled in `beforeAll` and closed in `afterAll`; for suites that compare what
+ * each provider's translator sends and answers.
+ */
+export function appPerTarget(targets: (upstreamURL: string) => Record<string, Record<string, unknown>>, upstream: () => { url: string }) {
+  const apps: Record<string, TestApp> = {};
+  const clients: Record<string, OpenAI> = {};
+  beforeAll(async () => {
+    for (const [name, target] of Object.entries(targets(upstream().url))) {
+      apps[name] = await appFactories.express5!({ env: {}, config: { targets: [target] } } as never);
+      clients[name] = new OpenAI({ baseURL: `${apps[name]!.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+    }
+  });
+  afterAll(async () => {
+    for (const app of Object.values(apps)) await app.close();
+  });
+  return { apps, clients };
+}
