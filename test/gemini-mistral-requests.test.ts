@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, appPerTarget, type TestApp } from './helpers/apps.js';
+import { appFactories, appPerTarget } from './helpers/apps.js';
 import { fixtureJson, fixtureText } from './helpers/fixtures.js';
 import { startMockUpstream, sseFromJsonl, type MockUpstream } from './helpers/mock-upstream.js';
 

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, appPerTarget, type TestApp } from './helpers/apps.js';
+import { appPerTarget } from './helpers/apps.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, sseFromJsonl, type MockUpstream, type RecordedRequest } from './helpers/mock-upstream.js';
 import { AWS, eventFrame } from '../packages/core/test/providers/bedrock-setup.js';
