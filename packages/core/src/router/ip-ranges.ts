@@ -1,7 +1,7 @@
 /**
  * Addresses a request-level `custom_host` must not reach: loopback, private, link-local (cloud
  * metadata at 169.254.169.254), CGNAT, unique-local and multicast, and IPv6 forms that embed an IPv4
- * address (mapped, NAT64, 6to4) — the usual ways around a v4-only blocklist.
+ * address (mapped, SIIT-translated, NAT64, 6to4, Teredo) — the usual ways around a v4-only blocklist.
  */
 const V4_BLOCKED: Array<[string, number]> = [
   ['0.0.0.0', 8],
@@ -71,8 +71,13 @@ function v6Blocked(g: number[]): boolean {
     if (f === 0 && g6 === 0 && h === 1) return true; // ::1
     if (f === 0xffff || f === 0) return v4Blocked(embedded); // ::ffff:a.b.c.d and the old ::a.b.c.d
   }
+  if (a === 0 && b === 0 && c === 0 && d === 0 && e === 0xffff && f === 0) return v4Blocked(embedded); // SIIT ::ffff:0:a.b.c.d
   if (a === 0x64 && b === 0xff9b && c === 0 && d === 0 && e === 0 && f === 0) return v4Blocked(embedded); // NAT64
+  // The local-use NAT64 prefix (RFC 8215) translates into whatever network its operator chose.
+  if (a === 0x64 && b === 0xff9b && c === 1) return true;
   if (a === 0x2002) return v4Blocked(((b << 16) | c) >>> 0); // 6to4
+  // Teredo: the server's IPv4 in the second and third groups, the client's inverted in the last two.
+  if (a === 0x2001 && b === 0) return v4Blocked(((c << 16) | d) >>> 0) || v4Blocked(~embedded >>> 0);
   if ((a & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
   if ((a & 0xffc0) === 0xfe80 || (a & 0xffc0) === 0xfec0) return true; // link-local, old site-local
   if ((a & 0xff00) === 0xff00) return true; // multicast

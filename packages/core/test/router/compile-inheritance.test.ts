@@ -65,12 +65,14 @@ describe('config inheritance', () => {
 
 describe('blocked address ranges', () => {
   it('leaves public addresses alone', () => {
-    for (const ip of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '2001:4860:4860::8888']) {
+    for (const ip of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '2001:4860:4860::8888', '2001:0:4136:e378:8000:63bf:f7f7:f7f7']) {
       expect(isBlockedAddress(ip), ip).toBe(false);
     }
   });
   it('blocks private, loopback, link-local, CGNAT and embedded-v4 forms', () => {
-    for (const ip of ['10.0.0.1', '127.1.2.3', '169.254.169.254', '100.100.100.200', '::', '::1', 'fe80::1%eth0', 'fc00::1', '64:ff9b::a9fe:a9fe', '2002:a9fe:a9fe::1', '::ffff:192.168.0.1']) {
+    for (const ip of ['10.0.0.1', '127.1.2.3', '169.254.169.254', '100.100.100.200', '::', '::1', 'fe80::1%eth0', 'fc00::1', '64:ff9b::a9fe:a9fe', '2002:a9fe:a9fe::1', '::ffff:192.168.0.1',
+      // SIIT, local-use NAT64, Teredo to 127.0.0.1 (client bits inverted) and via a private server
+      '::ffff:0:a00:1', '64:ff9b:1::a00:1', '2001:0:4136:e378:8000:63bf:80ff:fffe', '2001:0:a00:1::1']) {
       expect(isBlockedAddress(ip), ip).toBe(true);
     }
     expect(isBlockedAddress('example.com')).toBeUndefined();
