@@ -44,6 +44,37 @@ function twoToolCallStream(): string[] {
   return [...events.slice(0, firstCallEnd), ...second, ...events.slice(firstCallEnd)];
 }
 
+/** The same two calls with their fragments alternating (0, 1, 0, 1…), as some OpenAI-compatible servers send them (synthetic). */
+function interleavedToolCallStream(): string[] {
+  const events = twoToolCallStream();
+  const first = events.filter((e) => /"tool_calls":\[\{"index":0/.test(e));
+  const second = events.filter((e) => /"tool_calls":\[\{"index":1/.test(e));
+  const start = events.indexOf(first[0]!);
+  const rest = events.slice(start).filter((e) => !first.includes(e) && !second.includes(e));
+  const mixed = first.flatMap((e, i) => [e, ...(second[i] ? [second[i]!] : [])]);
+  return [...events.slice(0, start), ...mixed, ...second.slice(first.length), ...rest];
+}
+
+/** Anthropic's rule for a stream: deltas only to the block started last and not yet stopped, blocks numbered in order. */
+function blockOrderErrors(events: Anthropic.MessageStreamEvent[]): string[] {
+  const errors: string[] = [];
+  let open: number | undefined;
+  let next = 0;
+  for (const e of events) {
+    if (e.type === 'content_block_start') {
+      if (open !== undefined) errors.push(`block ${e.index} started while ${open} was open`);
+      if (e.index !== next) errors.push(`block ${e.index} started, expected ${next}`);
+      open = e.index;
+      next++;
+    } else if (e.type === 'content_block_delta' && e.index !== open) errors.push(`delta for block ${e.index} while ${open ?? 'none'} was open`);
+    else if (e.type === 'content_block_stop') {
+      if (e.index !== open) errors.push(`stop for block ${e.index} while ${open ?? 'none'} was open`);
+      open = undefined;
+    }
+  }
+  return errors;
+}
+
 describe('/v1/messages against an OpenAI target', () => {
   let app: TestApp;
   let client: Anthropic;
@@ -134,6 +165,43 @@ describe('/v1/messages against an OpenAI target', () => {
     ]);
     expect(uses[0]!.input).toEqual(uses[1]!.input);
     expect(Object.keys(uses[0]!.input as object).length).toBeGreaterThan(0);
+  });
+
+  it('streams parallel tool calls whose fragments interleave as valid blocks with whole inputs', async () => {
+    const chunks = interleavedToolCallStream();
+    // The fixture really alternates: a fragment of call 1 comes between two of call 0.
+    const order = chunks.map((e) => /"tool_calls":\[\{"index":(\d)/.exec(e)?.[1]).filter(Boolean).join('');
+    expect(order).toMatch(/^0101/);
+    upstream.enqueue('/v1/chat/completions', { chunks });
+    const stream = client.messages.stream({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'Capitals?' }], tools: [weatherTool] });
+    const events: Anthropic.MessageStreamEvent[] = [];
+    stream.on('streamEvent', (e) => void events.push(e));
+    const msg = await stream.finalMessage();
+    expect(blockOrderErrors(events)).toEqual([]);
+    const uses = msg.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+    expect(uses.map((u) => u.id)).toEqual(['call_ZR5UUuTt3pf61kjwAJIYdVMj', 'call_second']);
+    const sequential = fixtureText('openai/chat-completions.tool-call.stream-include-usage.sse');
+    const args = splitSse(sequential)
+      .map((e) => /"arguments":"((?:[^"\\]|\\.)*)"/.exec(e)?.[1])
+      .filter((a) => a !== undefined)
+      .map((a) => JSON.parse(`"${a}"`) as string)
+      .join('');
+    expect(uses[0]!.input).toEqual(JSON.parse(args));
+    expect(uses[1]!.input).toEqual(JSON.parse(args));
+  });
+
+  it('keeps streaming call after call live: the second call arrives fragment by fragment, not whole at the end', async () => {
+    upstream.enqueue('/v1/chat/completions', { chunks: twoToolCallStream(), chunkDelayMs: 20 });
+    const stream = client.messages.stream({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'Capitals?' }], tools: [weatherTool] });
+    const events: Anthropic.MessageStreamEvent[] = [];
+    stream.on('streamEvent', (e) => void events.push(e));
+    await stream.finalMessage();
+    expect(blockOrderErrors(events)).toEqual([]);
+    const starts = events.flatMap((e, i) => (e.type === 'content_block_start' ? [i] : []));
+    expect(starts).toHaveLength(2);
+    // Live: the second call's fragments come as deltas of their own, not as one piece at the end.
+    const secondDeltas = events.slice(starts[1]).filter((e) => e.type === 'content_block_delta');
+    expect(secondDeltas.length).toBeGreaterThan(1);
   });
 
   it('sends images and documents as OpenAI image_url, file and text parts', async () => {

@@ -9,18 +9,44 @@ import { utf8Bytes } from '../../http/bytes.js';
 
 const sse = (type: string, data: unknown) => utf8Bytes(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
 
-type Open = { kind: 'text' | 'thinking' | 'tool'; index: number };
+type Open = { kind: 'text' | 'thinking' | 'tool'; index: number; call?: ToolCall };
+
+/** One OpenAI tool call (by its `index`) on its way to a `tool_use` block. */
+interface ToolCall {
+  id: string;
+  name: string;
+  args: string;
+  state: 'waiting' | 'open' | 'closed';
+}
+
+/** Arguments that already parse are a whole JSON value: nothing valid can follow, the call is done. */
+function complete(args: string): boolean {
+  if (!args) return false;
+  try {
+    JSON.parse(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * OpenAI chunks → Anthropic's event sequence. Anthropic blocks are strictly sequential, so a change
- * of kind (reasoning → text → tool call) closes the open block and starts the next; each OpenAI
- * tool-call index keeps the block it opened, so argument fragments land on the right `tool_use`.
+ * of kind (reasoning → text → tool call) closes the open block and starts the next.
+ *
+ * OpenAI tool calls are told apart by `index`, and a provider may interleave their argument
+ * fragments (0, 1, 0, 1…), while a `tool_use` block, once stopped, takes no more deltas. So a second
+ * call starts its block only once the open call's arguments are a complete JSON value (the usual
+ * call-after-call stream keeps streaming live); until then it waits, collecting its fragments, and
+ * goes out whole when the open call completes or the message ends.
  */
 class EventWriter {
   private started = false;
   private open: Open | undefined;
   private next = 0;
-  private readonly tools = new Map<number, number>();
+  private readonly tools = new Map<number, ToolCall>();
+  private readonly waiting: ToolCall[] = [];
+  private readonly held: Array<{ kind: 'text' | 'thinking'; text: string }> = [];
   private stop: string | null = null;
   /** OpenAI streams a refusal in `delta.refusal`: it goes out as text, and the stop reason says so. */
   private refused = false;
@@ -47,7 +73,69 @@ class EventWriter {
   private close(out: Uint8Array[]): void {
     if (!this.open) return;
     out.push(sse('content_block_stop', { type: 'content_block_stop', index: this.open.index }));
+    if (this.open.call) this.open.call.state = 'closed';
     this.open = undefined;
+  }
+
+  /** Opens `call`'s block, with what it collected while it waited. */
+  private startTool(call: ToolCall, out: Uint8Array[]): void {
+    this.close(out);
+    const index = this.next++;
+    call.state = 'open';
+    const block = { type: 'tool_use', id: call.id || `toolu_${crypto.randomUUID().replace(/-/g, '')}`, name: call.name, input: {} };
+    out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: block }));
+    if (call.args) out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: call.args } }));
+    this.open = { kind: 'tool', index, call };
+  }
+
+  /** Whether a new block may start now: no tool call is open, or the open one is complete. */
+  private toolDone(): boolean {
+    const call = this.open?.call;
+    return !call || call.state === 'closed' || complete(call.args);
+  }
+
+  private startWaiting(out: Uint8Array[]): void {
+    // Checked first: completeness parses the open call's arguments, which need not happen per fragment.
+    if ((!this.held.length && !this.waiting.length) || !this.toolDone()) return;
+    const held = this.held.splice(0);
+    for (const h of held) this.textDelta(h.kind, h.text, out);
+    while (this.waiting.length && this.toolDone()) this.startTool(this.waiting.shift()!, out);
+  }
+
+  /** Text or reasoning; held back while a tool call is open with its arguments unfinished (its block would have to stop). */
+  private textDelta(kind: 'text' | 'thinking', text: string, out: Uint8Array[]): void {
+    if (!this.toolDone()) {
+      this.held.push({ kind, text });
+      return;
+    }
+    const index = this.ensure(kind, out);
+    const delta = kind === 'text' ? { type: 'text_delta', text } : { type: 'thinking_delta', thinking: text };
+    out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta }));
+  }
+
+  private toolFragment(call: NonNullable<NonNullable<ChatCompletionChunk['choices'][number]['delta']>['tool_calls']>[number], out: Uint8Array[]): void {
+    const key = call.index ?? this.tools.size;
+    const args = call.function?.arguments ?? '';
+    let tool = this.tools.get(key);
+    if (!tool) {
+      tool = { id: call.id ?? '', name: call.function?.name ?? '', args, state: 'waiting' };
+      this.tools.set(key, tool);
+      if (this.waiting.length || !this.toolDone()) this.waiting.push(tool);
+      else this.startTool(tool, out);
+      return;
+    }
+    if (tool.state === 'waiting') {
+      tool.id ||= call.id ?? '';
+      tool.name ||= call.function?.name ?? '';
+      tool.args += args;
+      return;
+    }
+    // A stopped block's arguments were complete JSON (blocks stop early for nothing else), so what
+    // follows can only be whitespace.
+    if (tool.state === 'closed' || !args) return;
+    tool.args += args;
+    out.push(sse('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'input_json_delta', partial_json: args } }));
+    this.startWaiting(out);
   }
 
   private ensure(kind: 'text' | 'thinking', out: Uint8Array[]): number {
@@ -66,33 +154,13 @@ class EventWriter {
     if (chunk.usage) this.usage = chunk.usage;
     const choice = chunk.choices?.find((c) => c.index === 0);
     const d = choice?.delta;
-    if (d?.reasoning_content) {
-      const index = this.ensure('thinking', out);
-      out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: d.reasoning_content } }));
-    }
-    if (typeof d?.content === 'string' && d.content) {
-      const index = this.ensure('text', out);
-      out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: d.content } }));
-    }
+    if (d?.reasoning_content) this.textDelta('thinking', d.reasoning_content, out);
+    if (typeof d?.content === 'string' && d.content) this.textDelta('text', d.content, out);
     if (typeof d?.refusal === 'string' && d.refusal) {
       this.refused = true;
-      const index = this.ensure('text', out);
-      out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: d.refusal } }));
+      this.textDelta('text', d.refusal, out);
     }
-    for (const call of d?.tool_calls ?? []) {
-      const key = call.index ?? this.tools.size;
-      let index = this.tools.get(key);
-      if (index === undefined) {
-        this.close(out);
-        index = this.next++;
-        this.tools.set(key, index);
-        const block = { type: 'tool_use', id: call.id || `toolu_${crypto.randomUUID().replace(/-/g, '')}`, name: call.function?.name ?? '', input: {} };
-        out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: block }));
-        this.open = { kind: 'tool', index };
-      }
-      const args = call.function?.arguments;
-      if (args) out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: args } }));
-    }
+    for (const call of d?.tool_calls ?? []) this.toolFragment(call, out);
     if (choice?.finish_reason) this.stop = choice.finish_reason;
     return out;
   }
@@ -100,6 +168,10 @@ class EventWriter {
   end(): Uint8Array[] {
     const out: Uint8Array[] = [];
     if (!this.started) this.begin({ id: '', object: 'chat.completion.chunk', created: 0, model: this.model, choices: [] }, out);
+    // The stream is over: whatever waited goes out now, complete or not.
+    if (this.open?.call) this.close(out);
+    this.startWaiting(out);
+    for (const call of this.waiting.splice(0)) this.startTool(call, out);
     this.close(out);
     out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: this.refused ? 'refusal' : toStopReason(this.stop), stop_sequence: null }, usage: toAnthropicUsage(this.usage) }));
     out.push(sse('message_stop', { type: 'message_stop' }));
