@@ -3,7 +3,7 @@ export { GatewayError, ERROR_STATUS, type ErrorCode, type AttemptSummary } from 
 export { AbortLink, type AbortSource } from './upstream/abort-link.js';
 export { within } from './timing/within.js';
 export type { GatewayRequest, GatewayResponse, GatewayContext } from './types.js';
-export type { GatewayOptions, ProviderDefaults, GatewayLogger, RequestLimits } from './options.js';
+export type { GatewayOptions, ProviderDefaults, GatewayLogger, RequestLimits, PricingEntry } from './options.js';
 export type { RoutingOptions, ResolveHost } from './router/routing-options.js';
 export type {
   GatewayConfig,

@@ -53,6 +53,33 @@ export interface LimitOptions {
   reservationTtl?: number;
 }
 
+/**
+ * One model's prices: USD per million tokens, except the two fees. A rate left out falls back to
+ * the rate of the wider part it belongs to, as in the price database.
+ */
+export interface PricingEntry {
+  input: number;
+  output: number;
+  /** Cache reads. Default: `input`. */
+  cached_input?: number;
+  /** Cache writes (Anthropic's 5-minute write). Default: `input`. */
+  cache_write?: number;
+  /** Anthropic's 1-hour cache writes. Default: `cache_write`. */
+  cache_write_1h?: number;
+  /** Reasoning (thinking) tokens. Default: `output`. */
+  reasoning?: number;
+  /** Audio input tokens. Default: `input`. */
+  input_audio?: number;
+  /** Audio input tokens read from the cache. Default: `cached_input` when set, else `input_audio`. */
+  cached_input_audio?: number;
+  /** Audio output tokens. Default: `output`. */
+  output_audio?: number;
+  /** USD per request, on top of tokens (Perplexity's request fee). Default: none. */
+  per_request?: number;
+  /** USD per server-side web search. Default: none. */
+  per_web_search?: number;
+}
+
 export interface GatewayOptions {
   /** Where the adapters mount the gateway. Default `/llm`. The core itself sees paths relative to it. */
   basePath?: string;
@@ -70,8 +97,8 @@ export interface GatewayOptions {
    * cache only (budgets, limits and breaker then stay in memory); anything else is refused.
    */
   store?: GatewayStore | KeyvLike;
-  /** USD per million tokens, by model; overrides the price database. */
-  pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number; reasoning?: number }>;
+  /** Prices by model (or `provider/model`); an entry replaces the price database's for that model. */
+  pricing?: Record<string, PricingEntry>;
   /**
    * A model with no price in `pricing` or the database: `allow` (default) answers it without
    * `x-llmux-cost`, with `x-llmux-cost-status: unpriced` and a warning log, and counts $0 toward cost
@@ -169,13 +196,30 @@ export interface GatewayOptions {
 
 const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function');
 
+const rate = z.number().nonnegative().optional();
+
 const optionsSchema = z.looseObject({
   basePath: z.string().regex(/^\/[^?#]*$/, 'basePath must start with "/"').optional(),
   config: z.union([configSchema, z.string()]).optional(),
   providers: z.record(z.string(), z.looseObject({ baseURL: httpUrl.optional(), apiKey: z.string().optional() })).optional(),
   customProviders: z.array(z.looseObject({ id: z.string(), chat: z.object({}).passthrough() })).optional(),
   pricing: z
-    .record(z.string(), z.looseObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
+    .record(
+      z.string(),
+      z.strictObject({
+        input: z.number().nonnegative(),
+        output: z.number().nonnegative(),
+        cached_input: rate,
+        cache_write: rate,
+        cache_write_1h: rate,
+        reasoning: rate,
+        input_audio: rate,
+        cached_input_audio: rate,
+        output_audio: rate,
+        per_request: rate,
+        per_web_search: rate,
+      }),
+    )
     .optional(),
   allowRequestConfig: z.boolean().optional(),
   unpricedPolicy: z.enum(['allow', 'reject']).optional(),

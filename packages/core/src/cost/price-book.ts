@@ -46,11 +46,25 @@ const DATABASE_KEYS: ReadonlyArray<[Exclude<keyof PriceSheet, 'input' | 'output'
   ['webSearchesKcount', 'web_searches_kcount'],
 ];
 
+/** The option's fields → the sheet's (fees per request and per search → the database's per thousand). */
+const OPTION_FIELDS: ReadonlyArray<[keyof PricingOption[string], Exclude<keyof PriceSheet, 'input' | 'output'>, number]> = [
+  ['cached_input', 'cacheRead', 1],
+  ['cache_write', 'cacheWrite', 1],
+  ['cache_write_1h', 'cacheWrite1h', 1],
+  ['reasoning', 'reasoning', 1],
+  ['input_audio', 'inputAudio', 1],
+  ['cached_input_audio', 'cacheAudioRead', 1],
+  ['output_audio', 'outputAudio', 1],
+  ['per_request', 'requestsKcount', 1000],
+  ['per_web_search', 'webSearchesKcount', 1000],
+];
+
 function fromOption(p: PricingOption[string]): PriceSheet {
   const sheet: PriceSheet = { input: p.input, output: p.output };
-  if (p.cached_input !== undefined) sheet.cacheRead = p.cached_input;
-  if (p.cache_write !== undefined) sheet.cacheWrite = p.cache_write;
-  if (p.reasoning !== undefined) sheet.reasoning = p.reasoning;
+  for (const [from, to, scale] of OPTION_FIELDS) {
+    const v = p[from];
+    if (v !== undefined) sheet[to] = v * scale;
+  }
   return sheet;
 }
 

@@ -2,6 +2,7 @@ import { calcPrice, extractUsage, findProvider } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { fixtureJson } from '../../../../test/helpers/fixtures.js';
 import { PriceBook } from '../../src/cost/price-book.js';
+import { createGateway } from '../../src/index.js';
 import { priceTokens, worstCasePrice } from '../../src/cost/price-sheet.js';
 import { tokenCounts } from '../../src/cost/token-counts.js';
 import type { Usage } from '../../src/providers/openai-types.js';
@@ -188,6 +189,44 @@ describe('price book', () => {
     expect(own.find('openai', ['gpt-4o'])).toEqual({ input: 1, output: 2 });
     expect(own.find('openai', ['gpt-4o-mini'])).toEqual({ input: 3, output: 4, cacheRead: 0.5 });
     expect(own.find('azure-openai', ['gpt-4o-mini'])).not.toEqual({ input: 3, output: 4, cacheRead: 0.5 });
+  });
+
+  it('takes every rate the database has from the pricing option: 1-hour cache writes, audio, request and search fees', () => {
+    const own = new PriceBook({
+      'my-model': {
+        input: 1,
+        output: 4,
+        cached_input: 0.1,
+        cache_write: 1.25,
+        cache_write_1h: 2,
+        reasoning: 5,
+        input_audio: 3,
+        cached_input_audio: 0.3,
+        output_audio: 8,
+        per_request: 0.005,
+        per_web_search: 0.01,
+      },
+    });
+    const sheet = own.find('openai', ['my-model'])!;
+    // 100 plain input, 200 cache reads (50 of them audio), 300 cache writes (120 for an hour), 40 audio in;
+    // 60 output of which 10 reasoning and 20 audio; 2 web searches.
+    const usage = {
+      prompt_tokens: 640,
+      completion_tokens: 60,
+      total_tokens: 700,
+      prompt_tokens_details: { cached_tokens: 200, cached_tokens_details: { audio_tokens: 50 }, cache_creation_tokens: 300, cache_creation_1h_tokens: 120, audio_tokens: 90 },
+      completion_tokens_details: { reasoning_tokens: 10, audio_tokens: 20 },
+      server_tool_use: { web_search_requests: 2 },
+    } as Usage;
+    const t = tokenCounts(usage);
+    const expected =
+      (100 * 1 + 40 * 3 + 150 * 0.1 + 50 * 0.3 + 180 * 1.25 + 120 * 2 + 30 * 4 + 10 * 5 + 20 * 8) / 1e6 + 0.005 + 2 * 0.01;
+    expect(priceTokens(sheet, t)).toBeCloseTo(expected, 12);
+  });
+
+  it('refuses a pricing entry with a misspelt or negative rate, naming it', () => {
+    expect(() => createGateway({ pricing: { m: { input: 1, output: 1, cache_read: 1 } as never } })).toThrow('options.pricing.m: Unrecognized key: "cache_read"');
+    expect(() => createGateway({ pricing: { m: { input: 1, output: 1, per_request: -1 } } })).toThrow('options.pricing.m.per_request');
   });
 
   it('finds nothing for unknown models and self-hosted servers, and prices the local mock at zero', () => {
