@@ -120,6 +120,36 @@ describe('bedrock Converse, non-stream, replaying the recorded bodies', () => {
     });
   });
 
+  it('leaves cache points out for models Bedrock serves without prompt caching, which would refuse the request', async () => {
+    const cached = { type: 'text', text: 'Long rules.', cache_control: { type: 'ephemeral' } } as OpenAI.ChatCompletionContentPartText;
+    const cases: Array<[string, boolean]> = [
+      ['us.meta.llama3-3-70b-instruct-v1:0', false],
+      ['mistral.mistral-large-2407-v1:0', false],
+      ['us.deepseek.r1-v1:0', false],
+      ['anthropic.claude-3-sonnet-20240229-v1:0', false],
+      ['anthropic.claude-3-5-sonnet-20240620-v1:0', false],
+      ['anthropic.claude-3-5-haiku-20241022-v1:0', true],
+      ['global.anthropic.claude-haiku-4-5-20251001-v1:0', true],
+      ['eu.amazon.nova-pro-v1:0', true],
+      ['arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123', true],
+    ];
+    for (const [model, keeps] of cases) {
+      g.upstream.reset();
+      g.upstream.route(`/model/${encodeURIComponent(model)}/converse`, { json: fixtureJson('bedrock/converse.text.json') });
+      await g.client.chat.completions.create({
+        model,
+        messages: [
+          { role: 'system', content: [cached] },
+          { role: 'user', content: [{ ...cached, text: 'Long body' }, { type: 'text', text: 'Question?' }] },
+        ],
+      });
+      const sent = g.upstream.requests[0]!.json;
+      const points = [...sent.system, ...sent.messages[0].content].filter((b: object) => 'cachePoint' in b).length;
+      expect(points, model).toBe(keeps ? 2 : 0);
+      expect(sent.messages[0].content.filter((b: { text?: string }) => b.text).map((b: { text: string }) => b.text), model).toEqual(['Long body', 'Question?']);
+    }
+  });
+
   it('sends PDFs as documents and Anthropic-style cache_control as cache points', async () => {
     g.upstream.enqueue(SONNET_PATH, { json: fixtureJson('bedrock/converse.text.json') });
     await g.client.chat.completions.create({

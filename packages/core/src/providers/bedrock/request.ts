@@ -4,6 +4,7 @@ import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { ConverseMessage, ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';
 import { hasToolBlocks, toConverseMessages } from './request-messages.js';
+import { cachesPrompts, dropCachePoints } from './prompt-caching.js';
 
 /**
  * OpenAI parameters that are translated below or have no Converse equivalent (dropped, as Portkey does).
@@ -151,6 +152,7 @@ export function toConverseRequest(input: ChatRequest, ctx: CallContext): Convers
   const body = withOverrides(input, ctx.target.overrideParams);
   if (typeof body.n === 'number' && body.n > 1) throw invalid('n: bedrock returns one choice per request', 'n');
   const out: ConverseRequest = toConverseMessages(body.messages);
+  if (!cachesPrompts(ctx.model)) dropCachePoints(out);
   const config = inferenceConfig(body);
   if (Object.keys(config).length) out.inferenceConfig = config;
   const tools = toolConfig(body, out.messages);
