@@ -95,6 +95,22 @@ describe('upstream failures', () => {
   // whether the gateway or the provider failed"; "Never … a 200 with an error inside".
   // Before the fix: `null` → 500 internal_error blamed on the gateway, fallback never tried (pipeline/chat.ts reads
   // `result.completion.usage` after routing returned); `[]` → relayed as a 200 `[]`, fallback never tried.
+  // Bodies past the 64 KiB a stream may queue unread pause the upstream socket: read whole, they must
+  // still arrive whole (dispatched-response-adversarial.test.ts drives the pause itself).
+  it('large answers arrive whole: a 2 MiB completion and a 3 MiB embeddings list', async () => {
+    const long = { ...completion, choices: [{ ...completion.choices[0], message: { role: 'assistant', content: 'x'.repeat(2 * 1024 * 1024) } }] };
+    const vectors = { ...embeddings, data: Array.from({ length: 100 }, (_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: 1536 }, (_, i) => i / 1536) })) };
+    ups[0]!.enqueue(CHAT, { json: long });
+    ups[0]!.enqueue(EMBED, { json: vectors });
+    const app = await start({ targets: [target(0)] });
+    const client = new OpenAI({ baseURL: app.gatewayURL + '/v1', apiKey: 'sk-client', maxRetries: 0, timeout: 10_000 });
+    const chat = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(chat.choices[0]!.message.content).toHaveLength(2 * 1024 * 1024);
+    const list = await client.embeddings.create({ model: 'text-embedding-3-small', input: Array.from({ length: 100 }, (_, i) => `t${i}`), encoding_format: 'float' });
+    expect(list.data).toHaveLength(100);
+    expect(list.data[99]!.embedding).toHaveLength(1536);
+  });
+
   it('a 200 with a JSON body that is not a completion (null, []) falls over to the next target', async () => {
     const app = await start({ strategy: { mode: 'fallback' }, targets: [target(0), target(1)] });
     for (const junk of ['null', '[]']) {

@@ -9,9 +9,11 @@ const HIGH_WATER = 64 * 1024;
 const DUMP_LIMIT = 128 * 1024;
 
 const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined };
+const EMPTY = new Uint8Array(0);
 const released = () => new Error('the upstream body was released before its end');
 
 type Settle<T> = { resolve: (value: T) => void; reject: (error: unknown) => void };
+type Waiter = Settle<IteratorResult<Uint8Array>> & { promise?: Promise<IteratorResult<Uint8Array>> };
 
 /**
  * One upstream call as undici's dispatch handler, and its answer's body. undici's `request()` wraps
@@ -32,12 +34,18 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
   private abortCall: ((reason: Error) => void) | undefined;
   private resumeCall: (() => void) | undefined;
   private paused = false;
+  /** Chunks not yet read are `queue[head..]`. */
   private queue: Uint8Array[] = [];
+  /**
+   * An index rather than `shift()`: past ~16k entries V8 copies the array on every shift, and an
+   * upstream of one-byte chunks queues 64k of them (seconds of blocked event loop to read).
+   */
+  private head = 0;
   private queued = 0;
   private ended = false;
   private failed: { error: unknown } | undefined;
   /** A `next()` waiting for a chunk. */
-  private waiter: Settle<IteratorResult<Uint8Array>> | undefined;
+  private waiter: Waiter | undefined;
   /** A `readAll()` collecting the body. */
   private whole: (Settle<Uint8Array> & { limit: number; tooLarge: () => Error }) | undefined;
   /** `dump()`: what arrives is counted and dropped. */
@@ -127,7 +135,7 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
     }
     if (this.ended) return;
     this.failed ??= { error };
-    this.queue = [];
+    this.drop();
     this.dumping?.resolve();
     const whole = this.whole;
     this.whole = undefined;
@@ -145,18 +153,34 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
 
   next(): Promise<IteratorResult<Uint8Array>> {
     const queue = this.queue;
-    if (queue.length) {
-      const value = queue.shift()!;
+    if (this.head < queue.length) {
+      const value = queue[this.head]!;
+      // Not held once read.
+      queue[this.head++] = EMPTY;
       this.queued -= value.byteLength;
-      if (this.paused && !queue.length) {
-        this.paused = false;
-        this.resumeCall?.();
+      if (this.head === queue.length) {
+        this.drop();
+        if (this.paused) {
+          this.paused = false;
+          this.resumeCall?.();
+        }
+      } else if (this.head >= 1024 && this.head * 2 >= queue.length) {
+        // A reader that never quite catches up never empties the queue: compacted now and then
+        // (when at least half of it is read, so the copy stays O(1) per chunk).
+        queue.splice(0, this.head);
+        this.head = 0;
       }
       return Promise.resolve({ done: false, value });
     }
     if (this.failed) return Promise.reject(this.failed.error);
     if (this.ended) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    // A second read while one waits (allowed by the protocol) queues behind it: one waiter slot would
+    // otherwise drop the first read's promise, which then never settles.
+    const waiting = this.waiter?.promise;
+    if (waiting) return waiting.then(() => this.next(), () => this.next());
+    const promise = new Promise<IteratorResult<Uint8Array>>((resolve, reject) => (this.waiter = { resolve, reject }));
+    this.waiter!.promise = promise;
+    return promise;
   }
 
   /** The reader stopped early (`break` in `for await`): the upstream call has nothing left to do. */
@@ -173,16 +197,19 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
       return Promise.reject(tooLarge());
     }
     if (this.ended) return Promise.resolve(this.takeAll());
+    // Set before resuming: undici parses what the socket holds at once, within `resume()`, and that
+    // may end the body or overflow it; chunks it gave a reader not yet set would pause it again.
+    const all = new Promise<Uint8Array>((resolve, reject) => (this.whole = { resolve, reject, limit, tooLarge }));
     if (this.paused) {
       this.paused = false;
       this.resumeCall?.();
     }
-    return new Promise((resolve, reject) => (this.whole = { resolve, reject, limit, tooLarge }));
+    return all;
   }
 
   private dump(): Promise<void> {
     if (this.ended || this.failed) return Promise.resolve();
-    this.queue = [];
+    this.drop();
     return new Promise((resolve) => {
       this.dumping = { resolve, read: this.queued };
       this.queued = 0;
@@ -194,8 +221,8 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
   }
 
   private takeAll(): Uint8Array {
-    const bytes = concatBytes(this.queue, this.queued);
-    this.queue = [];
+    const bytes = concatBytes(this.head ? this.queue.slice(this.head) : this.queue, this.queued);
+    this.drop();
     this.queued = 0;
     return bytes;
   }
@@ -203,13 +230,23 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
   private release(): void {
     if (this.ended || this.failed) return;
     this.failed = { error: released() };
-    this.queue = [];
+    this.drop();
     this.abort(this.failed.error as Error);
   }
 
   private abort(reason: Error): void {
-    // Before a socket takes the call there is nothing to abort yet: `onConnect` checks the signal.
-    if (!this.ended) this.abortCall?.(reason);
+    if (this.ended) return;
+    if (this.abortCall) return this.abortCall(reason);
+    // Still queued for a socket: undici calls `onConnect` (which then aborts it) only once one is
+    // free, maybe minutes later behind long streams, so the caller is answered now.
+    const start = this.start;
+    this.start = undefined;
+    start?.reject(reason);
+  }
+
+  private drop(): void {
+    this.queue = [];
+    this.head = 0;
   }
 
   private unlisten(): void {
