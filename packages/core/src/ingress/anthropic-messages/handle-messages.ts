@@ -13,23 +13,24 @@ import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../type
 import { anthropicErrorResponse } from './errors.js';
 import { createPassthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
-import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints } from './to-chat-request.js';
+import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutToolErrors } from './to-chat-request.js';
 import { toMessage } from './to-message.js';
 import { validateMessages } from './validate.js';
 
 /**
- * Providers whose translators turn `cache_control` on content parts into their own cache points
- * (Bedrock: Converse `cachePoint`, or the Anthropic body of InvokeModel). Every other one gets the
- * body without breakpoints: the OpenAI-compatible ones would forward them, and OpenAI rejects them.
+ * Providers whose translators read the Anthropic marks the OpenAI body carries: `cache_control` on
+ * content parts (Bedrock: Converse `cachePoint`, or the Anthropic body of InvokeModel) and `is_error`
+ * on tool messages (toolResult `status`). Every other one gets the body without them: the
+ * OpenAI-compatible ones would forward them, and OpenAI and Groq reject such fields.
  */
-const READS_BREAKPOINTS = new Set(['bedrock']);
+const READS_MARKS = new Set(['bedrock']);
 
 /**
  * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
- * so do cache breakpoints the provider does not read (`strip`), and a request with Anthropic-only
+ * so do the marks the provider does not read (`strip`), and a request with Anthropic-only
  * content fails this attempt only (a fallback may still serve it).
  */
-function forOthers(provider: Provider, unsupported: GatewayError | undefined, strip: boolean): Provider {
+function forOthers(provider: Provider, unsupported: GatewayError | undefined, strip: (body: ChatRequest) => ChatRequest): Provider {
   return {
     ...provider,
     chat: {
@@ -37,7 +38,7 @@ function forOthers(provider: Provider, unsupported: GatewayError | undefined, st
       request(body, ctx) {
         if (unsupported) throw unsupported;
         const { [EXTRAS_FIELD]: _extras, ...rest } = body;
-        return provider.chat.request(strip ? withoutBreakpoints(rest as ChatRequest) : (rest as ChatRequest), ctx);
+        return provider.chat.request(strip(rest as ChatRequest), ctx);
       },
     },
   };
@@ -59,17 +60,25 @@ export async function handleMessages(
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
-    const { body, unsupported, breakpoints } = toChatRequest(original);
+    const { body, unsupported, breakpoints, toolErrors } = toChatRequest(original);
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
     const pass = anthropic && createPassthrough(anthropic, original);
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
-      if (!unsupported && !breakpoints && body[EXTRAS_FIELD] === undefined) return undefined;
+      if (!unsupported && !breakpoints && !toolErrors && body[EXTRAS_FIELD] === undefined) return undefined;
       const base = gw.registry.get(target.provider)!;
       let p = others.get(base.id);
-      if (!p) others.set(base.id, (p = forOthers(base, unsupported, breakpoints && !READS_BREAKPOINTS.has(base.id))));
+      if (!p) {
+        const reads = READS_MARKS.has(base.id);
+        const strip = (b: ChatRequest): ChatRequest => {
+          if (reads) return b;
+          const out = breakpoints ? withoutBreakpoints(b) : b;
+          return toolErrors ? withoutToolErrors(out) : out;
+        };
+        others.set(base.id, (p = forOthers(base, unsupported, strip)));
+      }
       return p;
     };
     const result = await runChat(gw, state, { providerFor });

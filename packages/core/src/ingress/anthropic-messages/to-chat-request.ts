@@ -15,6 +15,8 @@ interface Translation {
   untitled: number;
   /** Whether a cache breakpoint was carried, which targets that do not read them must not get. */
   breakpoints: boolean;
+  /** Whether a tool message carries `is_error`, likewise. */
+  toolErrors: boolean;
 }
 
 function unsupported(tr: Translation, param: string, message: string, block: unknown): undefined {
@@ -74,12 +76,26 @@ function toPart(block: AnthropicBlock, at: string, tr: Translation): ContentPart
   return { ...part, cache_control: cache };
 }
 
-/** Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept for the round trip. */
-function toolMessage(block: AnthropicBlock, at: string, tr: Translation): ChatMessage {
+/**
+ * Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept
+ * for the round trip (see `withoutToolErrors`). A tool message holds text only (OpenAI: "Image URLs
+ * are only allowed for messages with role 'user'"; Gemini's and Bedrock's translators read text
+ * only too), so images and files of a result (screenshots) go to `moved`, for the user turn after it.
+ */
+function toolMessage(block: AnthropicBlock, at: string, tr: Translation, moved: ContentPart[]): ChatMessage {
   const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
-  const content = typeof b.content === 'string' ? b.content : plain(parts(b.content ?? [], `${at}.content`, tr));
+  let content: string | ContentPart[];
+  if (typeof b.content === 'string') content = b.content;
+  else {
+    const all = parts(b.content ?? [], `${at}.content`, tr);
+    moved.push(...all.filter((p) => p.type !== 'text'));
+    content = plain(all.filter((p) => p.type === 'text'));
+  }
   const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
-  if (b.is_error) message.is_error = true;
+  if (b.is_error) {
+    message.is_error = true;
+    tr.toolErrors = true;
+  }
   return message;
 }
 
@@ -109,12 +125,26 @@ export function withoutBreakpoints(body: ChatRequest): ChatRequest {
   return { ...body, messages };
 }
 
+/**
+ * The body for a target whose translator does not read `is_error` (only Bedrock's does): strict
+ * OpenAI-compatible servers refuse fields a message does not define (Groq: "property 'is_error' is
+ * unsupported"), and the others ignore it anyway.
+ */
+export function withoutToolErrors(body: ChatRequest): ChatRequest {
+  const messages = body.messages.map((m) => {
+    if (m.is_error === undefined) return m;
+    const { is_error: _flag, ...rest } = m;
+    return rest as ChatMessage;
+  });
+  return { ...body, messages };
+}
+
 function userMessages(content: string | AnthropicBlock[], at: string, tr: Translation): ChatMessage[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: ChatMessage[] = [];
   const rest: ContentPart[] = [];
   content.forEach((block, k) => {
-    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, tr));
+    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, tr, rest));
     else {
       const part = toPart(block, `${at}[${k}]`, tr);
       if (part) rest.push(part);
@@ -180,10 +210,10 @@ function effortFor(req: AnthropicRequest): string | undefined {
 /**
  * An Anthropic Messages body → the OpenAI chat body the pipeline runs on (any provider can then
  * answer it), the first part that only an Anthropic target could take, if any, and whether the
- * body carries cache breakpoints.
+ * body carries cache breakpoints or failed tool results.
  */
-export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError; breakpoints: boolean } {
-  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false };
+export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError; breakpoints: boolean; toolErrors: boolean } {
+  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false, toolErrors: false };
   const messages: ChatMessage[] = [];
   if (typeof req.system === 'string') {
     if (req.system) messages.push({ role: 'system', content: req.system });
@@ -228,5 +258,6 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (tr.dropped.length) extras.dropped = tr.dropped;
   if (Object.keys(extras).length) body[EXTRAS_FIELD] = extras;
   const first = tr.issues[0];
-  return first ? { body, unsupported: first, breakpoints: tr.breakpoints } : { body, breakpoints: tr.breakpoints };
+  const marks = { breakpoints: tr.breakpoints, toolErrors: tr.toolErrors };
+  return first ? { body, unsupported: first, ...marks } : { body, ...marks };
 }

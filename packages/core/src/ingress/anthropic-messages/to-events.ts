@@ -11,6 +11,22 @@ const sse = (type: string, data: unknown) => utf8Bytes(`event: ${type}\ndata: ${
 
 type Open = { kind: 'text' | 'thinking' | 'tool'; index: number; call?: ToolCall };
 
+/** What goes into blocks other than tool calls, in the order it arrived. */
+type Piece = { kind: 'text' | 'thinking'; text: string } | { kind: 'signature'; signature: string } | { kind: 'redacted'; data: string };
+
+/**
+ * Signed and redacted thinking arrive as `thinking_blocks` deltas (Bedrock, Anthropic translators):
+ * Claude needs both back next turn. Their thinking text came as `reasoning_content` already.
+ */
+function thinkingPieces(blocks: unknown): Piece[] {
+  if (!Array.isArray(blocks)) return [];
+  return blocks.flatMap((b: { type?: unknown; signature?: unknown; data?: unknown }): Piece[] => {
+    if (b?.type === 'thinking' && typeof b.signature === 'string' && b.signature) return [{ kind: 'signature', signature: b.signature }];
+    if (b?.type === 'redacted_thinking' && typeof b.data === 'string') return [{ kind: 'redacted', data: b.data }];
+    return [];
+  });
+}
+
 /** One OpenAI tool call (by its `index`) on its way to a `tool_use` block. */
 interface ToolCall {
   id: string;
@@ -46,7 +62,7 @@ class EventWriter {
   private next = 0;
   private readonly tools = new Map<number, ToolCall>();
   private readonly waiting: ToolCall[] = [];
-  private readonly held: Array<{ kind: 'text' | 'thinking'; text: string }> = [];
+  private readonly held: Piece[] = [];
   private stop: string | null = null;
   /** OpenAI streams a refusal in `delta.refusal`: it goes out as text, and the stop reason says so. */
   private refused = false;
@@ -98,18 +114,32 @@ class EventWriter {
     // Checked first: completeness parses the open call's arguments, which need not happen per fragment.
     if ((!this.held.length && !this.waiting.length) || !this.toolDone()) return;
     const held = this.held.splice(0);
-    for (const h of held) this.textDelta(h.kind, h.text, out);
+    for (const h of held) this.piece(h, out);
     while (this.waiting.length && this.toolDone()) this.startTool(this.waiting.shift()!, out);
   }
 
-  /** Text or reasoning; held back while a tool call is open with its arguments unfinished (its block would have to stop). */
-  private textDelta(kind: 'text' | 'thinking', text: string, out: Uint8Array[]): void {
+  /** Text, reasoning or a thinking block's end; held back while a tool call is open with its arguments unfinished (its block would have to stop). */
+  private piece(p: Piece, out: Uint8Array[]): void {
     if (!this.toolDone()) {
-      this.held.push({ kind, text });
+      this.held.push(p);
       return;
     }
-    const index = this.ensure(kind, out);
-    const delta = kind === 'text' ? { type: 'text_delta', text } : { type: 'thinking_delta', thinking: text };
+    if (p.kind === 'redacted') {
+      this.close(out);
+      const index = this.next++;
+      out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: { type: 'redacted_thinking', data: p.data } }));
+      out.push(sse('content_block_stop', { type: 'content_block_stop', index }));
+      return;
+    }
+    if (p.kind === 'signature') {
+      const index = this.ensure('thinking', out);
+      out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: p.signature } }));
+      // The signature covers this block's thinking only: later reasoning is a block of its own.
+      this.close(out);
+      return;
+    }
+    const index = this.ensure(p.kind, out);
+    const delta = p.kind === 'text' ? { type: 'text_delta', text: p.text } : { type: 'thinking_delta', thinking: p.text };
     out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta }));
   }
 
@@ -117,6 +147,9 @@ class EventWriter {
     const key = call.index ?? this.tools.size;
     const args = call.function?.arguments ?? '';
     let tool = this.tools.get(key);
+    // Some servers (Ollama, SGLang) give every parallel call index 0: another id there is another call,
+    // and fragments without an id belong to the latest.
+    if (tool?.id && call.id && call.id !== tool.id) tool = undefined;
     if (!tool) {
       tool = { id: call.id ?? '', name: call.function?.name ?? '', args, state: 'waiting' };
       this.tools.set(key, tool);
@@ -154,11 +187,12 @@ class EventWriter {
     if (chunk.usage) this.usage = chunk.usage;
     const choice = chunk.choices?.find((c) => c.index === 0);
     const d = choice?.delta;
-    if (d?.reasoning_content) this.textDelta('thinking', d.reasoning_content, out);
-    if (typeof d?.content === 'string' && d.content) this.textDelta('text', d.content, out);
+    if (d?.reasoning_content) this.piece({ kind: 'thinking', text: d.reasoning_content }, out);
+    for (const p of thinkingPieces(d?.thinking_blocks)) this.piece(p, out);
+    if (typeof d?.content === 'string' && d.content) this.piece({ kind: 'text', text: d.content }, out);
     if (typeof d?.refusal === 'string' && d.refusal) {
       this.refused = true;
-      this.textDelta('text', d.refusal, out);
+      this.piece({ kind: 'text', text: d.refusal }, out);
     }
     for (const call of d?.tool_calls ?? []) this.toolFragment(call, out);
     if (choice?.finish_reason) this.stop = choice.finish_reason;
