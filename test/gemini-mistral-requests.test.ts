@@ -70,6 +70,20 @@ describe('mistral: what the gateway hands out must be accepted when the client s
     expect(sent.messages[1]).not.toHaveProperty('reasoning_content');
   });
 
+  // Mistral's chat schema has no `user` (its strict validation answers 422 extra_forbidden): neither an
+  // OpenAI client's `user` nor the `metadata.user_id` of an Anthropic client may reach it.
+  it('does not send OpenAI\'s user field, from either SDK', async () => {
+    upstream.enqueue('/v1/chat/completions', MISTRAL_OK());
+    await clients.mistral!.chat.completions.create({ model: 'mistral-small-latest', user: 'u-42', seed: 7, messages: [{ role: 'user', content: 'Hi' }] });
+    const sent = upstream.requests.at(-1)!.json;
+    expect(sent).not.toHaveProperty('user');
+    expect(sent.random_seed).toBe(7);
+    upstream.enqueue('/v1/chat/completions', MISTRAL_OK());
+    const anthropic = new Anthropic({ baseURL: apps.mistral!.gatewayURL, apiKey: 'sk-ant-client', maxRetries: 0 });
+    await anthropic.messages.create({ model: 'mistral-small-latest', max_tokens: 50, metadata: { user_id: 'u-42' }, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(upstream.requests.at(-1)!.json).not.toHaveProperty('user');
+  });
+
   /**
    * Regression M2.
    * Mistral answers 400 "Tool call id was call_… but must be a-z, A-Z, 0-9, with a length of 9."

@@ -84,13 +84,16 @@ function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messag
 
 /**
  * Mistral validates bodies strictly (422 `extra_forbidden` for unknown fields) and names two of
- * OpenAI's parameters its own way: `max_tokens` only (see `maxTokens`), and `random_seed`.
+ * OpenAI's parameters its own way: `max_tokens` only (see `maxTokens`), and `random_seed`. OpenAI's
+ * `user` has no counterpart in its chat schema (nor in its embeddings, see below); `/v1/messages`
+ * sets it from `metadata.user_id`, which Claude Code sends on every request.
  */
 function adaptForMistral(body: ChatRequest): void {
   if (body.seed !== undefined) {
     body.random_seed ??= body.seed;
     delete body.seed;
   }
+  delete body.user;
   if (Array.isArray(body.messages)) body.messages = mistralMessages(body.messages);
 }
 
