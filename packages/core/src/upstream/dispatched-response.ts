@@ -49,7 +49,7 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
   /** A `readAll()` collecting the body. */
   private whole: (Settle<Uint8Array> & { limit: number; tooLarge: () => Error }) | undefined;
   /** `dump()`: what arrives is counted and dropped. */
-  private dumping: { resolve: () => void; read: number } | undefined;
+  private dumping: { resolve: () => void; read: number; done: Promise<void> } | undefined;
   private readonly onAbort: () => void;
 
   constructor(
@@ -192,6 +192,8 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
   /** Every remaining byte, refusing more than `limit` (the call is then aborted and `tooLarge()` thrown). */
   readAll(limit: number, tooLarge: () => Error): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed.error);
+    // One reader at a time: a second would take the first one's place, leaving its promise unsettled.
+    if (this.whole || this.dumping) return Promise.reject(new Error('the upstream body is already being read'));
     if (this.queued > limit) {
       this.release();
       return Promise.reject(tooLarge());
@@ -209,15 +211,18 @@ export class DispatchedResponse implements AsyncIterableIterator<Uint8Array> {
 
   private dump(): Promise<void> {
     if (this.ended || this.failed) return Promise.resolve();
+    // Asked twice, both callers wait for the one release.
+    if (this.dumping) return this.dumping.done;
     this.drop();
-    return new Promise((resolve) => {
-      this.dumping = { resolve, read: this.queued };
-      this.queued = 0;
-      if (this.paused) {
-        this.paused = false;
-        this.resumeCall?.();
-      }
-    });
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.dumping = { resolve, read: this.queued, done };
+    this.queued = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.resumeCall?.();
+    }
+    return done;
   }
 
   private takeAll(): Uint8Array {

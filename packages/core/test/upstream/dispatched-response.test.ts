@@ -196,3 +196,24 @@ describe('UpstreamClient over undici dispatch', () => {
     await expect(call(url)).rejects.toThrow(/ECONNREFUSED/);
   });
 });
+
+describe('one reader per body', () => {
+  it('a second whole-body read is refused instead of leaving the first unsettled; two dumps share one release', async () => {
+    let finish!: () => void;
+    const url = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":');
+      finish = () => res.end('1}');
+    });
+    const res = await call(url);
+    const first = readText(res.body);
+    await expect(readText(res.body)).rejects.toThrow('already being read');
+    finish();
+    expect(await first).toBe('{"a":1}');
+
+    const second = await call(url);
+    const dumps = [second.dump(), second.dump()];
+    finish();
+    await expect(Promise.all(dumps)).resolves.toEqual([undefined, undefined]);
+  });
+});
