@@ -36,7 +36,7 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   async function serve(req: Req, res: ServerResponse, path: string): Promise<void> {
     const context = identify ? await identify(req) : undefined;
     const response = await gateway.handle(
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res) },
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },
       context,
     );
     await writeResponse(res, response);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, addTrailers, bodyFor, gatewayPath, jsonText } from '@llmux/core/node';
+import { abortLinkFor, addTrailers, bodyFor, gatewayPath, jsonText, markAnswering } from '@llmux/core/node';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
 export interface KoaLikeContext {
@@ -108,9 +108,11 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     const { req, res } = ctx;
     const response = await gateway.handle(
       // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, (ctx.request as { body?: unknown }).body), signal: abortLinkFor(res) },
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, (ctx.request as { body?: unknown }).body), signal: abortLinkFor(res, { untilAnswered: true }) },
       context,
     );
+    // From here Koa ends the response with the gateway's answer; ended earlier, the host answered.
+    markAnswering(res);
     ctx.status = response.status;
     // Headers before the body: Koa would otherwise pick its own content type for it.
     ctx.set(response.headers);

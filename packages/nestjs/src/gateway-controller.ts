@@ -51,7 +51,7 @@ export function createGatewayController(basePath: string): Type<unknown> {
     async handle(@Req() req: RoutedRequest, @Res() res: ServerResponse): Promise<void> {
       const context = this.options.identify ? await this.options.identify(req) : undefined;
       const response = await this.gateway.handle(
-        { method: req.method ?? 'GET', path: pathBelowRoute(req), headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res) },
+        { method: req.method ?? 'GET', path: pathBelowRoute(req), headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },
         context,
       );
       await writeResponse(res, response);

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { takeJsonText } from '../http/json-text.js';
 import type { GatewayResponse } from '../types.js';
+import { markAnswering } from './abort-signal.js';
 
 type Flushable = ServerResponse & { flush?: () => void };
 
@@ -51,6 +52,11 @@ export function jsonText(body: unknown): string {
  */
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   const { status, headers, body } = response;
+  if (res.headersSent || res.writableEnded) {
+    // The host answered first (a timeout): writing would throw, and a stream left unread holds its upstream.
+    if (isAsyncIterable(body)) await body[Symbol.asyncIterator]().return?.(undefined);
+    return;
+  }
   if (!isAsyncIterable(body)) {
     // An answer the upstream sent and nothing changed leaves as the upstream's own text (json-text.ts).
     const payload =
@@ -59,6 +65,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
     for (const name in headers) res.setHeader(name, headers[name]!);
     res.statusCode = status;
     res.setHeader('content-length', typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength);
+    markAnswering(res);
     res.end(payload);
     return;
   }
@@ -77,6 +84,8 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
         complete = true;
         break;
       }
+      // Ended by the host meanwhile (a timeout interceptor): a write now emits an 'error' nobody handles.
+      if (res.writableEnded) break;
       if (!res.write(next.value)) {
         // A write to a response whose client left returns false too: stop rather than wait.
         if (res.destroyed) break;
@@ -88,6 +97,9 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
     // Ends the source (and with it the upstream call) when we stopped early.
     await iterator.return?.(undefined);
     if (complete && response.trailers && !res.destroyed && !res.writableEnded) addTrailers(res, response.trailers);
-    if (!res.destroyed && !res.writableEnded) res.end();
+    if (!res.destroyed && !res.writableEnded) {
+      markAnswering(res);
+      res.end();
+    }
   }
 }
