@@ -87,6 +87,10 @@ for (const [name, make] of Object.entries(EXPRESSES)) {
     it("app.use('/llm', gatewayMiddleware()) serves /llm, not /llm/llm", async () => {
       const url = await mount((app, mw) => app.use('/llm', mw));
       await expectServedAt(url, '/llm');
+      // Express took `/llm` off already: a second one is a path under the gateway, not its /v1/models.
+      const doubled = await fetch(`${url}/llm/llm/v1/models`);
+      expect(doubled.status).toBe(404);
+      expect((await doubled.json()).error.code).toBe('not_found');
     });
 
     it("app.use('/ai', gatewayMiddleware({ basePath: '/ai' })) serves /ai (the README's form)", async () => {

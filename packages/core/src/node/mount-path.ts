@@ -6,11 +6,13 @@
 export function gatewayPath(url: string, basePath: string, mountedAt = ''): string | undefined {
   const base = basePath.length > 1 && basePath.endsWith('/') ? basePath.slice(0, -1) : basePath;
   if (base === '/' || base === '') return url;
+  // Mounted at its base path, the framework already took it off: a URL that starts with it again
+  // (`/llm/llm/v1/models`) is another path, not the gateway's `/v1/models`.
+  if (mountedAt && (mountedAt === base || mountedAt.endsWith(base))) return url;
   if (url.startsWith(base)) {
     const next = url.charCodeAt(base.length);
     // `/llm`, `/llm/…`, `/llm?…` — but not `/llmfoo`.
     if (Number.isNaN(next) || next === 47 || next === 63) return url.slice(base.length) || '/';
   }
-  if (mountedAt && (mountedAt === base || mountedAt.endsWith(base))) return url;
   return undefined;
 }
