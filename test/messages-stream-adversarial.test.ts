@@ -4,11 +4,10 @@
  * checked against Anthropic's event grammar; each test's comment says what went wrong before.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { EventStreamCodec } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { appFactories, type TestApp } from './helpers/apps.js';
-import { fixtureBytes, fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
+import { eventStream, framesOf, type Frame } from './helpers/bedrock-frames.js';
+import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { sseFromJsonl, startMockUpstream, type MockReply, type MockUpstream } from './helpers/mock-upstream.js';
 
 let upstream: MockUpstream;
@@ -94,33 +93,6 @@ async function streamed(client: Anthropic, params: Partial<Anthropic.MessageCrea
 
 // ---- AWS event-stream frames (Bedrock ConverseStream), decoded and re-encoded with valid CRCs ----
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
-interface Frame {
-  event: string;
-  body: Record<string, unknown>;
-}
-function framesOf(path: string): Frame[] {
-  const buf = fixtureBytes(path);
-  const frames: Frame[] = [];
-  for (let at = 0; at < buf.length; at += buf.readUInt32BE(at)) {
-    const m = codec.decode(new Uint8Array(buf.subarray(at, at + buf.readUInt32BE(at))));
-    frames.push({ event: String(m.headers[':event-type']!.value), body: JSON.parse(toUtf8(m.body)) });
-  }
-  return frames;
-}
-function eventStream(frames: Frame[]): MockReply {
-  const bytes = frames.map((f) =>
-    codec.encode({
-      headers: {
-        ':event-type': { type: 'string', value: f.event },
-        ':content-type': { type: 'string', value: 'application/json' },
-        ':message-type': { type: 'string', value: 'event' },
-      },
-      body: fromUtf8(JSON.stringify(f.body)),
-    }),
-  );
-  return { headers: { 'content-type': 'application/vnd.amazon.eventstream' }, chunks: bytes };
-}
 
 describe('/v1/messages streams of Claude on Bedrock keep what the next turn must send back', () => {
   const frames = () => framesOf('bedrock/converse-stream.reasoning.eventstream.bin');

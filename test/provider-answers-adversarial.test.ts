@@ -6,12 +6,11 @@
  * Gemini n = 2 streams, the chunk grammar and include_usage per provider, n refused on streams).
  */
 import OpenAI from 'openai';
-import { EventStreamCodec } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { appPerTarget } from './helpers/apps.js';
-import { fixtureBytes, fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
-import { sseFromJsonl, startMockUpstream, type MockReply, type MockUpstream } from './helpers/mock-upstream.js';
+import { eventStream, framesOf } from './helpers/bedrock-frames.js';
+import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
+import { sseFromJsonl, startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
 
 let upstream: MockUpstream;
 const BEDROCK_MODEL = 'us.amazon.nova-micro-v1:0';
@@ -41,33 +40,6 @@ beforeEach(() => upstream.reset());
 
 // ---- helpers ----
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
-interface Frame {
-  event: string;
-  body: Record<string, unknown>;
-}
-function framesOf(path: string): Frame[] {
-  const buf = fixtureBytes(path);
-  const frames: Frame[] = [];
-  for (let at = 0; at < buf.length; at += buf.readUInt32BE(at)) {
-    const m = codec.decode(new Uint8Array(buf.subarray(at, at + buf.readUInt32BE(at))));
-    frames.push({ event: String(m.headers[':event-type']!.value), body: JSON.parse(toUtf8(m.body)) });
-  }
-  return frames;
-}
-function eventStream(frames: Frame[]): MockReply {
-  const bytes = frames.map((f) =>
-    codec.encode({
-      headers: {
-        ':event-type': { type: 'string', value: f.event },
-        ':content-type': { type: 'string', value: 'application/json' },
-        ':message-type': { type: 'string', value: 'event' },
-      },
-      body: fromUtf8(JSON.stringify(f.body)),
-    }),
-  );
-  return { headers: { 'content-type': 'application/vnd.amazon.eventstream' }, chunks: bytes };
-}
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
