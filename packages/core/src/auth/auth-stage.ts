@@ -1,16 +1,9 @@
-import { targetsOf, type Plan } from '../config/plan.js';
-import { upstreamModel } from '../cost/model-names.js';
+import { candidatesFor } from '../cost/model-names.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { PipelineStage } from '../pipeline/state.js';
 import { keyringOf } from './keyring-of.js';
 import { planForKey } from './key-plan.js';
-
-/** Every model a client's plan may send upstream for `model`: each target's, after its override and the plan's aliases. */
-function modelsSent(plan: Plan, model: string): string[] {
-  const targets = targetsOf(plan.root);
-  return targets.length ? targets.map((t) => upstreamModel(plan, t, model)) : [plan.aliases[model] ?? model];
-}
 
 /**
  * What a gateway key may do, checked once the body is known and before any limit is counted: its
@@ -33,8 +26,9 @@ export function authStage(gw: GatewayInternals): PipelineStage {
             ? // The server's own aliases and targets are its choice: the name the key may use is enough.
               allows(model) || allows(state.plan.aliases[model] ?? model)
             : // A client's config could alias an allowed name to any model, or force one on a target:
-              // every model it may send upstream must be allowed.
-              modelsSent(state.plan, model).every(allows);
+              // every model it may send upstream must be allowed (the ones budgets are reserved for; a
+              // model no target can take gets the router's 400, with nothing sent).
+              candidatesFor(gw, state).every((c) => allows(c.models[0]!));
         if (!permitted) {
           throw new GatewayError('forbidden', `model "${model}" is not allowed for gateway key "${key.name}"; allowed: ${key.models!.join(', ')}`, {
             param: 'model',

@@ -16,11 +16,6 @@ export interface Candidate {
   models: string[];
 }
 
-/**
- * The client's name is not a candidate where an override or alias replaced it: that model is never
- * called, and pricing the call as it would invent a cost (or let `unpricedPolicy: 'reject'` admit an
- * unpriced model).
- */
 const byPlan = new WeakMap<Plan, Map<string, Candidate[]>>();
 
 /**
