@@ -150,7 +150,11 @@ describe('SSRF: client-chosen hosts', () => {
     const res = await chat(g, {
       'x-portkey-config': JSON.stringify({ provider: 'openai', api_key: 'sk-client', custom_host: 'http://[::1]:1/v1', request_timeout: 500 }),
     });
-    expect(res.status).not.toBe(403); // the guard must let it through (the connection itself then fails: nothing listens on [::1]:1)
+    // The guard lets it through: the connection itself then fails (nothing listens on [::1]:1), a
+    // provider network error — not the guard's 403.
+    expect(res.status).not.toBe(403);
+    expect(res.status).toBe(502);
+    expect(errorOf(res)).toMatchObject({ code: 'network_error' });
   });
 
   // Gap: the upstream client never follows a redirect to a metadata address.
@@ -200,11 +204,10 @@ describe('request-level config: bad input gets a 4xx, never a 500 or a hang', ()
       strategy: { mode: 'conditional', conditions: [{ query: { 'metadata.x': { $regex: '^(a+)+$' } }, then: 'a' }], default: 'a' },
       targets: [{ name: 'a', provider: 'mock' }],
     };
-    const started = Date.now();
     const res = await chat(g(), { 'x-portkey-config': JSON.stringify(config), 'x-portkey-metadata': JSON.stringify({ x: `${'a'.repeat(27)}!` }) }, { model: 'mock' });
-    const elapsed = Date.now() - started;
-    // Either refused up front (4xx naming the $regex) or answered promptly.
-    expect(res.status === 400 || elapsed < 1000, `status ${res.status} after ${elapsed} ms`).toBe(true);
+    // Refused up front, naming the operator: a client's config may not use $regex at all.
+    expect(res.status).toBe(400);
+    expect(errorOf(res).message).toMatch(/\$regex/);
   });
 
   // Brief: "unknown providers must get a clear 4xx naming the field"; the same config in the server's

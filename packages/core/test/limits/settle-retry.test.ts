@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createGateway, createMemoryStore, type GatewayLogger, type GatewayStore, type SettleAmounts } from '@llmux/core';
 
 /**
@@ -40,6 +40,10 @@ const config = { targets: [{ provider: 'mock', override_params: { model: 'mock-1
 const chat = { model: 'any', max_tokens: 10, messages: [{ role: 'user' as const, content: 'Hello there' }] };
 const counted = async (store: GatewayStore) => (await store.readUsage()).counters[0];
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('settling budgets when the store fails', () => {
   it('retries a failed settlement in the background until it is recorded, once', async () => {
     const mode = { down: true };
@@ -75,6 +79,8 @@ describe('settling budgets when the store fails', () => {
   });
 
   it('close() runs a pending retry at once rather than after its backoff, and waits for it', async () => {
+    // The clock never moves: a close() that waited out the backoff would never resolve.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const mode = { down: true };
     const { store, calls, inner } = flakyStore(mode);
     const gw = createGateway({ store, logger: false, config });
@@ -90,10 +96,12 @@ describe('settling budgets when the store fails', () => {
   it('gives up shortly before the reservation expires, and says the answer is not counted', async () => {
     const { store, calls } = flakyStore({ down: true });
     const { lines, logger } = logs();
+    // On a fake clock the backoff schedule is exact, however loaded the machine running the test.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const gw = createGateway({ store, logger, config, limitOptions: { reservationTtl: 0.4 } });
     await gw.chat(chat);
     const admitted = calls[0]!.at;
-    await new Promise((r) => setTimeout(r, 700));
+    await vi.advanceTimersByTimeAsync(700);
     const last = calls.at(-1)!.at;
     expect(last - admitted).toBeLessThan(400);
     expect(last - admitted).toBeGreaterThan(300);
