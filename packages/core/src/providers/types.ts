@@ -105,7 +105,10 @@ export interface Provider {
     stream(ctx: CallContext): StreamTranslator;
   };
   embeddings?: {
-    /** Several requests when the upstream embeds one text per call (Bedrock Titan); `response` then gets their answers as an array, in order. */
+    /**
+     * Several requests when the upstream takes fewer texts per call than the client sent (Cohere 96,
+     * Gemini 100, Bedrock Titan one): `response` translates each answer, and the gateway joins them in order.
+     */
     request(body: EmbeddingsRequest, ctx: CallContext): UpstreamRequest | UpstreamRequest[] | Promise<UpstreamRequest | UpstreamRequest[]>;
     response(json: unknown, ctx: CallContext): EmbeddingsResponse;
   };

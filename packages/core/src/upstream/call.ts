@@ -5,6 +5,7 @@ import { createDecoder } from '../stream/decode.js';
 import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
+import { joinEmbeddings } from '../providers/join-embeddings.js';
 import { redactSecrets } from './redact.js';
 import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
@@ -244,10 +245,17 @@ export async function callEmbeddings(
       (await readJson(await open(deps, provider, r, control, ctx, signal), provider).catch((e) => {
         throw control.failure(e, provider.id, ctx);
       })).json;
-    const json = Array.isArray(req) ? await inBatches(req, EMBED_CONCURRENCY, control.signal, one) : await one(req);
-    control.finish(true);
     const embeddings = provider.embeddings;
-    return translated(provider, ctx, 'embeddings', () => embeddings.response(json, ctx), 'data');
+    const answer = (json: unknown) => translated(provider, ctx, 'embeddings', () => embeddings.response(json, ctx), 'data');
+    if (!Array.isArray(req)) {
+      const json = await one(req);
+      control.finish(true);
+      return answer(json);
+    }
+    // Split to the provider's per-call limit (or one text per call): each answer translated on its own, joined in order.
+    const answers = await inBatches(req, EMBED_CONCURRENCY, control.signal, one);
+    control.finish(true);
+    return joinEmbeddings(answers.map(answer), ctx.model);
   } finally {
     control.finish();
   }

@@ -40,23 +40,18 @@ export function toTitanBodies(input: EmbeddingsRequest, ctx: CallContext): strin
 }
 
 
-/** The Titan answers (one per input, in input order) as one OpenAI embeddings list. */
-export function fromTitanAnswers(json: unknown, ctx: CallContext): EmbeddingsResponse {
-  const answers = Array.isArray(json) ? json : [json];
-  const base64 = base64Wanted.has(ctx);
-  // Counted only when every answer reports its tokens: a missing count is left out, not taken as 0,
-  // so the request is costed as `no_usage` (a budget keeps its reservation) rather than undercounted
-  // (the shared type marks `usage` required; the pipeline reads it as optional).
-  let tokens: number | undefined = 0;
-  const data = answers.map((answer, index) => {
-    const a = answer as TitanEmbedding;
-    if (!Array.isArray(a?.embedding)) {
-      throw new GatewayError('provider_error', 'bedrock answered an embedding request without `embedding`', { provider: 'bedrock', source: 'provider' });
-    }
-    tokens = typeof a.inputTextTokenCount === 'number' && tokens !== undefined ? tokens + a.inputTextTokenCount : undefined;
-    return { object: 'embedding' as const, index, embedding: base64 ? embeddingToBase64(a.embedding) : a.embedding };
-  });
-  const result: EmbeddingsResponse = { object: 'list', data, model: ctx.model };
-  if (tokens !== undefined) result.usage = { prompt_tokens: tokens, total_tokens: tokens };
+/**
+ * One Titan answer (one input) as an OpenAI embeddings list; the gateway joins a request's answers
+ * in input order (`joinEmbeddings`). A missing token count is left out, not taken as 0, so the
+ * request is costed as `no_usage` rather than undercounted.
+ */
+export function fromTitanAnswer(json: unknown, ctx: CallContext): EmbeddingsResponse {
+  const a = json as TitanEmbedding | null;
+  if (!Array.isArray(a?.embedding)) {
+    throw new GatewayError('provider_error', 'bedrock answered an embedding request without `embedding`', { provider: 'bedrock', source: 'provider' });
+  }
+  const embedding = base64Wanted.has(ctx) ? embeddingToBase64(a.embedding) : a.embedding;
+  const result: EmbeddingsResponse = { object: 'list', data: [{ object: 'embedding', index: 0, embedding }], model: ctx.model };
+  if (typeof a.inputTextTokenCount === 'number') result.usage = { prompt_tokens: a.inputTextTokenCount, total_tokens: a.inputTextTokenCount };
   return result;
 }

@@ -1,7 +1,7 @@
 import { registerDecoder } from '../../stream/decode.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { BEDROCK_BASE_URL, operationURL, type BedrockOperation } from './endpoint.js';
-import { fromTitanAnswers, toTitanBodies } from './embeddings.js';
+import { fromTitanAnswer, toTitanBodies } from './embeddings.js';
 import { parseBedrockError } from './errors.js';
 import { createEventStreamDecoder } from './event-stream-decoder.js';
 import { createInvokeStreamTranslator, fromAnthropicInvoke, toAnthropicInvokeBody, usesInvoke } from './invoke-anthropic.js';
@@ -62,7 +62,7 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
     },
     embeddings: {
       request: (body, ctx) => Promise.all(toTitanBodies(body, ctx).map((b) => build(ctx, 'invoke', b, 'application/json'))),
-      response: fromTitanAnswers,
+      response: fromTitanAnswer,
     },
     error: parseBedrockError,
   };

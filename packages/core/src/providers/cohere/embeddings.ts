@@ -4,7 +4,6 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { CohereEmbedResponse } from './wire.js';
 import { embeddingToBase64 } from '../embedding-base64.js';
-import { joinEmbeddings } from '../join-embeddings.js';
 
 /**
  * What the client asked for, from request to response of the same attempt. The official `openai`
@@ -12,14 +11,10 @@ import { joinEmbeddings } from '../join-embeddings.js';
  */
 const formats = new WeakMap<CallContext, 'float' | 'base64'>();
 
-/**
- * OpenAI embeddings body → Cohere `/v2/embed`. `input_type` (Cohere's retrieval role) defaults to
- * `search_document`; a client or `override_params` may set it, e.g. `search_query` for queries.
- */
 /** Cohere's `/v2/embed` takes at most 96 texts per call; OpenAI clients send up to 2048. */
-export const COHERE_EMBED_BATCH = 96;
+const COHERE_EMBED_BATCH = 96;
 
-/** The `/v2/embed` bodies for a request: one per 96 texts, answered in order and joined (`fromCohereEmbeds`). */
+/** The `/v2/embed` bodies for a request: one per 96 texts, answered in order and joined by the gateway. */
 export function toCohereEmbeds(input: EmbeddingsRequest, ctx: CallContext): Array<Record<string, unknown>> {
   const body = toCohereEmbed(input, ctx);
   const texts = body.texts as string[];
@@ -29,7 +24,11 @@ export function toCohereEmbeds(input: EmbeddingsRequest, ctx: CallContext): Arra
   return out;
 }
 
-export function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Record<string, unknown> {
+/**
+ * OpenAI embeddings body → Cohere `/v2/embed`. `input_type` (Cohere's retrieval role) defaults to
+ * `search_document`; a client or `override_params` may set it, e.g. `search_query` for queries.
+ */
+function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Record<string, unknown> {
   const body = withOverrides(input, ctx.target.overrideParams);
   const texts = typeof body.input === 'string' ? [body.input] : body.input;
   if (!texts.every((t): t is string => typeof t === 'string')) {
@@ -44,13 +43,7 @@ export function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Recor
   return out;
 }
 
-
-/** The answer of one `/v2/embed` call, or of a request's several (see `joinEmbeddings`). */
-export function fromCohereEmbeds(json: unknown, ctx: CallContext): EmbeddingsResponse {
-  if (!Array.isArray(json)) return fromCohereEmbed(json, ctx);
-  return joinEmbeddings(json.map((one) => fromCohereEmbed(one, ctx)), ctx.model);
-}
-
+/** The answer of one `/v2/embed` call. */
 export function fromCohereEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
   const res = json as CohereEmbedResponse;
   const vectors = res.embeddings?.float;

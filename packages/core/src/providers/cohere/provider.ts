@@ -1,6 +1,6 @@
 import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
-import { fromCohereEmbeds, toCohereEmbeds } from './embeddings.js';
+import { fromCohereEmbed, toCohereEmbeds } from './embeddings.js';
 import { parseCohereError } from './error.js';
 import { toCohereChat } from './request.js';
 import { fromCohereChat } from './response.js';
@@ -35,7 +35,7 @@ export const cohereProvider: Provider = {
       const calls = toCohereEmbeds(body, ctx).map((one) => post(`${ctx.target.baseURL}/embed`, ctx, one));
       return calls.length === 1 ? calls[0]! : calls;
     },
-    response: fromCohereEmbeds,
+    response: fromCohereEmbed,
   },
   error: parseCohereError,
 };

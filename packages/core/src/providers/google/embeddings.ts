@@ -4,7 +4,6 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { endpointFor, headersFor, type GoogleFlavor } from './endpoints.js';
 import { embeddingToBase64 } from '../embedding-base64.js';
-import { joinEmbeddings } from '../join-embeddings.js';
 
 /**
  * OpenAI `/embeddings` ↔ Gemini `:batchEmbedContents` (`{embeddings:[{values}]}`) and Vertex
@@ -80,10 +79,7 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
       }
       return calls.length === 1 ? calls[0]! : calls;
     },
-    response(json, ctx): EmbeddingsResponse {
-      if (!Array.isArray(json)) return fromGoogleEmbed(json, ctx);
-      return joinEmbeddings(json.map((one) => fromGoogleEmbed(one, ctx)), ctx.model);
-    },
+    response: fromGoogleEmbed,
   };
 }
 
