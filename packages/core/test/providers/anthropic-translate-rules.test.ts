@@ -1,6 +1,7 @@
 /** Values Anthropic accepts in one spelling only, and a target's output cap over the client's limit. */
 import { describe, expect, it } from 'vitest';
-import { translateRequest, withOverrides } from '../../src/providers/anthropic/translate-request.js';
+import { translateRequest } from '../../src/providers/anthropic/translate-request.js';
+import { withOverrides } from '../../src/providers/with-overrides.js';
 import type { ChatRequest } from '../../src/providers/openai-types.js';
 
 const opts = { stream: false, model: 'claude-sonnet-4-5', structuredOutput: 'native' as const };

@@ -2,7 +2,8 @@ import type { Provider, CallContext, UpstreamRequest } from '../types.js';
 import { parseAnthropicError } from './error.js';
 import { anthropicHeaders } from './headers.js';
 import { createAnthropicStreamTranslator } from './stream.js';
-import { translateRequest, withOverrides } from './translate-request.js';
+import { translateRequest } from './translate-request.js';
+import { withOverrides } from '../with-overrides.js';
 import { translateResponse } from './translate-response.js';
 
 /**

@@ -1,6 +1,5 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
-export { withOverrides } from '../with-overrides.js';
 import { translateMessages } from './translate-messages.js';
 import { translateTools } from './translate-tools.js';
 import type { AnthropicRequest } from './wire-types.js';

@@ -1,7 +1,8 @@
 import { GatewayError } from '../../errors.js';
 import { anthropicHeaders } from '../anthropic/headers.js';
 import { createAnthropicStreamTranslator } from '../anthropic/stream.js';
-import { translateRequest, withOverrides } from '../anthropic/translate-request.js';
+import { translateRequest } from '../anthropic/translate-request.js';
+import { withOverrides } from '../with-overrides.js';
 import { translateResponse } from '../anthropic/translate-response.js';
 import type { ChatCompletion, ChatRequest } from '../openai-types.js';
 import type { CallContext, StreamTranslator, UpstreamEvent } from '../types.js';

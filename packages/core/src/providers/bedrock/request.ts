@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors.js';
-import { DEFAULT_MAX_TOKENS, THINKING_BUDGET, withOverrides } from '../anthropic/translate-request.js';
+import { DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
+import { withOverrides } from '../with-overrides.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { ConverseMessage, ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';

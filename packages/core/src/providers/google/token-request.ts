@@ -1,7 +1,6 @@
 import { request, type Agent, type Dispatcher } from 'undici';
 import { GatewayError } from '../../errors.js';
-import { isBlockedAddress } from '../../router/ip-ranges.js';
-import { standingOf } from '../../router/ssrf-guard.js';
+import { connectGuard, standingOf } from '../../router/ssrf-guard.js';
 import { guardedAgent, readText } from '../../upstream/client.js';
 import type { ResolvedTarget } from '../types.js';
 
@@ -19,7 +18,7 @@ async function dispatcherFor(target: ResolvedTarget, clientChosen: boolean, para
   const standing = standingOf(target);
   if (standing === 'listed') return undefined;
   if (standing === 'public') {
-    publicOnly ??= guardedAgent({ isBlocked: (a) => isBlockedAddress(a) !== false, isAllowedName: () => false }, { connections: 4, keepAliveTimeout: 5_000 });
+    publicOnly ??= guardedAgent(connectGuard([]), { connections: 4, keepAliveTimeout: 5_000 });
     return publicOnly;
   }
   throw new GatewayError('forbidden', `${param}: a token endpoint on a host the client chose cannot be used here; use Google's`, { param });
