@@ -109,12 +109,11 @@ function thinkingBudget(body: OutputParams): number {
 export function maxOutputTokens(body: Record<string, unknown>, fallback: number, overrides: readonly OutputParams[] = []): number {
   if (body.messages === undefined) return 0;
   if (overrides.length === 0) return outputBound(body, fallback);
+  const own: OutputParams = {};
+  for (const field of OUTPUT_FIELDS) own[field] = body[field];
   let worst = 0;
-  for (const o of overrides) {
-    const sent: OutputParams = { max_completion_tokens: body.max_completion_tokens, max_tokens: body.max_tokens, n: body.n, reasoning_effort: body.reasoning_effort, thinking: body.thinking, ...o };
-    // Both limits stay: Claude's translators let a forced max_tokens replace the client's (a smaller
-    // bound), OpenAI-compatible servers get both and may read either — the larger is safe for all.
-    worst = Math.max(worst, outputBound(sent, fallback));
-  }
+  // Both limits stay: Claude's translators let a forced max_tokens replace the client's (a smaller
+  // bound), OpenAI-compatible servers get both and may read either — the larger is safe for all.
+  for (const o of overrides) worst = Math.max(worst, outputBound({ ...own, ...o }, fallback));
   return worst;
 }

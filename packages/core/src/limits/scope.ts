@@ -7,7 +7,6 @@ export const ANONYMOUS = '-';
 /** Scope values come from clients (metadata) too: long ones are cut and hashed so keys stay small. */
 const MAX_VALUE = 128;
 
-
 function encode(value: string): string {
   const safe = encodeURIComponent(value);
   return safe.length <= MAX_VALUE ? safe : `${safe.slice(0, MAX_VALUE - 8)}~${fnv1a(value).toString(36)}`;
@@ -30,8 +29,12 @@ export function scopeValue(scope: string, state: RequestState): string | undefin
  */
 export function scopeKey(scope: string | undefined, state: RequestState): string {
   if (!scope || scope === 'gateway') return 'gateway';
-  const v = scopeValue(scope, state);
-  return `${scope}=${v === undefined || v === '' ? ANONYMOUS : encode(v)}`;
+  return scopeKeyFor(scope, scopeValue(scope, state));
+}
+
+/** `scopeKey` for a value known without a request (the usage view's gateway keys). */
+export function scopeKeyFor(scope: string, value: string | undefined): string {
+  return `${scope}=${value === undefined || value === '' ? ANONYMOUS : encode(value)}`;
 }
 
 /** `user=alice` → `{ scope: 'user', value: 'alice' }`. */

@@ -4,12 +4,11 @@ import type { GatewayKey } from '../auth/keyring.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayResponse } from '../types.js';
-import type { RequestState } from '../pipeline/state.js';
 import type { LimitUsage } from '../store/limit-store.js';
 import { requireAdmin } from './admin-key.js';
 import type { Period } from './calendar.js';
 import { limitSpecs, NANO_PER_USD, type CounterSpec, type WindowSpec } from './claims.js';
-import { parseScopeKey, scopeKey } from './scope.js';
+import { parseScopeKey, scopeKeyFor } from './scope.js';
 
 export interface BudgetUsageRow {
   /** Index in the config's `budget` list, or in the gateway key's own when `gateway_key` is set. */
@@ -126,7 +125,7 @@ export function usageReport(gw: GatewayInternals, usage: LimitUsage, now = Date.
     .map((k) => ring?.byName(k.name))
     .filter((k): k is GatewayKey => !!k && (k.budgets.length > 0 || k.rateLimits.length > 0));
   // The scope key admission gives each: `key=<name>`, encoded as any scope value is.
-  const keyScopes = keys.map((key) => scopeKey('key', { identity: { key: key.name }, metadata: {} } as unknown as RequestState));
+  const keyScopes = keys.map((key) => scopeKeyFor('key', key.name));
   const ownScopes = new Set(keyScopes);
 
   // The config's own limits, for every value of their scope found in the store. A scope key stands in

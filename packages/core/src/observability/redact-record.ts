@@ -31,7 +31,6 @@ function targetSecrets(target: ResolvedTarget, out: Set<string>): void {
   collect(target.extra, false, out);
 }
 
-
 const byPlan = new WeakMap<Plan, string[]>();
 const byGateway = new WeakMap<GatewayInternals, string[]>();
 

@@ -2,7 +2,6 @@ import { targetsOf } from '../config/plan.js';
 import type { GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 
-
 /**
  * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
  * would route by: a config header the server refuses is refused here too (403), as on every route.

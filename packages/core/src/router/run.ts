@@ -25,11 +25,7 @@ const unlink = new FinalizationRegistry<() => void>((remove) => remove());
 
 /** Module-level on purpose: closures made inside the class would share a context holding `this`. */
 function linkClient(client: AbortSource, link: AbortLink): () => void {
-  if (isAbortLink(client) || (client as unknown as Record<symbol, unknown>)[REQUEST_SCOPED] !== undefined) {
-    const abort = () => link.abort(client.reason);
-    client.addEventListener('abort', abort, { once: true });
-    return () => client.removeEventListener('abort', abort);
-  }
+  if (isAbortLink(client) || (client as unknown as Record<symbol, unknown>)[REQUEST_SCOPED] !== undefined) return link.follow(client);
   const ref = new WeakRef(link);
   const forward = () => ref.deref()?.abort(client.reason);
   client.addEventListener('abort', forward, { once: true });
