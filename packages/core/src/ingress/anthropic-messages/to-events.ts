@@ -35,9 +35,20 @@ interface ToolCall {
   state: 'waiting' | 'open' | 'closed';
 }
 
-/** Arguments that already parse are a whole JSON value: nothing valid can follow, the call is done. */
+function lastNonSpace(text: string): string | undefined {
+  let i = text.length - 1;
+  while (i >= 0 && /\s/.test(text[i]!)) i--;
+  return text[i];
+}
+
+/**
+ * Arguments that already parse are a whole JSON value: nothing valid can follow, the call is done.
+ * Arguments are an object, so only a text ending in `}` is tried: checked on each fragment while
+ * another call waits, a parse of every prefix would cost the square of the arguments' length.
+ */
 function complete(args: string): boolean {
   if (!args) return false;
+  if (/^\s*\{/.test(args) && lastNonSpace(args) !== '}') return false;
   try {
     JSON.parse(args);
     return true;
