@@ -49,7 +49,7 @@ const aliasTable = (aliases: Record<string, string> = {}): Record<string, string
  * A provider whose home is this machine (ollama, vllm, lmstudio): a local host all the same when a
  * client picks it, by config or by model name, unless the server gave the provider a base URL.
  */
-export const hasLocalHome = (baseURL: string): boolean => /^https?:\/\/(localhost|127\.|\[::1\])/i.test(baseURL);
+const hasLocalHome = (baseURL: string): boolean => /^https?:\/\/(localhost|127\.|\[::1\])/i.test(baseURL);
 
 /** Parses and validates a config document; errors name the JSON path (`config.targets[1].weight`). */
 export function parseConfig(input: unknown, root = 'config'): GatewayConfig {

@@ -1,7 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { compileConfig, hasLocalHome, resolveTarget, type CompileEnv } from '../config/compile.js';
+import { compileConfig, resolveTarget, type CompileEnv } from '../config/compile.js';
 import { nestsDeeper } from '../http/json-depth.js';
-import { providerDefaults } from '../config/provider-defaults.js';
 import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, header } from '../http/headers.js';
@@ -125,23 +124,17 @@ export class PlanResolver {
     }
     let root = this.autoTargets.get(found.provider);
     if (root === undefined) {
-      const target = resolveTarget({ provider: found.provider }, 'auto', 0, this.env);
-      root = this.mayPickByName(target.provider, target.baseURL) ? { kind: 'target', path: 'auto', target } : null;
+      // The model name is the client's choice, so the provider it picks is resolved as a client
+      // config's would be (compile.ts): one whose home is this machine (ollama, vllm, lmstudio) and
+      // has no base URL from the server is reported as a local host, reachable only when listed in allowedHosts.
+      let local: string | undefined;
+      const env: CompileEnv = { ...this.env, clientConfig: true, onCustomHost: (url) => void (local = url) };
+      const target = resolveTarget({ provider: found.provider }, 'auto', 0, env);
+      root = local === undefined || isAllowedHost(new URL(local), this.options.allowedHosts ?? []) ? { kind: 'target', path: 'auto', target } : null;
       this.autoTargets.set(found.provider, root);
     }
     // A new error each time: a thrown error collects the request's own response headers.
     if (root === null) throw localHomeRefused(model, this.env.registry.canonical(found.provider));
     return { root, model: found.model };
   }
-
-  /**
-   * The model name is the client's choice, so the provider it picks gets the rule a client config's
-   * gets (compile.ts): one whose default home is this machine (ollama, vllm, lmstudio) is reachable
-   * only when the server gave it a base URL or lists that host in allowedHosts.
-   */
-  private mayPickByName(id: string, baseURL: string): boolean {
-    if (!hasLocalHome(baseURL) || providerDefaults(this.env.registry, this.env.providers, id)?.baseURL) return true;
-    return isAllowedHost(new URL(baseURL), this.options.allowedHosts ?? []);
-  }
-
 }
