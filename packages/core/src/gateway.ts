@@ -4,6 +4,7 @@ import { matchRoute } from './http/routes.js';
 import { copyHeaders } from './http/headers.js';
 import { forgetJsonText } from './http/json-text.js';
 import { validateOptions, type GatewayOptions } from './options.js';
+import { defaultsById } from './config/provider-defaults.js';
 import type { GatewayInternals } from './pipeline/internals.js';
 import { InFlight } from './pipeline/in-flight.js';
 import { PlanResolver } from './pipeline/resolve-plan.js';
@@ -57,6 +58,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const registry = new ProviderRegistry(builtinProviders());
   for (const p of options.customProviders ?? []) registry.register(p);
   const env = { registry, providers: options.providers ?? {}, env: options.env ?? process.env };
+  defaultsById(registry, env.providers);
   let serverPlan;
   try {
     serverPlan = compileConfig(options.config, env, 'config');

@@ -3,7 +3,6 @@ import { configSchema, httpUrl, type GatewayConfig } from './config/schema.js';
 import { formatIssues } from './config/format-issues.js';
 import type { GatewayContext } from './types.js';
 import type { Provider } from './providers/types.js';
-import { builtinProviders, ProviderRegistry } from './providers/registry.js';
 import type { UpstreamClientOptions } from './upstream/client.js';
 import type { GatewayStore } from './store/types.js';
 import type { KeyvLike } from './cache/keyv-cache-store.js';
@@ -259,26 +258,5 @@ const optionsSchema = z.looseObject({
 export function validateOptions(options: GatewayOptions): GatewayOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(`llmux: invalid options: ${formatIssues('options', parsed.error)}`);
-  if (options.providers) checkProviderIds(options.providers, options.customProviders ?? []);
   return options;
-}
-
-/**
- * Every key of `options.providers` must name a provider (built-in or custom, by any of its spellings),
- * and each provider only once: a typo would otherwise drop the server's base URL and key without a word.
- */
-function checkProviderIds(providers: Record<string, ProviderDefaults>, custom: Provider[]): void {
-  const registry = new ProviderRegistry([...builtinProviders(), ...custom]);
-  const seen = new Map<string, string>();
-  for (const name of Object.keys(providers)) {
-    const provider = registry.get(name);
-    if (!provider) {
-      throw new TypeError(`llmux: invalid options: options.providers.${name}: unknown provider "${name}" (known: ${registry.ids().join(', ')})`);
-    }
-    const other = seen.get(provider.id);
-    if (other !== undefined) {
-      throw new TypeError(`llmux: invalid options: options.providers.${name}: names the same provider as options.providers.${other} ("${provider.id}")`);
-    }
-    seen.set(provider.id, name);
-  }
 }

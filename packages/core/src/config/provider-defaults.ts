@@ -7,17 +7,34 @@ type DefaultsTable = Record<string, ProviderDefaults>;
 const tables = new WeakMap<DefaultsTable, { registry: ProviderRegistry; byId: DefaultsTable }>();
 
 /**
- * `options.providers` may name a provider by any spelling a target may use (`gemini`, `azure`); targets
- * and model-name routing look defaults up by provider id. The table is re-keyed once per options object
- * (validateOptions refuses unknown names and two spellings of one provider), with no prototype, so a
- * client's provider name can never read an inherited member.
+ * `options.providers` re-keyed by provider id, once per options object and registry, with no
+ * prototype (a client's provider name can never read an inherited member). It may name a provider by
+ * any spelling a target may use (`gemini`, `azure`), but must name one, and each only once: a typo
+ * would otherwise drop the server's base URL and key without a word. `createGateway` builds it first,
+ * so a bad key fails at start-up.
  */
-export function providerDefaults(registry: ProviderRegistry, providers: DefaultsTable, id: string): ProviderDefaults | undefined {
-  let table = tables.get(providers);
-  if (table?.registry !== registry) {
-    const byId: DefaultsTable = Object.create(null);
-    for (const [name, defaults] of Object.entries(providers)) byId[registry.canonical(name)] = defaults;
-    tables.set(providers, (table = { registry, byId }));
+export function defaultsById(registry: ProviderRegistry, providers: DefaultsTable): DefaultsTable {
+  const table = tables.get(providers);
+  if (table?.registry === registry) return table.byId;
+  const byId: DefaultsTable = Object.create(null);
+  const spelledAs = new Map<string, string>();
+  for (const [name, defaults] of Object.entries(providers)) {
+    const provider = registry.get(name);
+    if (!provider) {
+      throw new TypeError(`llmux: invalid options: options.providers.${name}: unknown provider "${name}" (known: ${registry.ids().join(', ')})`);
+    }
+    const other = spelledAs.get(provider.id);
+    if (other !== undefined) {
+      throw new TypeError(`llmux: invalid options: options.providers.${name}: names the same provider as options.providers.${other} ("${provider.id}")`);
+    }
+    spelledAs.set(provider.id, name);
+    byId[provider.id] = defaults;
   }
-  return table.byId[id];
+  tables.set(providers, { registry, byId });
+  return byId;
+}
+
+/** The server's defaults for provider `id`. */
+export function providerDefaults(registry: ProviderRegistry, providers: DefaultsTable, id: string): ProviderDefaults | undefined {
+  return defaultsById(registry, providers)[id];
 }

@@ -2,21 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { compileConfig } from '../../src/config/compile.js';
 import { nestsDeeper } from '../../src/http/json-depth.js';
 import { checkDepth } from '../../src/http/read-body.js';
-import { validateOptions } from '../../src/options.js';
+import { createGateway } from '../../src/index.js';
 import { builtinProviders, ProviderRegistry } from '../../src/providers/registry.js';
 
 describe('options.providers', () => {
   it('accepts every spelling a target may use, and custom providers', () => {
-    expect(() => validateOptions({ providers: { gemini: { apiKey: 'k' }, azure: { resource_name: 'r' }, 'lm-studio': { baseURL: 'http://127.0.0.1:1234/v1' } } })).not.toThrow();
+    expect(() => createGateway({ providers: { gemini: { apiKey: 'k' }, azure: { resource_name: 'r' }, 'lm-studio': { baseURL: 'http://127.0.0.1:1234/v1' } } })).not.toThrow();
     const custom = { ...builtinProviders().find((p) => p.id === 'mock')!, id: 'house' };
-    expect(() => validateOptions({ customProviders: [custom], providers: { house: { baseURL: 'http://127.0.0.1:9/v1' } } })).not.toThrow();
+    expect(() => createGateway({ customProviders: [custom], providers: { house: { baseURL: 'http://127.0.0.1:9/v1' } } })).not.toThrow();
   });
 
   it('refuses an unknown id, a prototype name, two spellings of one provider, and a non-http(s) baseURL, naming the key', () => {
-    expect(() => validateOptions({ providers: { opneai: {} } })).toThrow(/options\.providers\.opneai: unknown provider "opneai"/);
-    expect(() => validateOptions({ providers: { constructor: {} } })).toThrow(/options\.providers\.constructor: unknown provider/);
-    expect(() => validateOptions({ providers: { google: {}, gemini: {} } })).toThrow(/options\.providers\.gemini: names the same provider as options\.providers\.google/);
-    expect(() => validateOptions({ providers: { openai: { baseURL: 'ftp://127.0.0.1/v1' } } })).toThrow(/options\.providers\.openai\.baseURL: must be an http\(s\) URL/);
+    expect(() => createGateway({ providers: { opneai: {} } })).toThrow(/options\.providers\.opneai: unknown provider "opneai"/);
+    expect(() => createGateway({ providers: { constructor: {} } })).toThrow(/options\.providers\.constructor: unknown provider/);
+    expect(() => createGateway({ providers: { google: {}, gemini: {} } })).toThrow(/options\.providers\.gemini: names the same provider as options\.providers\.google/);
+    expect(() => createGateway({ providers: { openai: { baseURL: 'ftp://127.0.0.1/v1' } } })).toThrow(/options\.providers\.openai\.baseURL: must be an http\(s\) URL/);
   });
 
   it('applies defaults given under an alias to targets of the provider', () => {
