@@ -3,6 +3,7 @@ import type { ProviderDefaults } from '../options.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { formatIssues } from './format-issues.js';
+import { nestsDeeper } from '../http/json-depth.js';
 import { validateConditional } from '../router/conditional.js';
 import { linkTargetHost, type RequestHost } from '../router/ssrf-guard.js';
 import { providerDefaults } from './provider-defaults.js';
@@ -23,6 +24,8 @@ export interface CompileEnv {
    * only the credentials the client sent too: the server's keys must never travel to a host it did not choose.
    */
   clientConfig?: boolean;
+  /** `limits.maxJsonDepth`, for configs a client sent. */
+  maxJsonDepth?: number;
 }
 
 /** Keys a child target takes from its parent unless it sets them itself. */
@@ -51,8 +54,12 @@ const aliasTable = (aliases: Record<string, string> = {}): Record<string, string
  */
 const hasLocalHome = (baseURL: string): boolean => /^https?:\/\/(localhost|127\.|\[::1\])/i.test(baseURL);
 
-/** Parses and validates a config document; errors name the JSON path (`config.targets[1].weight`). */
-export function parseConfig(input: unknown, root = 'config'): GatewayConfig {
+/**
+ * Parses and validates a config document; errors name the JSON path (`config.targets[1].weight`).
+ * `maxDepth` bounds a client's document as a body is bounded: under the size limit it could still
+ * nest thousands of levels, and every recursive step after this one would overflow the stack.
+ */
+export function parseConfig(input: unknown, root = 'config', maxDepth?: number): GatewayConfig {
   let raw: unknown = input;
   if (typeof input === 'string') {
     try {
@@ -60,6 +67,9 @@ export function parseConfig(input: unknown, root = 'config'): GatewayConfig {
     } catch {
       throw new GatewayError('invalid_config', `${root} is not valid JSON`, { param: root });
     }
+  }
+  if (maxDepth !== undefined && nestsDeeper(raw, maxDepth)) {
+    throw new GatewayError('invalid_config', `${root} is nested deeper than ${maxDepth} levels`, { param: root });
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -154,7 +164,7 @@ function compileNode(cfg: TargetConfig, path: string, index: number, env: Compil
 /** Runs once per config (at start-up, or once per distinct request-level config header); `input` is validated here. */
 export function compileConfig(input: unknown, env: CompileEnv, root = 'config'): Plan {
   if (input === undefined) return { budgets: [], rateLimits: [], aliases: aliasTable(), deadline: 120_000, models: [] };
-  const cfg = parseConfig(input, root);
+  const cfg = parseConfig(input, root, env.maxJsonDepth);
   const models = new Set<string>();
   const plan: Plan = {
     budgets: toArray(cfg.budget),

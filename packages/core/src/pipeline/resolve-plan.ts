@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
 import { compileConfig, resolveTarget, type CompileEnv } from '../config/compile.js';
-import { nestsDeeper } from '../http/json-depth.js';
 import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, header } from '../http/headers.js';
@@ -8,23 +7,12 @@ import { inferProvider } from '../router/infer-provider.js';
 import { isAllowedHost, markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import type { GatewayRequest } from '../types.js';
 
-/**
- * Saved config ids (`pc-…`) live in Portkey's hosted product; here a config header carries the JSON
- * itself. Its nesting is bounded like a body's (`limits.maxJsonDepth`): a header under the size limit
- * can still nest thousands of levels, and every recursive step after this one would overflow the stack.
- */
-function headerConfig(value: string, name: string, maxDepth: number): unknown {
+/** Saved config ids (`pc-…`) live in Portkey's hosted product; here a config header carries the JSON itself. */
+function headerConfig(value: string, name: string): string {
   if (!value.trimStart().startsWith('{')) {
     throw new GatewayError('invalid_config', `${name} must be a JSON config object; saved config ids are not supported`, { param: name });
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw new GatewayError('invalid_config', `${name} is not valid JSON`, { param: name });
-  }
-  if (nestsDeeper(parsed, maxDepth)) throw new GatewayError('invalid_config', `${name} is nested deeper than ${maxDepth} levels`, { param: name });
-  return parsed;
+  return value;
 }
 
 const localHomeRefused = (model: string, id: string) =>
@@ -36,8 +24,8 @@ const localHomeRefused = (model: string, id: string) =>
 
 export interface PlanResolverOptions {
   allowRequestConfig: boolean;
-  /** `limits.maxJsonDepth`, applied to config headers too. Default 64, as for bodies. */
-  maxJsonDepth?: number;
+  /** `limits.maxJsonDepth`, applied to config headers too. */
+  maxJsonDepth: number;
   /** `options.allowedHosts`: a provider whose home is this machine may be picked by model name when they list its host. */
   allowedHosts?: readonly string[];
 }
@@ -73,8 +61,7 @@ export class PlanResolver {
     }
     if (configHeader !== undefined) {
       const name = req.headers['x-llmux-config'] !== undefined ? 'x-llmux-config' : 'x-portkey-config';
-      const maxDepth = this.options.maxJsonDepth ?? 64;
-      return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(headerConfig(configHeader, name, maxDepth), env, name));
+      return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(headerConfig(configHeader, name), env, name));
     }
     if (providerHeader === undefined) {
       throw new GatewayError('invalid_request', 'x-portkey-custom-host needs x-portkey-provider (or send a whole x-portkey-config)', {
@@ -99,7 +86,7 @@ export class PlanResolver {
         hosts.push(host);
         return host;
       };
-      const compiled = compile({ ...this.env, clientConfig: true, onCustomHost });
+      const compiled = compile({ ...this.env, clientConfig: true, onCustomHost, maxJsonDepth: this.options.maxJsonDepth });
       plan = {
         ...this.serverPlan,
         ...compiled,

@@ -5,9 +5,9 @@ import { PlanResolver } from '../../src/pipeline/resolve-plan.js';
 import { builtinProviders, ProviderRegistry } from '../../src/providers/registry.js';
 
 const env = (providers = {}) => ({ registry: new ProviderRegistry(builtinProviders()), providers, env: {} });
-const resolver = (options: ConstructorParameters<typeof PlanResolver>[2], providers = {}) => {
+const resolver = (options: Omit<ConstructorParameters<typeof PlanResolver>[2], 'maxJsonDepth'>, providers = {}) => {
   const e = env(providers);
-  return new PlanResolver(compileConfig(undefined, e), e, options);
+  return new PlanResolver(compileConfig(undefined, e), e, { maxJsonDepth: 64, ...options });
 };
 const refusal = (f: () => unknown) => {
   try {
