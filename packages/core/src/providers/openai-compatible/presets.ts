@@ -1,4 +1,3 @@
-import { fnv1a, FNV_OFFSET } from '../../fnv1a.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import type { Provider } from '../types.js';
@@ -42,31 +41,24 @@ const MISTRAL_MESSAGE_FIELDS = ['role', 'content', 'tool_calls', 'tool_call_id',
 
 /** Mistral's tool-call ids: nine letters or digits (400 "Tool call id … must be a-z, A-Z, 0-9, with a length of 9"). */
 const MISTRAL_CALL_ID = /^[A-Za-z0-9]{9}$/;
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-/** A stable nine-character id for `id` (FNV-1a, two rounds, in base 62); `salt` moves it off a collision. */
-function mistralCallId(id: string, salt: number): string {
-  let out = '';
-  for (let round = 0; out.length < 9; round++) {
-    for (let n = fnv1a(id, FNV_OFFSET ^ Math.imul(salt, 16777619) ^ round), k = 0; k < 5 && out.length < 9; k++, n = Math.floor(n / 62)) out += BASE62[n % 62];
-  }
-  return out;
-}
 
 /**
  * The history as Mistral accepts it: messages hold only the fields it defines (an assistant turn
  * echoed by an OpenAI client carries `reasoning_content`, `thinking_blocks`… that this gateway itself
  * added), and tool-call ids other providers made (`call_…`, `toolu_…`) are mapped, consistently, to
- * ids of Mistral's form. New objects throughout: the client's body stays as it came.
+ * ids of Mistral's form — numbered in order of first appearance, so the same history maps the same
+ * way on every turn. New objects throughout: the client's body stays as it came.
  */
 function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messages'] {
   const ids = new Map<string, string>();
   const taken = new Set<string>();
+  let next = 0;
   const idFor = (id: string): string => {
     if (MISTRAL_CALL_ID.test(id)) return id;
     let mapped = ids.get(id);
     if (mapped === undefined) {
-      for (let salt = 0; ; salt++) if (!taken.has((mapped = mistralCallId(id, salt)))) break;
+      do mapped = `c${(next++).toString(36).padStart(8, '0')}`;
+      while (taken.has(mapped));
       ids.set(id, mapped);
       taken.add(mapped);
     }
