@@ -124,6 +124,15 @@ const chat = (content = 'hi', extra: Record<string, unknown> = {}, headers: Reco
   body: { model: 'budget-model', max_tokens: 1, messages: [{ role: 'user', content }], ...extra },
 });
 const usage = async (g: Gateway) => (await g.handle({ method: 'GET', path: '/usage', headers: { 'x-llmux-admin-key': 'admin' } })).body as any;
+/** Two gateways with a semantic cache over one Redis prefix, as two instances of one app. */
+function twoSemanticInstances(): [Gateway, Gateway] {
+  const prefix = randomPrefix();
+  const config = { cache: { mode: 'semantic' as const, threshold: 0.9 }, targets: [target()] };
+  const sa = redisStore(prefix);
+  const sb = redisStore(prefix);
+  stores.push(sa, sb);
+  return [gateway({ store: sa, config }), gateway({ store: sb, config })];
+}
 const chatCalls = () => upstream.requests.filter((r) => r.path.startsWith('/v1/chat/completions')).length;
 
 describe('budgets on Redis when Redis blips', () => {
@@ -230,13 +239,7 @@ describe('two instances on one Redis prefix', () => {
   });
 
   it('an exact entry written by A is served by B; a semantic hit on B for a prompt cached by A', async () => {
-    const prefix = randomPrefix();
-    const config = { cache: { mode: 'semantic' as const, threshold: 0.9 }, targets: [target()] };
-    const sa = redisStore(prefix);
-    const sb = redisStore(prefix);
-    stores.push(sa, sb);
-    const a = gateway({ store: sa, config });
-    const b = gateway({ store: sb, config });
+    const [a, b] = twoSemanticInstances();
     // B reads the partition first (its cursor is then set), A writes, B must see A's vector.
     expect((await b.handle(chat('What is the weather in France?'))).headers['x-llmux-cache']).toBe('MISS');
     expect((await a.handle(chat('What is Python?'))).headers['x-llmux-cache']).toBe('MISS');
@@ -295,13 +298,7 @@ describe('two instances on one Redis prefix', () => {
   });
 
   it('concurrent semantic writes from both instances are all found by both', async () => {
-    const prefix = randomPrefix();
-    const config = { cache: { mode: 'semantic' as const, threshold: 0.9 }, targets: [target()] };
-    const sa = redisStore(prefix);
-    const sb = redisStore(prefix);
-    stores.push(sa, sb);
-    const a = gateway({ store: sa, config });
-    const b = gateway({ store: sb, config });
+    const [a, b] = twoSemanticInstances();
     const topics = ['python', 'java', 'weather', 'pasta', 'france'];
     await Promise.all(topics.map((t, i) => (i % 2 ? a : b).handle(chat(`What is ${t}?`))));
     const before = chatCalls();
