@@ -26,6 +26,7 @@ import { gatewayMiddleware } from '@llmux/express';
 import { gatewayMiddleware as koaGatewayMiddleware } from '@llmux/koa';
 import { GatewayModule } from '@llmux/nestjs';
 import { closeServer } from './helpers/apps.js';
+import { readUntil } from './helpers/read-until.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
 
@@ -80,13 +81,7 @@ async function expectGatewayWorks(gatewayURL: string, options: { badJson?: boole
   enqueueSlowStream();
   const res = await post(`${gatewayURL}/v1/chat/completions`, chatBody(true));
   expect(res.status).toBe(200);
-  const reader = res.body!.getReader();
-  let received = '';
-  while (!received.includes('"content":"The"')) {
-    const { value, done } = await reader.read();
-    expect(done).toBe(false);
-    received += new TextDecoder().decode(value);
-  }
+  const { reader } = await readUntil(res, '"content":"The"');
   await reader.cancel();
   await vi.waitFor(() => expect(upstream.aborted).toBe(1));
 

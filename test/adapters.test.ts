@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GatewayContext } from '@llmux/core';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
+import { readUntil } from './helpers/read-until.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
 
@@ -75,13 +76,7 @@ for (const [name, start] of Object.entries(appFactories)) {
         it('delivers the first SSE chunk while the upstream is still waiting', async () => {
           enqueueSlowStream();
           const res = await post(`${app().gatewayURL}/v1/chat/completions`, JSON.stringify({ model: 'gpt-4o-mini', messages: hi, stream: true }));
-          const reader = res.body!.getReader();
-          let received = '';
-          while (!received.includes('"content":"The"')) {
-            const { value, done } = await reader.read();
-            expect(done).toBe(false);
-            received += new TextDecoder().decode(value);
-          }
+          const { received, reader } = await readUntil(res, '"content":"The"');
           await reader.cancel();
           // The upstream connection was still open when the client left: it had not finished.
           await vi.waitFor(() => expect(upstream.aborted).toBe(1));
