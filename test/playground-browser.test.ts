@@ -2,11 +2,11 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { playgroundHarness } from './helpers/playground.js';
 import express from 'express';
 import { gatewayMiddleware } from '@llmux/express';
-import { createExampleApp } from '../examples/express/app.mjs';
 import { gatewayConfig } from '../examples/express/gateway-config.mjs';
 import { MockUpstream } from './helpers/mock-upstream.js';
 
@@ -14,46 +14,23 @@ import { MockUpstream } from './helpers/mock-upstream.js';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const ADMIN_KEY = 'playground-admin-key';
 
-let browser: Browser;
-const open: Array<() => Promise<void>> = [];
+const pg = playgroundHarness();
+const { startExample } = pg;
 
-beforeAll(async () => {
+beforeAll(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
 });
-afterEach(async () => {
-  while (open.length) await open.pop()!();
-});
-
-/** The Express example (mock provider, no network) with the given gateway options, on port 0. */
-async function startExample(gateway: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<string> {
-  const { app, llm } = createExampleApp({ env, gateway });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  open.push(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await llm.close(500);
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 async function openPage(url: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; context: BrowserContext }> {
-  const context = await browser.newContext({ viewport });
-  open.push(() => context.close());
+  const context = await pg.browser().newContext({ viewport });
+  pg.defer(() => context.close());
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !m.text().includes('401')) problems.push(`console: ${m.text()}`);
   });
-  open.push(async () => expect(problems).toEqual([]));
+  pg.defer(async () => expect(problems).toEqual([]));
   await page.goto(url);
   return { page, context };
 }
@@ -124,7 +101,7 @@ describe('playground in headless Chromium', () => {
 
   it('compares two routes side by side on the same prompt, with the fallback one showing its attempts', async () => {
     const upstream = await new MockUpstream().start();
-    open.push(() => upstream.close());
+    pg.defer(() => upstream.close());
     upstream.route('/v1/chat/completions', { status: 503, json: { error: { message: 'overloaded', type: 'server_error' } } });
     const url = await startExample({
       config: {
@@ -219,7 +196,7 @@ describe('playground in headless Chromium', () => {
     app.use('/internal/ai', mw);
     const server: Server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
-    open.push(async () => {
+    pg.defer(async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await mw.close(500);

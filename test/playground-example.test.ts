@@ -2,44 +2,17 @@
  * The playground as a new user meets it (README → example app → /llm/playground): the model it starts
  * with, the model each compared route sends, Escape. Each failed before its fix.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createExampleApp } from '../examples/express/app.mjs';
+import { describe, expect, it } from 'vitest';
+import { type Page } from 'playwright-core';
+import { playgroundHarness } from './helpers/playground.js';
 import { MockUpstream } from './helpers/mock-upstream.js';
 
-let browser: Browser;
-const open: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  while (open.length) await open.pop()!();
-});
-
-async function startExample(gateway: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<string> {
-  const { app, llm } = createExampleApp({ env, gateway: { logger: false, ...gateway } });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  open.push(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await llm.close(500);
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const pg = playgroundHarness();
+const startExample = (gateway: Record<string, unknown> = {}, env: Record<string, string> = {}) => pg.startExample({ logger: false, ...gateway }, env);
 
 async function openPage(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  open.push(() => context.close());
+  const context = await pg.browser().newContext({ viewport: { width: 1280, height: 900 } });
+  pg.defer(() => context.close());
   const page = await context.newPage();
   await page.goto(url);
   return page;
@@ -51,7 +24,7 @@ describe('playground as the example app serves it', () => {
   it('with OPENAI_API_KEY set, the example playground prefills a model OpenAI serves, so the default prompt is answered by OpenAI (not the mock fallback)', async () => {
     // A stand-in for api.openai.com on 127.0.0.1 that, like OpenAI, refuses models it does not have.
     const upstream = await new MockUpstream().start();
-    open.push(() => upstream.close());
+    pg.defer(() => upstream.close());
     upstream.route('/v1/chat/completions', (req) =>
       req.json?.model === 'gpt-4o-mini'
         ? { json: { id: 'c1', object: 'chat.completion', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from OpenAI.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } } }
@@ -75,7 +48,7 @@ describe('playground as the example app serves it', () => {
 
   it('comparing routes, each pane sends the model its own route takes (the mock its mock-1, OpenAI a model it serves)', async () => {
     const upstream = await new MockUpstream().start();
-    open.push(() => upstream.close());
+    pg.defer(() => upstream.close());
     upstream.route('/v1/chat/completions', (req) =>
       req.json?.model === 'gpt-4o-mini'
         ? { json: { id: 'c1', object: 'chat.completion', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from OpenAI.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } } }

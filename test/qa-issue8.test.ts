@@ -5,44 +5,23 @@
  * the page loading nothing but itself, and a dark colour scheme that stays readable.
  */
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createExampleApp } from '../examples/express/app.mjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Page } from 'playwright-core';
+import { playgroundHarness } from './helpers/playground.js';
 
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-let browser: Browser;
-const open: Array<() => Promise<void>> = [];
+const pg = playgroundHarness();
+const startExample = (gateway: Record<string, unknown>) => pg.startExample(gateway);
 
-beforeAll(async () => {
+beforeAll(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
 });
-afterEach(async () => {
-  while (open.length) await open.pop()!();
-});
-
-async function startExample(gateway: Record<string, unknown>): Promise<string> {
-  const { app, llm } = createExampleApp({ env: {}, gateway });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  open.push(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await llm.close(500);
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 /** A page that records every request it makes and every script error or CSP violation it meets. */
 async function openPage(url: string, options: { colorScheme?: 'dark' | 'light'; viewport?: { width: number; height: number } } = {}) {
-  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 900 }, colorScheme: options.colorScheme ?? 'light' });
-  open.push(() => context.close());
+  const context = await pg.browser().newContext({ viewport: options.viewport ?? { width: 1280, height: 900 }, colorScheme: options.colorScheme ?? 'light' });
+  pg.defer(() => context.close());
   const page = await context.newPage();
   const requested: string[] = [];
   const problems: string[] = [];
