@@ -1,13 +1,12 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Inject, Module, VersioningType, type INestApplication } from '@nestjs/common';
+import { Inject, VersioningType } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GatewayError, type GatewayContext } from '@llmux/core';
 import { Gateway, GatewayModule, GatewayService } from '@llmux/nestjs';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
+import { moduleClass, nestHarness } from './helpers/nest.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
 
 let upstream: MockUpstream;
@@ -21,25 +20,8 @@ const STREAM = splitSse(fixtureText('openai/chat-completions.text.stream-include
 const hi = [{ role: 'user' as const, content: 'Hi' }];
 const config = () => ({ targets: [{ provider: 'openai', api_key: 'sk-test', custom_host: `${upstream.url}/v1` }] });
 
-/** `@Module(metadata) class {}` without decorator syntax (test files are not compiled with it). */
-function moduleClass(metadata: Parameters<typeof Module>[0]) {
-  const cls = class {};
-  Module(metadata)(cls);
-  return cls;
-}
-
-let app: INestApplication | undefined;
-async function boot(root: unknown, setup?: (app: INestApplication) => void): Promise<string> {
-  app = await NestFactory.create(root as never, { logger: false });
-  setup?.(app);
-  await app.listen(0, '127.0.0.1');
-  return `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
-}
-afterEach(async () => {
-  (app?.getHttpServer() as Server | undefined)?.closeAllConnections();
-  await app?.close();
-  app = undefined;
-});
+const nest = nestHarness();
+const { boot } = nest;
 
 /** Records the identity each request's pipeline saw. */
 function probe(gateway: Gateway): GatewayContext[] {
@@ -53,8 +35,8 @@ describe('GatewayService', () => {
   let seen: GatewayContext[];
   beforeEach(async () => {
     await boot(moduleClass({ imports: [GatewayModule.forRoot({ config: config(), shutdownDeadlineMs: 500 })] }));
-    service = app!.get(GatewayService);
-    seen = probe(app!.get(Gateway));
+    service = nest.app()!.get(GatewayService);
+    seen = probe(nest.app()!.get(Gateway));
   });
 
   it('chat() answers with the completion and carries the given context', async () => {
@@ -97,9 +79,8 @@ describe('GatewayService', () => {
   });
 
   it('closes the gateway with the app: later calls are refused', async () => {
-    const gateway = app!.get(Gateway);
-    await app!.close();
-    app = undefined;
+    const gateway = nest.app()!.get(Gateway);
+    await nest.close();
     await expect(gateway.chat({ model: 'gpt-4o-mini', messages: hi })).rejects.toMatchObject({ code: 'gateway_closing' });
   });
 });
@@ -128,7 +109,7 @@ describe('GatewayModule', () => {
     const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hi });
     expect(completion.object).toBe('chat.completion');
     expect((await fetch(`${url}/llm/v1/models`)).status).toBe(404);
-    const viaService = await app!.get(Summaries).gateway.chat({ model: 'gpt-4o-mini', messages: hi });
+    const viaService = await nest.app()!.get(Summaries).gateway.chat({ model: 'gpt-4o-mini', messages: hi });
     expect(viaService.id).toBe(completion.id);
   });
 
@@ -160,7 +141,7 @@ describe('GatewayModule', () => {
       providers: [{ provide: APP_GUARD, useValue: guard }],
     });
     const url = await boot(root);
-    const seen = probe(app!.get(Gateway));
+    const seen = probe(nest.app()!.get(Gateway));
     upstream.enqueue('/v1/chat/completions', { json: fixtureJson('openai/chat-completions.text.json') });
     const res = await fetch(`${url}/llm/v1/chat/completions`, {
       method: 'POST',

@@ -5,14 +5,12 @@
  * the tarballs (ESM/CJS consumers, TypeScript resolutions, Nest 10 and 11) were run by hand.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Inject, Injectable } from '@nestjs/common';
 import ts from 'typescript';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { moduleClass, nestHarness } from './helpers/nest.js';
 import { GatewayModule, GatewayService } from '@llmux/nestjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -21,25 +19,7 @@ const PACKAGES = ['core', 'express', 'koa', 'nestjs', 'redis'];
 const mockConfig = () => ({ targets: [{ provider: 'mock', override_params: { model: 'mock-1' } }] });
 const hi = [{ role: 'user' as const, content: 'hi' }];
 
-/** `@Module(metadata) class {}` without decorator syntax (test files are not compiled with it). */
-function moduleClass(metadata: Parameters<typeof Module>[0]) {
-  const cls = class {};
-  Module(metadata)(cls);
-  return cls;
-}
-
-let app: INestApplication | undefined;
-async function boot(rootModule: unknown, setup?: (app: INestApplication) => void): Promise<string> {
-  app = await NestFactory.create(rootModule as never, { logger: false, abortOnError: false });
-  setup?.(app);
-  await app.listen(0, '127.0.0.1');
-  return `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
-}
-afterEach(async () => {
-  (app?.getHttpServer() as Server | undefined)?.closeAllConnections();
-  await app?.close();
-  app = undefined;
-});
+const { boot } = nestHarness({ abortOnError: false });
 
 describe('@llmux/nestjs', () => {
   // Regression. DESIGN.md: "`GatewayModule.forRoot(options)` in NestJS — gives the app an `/llm` route";
