@@ -17,6 +17,8 @@ export interface MockReply {
   delayMs?: number;
   /** Destroy the socket after this many chunks (a connection cut mid-stream). */
   cutAfter?: number;
+  /** Send this many chunks, then nothing more, keeping the connection open (a stalled upstream). */
+  stallAfter?: number;
   /** Never answer (until the client gives up). */
   hang?: boolean;
   /** Destroy the socket without any answer (ECONNRESET). */
@@ -121,6 +123,7 @@ export class MockUpstream {
       let n = 0;
       for (const chunk of reply.chunks) {
         if (reply.cutAfter !== undefined && n >= reply.cutAfter) return void req.socket.destroy();
+        if (reply.stallAfter !== undefined && n >= reply.stallAfter) return;
         if (res.destroyed) return;
         res.write(chunk);
         n++;

@@ -145,7 +145,13 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   let env: RouteEnv | undefined;
   const attempt = (target: ResolvedTarget, signal: AbortSource): Promise<ChatResult> => {
     const provider = options.providerFor?.(target) ?? gw.registry.get(target.provider)!;
-    const ctx: CallContext = { target, model: modelFor(state, target, inferred), stream: state.stream, headers: state.request.headers };
+    const ctx: CallContext = {
+      target,
+      model: modelFor(state, target, inferred),
+      stream: state.stream,
+      headers: state.request.headers,
+      silenceLimit: state.stream ? (target.requestTimeout ?? state.plan.deadline) : undefined,
+    };
     return state.stream
       ? callChatStream(gw, provider, body, ctx, signal).then((chunks) => ({ kind: 'stream' as const, chunks }))
       : callChat(gw, provider, body, ctx, signal).then((completion) => ({ kind: 'completion' as const, completion }));

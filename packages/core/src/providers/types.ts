@@ -42,6 +42,11 @@ export interface CallContext {
   stream: boolean;
   /** The client's headers, for `forward_headers`. */
   headers: Record<string, string | string[] | undefined>;
+  /**
+   * How long a stream may go without a byte from upstream once its first token arrived, ms: the
+   * target's `request_timeout`, else the config's overall `deadline`. Unset: no limit.
+   */
+  silenceLimit?: number | undefined;
 }
 
 export interface UpstreamRequest {

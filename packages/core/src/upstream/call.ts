@@ -28,17 +28,24 @@ const ATTEMPT_OVER = new Error('the attempt is over');
 /**
  * One attempt against one target: the signal its upstream call runs under, and a deadline for
  * `request_timeout` (on the shared timer lists of `timing/deadlines.ts`) that runs until the full
- * body (non-stream) or the first content token (stream) arrived.
+ * body (non-stream) or the first content token (stream) arrived. From then on a stream is watched
+ * for silence instead (`silenceLimit`): an upstream that stops sending mid-stream — a stalled
+ * model, a connection dropped without a FIN — would otherwise hold the client and the socket
+ * until the client gave up, and SDKs do not time out a body that has begun.
  *
- * Without `request_timeout` the attempt runs directly under the router's signal (which already
- * follows the client and the deadline): an AbortSignal costs ~6 µs to create on Node 20, linking it
- * ~2 µs, and `abort()` without a reason ~20 µs — about 30 µs of every request. An attempt that stops
- * early (the client left mid-stream, a body that broke) still stops its upstream call: leaving the
- * body's iterator destroys undici's body, which aborts the request.
+ * Without `request_timeout` a non-stream attempt runs directly under the router's signal (which
+ * already follows the client and the deadline): an AbortSignal costs ~6 µs to create on Node 20,
+ * linking it ~2 µs, and `abort()` without a reason ~20 µs — about 30 µs of every request. An attempt
+ * that stops early (the client left mid-stream, a body that broke) still stops its upstream call:
+ * leaving the body's iterator destroys undici's body, which aborts the request.
  */
 class AttemptControl {
   readonly signal: AbortSource;
   timedOut = false;
+  /** The stream went silent past `silenceLimit` after its first token. */
+  private silent = false;
+  /** Set once the first token arrived and silence is what is timed. */
+  private watching = false;
   /** The attempt's own link, when it has a timeout of its own. */
   private readonly own: AbortLink | undefined;
   private deadline: Deadline | undefined;
@@ -49,18 +56,21 @@ class AttemptControl {
     private readonly parent: AbortSource,
     timeoutMs: number | undefined,
     private readonly deps?: CallDeps,
+    private readonly silenceLimit?: number,
   ) {
-    if (!timeoutMs) {
+    if (!timeoutMs && !silenceLimit) {
       this.signal = parent;
       return;
     }
     const own = (this.own = new AbortLink());
     this.signal = own;
     this.unfollow = own.follow(parent);
-    this.deadline = setDeadline(timeoutMs, () => {
-      this.timedOut = true;
-      own.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
-    });
+    if (timeoutMs) {
+      this.deadline = setDeadline(timeoutMs, () => {
+        this.timedOut = true;
+        own.abort(new GatewayError('upstream_timeout', `no answer within ${timeoutMs} ms`));
+      });
+    }
   }
 
   stopTimeout(): void {
@@ -69,12 +79,38 @@ class AttemptControl {
   }
 
   /**
+   * The first token arrived: from now on the limit is on silence, timed only while the stream waits
+   * on the upstream (`waiting` to `heard`) — a client reading slowly is not an upstream gone quiet.
+   */
+  watchSilence(): void {
+    this.stopTimeout();
+    if (this.silenceLimit && !this.finished) this.watching = true;
+  }
+
+  waiting(): void {
+    if (this.watching && !this.finished) this.deadline = setDeadline(this.silenceLimit!, this.onSilence);
+  }
+
+  heard(): void {
+    if (!this.watching || !this.deadline) return;
+    clearDeadline(this.deadline);
+    this.deadline = undefined;
+  }
+
+  private readonly onSilence = (): void => {
+    this.deadline = undefined;
+    this.silent = true;
+    this.own!.abort(new GatewayError('upstream_timeout', `nothing for ${this.silenceLimit} ms`));
+  };
+
+  /**
    * Unlinks from the request. `complete`: the upstream body was read to its end, so nothing is left
    * to stop; otherwise an attempt with its own signal aborts it.
    */
   finish(complete = false): void {
     if (this.finished) return;
     this.finished = true;
+    this.watching = false;
     this.stopTimeout();
     const own = this.own;
     if (!own) return;
@@ -87,6 +123,12 @@ class AttemptControl {
     if (this.deps?.cutting && !(isGatewayError(e) && e.code === 'gateway_closing')) return closingError('the upstream call was cut');
     if (this.timedOut) {
       return new GatewayError('upstream_timeout', `${provider} did not answer within ${ctx.target.requestTimeout} ms`, { provider, source: 'provider' });
+    }
+    if (this.silent) {
+      return new GatewayError('upstream_timeout', `${provider} sent nothing for ${this.silenceLimit} ms in the middle of the stream; the stream was cut`, {
+        provider,
+        source: 'provider',
+      });
     }
     // A stream's error event is provider text too, and may echo the key it was sent.
     if (isGatewayError(e)) return redactError(e, ctx.target.apiKey);
@@ -292,16 +334,27 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
     // What the stream's end holds (a last event without its blank line, the translator's closing
     // chunks) goes through the same mapping as the rest: an error there is provider text too.
     try {
-      for await (const bytes of res.body) {
-        const events = decoder.push(bytes);
-        for (let i = 0; i < events.length; ) {
-          const batch: ChunkOut[] = [];
-          i = fill(events, i, batch);
-          if (batch.length) yield batch;
-          if (failure) throw failure.error;
+      // Not `for await`: silence is timed around each wait on the upstream, not while a batch waits on the client.
+      const body = res.body[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          control.waiting();
+          const read = await body.next();
+          control.heard();
+          if (read.done) break;
+          const events = decoder.push(read.value);
+          for (let i = 0; i < events.length; ) {
+            const batch: ChunkOut[] = [];
+            i = fill(events, i, batch);
+            if (batch.length) yield batch;
+            if (failure) throw failure.error;
+          }
         }
+        complete = true;
+      } finally {
+        // What `for await` does on leaving early: the body's reader stops (and its call with it).
+        if (!complete) void body.return?.()?.catch(() => {});
       }
-      complete = true;
       // The same loop as per read above, written out: a generator per read measured 5–10 µs per stream.
       const events = decoder.end();
       for (let i = 0; i < events.length; ) {
@@ -331,7 +384,7 @@ export async function callChatStream(
   ctx: CallContext,
   parent: AbortSource,
 ): Promise<ChunkBatches> {
-  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps);
+  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps, ctx.silenceLimit);
   let req: UpstreamRequest;
   try {
     req = await provider.chat.request(body, ctx);
@@ -343,7 +396,7 @@ export async function callChatStream(
   try {
     const res = await open(deps, provider, req, control, ctx);
     const stream = await holdBack(translate(res, provider, ctx, control));
-    control.stopTimeout();
+    control.watchSilence();
     return stream;
   } catch (e) {
     control.finish();
