@@ -1,5 +1,5 @@
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, writeResponse } from '@llmux/core/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The parts of Express's request we use; typed structurally so Express 4 and 5 both fit. */
@@ -20,6 +20,12 @@ export interface GatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeR
   readonly gateway: Gateway;
   /** Lets in-flight streams finish (up to the deadline), then frees sockets and the store. */
   close(deadlineMs?: number): Promise<void>;
+  /**
+   * An error handler for apps that mount the gateway behind `express.json()`: `app.use(llm.errors)`
+   * after it turns the parser's refusal of a gateway request (malformed JSON, over its limit) into
+   * the gateway's OpenAI-shaped 400/413 instead of Express's error page. Every other error goes on.
+   */
+  readonly errors: (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => void;
 }
 
 /**
@@ -33,22 +39,33 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   const gateway = createGateway(gatewayOptions);
   const basePath = options.basePath ?? '/llm';
 
-  async function serve(req: Req, res: ServerResponse, path: string): Promise<void> {
+  async function serve(req: Req, res: ServerResponse, path: string, body: unknown): Promise<void> {
     const context = identify ? await identify(req) : undefined;
     const response = await gateway.handle(
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },
+      { method: req.method ?? 'GET', path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) },
       context,
     );
     await writeResponse(res, response);
   }
 
+  // Express 4 ignores rejected promises; errors must reach `next` ourselves.
+  const run = (req: Req, res: ServerResponse, next: (err?: unknown) => void, path: string, body: unknown) =>
+    void serve(req, res, path, body).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
+  const pathOf = (req: Req) => gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ''));
+
   const middleware = ((req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
-    const path: string | undefined = gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ""));
+    const path = pathOf(req);
     if (path === undefined) return next();
-    // Express 4 ignores rejected promises; errors must reach `next` ourselves.
-    serve(req, res, path).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
+    run(req, res, next, path, bodyFor(req, req.body));
   }) as GatewayMiddleware<Req>;
+  const errors = (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
+    const path = res.headersSent ? undefined : pathOf(req);
+    const refused = path === undefined ? undefined : bodyRefusedBy(err);
+    if (path === undefined || !refused) return next(err);
+    run(req, res, next, path, refused);
+  };
   Object.defineProperty(middleware, 'gateway', { value: gateway });
+  Object.defineProperty(middleware, 'errors', { value: errors });
   middleware.close = (deadlineMs) => gateway.close(deadlineMs);
   return middleware;
 }
