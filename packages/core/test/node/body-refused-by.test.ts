@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { bodyRefusedBy } from '../../src/node/read-body.js';
+import { readJsonBody } from '../../src/http/read-body.js';
+
+const refusedWith = (err: unknown) => readJsonBody(bodyRefusedBy(err), 1024).catch((e) => e);
+
+describe('bodyRefusedBy', () => {
+  it('a client that left mid-upload is a 499, not a gateway failure', async () => {
+    const e = await refusedWith(Object.assign(new Error('request aborted'), { type: 'request.aborted', status: 400 }));
+    expect(e).toMatchObject({ code: 'invalid_request', status: 499, param: 'body' });
+  });
+
+  it('another exposed 4xx refusal from a parser keeps its status and message', async () => {
+    const e = await refusedWith(Object.assign(new Error('request size did not match content length'), { type: 'request.size.invalid', status: 400, expose: true }));
+    expect(e).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(e.message).toMatch(/did not match content length/);
+  });
+
+  it('errors that are not a parser refusing the body are not taken', () => {
+    expect(bodyRefusedBy(new Error('database down'))).toBeUndefined();
+    expect(bodyRefusedBy(Object.assign(new Error('boom'), { status: 500, type: 'x' }))).toBeUndefined();
+    expect(bodyRefusedBy(Object.assign(new Error('forbidden'), { status: 403 }))).toBeUndefined();
+    expect(bodyRefusedBy(null)).toBeUndefined();
+    expect(bodyRefusedBy('text')).toBeUndefined();
+  });
+});
