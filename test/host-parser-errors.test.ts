@@ -71,7 +71,7 @@ describe.each([
     const url = await hostApp(factory, []);
     const client = new Anthropic({ baseURL: `${url}/llm`, apiKey: 'unused', maxRetries: 0 });
     const err = await client.messages
-      .create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'word '.repeat(40_000) }] })
+      .create({ model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: 'word '.repeat(40_000) }] })
       .catch((e) => e);
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect(err.status).toBe(413);

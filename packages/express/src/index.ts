@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface ExpressLikeRequest extends IncomingMessage {
   url: string;
   baseUrl?: string;
+  originalUrl?: string;
   body?: unknown;
 }
 
@@ -52,14 +53,29 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   const run = (req: Req, res: ServerResponse, next: (err?: unknown) => void, path: string, body: unknown) =>
     void serve(req, res, path, body).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
   const pathOf = (req: Req) => gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ''));
+  // Where the app mounted the gateway (`req.baseUrl` of requests it served): a parser error reaches
+  // `errors` wherever that is mounted, often the root, and only the full URL says if it was ours.
+  const mounts = new Set<string>();
 
   const middleware = ((req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
     const path = pathOf(req);
     if (path === undefined) return next();
+    if (mounts.size < 16) mounts.add(String(req.baseUrl ?? ''));
     run(req, res, next, path, bodyFor(req, req.body));
   }) as GatewayMiddleware<Req>;
+  const refusedPath = (req: Req): string | undefined => {
+    if (!mounts.size) return pathOf(req); // nothing served yet: mounted beside the gateway, as the README shows
+    const url = String(req.originalUrl ?? req.url);
+    for (const at of mounts) {
+      const next = url.charCodeAt(at.length);
+      if (!url.startsWith(at) || !(Number.isNaN(next) || next === 47 || next === 63)) continue;
+      const path = gatewayPath(url.slice(at.length) || '/', basePath, at);
+      if (path !== undefined) return path;
+    }
+    return undefined;
+  };
   const errors = (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
-    const path = res.headersSent ? undefined : pathOf(req);
+    const path = res.headersSent ? undefined : refusedPath(req);
     const refused = path === undefined ? undefined : bodyRefusedBy(err);
     if (path === undefined || !refused) return next(err);
     run(req, res, next, path, refused);

@@ -304,6 +304,32 @@ export async function callEmbeddings(
 }
 
 /**
+ * A read from a custom transport's body, given up when the attempt's signal aborts: the transport
+ * gets the signal, but a body that never watches it would leave a cut (silence, client gone,
+ * close()) waiting on a read that never comes. undici's bodies reject on abort by themselves.
+ */
+function underSignal<T>(read: Promise<T>, signal: AbortSource): Promise<T> {
+  if (signal.aborted) {
+    read.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    read.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
  * The upstream stream as batches of OpenAI chunks, one per body read. A translator error after some
  * chunks of the same read still lets those chunks out first, as a chunk-by-chunk relay would. An
  * `event: error` starts a batch of its own, read only once the chunks ahead of it were taken: a
@@ -339,7 +365,7 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
       try {
         for (;;) {
           control.waiting();
-          const read = await body.next();
+          const read = await (provider.transport ? underSignal(body.next(), control.signal) : body.next());
           control.heard();
           if (read.done) break;
           const events = decoder.push(read.value);
