@@ -114,18 +114,21 @@ function answerFields(body: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** The exact-match key: sha256 of everything that changes the answer, in canonical form. */
-export function exactKey(input: KeyInput): Promise<string> {
-  return sha256Hex(
-    canonicalJson({
-      v: 1,
-      scope: scopeOf(input.identity, input.shared),
-      route: routeKey(input),
-      model: input.model,
-      params: answerFields(input.body),
-      messages: input.body.messages,
-    }),
-  );
+/**
+ * The exact-match key: sha256 of everything that changes the answer, in canonical form. An
+ * embeddings request (its `input` among the params) is keyed apart from chats by its `kind`.
+ */
+export function exactKey(input: KeyInput, kind: 'chat' | 'embeddings' = 'chat'): Promise<string> {
+  const key: Record<string, unknown> = {
+    v: 1,
+    scope: scopeOf(input.identity, input.shared),
+    route: routeKey(input),
+    model: input.model,
+    params: answerFields(input.body),
+  };
+  if (kind === 'chat') key.messages = input.body.messages;
+  else key.kind = kind;
+  return sha256Hex(canonicalJson(key));
 }
 
 /** The text of the last user message, or undefined when it has no text or carries non-text parts (images, audio). */

@@ -61,6 +61,8 @@ interface Lookup {
   refresh: boolean;
   /** The exact-match read, started early by `prefetch` (absent on a forced refresh). */
   entry?: Promise<{ entry: CacheEntry | undefined; storeError?: string }>;
+  /** An embeddings request: exact match only (the semantic step compares chat prompts), and only embeddings entries answer it. */
+  embeddings: boolean;
 }
 
 /**
@@ -148,6 +150,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       state.headers['x-llmux-provider'] = state.headers['x-portkey-provider'] = entry.provider;
     }
     if (entry.target) state.headers['x-llmux-target'] = entry.target;
+    if (entry.kind === 'embeddings') return { kind: 'json', status: 200, body: entry.embeddings };
     return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
   }
 
@@ -205,7 +208,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   async function save(state: RequestState, p: Pending, outcome: Outcome): Promise<void> {
     const scratch = state.scratch.cache as CacheScratch;
     let entry: CacheEntry | undefined;
-    if (outcome.completion?.choices?.length) entry = { v: 1, createdAt: now(), kind: 'completion', completion: outcome.completion };
+    if (outcome.embeddings) entry = { v: 1, createdAt: now(), kind: 'embeddings', embeddings: outcome.embeddings };
+    else if (outcome.completion?.choices?.length) entry = { v: 1, createdAt: now(), kind: 'completion', completion: outcome.completion };
     else if (outcome.chunks) {
       const chunks = outcome.chunks.map((c) => c.chunk);
       if (isCompleteStream(chunks)) entry = { v: 1, createdAt: now(), kind: 'stream', chunks };
@@ -228,7 +232,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
 
   /** The lookup for this request; `null` when caching is off for its plan, undefined when it does not apply. */
   function lookupFor(state: RequestState): Lookup | null | undefined {
-    if (state.route === 'embeddings' || !Array.isArray(state.body.messages)) return undefined;
+    const embeddings = state.route === 'embeddings';
+    if (!embeddings && !Array.isArray(state.body.messages)) return undefined;
     const settings = cacheSettingsFor(state.plan);
     if (!settings) return null;
     let root: PlanNode;
@@ -250,7 +255,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       includeApiKeys: state.plan !== gw.plans.serverPlan,
     };
     const refresh = truthy(gatewayHeader(state.request.headers, 'cache-force-refresh'));
-    return { plan: state.plan, settings, root, input, key: exactKey(input), refresh };
+    return { plan: state.plan, settings, root, input, key: exactKey(input, embeddings ? 'embeddings' : 'chat'), refresh, embeddings };
   }
 
   return {
@@ -307,9 +312,10 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
         entry = read.entry;
         if (read.storeError) scratch.storeError = read.storeError;
       } else entry = await read(state, key, settings);
-      if (entry) return serve(state, entry, 'HIT');
+      // Keys of the two kinds differ; an entry of the other kind under this key is a foreign value.
+      if (entry && (entry.kind === 'embeddings') === lookup.embeddings) return serve(state, entry, 'HIT');
     }
-    if (settings.mode === 'semantic') {
+    if (settings.mode === 'semantic' && !lookup.embeddings) {
       const hit = await semanticLookup(state, input, root, p, refresh);
       if (hit) return hit;
     }

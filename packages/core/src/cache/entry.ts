@@ -1,10 +1,10 @@
 import { jsonTextOf, rememberJsonText } from '../http/json-text.js';
-import type { ChatCompletion, ChatCompletionChunk } from '../providers/openai-types.js';
+import type { ChatCompletion, ChatCompletionChunk, EmbeddingsResponse } from '../providers/openai-types.js';
 
 /**
  * One stored answer, as JSON text. A stream is kept as its chunks (replayed chunk by chunk, tool-call
  * fragments and usage included); a non-stream answer as the completion. Either serves both kinds of
- * request: `pipeline/chat.ts` converts between them.
+ * request: `pipeline/chat.ts` converts between them. An embeddings answer is kept as it was sent.
  */
 export type CacheEntry = {
   v: 1;
@@ -14,7 +14,11 @@ export type CacheEntry = {
   target?: string;
   /** USD the original call cost, when known: what a hit saves. */
   cost?: number;
-} & ({ kind: 'completion'; completion: ChatCompletion } | { kind: 'stream'; chunks: ChatCompletionChunk[] });
+} & (
+  | { kind: 'completion'; completion: ChatCompletion }
+  | { kind: 'stream'; chunks: ChatCompletionChunk[] }
+  | { kind: 'embeddings'; embeddings: EmbeddingsResponse }
+);
 
 /** Where a completion entry's answer starts: always its last member, after the fields of the head. */
 const COMPLETION = ',"completion":';
@@ -66,7 +70,7 @@ export function decodeEntry(text: unknown): CacheEntry | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const e = value as Partial<CacheEntry> & { completion?: unknown; chunks?: unknown };
+  const e = value as Partial<CacheEntry> & { completion?: unknown; chunks?: unknown; embeddings?: unknown };
   if (e.v !== 1 || typeof e.createdAt !== 'number') return undefined;
   if (e.kind === 'completion') {
     const c = e.completion as ChatCompletion | undefined;
@@ -75,6 +79,10 @@ export function decodeEntry(text: unknown): CacheEntry | undefined {
   if (e.kind === 'stream') {
     const chunks = e.chunks;
     return Array.isArray(chunks) && chunks.length > 0 && chunks.every((c) => typeof c === 'object' && c !== null) ? (e as CacheEntry) : undefined;
+  }
+  if (e.kind === 'embeddings') {
+    const r = e.embeddings as EmbeddingsResponse | undefined;
+    return r && typeof r === 'object' && Array.isArray(r.data) ? (e as CacheEntry) : undefined;
   }
   return undefined;
 }

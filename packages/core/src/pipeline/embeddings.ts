@@ -1,6 +1,6 @@
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders } from '../http/headers.js';
-import type { EmbeddingsRequest } from '../providers/openai-types.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
@@ -12,11 +12,19 @@ import type { AbortSource } from '../upstream/abort-link.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
+function useUsage(state: RequestState, usage: EmbeddingsResponse['usage']): void {
+  if (usage) state.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
+}
+
 export async function handleEmbeddings(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
   const short = await runBefore(gw.stages, state);
   if (short) {
     if (short.kind !== 'json') throw new GatewayError('internal_error', 'a stage answered an embeddings request with a chat answer');
-    return { status: short.status, headers: responseHeaders(factsOf(state)), body: short.body };
+    // A stored answer (a cache hit): its usage goes to the log as the chat route's hits do; it costs nothing.
+    const answer = short.body as EmbeddingsResponse | undefined;
+    useUsage(state, answer?.usage);
+    await runAfter(gw.stages, state, { status: short.status }, gw.logger);
+    return { status: short.status, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: short.body };
   }
   const body = state.body as EmbeddingsRequest;
   const { root, model: inferred } = gw.plans.rootFor(state.plan, body.model);
@@ -30,9 +38,8 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     const routed = await route(root, env, attempt);
     state.target = routed.target;
     state.retries = env.retries;
-    const usage = routed.value.usage;
-    if (usage) state.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
-    await runAfter(gw.stages, state, { status: 200 }, gw.logger);
+    useUsage(state, routed.value.usage);
+    await runAfter(gw.stages, state, { status: 200, embeddings: routed.value }, gw.logger);
     return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: routed.value };
   } catch (e) {
     const error = toGatewayError(e);

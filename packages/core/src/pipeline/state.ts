@@ -2,7 +2,7 @@ import type { Plan } from '../config/plan.js';
 import type { AttemptSummary, GatewayError } from '../errors.js';
 import type { CacheStatus } from '../http/headers.js';
 import type { RouteName } from '../http/routes.js';
-import type { ChatCompletion, Usage } from '../providers/openai-types.js';
+import type { ChatCompletion, EmbeddingsResponse, Usage } from '../providers/openai-types.js';
 import type { ChunkOut, ResolvedTarget } from '../providers/types.js';
 import type { GatewayContext, GatewayRequest } from '../types.js';
 
@@ -45,6 +45,8 @@ export interface Outcome {
   status: number;
   error?: GatewayError;
   completion?: ChatCompletion;
+  /** An embeddings answer, as sent. */
+  embeddings?: EmbeddingsResponse;
   /** The full stream, when `recordChunks` was set and it ended normally. */
   chunks?: ChunkOut[];
   /** The stream ended early: client gone or upstream broke mid-way. */
