@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gatewayMiddleware } from '@llmux/express';
+import { appFactories } from './helpers/apps.js';
 
 const servers: Server[] = [];
 afterAll(async () => {
@@ -89,5 +90,39 @@ describe.each([
     // A good request still goes through the gateway.
     const ok = await post(`${url}/llm/v1/chat/completions`, JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'Hi' }] }));
     expect(ok.status).toBe(200);
+  });
+});
+
+describe.each([
+  ['nestjs', '/llm'],
+  ['nestjs-prefixed', '/api/llm'],
+] as const)('%s: Nest’s own body parser refusing a gateway request', (name, mount) => {
+  it('malformed JSON and a body over Nest’s 100 kB limit get the gateway’s errors; the app’s own route keeps Nest’s', async () => {
+    const records: Array<Record<string, any>> = [];
+    const app = await appFactories[name]!({ config: { targets: [{ provider: 'mock' }] }, logger: false, onLog: (r) => void records.push(r as never) } as never);
+    try {
+      expect(app.gatewayURL).toBe(`${app.url}${mount}`);
+      const bad = await post(`${app.gatewayURL}/v1/chat/completions`, '{"model": "gpt-4o-mini", messages: ]');
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('x-llmux-trace-id')).toBeTruthy();
+      expect(await bad.json()).toMatchObject({ error: { code: 'invalid_json', param: 'body', type: 'invalid_request_error' } });
+      const client = new OpenAI({ baseURL: `${app.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'word '.repeat(40_000) }] }).catch((e) => e);
+      expect(err.status).toBe(413);
+      expect(err.error).toMatchObject({ code: 'payload_too_large' });
+      expect(records.map((r) => r.status)).toEqual([400, 413]);
+      // Nest's own route: Nest's own error shape, untouched.
+      const own = await post(`${app.url}/echo`, '{"broken": ');
+      expect(own.status).toBe(400);
+      expect(await own.json()).toMatchObject({ statusCode: 400 });
+      // And a good request still goes through.
+      const ok = await post(`${app.gatewayURL}/v1/chat/completions`, JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'Hi' }] }));
+      expect(ok.status).toBe(200);
+      // Learned mounts take over once a request was served: still the gateway's error.
+      const again = await post(`${app.gatewayURL}/v1/chat/completions`, '{');
+      expect(((await again.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
+    } finally {
+      await app.close();
+    }
   });
 });

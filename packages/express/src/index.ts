@@ -40,8 +40,9 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   const gateway = createGateway(gatewayOptions);
   const basePath = options.basePath ?? '/llm';
 
-  async function serve(req: Req, res: ServerResponse, path: string, body: unknown): Promise<void> {
-    const context = identify ? await identify(req) : undefined;
+  async function serve(req: Req, res: ServerResponse, path: string, body: unknown, refused = false): Promise<void> {
+    // A body refused before the app's own middleware ran: `identify` may rely on what never ran.
+    const context = identify && !refused ? await identify(req) : undefined;
     const response = await gateway.handle(
       { method: req.method ?? 'GET', path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) },
       context,
@@ -50,8 +51,8 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   }
 
   // Express 4 ignores rejected promises; errors must reach `next` ourselves.
-  const run = (req: Req, res: ServerResponse, next: (err?: unknown) => void, path: string, body: unknown) =>
-    void serve(req, res, path, body).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
+  const run = (req: Req, res: ServerResponse, next: (err?: unknown) => void, path: string, body: unknown, refused?: boolean) =>
+    void serve(req, res, path, body, refused).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
   const pathOf = (req: Req) => gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ''));
   // Where the app mounted the gateway (`req.baseUrl` of requests it served): a parser error reaches
   // `errors` wherever that is mounted, often the root, and only the full URL says if it was ours.
@@ -78,7 +79,7 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
     const path = res.headersSent ? undefined : refusedPath(req);
     const refused = path === undefined ? undefined : bodyRefusedBy(err);
     if (path === undefined || !refused) return next(err);
-    run(req, res, next, path, refused);
+    run(req, res, next, path, refused, true);
   };
   Object.defineProperty(middleware, 'gateway', { value: gateway });
   Object.defineProperty(middleware, 'errors', { value: errors });

@@ -1,5 +1,6 @@
-import { Inject, Module, Optional, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { Inject, Module, Optional, type DynamicModule, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import { parserRefusals } from './parser-refusals.js';
 import { claimBasePath, GatewayBasePath } from './served-paths.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './module-definition.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
@@ -7,16 +8,34 @@ import { Gateway } from './gateway-token.js';
 
 /** Serves the gateway under `basePath` (default `/llm`) and provides `GatewayService` and `Gateway`. */
 @Module({})
-export class GatewayModule extends ConfigurableModuleClass implements OnModuleDestroy {
+export class GatewayModule extends ConfigurableModuleClass implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(Gateway) private readonly gateway: Gateway,
     @Inject(GatewayModuleOptions) private readonly options: GatewayModuleOptions,
-    @Inject(GatewayBasePath) basePath: string,
-    @Optional() @Inject(HttpAdapterHost) adapterHost?: HttpAdapterHost,
+    @Inject(GatewayBasePath) private readonly basePath: string,
+    @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
+    @Optional() @Inject(ApplicationConfig) private readonly appConfig?: ApplicationConfig,
   ) {
     super();
     // At creation, before routes are registered: the error names the module, not a router's complaint.
     claimBasePath(adapterHost?.httpAdapter, basePath);
+  }
+
+  /**
+   * Runs after Nest registered the routes and before its exception layer: the place for an error
+   * handler that sees Nest's body parser refusing a gateway request (see `parser-refusals.ts`).
+   */
+  onModuleInit(): void {
+    const http = this.adapterHost?.httpAdapter;
+    if (!http || http.getType?.() !== 'express') return;
+    http.use(
+      parserRefusals(this.gateway, () => {
+        const prefix = this.appConfig?.getGlobalPrefix() ?? '';
+        // A prefix with parameters is known once a request was served (then mounts are learned).
+        if (prefix.includes(':')) return undefined;
+        return `/${[prefix, this.basePath].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`;
+      }),
+    );
   }
 
   /** `GatewayModule.forRoot({ config, providers, identify, … })` — options as for `createGateway`. */
