@@ -22,7 +22,7 @@ export function authStage(gw: GatewayInternals): PipelineStage {
       const allows = key.allows;
       if (allows) {
         const permitted =
-          state.plan === gw.plans.serverPlan
+          state.plan.fromClient !== true
             ? // The server's own aliases and targets are its choice: the name the key may use is enough.
               allows(model) || allows(state.plan.aliases[model] ?? model)
             : // A client's config could alias an allowed name to any model, or force one on a target:

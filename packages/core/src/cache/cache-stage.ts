@@ -10,7 +10,8 @@ import type { CacheStore } from '../store/cache-store.js';
 import { createMemoryCache } from '../store/memory/cache.js';
 import { asAbortSignal } from '../upstream/abort-link.js';
 import { exactKey, lastUserText, semanticPartition, type KeyInput } from './cache-key.js';
-import { decodeEntry, encodeEntry, isCompleteStream, type CacheEntry } from './entry.js';
+import { decodeEntry, encodeEntry, isCompleteStream, isEmbedding, type CacheEntry } from './entry.js';
+import type { EmbeddingsResponse } from '../providers/openai-types.js';
 import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
 import { replayChunks } from './replay.js';
 import { embedderFor } from './semantic.js';
@@ -75,6 +76,25 @@ const PENDING = Symbol('llmux.cache.pending');
 type WithCacheSlots = RequestState & { [PREFETCHED]?: Lookup; [PENDING]?: Pending };
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+
+/** One vector (non-empty) per input, indexed 0…n-1: a short or partial answer is never pinned in the cache. */
+function answersEveryInput(answer: EmbeddingsResponse, input: unknown): boolean {
+  // A string, or one array of token ids, is one input; otherwise one per item.
+  const inputs = Array.isArray(input) && input.length > 0 && typeof input[0] !== 'number' ? input.length : 1;
+  if (answer.data.length !== inputs) return false;
+  const seen = new Set<number>();
+  for (const item of answer.data) {
+    if (!isEmbedding(item) || item.embedding.length === 0 || item.index >= inputs || seen.has(item.index)) return false;
+    seen.add(item.index);
+  }
+  return true;
+}
+
+function textAtLeast(answer: EmbeddingsResponse): number {
+  let n = 0;
+  for (const item of answer.data) n += typeof item.embedding === 'string' ? item.embedding.length : item.embedding.length * 8;
+  return n;
+}
 
 /**
  * Answers repeated requests from the cache: exact match on a canonical key, then (semantic mode) the
@@ -171,7 +191,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     if (Array.isArray(tools) && tools.length > 0 && !p.settings.semanticTools) return void (scratch.semantic = 'tools');
     let embedder;
     // An `embedding` target from a client's config is compiled as the client's (the server's own config is trusted).
-    const clientEmbedding = state.plan !== serverPlan && p.settings.embedding !== undefined && p.settings.embedding !== serverSettings?.embedding;
+    const clientEmbedding = state.plan.fromClient === true && p.settings.embedding !== undefined && p.settings.embedding !== serverSettings?.embedding;
     try {
       embedder = embedderFor(gw, p.settings, root, clientEmbedding);
     } catch (e) {
@@ -195,7 +215,9 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     p.partition = partition;
     if (refresh) return undefined;
     const match = await bounded(state, 'semantic search', () => store.cacheIndexSearch(partition, p.vector!, p.settings.threshold));
-    const entry = match && (await read(state, match.id, p.settings));
+    const found = match && (await read(state, match.id, p.settings));
+    // The index names chat entries only; anything else under that id is a foreign value.
+    const entry = found && found.kind !== 'embeddings' ? found : undefined;
     if (!match || !entry) {
       if (match) void bounded(state, 'semantic delete', () => store.cacheIndexDelete(partition, match.id));
       return void (scratch.semantic = 'no_match');
@@ -208,7 +230,13 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   async function save(state: RequestState, p: Pending, outcome: Outcome): Promise<void> {
     const scratch = state.scratch.cache as CacheScratch;
     let entry: CacheEntry | undefined;
-    if (outcome.embeddings) entry = { v: 1, createdAt: now(), kind: 'embeddings', embeddings: outcome.embeddings };
+    if (outcome.embeddings) {
+      const answer = outcome.embeddings;
+      if (!answersEveryInput(answer, state.body.input)) return void (scratch.stored = 'not_complete');
+      // Floats take 8+ characters each as JSON: a batch certainly over the limit is not serialised to find out.
+      if (textAtLeast(answer) > maxEntryBytes) return void (scratch.stored = 'too_large');
+      entry = { v: 1, createdAt: now(), kind: 'embeddings', embeddings: answer };
+    }
     else if (outcome.completion?.choices?.length) entry = { v: 1, createdAt: now(), kind: 'completion', completion: outcome.completion };
     else if (outcome.chunks) {
       const chunks = outcome.chunks.map((c) => c.chunk);
@@ -252,7 +280,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       headers: state.request.headers,
       metadata: state.metadata,
       shared: settings.shared,
-      includeApiKeys: state.plan !== gw.plans.serverPlan,
+      // A gateway key's copy of the server's plan is still the server's: its provider keys stay out of the key.
+      includeApiKeys: state.plan.fromClient === true,
     };
     const refresh = truthy(gatewayHeader(state.request.headers, 'cache-force-refresh'));
     return { plan: state.plan, settings, root, input, key: exactKey(input, embeddings ? 'embeddings' : 'chat'), refresh, embeddings };

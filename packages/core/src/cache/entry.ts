@@ -82,9 +82,18 @@ export function decodeEntry(text: unknown): CacheEntry | undefined {
   }
   if (e.kind === 'embeddings') {
     const r = e.embeddings as EmbeddingsResponse | undefined;
-    return r && typeof r === 'object' && Array.isArray(r.data) ? (e as CacheEntry) : undefined;
+    return r && typeof r === 'object' && Array.isArray(r.data) && r.data.length > 0 && r.data.every(isEmbedding) ? (e as CacheEntry) : undefined;
   }
   return undefined;
+}
+
+/** An embeddings item as the OpenAI SDK reads it: a numeric index and a vector (floats, or base64 text). */
+export function isEmbedding(item: unknown): item is EmbeddingsResponse['data'][number] {
+  if (typeof item !== 'object' || item === null) return false;
+  const { index, embedding } = item as { index?: unknown; embedding?: unknown };
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) return false;
+  // The first number stands for the rest: checking every float of a large batch on each hit costs more than it guards.
+  return typeof embedding === 'string' || (Array.isArray(embedding) && (embedding.length === 0 || typeof embedding[0] === 'number'));
 }
 
 /** A stream is worth keeping only if it ended with a finish reason on every choice it opened. */

@@ -37,6 +37,11 @@ export interface Plan {
   deadline: number;
   /** Models the config names, for `GET /v1/models`. */
   models: string[];
+  /**
+   * Built from what the client sent (a config, provider or host header), not the server's config.
+   * A gateway key's copy of a plan (its own budgets and limits added) keeps the mark of the one it copies.
+   */
+  fromClient?: true;
 }
 
 /** Every target of a tree, in the order routing would try them (depth first): all branches count. */

@@ -93,6 +93,7 @@ export class PlanResolver {
         budgets: this.serverPlan.budgets,
         rateLimits: this.serverPlan.rateLimits,
         deadline: Math.min(compiled.deadline, this.serverPlan.deadline),
+        fromClient: true,
       };
       markRequestHosts(plan, hosts);
       this.requestPlans.set(key, plan);
