@@ -1,5 +1,5 @@
 /** The routes under the mount point. Anything else is a JSON 404. */
-export type RouteName = 'chat' | 'embeddings' | 'messages' | 'models' | (string & {});
+export type RouteName = 'chat' | 'embeddings' | 'messages' | 'models' | 'model' | (string & {});
 
 export interface RouteMatch {
   name: RouteName;
@@ -24,6 +24,16 @@ const ROUTES: Record<string, Record<string, RouteName>> = {
   '/playground/api/requests': { GET: 'playground-requests' },
 };
 
+/** `GET /v1/models/{id}` (the SDKs' `models.retrieve`): ids may hold slashes (`meta-llama/Llama-3.1-8B`). */
+const ONE_MODEL: Record<string, RouteName> = { GET: 'model' };
+const MODEL_PREFIXES = ['/v1/models/', '/models/'];
+
+/** The model id in a `/v1/models/{id}` path (query and trailing slash already cut), still URL-encoded. */
+export function modelIdIn(path: string): string | undefined {
+  for (const prefix of MODEL_PREFIXES) if (path.startsWith(prefix) && path.length > prefix.length) return path.slice(prefix.length);
+  return undefined;
+}
+
 /** Lets later stages add routes (playground, usage, metrics) without touching this table's callers. */
 export function addRoute(path: string, method: string, name: RouteName): void {
   (ROUTES[path] ??= {})[method] = name;
@@ -38,7 +48,7 @@ export function matchRoute(method: string, rawPath: string): RouteMatch | { erro
   const q = rawPath.indexOf('?');
   let path = q === -1 ? rawPath : rawPath.slice(0, q);
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-  const byMethod = ROUTES[path];
+  const byMethod = ROUTES[path] ?? (modelIdIn(path) !== undefined ? ONE_MODEL : undefined);
   if (!byMethod) return { error: 404 };
   const m = method.toUpperCase();
   // HEAD is GET without the body (RFC 9110 §9.3.2): uptime checks and `curl -I` use it. The writers

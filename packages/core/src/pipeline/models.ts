@@ -1,22 +1,53 @@
-import { targetsOf } from '../config/plan.js';
+import { targetsOf, type Plan } from '../config/plan.js';
+import { GatewayError } from '../errors.js';
+import { modelIdIn } from '../http/routes.js';
 import type { GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 
-/**
- * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
- * would route by: a config header the server refuses is refused here too (403), as on every route.
- */
-export function handleModels(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
-  const plan = gw.plans.forRequest(req);
+interface ModelObject {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
+
+/** The models the config names (targets' forced models, then aliases as `llmux`'s own). */
+function modelsOf(plan: Plan): ModelObject[] {
   const models = new Map<string, string>();
   for (const alias of Object.keys(plan.aliases)) models.set(alias, 'llmux');
   for (const target of targetsOf(plan.root)) {
     const model = target.overrideParams.model;
     if (typeof model === 'string' && !models.has(model)) models.set(model, target.provider);
   }
-  return {
-    status: 200,
-    headers: { 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId },
-    body: { object: 'list', data: [...models].map(([id, owned_by]) => ({ id, object: 'model', created: 0, owned_by })) },
-  };
+  return [...models].map(([id, owned_by]) => ({ id, object: 'model', created: 0, owned_by }));
+}
+
+const traceHeaders = (traceId: string) => ({ 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId });
+
+/**
+ * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
+ * would route by: a config header the server refuses is refused here too (403), as on every route.
+ */
+export function handleModels(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
+  const data = modelsOf(gw.plans.forRequest(req));
+  return { status: 200, headers: traceHeaders(traceId), body: { object: 'list', data } };
+}
+
+/**
+ * `GET /v1/models/{id}`: one model of that list, or OpenAI's 404 (`model_not_found`) for any other
+ * id — including ones a passthrough target would still accept: the list is what the gateway names.
+ */
+export function handleModel(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
+  const path = req.path.split('?')[0]!.replace(/\/+$/, '');
+  let id = modelIdIn(path) ?? '';
+  try {
+    id = decodeURIComponent(id);
+  } catch {
+    // Not valid percent-encoding: looked up as sent, so it matches nothing and gets the 404.
+  }
+  const model = modelsOf(gw.plans.forRequest(req)).find((m) => m.id === id);
+  if (!model) {
+    throw new GatewayError('not_found', `The model '${id}' does not exist or is not served by this gateway`, { param: 'model', providerCode: 'model_not_found' });
+  }
+  return { status: 200, headers: traceHeaders(traceId), body: model };
 }

@@ -10,7 +10,7 @@ import { handleChat } from './chat.js';
 import { createState } from './create-state.js';
 import { handleEmbeddings } from './embeddings.js';
 import type { GatewayInternals } from './internals.js';
-import { handleModels } from './models.js';
+import { handleModel, handleModels } from './models.js';
 import type { RequestState } from './state.js';
 
 export type RouteHandler = (gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string) => Promise<GatewayResponse> | GatewayResponse;
@@ -33,6 +33,7 @@ export const routeHandlers: Record<string, RouteHandler> = {
     return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId));
   },
   models: (gw, req, _context, traceId) => handleModels(gw, req, traceId),
+  model: (gw, req, _context, traceId) => handleModel(gw, req, traceId),
   messages: handleMessages,
   usage: async (gw, req, _context, traceId) => withLogStats(gw, await handleUsage(gw, req, traceId)),
   metrics: (gw, req, _context, traceId) => handleMetrics(gw, req, traceId),
