@@ -126,3 +126,36 @@ describe.each([
     }
   });
 });
+
+describe('a refused body never reaches a route the app guards', () => {
+  // Regression: a route that reads no body (GET /v1/models) was served to a request whose body the
+  // parser refused — so the app's own auth middleware, mounted after the parser, never ran for it.
+  it("Express: auth after express.json() — a GET with a broken JSON body gets the refusal, not the model list", async () => {
+    const app = express5();
+    app.use(express5.json());
+    app.use((req, res, next) => (req.headers.authorization === 'Bearer app-user' ? next() : void res.status(401).json({ app: 'login first' })));
+    const llm = gatewayMiddleware({ config: { targets: [{ provider: 'openai', api_key: 'sk-x', override_params: { model: 'gpt-4o-mini' } }] }, logger: false });
+    app.use(llm);
+    app.use(llm.errors);
+    const server = app.listen(0, '127.0.0.1') as Server;
+    servers.push(server);
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect((await fetch(`${url}/llm/v1/models`)).status).toBe(401); // the app's auth answers a plain GET
+    const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      // fetch() sends no body with GET; a raw request does.
+      import('node:http').then(({ request }) => {
+        const req = request(`${url}/llm/v1/models`, { method: 'GET', headers: { 'content-type': 'application/json', 'content-length': '1' } }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end('{');
+      }, reject);
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'invalid_json' } });
+    expect(refused.body).not.toContain('gpt-4o-mini');
+  });
+});

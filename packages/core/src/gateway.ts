@@ -1,6 +1,7 @@
 import { compileConfig } from './config/compile.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { matchRoute } from './http/routes.js';
+import { refusalOf } from './http/body-refusal.js';
 import { copyHeaders } from './http/headers.js';
 import { forgetJsonText } from './http/json-text.js';
 import { validateOptions, type GatewayOptions } from './options.js';
@@ -106,6 +107,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     const handler = routeHandlers[match.name];
     if (!handler) throw new GatewayError('not_found', `no route for ${req.method} ${req.path.split('?')[0]}`);
     call.route = match.name;
+    const refused = refusalOf(req.body);
+    if (refused) throw refused;
     checkHeaderSize(gw, req);
     checkDeclaredBodySize(gw, req);
     checkTraceId(req);

@@ -1,5 +1,5 @@
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, isGatewayRoute, writeResponse } from '@llmux/core/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The parts of Express's request we use; typed structurally so Express 4 and 5 both fit. */
@@ -77,7 +77,7 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   };
   const errors = (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
     const path = res.headersSent ? undefined : refusedPath(req);
-    const refused = path === undefined ? undefined : bodyRefusedBy(err);
+    const refused = path === undefined || !isGatewayRoute(req.method ?? 'GET', path) ? undefined : bodyRefusedBy(err);
     if (path === undefined || !refused) return next(err);
     run(req, res, next, path, refused, true);
   };

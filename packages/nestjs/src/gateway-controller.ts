@@ -4,7 +4,6 @@ import { abortLinkFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/n
 import { Gateway } from './gateway-token.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { wildcardRoute } from './wildcard-route.js';
-import { rememberMount } from './parser-refusals.js';
 
 interface RoutedRequest extends IncomingMessage {
   url: string;
@@ -51,7 +50,6 @@ export function createGatewayController(basePath: string): Type<unknown> {
     @All(wildcardRoute())
     async handle(@Req() req: RoutedRequest, @Res() res: ServerResponse): Promise<void> {
       const path = pathBelowRoute(req);
-      rememberMount(this.gateway, req.url, path);
       const context = this.options.identify ? await this.options.identify(req) : undefined;
       const response = await this.gateway.handle(
         { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },

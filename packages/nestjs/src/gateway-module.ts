@@ -1,6 +1,7 @@
 import { Inject, Module, Optional, type DynamicModule, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { parserRefusals } from './parser-refusals.js';
+import { HttpAdapterHost } from '@nestjs/core';
+import { parserRefusals, registeredMounts } from './parser-refusals.js';
+import { wildcardRoute } from './wildcard-route.js';
 import { claimBasePath, GatewayBasePath } from './served-paths.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './module-definition.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
@@ -14,7 +15,6 @@ export class GatewayModule extends ConfigurableModuleClass implements OnModuleIn
     @Inject(GatewayModuleOptions) private readonly options: GatewayModuleOptions,
     @Inject(GatewayBasePath) private readonly basePath: string,
     @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
-    @Optional() @Inject(ApplicationConfig) private readonly appConfig?: ApplicationConfig,
   ) {
     super();
     // At creation, before routes are registered: the error names the module, not a router's complaint.
@@ -23,19 +23,14 @@ export class GatewayModule extends ConfigurableModuleClass implements OnModuleIn
 
   /**
    * Runs after Nest registered the routes and before its exception layer: the place for an error
-   * handler that sees Nest's body parser refusing a gateway request (see `parser-refusals.ts`).
+   * handler that sees Nest's body parser refusing a gateway request (see `parser-refusals.ts`). The
+   * gateway's route is read off the router as registered, global prefix and exclusions applied.
    */
   onModuleInit(): void {
     const http = this.adapterHost?.httpAdapter;
     if (!http || http.getType?.() !== 'express') return;
-    http.use(
-      parserRefusals(this.gateway, () => {
-        const prefix = this.appConfig?.getGlobalPrefix() ?? '';
-        // A prefix with parameters is known once a request was served (then mounts are learned).
-        if (prefix.includes(':')) return undefined;
-        return `/${[prefix, this.basePath].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`;
-      }),
-    );
+    const mounts = registeredMounts(http.getInstance(), this.basePath, wildcardRoute());
+    http.use(parserRefusals(this.gateway, () => mounts));
   }
 
   /** `GatewayModule.forRoot({ config, providers, identify, … })` — options as for `createGateway`. */

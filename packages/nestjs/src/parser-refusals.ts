@@ -1,42 +1,79 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '@llmux/core';
-import { abortLinkFor, bodyRefusedBy, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, bodyRefusedBy, isGatewayRoute, writeResponse } from '@llmux/core/node';
 
-type ErrorHandler = (err: unknown, req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: (err?: unknown) => void) => void;
+type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
-/** The URL prefixes (global prefix, parameters filled in, and basePath) each gateway's route was reached under. */
-const mounts = new WeakMap<Gateway, Set<string>>();
+/** A route's mount as Express matches it: literal segments regardless of case (lower-cased here), `:` for a parameter. */
+type Mount = readonly string[];
 
-/** Called for each request the controller serves: the URL above the gateway's own path is a mount. */
-export function rememberMount(gateway: Gateway, url: string, below: string): void {
-  if (!url.endsWith(below)) return;
-  let known = mounts.get(gateway);
-  if (!known) mounts.set(gateway, (known = new Set()));
-  if (known.size < 16) known.add(url.slice(0, url.length - below.length));
+/**
+ * The mount of a gateway route (`/t/:tenant/llm/{*path}` → `t`, `:`, `llm`), or undefined for a
+ * path this reader does not follow (a regular-expression route), which is then never claimed.
+ */
+export function mountOf(routePath: string): Mount | undefined {
+  const segments = routePath.slice(0, routePath.lastIndexOf('/')).split('/').filter(Boolean);
+  if (segments.some((s) => /[()*?{}[\]+]/.test(s))) return undefined;
+  return segments.map((s) => (s.startsWith(':') ? ':' : s.toLowerCase()));
+}
+
+/** The path below `mount` in `url` (query kept), or undefined when the URL is not under it. */
+function below(url: string, mount: Mount): string | undefined {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  let at = 0;
+  for (const segment of mount) {
+    if (path.charCodeAt(at) !== 47) return undefined;
+    const next = path.indexOf('/', at + 1);
+    const end = next === -1 ? path.length : next;
+    const got = path.slice(at + 1, end);
+    if (got === '' || (segment !== ':' && got.toLowerCase() !== segment)) return undefined;
+    at = end;
+  }
+  const rest = url.slice(at);
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
+  return rest.startsWith('/') ? rest : undefined;
+}
+
+/** The Express routes registered so far whose path is the gateway's catch-all under `basePath`. */
+export function registeredMounts(app: unknown, basePath: string, wildcard: string): Mount[] {
+  const express = app as { router?: { stack?: unknown[] }; _router?: { stack?: unknown[] } } | undefined;
+  let stack: unknown[] = [];
+  try {
+    // Express 4 keeps its router at `_router` (its `router` getter throws); Express 5 at `router`.
+    stack = (express?._router ?? express?.router)?.stack ?? [];
+  } catch {
+    // An app object of another shape: no mount is known, and refusals keep Nest's own errors.
+  }
+  const base = basePath.split('/').filter(Boolean).join('/');
+  const tail = `${base ? `/${base}` : ''}/${wildcard}`;
+  const out: Mount[] = [];
+  for (const layer of stack) {
+    const path = (layer as { route?: { path?: unknown } }).route?.path;
+    if (typeof path !== 'string' || !path.endsWith(tail)) continue;
+    const mount = mountOf(path);
+    if (mount) out.push(mount);
+  }
+  return out;
 }
 
 /**
  * An Express error handler placed after the routes and ahead of Nest's own exception layer: Nest's
  * body parser runs before any route, so its refusal of a gateway request (malformed JSON, over its
- * limit) would reach the client in Nest's error shape. On a gateway route it gets the gateway's own
- * 400/413/415 instead (OpenAI shape, Anthropic's on /v1/messages, a trace id, a log record); anything
- * else goes on to Nest. `guess` is the mount before any request was served (global prefix + basePath).
+ * limit) would reach the client in Nest's error shape. A request under the gateway's route (as
+ * registered: global prefix, its parameters and exclusions included) to a path the gateway serves
+ * gets the gateway's own 400/413/415 instead — the core answers it before any route handler runs,
+ * so nothing behind the app's guards is served. Anything else goes on to Nest.
  */
-export function parserRefusals(gateway: Gateway, guess: () => string | undefined): ErrorHandler {
-  const pathOf = (url: string): string | undefined => {
-    const known = mounts.get(gateway);
-    for (const mount of known?.size ? known : [guess()]) {
-      if (mount === undefined) continue;
-      const path = gatewayPath(url, mount === '' ? '/' : mount);
-      if (path !== undefined) return path;
-    }
-    return undefined;
-  };
+export function parserRefusals(gateway: Gateway, mounts: () => Iterable<Mount>): ErrorHandler {
   return (err, req, res, next) => {
     const body = res.headersSent ? undefined : bodyRefusedBy(err);
-    const path = body && pathOf(String(req.originalUrl ?? req.url));
-    if (!body || path === undefined) return next(err);
-    // No `identify`: the guards it may rely on never ran for a request refused before routing.
+    if (!body) return next(err);
+    // `req.url` is relative to the Nest app, where its routes were registered (an outer app may mount it).
+    const url = String(req.url);
+    let path: string | undefined;
+    for (const mount of mounts()) if ((path = below(url, mount)) !== undefined) break;
+    if (path === undefined || !isGatewayRoute(req.method ?? 'POST', path)) return next(err);
     gateway
       .handle({ method: req.method ?? 'POST', path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) })
       .then((response) => writeResponse(res, response))

@@ -1,3 +1,5 @@
+import { matchRoute } from '../http/routes.js';
+
 /**
  * The path relative to the gateway's mount point, or undefined when the request is not for the gateway.
  * Works both for `app.use(mw)` (the URL still starts with `basePath`) and `app.use('/llm', mw)`
@@ -15,4 +17,14 @@ export function gatewayPath(url: string, basePath: string, mountedAt = ''): stri
     if (Number.isNaN(next) || next === 47 || next === 63) return url.slice(base.length) || '/';
   }
   return undefined;
+}
+
+/**
+ * Whether the gateway has a route at `path` (below its mount), for any method: the error handlers
+ * that answer host parsers' refusals take only requests the gateway would have served, never a host
+ * route's under a mount of `/`.
+ */
+export function isGatewayRoute(method: string, path: string): boolean {
+  const match = matchRoute(method, path);
+  return !('error' in match) || match.error === 405;
 }

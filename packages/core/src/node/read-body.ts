@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { BODY_REFUSAL } from '../http/body-refusal.js';
 
 /**
  * The request body as the core wants it: whatever a body parser produced when one consumed the
@@ -24,16 +25,19 @@ interface ParserError {
 
 /**
  * A host body parser's refusal (malformed JSON, over its limit, an unknown charset) as the body of
- * a gateway request: reading it throws the gateway's own error, so the client gets the OpenAI (or,
- * on `/v1/messages`, Anthropic) shape, a trace id and a log record, as when the gateway read the
- * body itself. Undefined for anything that is not a parser's refusal of the body.
+ * a gateway request: the gateway answers it with its own error — the OpenAI (or, on `/v1/messages`,
+ * Anthropic) shape, a trace id and a log record — as when it read the body itself, on every route
+ * and before any handler. Undefined for anything that is not a parser's refusal of the body.
  */
 export function bodyRefusedBy(err: unknown): AsyncIterable<Uint8Array> | undefined {
   const error = refusal(err as ParserError);
   if (!error) return undefined;
   return {
+    // Answered before any route handler runs: a route that reads no body (`GET /v1/models`) must not
+    // be served to a request the app's own guards, behind the parser, never saw.
+    [BODY_REFUSAL]: error,
     [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
-  };
+  } as AsyncIterable<Uint8Array>;
 }
 
 function refusal(e: ParserError | null | undefined): GatewayError | undefined {
