@@ -286,12 +286,15 @@ describe('B. GET /v1/models/{id}: configs and keys', () => {
     expect((await fetch(`${modelApp.gatewayURL}/v1/models/gpt-4o-mini`, { headers: header })).status).toBe(404);
   });
 
-  it('checked: a key whose `models` excludes a model still retrieves it — consistent with GET /v1/models, which lists it', async () => {
+  it('a key whose `models` excludes a model neither lists nor retrieves it (as OpenAI does for a project key), and cannot chat with it', async () => {
     const key = 'gk-only-mini-0123456789';
     modelApp = await appFactories.express5!({ config: modelsConfig, logger: false, auth: { keys: [{ key, name: 'mini', models: ['gpt-4o-mini'] }] } } as never);
     const client = new OpenAI({ baseURL: `${modelApp.gatewayURL}/v1`, apiKey: key, maxRetries: 0 });
-    expect((await client.models.list()).data.map((m) => m.id)).toContain(LLAMA);
-    expect((await client.models.retrieve(LLAMA)).id).toBe(LLAMA);
+    const listed = (await client.models.list()).data.map((m) => m.id);
+    expect(listed).toContain('gpt-4o-mini');
+    expect(listed).not.toContain(LLAMA);
+    expect((await client.models.retrieve('gpt-4o-mini')).id).toBe('gpt-4o-mini');
+    expect(await client.models.retrieve(LLAMA).catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError);
     const chat = await client.chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
     expect(chat.status).toBe(403);
   });

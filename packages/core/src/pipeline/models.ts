@@ -1,7 +1,8 @@
 import { targetsOf, type Plan } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { modelIdIn } from '../http/routes.js';
-import type { GatewayRequest, GatewayResponse } from '../types.js';
+import { keyringOf } from '../auth/keyring-of.js';
+import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 
 interface ModelObject {
@@ -11,13 +12,18 @@ interface ModelObject {
   owned_by: string;
 }
 
-/** The models the config names (targets' forced models, then aliases as `llmux`'s own). */
-function modelsOf(plan: Plan): ModelObject[] {
+/**
+ * The models the config names (targets' forced models, then aliases as `llmux`'s own) — those the
+ * caller's gateway key may use, when its `models` narrow it (as OpenAI lists a project key's).
+ */
+function modelsOf(gw: GatewayInternals, plan: Plan, context: GatewayContext | undefined): ModelObject[] {
+  const key = typeof context?.key === 'string' ? keyringOf(gw)?.byName(context.key) : undefined;
+  const allows = key?.allows;
   const models = new Map<string, string>();
-  for (const alias of Object.keys(plan.aliases)) models.set(alias, 'llmux');
+  for (const alias of Object.keys(plan.aliases)) if (!allows || allows(alias) || allows(plan.aliases[alias]!)) models.set(alias, 'llmux');
   for (const target of targetsOf(plan.root)) {
     const model = target.overrideParams.model;
-    if (typeof model === 'string' && !models.has(model)) models.set(model, target.provider);
+    if (typeof model === 'string' && !models.has(model) && (!allows || allows(model))) models.set(model, target.provider);
   }
   return [...models].map(([id, owned_by]) => ({ id, object: 'model', created: 0, owned_by }));
 }
@@ -28,8 +34,8 @@ const traceHeaders = (traceId: string) => ({ 'x-llmux-trace-id': traceId, 'x-por
  * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
  * would route by: a config header the server refuses is refused here too (403), as on every route.
  */
-export function handleModels(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
-  const data = modelsOf(gw.plans.forRequest(req));
+export function handleModels(gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string): GatewayResponse {
+  const data = modelsOf(gw, gw.plans.forRequest(req), context);
   return { status: 200, headers: traceHeaders(traceId), body: { object: 'list', data } };
 }
 
@@ -37,7 +43,7 @@ export function handleModels(gw: GatewayInternals, req: GatewayRequest, traceId:
  * `GET /v1/models/{id}`: one model of that list, or OpenAI's 404 (`model_not_found`) for any other
  * id — including ones a passthrough target would still accept: the list is what the gateway names.
  */
-export function handleModel(gw: GatewayInternals, req: GatewayRequest, traceId: string): GatewayResponse {
+export function handleModel(gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string): GatewayResponse {
   const path = req.path.split('?')[0]!.replace(/\/+$/, '');
   let id = modelIdIn(path) ?? '';
   try {
@@ -45,7 +51,7 @@ export function handleModel(gw: GatewayInternals, req: GatewayRequest, traceId: 
   } catch {
     // Not valid percent-encoding: looked up as sent, so it matches nothing and gets the 404.
   }
-  const model = modelsOf(gw.plans.forRequest(req)).find((m) => m.id === id);
+  const model = modelsOf(gw, gw.plans.forRequest(req), context).find((m) => m.id === id);
   if (!model) {
     throw new GatewayError('not_found', `The model '${id}' does not exist or is not served by this gateway`, { param: 'model', providerCode: 'model_not_found' });
   }

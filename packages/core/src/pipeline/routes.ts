@@ -32,8 +32,8 @@ export const routeHandlers: Record<string, RouteHandler> = {
     const body = validateEmbeddings(await readBody(gw, req));
     return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId));
   },
-  models: (gw, req, _context, traceId) => handleModels(gw, req, traceId),
-  model: (gw, req, _context, traceId) => handleModel(gw, req, traceId),
+  models: (gw, req, context, traceId) => handleModels(gw, req, context, traceId),
+  model: (gw, req, context, traceId) => handleModel(gw, req, context, traceId),
   messages: handleMessages,
   usage: async (gw, req, _context, traceId) => withLogStats(gw, await handleUsage(gw, req, traceId)),
   metrics: (gw, req, _context, traceId) => handleMetrics(gw, req, traceId),
