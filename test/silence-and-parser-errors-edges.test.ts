@@ -32,14 +32,6 @@ beforeEach(() => {
   records.length = 0;
 });
 
-async function until(check: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
-}
 
 async function start(config: GatewayConfig, extra: Record<string, unknown> = {}): Promise<TestApp> {
   const app = await appFactories.express5!({ env: {}, config, onLog: (r: unknown) => void records.push(r as never), ...extra } as never);
@@ -181,6 +173,7 @@ import type { AddressInfo } from 'node:net';
 import express5 from 'express';
 import express4 from 'express4';
 import { gatewayMiddleware } from '@llmux/express';
+import { until } from './helpers/until.js';
 
 const servers: Server[] = [];
 const middlewares: Array<{ close(ms?: number): Promise<void> }> = [];

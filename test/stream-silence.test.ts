@@ -9,6 +9,7 @@ import { createGateway, type GatewayConfig } from '@llmux/core';
 import { appFactories, type TestApp } from './helpers/apps.js';
 import { fixtureText, splitSse } from './helpers/fixtures.js';
 import { sleep, startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import { until } from './helpers/until.js';
 
 const CHAT = '/v1/chat/completions';
 const events = splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse'));
@@ -45,14 +46,6 @@ async function start(config: GatewayConfig): Promise<TestApp> {
   return app;
 }
 
-async function until(check: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
-}
 
 /** Reads an SDK stream; returns the text it got and the error it raised, if any. */
 async function readStream(app: TestApp): Promise<{ text: string; error: unknown }> {

@@ -14,6 +14,7 @@ import { gatewayMiddleware as koaGatewayMiddleware } from '@llmux/koa';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import { until } from './helpers/until.js';
 
 const ups: MockUpstream[] = [];
 const apps: TestApp[] = [];
@@ -57,14 +58,6 @@ const embed = (app: TestApp, body: Record<string, unknown>) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
-}
 
 describe('upstream failures', () => {
   // Regression (critical): an upstream error body over 1 MiB crashes the host process.
