@@ -158,8 +158,27 @@ const closingError = (what: string) => new GatewayError('gateway_closing', `the 
 
 function send(deps: CallDeps, provider: Provider, req: UpstreamRequest, signal: AbortSource, clientHost: boolean): Promise<UpstreamResponse> {
   if (deps.closing) return Promise.reject(closingError('the upstream call was not made'));
-  // A provider's own transport is code outside the gateway: it gets a real AbortSignal.
-  return provider.transport ? provider.transport(req, asAbortSignal(signal)) : deps.client.send(req, signal, clientHost);
+  if (!provider.transport) return deps.client.send(req, signal, clientHost);
+  // A provider's own transport is code outside the gateway: it gets a real AbortSignal, and its body
+  // is read under the signal, whoever reads it (a timeout, a silence cut, a client gone, close()).
+  return provider.transport(req, asAbortSignal(signal)).then((res) => ({ ...res, body: bodyUnderSignal(res.body, signal) }));
+}
+
+/**
+ * A custom transport's body whose reads give up when `signal` aborts: a body that never watches the
+ * signal it was given would otherwise leave the reader waiting on a read that never comes. undici's
+ * bodies (the gateway's own client) reject on abort by themselves.
+ */
+function bodyUnderSignal(body: AsyncIterable<Uint8Array>, signal: AbortSource): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = body[Symbol.asyncIterator]();
+      return {
+        next: () => underSignal(it.next(), signal),
+        return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
+      };
+    },
+  };
 }
 
 async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
@@ -303,11 +322,7 @@ export async function callEmbeddings(
   }
 }
 
-/**
- * A read from a custom transport's body, given up when the attempt's signal aborts: the transport
- * gets the signal, but a body that never watches it would leave a cut (silence, client gone,
- * close()) waiting on a read that never comes. undici's bodies reject on abort by themselves.
- */
+/** `read`, or the signal's reason once it aborts, whichever comes first. */
 function underSignal<T>(read: Promise<T>, signal: AbortSource): Promise<T> {
   if (signal.aborted) {
     read.catch(() => {});
@@ -365,7 +380,7 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
       try {
         for (;;) {
           control.waiting();
-          const read = await (provider.transport ? underSignal(body.next(), control.signal) : body.next());
+          const read = await body.next();
           control.heard();
           if (read.done) break;
           const events = decoder.push(read.value);
