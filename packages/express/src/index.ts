@@ -1,5 +1,5 @@
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, isGatewayRoute, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, answerRefusal, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The parts of Express's request we use; typed structurally so Express 4 and 5 both fit. */
@@ -40,19 +40,18 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   const gateway = createGateway(gatewayOptions);
   const basePath = options.basePath ?? '/llm';
 
-  async function serve(req: Req, res: ServerResponse, path: string, body: unknown, refused = false): Promise<void> {
-    // A body refused before the app's own middleware ran: `identify` may rely on what never ran.
-    const context = identify && !refused ? await identify(req) : undefined;
+  async function serve(req: Req, res: ServerResponse, path: string): Promise<void> {
+    const context = identify ? await identify(req) : undefined;
     const response = await gateway.handle(
-      { method: req.method ?? 'GET', path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) },
+      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },
       context,
     );
     await writeResponse(res, response);
   }
 
   // Express 4 ignores rejected promises; errors must reach `next` ourselves.
-  const run = (req: Req, res: ServerResponse, next: (err?: unknown) => void, path: string, body: unknown, refused?: boolean) =>
-    void serve(req, res, path, body, refused).catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
+  const settle = (work: Promise<void>, res: ServerResponse, next: (err?: unknown) => void) =>
+    void work.catch((err) => (res.headersSent ? res.destroy(err) : next(err)));
   const pathOf = (req: Req) => gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ''));
   // Where the app mounted the gateway (`req.baseUrl` of requests it served): a parser error reaches
   // `errors` wherever that is mounted, often the root, and only the full URL says if it was ours.
@@ -62,24 +61,24 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
     const path = pathOf(req);
     if (path === undefined) return next();
     if (mounts.size < 16) mounts.add(String(req.baseUrl ?? ''));
-    run(req, res, next, path, bodyFor(req, req.body));
+    settle(serve(req, res, path), res, next);
   }) as GatewayMiddleware<Req>;
   const refusedPath = (req: Req): string | undefined => {
     if (!mounts.size) return pathOf(req); // nothing served yet: mounted beside the gateway, as the README shows
     const url = String(req.originalUrl ?? req.url);
     for (const at of mounts) {
-      const next = url.charCodeAt(at.length);
-      if (!url.startsWith(at) || !(Number.isNaN(next) || next === 47 || next === 63)) continue;
-      const path = gatewayPath(url.slice(at.length) || '/', basePath, at);
+      // The URL below that mount (a root mount, '', leaves it whole), then below `basePath` as the middleware cuts it.
+      const below = gatewayPath(url, at);
+      const path = below === undefined ? undefined : gatewayPath(below, basePath, at);
       if (path !== undefined) return path;
     }
     return undefined;
   };
   const errors = (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
-    const path = res.headersSent ? undefined : refusedPath(req);
-    const refused = path === undefined || !isGatewayRoute(req.method ?? 'GET', path) ? undefined : bodyRefusedBy(err);
-    if (path === undefined || !refused) return next(err);
-    run(req, res, next, path, refused, true);
+    const path = refusedPath(req);
+    const answered = path === undefined ? undefined : answerRefusal(gateway, err, req, res, path);
+    if (!answered) return next(err);
+    settle(answered, res, () => next(err));
   };
   Object.defineProperty(middleware, 'gateway', { value: gateway });
   Object.defineProperty(middleware, 'errors', { value: errors });

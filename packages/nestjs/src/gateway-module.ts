@@ -29,8 +29,7 @@ export class GatewayModule extends ConfigurableModuleClass implements OnModuleIn
   onModuleInit(): void {
     const http = this.adapterHost?.httpAdapter;
     if (!http || http.getType?.() !== 'express') return;
-    const mounts = registeredMounts(http.getInstance(), this.basePath, wildcardRoute());
-    http.use(parserRefusals(this.gateway, () => mounts));
+    http.use(parserRefusals(this.gateway, registeredMounts(http.getInstance(), this.basePath, wildcardRoute())));
   }
 
   /** `GatewayModule.forRoot({ config, providers, identify, … })` — options as for `createGateway`. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '@llmux/core';
-import { abortLinkFor, bodyRefusedBy, isGatewayRoute, writeResponse } from '@llmux/core/node';
+import { answerRefusal } from '@llmux/core/node';
 
 type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
@@ -65,18 +65,14 @@ export function registeredMounts(app: unknown, basePath: string, wildcard: strin
  * gets the gateway's own 400/413/415 instead — the core answers it before any route handler runs,
  * so nothing behind the app's guards is served. Anything else goes on to Nest.
  */
-export function parserRefusals(gateway: Gateway, mounts: () => Iterable<Mount>): ErrorHandler {
+export function parserRefusals(gateway: Gateway, mounts: readonly Mount[]): ErrorHandler {
   return (err, req, res, next) => {
-    const body = res.headersSent ? undefined : bodyRefusedBy(err);
-    if (!body) return next(err);
     // `req.url` is relative to the Nest app, where its routes were registered (an outer app may mount it).
     const url = String(req.url);
     let path: string | undefined;
-    for (const mount of mounts()) if ((path = below(url, mount)) !== undefined) break;
-    if (path === undefined || !isGatewayRoute(req.method ?? 'POST', path)) return next(err);
-    gateway
-      .handle({ method: req.method ?? 'POST', path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) })
-      .then((response) => writeResponse(res, response))
-      .catch(() => (res.headersSent ? res.destroy() : next(err)));
+    for (const mount of mounts) if ((path = below(url, mount)) !== undefined) break;
+    const answered = path === undefined ? undefined : answerRefusal(gateway, err, req, res, path);
+    if (!answered) return next(err);
+    answered.catch(() => (res.headersSent ? res.destroy() : next(err)));
   };
 }

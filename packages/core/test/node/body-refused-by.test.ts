@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { bodyRefusedBy } from '../../src/node/read-body.js';
-import { readJsonBody } from '../../src/http/read-body.js';
+import { bodyRefusedBy } from '../../src/node/parser-refusals.js';
+import { refusalOf } from '../../src/http/body-refusal.js';
 
-const refusedWith = (err: unknown) => readJsonBody(bodyRefusedBy(err), 1024).catch((e) => e);
+/** The error the gateway answers such a body with (before any route handler runs). */
+const refusedWith = (err: unknown) => refusalOf(bodyRefusedBy(err)) as any;
 
 describe('bodyRefusedBy', () => {
   it('a client that left mid-upload is a 499, not a gateway failure', async () => {

@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import { BODY_REFUSAL } from '../http/body-refusal.js';
+import { abortLinkFor } from './abort-signal.js';
+import { isGatewayRoute } from './mount-path.js';
+import { writeResponse } from './write-response.js';
+
+/** What body-parser, co-body and raw-body (Express, NestJS, Koa parsers) put on a refused body. */
+interface ParserError {
+  type?: unknown;
+  status?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+  limit?: unknown;
+  expose?: unknown;
+}
+
+/**
+ * A host body parser's refusal (malformed JSON, over its limit, an unknown charset) as the body of
+ * a gateway request: the gateway answers it with its own error — the OpenAI (or, on `/v1/messages`,
+ * Anthropic) shape, a trace id and a log record — as when it read the body itself, on every route
+ * and before any handler. Undefined for anything that is not a parser's refusal of the body.
+ */
+export function bodyRefusedBy(err: unknown): { readonly [BODY_REFUSAL]: GatewayError } | undefined {
+  const error = refusal(err as ParserError);
+  // Answered by the core before any route handler runs (see `refusalOf`): a route that reads no body
+  // (`GET /v1/models`) must not be served to a request the app's own guards, behind the parser, never saw.
+  return error ? { [BODY_REFUSAL]: error } : undefined;
+}
+
+function refusal(e: ParserError | null | undefined): GatewayError | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const said = typeof e.message === 'string' ? e.message : '';
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new GatewayError('invalid_json', `request body is not valid JSON: ${said}`, { param: 'body' });
+    case 'entity.too.large': {
+      const limit = typeof e.limit === 'number' ? ` of ${e.limit} bytes` : '';
+      return new GatewayError('payload_too_large', `request body exceeds the app's body parser limit${limit}; raise its limit, or mount llmux ahead of the parser`, { param: 'body' });
+    }
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new GatewayError('unsupported_media_type', `request body cannot be read: ${said}`, { param: 'body' });
+    case 'request.aborted':
+      return new GatewayError('invalid_request', 'the client closed the request while sending its body', { status: 499, param: 'body' });
+    default:
+      // Other refusals a parser marks as safe to show (400–499), such as a bad Content-Length.
+      if (status !== undefined && status >= 400 && status < 500 && e.expose !== false && typeof e.type === 'string') {
+        return new GatewayError('invalid_request', `request body refused: ${said}`, { status, param: 'body' });
+      }
+      return undefined;
+  }
+}
+
+/**
+ * For adapters' error handlers: answers a host parser's refusal of a request for the gateway's `path`
+ * with the gateway's own error, or returns undefined — nothing done — when `err` is no such refusal,
+ * the gateway has no route there (a host route under a mount of `/`), or the response already went
+ * out; the caller then passes the error on. No `identify`: the middleware it may rely on never ran.
+ */
+export function answerRefusal(gateway: Pick<Gateway, 'handle'>, err: unknown, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> | undefined {
+  const method = req.method ?? 'POST';
+  if (res.headersSent || !isGatewayRoute(method, path)) return undefined;
+  const body = bodyRefusedBy(err);
+  if (!body) return undefined;
+  return gateway.handle({ method, path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) }).then((response) => writeResponse(res, response));
+}
