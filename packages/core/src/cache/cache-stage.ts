@@ -149,10 +149,14 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     }
   }
 
-  /** A fresh entry under `key`, or undefined (absent, unreadable, or older than this request's `max_age`). */
-  async function read(state: RequestState, key: string, settings: CacheSettings, scratch?: Pick<CacheScratch, 'storeError'>): Promise<CacheEntry | undefined> {
+  /**
+   * A fresh entry under `key` of the kind the request takes (`embeddings`, or a chat's completion or
+   * stream), or undefined: absent, unreadable, of the other kind (a foreign value: keys of the two
+   * kinds differ, and the semantic index names chat entries only), or older than `max_age`.
+   */
+  async function read(state: RequestState, key: string, settings: CacheSettings, embeddings: boolean, scratch?: Pick<CacheScratch, 'storeError'>): Promise<CacheEntry | undefined> {
     const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key), scratch));
-    if (!entry) return undefined;
+    if (!entry || (entry.kind === 'embeddings') !== embeddings) return undefined;
     const age = now() - entry.createdAt;
     return age <= settings.maxAgeMs ? entry : undefined;
   }
@@ -215,9 +219,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     p.partition = partition;
     if (refresh) return undefined;
     const match = await bounded(state, 'semantic search', () => store.cacheIndexSearch(partition, p.vector!, p.settings.threshold));
-    const found = match && (await read(state, match.id, p.settings));
-    // The index names chat entries only; anything else under that id is a foreign value.
-    const entry = found && found.kind !== 'embeddings' ? found : undefined;
+    const entry = match && (await read(state, match.id, p.settings, false));
     if (!match || !entry) {
       if (match) void bounded(state, 'semantic delete', () => store.cacheIndexDelete(partition, match.id));
       return void (scratch.semantic = 'no_match');
@@ -296,7 +298,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       if (!lookup.refresh) {
         lookup.entry = lookup.key.then(async (key) => {
           const errors: Pick<CacheScratch, 'storeError'> = {};
-          const entry = await read(state, key, lookup.settings, errors);
+          const entry = await read(state, key, lookup.settings, lookup.embeddings, errors);
           return { entry, ...(errors.storeError ? { storeError: errors.storeError } : {}) };
         });
         lookup.entry.catch(() => undefined);
@@ -340,9 +342,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
         const read = await lookup.entry;
         entry = read.entry;
         if (read.storeError) scratch.storeError = read.storeError;
-      } else entry = await read(state, key, settings);
-      // Keys of the two kinds differ; an entry of the other kind under this key is a foreign value.
-      if (entry && (entry.kind === 'embeddings') === lookup.embeddings) return serve(state, entry, 'HIT');
+      } else entry = await read(state, key, settings, lookup.embeddings);
+      if (entry) return serve(state, entry, 'HIT');
     }
     if (settings.mode === 'semantic' && !lookup.embeddings) {
       const hit = await semanticLookup(state, input, root, p, refresh);
