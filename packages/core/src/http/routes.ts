@@ -44,10 +44,16 @@ function allowedMethods(byMethod: Record<string, RouteName>): string[] {
   return byMethod.GET ? [...allowed, 'HEAD'] : allowed;
 }
 
+/** The path a route is looked up by: without its query string and one trailing slash. */
+export function routePath(rawPath: string): string {
+  const q = rawPath.indexOf('?');
+  const path = q === -1 ? rawPath : rawPath.slice(0, q);
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
 export function matchRoute(method: string, rawPath: string): RouteMatch | { error: 404 | 405; allowed?: string[] } {
   const q = rawPath.indexOf('?');
-  let path = q === -1 ? rawPath : rawPath.slice(0, q);
-  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  const path = routePath(rawPath);
   const byMethod = ROUTES[path] ?? (modelIdIn(path) !== undefined ? ONE_MODEL : undefined);
   if (!byMethod) return { error: 404 };
   const m = method.toUpperCase();

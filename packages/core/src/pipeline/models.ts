@@ -1,6 +1,6 @@
 import { targetsOf, type Plan } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
-import { modelIdIn } from '../http/routes.js';
+import { modelIdIn, routePath } from '../http/routes.js';
 import { keyringOf } from '../auth/keyring-of.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
@@ -44,8 +44,8 @@ export function handleModels(gw: GatewayInternals, req: GatewayRequest, context:
  * id — including ones a passthrough target would still accept: the list is what the gateway names.
  */
 export function handleModel(gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string): GatewayResponse {
-  const path = req.path.split('?')[0]!.replace(/\/+$/, '');
-  let id = modelIdIn(path) ?? '';
+  // Found by matchRoute, so the path holds an id.
+  let id = modelIdIn(routePath(req.path)) ?? '';
   try {
     id = decodeURIComponent(id);
   } catch {
