@@ -58,6 +58,7 @@ const ROWS = [
   { id: 'express-defaults', label: 'llmux Express, default observability (pino line per request, metrics)', kind: 'llmux-express', features: 'defaults', floor: 'express-floor' },
   { id: 'express-raw', label: 'llmux Express, ahead of express.json()', kind: 'llmux-express-raw', floor: 'express-floor' },
   { id: 'express-cache-miss', label: 'llmux Express cache miss', kind: 'llmux-express', features: 'cache', floor: 'express-floor', unique: true },
+  { id: 'express-hit-minimum', label: "Express cache hit doing the contract's minimum by hand (reference; non-stream only)", kind: 'express-hit-minimum', floor: 'express-floor', modes: ['json'] },
   { id: 'express-cache-hit', label: 'llmux Express cache hit', kind: 'llmux-express', features: 'cache', floor: 'express-floor' },
   { id: 'express-limits', label: 'llmux Express budgets + limits (memory)', kind: 'llmux-express', features: 'limits', floor: 'express-floor' },
   { id: 'express-all', label: 'llmux Express cache miss + budgets + limits (memory)', kind: 'llmux-express', features: 'cache,limits', floor: 'express-floor', unique: true },

@@ -105,6 +105,32 @@ async function build() {
       app.post(CHAT, (req, res) => contractMinimum(JSON.stringify(req.body), res));
       return createServer(app);
     }
+    case 'express-hit-minimum': {
+      // A reference for the cache-hit target: the least an exact-match hit must do behind express.json()
+      // under DESIGN.md — key the body (canonical text, sha-256), find the stored answer, send it with
+      // the contract's headers. No validation, routing, plan, record or cost.
+      const { default: express } = await import('express');
+      const { createHash } = await import('node:crypto');
+      const stored = new Map();
+      const app = express();
+      app.use(express.json());
+      app.post(CHAT, async (req, res) => {
+        const key = createHash('sha256').update(JSON.stringify(req.body)).digest('hex');
+        let text = stored.get(key);
+        if (text === undefined) {
+          const up = await forward(JSON.stringify(req.body));
+          text = '';
+          for await (const c of up.body) text += c;
+          stored.set(key, text);
+        }
+        const id = crypto.randomUUID();
+        res.setHeader('content-type', 'application/json');
+        for (const [k, v] of [['x-llmux-trace-id', id], ['x-portkey-trace-id', id], ['x-llmux-provider', 'openai'], ['x-portkey-provider', 'openai'], ['x-llmux-target', 'config.targets[0]'], ['x-portkey-last-used-option-index', '0'], ['x-llmux-cache', 'HIT'], ['x-portkey-cache-status', 'HIT'], ['x-llmux-retries', '0'], ['x-portkey-retry-attempt-count', '0'], ['x-llmux-cost', '0']]) res.setHeader(k, v);
+        res.setHeader('content-length', Buffer.byteLength(text));
+        res.end(text);
+      });
+      return createServer(app);
+    }
     case 'express-floor': {
       const { default: express } = await import('express');
       const app = express();
