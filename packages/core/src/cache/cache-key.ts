@@ -30,6 +30,9 @@ export interface KeyInput {
 interface Route {
   withKeys: unknown;
   withoutKeys: unknown;
+  /** Their canonical texts, written on first use: the tree is the same for every request it routes. */
+  withKeysText?: string;
+  withoutKeysText?: string;
   /** `metadata.*` / `identity.*` fields conditional strategies test: they pick the target, so the answer. */
   fields: string[];
   /** Request headers some target sends upstream: their values change the answer as much as the body does. */
@@ -97,6 +100,16 @@ function routeKey(input: KeyInput): unknown {
   };
 }
 
+/** `routeKey` as canonical text: a plain tree's text is kept with the route rather than written per request. */
+function routeText(input: KeyInput): string {
+  const route = routeOf(input.root);
+  if (route.fields.length === 0 && route.headers.length === 0) {
+    if (input.includeApiKeys) return (route.withKeysText ??= canonicalJson(route.withKeys));
+    return (route.withoutKeysText ??= canonicalJson(route.withoutKeys));
+  }
+  return canonicalJson(routeKey(input));
+}
+
 /** By default an entry belongs to the caller (gateway key, user, team, tenant); `shared: true` pools them. */
 function scopeOf(identity: GatewayContext, shared: boolean): Record<string, unknown> | null {
   if (shared) return null;
@@ -119,16 +132,15 @@ function answerFields(body: Record<string, unknown>): Record<string, unknown> {
  * embeddings request (its `input` among the params) is keyed apart from chats by its `kind`.
  */
 export function exactKey(input: KeyInput, kind: 'chat' | 'embeddings' = 'chat'): Promise<string> {
-  const key: Record<string, unknown> = {
-    v: 1,
-    scope: scopeOf(input.identity, input.shared),
-    route: routeKey(input),
-    model: input.model,
-    params: answerFields(input.body),
-  };
-  if (kind === 'chat') key.messages = input.body.messages;
-  else key.kind = kind;
-  return sha256Hex(canonicalJson(key));
+  // The text `canonicalJson` makes of { v, scope, route, model, params, messages | kind }, written member
+  // by member in its sorted order (a stored entry's key must not change between versions), so the route's
+  // text is reused and no key object is built.
+  let text = '{';
+  if (kind !== 'chat') text += `"kind":${JSON.stringify(kind)},`;
+  else if (input.body.messages !== undefined) text += `"messages":${canonicalJson(input.body.messages)},`;
+  if (input.model !== undefined) text += `"model":${canonicalJson(input.model)},`;
+  text += `"params":${canonicalJson(answerFields(input.body))},"route":${routeText(input)},"scope":${canonicalJson(scopeOf(input.identity, input.shared))},"v":1}`;
+  return sha256Hex(text);
 }
 
 /** The text of the last user message, or undefined when it has no text or carries non-text parts (images, audio). */

@@ -124,3 +124,15 @@ describe('semantic partition', () => {
     expect(lastUserText([{ role: 'system', content: 'only' }])).toBeUndefined();
   });
 });
+
+describe('key stability', () => {
+  // Entries in a shared store (Redis, SQLite) outlive a deploy: an upgrade that keyed the same request
+  // differently would empty every cache it reads. These digests were taken from the released keying.
+  it('keys a chat and an embeddings request as earlier versions did', async () => {
+    const chat = input({ temperature: 0.2, tools: [{ type: 'function', function: { name: 'f', parameters: { b: 1, a: 2 } } }] }, { identity: { user: 'u1', team: 't' } });
+    const embeddings = input({ input: ['a', 'b'], encoding_format: 'float', messages: undefined, model: 'text-embedding-3-small' }, { shared: true, includeApiKeys: true });
+    const forwarding = { ...openai, target: { ...(openai as { target: ResolvedTarget }).target, forwardHeaders: ['x-tenant'] } } as PlanNode;
+    const routed = input({}, { root: forwarding, headers: { 'x-tenant': 'acme' } });
+    expect([await exactKey(chat), await exactKey(embeddings, 'embeddings'), await exactKey(routed)]).toEqual(['5c692362856a99fd62941b12570de64d2f0a3fd8032d3cf27bde4750b4df6fd5', '0c15e323f80695b9941c16e1c3ca59eef11d336b6f783745e7bc60374bb12c9e', '3ef3ae3459be162aeb11928aafa85d00537f525a645bc7e67a2175ce2cc0b3dd']);
+  });
+});
