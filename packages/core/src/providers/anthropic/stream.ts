@@ -38,6 +38,12 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
   const blocks = new Map<number, Block>();
   let tools = 0;
   let jsonAnswered = false;
+  /**
+   * With the json tool on, text is held back until the message ends: if the tool answers, its input is
+   * the whole answer and the text (often a sentence Claude writes before the call) is dropped; if not,
+   * the text goes out then. Text + JSON would not parse.
+   */
+  let heldText: string | undefined;
   let done = false;
 
   const chunk = (delta: ChunkDelta, finish: FinishReason | null = null): ChunkOut => ({
@@ -54,7 +60,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     switch (cb.type) {
       case 'text':
         blocks.set(index, { kind: 'text' });
-        return cb.text ? [chunk({ content: cb.text })] : [];
+        return cb.text ? text(cb.text) : [];
       case 'thinking':
         blocks.set(index, { kind: 'thinking' });
         return cb.thinking ? [chunk({ reasoning_content: cb.thinking })] : [];
@@ -66,6 +72,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
         if (opts.jsonTool && cb.name === JSON_TOOL) {
           blocks.set(index, { kind: 'json', sent: false });
           jsonAnswered = true;
+          heldText = undefined;
           return [];
         }
         const block = { kind: 'tool' as const, toolIndex: tools++, sent: false, input: cb.input };
@@ -78,11 +85,17 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     }
   }
 
+  function text(t: string): ChunkOut[] {
+    if (!opts.jsonTool) return [chunk({ content: t })];
+    if (!jsonAnswered) heldText = (heldText ?? '') + t;
+    return [];
+  }
+
   function delta(ev: Event): ChunkOut[] {
     const block = blocks.get(ev.index ?? -1);
     const d = ev.delta ?? {};
     if (!block) return [];
-    if (d.type === 'text_delta' && block.kind === 'text' && d.text) return [chunk({ content: d.text })];
+    if (d.type === 'text_delta' && block.kind === 'text' && d.text) return text(d.text);
     if (d.type === 'thinking_delta' && block.kind === 'thinking' && d.thinking) return [chunk({ reasoning_content: d.thinking })];
     // The signature is what lets the client hand this thinking back with its tool results (Bedrock's stream does the same).
     if (d.type === 'signature_delta' && block.kind === 'thinking' && d.signature) {
@@ -114,7 +127,9 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     const reason = ev.delta?.stop_reason;
     const finishReason = reason === 'tool_use' && jsonAnswered && tools === 0 ? 'stop' : toFinishReason(reason);
     const last: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(usage) };
-    return [chunk({}, finishReason), { chunk: last }];
+    const held = heldText === undefined ? [] : [chunk({ content: heldText })];
+    heldText = undefined;
+    return [...held, chunk({}, finishReason), { chunk: last }];
   }
 
   return {

@@ -62,11 +62,23 @@ export function translateRequest(body: ChatRequest, opts: TranslateOptions): { r
   const { jsonTool } = translateTools(body, request, { thinking: thinking?.type === 'enabled' || thinking?.type === 'adaptive', structuredOutput: opts.structuredOutput });
   if (typeof body.temperature === 'number') request.temperature = body.temperature;
   if (typeof body.top_p === 'number') request.top_p = body.top_p;
-  const stop = typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : [];
-  if (stop.length) request.stop_sequences = stop;
+  const stop = claudeStopSequences(body.stop);
+  if (stop) request.stop_sequences = stop;
   if (typeof body.user === 'string' && body.user) request.metadata = { user_id: body.user };
   // Anthropic's tiers are `auto` and `standard_only`; OpenAI's `default`/`flex`/`priority` have no match.
   if (body.service_tier === 'auto' || body.service_tier === 'standard_only') request.service_tier = body.service_tier;
   if (opts.stream) request.stream = true;
   return { request, jsonTool };
+}
+
+/**
+ * OpenAI's `stop` as Claude accepts it: Anthropic (and Bedrock's Claude) refuse the whole request with a
+ * 400 naming `stop_sequences` when one is empty or only whitespace — `"\n"`, the most common stop there
+ * is. Those are left out, as LiteLLM does: Claude cannot stop on them, and refusing would fail every
+ * request an OpenAI client sends with one (a fallback from OpenAI to Claude too).
+ */
+export function claudeStopSequences(stop: unknown): string[] | undefined {
+  const all = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : [];
+  const kept = all.filter((s): s is string => typeof s === 'string' && s.trim() !== '');
+  return kept.length ? kept : undefined;
 }

@@ -23,7 +23,9 @@ export function translateResponse(json: unknown, opts: { jsonTool: boolean; prov
   let reasoning: string | null = null;
   const thinkingBlocks: AnthropicBlock[] = [];
   const toolCalls: ToolCall[] = [];
-  let answeredByJsonTool = false;
+  // The json tool's input is the whole answer: Claude, when the tool is offered rather than forced
+  // (beside client tools, or with thinking on), often writes a sentence first, and text + JSON is no JSON.
+  let jsonAnswer: string | null = null;
   for (const block of res.content) {
     if (block.type === 'text') text = (text ?? '') + (block.text as string);
     else if (block.type === 'thinking') {
@@ -33,14 +35,14 @@ export function translateResponse(json: unknown, opts: { jsonTool: boolean; prov
     else if (block.type === 'tool_use') {
       const b = block as { id: string; name: string; input: unknown };
       if (opts.jsonTool && b.name === JSON_TOOL) {
-        text = (text ?? '') + JSON.stringify(b.input ?? {});
-        answeredByJsonTool = true;
+        jsonAnswer = (jsonAnswer ?? '') + JSON.stringify(b.input ?? {});
       } else {
         toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
       }
     }
   }
-  const message: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: text };
+  const answeredByJsonTool = jsonAnswer !== null;
+  const message: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: jsonAnswer ?? text };
   if (reasoning !== null) message.reasoning_content = reasoning;
   if (thinkingBlocks.length) message.thinking_blocks = thinkingBlocks;
   if (toolCalls.length) message.tool_calls = toolCalls;

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
+import { claudeStopSequences, DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
 import { withOverrides } from '../with-overrides.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
@@ -86,13 +86,19 @@ function toolConfig(body: ChatRequest, messages: ConverseMessage[]): ConverseReq
   return toolChoice ? { tools, toolChoice } : { tools };
 }
 
-function inferenceConfig(body: ChatRequest): NonNullable<ConverseRequest['inferenceConfig']> {
+/** Claude on Bedrock: Anthropic's model, with Anthropic's rules for thinking and stop sequences. */
+const isClaude = (model: string) => /anthropic\.claude|claude-/.test(model);
+
+function inferenceConfig(body: ChatRequest, model: string): NonNullable<ConverseRequest['inferenceConfig']> {
   const config: NonNullable<ConverseRequest['inferenceConfig']> = {};
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   if (typeof maxTokens === 'number') config.maxTokens = maxTokens;
   if (typeof body.temperature === 'number') config.temperature = body.temperature;
   if (typeof body.top_p === 'number') config.topP = body.top_p;
-  if (body.stop !== undefined && body.stop !== null) config.stopSequences = Array.isArray(body.stop) ? body.stop : [body.stop];
+  if (body.stop !== undefined && body.stop !== null) {
+    const stop = isClaude(model) ? claudeStopSequences(body.stop) : Array.isArray(body.stop) ? body.stop : [body.stop];
+    if (stop) config.stopSequences = stop;
+  }
   return config;
 }
 
@@ -104,7 +110,7 @@ function inferenceConfig(body: ChatRequest): NonNullable<ConverseRequest['infere
 function applyReasoning(body: ChatRequest, model: string, out: ConverseRequest, extra: Record<string, unknown>): void {
   const effort = body.reasoning_effort;
   if (typeof effort !== 'string' || effort === 'none') return;
-  if (/anthropic\.claude|claude-/.test(model)) {
+  if (isClaude(model)) {
     // A `thinking` object sent as is wins over the effort shorthand.
     if (extra.thinking !== undefined) return;
     const budget = THINKING_BUDGET[effort];
@@ -154,7 +160,7 @@ export function toConverseRequest(input: ChatRequest, ctx: CallContext): Convers
   if (typeof body.n === 'number' && body.n > 1) throw invalid('n: bedrock returns one choice per request', 'n');
   const out: ConverseRequest = toConverseMessages(body.messages);
   if (!cachesPrompts(ctx.model)) dropCachePoints(out);
-  const config = inferenceConfig(body);
+  const config = inferenceConfig(body, ctx.model);
   if (Object.keys(config).length) out.inferenceConfig = config;
   const tools = toolConfig(body, out.messages);
   if (tools) out.toolConfig = tools;

@@ -68,6 +68,8 @@ function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messag
   return messages.map((m) => {
     const out: Record<string, unknown> = {};
     for (const field of MISTRAL_MESSAGE_FIELDS) if (m[field] !== undefined) out[field] = m[field];
+    // OpenAI's `developer` role (what its SDKs and agents send for instructions) is Mistral's `system`: its roles are four.
+    if (out.role === 'developer') out.role = 'system';
     if (m.tool_calls) out.tool_calls = m.tool_calls.map((call) => (call.id ? { ...call, id: idFor(call.id) } : call));
     if (typeof m.tool_call_id === 'string') out.tool_call_id = idFor(m.tool_call_id);
     return out as ChatRequest['messages'][number];
