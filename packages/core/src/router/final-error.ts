@@ -34,13 +34,22 @@ export function finalError(failures: Failure[], attempts: AttemptSummary[]): Gat
   const last = failures[failures.length - 1]!.error;
   if (failures.length === 1) return attempts.length <= 1 ? last : withAttempts(last, attempts);
   const n = failures.length;
-  const statuses = new Set(failures.map((f) => f.error.status));
+  // Each target as it last answered: a target retried through a 503 into a 429 with Retry-After is
+  // rate limited now, and its client should hear that (and when to come back), not a 502.
+  const byTarget = new Map<string, Failure>();
+  for (const f of failures) {
+    byTarget.delete(f.path);
+    byTarget.set(f.path, f);
+  }
+  const finals = [...byTarget.values()];
+  if (finals.length === 1) return withAttempts(last, attempts);
+  const statuses = new Set(finals.map((f) => f.error.status));
   const providers = new Set(failures.map((f) => f.error.provider).filter(Boolean));
   const provider = providers.size === 1 ? { provider: [...providers][0]! } : {};
   const source = failures.every((f) => f.error.source === 'provider') ? 'provider' : 'gateway';
   if (statuses.size === 1) {
-    const primary = [...failures].reverse().find((f) => f.error.source === 'provider')?.error ?? last;
-    const waits = failures.map((f) => f.error.retryAfter).filter((v): v is number => v !== undefined);
+    const primary = [...finals].reverse().find((f) => f.error.source === 'provider')?.error ?? last;
+    const waits = finals.map((f) => f.error.retryAfter).filter((v): v is number => v !== undefined);
     return new GatewayError('all_targets_failed', `${primary.message} (all ${n} attempts failed)`, {
       status: primary.status,
       type: primary.type,
@@ -49,7 +58,7 @@ export function finalError(failures: Failure[], attempts: AttemptSummary[]): Gat
       attempts,
       ...provider,
       ...(primary.providerCode !== undefined ? { providerCode: primary.providerCode } : {}),
-      ...(waits.length === n ? { retryAfter: Math.min(...waits) } : {}),
+      ...(waits.length === finals.length ? { retryAfter: Math.min(...waits) } : {}),
       cause: primary,
     });
   }

@@ -1,8 +1,11 @@
 import type { GatewayError } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 
-/** Portkey's default: rate limits and transient server errors (timeouts map to 504, resets to 502). */
-export const DEFAULT_RETRY_STATUSES = [429, 500, 502, 503, 504];
+/**
+ * Portkey's default — rate limits and transient server errors (timeouts map to 504, resets to 502) —
+ * and Anthropic's 529 `overloaded_error`, its most common transient failure, which Portkey's list misses.
+ */
+export const DEFAULT_RETRY_STATUSES = [429, 500, 502, 503, 504, 529];
 
 /**
  * The upstream itself failed: an error status, a reset, a timeout. Errors the gateway raised on its

@@ -26,6 +26,11 @@ export function latencyOf(node: StrategyNode, child: PlanNode): number | undefin
  * average; a child not measured yet counts as fast as the fastest one, so it gets measured.
  */
 export function pickWeighted(node: StrategyNode, candidates: PlanNode[], random: () => number): PlanNode | undefined {
+  // Weight 0 takes a child out of rotation, also when the others' circuits are open (then the router
+  // answers that they are); only a group whose every weight is 0 picks among them all.
+  if (candidates.some((c) => !(weightOf(c) > 0)) && node.children.some((c) => weightOf(c) > 0)) {
+    candidates = candidates.filter((c) => weightOf(c) > 0);
+  }
   if (candidates.length <= 1) return candidates[0];
   let weights = candidates.map(weightOf);
   if (node.strategy.latency_aware) {

@@ -3,6 +3,7 @@ import type { ChatCompletion, ChatRequest, EmbeddingsRequest } from '../openai-t
 import { errorTypeForStatus, parseCommonError } from '../parse-error.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { normalizeCompletion } from './normalize-completion.js';
+import { withOverrides } from '../with-overrides.js';
 import { createPassthroughTranslator, throwErrorBody } from './translate.js';
 
 /** What makes one OpenAI-compatible service differ from another. */
@@ -77,8 +78,9 @@ function unchangedText(preset: OpenAICompatiblePreset, body: ChatRequest, ctx: C
 
 function withParams<T extends { model: string }>(body: T, ctx: CallContext): T {
   const params = ctx.target.overrideParams;
-  // Spread only when needed: most requests carry no overrides and keep their object as it came.
-  const out = Object.keys(params).length ? { ...body, ...params } : { ...body };
+  // Merged only when needed: most requests carry no overrides. An override of one token limit
+  // replaces the client's other one (see `withOverrides`): OpenAI refuses a body with both.
+  const out = Object.keys(params).length ? (withOverrides(body as unknown as ChatRequest, params) as unknown as T) : { ...body };
   out.model = ctx.model;
   return out;
 }
