@@ -50,7 +50,7 @@ end
 /**
  * KEYS: per counter (hash, expiries), then per window (entries, amounts).
  * ARGV: id, ttlMs, #counters, #windows, per counter (amount, limit, expireAt), per window (amount, limit, windowMs).
- * Returns {1, used1, reset1, used2, reset2, …} or {0, 'window', index, used, limit, retryAfterMs}
+ * Returns {1, used1, reset1, used2, reset2, …} or {0, 'window', index, used, limit, retryAfterMs, used1, reset1, …}
  * or {0, 'counter', index, spent, reserved, limit, used1, reset1, used2, reset2, …}.
  * Every window is checked: a window refusal names the one that frees up last (the longest wait), so a
  * retry after it finds room in all of them. A counter refusal carries each window's state (nothing
@@ -91,7 +91,15 @@ for i = 1, nw do
   end
 end
 if denied ~= nil then
-  return {0, 'window', denied[3], fmt(denied[4]), fmt(denied[5]), fmt(denied[6])}
+  local out = {0, 'window', denied[3], fmt(denied[4]), fmt(denied[5]), fmt(denied[6])}
+  for j = 1, nw do
+    local w = KEYS[2 * nc + 2 * j - 1]
+    local win = tonumber(ARGV[wargs + 3 * (j - 1) + 3])
+    local oldest = redis.call('ZRANGE', w, 0, 0, 'WITHSCORES')
+    out[#out + 1] = fmt(useds[j])
+    out[#out + 1] = oldest[2] and fmt(tonumber(oldest[2]) + win - now) or '0'
+  end
+  return out
 end
 for i = 1, nc do
   local c, x = KEYS[2 * i - 1], KEYS[2 * i]

@@ -66,6 +66,13 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
         await ready;
         reply = (await withTimeout(admitScript(keysOf(req), args), timeoutMs, 'admit')) as Array<string | number>;
       } catch (e) {
+        if (!isReply(e)) {
+          // Giving up on the reply does not recall the script: Redis may still run it and reserve, and
+          // nothing would settle that reservation, which then held the budget (and the windows) for
+          // `reservationTtl` with nothing in flight. Released behind it on the same connection, so it
+          // runs after the late admission; a release of what was never reserved changes nothing.
+          void settle(req, { counters: req.counters.map(() => 0), windows: req.windows.map(() => 0) }).catch(() => undefined);
+        }
         if (failMode === 'open' && !isReply(e)) return { ok: true, windows: [], unchecked: true };
         throw e;
       }
@@ -78,7 +85,12 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
         return { ok: true, windows };
       }
       const [, reason, index, a, b, c] = reply;
-      if (reason === 'window') return { ok: false, reason: 'window', index: Number(index), used: Number(a), limit: Number(b), retryAfterMs: Number(c) };
+      if (reason === 'window') {
+        const refusal: AdmitResult = { ok: false, reason: 'window', index: Number(index), used: Number(a), limit: Number(b), retryAfterMs: Number(c) };
+        // Every window's state follows (nothing consumed), for the 429's other x-ratelimit-* headers.
+        if (reply.length > 6) refusal.windows = req.windows.map((w, i) => ({ used: Number(reply[6 + 2 * i]), limit: w.limit, resetMs: Number(reply[7 + 2 * i]) }));
+        return refusal;
+      }
       const denial: AdmitResult = { ok: false, reason: 'counter', index: Number(index), spent: Number(a), reserved: Number(b), limit: Number(c) };
       // The windows' state (nothing consumed) follows the counter's, for the 402's x-ratelimit-* headers.
       if (req.windows.length > 0) {

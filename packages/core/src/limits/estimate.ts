@@ -7,8 +7,22 @@ import { THINKING_BUDGET } from '../providers/anthropic/translate-request.js';
  * settle, never less. Images, audio and files count a fixed amount each.
  */
 
-/** Tokens reserved per image, audio or file part: above what one high-detail image costs at OpenAI or Anthropic. */
-export const MEDIA_PART_TOKENS = 2_000;
+/**
+ * Tokens reserved per image, audio or file part: above what the largest image costs on most models —
+ * Claude's ~1,600, Gemini's 258 per 768-px tile, OpenAI's patch-based models at most 1,536 patches
+ * times their multiplier (gpt-4.1-nano's 2.46: 3,779).
+ */
+export const MEDIA_PART_TOKENS = 4_000;
+/**
+ * gpt-4o-mini bills images at 2,833 tokens plus 5,667 per 512-px tile: its largest high-detail image
+ * (2048 × 768, 8 tiles) is 48,169 tokens (OpenAI's vision pricing).
+ */
+const MEDIA_PART_TOKENS_BY_MODEL: Array<[RegExp, number]> = [[/gpt-4o-mini/, 48_169]];
+
+function mediaPartTokens(model: unknown): number {
+  if (typeof model === 'string') for (const [pattern, tokens] of MEDIA_PART_TOKENS_BY_MODEL) if (pattern.test(model)) return tokens;
+  return MEDIA_PART_TOKENS;
+}
 /** Role markers and separators around each message. */
 const PER_MESSAGE_TOKENS = 8;
 
@@ -23,7 +37,7 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-function contentTokens(content: unknown): number {
+function contentTokens(content: unknown, media: number): number {
   if (typeof content === 'string') return utf8Length(content);
   if (!Array.isArray(content)) return content == null ? 0 : utf8Length(JSON.stringify(content));
   let n = 0;
@@ -33,7 +47,7 @@ function contentTokens(content: unknown): number {
       const p = part as Record<string, unknown>;
       if (typeof p.text === 'string') n += utf8Length(p.text);
       else if (typeof p.refusal === 'string') n += utf8Length(p.refusal);
-      else n += MEDIA_PART_TOKENS;
+      else n += media;
     }
   }
   return n;
@@ -44,14 +58,23 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
   let n = 0;
   const messages = body.messages;
   if (Array.isArray(messages)) {
+    const media = mediaPartTokens(body.model);
     for (const m of messages) {
       if (!m || typeof m !== 'object') continue;
       const msg = m as Record<string, unknown>;
-      n += PER_MESSAGE_TOKENS + contentTokens(msg.content);
-      if (msg.tool_calls !== undefined) n += utf8Length(JSON.stringify(msg.tool_calls));
-      if (typeof msg.name === 'string') n += utf8Length(msg.name);
+      n += PER_MESSAGE_TOKENS + contentTokens(msg.content, media);
+      // Every other field goes upstream too and may be read as input: tool calls, a legacy
+      // `function_call`, a name, thinking handed back. Counted as its JSON text, which bounds it.
+      for (const field in msg) {
+        if (field === 'content' || field === 'role') continue;
+        const v = msg[field];
+        if (typeof v === 'string') n += utf8Length(v);
+        else if (v !== undefined && v !== null) n += utf8Length(JSON.stringify(v));
+      }
     }
-    for (const extra of ['tools', 'functions', 'response_format'] as const) {
+    // `anthropic_extras`: what /v1/messages keeps of an Anthropic body outside the OpenAI shape
+    // (search_result blocks, server tools), sent to Anthropic as it came.
+    for (const extra of ['tools', 'functions', 'response_format', 'prediction', 'anthropic_extras'] as const) {
       if (body[extra] !== undefined) n += utf8Length(JSON.stringify(body[extra]));
     }
   }

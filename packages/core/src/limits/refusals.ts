@@ -13,7 +13,7 @@ function whose(scopeKeyPart: string): string {
   return value === undefined ? 'the gateway' : `${scope} "${value}"`;
 }
 
-/** 429 in the OpenAI shape with `Retry-After` and the `x-ratelimit-*` headers of the exhausted limit. */
+/** 429 in the OpenAI shape with `Retry-After`, the `x-ratelimit-*` headers of the exhausted limit and the scope's others. */
 export function rateLimited(claims: Claims, denial: Extract<AdmitResult, { reason: 'window' }>): GatewayError {
   const info = claims.windows[denial.index]!;
   const claim = claims.request.windows[denial.index]!;
@@ -25,6 +25,8 @@ export function rateLimited(claims: Claims, denial: Extract<AdmitResult, { reaso
   return new GatewayError('rate_limited', message, {
     retryAfter: Math.max(1, Math.ceil(denial.retryAfterMs / 1000)),
     headers: {
+      // The scope's other limits as every answer of a rate-limited scope shows them; the refusing one's own below.
+      ...(denial.windows ? rateHeaders(claims.windows, denial.windows) : {}),
       [`x-ratelimit-limit-${info.metric}`]: String(denial.limit),
       [`x-ratelimit-remaining-${info.metric}`]: String(Math.max(0, denial.limit - denial.used)),
       [`x-ratelimit-reset-${info.metric}`]: formatDuration(denial.retryAfterMs),

@@ -57,7 +57,19 @@ export type AdmitResult =
    * A full window. Every window is checked: this is the one that frees up last (the longest
    * `retryAfterMs`), so a retry after that wait finds room in all of them.
    */
-  | { ok: false; reason: 'window'; index: number; used: number; limit: number; retryAfterMs: number }
+  | {
+      ok: false;
+      reason: 'window';
+      index: number;
+      used: number;
+      limit: number;
+      retryAfterMs: number;
+      /**
+       * Every window's state, in the order of `windows` (nothing consumed), so the 429 carries the
+       * scope's other `x-ratelimit-*` headers too. Optional: a store written before it may leave it out.
+       */
+      windows?: WindowStatus[];
+    }
   | {
       ok: false;
       reason: 'counter';

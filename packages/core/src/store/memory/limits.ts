@@ -92,6 +92,15 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
     for (const [key, w] of windows) if (window(key, t)!.head >= w.entries.length) windows.delete(key);
   }
 
+  /** The windows' state, nothing consumed: what a refusal's `x-ratelimit-*` headers show. */
+  function windowStates(req: AdmitRequest, t: number): WindowStatus[] {
+    return req.windows.map((claim) => {
+      const w = window(claim.key, t);
+      const live = w !== undefined && w.head < w.entries.length;
+      return { used: w?.sum ?? 0, limit: claim.limit, resetMs: live ? w.entries[w.head]!.ts + w.windowMs - t : 0 };
+    });
+  }
+
   return {
     async admit(req: AdmitRequest): Promise<AdmitResult> {
       const t = now();
@@ -108,7 +117,10 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
           if (!denied || retryAfterMs > denied.retryAfterMs) denied = { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
         }
       }
-      if (denied) return denied;
+      if (denied) {
+        denied.windows = windowStates(req, t);
+        return denied;
+      }
       for (let i = 0; i < req.counters.length; i++) {
         const claim = req.counters[i]!;
         const c = counter(claim.key, t);
@@ -117,13 +129,7 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
         if (spent + reserved + claim.amount > claim.limit) {
           const denial: AdmitResult = { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
           // The windows passed their check above; their state (nothing consumed) goes with the refusal.
-          if (req.windows.length > 0) {
-            denial.windows = req.windows.map((claim) => {
-              const w = window(claim.key, t);
-              const live = w !== undefined && w.head < w.entries.length;
-              return { used: w?.sum ?? 0, limit: claim.limit, resetMs: live ? w.entries[w.head]!.ts + w.windowMs - t : 0 };
-            });
-          }
+          if (req.windows.length > 0) denial.windows = windowStates(req, t);
           return denial;
         }
       }
