@@ -56,7 +56,7 @@ export interface Gateway {
 /** Builds a gateway: options and config are validated and compiled here, once. Throws a TypeError naming the bad field. */
 export function createGateway(options: GatewayOptions = {}): Gateway {
   validateOptions(options);
-  const registry = new ProviderRegistry(builtinProviders());
+  const registry = new ProviderRegistry(builtinProviders(options.env));
   for (const p of options.customProviders ?? []) registry.register(p);
   const env = { registry, providers: options.providers ?? {}, env: options.env ?? process.env };
   defaultsById(registry, env.providers);

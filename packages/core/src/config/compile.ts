@@ -84,6 +84,9 @@ function formatFirstPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
 }
 
+/** What Node refuses in a header value (`checkInvalidHeaderChar`). */
+const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/;
+
 export function resolveTarget(cfg: TargetConfig, path: string, index: number, env: CompileEnv): ResolvedTarget {
   const providerId = cfg.provider;
   if (!providerId) throw new GatewayError('invalid_config', `${path}.provider is required`, { param: `${path}.provider` });
@@ -101,6 +104,13 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   const apiKey = clientHost
     ? cfg.api_key
     : cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
+  // A key undici cannot put in a header (a line break from a pasted key, a NUL) failed every call as a
+  // network error blamed on the provider — and set fallbacks and circuit breakers off. Said here instead.
+  if (typeof apiKey === 'string' && NOT_HEADER_SAFE.test(apiKey)) {
+    throw new GatewayError('invalid_config', `${path}.api_key cannot be sent in an HTTP header: it holds a line break, a control character or a character outside Latin-1`, {
+      param: `${path}.api_key`,
+    });
+  }
   let host: RequestHost | void = undefined;
   if (cfg.custom_host !== undefined) host = env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
   else if (env.clientConfig && !defaults.baseURL && hasLocalHome(provider.baseURL)) env.onCustomHost?.(provider.baseURL, `${path}.provider`);

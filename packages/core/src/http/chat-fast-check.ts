@@ -1,3 +1,4 @@
+import { MAX_MODEL_LENGTH } from './model-name.js';
 /**
  * A hand-written pass over the chat fields `validate.ts` checks with zod, answering only "certainly
  * valid": zod copies every message it parses (~15 µs and the garbage with it on a two-message body,
@@ -54,7 +55,7 @@ function toolsOk(tools: unknown): boolean {
 /** True only when the chat schema certainly accepts `body` (an object). */
 export function chatCertainlyValid(body: Record<string, unknown>): boolean {
   const { model, messages, stream, stream_options: streamOptions, stop } = body;
-  if (typeof model !== 'string' || model.length === 0) return false;
+  if (typeof model !== 'string' || model.length === 0 || model.length > MAX_MODEL_LENGTH) return false;
   if (!Array.isArray(messages) || messages.length === 0) return false;
   for (const m of messages) if (!messageOk(m)) return false;
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') return false;

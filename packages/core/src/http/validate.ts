@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { formatPath } from '../config/format-issues.js';
 import { chatCertainlyValid } from './chat-fast-check.js';
+import { MAX_MODEL_LENGTH } from './model-name.js';
 import type { ChatRequest, EmbeddingsRequest } from '../providers/openai-types.js';
 
 /**
@@ -21,8 +22,13 @@ const message = z.looseObject({
 
 const num = z.number().finite().nullable().optional();
 
+export const modelName = z
+  .string()
+  .min(1, 'model must be a non-empty string')
+  .max(MAX_MODEL_LENGTH, `model must be at most ${MAX_MODEL_LENGTH} characters`);
+
 export const chatSchema = z.looseObject({
-  model: z.string().min(1, 'model must be a non-empty string'),
+  model: modelName,
   messages: z.array(message).min(1, 'messages must contain at least one message'),
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
@@ -38,7 +44,7 @@ export const chatSchema = z.looseObject({
 });
 
 const embeddingsSchema = z.looseObject({
-  model: z.string().min(1, 'model must be a non-empty string'),
+  model: modelName,
   input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)], {
     error: 'expected a string, an array of strings, or an array of token arrays',
   }),

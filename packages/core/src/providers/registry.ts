@@ -1,5 +1,5 @@
 import { anthropicProvider } from './anthropic/provider.js';
-import { bedrockProvider } from './bedrock/provider.js';
+import { bedrockProvider, createBedrockProvider } from './bedrock/provider.js';
 import { cohereProvider } from './cohere/provider.js';
 import { googleProvider, vertexProvider } from './google/provider.js';
 import { mockProvider } from './mock/provider.js';
@@ -44,7 +44,11 @@ export class ProviderRegistry {
   }
 }
 
-/** Built-in providers. Native-format providers register themselves in `builtin-native.ts`. */
-export function builtinProviders(): Provider[] {
-  return [...openAICompatiblePresets, anthropicProvider, bedrockProvider, cohereProvider, googleProvider, vertexProvider, mockProvider];
+/**
+ * Built-in providers. Native-format providers register themselves in `builtin-native.ts`. With the
+ * gateway's `env`, Bedrock reads its `AWS_*` credentials there, as every other provider key is read.
+ */
+export function builtinProviders(env?: Record<string, string | undefined>): Provider[] {
+  const bedrock = env ? createBedrockProvider({ env: () => env }) : bedrockProvider;
+  return [...openAICompatiblePresets, anthropicProvider, bedrock, cohereProvider, googleProvider, vertexProvider, mockProvider];
 }

@@ -7,18 +7,20 @@ import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { joinEmbeddings } from '../providers/join-embeddings.js';
 import { redactSecrets } from './redact.js';
+import { secretsOf } from './call-secrets.js';
 import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
 import { clearDeadline, setDeadline, type Deadline } from '../timing/deadlines.js';
 
-type ProviderText = { -readonly [K in 'message' | 'param' | 'providerCode']: GatewayError[K] };
+type ProviderText = { -readonly [K in 'message' | 'param' | 'providerCode' | 'type']: GatewayError[K] };
 
-/** An error's provider-written fields without the target's key (or anything key-shaped). */
-function redactError(e: GatewayError, key: string | undefined): GatewayError {
+/** An error's provider-written fields without the call's credentials (or anything key-shaped). */
+function redactError(e: GatewayError, secrets: string[]): GatewayError {
   const text = e as ProviderText;
-  text.message = redactSecrets(e.message, [key]);
-  if (e.param) text.param = redactSecrets(e.param, [key]);
-  if (e.providerCode) text.providerCode = redactSecrets(e.providerCode, [key]);
+  text.message = redactSecrets(e.message, secrets);
+  if (e.param) text.param = redactSecrets(e.param, secrets);
+  if (e.providerCode) text.providerCode = redactSecrets(e.providerCode, secrets);
+  if (e.type) text.type = redactSecrets(e.type, secrets);
   return e;
 }
 
@@ -131,13 +133,13 @@ class AttemptControl {
       });
     }
     // A stream's error event is provider text too, and may echo the key it was sent.
-    if (isGatewayError(e)) return redactError(e, ctx.target.apiKey);
+    if (isGatewayError(e)) return redactError(e, secretsOf(ctx));
     if (this.parent.aborted) {
       // The request's own signal also carries the router's deadline (see router/run.ts).
       const reason: unknown = this.parent.reason;
       return isGatewayError(reason) ? reason : new GatewayError('stream_interrupted', 'the client closed the request', { provider, status: 499 });
     }
-    const message = redactSecrets(e instanceof Error ? e.message : String(e), [ctx.target.apiKey]);
+    const message = redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(ctx));
     return new GatewayError('network_error', `${provider} could not be reached: ${message}`, { provider, source: 'provider' });
   }
 }
@@ -193,7 +195,7 @@ async function providerError(provider: Provider, res: UpstreamResponse, ctx: Cal
     param: info.param ?? null,
     ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
   });
-  return redactError(error, ctx.target.apiKey);
+  return redactError(error, secretsOf(ctx));
 }
 
 async function open(deps: CallDeps, provider: Provider, req: UpstreamRequest, control: AttemptControl, ctx: CallContext, signal = control.signal) {
@@ -234,7 +236,7 @@ function translated<T>(provider: Provider, ctx: CallContext, what: string, trans
 }
 
 function unreadable(provider: Provider, ctx: CallContext, what: string, cause?: unknown): GatewayError {
-  const why = cause instanceof Error ? `: ${redactSecrets(cause.message, [ctx.target.apiKey])}` : '';
+  const why = cause instanceof Error ? `: ${redactSecrets(cause.message, secretsOf(ctx))}` : '';
   return new GatewayError('provider_error', `${provider.id} answered 200 with a body that is not ${what}${why}`, {
     provider: provider.id,
     source: 'provider',

@@ -28,7 +28,9 @@ function splitUrl(href: string): { origin: string; path: string } {
   if (!split) {
     const url = new URL(href);
     split = { origin: url.origin, path: url.pathname + url.search };
-    // URLs that vary per request (a model or key in them) must not grow the table without bound.
+    // URLs that vary per request (a model or key in them) must not grow the table without bound,
+    // in count or in size (a client's long model name is in some providers' URLs).
+    if (href.length > 2048) return split;
     if (splitUrls.size >= 1000) splitUrls.clear();
     splitUrls.set(href, split);
   }

@@ -1,3 +1,4 @@
+import { modelName } from '../../http/validate.js';
 import { z } from 'zod';
 import { formatPath } from '../../config/format-issues.js';
 import { GatewayError } from '../../errors.js';
@@ -32,7 +33,7 @@ const messageSchema = z.looseObject({
 });
 
 const schema = z.looseObject({
-  model: z.string().min(1, 'model must be a non-empty string'),
+  model: modelName,
   max_tokens: z.number().int().positive(),
   messages: z.array(messageSchema).min(1, 'messages must contain at least one message'),
   system: z.union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string() }))]).optional(),

@@ -8,6 +8,7 @@ import { createInvokeStreamTranslator, fromAnthropicInvoke, toAnthropicInvokeBod
 import { toConverseRequest } from './request.js';
 import { toChatCompletion } from './response.js';
 import { authorize } from './sign-request.js';
+import { noteSecrets } from '../../upstream/call-secrets.js';
 import { processEnv, resolveSettings, type EnvAccessor } from './settings.js';
 import { createConverseStreamTranslator } from './stream.js';
 
@@ -42,6 +43,11 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
 
   async function build(ctx: CallContext, op: BedrockOperation, body: string, accept: string): Promise<UpstreamRequest> {
     const settings = resolveSettings(ctx.target, env);
+    // Credentials from the environment are not among the target's settings: an AWS error that quotes them is redacted too.
+    if (settings.auth.kind === 'sigv4') {
+      const { accessKeyId, secretAccessKey, sessionToken } = settings.auth.credentials;
+      noteSecrets(ctx, accessKeyId, secretAccessKey, sessionToken);
+    } else noteSecrets(ctx, settings.auth.token);
     const req: UpstreamRequest = { url: operationURL(ctx.target, settings.region, ctx.model, op), method: 'POST', headers: headersFor(ctx, accept), body };
     return authorize(req, settings);
   }
