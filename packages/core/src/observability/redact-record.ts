@@ -2,11 +2,10 @@ import { targetsOf, type Plan } from '../config/plan.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { redactSecrets } from '../upstream/redact.js';
+import { secretSettings, targetSecrets } from '../upstream/call-secrets.js';
 import { keyringOf } from '../auth/keyring-of.js';
 import { adminKeyOf } from '../limits/admin-key.js';
 
-/** Settings whose values are credentials (`api_key`, `aws_secret_access_key`, a service account's `private_key`, …). */
-const SECRET_NAME = /key|secret|token|password|credential|authorization/i;
 /**
  * Field names whose values are dropped whole wherever they appear (metadata, bodies): any `*_token`
  * (`github_token`, `hf_token`; counts such as `max_tokens` are plural), keys, passwords, secrets.
@@ -17,18 +16,8 @@ const PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE K
 /** Deeper than any record the gateway builds (bodies are depth-checked at 64 by default). */
 const MAX_DEPTH = 80;
 
-function collect(value: unknown, named: boolean, out: Set<string>, depth = 0): void {
-  if (depth > 8) return;
-  if (typeof value === 'string') {
-    if (named) out.add(value);
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) collect(v, named || SECRET_NAME.test(k), out, depth + 1);
-  }
-}
-
-function targetSecrets(target: ResolvedTarget, out: Set<string>): void {
-  if (target.apiKey) out.add(target.apiKey);
-  collect(target.extra, false, out);
+function addTargetSecrets(target: ResolvedTarget, out: Set<string>): void {
+  for (const secret of targetSecrets(target)) out.add(secret);
 }
 
 const byPlan = new WeakMap<Plan, string[]>();
@@ -39,7 +28,7 @@ function planSecrets(plan: Plan): string[] {
   let list = byPlan.get(plan);
   if (!list) {
     const out = new Set<string>();
-    for (const target of targetsOf(plan.root)) targetSecrets(target, out);
+    for (const target of targetsOf(plan.root)) addTargetSecrets(target, out);
     byPlan.set(plan, (list = [...out]));
   }
   return list;
@@ -50,7 +39,7 @@ function gatewaySecrets(gw: GatewayInternals): string[] {
   let list = byGateway.get(gw);
   if (!list) {
     const out = new Set<string>();
-    collect(gw.options.providers ?? {}, false, out);
+    for (const secret of secretSettings(gw.options.providers ?? {})) out.add(secret);
     for (const p of Object.values(gw.options.providers ?? {})) if (p.apiKey) out.add(p.apiKey);
     for (const k of keyringOf(gw)?.secrets ?? []) out.add(k);
     const admin = adminKeyOf(gw);
@@ -71,7 +60,7 @@ export function secretsFor(gw: GatewayInternals, plan?: Plan, extra: Array<Resol
   for (const t of extra) {
     if (!t) continue;
     const more = new Set<string>();
-    targetSecrets(t, more);
+    addTargetSecrets(t, more);
     out.push(...more);
   }
   return out;

@@ -16,8 +16,15 @@ function collect(value: unknown, named: boolean, out: string[], depth = 0): void
   }
 }
 
+/** The strings under secret-like names anywhere in `settings` (a provider's defaults, a target's settings). */
+export function secretSettings(settings: unknown): string[] {
+  const out: string[] = [];
+  collect(settings, false, out);
+  return out;
+}
+
 /** A target's credentials: its `api_key` and every setting under a secret-like name (AWS keys and session token…). */
-function targetSecrets(target: ResolvedTarget): string[] {
+export function targetSecrets(target: ResolvedTarget): string[] {
   let list = byTarget.get(target);
   if (!list) {
     list = target.apiKey ? [target.apiKey] : [];
