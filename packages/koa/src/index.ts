@@ -1,7 +1,7 @@
-import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, addTrailers, bodyFor, gatewayPath, jsonText, markAnswering } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, isGatewayRoute } from '@llmux/core/node';
+import { respond } from './respond.js';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
 export interface KoaLikeContext {
@@ -28,63 +28,12 @@ export interface GatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext> 
   readonly gateway: Gateway;
   /** Lets in-flight requests finish (up to the deadline), then frees sockets and the store. */
   close(deadlineMs?: number): Promise<void>;
-}
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
-  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
-
-/**
- * A stream body as a byte-mode Readable Koa can pipe, with backpressure; destroyed when the client
- * leaves, which ends the gateway's iterator. After the last chunk come the trailers (`x-llmux-cost`,
- * known only then), added before Koa ends the response. Pulls with `next().then` rather than
- * `Readable.from`, whose async reading loop around the gateway's generators made V8 promote each
- * stream's objects to the old generation (see `stream/hold-back.ts`).
- */
-class BodyReadable extends Readable {
-  private readonly source: AsyncIterator<Uint8Array | string>;
-
-  constructor(
-    body: AsyncIterable<Uint8Array | string>,
-    private readonly res: ServerResponse,
-    private readonly trailers: (() => Record<string, string>) | undefined,
-  ) {
-    super();
-    this.source = body[Symbol.asyncIterator]();
-  }
-
-  override _read(): void {
-    this.source.next().then(
-      (step) => {
-        if (!step.done) {
-          // Koa 2 only sends Buffers as bytes.
-          const v = step.value;
-          this.push(typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-          return;
-        }
-        if (this.trailers) addTrailers(this.res, this.trailers);
-        this.push(null);
-      },
-      (error: Error) => this.destroy(error),
-    );
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const stop = this.source.return?.();
-    if (stop) stop.then(() => callback(error), () => callback(error));
-    else callback(error);
-  }
-}
-
-/** What Koa should send. Koa 2 only sends Buffers as bytes (a plain Uint8Array would be JSON-encoded). */
-function koaBody(body: unknown, res: ServerResponse, trailers?: () => Record<string, string>): unknown {
-  if (isAsyncIterable(body)) return new BodyReadable(body, res, trailers);
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  return body ?? '';
-}
-
-/** A JSON answer goes out as the upstream's own text when unchanged, not re-serialised by Koa. */
-function isJsonObject(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && !(body instanceof Uint8Array) && !isAsyncIterable(body);
+  /**
+   * For apps whose body parser must run before the gateway: `app.use(llm.errors)` ahead of the parser
+   * wraps it, and the parser's refusal of a gateway request (malformed JSON, over its limit) gets the
+   * gateway's OpenAI-shaped 400/413 instead of Koa's plain text. Every other error goes on.
+   */
+  readonly errors: (ctx: Ctx, next: () => Promise<unknown>) => Promise<void>;
 }
 
 /**
@@ -105,23 +54,28 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
     if (path === undefined) return void (await next());
     const context = identify ? await identify(ctx) : undefined;
-    const { req, res } = ctx;
-    const response = await gateway.handle(
-      // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, (ctx.request as { body?: unknown }).body), signal: abortLinkFor(res, { untilAnswered: true }) },
-      context,
-    );
-    // From here Koa ends the response with the gateway's answer; ended earlier, the host answered.
-    markAnswering(res);
-    ctx.status = response.status;
-    // Headers before the body: Koa would otherwise pick its own content type for it.
-    ctx.set(response.headers);
-    if (isJsonObject(response.body)) {
-      if (!response.headers['content-type']) ctx.set({ 'content-type': 'application/json; charset=utf-8' });
-      ctx.body = jsonText(response.body);
-    } else ctx.body = koaBody(response.body, res, response.trailers);
+    const { req } = ctx;
+    respond(ctx, await handle(ctx, path, bodyFor(req, (ctx.request as { body?: unknown }).body), context));
   }) as GatewayMiddleware<Ctx>;
+
+  // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
+  const handle = (ctx: Ctx, path: string, body: unknown, context?: GatewayContext) =>
+    gateway.handle({ method: ctx.req.method ?? 'GET', path, headers: ctx.req.headers, body, signal: abortLinkFor(ctx.res, { untilAnswered: true }) }, context);
+
+  const errors = async (ctx: Ctx, next: () => Promise<unknown>) => {
+    try {
+      await next();
+    } catch (err) {
+      const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
+      const refused = path === undefined || ctx.res.headersSent || !isGatewayRoute(ctx.req.method ?? 'POST', path) ? undefined : bodyRefusedBy(err);
+      if (!refused) throw err;
+      // No `identify`: the middleware it may rely on never ran.
+      respond(ctx, await handle(ctx, path!, refused));
+    }
+  };
+
   Object.defineProperty(middleware, 'gateway', { value: gateway });
+  Object.defineProperty(middleware, 'errors', { value: errors });
   middleware.close = (deadlineMs) => gateway.close(deadlineMs);
   return middleware;
 }

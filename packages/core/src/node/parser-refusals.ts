@@ -46,6 +46,10 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
     case 'request.aborted':
       return new GatewayError('invalid_request', 'the client closed the request while sending its body', { status: 499, param: 'body' });
     default:
+      // co-body (`@koa/bodyparser`, `koa-bodyparser`) rethrows JSON.parse's SyntaxError with a 400 and no type.
+      if (e instanceof SyntaxError && status === 400) {
+        return new GatewayError('invalid_json', `request body is not valid JSON: ${said}`, { param: 'body' });
+      }
       // Other refusals a parser marks as safe to show (400–499), such as a bad Content-Length.
       if (status !== undefined && status >= 400 && status < 500 && e.expose !== false && typeof e.type === 'string') {
         return new GatewayError('invalid_request', `request body refused: ${said}`, { status, param: 'body' });

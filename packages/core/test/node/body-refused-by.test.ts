@@ -17,6 +17,18 @@ describe('bodyRefusedBy', () => {
     expect(e.message).toMatch(/did not match content length/);
   });
 
+  it("co-body's rethrown SyntaxError (@koa/bodyparser, koa-bodyparser: status 400, no type) is malformed JSON", async () => {
+    let parseError: unknown;
+    try {
+      JSON.parse('{"a":');
+    } catch (e) {
+      parseError = Object.assign(e as Error, { status: 400, body: '{"a":' });
+    }
+    expect(await refusedWith(parseError)).toMatchObject({ code: 'invalid_json', status: 400, param: 'body' });
+    // A SyntaxError that is no refusal of the body (a bug elsewhere: no 400 on it) is not taken.
+    expect(bodyRefusedBy(new SyntaxError('Unexpected token'))).toBeUndefined();
+  });
+
   it('errors that are not a parser refusing the body are not taken', () => {
     expect(bodyRefusedBy(new Error('database down'))).toBeUndefined();
     expect(bodyRefusedBy(Object.assign(new Error('boom'), { status: 500, type: 'x' }))).toBeUndefined();
