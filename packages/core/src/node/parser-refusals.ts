@@ -29,6 +29,9 @@ export function bodyRefusedBy(err: unknown): { readonly [BODY_REFUSAL]: GatewayE
   return error ? { [BODY_REFUSAL]: error } : undefined;
 }
 
+/** Checked apart from `refusal`, so `e` keeps its parser-error type there. */
+const isSyntaxError = (e: unknown): boolean => e instanceof SyntaxError;
+
 function refusal(e: ParserError | null | undefined): GatewayError | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
@@ -47,7 +50,7 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
       return new GatewayError('invalid_request', 'the client closed the request while sending its body', { status: 499, param: 'body' });
     default:
       // co-body (`@koa/bodyparser`, `koa-bodyparser`) rethrows JSON.parse's SyntaxError with a 400 and no type.
-      if (e instanceof SyntaxError && status === 400) {
+      if (status === 400 && isSyntaxError(e)) {
         return new GatewayError('invalid_json', `request body is not valid JSON: ${said}`, { param: 'body' });
       }
       // Other refusals a parser marks as safe to show (400–499), such as a bad Content-Length.
