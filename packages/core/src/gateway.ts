@@ -22,6 +22,7 @@ import { validateChat } from './http/validate.js';
 import { authenticate } from './auth/authenticate.js';
 import { checkDeclaredBodySize, checkHeaderSize } from './auth/request-limits.js';
 import { finishRequest, recordFailure, type CallInfo } from './observability/finish-request.js';
+import { noteArrival } from './pipeline/arrival.js';
 import { rememberError } from './observability/response-error.js';
 import { checkTraceId, traceIdFor } from './observability/trace-id.js';
 import type { RequestState } from './pipeline/state.js';
@@ -124,12 +125,22 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     throw e;
   }
 
-  function direct(body: ChatRequest, call: DirectCallOptions, stream: boolean) {
+  async function direct(body: ChatRequest, call: DirectCallOptions, stream: boolean) {
     if (gw.closing) throw new GatewayError('gateway_closing', 'the gateway is shutting down');
     const req: GatewayRequest = { method: 'POST', path: '/v1/chat/completions', headers: call.headers ?? {}, body };
     if (call.signal) req.signal = call.signal;
-    const checked = validateChat({ ...body, stream }, gw.limits.maxMessages);
-    return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceIdFor(req)) };
+    const startedAt = Date.now();
+    noteArrival(req, startedAt);
+    let traceId: string | undefined;
+    try {
+      traceId = traceIdFor(req);
+      const checked = validateChat({ ...body, stream }, gw.limits.maxMessages);
+      return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceId) };
+    } catch (e) {
+      // Refused before it had a state (a bad body or header): its record is written here, as over HTTP.
+      await recordFailure(gw, { req, context: call.context, traceId: traceId ?? '-', startedAt, route: 'chat' }, toGatewayError(e));
+      throw e;
+    }
   }
 
   return {
@@ -141,6 +152,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       let call: CallInfo;
       try {
         call = { req, context, traceId: traceIdFor(req), startedAt: Date.now() };
+        noteArrival(req, call.startedAt);
       } catch (e) {
         return Promise.reject(e);
       }
@@ -155,7 +167,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return work;
     },
     async chat(body, call = {}) {
-      const { state, req } = direct(body, call, false);
+      const { state, req } = await direct(body, call, false);
       const result = await runChat(gw, state).catch((e: unknown) => failed(state, e));
       if (result.kind !== 'completion') throw new GatewayError('internal_error', 'expected a complete answer');
       void req;
@@ -164,7 +176,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return result.completion;
     },
     async *chatStream(body, call = {}) {
-      const { state } = direct(body, call, true);
+      const { state } = await direct(body, call, true);
       const result = await runChat(gw, state).catch((e: unknown) => failed(state, e));
       if (result.kind !== 'stream') throw new GatewayError('internal_error', 'expected a stream');
       for await (const out of result.chunks) yield out.chunk;

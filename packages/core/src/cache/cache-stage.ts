@@ -33,6 +33,8 @@ export interface CacheScratch {
   ageSeconds?: number;
   /** On a hit: the provider that originally answered. */
   provider?: string;
+  /** On a hit: the target (config path) that originally answered. */
+  target?: string;
   /** On a semantic hit: cosine similarity of the matched prompt (also in `x-llmux-cache-similarity`). */
   similarity?: number;
   /** Why the semantic step found nothing: `no_prompt`, `tools`, `no_embedder`, `embedding_failed`, `no_match`. */
@@ -173,7 +175,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       // Every response names its provider and target (DESIGN): a hit names the ones that made the answer.
       state.headers['x-llmux-provider'] = state.headers['x-portkey-provider'] = entry.provider;
     }
-    if (entry.target) state.headers['x-llmux-target'] = entry.target;
+    if (entry.target) state.headers['x-llmux-target'] = scratch.target = entry.target;
     if (entry.kind === 'embeddings') return { kind: 'json', status: 200, body: entry.embeddings };
     return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
   }

@@ -5,9 +5,6 @@ import type { ChatCompletionChunk, Usage } from '../providers/openai-types.js';
 import type { ChunkOut } from '../providers/types.js';
 import { computeCost, costScratch, costStatusHeaders } from './request-cost.js';
 
-/** Names declared in the `Trailer` header of a stream, so clients know to look for them. */
-export const COST_TRAILER_NAMES = 'x-llmux-cost, x-llmux-cost-status';
-
 /**
  * Keeps a stream's usage and the model its usage chunk reports (an Azure deployment's real model, a
  * dated snapshot), whether or not the client asked to see them: the cost must not depend on it.

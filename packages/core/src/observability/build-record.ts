@@ -120,7 +120,11 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
   if (target) {
     r.provider = target.provider;
     r.target = target.path;
-  } else if (cache?.provider) r.provider = cache.provider;
+  } else if (cache?.provider) {
+    // A hit names the target that made the answer, as its `x-llmux-target` header does.
+    r.provider = cache.provider;
+    if (cache.target) r.target = cache.target;
+  }
   const attempts: LogAttempt[] = new Array(state.attempts.length);
   for (let i = 0; i < attempts.length; i++) attempts[i] = { ...state.attempts[i]! };
   r.attempts = attempts;

@@ -55,7 +55,7 @@ export class GatewayMetrics {
     this.cacheSaved = counter('cache_saved_usd_total', 'USD the cache saved: the original cost of each answer served from it');
     this.fallbacks = counter('fallbacks_total', 'Times the router moved on to another target', ['route']);
     this.retries = counter('retries_total', 'Retries of the same target', ['route']);
-    this.attempts = counter('upstream_attempts_total', 'Upstream attempts by provider and HTTP status (skipped: circuit open; error: no response)', ['provider', 'status']);
+    this.attempts = counter('upstream_attempts_total', 'Upstream attempts by provider and status: the HTTP status the upstream answered, or the one the gateway gives a failure without an answer (502 unreachable or reset, 504 timed out); skipped: circuit open', ['provider', 'status']);
     this.rejections = counter('limit_rejections_total', 'Requests refused by a budget (402) or rate limit (429), by kind and scope', ['kind', 'scope']);
     this.interrupted = counter('stream_interruptions_total', 'Streams that ended early, by reason (upstream broke, client left)', ['reason']);
     this.droppedRecords = counter('log_records_dropped_total', 'Request records a log sink lost (it threw, rejected, fell behind, or the queue was full)', ['sink']);
@@ -69,7 +69,8 @@ export class GatewayMetrics {
     const route = g.value('route', r.route);
     this.requests.inc({ route, provider, model, status: g.value('status', r.status), outcome: r.outcome });
     if (r.error) this.errors.inc({ route, provider, code: g.value('code', r.error.code), source: r.error.source ?? 'gateway' });
-    if (r.usage) {
+    // A cached answer used no tokens (budgets count it as 0 too); its record keeps the usage it replays.
+    if (r.usage && r.cache.status !== 'HIT' && r.cache.status !== 'SEMANTIC_HIT') {
       this.tokens.inc({ provider, model, type: 'input' }, r.usage.input_tokens);
       this.tokens.inc({ provider, model, type: 'output' }, r.usage.output_tokens);
     }

@@ -1,3 +1,4 @@
+import { arrivalOf } from './arrival.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader } from '../http/headers.js';
 import type { RouteName } from '../http/routes.js';
@@ -40,7 +41,7 @@ export function createState(
     body,
     stream,
     wantsStreamUsage: streamOptions?.include_usage === true,
-    startedAt: Date.now(),
+    startedAt: arrivalOf(req),
     attempts: [],
     retries: 0,
     cache: 'DISABLED',
