@@ -41,11 +41,10 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   const basePath = options.basePath ?? '/llm';
 
   async function serve(req: Req, res: ServerResponse, path: string): Promise<void> {
+    // Linked before `identify`: a client that leaves while it runs (a session lookup) must stop the call.
+    const signal = abortLinkFor(res, { untilAnswered: true });
     const context = identify ? await identify(req) : undefined;
-    const response = await gateway.handle(
-      { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },
-      context,
-    );
+    const response = await gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal }, context);
     await writeResponse(res, response);
   }
 

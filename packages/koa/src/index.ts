@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
+import { createGateway, type AbortLink, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
 import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, isGatewayRoute } from '@llmux/core/node';
 import { respond } from './respond.js';
 
@@ -53,14 +53,15 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
   const middleware = (async (ctx: Ctx, next: () => Promise<unknown>) => {
     const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
     if (path === undefined) return void (await next());
+    // Linked before `identify`: a client that leaves while it runs (a session lookup) must stop the call.
+    const signal = abortLinkFor(ctx.res, { untilAnswered: true });
     const context = identify ? await identify(ctx) : undefined;
-    const { req } = ctx;
-    respond(ctx, await handle(ctx, path, bodyFor(req, (ctx.request as { body?: unknown }).body), context));
+    respond(ctx, await handle(ctx, path, bodyFor(ctx.req, (ctx.request as { body?: unknown }).body), signal, context));
   }) as GatewayMiddleware<Ctx>;
 
   // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
-  const handle = (ctx: Ctx, path: string, body: unknown, context?: GatewayContext) =>
-    gateway.handle({ method: ctx.req.method ?? 'GET', path, headers: ctx.req.headers, body, signal: abortLinkFor(ctx.res, { untilAnswered: true }) }, context);
+  const handle = (ctx: Ctx, path: string, body: unknown, signal: AbortLink, context?: GatewayContext) =>
+    gateway.handle({ method: ctx.req.method ?? 'GET', path, headers: ctx.req.headers, body, signal }, context);
 
   const errors = async (ctx: Ctx, next: () => Promise<unknown>) => {
     try {
@@ -70,7 +71,7 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
       const refused = path === undefined || ctx.res.headersSent || !isGatewayRoute(ctx.req.method ?? 'POST', path) ? undefined : bodyRefusedBy(err);
       if (!refused) throw err;
       // No `identify`: the middleware it may rely on never ran.
-      respond(ctx, await handle(ctx, path!, refused));
+      respond(ctx, await handle(ctx, path!, refused, abortLinkFor(ctx.res, { untilAnswered: true })));
     }
   };
 

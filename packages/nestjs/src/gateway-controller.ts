@@ -50,11 +50,10 @@ export function createGatewayController(basePath: string): Type<unknown> {
     @All(wildcardRoute())
     async handle(@Req() req: RoutedRequest, @Res() res: ServerResponse): Promise<void> {
       const path = pathBelowRoute(req);
+      // Linked before `identify`: a client that leaves while it runs (a session lookup) must stop the call.
+      const signal = abortLinkFor(res, { untilAnswered: true });
       const context = this.options.identify ? await this.options.identify(req) : undefined;
-      const response = await this.gateway.handle(
-        { method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal: abortLinkFor(res, { untilAnswered: true }) },
-        context,
-      );
+      const response = await this.gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal }, context);
       await writeResponse(res, response);
     }
   }

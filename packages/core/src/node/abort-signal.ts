@@ -56,7 +56,9 @@ export function abortLinkFor(res: ServerResponse, options?: { untilAnswered?: bo
     return link;
   }
   linked[LINK] = link;
-  res.on('close', onResponseClose);
+  // Already closed (the link made after the client left): its 'close' will not fire again.
+  if (res.closed && orphaned(linked)) clientLeft(link);
+  else res.on('close', onResponseClose);
   return link;
 }
 
