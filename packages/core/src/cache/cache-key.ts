@@ -23,6 +23,11 @@ export interface KeyInput {
   /** The request's metadata: part of the key only where conditional routing reads it. */
   metadata: Record<string, unknown>;
   shared: boolean;
+  /**
+   * `x-llmux-cache-namespace` / `x-portkey-cache-namespace` (the portkey-ai SDK's `cacheNamespace`):
+   * entries of different namespaces never answer each other (one per end user, per tenant…).
+   */
+  namespace?: string;
   /** A client-sent config: its own provider keys then separate entries too. */
   includeApiKeys: boolean;
 }
@@ -132,13 +137,14 @@ function answerFields(body: Record<string, unknown>): Record<string, unknown> {
  * embeddings request (its `input` among the params) is keyed apart from chats by its `kind`.
  */
 export function exactKey(input: KeyInput, kind: 'chat' | 'embeddings' = 'chat'): Promise<string> {
-  // The text `canonicalJson` makes of { v, scope, route, model, params, messages | kind }, written member
+  // The text `canonicalJson` makes of { v, scope, route, model, namespace, params, messages | kind }, written member
   // by member in its sorted order (a stored entry's key must not change between versions), so the route's
   // text is reused and no key object is built.
   let text = '{';
   if (kind !== 'chat') text += `"kind":${JSON.stringify(kind)},`;
   else if (input.body.messages !== undefined) text += `"messages":${canonicalJson(input.body.messages)},`;
   if (input.model !== undefined) text += `"model":${canonicalJson(input.model)},`;
+  if (input.namespace !== undefined) text += `"namespace":${JSON.stringify(input.namespace)},`;
   text += `"params":${canonicalJson(answerFields(input.body))},"route":${routeText(input)},"scope":${canonicalJson(scopeOf(input.identity, input.shared))},"v":1}`;
   return sha256Hex(text);
 }
@@ -179,6 +185,7 @@ export function semanticPartition(input: KeyInput, userIndex: number, embedder: 
       scope: scopeOf(input.identity, input.shared),
       route: routeKey(input),
       model: input.model,
+      namespace: input.namespace,
       params: answerFields(input.body),
       messages,
     }),

@@ -1,3 +1,4 @@
+import { isReplayable } from './replayable.js';
 import type { PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, type CacheStatus } from '../http/headers.js';
@@ -42,7 +43,7 @@ export interface CacheScratch {
   /** Tokens the semantic step's embedding call used. */
   embeddingTokens?: number;
   /** After a miss or refresh: the answer was stored, or why not (`not_complete`, `too_large`, `store_failed`). */
-  stored?: true | 'not_complete' | 'too_large' | 'store_failed';
+  stored?: true | 'not_complete' | 'not_replayable' | 'too_large' | 'store_failed';
   /** A store operation failed or timed out; the request went on as a miss. */
   storeError?: string;
 }
@@ -287,6 +288,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       // A gateway key's copy of the server's plan is still the server's: its provider keys stay out of the key.
       includeApiKeys: state.plan.fromClient === true,
     };
+    const namespace = gatewayHeader(state.request.headers, 'cache-namespace');
+    if (namespace) input.namespace = namespace;
     const refresh = truthy(gatewayHeader(state.request.headers, 'cache-force-refresh'));
     return { plan: state.plan, settings, root, input, key: exactKey(input, embeddings ? 'embeddings' : 'chat'), refresh, embeddings };
   }
@@ -327,6 +330,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       if (state.cache !== 'MISS' && state.cache !== 'REFRESH') return;
       // Never an error, a cut stream or a client that left: those must not be replayed as answers.
       if (outcome.status !== 200 || outcome.incomplete || outcome.error) return;
+      if (!isReplayable(state)) return void ((state.scratch.cache as CacheScratch).stored = 'not_replayable');
       return save(state, p, outcome);
     },
   };

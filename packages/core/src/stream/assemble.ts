@@ -1,26 +1,79 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ToolCall } from '../providers/openai-types.js';
 import type { ChunkOut } from '../providers/types.js';
 
-/** Builds the non-stream answer a stream adds up to (for cache replay and the Anthropic ingress). */
+type Block = Record<string, unknown>;
+type LogprobLists = { content: unknown[] | null; refusal: unknown[] | null };
+
+interface ChoiceSoFar {
+  message: ChatMessage & { role: 'assistant' };
+  finish: string | null;
+  tools: ToolCall[];
+  logprobs: LogprobLists | null;
+  /** Thinking text since the last block closed: a signature (Anthropic's, Bedrock's) closes a block. */
+  thinking: string;
+  blocks: Block[];
+}
+
+/** Chunk-level facts a completion carries too (`system_fingerprint`, `service_tier`). */
+const ANSWER_FIELDS = ['system_fingerprint', 'service_tier'] as const;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+function addLogprobs(acc: ChoiceSoFar, logprobs: unknown): void {
+  if (!isObject(logprobs)) return;
+  const lists = (acc.logprobs ??= { content: null, refusal: null });
+  for (const key of ['content', 'refusal'] as const) {
+    const part = logprobs[key];
+    if (Array.isArray(part)) lists[key] = [...(lists[key] ?? []), ...part];
+  }
+}
+
+/** A streamed thinking-block delta: a signature closes the text streamed since the last one; redacted blocks come whole. */
+function addBlocks(acc: ChoiceSoFar, blocks: unknown): void {
+  if (!Array.isArray(blocks)) return;
+  for (const b of blocks) {
+    if (!isObject(b)) continue;
+    if (b.type === 'thinking') {
+      acc.blocks.push({ ...b, thinking: acc.thinking + (typeof b.thinking === 'string' ? b.thinking : '') });
+      acc.thinking = '';
+    } else acc.blocks.push(b);
+  }
+}
+
+/**
+ * Builds the non-stream answer a stream adds up to (for cache replay and the Anthropic ingress):
+ * content, reasoning and its signed blocks, refusal, annotations, tool calls and logprobs, so an
+ * answer stored from a stream serves a non-stream request whole.
+ */
 export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
   let head: ChatCompletionChunk | undefined;
-  const choices = new Map<number, { message: ChatMessage & { role: 'assistant' }; finish: string | null; tools: ToolCall[] }>();
+  const facts: Record<string, unknown> = {};
+  const choices = new Map<number, ChoiceSoFar>();
   let usage: ChatCompletion['usage'];
   for (const { chunk } of chunks) {
     head ??= chunk;
     if (chunk.usage) usage = chunk.usage;
+    for (const field of ANSWER_FIELDS) if (chunk[field] != null) facts[field] = chunk[field];
     for (const c of chunk.choices ?? []) {
       let acc = choices.get(c.index);
-      if (!acc) choices.set(c.index, (acc = { message: { role: 'assistant', content: null }, finish: null, tools: [] }));
+      if (!acc) choices.set(c.index, (acc = { message: { role: 'assistant', content: null }, finish: null, tools: [], logprobs: null, thinking: '', blocks: [] }));
       const d = c.delta ?? {};
-      if (typeof d.content === 'string') acc.message.content = (acc.message.content ?? '') + d.content;
-      if (typeof d.reasoning_content === 'string') acc.message.reasoning_content = (acc.message.reasoning_content ?? '') + d.reasoning_content;
+      const m = acc.message;
+      if (typeof d.content === 'string') m.content = (m.content ?? '') + d.content;
+      if (typeof d.reasoning_content === 'string') {
+        m.reasoning_content = (m.reasoning_content ?? '') + d.reasoning_content;
+        acc.thinking += d.reasoning_content;
+      }
+      if (typeof d.refusal === 'string') m.refusal = ((m.refusal as string | undefined) ?? '') + d.refusal;
+      if (Array.isArray(d.annotations)) m.annotations = [...((m.annotations as unknown[] | undefined) ?? []), ...d.annotations];
+      addBlocks(acc, d.thinking_blocks);
       for (const t of d.tool_calls ?? []) {
         const call = (acc.tools[t.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
         if (t.id) call.id = t.id;
         if (t.function?.name) call.function.name += t.function.name;
         if (t.function?.arguments) call.function.arguments += t.function.arguments;
       }
+      addLogprobs(acc, c.logprobs);
       if (c.finish_reason) acc.finish = c.finish_reason;
     }
   }
@@ -35,31 +88,54 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
         const message = acc.message;
         const tools = acc.tools.filter(Boolean);
         if (tools.length) message.tool_calls = tools;
-        return { index, message, finish_reason: acc.finish ?? 'stop', logprobs: null };
+        if (acc.blocks.length) message.thinking_blocks = acc.blocks;
+        return { index, message, finish_reason: acc.finish ?? 'stop', logprobs: acc.logprobs };
       }),
+    ...facts,
   };
   if (usage) completion.usage = usage;
   return completion;
 }
 
-/** Replays a complete answer as stream chunks the SDKs assemble back to the same content. */
+/**
+ * Replays a complete answer as stream chunks the SDKs assemble back to the same answer: reasoning
+ * block by block with its signatures (the client must hand signed thinking back next turn), content
+ * with its logprobs and annotations, a refusal, tool calls, then the finish.
+ */
 export function completionToChunks(completion: ChatCompletion, includeUsage: boolean): ChunkOut[] {
-  const base = { id: completion.id, object: 'chat.completion.chunk' as const, created: completion.created, model: completion.model };
+  const base: ChatCompletionChunk = { id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, choices: [] };
+  for (const field of ANSWER_FIELDS) if (completion[field] != null) base[field] = completion[field];
   const out: ChunkOut[] = [];
   for (const choice of completion.choices) {
     const m = choice.message;
-    out.push({ chunk: { ...base, choices: [{ index: choice.index, delta: { role: 'assistant', content: '' }, finish_reason: null }] } });
-    if (m.reasoning_content) out.push({ chunk: { ...base, choices: [{ index: choice.index, delta: { reasoning_content: m.reasoning_content }, finish_reason: null }] } });
-    if (typeof m.content === 'string' && m.content) out.push({ chunk: { ...base, choices: [{ index: choice.index, delta: { content: m.content }, finish_reason: null }] } });
-    (m.tool_calls ?? []).forEach((t, index) =>
-      out.push({
-        chunk: {
-          ...base,
-          choices: [{ index: choice.index, delta: { tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }, finish_reason: null }],
-        },
-      }),
-    );
-    out.push({ chunk: { ...base, choices: [{ index: choice.index, delta: {}, finish_reason: choice.finish_reason }] } });
+    const index = choice.index;
+    const push = (delta: ChatCompletionChunk['choices'][number]['delta'], extra: Record<string, unknown> = {}) =>
+      out.push({ chunk: { ...base, choices: [{ index, delta, finish_reason: null, ...extra }] } });
+    push({ role: 'assistant', content: '' });
+    const blocks = Array.isArray(m.thinking_blocks) ? (m.thinking_blocks as Block[]) : [];
+    const reasoning = typeof m.reasoning_content === 'string' ? m.reasoning_content : '';
+    const textOf = (b: Block) => (b.type === 'thinking' && typeof b.thinking === 'string' ? b.thinking : '');
+    const blockText = blocks.map(textOf).join('');
+    if (blocks.length && reasoning.startsWith(blockText)) {
+      // Block by block, as the stream came: each block's text, then its signature closing it.
+      for (const b of blocks) {
+        if (textOf(b)) push({ reasoning_content: textOf(b) });
+        push({ thinking_blocks: [b.type === 'thinking' ? { ...b, thinking: '' } : b] });
+      }
+      if (reasoning.length > blockText.length) push({ reasoning_content: reasoning.slice(blockText.length) });
+    } else {
+      if (reasoning) push({ reasoning_content: reasoning });
+      for (const b of blocks) push({ thinking_blocks: [b] });
+    }
+    const logprobs = choice.logprobs != null ? { logprobs: choice.logprobs } : {};
+    let logprobsSent = false;
+    if (typeof m.content === 'string' && m.content) {
+      push({ content: m.content, ...(Array.isArray(m.annotations) ? { annotations: m.annotations } : {}) }, logprobs);
+      logprobsSent = true;
+    }
+    if (typeof m.refusal === 'string' && m.refusal) push({ refusal: m.refusal });
+    (m.tool_calls ?? []).forEach((t, i) => push({ tool_calls: [{ index: i, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }));
+    out.push({ chunk: { ...base, choices: [{ index, delta: {}, finish_reason: choice.finish_reason, ...(logprobsSent ? {} : logprobs) }] } });
   }
   if (includeUsage && completion.usage) out.push({ chunk: { ...base, choices: [], usage: completion.usage } });
   return out;

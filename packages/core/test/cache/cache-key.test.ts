@@ -136,3 +136,14 @@ describe('key stability', () => {
     expect([await exactKey(chat), await exactKey(embeddings, 'embeddings'), await exactKey(routed)]).toEqual(['5c692362856a99fd62941b12570de64d2f0a3fd8032d3cf27bde4750b4df6fd5', '0c15e323f80695b9941c16e1c3ca59eef11d336b6f783745e7bc60374bb12c9e', '3ef3ae3459be162aeb11928aafa85d00537f525a645bc7e67a2175ce2cc0b3dd']);
   });
 });
+
+describe('cache namespace', () => {
+  it('separates entries by namespace, exact and semantic, and leaves keys without one as they were', async () => {
+    const base = input({ temperature: 0.2 });
+    const alice = { ...base, namespace: 'alice' };
+    const bob = { ...base, namespace: 'bob' };
+    expect(new Set([await exactKey(base), await exactKey(alice), await exactKey(bob)]).size).toBe(3);
+    expect(await exactKey({ ...base, namespace: 'alice' })).toBe(await exactKey(alice));
+    expect(await semanticPartition(alice, 0, 'e')).not.toBe(await semanticPartition(bob, 0, 'e'));
+  });
+});

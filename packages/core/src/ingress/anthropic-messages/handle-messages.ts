@@ -3,6 +3,7 @@ import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import { encodedOnRead, factsOf, runChat } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
+import { markNotReplayable } from '../../cache/replayable.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
 import type { ChatRequest } from '../../providers/openai-types.js';
@@ -63,7 +64,8 @@ export async function handleMessages(
     const { body, unsupported, breakpoints, toolErrors } = toChatRequest(original);
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
-    const pass = anthropic && createPassthrough(anthropic, original);
+    // An answer a cache hit could not rebuild (server tools, citations, a stop sequence) is not stored.
+    const pass = anthropic && createPassthrough(anthropic, original, () => markNotReplayable(state));
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
