@@ -1,5 +1,6 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ToolCall } from '../providers/openai-types.js';
 import type { ChunkOut } from '../providers/types.js';
+import { STOP_SEQUENCE } from '../providers/stop-sequence.js';
 
 type Block = Record<string, unknown>;
 type LogprobLists = { content: unknown[] | null; refusal: unknown[] | null };
@@ -9,6 +10,8 @@ interface ChoiceSoFar {
   finish: string | null;
   tools: ToolCall[];
   logprobs: LogprobLists | null;
+  /** A stop at a stop sequence (`providers/stop-sequence.ts`), from the finishing chunk. */
+  stopSequence?: { stop_sequence?: string | null };
   /** Thinking text since the last block closed: a signature (Anthropic's, Bedrock's) closes a block. */
   thinking: string;
   blocks: Block[];
@@ -75,6 +78,7 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
       }
       addLogprobs(acc, c.logprobs);
       if (c.finish_reason) acc.finish = c.finish_reason;
+      if (STOP_SEQUENCE in c) acc.stopSequence = { stop_sequence: c[STOP_SEQUENCE] as string | null };
     }
   }
   const completion: ChatCompletion = {
@@ -89,7 +93,7 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
         const tools = acc.tools.filter(Boolean);
         if (tools.length) message.tool_calls = tools;
         if (acc.blocks.length) message.thinking_blocks = acc.blocks;
-        return { index, message, finish_reason: acc.finish ?? 'stop', logprobs: acc.logprobs };
+        return { index, message, finish_reason: acc.finish ?? 'stop', logprobs: acc.logprobs, ...acc.stopSequence };
       }),
     ...facts,
   };
@@ -135,7 +139,8 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
     }
     if (typeof m.refusal === 'string' && m.refusal) push({ refusal: m.refusal });
     (m.tool_calls ?? []).forEach((t, i) => push({ tool_calls: [{ index: i, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }));
-    out.push({ chunk: { ...base, choices: [{ index, delta: {}, finish_reason: choice.finish_reason, ...(logprobsSent ? {} : logprobs) }] } });
+    const atSequence = STOP_SEQUENCE in choice ? { [STOP_SEQUENCE]: choice[STOP_SEQUENCE] } : {};
+    out.push({ chunk: { ...base, choices: [{ index, delta: {}, finish_reason: choice.finish_reason, ...(logprobsSent ? {} : logprobs), ...atSequence }] } });
   }
   if (includeUsage && completion.usage) out.push({ chunk: { ...base, choices: [], usage: completion.usage } });
   return out;

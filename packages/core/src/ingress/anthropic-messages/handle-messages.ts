@@ -14,7 +14,8 @@ import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../type
 import { anthropicErrorResponse } from './errors.js';
 import { createPassthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
-import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutToolErrors } from './to-chat-request.js';
+import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutReasoning, withoutToolErrors } from './to-chat-request.js';
+import { openAICompatiblePresets } from '../../providers/openai-compatible/presets.js';
 import { toMessage } from './to-message.js';
 import { validateMessages } from './validate.js';
 
@@ -38,12 +39,31 @@ function forOthers(provider: Provider, unsupported: GatewayError | undefined, st
       ...provider.chat,
       request(body, ctx) {
         if (unsupported) throw unsupported;
-        const { [EXTRAS_FIELD]: _extras, ...rest } = body;
-        return provider.chat.request(strip(rest as ChatRequest), ctx);
+        const { [EXTRAS_FIELD]: extras, ...rest } = body;
+        return provider.chat.request(strip(withThinking(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
       },
     },
   };
 }
+
+/**
+ * Anthropic's own `thinking` object for the translators that read it — Claude on Bedrock, Gemini — so
+ * the client's budget goes upstream as sent; `reasoning_effort` only approximates it by a preset.
+ */
+function withThinking(providerId: string, body: ChatRequest, extras: unknown, model: string): ChatRequest {
+  const thinking = (extras as { thinking?: unknown } | undefined)?.thinking;
+  if (thinking === undefined) return body;
+  if (providerId === 'bedrock' && /claude/.test(model)) return { ...body, thinking };
+  if (providerId === 'google' || providerId === 'vertex-ai') {
+    // Gemini reads the effort first; the exact budget wins here.
+    const { reasoning_effort: _effort, ...rest } = body;
+    return { ...rest, thinking };
+  }
+  return body;
+}
+
+/** OpenAI-compatible servers forward messages as they are; DeepSeek's reasoner reads `reasoning_content` back in a tool turn. */
+const FORWARDS_MESSAGES = new Set(openAICompatiblePresets.map((p) => p.id).filter((id) => id !== 'deepseek'));
 
 /**
  * `POST /v1/messages`: an Anthropic Messages request runs through the same stages and router as a
@@ -61,7 +81,7 @@ export async function handleMessages(
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
-    const { body, unsupported, breakpoints, toolErrors } = toChatRequest(original);
+    const { body, unsupported, breakpoints, toolErrors, reasoning } = toChatRequest(original);
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
     const anthropic = gw.registry.get('anthropic');
     // An answer a cache hit could not rebuild (server tools, citations, a stop sequence) is not stored.
@@ -69,14 +89,16 @@ export async function handleMessages(
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
-      if (!unsupported && !breakpoints && !toolErrors && body[EXTRAS_FIELD] === undefined) return undefined;
+      if (!unsupported && !breakpoints && !toolErrors && !reasoning && body[EXTRAS_FIELD] === undefined) return undefined;
       const base = gw.registry.get(target.provider)!;
       let p = others.get(base.id);
       if (!p) {
         const reads = READS_MARKS.has(base.id);
+        const forwards = reasoning && FORWARDS_MESSAGES.has(base.id);
         const strip = (b: ChatRequest): ChatRequest => {
-          if (reads) return b;
-          const out = breakpoints ? withoutBreakpoints(b) : b;
+          const thought = forwards ? withoutReasoning(b) : b;
+          if (reads) return thought;
+          const out = breakpoints ? withoutBreakpoints(thought) : thought;
           return toolErrors ? withoutToolErrors(out) : out;
         };
         others.set(base.id, (p = forOthers(base, unsupported, strip)));
@@ -87,7 +109,7 @@ export async function handleMessages(
     // A cache hit or a fallback to another provider answers in OpenAI shapes, translated below.
     const passed = pass && state.target?.provider === 'anthropic' ? pass : undefined;
     if (result.kind === 'completion') {
-      const answer = passed?.message() ?? toMessage(result.completion, original.model);
+      const answer = passed?.message() ?? toMessage(result.completion, original.model, original.stop_sequences);
       return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: answer };
     }
     const upstreamEvents = passed?.streamed() ? () => passed.takeEvents() : undefined;
@@ -95,7 +117,13 @@ export async function handleMessages(
       status: 200,
       headers: responseHeaders(factsOf(state), sseHeaders(state.headers)),
       body: encodedOnRead(result.chunks, () =>
-        toAnthropicSse(result.chunks, { model: original.model, requestId: traceId, onError: toGatewayError, ...(upstreamEvents ? { upstreamEvents } : {}) }),
+        toAnthropicSse(result.chunks, {
+          model: original.model,
+          requestId: traceId,
+          onError: toGatewayError,
+          ...(original.stop_sequences ? { stopSequences: original.stop_sequences } : {}),
+          ...(upstreamEvents ? { upstreamEvents } : {}),
+        }),
       ),
       // As on /v1/chat/completions: the cost is known only after the last event.
       trailers: () => costTrailers(state),

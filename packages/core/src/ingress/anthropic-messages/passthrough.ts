@@ -27,15 +27,15 @@ export function upstreamBody(original: AnthropicRequest, ctx: CallContext): Anth
 
 /** What the OpenAI shape a cache entry is kept in carries back to `/v1/messages` unchanged. */
 const REPLAYABLE_BLOCKS = new Set(['text', 'thinking', 'redacted_thinking', 'tool_use']);
-const REPLAYABLE_STOPS = new Set(['end_turn', 'max_tokens', 'tool_use', null, undefined]);
+const REPLAYABLE_STOPS = new Set(['end_turn', 'max_tokens', 'tool_use', 'stop_sequence', null, undefined]);
 
 type Block = { type?: unknown; citations?: unknown };
 const replayableBlock = (b: Block | undefined) => !b || (REPLAYABLE_BLOCKS.has(String(b.type)) && !(Array.isArray(b.citations) && b.citations.length));
 
 /**
  * Whether an Anthropic answer survives being stored as its OpenAI translation and rebuilt from it:
- * server-tool blocks (web search, code execution), citations, and a stop at a stop sequence (its
- * string) do not, and a cache hit would return a different message than the miss did.
+ * server-tool blocks (web search, code execution) and citations do not, and a cache hit would
+ * return a different message than the miss did.
  */
 function replayableMessage(json: unknown): boolean {
   const m = json as { content?: Block[]; stop_reason?: unknown };

@@ -17,6 +17,8 @@ interface Translation {
   breakpoints: boolean;
   /** Whether a tool message carries `is_error`, likewise. */
   toolErrors: boolean;
+  /** Whether an assistant turn carries thinking handed back (`reasoning_content`, `thinking_blocks`), likewise. */
+  reasoning: boolean;
 }
 
 function unsupported(tr: Translation, param: string, message: string, block: unknown): undefined {
@@ -126,6 +128,20 @@ export function withoutBreakpoints(body: ChatRequest): ChatRequest {
 }
 
 /**
+ * The body for an OpenAI-compatible target: the thinking an assistant turn hands back is Anthropic's
+ * (and Bedrock's and Gemini's translators read it), but such servers forward the message as it is,
+ * and strict ones refuse fields it does not define (Groq: "property 'reasoning_content' is unsupported").
+ */
+export function withoutReasoning(body: ChatRequest): ChatRequest {
+  const messages = body.messages.map((m) => {
+    if (m.reasoning_content === undefined && m.thinking_blocks === undefined) return m;
+    const { reasoning_content: _text, thinking_blocks: _blocks, ...rest } = m;
+    return rest as ChatMessage;
+  });
+  return { ...body, messages };
+}
+
+/**
  * The body for a target whose translator does not read `is_error` (only Bedrock's does): strict
  * OpenAI-compatible servers refuse fields a message does not define (Groq: "property 'is_error' is
  * unsupported"), and the others ignore it anyway.
@@ -178,6 +194,7 @@ function assistantMessage(content: string | AnthropicBlock[], tr: Translation): 
   const message: ChatMessage = { role: 'assistant', content: texts.length ? texts.join('') : null };
   if (reasoning !== undefined) message.reasoning_content = reasoning;
   if (thinkingBlocks.length) message.thinking_blocks = thinkingBlocks;
+  if (reasoning !== undefined || thinkingBlocks.length) tr.reasoning = true;
   if (calls.length) message.tool_calls = calls;
   return message;
 }
@@ -212,8 +229,8 @@ function effortFor(req: AnthropicRequest): string | undefined {
  * answer it), the first part that only an Anthropic target could take, if any, and whether the
  * body carries cache breakpoints or failed tool results.
  */
-export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError; breakpoints: boolean; toolErrors: boolean } {
-  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false, toolErrors: false };
+export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError; breakpoints: boolean; toolErrors: boolean; reasoning: boolean } {
+  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false, toolErrors: false, reasoning: false };
   const messages: ChatMessage[] = [];
   if (typeof req.system === 'string') {
     if (req.system) messages.push({ role: 'system', content: req.system });
@@ -258,6 +275,6 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (tr.dropped.length) extras.dropped = tr.dropped;
   if (Object.keys(extras).length) body[EXTRAS_FIELD] = extras;
   const first = tr.issues[0];
-  const marks = { breakpoints: tr.breakpoints, toolErrors: tr.toolErrors };
+  const marks = { breakpoints: tr.breakpoints, toolErrors: tr.toolErrors, reasoning: tr.reasoning };
   return first ? { body, unsupported: first, ...marks } : { body, ...marks };
 }

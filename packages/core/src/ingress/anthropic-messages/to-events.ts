@@ -1,6 +1,7 @@
 import type { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk, Usage } from '../../providers/openai-types.js';
 import { toStopReason } from '../../providers/anthropic/stop-reason.js';
+import { stopSequenceOf } from '../../providers/stop-sequence.js';
 import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
 import type { ChunkOut } from '../../providers/types.js';
 import { anthropicErrorBody } from './errors.js';
@@ -78,8 +79,13 @@ class EventWriter {
   /** OpenAI streams a refusal in `delta.refusal`: it goes out as text, and the stop reason says so. */
   private refused = false;
   private usage: Usage | undefined;
+  /** The finishing choice, for a stop at a stop sequence (see `providers/stop-sequence.ts`). */
+  private finishing: Record<string, unknown> | undefined;
 
-  constructor(private readonly model: string) {}
+  constructor(
+    private readonly model: string,
+    private readonly stopSequences?: string[],
+  ) {}
 
   private begin(chunk: ChatCompletionChunk, out: Uint8Array[]): void {
     if (this.started) return;
@@ -206,7 +212,10 @@ class EventWriter {
       this.piece({ kind: 'text', text: d.refusal }, out);
     }
     for (const call of d?.tool_calls ?? []) this.toolFragment(call, out);
-    if (choice?.finish_reason) this.stop = choice.finish_reason;
+    if (choice?.finish_reason) {
+      this.stop = choice.finish_reason;
+      this.finishing = choice;
+    }
     return out;
   }
 
@@ -218,7 +227,9 @@ class EventWriter {
     this.startWaiting(out);
     for (const call of this.waiting.splice(0)) this.startTool(call, out);
     this.close(out);
-    out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: this.refused ? 'refusal' : toStopReason(this.stop), stop_sequence: null }, usage: toAnthropicUsage(this.usage) }));
+    const atSequence = stopSequenceOf(this.finishing, this.stopSequences);
+    const stopReason = this.refused ? 'refusal' : atSequence.stopped ? 'stop_sequence' : toStopReason(this.stop);
+    out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: atSequence.sequence }, usage: toAnthropicUsage(this.usage) }));
     out.push(sse('message_stop', { type: 'message_stop' }));
     return out;
   }
@@ -232,9 +243,9 @@ class EventWriter {
  */
 export async function* toAnthropicSse(
   chunks: AsyncIterable<ChunkOut>,
-  opts: { model: string; requestId: string; onError: (e: unknown) => GatewayError; upstreamEvents?: () => string },
+  opts: { model: string; requestId: string; onError: (e: unknown) => GatewayError; upstreamEvents?: () => string; stopSequences?: string[] },
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const writer = new EventWriter(opts.model);
+  const writer = new EventWriter(opts.model, opts.stopSequences);
   const relay = opts.upstreamEvents;
   try {
     for await (const out of chunks) {

@@ -1,5 +1,6 @@
 import type { ChatCompletion, ContentPart } from '../../providers/openai-types.js';
 import { toStopReason } from '../../providers/anthropic/stop-reason.js';
+import { stopSequenceOf } from '../../providers/stop-sequence.js';
 import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
 import type { AnthropicBlock, AnthropicResponse } from '../../providers/anthropic/wire-types.js';
 
@@ -20,7 +21,7 @@ const textOf = (content: string | ContentPart[] | null | undefined): string =>
   typeof content === 'string' ? content : (content ?? []).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
 
 /** An OpenAI completion (from any provider, or the cache) → the Anthropic message the client asked for. */
-export function toMessage(completion: ChatCompletion, requestedModel: string): AnthropicResponse {
+export function toMessage(completion: ChatCompletion, requestedModel: string, stopSequences?: string[]): AnthropicResponse {
   const choice = completion.choices[0];
   const m = choice?.message;
   const content: AnthropicBlock[] = [];
@@ -36,14 +37,15 @@ export function toMessage(completion: ChatCompletion, requestedModel: string): A
   for (const call of m?.tool_calls ?? []) {
     content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
   }
+  const atSequence = stopSequenceOf(choice, stopSequences);
   return {
     id: messageId(completion.id),
     type: 'message',
     role: 'assistant',
     model: completion.model || requestedModel,
     content,
-    stop_reason: refusal ? 'refusal' : toStopReason(choice?.finish_reason),
-    stop_sequence: null,
+    stop_reason: refusal ? 'refusal' : atSequence.stopped ? 'stop_sequence' : toStopReason(choice?.finish_reason),
+    stop_sequence: atSequence.sequence,
     usage: toAnthropicUsage(completion.usage),
   };
 }

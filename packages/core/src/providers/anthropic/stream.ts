@@ -3,6 +3,7 @@ import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../openai-ty
 import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamError } from './error.js';
 import { toFinishReason } from './stop-reason.js';
+import { stopSequenceField } from '../stop-sequence.js';
 import { JSON_TOOL } from './translate-tools.js';
 import { toOpenAIUsage } from './usage.js';
 import type { AnthropicUsage } from './wire-types.js';
@@ -18,7 +19,7 @@ interface Event {
   index?: number;
   message?: { id?: string; model?: string; usage?: AnthropicUsage };
   content_block?: { type?: string; id?: string; name?: string; input?: unknown; text?: string; thinking?: string; data?: string };
-  delta?: { type?: string; text?: string; thinking?: string; signature?: string; partial_json?: string; stop_reason?: string | null };
+  delta?: { type?: string; text?: string; thinking?: string; signature?: string; partial_json?: string; stop_reason?: string | null; stop_sequence?: string | null };
   usage?: AnthropicUsage;
 }
 
@@ -129,7 +130,9 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     const last: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(usage) };
     const held = heldText === undefined ? [] : [chunk({ content: heldText })];
     heldText = undefined;
-    return [...held, chunk({}, finishReason), { chunk: last }];
+    const end = chunk({}, finishReason);
+    Object.assign(end.chunk.choices[0]!, stopSequenceField(reason === 'stop_sequence', ev.delta?.stop_sequence));
+    return [...held, end, { chunk: last }];
   }
 
   return {

@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import { toFinishReason } from './stop-reason.js';
+import { stopSequenceField } from '../stop-sequence.js';
 import { JSON_TOOL } from './translate-tools.js';
 import { toOpenAIUsage } from './usage.js';
 import type { AnthropicBlock, AnthropicResponse } from './wire-types.js';
@@ -52,7 +53,7 @@ export function translateResponse(json: unknown, opts: { jsonTool: boolean; prov
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: res.model,
-    choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
+    choices: [{ index: 0, message, finish_reason: finish, logprobs: null, ...stopSequenceField(res.stop_reason === 'stop_sequence', (res as { stop_sequence?: unknown }).stop_sequence) }],
     usage: toOpenAIUsage(res.usage ?? {}),
   };
 }

@@ -3,6 +3,7 @@ import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { ConverseResponse } from './converse-types.js';
 import { finishReason } from './finish-reason.js';
+import { stopSequenceField } from '../stop-sequence.js';
 import { toUsage } from './usage.js';
 
 /** Converse returns no id; one is made so clients that key on it still can. */
@@ -40,7 +41,7 @@ export function toChatCompletion(json: unknown, ctx: CallContext): ChatCompletio
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: ctx.model,
-    choices: [{ index: 0, message, finish_reason: finishReason(res.stopReason), logprobs: null }],
+    choices: [{ index: 0, message, finish_reason: finishReason(res.stopReason), logprobs: null, ...stopSequenceField(res.stopReason === 'stop_sequence') }],
   };
   const usage = toUsage(res.usage);
   if (usage) completion.usage = usage;

@@ -4,6 +4,7 @@ import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../
 import type { ConverseUsage } from './converse-types.js';
 import { streamException } from './errors.js';
 import { finishReason } from './finish-reason.js';
+import { stopSequenceField } from '../stop-sequence.js';
 import { completionId } from './response.js';
 import { toUsage } from './usage.js';
 
@@ -97,7 +98,9 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
         case 'messageStop': {
           stopped = true;
           const { stopReason } = parse<{ stopReason?: string }>(ev);
-          return [chunk({}, finishReason(stopReason))];
+          const end = chunk({}, finishReason(stopReason));
+          Object.assign(end.chunk.choices[0]!, stopSequenceField(stopReason === 'stop_sequence'));
+          return [end];
         }
         case 'metadata': {
           const usage = toUsage(parse<{ usage?: ConverseUsage }>(ev).usage);

@@ -1,6 +1,7 @@
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { toFinishReason } from './finish-reason.js';
+import { stopSequenceField } from '../stop-sequence.js';
 import { toUsage } from './usage.js';
 import type { CohereChatResponse } from './wire.js';
 
@@ -36,7 +37,7 @@ export function fromCohereChat(json: unknown, ctx: CallContext): ChatCompletion 
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: ctx.model,
-    choices: [{ index: 0, message, finish_reason: toFinishReason(res.finish_reason), logprobs: null }],
+    choices: [{ index: 0, message, finish_reason: toFinishReason(res.finish_reason), logprobs: null, ...stopSequenceField(res.finish_reason === 'STOP_SEQUENCE') }],
   };
   const usage = toUsage(res.usage);
   if (usage) completion.usage = usage;
