@@ -53,7 +53,7 @@ describe('semantic cache through the OpenAI SDK (express5)', () => {
     expect(first.response.headers.get('x-llmux-cache')).toBe('MISS');
     const similar = await ask(user('Tell me about Python'));
     expect(similar.response.headers.get('x-llmux-cache')).toBe('SEMANTIC_HIT');
-    expect(similar.response.headers.get('x-portkey-cache-status')).toBe('SEMANTIC_HIT');
+    expect(similar.response.headers.get('x-portkey-cache-status')).toBe('SEMANTIC HIT');
     expect(similar.response.headers.get('x-llmux-cost')).toBe('0');
     const similarity = Number(similar.response.headers.get('x-llmux-cache-similarity'));
     expect(similarity).toBeGreaterThanOrEqual(0.95);

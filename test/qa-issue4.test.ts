@@ -320,7 +320,7 @@ describe('request-level config through the portkey-ai SDK', () => {
     const client = new Portkey({ baseURL: `${app.gatewayURL}/v1`, apiKey: 'unused', config: clientConfig(), maxRetries: 0 });
     const res = (await client.chat.completions.create(ask)) as any;
     expect(res.choices[0].message.content).toBe(COMPLETION.choices[0].message.content);
-    expect(res.getHeaders()['last-used-option-index']).toBe('1');
+    expect(res.getHeaders()['last-used-option-index']).toBe('config.targets[1]');
     expect(res.getHeaders()['trace-id']).toMatch(/.+/);
   });
 });

@@ -270,7 +270,7 @@ describe('the seed’s semantic-cache config through the portkey-ai SDK', () => 
     const first = await ask('What is Python?');
     const similar = await ask('Tell me about Python');
     const unrelated = await ask('How is the weather?');
-    expect([first, similar, unrelated].map((r) => r.getHeaders()['cache-status'])).toEqual(['MISS', 'SEMANTIC_HIT', 'MISS']);
+    expect([first, similar, unrelated].map((r) => r.getHeaders()['cache-status'])).toEqual(['MISS', 'SEMANTIC HIT', 'MISS']);
     expect(similar.choices[0].message.content).toBe('Python is a programming language.');
     expect(chatCalls()).toBe(2);
   });

@@ -60,7 +60,7 @@ describe('fallback through a real host app', () => {
     const res = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
     expect(res.data.choices[0]!.message.content).toBe(completion.choices[0].message.content);
     expect(res.response.headers.get('x-llmux-target')).toBe('config.targets[1]');
-    expect(res.response.headers.get('x-portkey-last-used-option-index')).toBe('1');
+    expect(res.response.headers.get('x-portkey-last-used-option-index')).toBe('config.targets[1]');
     expect(res.response.headers.get('x-llmux-retries')).toBe('0');
     expect(res.response.headers.get('x-portkey-trace-id')).toMatch(/.+/);
     expect(ups[1]!.requests[0]!.headers.authorization).toBe('Bearer sk-up-1');

@@ -75,7 +75,7 @@ describe('portkey-ai SDK with the seed configs', () => {
     const headers = res.getHeaders();
     expect(headers['trace-id']).toMatch(/.+/);
     expect(headers['provider']).toBe('anthropic');
-    expect(headers['last-used-option-index']).toBe('1');
+    expect(headers['last-used-option-index']).toBe('config.targets[1]');
     expect(openai.requests[0]!.headers.authorization).toBe('Bearer sk-...');
     expect(anthropic.requests[0]!.headers['x-api-key']).toBe('sk-ant-...');
   });

@@ -61,6 +61,17 @@ local id, ttl, nc, nw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(
 local wargs = 4 + 3 * nc
 local useds = {}
 local denied = nil
+-- A refusal carries every window's state (nothing consumed): used, and ms until its oldest entry leaves.
+local function with_window_states(out)
+  for j = 1, nw do
+    local w = KEYS[2 * nc + 2 * j - 1]
+    local win = tonumber(ARGV[wargs + 3 * (j - 1) + 3])
+    local oldest = redis.call('ZRANGE', w, 0, 0, 'WITHSCORES')
+    out[#out + 1] = fmt(useds[j])
+    out[#out + 1] = oldest[2] and fmt(tonumber(oldest[2]) + win - now) or '0'
+  end
+  return out
+end
 for i = 1, nw do
   local w, a = KEYS[2 * nc + 2 * i - 1], KEYS[2 * nc + 2 * i]
   local o = wargs + 3 * (i - 1)
@@ -91,15 +102,7 @@ for i = 1, nw do
   end
 end
 if denied ~= nil then
-  local out = {0, 'window', denied[3], fmt(denied[4]), fmt(denied[5]), fmt(denied[6])}
-  for j = 1, nw do
-    local w = KEYS[2 * nc + 2 * j - 1]
-    local win = tonumber(ARGV[wargs + 3 * (j - 1) + 3])
-    local oldest = redis.call('ZRANGE', w, 0, 0, 'WITHSCORES')
-    out[#out + 1] = fmt(useds[j])
-    out[#out + 1] = oldest[2] and fmt(tonumber(oldest[2]) + win - now) or '0'
-  end
-  return out
+  return with_window_states({0, 'window', denied[3], fmt(denied[4]), fmt(denied[5]), fmt(denied[6])})
 end
 for i = 1, nc do
   local c, x = KEYS[2 * i - 1], KEYS[2 * i]
@@ -109,15 +112,7 @@ for i = 1, nc do
   local v = redis.call('HMGET', c, 'spent', 'reserved')
   local spent, reserved = tonumber(v[1] or '0'), tonumber(v[2] or '0')
   if spent + reserved + amount > limit then
-    local out = {0, 'counter', i - 1, fmt(spent), fmt(reserved), fmt(limit)}
-    for j = 1, nw do
-      local w = KEYS[2 * nc + 2 * j - 1]
-      local win = tonumber(ARGV[wargs + 3 * (j - 1) + 3])
-      local oldest = redis.call('ZRANGE', w, 0, 0, 'WITHSCORES')
-      out[#out + 1] = fmt(useds[j])
-      out[#out + 1] = oldest[2] and fmt(tonumber(oldest[2]) + win - now) or '0'
-    end
-    return out
+    return with_window_states({0, 'counter', i - 1, fmt(spent), fmt(reserved), fmt(limit)})
   end
 end
 local out = {1}

@@ -171,6 +171,9 @@ function compileNode(cfg: TargetConfig, path: string, index: number, env: Compil
   return cfg.cache ? { kind: 'target', path, target, cache: cfg.cache } : { kind: 'target', path, target };
 }
 
+/** Target settings a config without targets may give for the target each request's model name picks. */
+const MODEL_TARGET_SETTINGS = ['retry', 'request_timeout', 'override_params', 'forward_headers'] as const;
+
 /** Runs once per config (at start-up, or once per distinct request-level config header); `input` is validated here. */
 export function compileConfig(input: unknown, env: CompileEnv, root = 'config'): Plan {
   if (input === undefined) return { budgets: [], rateLimits: [], aliases: aliasTable(), deadline: 120_000, models: [] };
@@ -184,6 +187,11 @@ export function compileConfig(input: unknown, env: CompileEnv, root = 'config'):
     models: [],
   };
   if (cfg.targets?.length || cfg.provider) plan.root = compileNode(cfg, root, 0, env, models);
+  else {
+    const settings: Record<string, unknown> = {};
+    for (const key of MODEL_TARGET_SETTINGS) if (cfg[key] !== undefined) settings[key] = cfg[key];
+    if (Object.keys(settings).length) plan.modelTargetSettings = settings;
+  }
   if (cfg.cache) plan.cache = cfg.cache;
   if (cfg.circuit_breaker) plan.breaker = cfg.circuit_breaker;
   plan.models = [...new Set([...Object.keys(plan.aliases), ...models])];

@@ -38,6 +38,12 @@ export interface Plan {
   /** Models the config names, for `GET /v1/models`. */
   models: string[];
   /**
+   * Without a root: the target settings the config gives at its top (`retry`, `request_timeout`,
+   * `override_params`, `forward_headers`), for the target the model name picks (Portkey accepts a
+   * config of only those).
+   */
+  modelTargetSettings?: Record<string, unknown>;
+  /**
    * Built from what the client sent (a config, provider or host header), not the server's config.
    * A gateway key's copy of a plan (its own budgets and limits added) keeps the mark of the one it copies.
    */

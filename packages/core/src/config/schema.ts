@@ -4,7 +4,9 @@ import { isTimeZone } from '../limits/calendar.js';
 /**
  * The Portkey config document (snake_case JSON), extended with budgets, rate limits, a circuit breaker
  * and model aliases. Unknown keys on a target are kept: they are provider-specific settings
- * (`aws_region`, `resource_name`, `vertex_project_id`, …) that the provider reads.
+ * (`aws_region`, `resource_name`, `vertex_project_id`, …) that the provider reads. Unknown keys inside
+ * `strategy`, `retry`, `cache`, `budget`, `rate_limit` and `circuit_breaker` are refused, naming them:
+ * dropped, a misspelt limit (`tokens_per_minutes`) would silently not be enforced.
  */
 
 const statusCodes = z.array(z.number().int().min(100).max(599));
@@ -18,13 +20,13 @@ export const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL');
 
-export const retrySchema = z.object({
+export const retrySchema = z.strictObject({
   attempts: z.number().int().min(0).max(10),
   on_status_codes: statusCodes.optional(),
   use_retry_after_header: z.boolean().optional(),
 });
 
-export const cacheSchema = z.object({
+export const cacheSchema = z.strictObject({
   mode: z.enum(['simple', 'semantic', 'disabled']),
   /** Seconds. */
   max_age: z.number().positive().optional(),
@@ -43,7 +45,7 @@ const scopeSchema = z
   .regex(/^(gateway|user|team|key|metadata\.[A-Za-z0-9_.-]+)$/, 'scope must be gateway, user, team, key or metadata.<field>');
 
 export const budgetSchema = z
-  .object({
+  .strictObject({
     max_cost_per_hour: z.number().nonnegative().optional(),
     max_cost_per_day: z.number().nonnegative().optional(),
     max_cost_per_month: z.number().nonnegative().optional(),
@@ -55,7 +57,7 @@ export const budgetSchema = z
   .refine((b) => Object.keys(b).some((k) => k.startsWith('max_')), 'a budget needs at least one max_* limit');
 
 export const rateLimitSchema = z
-  .object({
+  .strictObject({
     requests_per_minute: z.number().int().positive().optional(),
     tokens_per_minute: z.number().int().positive().optional(),
     requests_per_day: z.number().int().positive().optional(),
@@ -63,7 +65,7 @@ export const rateLimitSchema = z
   })
   .refine((r) => Object.keys(r).some((k) => k.includes('_per_')), 'a rate_limit needs a *_per_* limit');
 
-export const circuitBreakerSchema = z.object({
+export const circuitBreakerSchema = z.strictObject({
   /** Failures within `window` seconds that open the circuit. Default 5. */
   failure_threshold: z.number().int().positive().optional(),
   /** Seconds. Default 60. */
@@ -74,11 +76,11 @@ export const circuitBreakerSchema = z.object({
   on_status_codes: statusCodes.optional(),
 });
 
-export const strategySchema = z.object({
+export const strategySchema = z.strictObject({
   mode: z.enum(['single', 'fallback', 'loadbalance', 'conditional']),
   on_status_codes: statusCodes.optional(),
   conditions: z
-    .array(z.object({ query: z.record(z.string(), z.unknown()), then: z.string() }))
+    .array(z.strictObject({ query: z.record(z.string(), z.unknown()), then: z.string() }))
     .optional(),
   default: z.string().optional(),
   /** loadbalance only: prefer targets with lower recent latency. */

@@ -33,8 +33,6 @@ export interface ResponseFacts {
   traceId: string;
   provider?: string;
   target?: string;
-  /** Index among the parent's targets, for Portkey's `x-portkey-last-used-option-index`. */
-  targetIndex?: number;
   cache?: CacheStatus;
   retries?: number;
   cost?: number;
@@ -59,10 +57,13 @@ export function responseHeaders(f: ResponseFacts, into: Record<string, string> =
     into['x-portkey-provider'] = f.provider;
   }
   if (f.target) into['x-llmux-target'] = f.target;
-  if (f.targetIndex !== undefined) into['x-portkey-last-used-option-index'] = String(f.targetIndex);
+  // Portkey's value is the same JSON path (`config.targets[1]`, `config` for a single target), rooted
+  // at `config` for a config sent in a header too.
+  if (f.target) into['x-portkey-last-used-option-index'] = f.target.startsWith('x-') ? f.target.replace(/^x-(?:llmux|portkey)-config/, 'config') : f.target;
   if (f.cache) {
     into['x-llmux-cache'] = f.cache;
-    into['x-portkey-cache-status'] = f.cache;
+    // Portkey spells a semantic hit with a space.
+    into['x-portkey-cache-status'] = f.cache === 'SEMANTIC_HIT' ? 'SEMANTIC HIT' : f.cache;
   }
   if (f.retries !== undefined) {
     into['x-llmux-retries'] = String(f.retries);

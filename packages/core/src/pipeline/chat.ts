@@ -29,7 +29,6 @@ export function factsOf(state: RequestState): ResponseFacts {
   if (target) {
     facts.provider = target.provider;
     facts.target = target.path;
-    facts.targetIndex = target.index;
   }
   if (state.cost !== undefined) facts.cost = state.cost;
   return facts;

@@ -15,6 +15,19 @@ function headerConfig(value: string, name: string): string {
   return value;
 }
 
+/** The header config with the provider headers' target in it, when it names none itself; else as sent. */
+function withHeaderTarget(text: string, target: Record<string, string>): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text; // compileConfig reports it
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return text;
+  const cfg = parsed as Record<string, unknown>;
+  return cfg.provider === undefined && cfg.targets === undefined ? { ...cfg, ...target } : cfg;
+}
+
 const localHomeRefused = (model: string, id: string) =>
   new GatewayError(
     'forbidden',
@@ -38,6 +51,7 @@ export class PlanResolver {
   private readonly requestPlans = new LRUCache<string, Plan>({ max: 500 });
   /** Per provider a model name picked: its target, or null when a client may not pick it. */
   private readonly autoTargets = new Map<string, PlanNode | null>();
+  private readonly autoTargetsByPlan = new WeakMap<Plan, Map<string, PlanNode | null>>();
 
   constructor(
     readonly serverPlan: Plan,
@@ -59,17 +73,21 @@ export class PlanResolver {
             : 'x-llmux-custom-host / x-portkey-custom-host';
       throw new GatewayError('request_config_not_allowed', `this gateway does not accept ${name} headers from clients`, { param: name });
     }
+    const auth = providerHeader === undefined ? undefined : header(req.headers, 'authorization')?.replace(/^Bearer\s+/i, '');
+    const target = providerHeader === undefined ? undefined : { provider: providerHeader, ...(auth ? { api_key: auth } : {}), ...(hostHeader ? { custom_host: hostHeader } : {}) };
     if (configHeader !== undefined) {
       const name = req.headers['x-llmux-config'] !== undefined ? 'x-llmux-config' : 'x-portkey-config';
-      return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(headerConfig(configHeader, name), env, name));
+      const text = headerConfig(configHeader, name);
+      if (!target) return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(text, env, name));
+      // Portkey's way: a config that names no provider or targets (only `retry`, `cache`, …) applies
+      // to the provider and key of the headers, as `new Portkey({ provider, Authorization, config })` sends them.
+      return this.compileCached(`c:${name}:${configHeader}:p:${providerHeader}:${hostHeader ?? ''}:${auth ?? ''}`, (env) => compileConfig(withHeaderTarget(text, target), env, name));
     }
-    if (providerHeader === undefined) {
+    if (!target) {
       throw new GatewayError('invalid_request', 'x-portkey-custom-host needs x-portkey-provider (or send a whole x-portkey-config)', {
         param: 'x-portkey-custom-host',
       });
     }
-    const auth = header(req.headers, 'authorization')?.replace(/^Bearer\s+/i, '');
-    const target = { provider: providerHeader, ...(auth ? { api_key: auth } : {}), ...(hostHeader ? { custom_host: hostHeader } : {}) };
     return this.compileCached(`p:${providerHeader}:${hostHeader ?? ''}:${auth ?? ''}`, (env) => compileConfig(target, env, 'x-portkey-provider'));
   }
 
@@ -110,16 +128,23 @@ export class PlanResolver {
         param: 'model',
       });
     }
-    let root = this.autoTargets.get(found.provider);
+    const settings = plan.modelTargetSettings;
+    // A plan with settings of its own keeps its model-name targets apart (one map per such plan).
+    let targets = this.autoTargets;
+    if (settings) {
+      targets = this.autoTargetsByPlan.get(plan) ?? new Map();
+      this.autoTargetsByPlan.set(plan, targets);
+    }
+    let root = targets.get(found.provider);
     if (root === undefined) {
       // The model name is the client's choice, so the provider it picks is resolved as a client
       // config's would be (compile.ts): one whose home is this machine (ollama, vllm, lmstudio) and
       // has no base URL from the server is reported as a local host, reachable only when listed in allowedHosts.
       let local: string | undefined;
       const env: CompileEnv = { ...this.env, clientConfig: true, onCustomHost: (url) => void (local = url) };
-      const target = resolveTarget({ provider: found.provider }, 'auto', 0, env);
+      const target = resolveTarget({ ...settings, provider: found.provider }, 'auto', 0, env);
       root = local === undefined || isAllowedHost(new URL(local), this.options.allowedHosts ?? []) ? { kind: 'target', path: 'auto', target } : null;
-      this.autoTargets.set(found.provider, root);
+      targets.set(found.provider, root);
     }
     // A new error each time: a thrown error collects the request's own response headers.
     if (root === null) throw localHomeRefused(model, this.env.registry.canonical(found.provider));

@@ -15,6 +15,7 @@ const ALIASES: Record<string, string> = {
   'fireworks-ai': 'fireworks',
   'x-ai': 'xai',
   'mistral-ai': 'mistral',
+  'perplexity-ai': 'perplexity',
   'aws-bedrock': 'bedrock',
   'lm-studio': 'lmstudio',
 };

@@ -1,3 +1,4 @@
+import { failedWithOneOf } from './retry-policy.js';
 import type { PlanNode, StrategyNode } from '../config/plan.js';
 import { GatewayError, isGatewayError, toGatewayError, type AttemptSummary } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
@@ -56,7 +57,7 @@ async function runFallback<T>(node: StrategyNode, run: Run<T>): Promise<Routed<T
       run.noteFailure(targetsOf(child), error);
       const codes = (child.kind === 'target' ? child.target.onStatusCodes : undefined) ?? node.onStatusCodes;
       // With on_status_codes, any other status is the answer, not a reason to try the next target.
-      if (codes && !codes.includes(error.status)) {
+      if (codes && !failedWithOneOf(codes, error)) {
         run.stoppedBy = error;
         throw error;
       }

@@ -14,10 +14,18 @@ export const DEFAULT_RETRY_STATUSES = [429, 500, 502, 503, 504, 529];
 export const isUpstreamFailure = (e: GatewayError) =>
   e.source === 'provider' || e.code === 'network_error' || e.code === 'upstream_timeout';
 
+/**
+ * Whether a failure is one of `codes`. A timeout is a 504 here, and also Portkey's 408: its docs key
+ * fallbacks and retries for timed-out requests on `[408]`, and configs written for it must work.
+ */
+export function failedWithOneOf(codes: readonly number[], e: GatewayError): boolean {
+  return codes.includes(e.status) || (e.code === 'upstream_timeout' && codes.includes(408));
+}
+
 export function isRetryable(target: ResolvedTarget, e: GatewayError, retriesDone: number): boolean {
   const retry = target.retry;
   if (!retry || retriesDone >= retry.attempts) return false;
-  return isUpstreamFailure(e) && (retry.onStatusCodes ?? DEFAULT_RETRY_STATUSES).includes(e.status);
+  return isUpstreamFailure(e) && failedWithOneOf(retry.onStatusCodes ?? DEFAULT_RETRY_STATUSES, e);
 }
 
 export interface BackoffSettings {
