@@ -125,7 +125,10 @@ export interface GatewayOptions {
   resolveHost?: ResolveHost;
   /** Retry backoff, the Retry-After bound, and the random source/clock the router uses. */
   routing?: RoutingOptions;
-  /** Environment to read provider keys from. Default `process.env`. */
+  /**
+   * Environment to read provider keys from. Default `process.env`. The gateway's own settings
+   * (`LLMUX_ADMIN_KEY`, `NODE_ENV`) are read here first, then from `process.env`.
+   */
   env?: Record<string, string | undefined>;
   /** Pooled upstream HTTP client settings. */
   upstream?: UpstreamClientOptions;

@@ -63,7 +63,9 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
     settle(serve(req, res, path), res, next);
   }) as GatewayMiddleware<Req>;
   const refusedPath = (req: Req): string | undefined => {
-    if (!mounts.size) return pathOf(req); // nothing served yet: mounted beside the gateway, as the README shows
+    // Nothing served yet: mounted beside the gateway, as the README shows, or at the root with the
+    // gateway under a prefix (`app.use('/api', llm)`): the URL below the first `basePath` in it.
+    if (!mounts.size) return pathOf(req) ?? belowFirstBase(String(req.originalUrl ?? req.url));
     const url = String(req.originalUrl ?? req.url);
     for (const at of mounts) {
       // The URL below that mount (a root mount, '', leaves it whole), then below `basePath` as the middleware cuts it.
@@ -72,6 +74,10 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
       if (path !== undefined) return path;
     }
     return undefined;
+  };
+  const belowFirstBase = (url: string): string | undefined => {
+    const at = basePath === '/' ? -1 : url.indexOf(`${basePath}/`);
+    return at > 0 ? gatewayPath(url.slice(at), basePath) : undefined;
   };
   const errors = (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
     const path = refusedPath(req);

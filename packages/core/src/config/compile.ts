@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { ProviderDefaults } from '../options.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { ResolvedTarget } from '../providers/types.js';
+import type { Provider, ResolvedTarget } from '../providers/types.js';
 import { formatIssues } from './format-issues.js';
 import { nestsDeeper } from '../http/json-depth.js';
 import { validateConditional } from '../router/conditional.js';
@@ -84,6 +84,18 @@ function formatFirstPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
 }
 
+/** A target's key and where it came from: its `api_key`, the provider's defaults, or an environment variable. */
+function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provider, env: CompileEnv, path: string, clientHost: boolean): { apiKey?: string; source: string } {
+  const own = `${path}.api_key`;
+  if (clientHost || cfg.api_key !== undefined) return { ...(cfg.api_key !== undefined ? { apiKey: cfg.api_key } : {}), source: own };
+  if (defaults.apiKey !== undefined) return { apiKey: defaults.apiKey, source: `providers.${provider.id}.apiKey` };
+  for (const name of [provider.envKey, ...(provider.envKeyAliases ?? [])]) {
+    const value = name ? env.env[name] : undefined;
+    if (value) return { apiKey: value, source: name! };
+  }
+  return { source: own };
+}
+
 /** What Node refuses in a header value (`checkInvalidHeaderChar`). */
 const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -101,14 +113,15 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
-  const apiKey = clientHost
-    ? cfg.api_key
-    : cfg.api_key ?? defaults.apiKey ?? [provider.envKey, ...(provider.envKeyAliases ?? [])].map((k) => (k ? env.env[k] : undefined)).find(Boolean);
+  const { apiKey, source } = keyFor(cfg, defaults, provider, env, path, clientHost);
   // A key undici cannot put in a header (a line break from a pasted key, a NUL) failed every call as a
-  // network error blamed on the provider — and set fallbacks and circuit breakers off. Said here instead.
+  // network error blamed on the provider — and set fallbacks and circuit breakers off. Said here instead,
+  // naming where the key came from; one from the server's own settings is the server's fault (500), not the client's.
   if (typeof apiKey === 'string' && NOT_HEADER_SAFE.test(apiKey)) {
-    throw new GatewayError('invalid_config', `${path}.api_key cannot be sent in an HTTP header: it holds a line break, a control character or a character outside Latin-1`, {
-      param: `${path}.api_key`,
+    const serverKeyInClientPlan = env.clientConfig === true && source !== `${path}.api_key`;
+    throw new GatewayError('invalid_config', `${source} cannot be sent in an HTTP header: it holds a line break, a control character or a character outside Latin-1`, {
+      param: source,
+      ...(serverKeyInClientPlan ? { status: 500, type: 'server_error' } : {}),
     });
   }
   let host: RequestHost | void = undefined;

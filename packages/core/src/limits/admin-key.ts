@@ -11,9 +11,18 @@ function sameKey(given: string, expected: string): boolean {
   return diff === 0;
 }
 
-/** The configured admin key: `adminKey`, else `LLMUX_ADMIN_KEY` from the gateway's env. */
+/**
+ * One of the gateway's own settings from the environment (`LLMUX_ADMIN_KEY`, `NODE_ENV`): the `env`
+ * option first, then the process's. An `env` given for provider keys alone must not hide the process's
+ * `NODE_ENV=production` or admin key — that opened the playground and its usage view to anyone.
+ */
+export function gatewaySetting(gw: GatewayInternals, name: string): string | undefined {
+  return gw.options.env?.[name] ?? process.env[name];
+}
+
+/** The configured admin key: `adminKey`, else `LLMUX_ADMIN_KEY` from the gateway's env or the process's. */
 export function adminKeyOf(gw: GatewayInternals): string | undefined {
-  return gw.options.adminKey ?? (gw.options.env ?? process.env).LLMUX_ADMIN_KEY ?? undefined;
+  return gw.options.adminKey ?? gatewaySetting(gw, 'LLMUX_ADMIN_KEY') ?? undefined;
 }
 
 /** Whether any admin key is configured: `adminKey`, `LLMUX_ADMIN_KEY` or `auth.adminKeys`. */

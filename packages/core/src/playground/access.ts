@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { hasAdminKey, requireAdmin } from '../limits/admin-key.js';
+import { gatewaySetting, hasAdminKey, requireAdmin } from '../limits/admin-key.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayRequest } from '../types.js';
 
@@ -13,7 +13,7 @@ const notFound = (req: GatewayRequest) => new GatewayError('not_found', `no rout
 export function playgroundEnabled(gw: GatewayInternals): boolean {
   const option = gw.options.playground;
   if (option !== undefined) return option;
-  return hasAdminKey(gw) || (gw.options.env ?? process.env).NODE_ENV !== 'production';
+  return hasAdminKey(gw) || gatewaySetting(gw, 'NODE_ENV') !== 'production';
 }
 
 /**

@@ -1,5 +1,6 @@
 import { gatewayHeader, header } from '../../http/headers.js';
 import type { CallContext } from '../types.js';
+import { withForwardedHeaders } from '../forward-headers.js';
 
 /** The API version every request pins; newer features arrive as `anthropic-beta` flags instead. */
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -27,9 +28,5 @@ export function anthropicHeaders(ctx: CallContext, bodyBeta?: unknown): Record<s
       .filter(Boolean),
   );
   if (betas.size) headers['anthropic-beta'] = [...betas].join(',');
-  for (const name of ctx.target.forwardHeaders) {
-    const value = ctx.headers[name];
-    if (typeof value === 'string') headers[name] = value;
-  }
-  return headers;
+  return withForwardedHeaders(ctx, headers);
 }

@@ -11,6 +11,7 @@ import { authorize } from './sign-request.js';
 import { noteSecrets } from '../../upstream/call-secrets.js';
 import { processEnv, resolveSettings, type EnvAccessor } from './settings.js';
 import { createConverseStreamTranslator } from './stream.js';
+import { withForwardedHeaders } from '../forward-headers.js';
 
 export interface BedrockProviderOptions {
   /**
@@ -23,11 +24,7 @@ export interface BedrockProviderOptions {
 
 function headersFor(ctx: CallContext, accept: string): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept };
-  for (const name of ctx.target.forwardHeaders) {
-    const value = ctx.headers[name];
-    if (typeof value === 'string') headers[name] = value;
-  }
-  return headers;
+  return withForwardedHeaders(ctx, headers);
 }
 
 /**

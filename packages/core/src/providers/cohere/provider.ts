@@ -5,15 +5,12 @@ import { parseCohereError } from './error.js';
 import { toCohereChat } from './request.js';
 import { fromCohereChat } from './response.js';
 import { createCohereStream } from './stream.js';
+import { withForwardedHeaders } from '../forward-headers.js';
 
 function headers(ctx: CallContext): Record<string, string> {
   const out: Record<string, string> = { 'content-type': 'application/json', accept: ctx.stream ? 'text/event-stream' : 'application/json' };
   if (ctx.target.apiKey) out.authorization = `Bearer ${ctx.target.apiKey}`;
-  for (const name of ctx.target.forwardHeaders) {
-    const value = ctx.headers[name];
-    if (typeof value === 'string') out[name] = value;
-  }
-  return out;
+  return withForwardedHeaders(ctx, out);
 }
 
 const post = (url: string, ctx: CallContext, body: unknown): UpstreamRequest => ({ url, method: 'POST', headers: headers(ctx), body: JSON.stringify(body) });

@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../types.js';
 import { serviceAccountOf, vertexToken } from './vertex-auth.js';
+import { withForwardedHeaders } from '../forward-headers.js';
 
 /** The two front doors to the same models: the Gemini API (API key) and Vertex AI (OAuth token, project, region). */
 export type GoogleFlavor = 'gemini' | 'vertex';
@@ -81,9 +82,5 @@ export async function headersFor(flavor: GoogleFlavor, ctx: CallContext): Promis
     if (flavor === 'gemini') headers['x-goog-api-key'] = token;
     else headers.authorization = `Bearer ${token}`;
   }
-  for (const name of ctx.target.forwardHeaders) {
-    const value = ctx.headers[name];
-    if (typeof value === 'string') headers[name] = value;
-  }
-  return headers;
+  return withForwardedHeaders(ctx, headers);
 }

@@ -5,6 +5,7 @@ import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { normalizeCompletion } from './normalize-completion.js';
 import { withOverrides } from '../with-overrides.js';
 import { createPassthroughTranslator, throwErrorBody } from './translate.js';
+import { withForwardedHeaders } from '../forward-headers.js';
 
 /** What makes one OpenAI-compatible service differ from another. */
 export interface OpenAICompatiblePreset {
@@ -46,11 +47,7 @@ function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<st
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const key = ctx.target.apiKey;
   if (key) Object.assign(headers, (preset.authHeader ?? bearer)(key));
-  for (const name of ctx.target.forwardHeaders) {
-    const value = ctx.headers[name];
-    if (typeof value === 'string') headers[name] = value;
-  }
-  return headers;
+  return withForwardedHeaders(ctx, headers);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
