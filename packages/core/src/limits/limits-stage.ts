@@ -16,12 +16,13 @@ function totalTokens(state: RequestState): number {
 /**
  * What the request really used. A cache hit used nothing; reported usage is exact; an answer whose
  * usage never came (a stream cut after content, a provider that reports none) is charged the reserved
- * worst case, so leaving early can never dodge a budget; a failure before any answer costs nothing.
+ * worst case, so leaving early can never dodge a budget (nor can a split call failing part-way, after
+ * the upstream billed its first parts); a failure before any answer costs nothing.
  */
 function actuals(state: RequestState, outcome: Outcome, claims: Claims): { nano: number; tokens: number } {
   if (state.cache === 'HIT' || state.cache === 'SEMANTIC_HIT') return { nano: 0, tokens: 0 };
   if (state.usage) return { nano: state.cost !== undefined ? toNano(state.cost) : 0, tokens: totalTokens(state) };
-  if (state.firstTokenAt !== undefined || outcome.status < 400) return { nano: claims.reservedNano, tokens: claims.reservedTokens };
+  if (state.firstTokenAt !== undefined || outcome.status < 400 || state.billedWithoutAnswer) return { nano: claims.reservedNano, tokens: claims.reservedTokens };
   return { nano: 0, tokens: 0 };
 }
 

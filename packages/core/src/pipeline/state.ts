@@ -24,6 +24,11 @@ export interface RequestState {
   wantsStreamUsage: boolean;
   startedAt: number;
   firstTokenAt?: number;
+  /**
+   * An upstream billed part of an answer that then failed (an embeddings request split into calls, one
+   * refused after others answered): budgets charge the reservation, as for a stream cut after content.
+   */
+  billedWithoutAnswer?: true;
   target?: ResolvedTarget;
   /** When routing failed: the target tried last, which the record names as the error's headers do. */
   failedTarget?: ResolvedTarget;

@@ -297,6 +297,8 @@ export async function callEmbeddings(
   body: EmbeddingsRequest,
   ctx: CallContext,
   parent: AbortSource,
+  /** Told when a split request fails after some of its calls answered (and were billed). */
+  onPartlyBilled?: () => void,
 ): Promise<EmbeddingsResponse> {
   if (!provider.embeddings) {
     throw new GatewayError('invalid_request', `provider ${provider.id} does not offer embeddings`, { param: 'model', status: 400 });
@@ -316,7 +318,11 @@ export async function callEmbeddings(
       return answer(json);
     }
     // Split to the provider's per-call limit (or one text per call): each answer translated on its own, joined in order.
-    const answers = await inBatches(req, EMBED_CONCURRENCY, control.signal, one);
+    let answered = 0;
+    const answers = await inBatches(req, EMBED_CONCURRENCY, control.signal, (r, signal) => one(r, signal).then((json) => (answered++, json))).catch((e: unknown) => {
+      if (answered > 0) onPartlyBilled?.();
+      throw e;
+    });
     control.finish(true);
     return joinEmbeddings(answers.map(answer), ctx.model);
   } finally {

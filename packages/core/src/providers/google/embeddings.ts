@@ -37,7 +37,7 @@ function geminiBody(body: EmbeddingsRequest, ctx: CallContext): { requests: unkn
   };
 }
 
-function vertexBody(body: EmbeddingsRequest): unknown {
+function vertexBody(body: EmbeddingsRequest): { instances: unknown[]; parameters?: unknown } {
   const task = taskType(body);
   return {
     instances: texts(body).map((content) => (task ? { content, task_type: task } : { content })),
@@ -70,12 +70,18 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
       const url = endpointFor(flavor, op, ctx);
       if (body.encoding_format === 'base64') base64Calls.add(ctx);
       const headers = await headersFor(flavor, ctx);
-      if (flavor !== 'gemini') return { url, method: 'POST', headers, body: JSON.stringify(vertexBody(body)) };
-      // batchEmbedContents takes at most 100 requests per call; OpenAI clients send up to 2048 inputs.
-      const { requests } = geminiBody(body, ctx);
       const calls: UpstreamRequest[] = [];
-      for (let i = 0; i < requests.length; i += GEMINI_EMBED_BATCH) {
-        calls.push({ url, method: 'POST', headers, body: JSON.stringify({ requests: requests.slice(i, i + GEMINI_EMBED_BATCH) }) });
+      if (flavor !== 'gemini') {
+        // Vertex's :predict takes one instance per call for gemini-embedding models and 250 for the others.
+        const { instances, ...rest } = vertexBody(body);
+        const size = /gemini-embedding/.test(ctx.model) ? 1 : VERTEX_EMBED_BATCH;
+        for (let i = 0; i < instances.length; i += size) calls.push({ url, method: 'POST', headers, body: JSON.stringify({ instances: instances.slice(i, i + size), ...rest }) });
+      } else {
+        // batchEmbedContents takes at most 100 requests per call; OpenAI clients send up to 2048 inputs.
+        const { requests } = geminiBody(body, ctx);
+        for (let i = 0; i < requests.length; i += GEMINI_EMBED_BATCH) {
+          calls.push({ url, method: 'POST', headers, body: JSON.stringify({ requests: requests.slice(i, i + GEMINI_EMBED_BATCH) }) });
+        }
       }
       return calls.length === 1 ? calls[0]! : calls;
     },
@@ -85,6 +91,8 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
 
 /** Gemini's `batchEmbedContents` limit of requests per call. */
 const GEMINI_EMBED_BATCH = 100;
+/** Vertex's `:predict` limit of text instances per call (gemini-embedding models: one). */
+const VERTEX_EMBED_BATCH = 250;
 
 /** One `batchEmbedContents` or `predict` answer as OpenAI embeddings. */
 function fromGoogleEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
