@@ -90,6 +90,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     inflight: new InFlight(),
     closing: false,
     cutting: false,
+    backingOff: new Set(),
   };
   gw.stages = buildStages(gw);
   let shutdown: Promise<void> | undefined;
@@ -192,6 +193,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
           // Past the deadline, upstream calls still running are cut (their clients get an error event);
           // a short grace lets those requests settle their budgets and write their records.
           gw.cutting = true;
+          for (const run of gw.backingOff) run.cut(new GatewayError('gateway_closing', 'the gateway is shutting down; the retry was not made'));
           await gw.client.destroy();
           await gw.inflight.settled(1000);
         }

@@ -73,8 +73,13 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     ready,
     async close() {
       if (!owned || !client.isOpen) return;
-      if (client.isReady) await client.close();
-      else client.destroy();
+      if (!client.isReady) return void client.destroy();
+      // node-redis' close() waits for every pending reply, the ones this store gave up on too: a
+      // stalled Redis would hold the app's shutdown for ever. Past the command timeout it is cut.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cut = new Promise<'cut'>((resolve) => (timer = setTimeout(() => resolve('cut'), commandTimeout)));
+      const outcome = await Promise.race([client.close().then(() => 'closed' as const), cut]).finally(() => clearTimeout(timer));
+      if (outcome === 'cut' && client.isOpen) client.destroy();
     },
   };
 }

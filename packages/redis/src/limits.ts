@@ -56,6 +56,24 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
     await withTimeout(settleScript(keysOf(req), args), timeoutMs, 'settle');
   }
 
+  /**
+   * Giving up on an admission's reply does not recall the script: Redis may have run it (or run it
+   * later) and reserved, and nothing would settle that reservation, which then held the budget and the
+   * windows for `reservationTtl` with nothing in flight. It is released: at once, behind the late
+   * admission on the same connection; and, when the connection itself was lost, again with backoff
+   * until a release gets through or the reservation would have expired anyway. A release of what was
+   * never reserved changes nothing. The timers never keep the process alive.
+   */
+  function releaseUnanswered(req: AdmitRequest, delayMs = 0, waitedMs = 0): void {
+    const release = () =>
+      settle(req, { counters: req.counters.map(() => 0), windows: req.windows.map(() => 0) }).catch(() => {
+        const next = Math.min(Math.max(delayMs * 2, 250), 30_000);
+        if (client.isOpen && waitedMs + next < req.ttlMs) releaseUnanswered(req, next, waitedMs + next);
+      });
+    if (delayMs === 0) void release();
+    else setTimeout(release, delayMs).unref?.();
+  }
+
   return {
     async admit(req): Promise<AdmitResult> {
       const args = [req.id, String(Math.ceil(req.ttlMs)), String(req.counters.length), String(req.windows.length)];
@@ -66,13 +84,7 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
         await ready;
         reply = (await withTimeout(admitScript(keysOf(req), args), timeoutMs, 'admit')) as Array<string | number>;
       } catch (e) {
-        if (!isReply(e)) {
-          // Giving up on the reply does not recall the script: Redis may still run it and reserve, and
-          // nothing would settle that reservation, which then held the budget (and the windows) for
-          // `reservationTtl` with nothing in flight. Released behind it on the same connection, so it
-          // runs after the late admission; a release of what was never reserved changes nothing.
-          void settle(req, { counters: req.counters.map(() => 0), windows: req.windows.map(() => 0) }).catch(() => undefined);
-        }
+        if (!isReply(e)) releaseUnanswered(req);
         if (failMode === 'open' && !isReply(e)) return { ok: true, windows: [], unchecked: true };
         throw e;
       }

@@ -1,3 +1,4 @@
+import type { GatewayError } from '../errors.js';
 import type { InFlight } from './in-flight.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { GatewayLogger, GatewayOptions } from '../options.js';
@@ -22,4 +23,6 @@ export interface GatewayInternals {
   closing: boolean;
   /** Set by `close()` at its deadline, before it cuts what still runs: those failures are the gateway's doing. */
   cutting: boolean;
+  /** Routing runs waiting out a retry's backoff: `close()` wakes them at its deadline (they hold no socket to cut). */
+  backingOff: Set<{ cut(error: GatewayError): void }>;
 }

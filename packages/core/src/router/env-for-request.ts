@@ -35,6 +35,8 @@ function envFor(gw: GatewayInternals, state: RequestState): RouteEnv {
     retries: 0,
     input: { metadata: state.metadata, identity: state.identity, params: state.body, model: state.body.model },
     deadline: state.plan.deadline,
+    backingOff: gw.backingOff,
+    streaming: state.stream,
   };
   if (gw.options.routing) env.routing = gw.options.routing;
   const config = state.plan.breaker;

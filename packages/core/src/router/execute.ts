@@ -28,6 +28,14 @@ export interface RouteEnv {
   deadline?: number;
   breaker?: Breaker;
   routing?: RoutingOptions;
+  /**
+   * The answer is a stream, read after routing returns: the client's signal stays linked to stop it.
+   * A non-stream answer is whole when routing returns, and the link goes at once (a long-lived signal
+   * serving many calls would otherwise gather a listener per call until a GC).
+   */
+  streaming?: boolean;
+  /** Where a run waiting out a retry's backoff is kept meanwhile, for `close()` to cut (the gateway's `backingOff`). */
+  backingOff?: Set<{ cut(error: GatewayError): void }>;
 }
 
 export type Attempt<T> = (target: ResolvedTarget, signal: AbortSource) => Promise<T>;
@@ -114,6 +122,8 @@ function conclude<T>(run: Run<T>, e: unknown): GatewayError {
   if (run.clientGone()) {
     return isGatewayError(e) && e.status === 499 ? e : new GatewayError('stream_interrupted', 'the client closed the request', { status: 499 });
   }
+  // The gateway closed past its deadline: that, not the failure it was waiting to retry, ended it.
+  if (run.cutError) return withAttempts(run.cutError, attempts);
   if (e instanceof DeadlineReached || run.deadlineHit) {
     return new GatewayError('upstream_timeout', `no answer within the overall deadline of ${run.deadlineMs} ms (config.deadline) after ${attempts.length} attempt(s)`, {
       attempts,
@@ -164,6 +174,6 @@ export async function route<T>(root: PlanNode, env: RouteEnv, attempt: Attempt<T
   } catch (e) {
     throw conclude(run, e);
   } finally {
-    run.stop(answered);
+    run.stop(answered && env.streaming === true);
   }
 }

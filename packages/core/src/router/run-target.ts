@@ -75,10 +75,13 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     const wait = retryDelay(target, error, retries, run.backoff);
     // Retry-After beyond the bound, or a wait that would outlast the deadline: the next target is better.
     if (wait === undefined || run.now() + wait >= run.deadlineAt) throw error;
+    env.backingOff?.add(run);
     try {
       await run.sleep(wait, run.signal);
     } catch {
       run.checkLive();
+    } finally {
+      env.backingOff?.delete(run);
     }
     run.checkLive();
     env.retries++;

@@ -64,6 +64,8 @@ export class RunState<T> implements RunSettings {
   readonly backoff: BackoffSettings;
   private readonly deadline: Deadline;
   private unlinkClient: (() => void) | undefined;
+  /** Set by `cut`: what ended the run (see `conclude`). */
+  cutError: GatewayError | undefined;
 
   constructor(
     readonly env: RouteEnv,
@@ -103,7 +105,14 @@ export class RunState<T> implements RunSettings {
   /** Throws when nothing more may be tried. */
   checkLive(): void {
     if (this.clientGone()) throw this.env.signal.reason ?? new GatewayError('stream_interrupted', 'the client closed the request', { status: 499 });
+    if (this.cutError) throw this.cutError;
     if (this.deadlineHit) throw new DeadlineReached();
+  }
+
+  /** Ends the run with `error` (the gateway closing past its deadline): a backoff it sleeps in wakes now. */
+  cut(error: GatewayError): void {
+    this.cutError = error;
+    this.link.abort(error);
   }
 
   /** Remembers a failure for the final error; attempts record theirs, strategies add errors raised before any attempt. */

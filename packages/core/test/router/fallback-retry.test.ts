@@ -220,7 +220,7 @@ describe('deadline and client abort', () => {
   it('keeps the client signal linked to an answered stream after routing', async () => {
     const client = new AbortController();
     let seen: AbortSignal | undefined;
-    const routed = await route(rootOf({ provider: 'mock', name: 'a' }), envOf({ signal: client.signal, deadline: 20 }), async (_t, signal) => {
+    const routed = await route(rootOf({ provider: 'mock', name: 'a' }), envOf({ signal: client.signal, deadline: 20, streaming: true }), async (_t, signal) => {
       seen = signal;
       return 'stream';
     });
@@ -229,5 +229,12 @@ describe('deadline and client abort', () => {
     expect(seen!.aborted).toBe(false); // the deadline stopped counting once the target answered
     client.abort();
     expect(seen!.aborted).toBe(true);
+  });
+
+  it('lets go of a long-lived client signal once a non-stream answer is in (no listener left per call)', async () => {
+    const { getEventListeners } = await import('node:events');
+    const client = new AbortController();
+    for (let i = 0; i < 5; i++) await route(rootOf({ provider: 'mock', name: 'a' }), envOf({ signal: client.signal }), async () => 'whole');
+    expect(getEventListeners(client.signal, 'abort')).toHaveLength(0);
   });
 });
