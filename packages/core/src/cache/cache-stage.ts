@@ -200,7 +200,10 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     // An `embedding` target from a client's config is compiled as the client's (the server's own config is trusted).
     const clientEmbedding = state.plan.fromClient === true && p.settings.embedding !== undefined && p.settings.embedding !== serverSettings?.embedding;
     try {
-      embedder = embedderFor(gw, p.settings, root, clientEmbedding);
+      // The server's plan embeds with the server's first target even when the request was pinned to
+      // another (the playground's compare): the cache settings stay the server's, its embedder too.
+      const embedRoot = state.plan.fromClient === true ? root : (gw.plans.serverPlan.root ?? root);
+      embedder = embedderFor(gw, p.settings, embedRoot, clientEmbedding);
     } catch (e) {
       // The client's own `cache.embedding` is bad input, refused like the server's is at start-up:
       // skipping the step would answer 200 and never tell the client its config is wrong.
