@@ -62,6 +62,8 @@ export interface UpstreamEvent {
   data: string;
   /** AWS event-stream headers (`:event-type`, `:message-type`, `:exception-type`). */
   headers?: Record<string, string>;
+  /** Dispatched when the body ended without the event's closing blank line: it may be cut short. */
+  final?: true;
 }
 
 /** A chunk on its way to the client. `raw` is the exact upstream JSON, reused when nothing changed it. */

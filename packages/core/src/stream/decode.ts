@@ -85,7 +85,9 @@ export function createSseDecoder(): EventDecoder {
       const rest = tail ? utf8.decode(tail) : '';
       tail = undefined;
       // A final event without its blank line still counts: some servers close right after the last `data:`.
+      // It is marked, as the body may also have been cut inside it.
       fed(rest + '\n\n');
+      for (const ev of out) ev.final = true;
       const events = out;
       out = [];
       return events;

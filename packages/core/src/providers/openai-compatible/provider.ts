@@ -83,6 +83,9 @@ function withParams<T extends { model: string }>(body: T, ctx: CallContext): T {
   return out;
 }
 
+/** Calls that asked for n > 1 choices: a stream must finish each of them (see the passthrough translator). */
+const choicesWanted = new WeakMap<CallContext, number>();
+
 /** Calls whose client asked for base64 vectors; the response translator sees only the context. */
 const base64Wanted = new WeakSet<CallContext>();
 
@@ -110,6 +113,8 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
     framing: 'sse',
     chat: {
       request(body: ChatRequest, ctx): UpstreamRequest {
+        const n = ctx.target.overrideParams.n ?? body.n;
+        if (ctx.stream && typeof n === 'number' && n > 1) choicesWanted.set(ctx, n);
         const text = unchangedText(preset, body, ctx);
         if (text !== undefined) return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: text };
         const out = withParams(body, ctx);
@@ -135,7 +140,7 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
         if (!normalizeCompletion(json) && typeof json === 'object' && json !== null) markLeftAsParsed(json);
         return json as ChatCompletion;
       },
-      stream: () => createPassthroughTranslator(preset.id),
+      stream: (ctx) => createPassthroughTranslator(preset.id, choicesWanted.get(ctx)),
     },
     embeddings: {
       request(body: EmbeddingsRequest, ctx): UpstreamRequest {

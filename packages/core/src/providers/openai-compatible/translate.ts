@@ -68,9 +68,10 @@ class PlainDelta implements ChunkOut {
  * normalized or a later stage changes it. Plain deltas are recognised without parsing; every other
  * payload is parsed once (for usage, errors, the finish and fail-over).
  */
-export function createPassthroughTranslator(provider: string): StreamTranslator {
+export function createPassthroughTranslator(provider: string, choices = 1): StreamTranslator {
   let done = false;
-  let finished = false;
+  /** Choices that got their finish_reason: without [DONE], all `choices` (the request's `n`) must have. */
+  const finished = new Set<number>();
   const normalize = createChunkNormalizer();
   return {
     push(ev: UpstreamEvent): ChunkOut[] {
@@ -79,12 +80,17 @@ export function createPassthroughTranslator(provider: string): StreamTranslator 
         done = true;
         return [];
       }
-      if (ev.event === undefined && isPlainDelta(data)) return [new PlainDelta(data)];
+      // Relayed as its text only when it came whole (not the unfinished tail of a body) and is one line
+      // (an event of several `data:` lines is joined with `\n`, which would end the client's line).
+      if (ev.event === undefined && ev.final !== true && isPlainDelta(data) && !data.includes('\n')) return [new PlainDelta(data)];
+      const relayable = ev.final !== true && !data.includes('\n');
       let chunk: ChatCompletionChunk & { error?: unknown };
       try {
         chunk = JSON.parse(data);
       } catch {
         if (ev.event === 'error') throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
+        // The body ended inside its last event: cut short, not a malformed event.
+        if (ev.final) throw new GatewayError('stream_interrupted', `${provider} closed the stream before it finished`, { provider, source: 'provider' });
         throw new GatewayError('provider_error', `${provider} sent a stream event that is not JSON`, { provider, status: 502 });
       }
       if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
@@ -95,15 +101,16 @@ export function createPassthroughTranslator(provider: string): StreamTranslator 
       if (ev.event === 'error') {
         throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
       }
-      const choices = chunk.choices;
-      if (choices) for (const c of choices) if (c.finish_reason) finished = true;
-      return [normalize(chunk) ? { chunk } : { chunk, raw: data }];
+      if (chunk.choices) for (const c of chunk.choices) if (c.finish_reason) finished.add(c.index ?? 0);
+      return [normalize(chunk) || !relayable ? { chunk } : { chunk, raw: data }];
     },
     end(): ChunkOut[] {
-      if (!done && !finished) {
+      // Without [DONE], every choice must have finished: with n > 1 one may end while another is cut.
+      if (!done && finished.size < choices) {
         throw new GatewayError('stream_interrupted', `${provider} closed the stream before it finished`, { provider, source: 'provider' });
       }
       return [];
     },
   };
+
 }
