@@ -169,6 +169,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   }
   state.target = routed.target;
   state.retries = env.retries;
+  if (routed.release) state.releaseClient = routed.release;
   const result = routed.value;
   if (result.kind === 'stream') return { kind: 'stream', chunks: observe(gw, state, result.chunks) };
   state.firstTokenAt = Date.now();

@@ -29,6 +29,13 @@ export async function runBefore(stages: readonly PipelineStage[], state: Request
 export async function runAfter(stages: readonly PipelineStage[], state: RequestState, outcome: Outcome, logger?: GatewayLogger): Promise<void> {
   if (state.scratch.finished) return;
   state.scratch.finished = true;
+  // The request is over: a stream's link to the client's signal goes now, not at some later GC (one
+  // long-lived signal serving many streams would gather a listener per stream until then).
+  const release = state.releaseClient;
+  if (release) {
+    state.releaseClient = undefined;
+    release();
+  }
   const failed = (stage: PipelineStage, e: unknown) =>
     logger?.error({ err: e, stage: stage.name, traceId: state.traceId }, 'llmux stage failed after response');
   let running: Array<PromiseLike<void>> | undefined;

@@ -29,6 +29,8 @@ export interface RequestState {
    * refused after others answered): budgets charge the reservation, as for a stream cut after content.
    */
   billedWithoutAnswer?: true;
+  /** Lets go of the client's signal once the request is over (a stream's routing keeps it linked till then). */
+  releaseClient?: () => void;
   target?: ResolvedTarget;
   /** When routing failed: the target tried last, which the record names as the error's headers do. */
   failedTarget?: ResolvedTarget;

@@ -43,6 +43,8 @@ export type Attempt<T> = (target: ResolvedTarget, signal: AbortSource) => Promis
 export interface Routed<T> {
   value: T;
   target: ResolvedTarget;
+  /** A streamed answer: lets go of the client's signal once the stream is over (see `RouteEnv.streaming`). */
+  release?: () => void;
 }
 
 const targetsOf = (n: PlanNode) => (n.kind === 'target' ? n.target.path : n.path);
@@ -170,6 +172,7 @@ export async function route<T>(root: PlanNode, env: RouteEnv, attempt: Attempt<T
   try {
     const routed = await runNode(root, run);
     answered = true;
+    if (env.streaming === true) routed.release = () => run.releaseClient();
     return routed;
   } catch (e) {
     throw conclude(run, e);

@@ -123,7 +123,14 @@ export class RunState<T> implements RunSettings {
   /** `answered`: a target answered and may still be streaming, so the client link stays. */
   stop(answered: boolean): void {
     clearDeadline(this.deadline);
-    if (!answered) this.unlinkClient?.();
+    if (!answered) this.releaseClient();
+  }
+
+  /** Unlinks the client's signal (a streamed answer's, once the stream is over). */
+  releaseClient(): void {
+    const unlink = this.unlinkClient;
+    this.unlinkClient = undefined;
+    unlink?.();
   }
 }
 
