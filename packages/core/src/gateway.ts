@@ -22,7 +22,6 @@ import { validateChat } from './http/validate.js';
 import { authenticate } from './auth/authenticate.js';
 import { checkDeclaredBodySize, checkHeaderSize } from './auth/request-limits.js';
 import { finishRequest, recordFailure, type CallInfo } from './observability/finish-request.js';
-import { noteArrival } from './pipeline/arrival.js';
 import { rememberError } from './observability/response-error.js';
 import { checkTraceId, traceIdFor } from './observability/trace-id.js';
 import type { RequestState } from './pipeline/state.js';
@@ -116,7 +115,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     checkTraceId(req);
     // With `auth`: 401 without a valid gateway key; the handler gets the request without it.
     authenticate(gw, match.name, call);
-    return handler(gw, call.req, call.context, call.traceId);
+    return handler(gw, call.req, call.context, call.traceId, call.startedAt);
   }
 
   /** A direct call that failed still leaves its record (and settles what its stages reserved). */
@@ -131,12 +130,11 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     const req: GatewayRequest = { method: 'POST', path: '/v1/chat/completions', headers: call.headers ?? {}, body };
     if (call.signal) req.signal = call.signal;
     const startedAt = Date.now();
-    noteArrival(req, startedAt);
     let traceId: string | undefined;
     try {
       traceId = traceIdFor(req);
       const checked = validateChat({ ...body, stream }, gw.limits.maxMessages);
-      return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceId) };
+      return { req, state: createState(gw, 'chat', req, checked as never, call.context, traceId, startedAt) };
     } catch (e) {
       // Refused before it had a state (a bad body or header): its record is written here, as over HTTP.
       await recordFailure(gw, { req, context: call.context, traceId: traceId ?? '-', startedAt, route: 'chat' }, toGatewayError(e));
@@ -153,7 +151,6 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       let call: CallInfo;
       try {
         call = { req, context, traceId: traceIdFor(req), startedAt: Date.now() };
-        noteArrival(req, call.startedAt);
       } catch (e) {
         return Promise.reject(e);
       }

@@ -1,4 +1,3 @@
-import { arrivalOf } from './arrival.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader } from '../http/headers.js';
 import type { RouteName } from '../http/routes.js';
@@ -28,6 +27,7 @@ export function createState(
   body: RequestState['body'],
   context: GatewayContext | undefined,
   traceId: string,
+  startedAt: number,
 ): RequestState {
   const stream = body.stream === true;
   const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
@@ -41,7 +41,7 @@ export function createState(
     body,
     stream,
     wantsStreamUsage: streamOptions?.include_usage === true,
-    startedAt: arrivalOf(req),
+    startedAt,
     attempts: [],
     retries: 0,
     cache: 'DISABLED',

@@ -13,7 +13,14 @@ import type { GatewayInternals } from './internals.js';
 import { handleModel, handleModels } from './models.js';
 import type { RequestState } from './state.js';
 
-export type RouteHandler = (gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string) => Promise<GatewayResponse> | GatewayResponse;
+/** `startedAt`: when `handle()` took the request (ms since the epoch), which its record counts from, upload included. */
+export type RouteHandler = (
+  gw: GatewayInternals,
+  req: GatewayRequest,
+  context: GatewayContext | undefined,
+  traceId: string,
+  startedAt: number,
+) => Promise<GatewayResponse> | GatewayResponse;
 
 /** Reads, bounds and depth-checks a JSON body. */
 export async function readBody(gw: GatewayInternals, req: GatewayRequest): Promise<unknown> {
@@ -24,13 +31,13 @@ export async function readBody(gw: GatewayInternals, req: GatewayRequest): Promi
 
 /** Route name → handler. Later features (messages ingress, usage, playground, metrics) add theirs. */
 export const routeHandlers: Record<string, RouteHandler> = {
-  async chat(gw, req, context, traceId) {
+  async chat(gw, req, context, traceId, startedAt) {
     const body = validateChat(await readBody(gw, req), gw.limits.maxMessages);
-    return handleChat(gw, createState(gw, 'chat', req, body as RequestState['body'], context, traceId));
+    return handleChat(gw, createState(gw, 'chat', req, body as RequestState['body'], context, traceId, startedAt));
   },
-  async embeddings(gw, req, context, traceId) {
+  async embeddings(gw, req, context, traceId, startedAt) {
     const body = validateEmbeddings(await readBody(gw, req));
-    return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId));
+    return handleEmbeddings(gw, createState(gw, 'embeddings', req, body as RequestState['body'], context, traceId, startedAt));
   },
   models: (gw, req, context, traceId) => handleModels(gw, req, context, traceId),
   model: (gw, req, context, traceId) => handleModel(gw, req, context, traceId),

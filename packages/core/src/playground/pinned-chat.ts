@@ -54,6 +54,7 @@ export async function handlePinnedChat(
   req: GatewayRequest,
   context: GatewayContext | undefined,
   traceId: string,
+  startedAt = Date.now(),
 ): Promise<GatewayResponse> {
   requirePlaygroundAccess(gw, req);
   const path = header(req.headers, PIN_HEADER)?.trim();
@@ -65,7 +66,7 @@ export async function handlePinnedChat(
   const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
   checkDepth(raw, gw.limits.maxJsonDepth);
   const body = validateChat(raw, gw.limits.maxMessages) as RequestState['body'];
-  const state = createState(gw, 'chat', withoutAdminKey(req), body, context, traceId);
+  const state = createState(gw, 'chat', withoutAdminKey(req), body, context, traceId, startedAt);
   // `handle` looks for a refused request's state under the request it passed in, not this copy.
   markOpenedAs(req, state);
   if (path) state.plan = pinnedPlan(gw, path);

@@ -76,13 +76,14 @@ export async function handleMessages(
   req: GatewayRequest,
   context: GatewayContext | undefined,
   traceId: string,
+  startedAt = Date.now(),
 ): Promise<GatewayResponse> {
   try {
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
     const { body, unsupported, breakpoints, toolErrors, reasoning } = toChatRequest(original);
-    const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId);
+    const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId, startedAt);
     const anthropic = gw.registry.get('anthropic');
     // An answer a cache hit could not rebuild (server tools, citations, a stop sequence) is not stored.
     const pass = anthropic && createPassthrough(anthropic, original, () => markNotReplayable(state));
