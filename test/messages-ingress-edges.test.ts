@@ -139,6 +139,31 @@ describe('/v1/messages with the response cache on an Anthropic target: a HIT ans
     expect(again.content.map((b) => b.type)).toEqual(first.content.map((b) => b.type));
   });
 
+  it('non-stream: answers with server-tool blocks, citations or pause_turn are not stored; a plain one is', async () => {
+    const text = fixtureJson('anthropic/messages.text.json');
+    const lossy = [
+      { ...text, content: [{ type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: { query: 'x' } }, ...text.content] },
+      { ...text, content: [{ ...text.content[0], citations: [{ type: 'web_search_result_location', url: 'https://example.com', title: 't', cited_text: 'c' }] }] },
+      { ...text, stop_reason: 'pause_turn' },
+    ];
+    for (const [i, answer] of lossy.entries()) {
+      upstream.reset();
+      upstream.route('/v1/messages', { json: answer });
+      const client = await clientFor({ cache: { mode: 'simple' }, targets: [targets.anthropic()] });
+      const body = { ...ask, model: 'claude-sonnet-4-6', messages: [{ role: 'user' as const, content: `lossy ${i}` }] };
+      const first = await client.messages.create(body);
+      const again = await client.messages.create(body).withResponse();
+      expect(again.response.headers.get('x-llmux-cache'), `case ${i}`).toBe('MISS');
+      expect(upstream.requests, `case ${i}`).toHaveLength(2);
+      expect(again.data).toEqual(first);
+    }
+    upstream.reset();
+    upstream.route('/v1/messages', { json: text });
+    const client = await clientFor({ cache: { mode: 'simple' }, targets: [targets.anthropic()] });
+    await client.messages.create({ ...ask, model: 'claude-sonnet-4-6' });
+    expect((await client.messages.create({ ...ask, model: 'claude-sonnet-4-6' }).withResponse()).response.headers.get('x-llmux-cache')).toBe('HIT');
+  });
+
   it('stream: a stop at a stop sequence stays one on the HIT (two sequences asked, the one named kept)', async () => {
     const sse = fixtureText('anthropic/messages.text.stream.sse').replace(/"stop_reason":"end_turn","stop_sequence":null/, '"stop_reason":"stop_sequence","stop_sequence":"END"');
     expect(sse).toContain('"stop_sequence":"END"');

@@ -85,7 +85,7 @@ export async function handleMessages(
     const { body, unsupported, breakpoints, toolErrors, reasoning } = toChatRequest(original);
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId, startedAt);
     const anthropic = gw.registry.get('anthropic');
-    // An answer a cache hit could not rebuild (server tools, citations, a stop sequence) is not stored.
+    // An answer a cache hit could not rebuild (server-tool blocks, citations) is not stored.
     const pass = anthropic && createPassthrough(anthropic, original, () => markNotReplayable(state));
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {

@@ -25,36 +25,6 @@ export function upstreamBody(original: AnthropicRequest, ctx: CallContext): Anth
   return body;
 }
 
-/** What the OpenAI shape a cache entry is kept in carries back to `/v1/messages` unchanged. */
-const REPLAYABLE_BLOCKS = new Set(['text', 'thinking', 'redacted_thinking', 'tool_use']);
-const REPLAYABLE_STOPS = new Set(['end_turn', 'max_tokens', 'tool_use', 'stop_sequence', null, undefined]);
-
-type Block = { type?: unknown; citations?: unknown };
-const replayableBlock = (b: Block | undefined) => !b || (REPLAYABLE_BLOCKS.has(String(b.type)) && !(Array.isArray(b.citations) && b.citations.length));
-
-/**
- * Whether an Anthropic answer survives being stored as its OpenAI translation and rebuilt from it:
- * server-tool blocks (web search, code execution) and citations do not, and a cache hit would
- * return a different message than the miss did.
- */
-function replayableMessage(json: unknown): boolean {
-  const m = json as { content?: Block[]; stop_reason?: unknown };
-  return REPLAYABLE_STOPS.has(m?.stop_reason as string) && (m?.content ?? []).every(replayableBlock);
-}
-
-function replayableEvent(ev: UpstreamEvent): boolean {
-  if (!ev.data.includes('content_block_start') && !ev.data.includes('citations') && !ev.data.includes('stop_reason')) return true;
-  try {
-    const e = JSON.parse(ev.data) as { type?: string; content_block?: Block; delta?: { type?: string; stop_reason?: unknown } };
-    if (e.type === 'content_block_start') return replayableBlock(e.content_block);
-    if (e.type === 'content_block_delta') return e.delta?.type !== 'citations_delta';
-    if (e.type === 'message_delta') return REPLAYABLE_STOPS.has(e.delta?.stop_reason as string);
-  } catch {
-    // The translator reports an event that is not JSON.
-  }
-  return true;
-}
-
 function eventText(ev: UpstreamEvent): string {
   const data = ev.data.split('\n').map((line) => `data: ${line}\n`).join('');
   return `${ev.event === undefined ? '' : `event: ${ev.event}\n`}${data}\n`;
@@ -78,7 +48,7 @@ export interface Passthrough {
  * ingress drains the queue whenever a chunk reaches it, so events without a chunk of their own
  * (`message_start`, `ping`) are held back with the chunks until the first content, as fail-over needs.
  * Attempts run one after another, and the one that answered is the last, so its queue is the current one.
- * `notReplayable` hears of an answer its OpenAI translation cannot give back whole (it is then not cached).
+ * `notReplayable` hears, from the translators, of an answer its OpenAI translation cannot give back whole (it is then not cached).
  */
 export function createPassthrough(base: Provider, original: AnthropicRequest, notReplayable: () => void = () => {}): Passthrough {
   let raw: unknown;
@@ -95,18 +65,16 @@ export function createPassthrough(base: Provider, original: AnthropicRequest, no
         };
       },
       response(json) {
-        const completion = translateResponse(json, { jsonTool: false, provider: base.id });
+        const completion = translateResponse(json, { jsonTool: false, provider: base.id, onDropped: notReplayable });
         raw = json;
-        if (!replayableMessage(json)) notReplayable();
         return completion;
       },
       stream(): StreamTranslator {
-        const inner = createAnthropicStreamTranslator({ jsonTool: false, provider: base.id });
+        const inner = createAnthropicStreamTranslator({ jsonTool: false, provider: base.id, onDropped: notReplayable });
         const mine: string[] = (queue = []);
         return {
           push(ev) {
             mine.push(eventText(ev));
-            if (!replayableEvent(ev)) notReplayable();
             return inner.push(ev);
           },
           end: () => inner.end(),

@@ -26,6 +26,15 @@ const TO_STOP: Record<string, AnthropicStopReason> = {
   content_filter: 'refusal',
 };
 
+/**
+ * Whether an Anthropic stop reason comes back the same from its OpenAI translation: `pause_turn` and
+ * `model_context_window_exceeded` do not. A stop sequence does, kept beside the finish reason
+ * (`providers/stop-sequence.ts`).
+ */
+export function survivesTranslation(reason: string | null | undefined): boolean {
+  return !reason || reason === 'stop_sequence' || toStopReason(toFinishReason(reason)) === reason;
+}
+
 /** OpenAI `finish_reason` → Anthropic `stop_reason`, for answers of other providers on `/v1/messages`. */
 export function toStopReason(finish: string | null | undefined): AnthropicStopReason {
   if (!finish) return 'end_turn';

@@ -2,7 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../openai-types.js';
 import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamError } from './error.js';
-import { toFinishReason } from './stop-reason.js';
+import { survivesTranslation, toFinishReason } from './stop-reason.js';
 import { stopSequenceField } from '../stop-sequence.js';
 import { JSON_TOOL } from './translate-tools.js';
 import { toOpenAIUsage } from './usage.js';
@@ -30,7 +30,7 @@ const hasKeys = (v: unknown) => typeof v === 'object' && v !== null && Object.ke
  * kind of each open block, the OpenAI index of each tool call (Anthropic numbers all blocks, OpenAI
  * only tool calls), and the usage, which arrives in two halves (input at the start, output at the end).
  */
-export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provider?: string }): StreamTranslator {
+export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provider?: string; onDropped?: () => void }): StreamTranslator {
   const provider = opts.provider ?? 'anthropic';
   const created = Math.floor(Date.now() / 1000);
   let id = '';
@@ -81,6 +81,8 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
         return [toolHead(block.toolIndex, cb.id ?? '', cb.name ?? '')];
       }
       default:
+        // Server-tool blocks: nothing for the client to run, and nothing an OpenAI chunk can hold.
+        opts.onDropped?.();
         blocks.set(index, { kind: 'other' });
         return [];
     }
@@ -96,6 +98,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     const block = blocks.get(ev.index ?? -1);
     const d = ev.delta ?? {};
     if (!block) return [];
+    if (d.type === 'citations_delta') opts.onDropped?.();
     if (d.type === 'text_delta' && block.kind === 'text' && d.text) return text(d.text);
     if (d.type === 'thinking_delta' && block.kind === 'thinking' && d.thinking) return [chunk({ reasoning_content: d.thinking })];
     // The signature is what lets the client hand this thinking back with its tool results (Bedrock's stream does the same).
@@ -126,6 +129,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
   function finish(ev: Event): ChunkOut[] {
     for (const [k, v] of Object.entries(ev.usage ?? {})) if (v !== null && v !== undefined) usage[k] = v;
     const reason = ev.delta?.stop_reason;
+    if (!survivesTranslation(reason)) opts.onDropped?.();
     const finishReason = reason === 'tool_use' && jsonAnswered && tools === 0 ? 'stop' : toFinishReason(reason);
     const last: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(usage) };
     const held = heldText === undefined ? [] : [chunk({ content: heldText })];

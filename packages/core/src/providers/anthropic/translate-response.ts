@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
-import { toFinishReason } from './stop-reason.js';
+import { survivesTranslation, toFinishReason } from './stop-reason.js';
 import { stopSequenceField } from '../stop-sequence.js';
 import { JSON_TOOL } from './translate-tools.js';
 import { toOpenAIUsage } from './usage.js';
@@ -10,9 +10,11 @@ import type { AnthropicBlock, AnthropicResponse } from './wire-types.js';
  * An Anthropic message → an OpenAI completion: text blocks join into `content`, thinking into
  * `reasoning_content` (the signed blocks kept in `thinking_blocks` so the next turn can send them
  * back), `tool_use` into `tool_calls`. Server-side tool blocks (web search, code execution) were
- * already acted on upstream and are not the client's to run, so they are left out.
+ * already acted on upstream and are not the client's to run, so they are left out. `onDropped` hears
+ * of anything the translation cannot carry (those blocks, citations, a stop reason OpenAI has no
+ * name for): `/v1/messages` then does not cache the answer, which a hit would give back changed.
  */
-export function translateResponse(json: unknown, opts: { jsonTool: boolean; provider?: string }): ChatCompletion {
+export function translateResponse(json: unknown, opts: { jsonTool: boolean; provider?: string; onDropped?: () => void }): ChatCompletion {
   const res = json as AnthropicResponse;
   if (!res || typeof res !== 'object' || !Array.isArray(res.content)) {
     throw new GatewayError('provider_error', `${opts.provider ?? 'anthropic'} answered with a body that is not a message`, {
@@ -28,8 +30,10 @@ export function translateResponse(json: unknown, opts: { jsonTool: boolean; prov
   // (beside client tools, or with thinking on), often writes a sentence first, and text + JSON is no JSON.
   let jsonAnswer: string | null = null;
   for (const block of res.content) {
-    if (block.type === 'text') text = (text ?? '') + (block.text as string);
-    else if (block.type === 'thinking') {
+    if (block.type === 'text') {
+      text = (text ?? '') + (block.text as string);
+      if (Array.isArray(block.citations) && block.citations.length) opts.onDropped?.();
+    } else if (block.type === 'thinking') {
       reasoning = (reasoning ?? '') + (block.thinking as string);
       thinkingBlocks.push(block);
     } else if (block.type === 'redacted_thinking') thinkingBlocks.push(block);
@@ -40,8 +44,9 @@ export function translateResponse(json: unknown, opts: { jsonTool: boolean; prov
       } else {
         toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
       }
-    }
+    } else opts.onDropped?.();
   }
+  if (!survivesTranslation(res.stop_reason)) opts.onDropped?.();
   const answeredByJsonTool = jsonAnswer !== null;
   const message: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: jsonAnswer ?? text };
   if (reasoning !== null) message.reasoning_content = reasoning;
