@@ -1,4 +1,3 @@
-import { isReplayable } from './replayable.js';
 import type { PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, type CacheStatus } from '../http/headers.js';
@@ -333,7 +332,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       if (state.cache !== 'MISS' && state.cache !== 'REFRESH') return;
       // Never an error, a cut stream or a client that left: those must not be replayed as answers.
       if (outcome.status !== 200 || outcome.incomplete || outcome.error) return;
-      if (!isReplayable(state)) return void ((state.scratch.cache as CacheScratch).stored = 'not_replayable');
+      if (state.notReplayable) return void ((state.scratch.cache as CacheScratch).stored = 'not_replayable');
       return save(state, p, outcome);
     },
   };

@@ -29,6 +29,11 @@ export interface RequestState {
    * refused after others answered): budgets charge the reservation, as for a stream cut after content.
    */
   billedWithoutAnswer?: true;
+  /**
+   * The answer holds more than a cache entry can give back (an Anthropic answer relayed as it came to
+   * `/v1/messages`, with server-tool blocks or citations): a hit would differ from the miss, so it is not stored.
+   */
+  notReplayable?: true;
   /** Lets go of the client's signal once the request is over (a stream's routing keeps it linked till then). */
   releaseClient?: () => void;
   target?: ResolvedTarget;

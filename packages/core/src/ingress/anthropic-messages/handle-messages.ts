@@ -3,7 +3,6 @@ import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import { encodedOnRead, factsOf, runChat } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
-import { markNotReplayable } from '../../cache/replayable.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
 import type { ChatRequest } from '../../providers/openai-types.js';
@@ -86,7 +85,7 @@ export async function handleMessages(
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId, startedAt);
     const anthropic = gw.registry.get('anthropic');
     // An answer a cache hit could not rebuild (server-tool blocks, citations) is not stored.
-    const pass = anthropic && createPassthrough(anthropic, original, () => markNotReplayable(state));
+    const pass = anthropic && createPassthrough(anthropic, original, () => (state.notReplayable = true));
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
