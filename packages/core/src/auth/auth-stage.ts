@@ -1,20 +1,10 @@
 import { targetsOf } from '../config/plan.js';
 import { candidatesFor } from '../cost/model-names.js';
-import type { ResolvedTarget } from '../providers/types.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { PipelineStage } from '../pipeline/state.js';
 import { keyringOf } from './keyring-of.js';
 import { planForKey } from './key-plan.js';
-
-/**
- * Target settings that choose the model over the request's: an Azure deployment is the model it
- * serves. A client config naming one reaches a model the key may not use while asking for one it may.
- */
-function modelSettingsOf(target: ResolvedTarget): string[] {
-  const deployment = target.provider === 'azure-openai' ? target.extra.deployment_id : undefined;
-  return typeof deployment === 'string' ? [deployment] : [];
-}
 
 /**
  * What a gateway key may do, checked once the body is known and before any limit is counted: its
@@ -39,7 +29,13 @@ export function authStage(gw: GatewayInternals): PipelineStage {
             : // A client's config could alias an allowed name to any model, or force one on a target:
               // every model it may send upstream must be allowed (the ones budgets are reserved for; a
               // model no target can take gets the router's 400, with nothing sent).
-              candidatesFor(gw, state).every((c) => allows(c.models[0]!)) && targetsOf(state.plan.root).every((t) => modelSettingsOf(t).every(allows));
+              // A target setting that picks the model (Azure's deployment) must name an allowed one too.
+              candidatesFor(gw, state).every((c) => allows(c.models[0]!)) &&
+              targetsOf(state.plan.root).every((t) => {
+                const setting = gw.registry.get(t.provider)?.modelSetting;
+                const named = setting === undefined ? undefined : t.extra[setting];
+                return typeof named !== 'string' || allows(named);
+              });
         if (!permitted) {
           throw new GatewayError('forbidden', `model "${model}" is not allowed for gateway key "${key.name}"; allowed: ${key.models!.join(', ')}`, {
             param: 'model',

@@ -105,6 +105,11 @@ export interface Provider {
   envKey?: string;
   /** Further variables tried in order when `envKey` is unset (Cohere's SDK reads `CO_API_KEY`). */
   envKeyAliases?: string[];
+  /**
+   * A target setting that, when set, names the model served instead of the request's (Azure's
+   * `deployment_id`): a gateway key's model list applies to it in a client's config.
+   */
+  modelSetting?: string;
   framing: StreamFraming;
   chat: {
     request(body: ChatRequest, ctx: CallContext): UpstreamRequest | Promise<UpstreamRequest>;

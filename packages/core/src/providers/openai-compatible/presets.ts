@@ -13,6 +13,7 @@ const azure = openAICompatible({
   id: 'azure-openai',
   baseURL: 'https://{resource_name}.openai.azure.com',
   envKey: 'AZURE_OPENAI_API_KEY',
+  modelSetting: 'deployment_id',
   authHeader: (key) => ({ 'api-key': key }),
   url(op, ctx) {
     const extra = ctx.target.extra;

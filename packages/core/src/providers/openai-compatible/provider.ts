@@ -13,6 +13,8 @@ export interface OpenAICompatiblePreset {
   id: string;
   baseURL: string;
   envKey?: string;
+  /** See `Provider.modelSetting`. */
+  modelSetting?: string;
   /** Header carrying the key. Default: `authorization: Bearer <key>`. */
   authHeader?: (key: string) => Record<string, string>;
   /**
@@ -110,6 +112,7 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
     id: preset.id,
     baseURL: preset.baseURL,
     ...(preset.envKey ? { envKey: preset.envKey } : {}),
+    ...(preset.modelSetting ? { modelSetting: preset.modelSetting } : {}),
     framing: 'sse',
     chat: {
       request(body: ChatRequest, ctx): UpstreamRequest {
