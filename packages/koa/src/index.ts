@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createGateway, type AbortLink, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, bodyFor, bodyRefusedBy, gatewayPath, isGatewayRoute } from '@llmux/core/node';
+import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
+import { abortLinkFor, bodyFor, gatewayPath, refusedRequest } from '@llmux/core/node';
 import { respond } from './respond.js';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
@@ -56,22 +56,20 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     // Linked before `identify`: a client that leaves while it runs (a session lookup) must stop the call.
     const signal = abortLinkFor(ctx.res, { untilAnswered: true });
     const context = identify ? await identify(ctx) : undefined;
-    respond(ctx, await handle(ctx, path, bodyFor(ctx.req, (ctx.request as { body?: unknown }).body), signal, context));
+    const { req } = ctx;
+    // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
+    const body = bodyFor(req, (ctx.request as { body?: unknown }).body);
+    respond(ctx, await gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body, signal }, context));
   }) as GatewayMiddleware<Ctx>;
-
-  // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
-  const handle = (ctx: Ctx, path: string, body: unknown, signal: AbortLink, context?: GatewayContext) =>
-    gateway.handle({ method: ctx.req.method ?? 'GET', path, headers: ctx.req.headers, body, signal }, context);
 
   const errors = async (ctx: Ctx, next: () => Promise<unknown>) => {
     try {
       await next();
     } catch (err) {
       const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
-      const refused = path === undefined || ctx.res.headersSent || !isGatewayRoute(ctx.req.method ?? 'POST', path) ? undefined : bodyRefusedBy(err);
+      const refused = path === undefined ? undefined : refusedRequest(err, ctx.req, ctx.res, path);
       if (!refused) throw err;
-      // No `identify`: the middleware it may rely on never ran.
-      respond(ctx, await handle(ctx, path!, refused, abortLinkFor(ctx.res, { untilAnswered: true })));
+      respond(ctx, await gateway.handle(refused));
     }
   };
 

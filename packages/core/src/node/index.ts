@@ -1,5 +1,5 @@
 export { abortLinkFor, abortSignalFor, markAnswering } from './abort-signal.js';
 export { addTrailers, jsonText, writeResponse } from './write-response.js';
 export { bodyFor } from './read-body.js';
-export { answerRefusal, bodyRefusedBy } from './parser-refusals.js';
+export { answerRefusal, bodyRefusedBy, refusedRequest } from './parser-refusals.js';
 export { gatewayPath, isGatewayRoute } from './mount-path.js';

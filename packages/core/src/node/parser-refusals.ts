@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { GatewayRequest } from '../types.js';
 import { BODY_REFUSAL } from '../http/body-refusal.js';
 import { abortLinkFor } from './abort-signal.js';
 import { isGatewayRoute } from './mount-path.js';
@@ -62,15 +63,21 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
 }
 
 /**
- * For adapters' error handlers: answers a host parser's refusal of a request for the gateway's `path`
- * with the gateway's own error, or returns undefined — nothing done — when `err` is no such refusal,
+ * For adapters' error handlers: the gateway request that answers a host parser's refusal of a request
+ * for the gateway's `path` with the gateway's own error, or undefined when `err` is no such refusal,
  * the gateway has no route there (a host route under a mount of `/`), or the response already went
- * out; the caller then passes the error on. No `identify`: the middleware it may rely on never ran.
+ * out; the caller then passes the error on. It is handled without `identify`: the middleware that
+ * may rely on never ran.
  */
-export function answerRefusal(gateway: Pick<Gateway, 'handle'>, err: unknown, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> | undefined {
+export function refusedRequest(err: unknown, req: IncomingMessage, res: ServerResponse, path: string): GatewayRequest | undefined {
   const method = req.method ?? 'POST';
   if (res.headersSent || !isGatewayRoute(method, path)) return undefined;
   const body = bodyRefusedBy(err);
-  if (!body) return undefined;
-  return gateway.handle({ method, path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) }).then((response) => writeResponse(res, response));
+  return body && { method, path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) };
+}
+
+/** `refusedRequest`, handled and written to `res` (Express, NestJS); undefined when there is none. */
+export function answerRefusal(gateway: Pick<Gateway, 'handle'>, err: unknown, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> | undefined {
+  const refused = refusedRequest(err, req, res, path);
+  return refused && gateway.handle(refused).then((response) => writeResponse(res, response));
 }
