@@ -1,3 +1,5 @@
+import type { EmbeddingsResponse } from './openai-types.js';
+
 /**
  * Float32 little-endian bytes in base64 — what OpenAI returns for `encoding_format: "base64"`, which
  * the official SDK asks for by default and decodes itself. Providers that only return floats use this.
@@ -10,4 +12,18 @@ export function embeddingToBase64(vector: number[]): string {
   // Chunked: spreading a whole 3072-dimension vector into one call can exceed the argument limit.
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary);
+}
+
+/**
+ * An answer for a client that asked for `encoding_format: "base64"` (the openai SDK's default, which it
+ * decodes): every vector still a float array becomes base64. Most providers only return floats (Cohere,
+ * Gemini, Titan), and some OpenAI-compatible servers ignore the format (Mistral, LM Studio) — decoding
+ * their arrays gave all-zero vectors, without an error.
+ */
+export function withBase64Vectors(answer: EmbeddingsResponse): EmbeddingsResponse {
+  for (const item of answer.data ?? []) {
+    const v: unknown = item.embedding;
+    if (Array.isArray(v) && v.every((x) => typeof x === 'number')) item.embedding = embeddingToBase64(v);
+  }
+  return answer;
 }

@@ -6,6 +6,7 @@ import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
 import { joinEmbeddings } from '../providers/join-embeddings.js';
+import { withBase64Vectors } from '../providers/embedding-base64.js';
 import { redactSecrets } from './redact.js';
 import { secretsOf } from './call-secrets.js';
 import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
@@ -312,10 +313,12 @@ export async function callEmbeddings(
       })).json;
     const embeddings = provider.embeddings;
     const answer = (json: unknown) => translated(provider, ctx, 'embeddings', () => embeddings.response(json, ctx), 'data');
+    // The client's ask, not the provider's: vectors go back in the format the client decodes.
+    const encoded = (a: EmbeddingsResponse) => (body.encoding_format === 'base64' ? withBase64Vectors(a) : a);
     if (!Array.isArray(req)) {
       const json = await one(req);
       control.finish(true);
-      return answer(json);
+      return encoded(answer(json));
     }
     // Split to the provider's per-call limit (or one text per call): each answer translated on its own, joined in order.
     let answered = 0;
@@ -324,7 +327,7 @@ export async function callEmbeddings(
       throw e;
     });
     control.finish(true);
-    return joinEmbeddings(answers.map(answer), ctx.model);
+    return encoded(joinEmbeddings(answers.map(answer), ctx.model));
   } finally {
     control.finish();
   }

@@ -2,18 +2,11 @@ import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
-import { embeddingToBase64 } from '../embedding-base64.js';
 
 interface TitanEmbedding {
   embedding?: number[];
   inputTextTokenCount?: number;
 }
-
-/**
- * The encoding the client asked for, from request to response of one attempt. The official `openai`
- * SDK asks for `base64` by default; Titan only returns float arrays.
- */
-const base64Wanted = new WeakSet<CallContext>();
 
 const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
 
@@ -28,7 +21,6 @@ export function toTitanBodies(input: EmbeddingsRequest, ctx: CallContext): strin
   }
   const inputs = Array.isArray(body.input) ? body.input : [body.input];
   const v2 = ctx.model.includes('-v2');
-  if (body.encoding_format === 'base64') base64Wanted.add(ctx);
   return inputs.map((text, i) => {
     if (typeof text !== 'string') throw invalid('input: bedrock Titan embeds text, not token arrays', Array.isArray(body.input) ? `input[${i}]` : 'input');
     const titan: Record<string, unknown> = { inputText: text };
@@ -50,8 +42,7 @@ export function fromTitanAnswer(json: unknown, ctx: CallContext): EmbeddingsResp
   if (!Array.isArray(a?.embedding)) {
     throw new GatewayError('provider_error', 'bedrock answered an embedding request without `embedding`', { provider: 'bedrock', source: 'provider' });
   }
-  const embedding = base64Wanted.has(ctx) ? embeddingToBase64(a.embedding) : a.embedding;
-  const result: EmbeddingsResponse = { object: 'list', data: [{ object: 'embedding', index: 0, embedding }], model: ctx.model };
+  const result: EmbeddingsResponse = { object: 'list', data: [{ object: 'embedding', index: 0, embedding: a.embedding }], model: ctx.model };
   if (typeof a.inputTextTokenCount === 'number') result.usage = { prompt_tokens: a.inputTextTokenCount, total_tokens: a.inputTextTokenCount };
   return result;
 }

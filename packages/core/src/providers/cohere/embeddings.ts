@@ -3,13 +3,6 @@ import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { CohereEmbedResponse } from './wire.js';
-import { embeddingToBase64 } from '../embedding-base64.js';
-
-/**
- * What the client asked for, from request to response of the same attempt. The official `openai`
- * SDK asks for `base64` by default, and Cohere only returns float arrays, so the response is encoded here.
- */
-const formats = new WeakMap<CallContext, 'float' | 'base64'>();
 
 /** Cohere's `/v2/embed` takes at most 96 texts per call; OpenAI clients send up to 2048. */
 const COHERE_EMBED_BATCH = 96;
@@ -36,7 +29,6 @@ function toCohereEmbed(input: EmbeddingsRequest, ctx: CallContext): Record<strin
   }
   const inputType = body.input_type ?? 'search_document';
   if (typeof inputType !== 'string') throw new GatewayError('invalid_request', 'input_type: must be a string', { param: 'input_type' });
-  formats.set(ctx, body.encoding_format === 'base64' ? 'base64' : 'float');
   const out: Record<string, unknown> = { model: ctx.model, texts, input_type: inputType, embedding_types: ['float'] };
   if (typeof body.dimensions === 'number') out.output_dimension = body.dimensions;
   if (typeof body.truncate === 'string') out.truncate = body.truncate;
@@ -50,10 +42,9 @@ export function fromCohereEmbed(json: unknown, ctx: CallContext): EmbeddingsResp
   if (!Array.isArray(vectors)) {
     throw new GatewayError('provider_error', 'cohere answered without float embeddings', { provider: 'cohere', source: 'provider' });
   }
-  const base64 = formats.get(ctx) === 'base64';
   const answer: EmbeddingsResponse = {
     object: 'list',
-    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: v })),
     model: ctx.model,
   };
   // Left out, not invented as 0, when Cohere reports no billed input tokens: the answer is then costed as `no_usage`

@@ -3,7 +3,6 @@ import { GatewayError } from '../../errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { endpointFor, headersFor, type GoogleFlavor } from './endpoints.js';
-import { embeddingToBase64 } from '../embedding-base64.js';
 
 /**
  * OpenAI `/embeddings` ↔ Gemini `:batchEmbedContents` (`{embeddings:[{values}]}`) and Vertex
@@ -58,9 +57,6 @@ function vertexTokens(predictions: Array<{ embeddings?: { statistics?: { token_c
   return tokens;
 }
 
-/** The response translator sees only the context; the request's `encoding_format` is remembered per call. */
-const base64Calls = new WeakSet<CallContext>();
-
 export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['embeddings']> {
   return {
     async request(input, ctx): Promise<UpstreamRequest | UpstreamRequest[]> {
@@ -68,7 +64,6 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
       const body = withOverrides(input, ctx.target.overrideParams);
       const op = flavor === 'gemini' ? 'batchEmbedContents' : 'predict';
       const url = endpointFor(flavor, op, ctx);
-      if (body.encoding_format === 'base64') base64Calls.add(ctx);
       const headers = await headersFor(flavor, ctx);
       const calls: UpstreamRequest[] = [];
       if (flavor !== 'gemini') {
@@ -103,12 +98,11 @@ function fromGoogleEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
   };
   const vectors = res.embeddings?.map((e) => e.values ?? []) ?? res.predictions?.map((p) => p.embeddings?.values ?? []);
   if (!vectors) throw new GatewayError('provider_error', `${ctx.target.provider} answered without embeddings`, { provider: ctx.target.provider, source: 'provider' });
-  const base64 = base64Calls.has(ctx);
   // `usage` is left out, not invented as 0, when Google reports no count (`batchEmbedContents`
   // never does): the answer is then costed as `no_usage` and a budget keeps its reservation.
   const answer: EmbeddingsResponse = {
     object: 'list',
-    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? embeddingToBase64(v) : v })),
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: v })),
     model: ctx.model,
   };
   const tokens = res.usageMetadata?.promptTokenCount ?? vertexTokens(res.predictions);

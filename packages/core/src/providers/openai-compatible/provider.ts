@@ -4,7 +4,6 @@ import { errorTypeForStatus, parseCommonError } from '../parse-error.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { normalizeCompletion } from './normalize-completion.js';
 import { withOverrides } from '../with-overrides.js';
-import { embeddingToBase64 } from '../embedding-base64.js';
 import { createPassthroughTranslator, throwErrorBody } from './translate.js';
 import { withForwardedHeaders } from '../forward-headers.js';
 
@@ -88,23 +87,6 @@ function withParams<T extends { model: string }>(body: T, ctx: CallContext): T {
 /** Calls that asked for n > 1 choices: a stream must finish each of them (see the passthrough translator). */
 const choicesWanted = new WeakMap<CallContext, number>();
 
-/** Calls whose client asked for base64 vectors; the response translator sees only the context. */
-const base64Wanted = new WeakSet<CallContext>();
-
-/**
- * Vectors the server sent as float arrays although base64 was asked for — Mistral and LM Studio ignore
- * `encoding_format` — as base64: the openai SDK asks for base64 by default and decodes what comes back,
- * and decoding an array gave all-zero vectors without an error.
- */
-function floatsToBase64(json: unknown): void {
-  const data = (json as { data?: unknown } | null)?.data;
-  if (!Array.isArray(data)) return;
-  for (const item of data) {
-    const v = (item as { embedding?: unknown } | null)?.embedding;
-    if (Array.isArray(v) && v.every((x) => typeof x === 'number')) (item as { embedding: unknown }).embedding = embeddingToBase64(v as number[]);
-  }
-}
-
 export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
   const url = (op: 'chat/completions' | 'embeddings', ctx: CallContext) =>
     preset.url ? preset.url(op, ctx) : `${ctx.target.baseURL}/${op}`;
@@ -149,14 +131,9 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
       request(body: EmbeddingsRequest, ctx): UpstreamRequest {
         const out = withParams(body, ctx);
         preset.adaptEmbeddings?.(out);
-        if (out.encoding_format === 'base64') base64Wanted.add(ctx);
         return { url: url('embeddings', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
-      response(json, ctx) {
-        throwErrorBody(json, ctx);
-        if (base64Wanted.delete(ctx)) floatsToBase64(json);
-        return json as ReturnType<NonNullable<Provider['embeddings']>['response']>;
-      },
+      response: (json, ctx) => (throwErrorBody(json, ctx), json as ReturnType<NonNullable<Provider['embeddings']>['response']>),
     },
     error(status, body, headers) {
       // OpenRouter's errors carry no type; a 429 should still read as a rate limit to OpenAI clients.
