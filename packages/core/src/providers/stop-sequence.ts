@@ -13,6 +13,12 @@ export function stopSequenceField(stoppedAtSequence: boolean, sequence?: unknown
   return { stop_sequence: typeof sequence === 'string' ? sequence : null };
 }
 
+/** A stream's finishing chunk with `stop_sequence` on its choice when the stop was at a sequence. */
+export function withStopSequence<T extends { chunk: { choices: Array<Record<string, unknown>> } }>(out: T, stoppedAtSequence: boolean, sequence?: unknown): T {
+  if (stoppedAtSequence) Object.assign(out.chunk.choices[0]!, stopSequenceField(true, sequence));
+  return out;
+}
+
 /** What `/v1/messages` says: the sequence named, or — when the provider did not name it — the only one asked for. */
 export function stopSequenceOf(choice: Record<string, unknown> | undefined, requested: string[] | undefined): { stopped: boolean; sequence: string | null } {
   if (!choice || !(STOP_SEQUENCE in choice)) return { stopped: false, sequence: null };

@@ -3,7 +3,7 @@ import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../openai-ty
 import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamError } from './error.js';
 import { survivesTranslation, toFinishReason } from './stop-reason.js';
-import { stopSequenceField } from '../stop-sequence.js';
+import { withStopSequence } from '../stop-sequence.js';
 import { JSON_TOOL } from './translate-tools.js';
 import { toOpenAIUsage } from './usage.js';
 import type { AnthropicUsage } from './wire-types.js';
@@ -134,9 +134,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
     const last: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(usage) };
     const held = heldText === undefined ? [] : [chunk({ content: heldText })];
     heldText = undefined;
-    const end = chunk({}, finishReason);
-    Object.assign(end.chunk.choices[0]!, stopSequenceField(reason === 'stop_sequence', ev.delta?.stop_sequence));
-    return [...held, end, { chunk: last }];
+    return [...held, withStopSequence(chunk({}, finishReason), reason === 'stop_sequence', ev.delta?.stop_sequence), { chunk: last }];
   }
 
   return {

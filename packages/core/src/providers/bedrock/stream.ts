@@ -4,7 +4,7 @@ import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../
 import type { ConverseUsage } from './converse-types.js';
 import { streamException } from './errors.js';
 import { finishReason } from './finish-reason.js';
-import { stopSequenceField } from '../stop-sequence.js';
+import { withStopSequence } from '../stop-sequence.js';
 import { completionId } from './response.js';
 import { toUsage } from './usage.js';
 
@@ -98,9 +98,7 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
         case 'messageStop': {
           stopped = true;
           const { stopReason } = parse<{ stopReason?: string }>(ev);
-          const end = chunk({}, finishReason(stopReason));
-          Object.assign(end.chunk.choices[0]!, stopSequenceField(stopReason === 'stop_sequence'));
-          return [end];
+          return [withStopSequence(chunk({}, finishReason(stopReason)), stopReason === 'stop_sequence')];
         }
         case 'metadata': {
           const usage = toUsage(parse<{ usage?: ConverseUsage }>(ev).usage);

@@ -2,7 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { ChunkDelta, FinishReason } from '../openai-types.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { toFinishReason } from './finish-reason.js';
-import { stopSequenceField } from '../stop-sequence.js';
+import { withStopSequence } from '../stop-sequence.js';
 import { PLAN_SEPARATOR } from './response.js';
 import { toUsage } from './usage.js';
 import type { CohereStreamEvent } from './wire.js';
@@ -65,9 +65,7 @@ export function createCohereStream(ctx: CallContext): StreamTranslator {
   const messageEnd = (ev: CohereStreamEvent): ChunkOut[] => {
     const finish = toFinishReason(ev.delta?.finish_reason, ev.delta?.error);
     finished = true;
-    const end = out({}, finish);
-    Object.assign(end.chunk.choices[0]!, stopSequenceField(ev.delta?.finish_reason === 'STOP_SEQUENCE'));
-    const chunks = [end];
+    const chunks = [withStopSequence(out({}, finish), ev.delta?.finish_reason === 'STOP_SEQUENCE')];
     const usage = toUsage(ev.delta?.usage);
     // Always sent: the gateway needs it for cost, and drops it for clients that did not ask for usage.
     if (usage) chunks.push({ chunk: { id, object: 'chat.completion.chunk', created, model: ctx.model, choices: [], usage } });
