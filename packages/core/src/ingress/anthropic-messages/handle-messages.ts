@@ -15,6 +15,7 @@ import { createPassthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
 import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutReasoning, withoutToolErrors } from './to-chat-request.js';
 import { openAICompatiblePresets } from '../../providers/openai-compatible/presets.js';
+import { isClaude } from '../../providers/bedrock/request.js';
 import { toMessage } from './to-message.js';
 import { validateMessages } from './validate.js';
 
@@ -52,7 +53,7 @@ function forOthers(provider: Provider, unsupported: GatewayError | undefined, st
 function withThinking(providerId: string, body: ChatRequest, extras: unknown, model: string): ChatRequest {
   const thinking = (extras as { thinking?: unknown } | undefined)?.thinking;
   if (thinking === undefined) return body;
-  if (providerId === 'bedrock' && /claude/.test(model)) return { ...body, thinking };
+  if (providerId === 'bedrock' && isClaude(model)) return { ...body, thinking };
   if (providerId === 'google' || providerId === 'vertex-ai') {
     // Gemini reads the effort first; the exact budget wins here.
     const { reasoning_effort: _effort, ...rest } = body;

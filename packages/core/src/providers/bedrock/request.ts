@@ -87,7 +87,7 @@ function toolConfig(body: ChatRequest, messages: ConverseMessage[]): ConverseReq
 }
 
 /** Claude on Bedrock: Anthropic's model, with Anthropic's rules for thinking and stop sequences. */
-const isClaude = (model: string) => /anthropic\.claude|claude-/.test(model);
+export const isClaude = (model: string) => /anthropic\.claude|claude-/.test(model);
 
 function inferenceConfig(body: ChatRequest, model: string): NonNullable<ConverseRequest['inferenceConfig']> {
   const config: NonNullable<ConverseRequest['inferenceConfig']> = {};
