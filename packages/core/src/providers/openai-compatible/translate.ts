@@ -82,8 +82,8 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
       }
       // Relayed as its text only when it came whole (not the unfinished tail of a body) and is one line
       // (an event of several `data:` lines is joined with `\n`, which would end the client's line).
-      if (ev.event === undefined && ev.final !== true && isPlainDelta(data) && !data.includes('\n')) return [new PlainDelta(data)];
       const relayable = ev.final !== true && !data.includes('\n');
+      if (ev.event === undefined && relayable && isPlainDelta(data)) return [new PlainDelta(data)];
       let chunk: ChatCompletionChunk & { error?: unknown };
       try {
         chunk = JSON.parse(data);
