@@ -84,16 +84,18 @@ function formatFirstPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
 }
 
-/** A target's key and where it came from: its `api_key`, the provider's defaults, or an environment variable. */
-function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provider, env: CompileEnv, path: string, clientHost: boolean): { apiKey?: string; source: string } {
-  const own = `${path}.api_key`;
-  if (clientHost || cfg.api_key !== undefined) return { ...(cfg.api_key !== undefined ? { apiKey: cfg.api_key } : {}), source: own };
-  if (defaults.apiKey !== undefined) return { apiKey: defaults.apiKey, source: `providers.${provider.id}.apiKey` };
+/**
+ * A target's key and where it came from: its own `api_key` (the only one a target on a host the client
+ * chose gets), else the server's — the provider's defaults or an environment variable.
+ */
+function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provider, env: CompileEnv, path: string, clientHost: boolean): { apiKey?: string | undefined; source: string; server?: true } {
+  if (clientHost || cfg.api_key !== undefined) return { apiKey: cfg.api_key, source: `${path}.api_key` };
+  if (defaults.apiKey !== undefined) return { apiKey: defaults.apiKey, source: `providers.${provider.id}.apiKey`, server: true };
   for (const name of [provider.envKey, ...(provider.envKeyAliases ?? [])]) {
     const value = name ? env.env[name] : undefined;
-    if (value) return { apiKey: value, source: name! };
+    if (value) return { apiKey: value, source: name!, server: true };
   }
-  return { source: own };
+  return { source: `${path}.api_key` };
 }
 
 /** What Node refuses in a header value (`checkInvalidHeaderChar`). */
@@ -113,12 +115,12 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
-  const { apiKey, source } = keyFor(cfg, defaults, provider, env, path, clientHost);
+  const { apiKey, source, server } = keyFor(cfg, defaults, provider, env, path, clientHost);
   // A key undici cannot put in a header (a line break from a pasted key, a NUL) failed every call as a
   // network error blamed on the provider — and set fallbacks and circuit breakers off. Said here instead,
   // naming where the key came from; one from the server's own settings is the server's fault (500), not the client's.
   if (typeof apiKey === 'string' && NOT_HEADER_SAFE.test(apiKey)) {
-    const serverKeyInClientPlan = env.clientConfig === true && source !== `${path}.api_key`;
+    const serverKeyInClientPlan = env.clientConfig === true && server === true;
     throw new GatewayError('invalid_config', `${source} cannot be sent in an HTTP header: it holds a line break, a control character or a character outside Latin-1`, {
       param: source,
       ...(serverKeyInClientPlan ? { status: 500, type: 'server_error' } : {}),
