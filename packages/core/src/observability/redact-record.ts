@@ -16,10 +16,6 @@ const PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE K
 /** Deeper than any record the gateway builds (bodies are depth-checked at 64 by default). */
 const MAX_DEPTH = 80;
 
-function addTargetSecrets(target: ResolvedTarget, out: Set<string>): void {
-  for (const secret of targetSecrets(target)) out.add(secret);
-}
-
 const byPlan = new WeakMap<Plan, string[]>();
 const byGateway = new WeakMap<GatewayInternals, string[]>();
 
@@ -28,7 +24,7 @@ function planSecrets(plan: Plan): string[] {
   let list = byPlan.get(plan);
   if (!list) {
     const out = new Set<string>();
-    for (const target of targetsOf(plan.root)) addTargetSecrets(target, out);
+    for (const target of targetsOf(plan.root)) for (const secret of targetSecrets(target)) out.add(secret);
     byPlan.set(plan, (list = [...out]));
   }
   return list;
@@ -59,9 +55,7 @@ export function secretsFor(gw: GatewayInternals, plan?: Plan, extra: Array<Resol
   if (presented) out.push(presented);
   for (const t of extra) {
     if (!t) continue;
-    const more = new Set<string>();
-    addTargetSecrets(t, more);
-    out.push(...more);
+    out.push(...targetSecrets(t));
   }
   return out;
 }
