@@ -97,15 +97,12 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
         return { ok: true, windows };
       }
       const [, reason, index, a, b, c] = reply;
-      if (reason === 'window') {
-        const refusal: AdmitResult = { ok: false, reason: 'window', index: Number(index), used: Number(a), limit: Number(b), retryAfterMs: Number(c) };
-        // Every window's state follows (nothing consumed), for the 429's other x-ratelimit-* headers.
-        if (reply.length > 6) refusal.windows = req.windows.map((w, i) => ({ used: Number(reply[6 + 2 * i]), limit: w.limit, resetMs: Number(reply[7 + 2 * i]) }));
-        return refusal;
-      }
-      const denial: AdmitResult = { ok: false, reason: 'counter', index: Number(index), spent: Number(a), reserved: Number(b), limit: Number(c) };
-      // The windows' state (nothing consumed) follows the counter's, for the 402's x-ratelimit-* headers.
-      if (req.windows.length > 0) {
+      const denial: AdmitResult =
+        reason === 'window'
+          ? { ok: false, reason: 'window', index: Number(index), used: Number(a), limit: Number(b), retryAfterMs: Number(c) }
+          : { ok: false, reason: 'counter', index: Number(index), spent: Number(a), reserved: Number(b), limit: Number(c) };
+      // Every window's state follows the refusal (nothing consumed), for its x-ratelimit-* headers.
+      if (req.windows.length > 0 && reply.length > 6) {
         denial.windows = req.windows.map((w, i) => ({ used: Number(reply[6 + 2 * i]), limit: w.limit, resetMs: Number(reply[7 + 2 * i]) }));
       }
       return denial;
