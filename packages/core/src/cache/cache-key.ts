@@ -38,7 +38,7 @@ interface Route {
   /** Their canonical texts, written on first use: the tree is the same for every request it routes. */
   withKeysText?: string;
   withoutKeysText?: string;
-  /** `metadata.*` / `identity.*` fields conditional strategies test: they pick the target, so the answer. */
+  /** The fields conditional strategies test (`metadata.*`, `identity.*`, `params.*`, `model`): they pick the target, so the answer. */
   fields: string[];
   /** Request headers some target sends upstream: their values change the answer as much as the body does. */
   headers: string[];
@@ -50,7 +50,9 @@ function queryFields(query: unknown, out: Set<string>): void {
   if (Array.isArray(query)) return query.forEach((q) => queryFields(q, out));
   if (!query || typeof query !== 'object') return;
   for (const [k, v] of Object.entries(query)) {
-    if (/^(metadata|identity)(\.|$)/.test(k)) out.add(k);
+    // Fields the answer would not otherwise be keyed on (metadata, identity, `user`, the model name the
+    // client sent before aliases) pick the target when a condition tests them, so they key it too.
+    if (/^(metadata|identity|params)(\.|$)/.test(k) || k === 'model') out.add(k);
     queryFields(v, out);
   }
 }
@@ -97,7 +99,8 @@ function routeKey(input: KeyInput): unknown {
   const tree = input.includeApiKeys ? route.withKeys : route.withoutKeys;
   const headers = headerValues(route.headers, input.headers);
   if (route.fields.length === 0 && headers.length === 0) return tree;
-  const routeInput = { metadata: input.metadata, identity: input.identity, params: input.body, model: input.model };
+  // Conditions see the model name as the client sent it, before aliases (env-for-request.ts).
+  const routeInput = { metadata: input.metadata, identity: input.identity, params: input.body, model: input.body.model };
   return {
     tree,
     ...(route.fields.length ? { fields: route.fields.map((f) => [f, fieldOf(routeInput, f) ?? null]) } : {}),

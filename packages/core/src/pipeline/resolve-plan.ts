@@ -122,7 +122,8 @@ export class PlanResolver {
   /** Without a config, the model name picks the provider (`anthropic/claude-…`, `claude-…`, `gpt-…`). */
   rootFor(plan: Plan, model: string): { root: PlanNode; model?: string } {
     if (plan.root) return { root: plan.root };
-    const found = inferProvider(model, (id) => this.env.registry.get(id) !== undefined);
+    // An alias stands for its model, and that model's name picks the provider.
+    const found = inferProvider(plan.aliases[model] ?? model, (id) => this.env.registry.get(id) !== undefined);
     if (!found) {
       throw new GatewayError('invalid_request', `cannot tell which provider serves model "${model}"; write it as "<provider>/<model>" or configure targets`, {
         param: 'model',

@@ -15,9 +15,15 @@ const nameOf = (n: PlanNode) => (n.kind === 'target' ? n.target.name : n.name);
 
 function compile(node: StrategyNode, options: QueryOptions): CompiledConditions {
   const byName = new Map<string, PlanNode>();
-  for (const child of node.children) {
+  for (const [i, child] of node.children.entries()) {
     const name = nameOf(child);
-    if (name !== undefined && !byName.has(name)) byName.set(name, child);
+    if (name === undefined) continue;
+    // A second target of the same name could never be chosen: refused rather than silently unreachable.
+    if (byName.has(name)) {
+      const path = `${node.path}.targets[${i}].name`;
+      throw new GatewayError('invalid_config', `${path}: another target of this strategy is already named "${name}"`, { param: path });
+    }
+    byName.set(name, child);
   }
   const childNamed = (name: string, path: string) => {
     const child = byName.get(name);

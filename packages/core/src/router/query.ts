@@ -1,3 +1,4 @@
+import safeRegex from 'safe-regex2';
 import { GatewayError } from '../errors.js';
 import { fieldOf, ROUTE_INPUT_ROOTS, type RouteInput } from './route-input.js';
 
@@ -15,10 +16,11 @@ export interface QueryOptions {
 }
 
 /**
- * JavaScript regexes backtrack: a pattern like `^(a+)+$` takes exponential time on a short
- * non-matching value and blocks the event loop, and no cheap check tells such a pattern from a safe
- * one. A client's config therefore may not use `$regex`; the server's may, and a value longer than
- * this is never tested (it does not match), which bounds what a slow pattern of the server's own costs.
+ * JavaScript regexes backtrack: a pattern like `^(\w+\s?)+$` takes exponential time on a short
+ * non-matching value and blocks the event loop for every request in the process. A client's config
+ * therefore may not use `$regex`; the server's may, but a pattern with nested quantifiers (star height
+ * above 1, safe-regex2's test) is refused when the config is compiled, and a value longer than this is
+ * never tested (it does not match), which bounds what a merely polynomial pattern costs.
  */
 export const MAX_REGEX_INPUT = 1024;
 
@@ -35,11 +37,19 @@ function equal(a: unknown, b: unknown): boolean {
   return false;
 }
 
-/** Numbers compare as numbers (numeric strings included), strings lexically; anything else never matches. */
+const numeric = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
+
+/**
+ * Numbers compare as numbers, and so do numeric strings on both sides (Portkey's metadata values are
+ * strings, and its router compares with parseFloat: `"9"` is less than `"10"`); other strings compare
+ * lexically (ISO dates order right that way); anything else never matches.
+ */
 function compare(value: unknown, operand: number | string): number | undefined {
-  if (typeof operand === 'number') {
-    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-    return Number.isNaN(n) ? undefined : n - operand;
+  const o = numeric(operand);
+  if (typeof operand === 'number' || Number.isFinite(o)) {
+    const n = numeric(value);
+    if (Number.isFinite(n) && Number.isFinite(o)) return n - o;
+    if (typeof operand === 'number') return undefined;
   }
   return typeof value === 'string' ? (value < operand ? -1 : value > operand ? 1 : 0) : undefined;
 }
@@ -81,6 +91,9 @@ function operator(op: string, operand: unknown, path: string, options: QueryOpti
         re = new RegExp(operand);
       } catch (e) {
         throw invalid(path, `$regex is not a valid pattern (${(e as Error).message})`);
+      }
+      if (!safeRegex(re)) {
+        throw invalid(path, '$regex nests quantifiers (like (a+)+), which can take exponential time and stall every request; write it without a repeated group that itself repeats');
       }
       return (v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT && re.test(v);
     }
