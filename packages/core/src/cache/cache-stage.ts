@@ -1,6 +1,6 @@
 import type { PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
-import { gatewayHeader, type CacheStatus } from '../http/headers.js';
+import { gatewayHeader, portkeyOptionIndex, type CacheStatus } from '../http/headers.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { Outcome, PipelineStage, RequestState, ShortCircuit } from '../pipeline/state.js';
 import type { ChatMessage } from '../providers/openai-types.js';
@@ -175,7 +175,10 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       // Every response names its provider and target (DESIGN): a hit names the ones that made the answer.
       state.headers['x-llmux-provider'] = state.headers['x-portkey-provider'] = entry.provider;
     }
-    if (entry.target) state.headers['x-llmux-target'] = scratch.target = entry.target;
+    if (entry.target) {
+      state.headers['x-llmux-target'] = scratch.target = entry.target;
+      state.headers['x-portkey-last-used-option-index'] = portkeyOptionIndex(entry.target);
+    }
     if (entry.kind === 'embeddings') return { kind: 'json', status: 200, body: entry.embeddings };
     return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
   }
@@ -354,6 +357,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       if (entry) return serve(state, entry, 'HIT');
     }
     if (settings.mode === 'semantic' && !lookup.embeddings) {
+      state.semanticLookup = true;
       const hit = await semanticLookup(state, input, root, p, refresh);
       if (hit) return hit;
     }

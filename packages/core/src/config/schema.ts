@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NOT_FORWARDABLE } from '../upstream/attempt-overrides.js';
 import { isTimeZone } from '../limits/calendar.js';
 
 /**
@@ -113,7 +114,9 @@ const targetShape = {
   retry: retrySchema.optional(),
   request_timeout: z.number().int().positive().optional(),
   custom_host: httpUrl.optional(),
-  forward_headers: z.array(z.string()).optional(),
+  forward_headers: z
+    .array(z.string().refine((name) => !NOT_FORWARDABLE.has(name.toLowerCase()), { message: 'is never forwarded upstream (host and hop-by-hop headers)' }))
+    .optional(),
   cache: cacheSchema.optional(),
   on_status_codes: statusCodes.optional(),
   strategy: strategySchema.optional(),

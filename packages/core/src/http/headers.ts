@@ -34,6 +34,8 @@ export interface ResponseFacts {
   provider?: string;
   target?: string;
   cache?: CacheStatus;
+  /** The cache looked up by meaning (semantic mode): a miss is Portkey's `SEMANTIC MISS`. */
+  semantic?: boolean;
   retries?: number;
   cost?: number;
 }
@@ -48,6 +50,15 @@ export function copyHeaders(extra: Record<string, string> | undefined, into: Rec
   return into;
 }
 
+/**
+ * Portkey's `x-portkey-last-used-option-index` is the target's JSON path (`config.targets[1]`, `config`
+ * for a single target), rooted at `config` also where the config came in a header or from the
+ * `x-portkey-provider` header.
+ */
+export function portkeyOptionIndex(target: string): string {
+  return target.startsWith('x-') ? target.replace(/^x-(?:llmux|portkey)-(?:config|provider)/, 'config') : target;
+}
+
 /** Every response says what happened, under our names and Portkey's. */
 export function responseHeaders(f: ResponseFacts, into: Record<string, string> = {}): Record<string, string> {
   into['x-llmux-trace-id'] = f.traceId;
@@ -56,14 +67,14 @@ export function responseHeaders(f: ResponseFacts, into: Record<string, string> =
     into['x-llmux-provider'] = f.provider;
     into['x-portkey-provider'] = f.provider;
   }
-  if (f.target) into['x-llmux-target'] = f.target;
-  // Portkey's value is the same JSON path (`config.targets[1]`, `config` for a single target), rooted
-  // at `config` for a config sent in a header too.
-  if (f.target) into['x-portkey-last-used-option-index'] = f.target.startsWith('x-') ? f.target.replace(/^x-(?:llmux|portkey)-config/, 'config') : f.target;
+  if (f.target) {
+    into['x-llmux-target'] = f.target;
+    into['x-portkey-last-used-option-index'] = portkeyOptionIndex(f.target);
+  }
   if (f.cache) {
     into['x-llmux-cache'] = f.cache;
-    // Portkey spells a semantic hit with a space.
-    into['x-portkey-cache-status'] = f.cache === 'SEMANTIC_HIT' ? 'SEMANTIC HIT' : f.cache;
+    // Portkey spells its semantic verdicts with a space.
+    into['x-portkey-cache-status'] = f.cache === 'SEMANTIC_HIT' ? 'SEMANTIC HIT' : f.cache === 'MISS' && f.semantic ? 'SEMANTIC MISS' : f.cache;
   }
   if (f.retries !== undefined) {
     into['x-llmux-retries'] = String(f.retries);

@@ -4,9 +4,11 @@ import type { GatewayRequest } from '../types.js';
 
 /**
  * A client's trace id goes back out in response headers and into logs and span attributes, so it
- * must be a short token: printable ASCII without spaces (UUIDs, W3C ids, ULIDs all fit).
+ * must be short printable ASCII (UUIDs, W3C ids, ULIDs all fit). Inner spaces are allowed — Portkey
+ * takes any string, and clients send ids like "checkout flow 42" — but not at either end, where a
+ * header value loses them.
  */
-const TRACE_ID = /^[\x21-\x7e]{1,128}$/;
+const TRACE_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
 /** The client's `x-llmux-trace-id` / `x-portkey-trace-id` when it is well formed, else a fresh UUID. */
 export function traceIdFor(req: GatewayRequest): string {
@@ -19,6 +21,6 @@ export function checkTraceId(req: GatewayRequest): void {
   const sent = gatewayHeader(req.headers, 'trace-id');
   if (sent !== undefined && sent !== '' && !TRACE_ID.test(sent)) {
     const name = req.headers['x-llmux-trace-id'] !== undefined ? 'x-llmux-trace-id' : 'x-portkey-trace-id';
-    throw new GatewayError('invalid_request', `${name} must be 1 to 128 printable ASCII characters without spaces`, { param: name });
+    throw new GatewayError('invalid_request', `${name} must be 1 to 128 printable ASCII characters, not starting or ending with a space`, { param: name });
   }
 }

@@ -15,6 +15,7 @@ import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
+import { attemptTimeout } from '../upstream/attempt-overrides.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
@@ -31,6 +32,7 @@ export function factsOf(state: RequestState): ResponseFacts {
     facts.target = target.path;
   }
   if (state.cost !== undefined) facts.cost = state.cost;
+  if (state.semanticLookup) facts.semantic = true;
   return facts;
 }
 
@@ -149,7 +151,8 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
       model: modelFor(state, target, inferred),
       stream: state.stream,
       headers: state.request.headers,
-      silenceLimit: state.stream ? (target.requestTimeout ?? state.plan.deadline) : undefined,
+      silenceLimit: state.stream ? (attemptTimeout(target, state.overrides) ?? state.plan.deadline) : undefined,
+      overrides: state.overrides,
     };
     return state.stream
       ? callChatStream(gw, provider, body, ctx, signal).then((chunks) => ({ kind: 'stream' as const, chunks }))

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { gatewayHeader } from '../http/headers.js';
+import { attemptOverrides } from '../upstream/attempt-overrides.js';
 import type { RouteName } from '../http/routes.js';
 import type { GatewayContext, GatewayRequest } from '../types.js';
 import type { GatewayInternals } from './internals.js';
@@ -38,6 +39,7 @@ export function createState(
     identity: context ?? {},
     metadata: readMetadata(req),
     plan: gw.plans.forRequest(req),
+    overrides: attemptOverrides(req, gw.options.allowRequestConfig === true),
     body,
     stream,
     wantsStreamUsage: streamOptions?.include_usage === true,

@@ -31,7 +31,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
   let env: RouteEnv | undefined;
   const attempt = (target: ResolvedTarget, signal: AbortSource) => {
     const provider = gw.registry.get(target.provider)!;
-    return callEmbeddings(gw, provider, body, { target, model: modelFor(state, target, inferred), stream: false, headers: state.request.headers }, signal, () => {
+    return callEmbeddings(gw, provider, body, { target, model: modelFor(state, target, inferred), stream: false, headers: state.request.headers, overrides: state.overrides }, signal, () => {
       state.billedWithoutAnswer = true;
     });
   };

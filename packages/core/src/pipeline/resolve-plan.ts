@@ -63,6 +63,12 @@ export class PlanResolver {
     const configHeader = gatewayHeader(req.headers, 'config');
     const providerHeader = gatewayHeader(req.headers, 'provider');
     const hostHeader = gatewayHeader(req.headers, 'custom-host');
+    if (gatewayHeader(req.headers, 'virtual-key') !== undefined) {
+      // Ignoring it would answer from the server's target on the server's key, not the one the client named.
+      throw new GatewayError('invalid_request', "x-portkey-virtual-key names a key stored in Portkey's hosted product, which llmux cannot resolve; configure the target on the server, or send x-portkey-provider with Authorization where the server accepts request configs", {
+        param: 'x-portkey-virtual-key',
+      });
+    }
     if (configHeader === undefined && providerHeader === undefined && hostHeader === undefined) return this.serverPlan;
     if (!this.options.allowRequestConfig) {
       const name =

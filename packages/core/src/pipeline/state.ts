@@ -1,3 +1,4 @@
+import type { AttemptOverrides } from '../upstream/attempt-overrides.js';
 import type { Plan } from '../config/plan.js';
 import type { AttemptSummary, GatewayError } from '../errors.js';
 import type { CacheStatus } from '../http/headers.js';
@@ -42,6 +43,10 @@ export interface RequestState {
   attempts: AttemptSummary[];
   retries: number;
   cache: CacheStatus;
+  /** Attempt settings the request's headers ask for (Portkey's request timeout and forwarded headers). */
+  overrides?: AttemptOverrides | undefined;
+  /** The cache looked this request up by meaning too: Portkey then spells its miss `SEMANTIC MISS`. */
+  semanticLookup?: true;
   usage?: Usage;
   /** USD; undefined while unknown. */
   cost?: number;

@@ -6,9 +6,14 @@ import type { CallContext } from './types.js';
  * `authorization` forwards the client's only to a target without a key of its own.
  */
 export function withForwardedHeaders(ctx: CallContext, headers: Record<string, string>): Record<string, string> {
-  for (const name of ctx.target.forwardHeaders) {
+  add(ctx.target.forwardHeaders, ctx, headers);
+  if (ctx.overrides?.forwardHeaders) add(ctx.overrides.forwardHeaders, ctx, headers);
+  return headers;
+}
+
+function add(names: string[], ctx: CallContext, headers: Record<string, string>): void {
+  for (const name of names) {
     const value = ctx.headers[name];
     if (typeof value === 'string' && !Object.hasOwn(headers, name)) headers[name] = value;
   }
-  return headers;
 }

@@ -1,3 +1,4 @@
+import type { AttemptOverrides } from '../upstream/attempt-overrides.js';
 import type { GatewayError } from '../errors.js';
 import type {
   ChatCompletion,
@@ -47,6 +48,8 @@ export interface CallContext {
    * target's `request_timeout`, else the config's overall `deadline`. Unset: no limit.
    */
   silenceLimit?: number | undefined;
+  /** What the request's own headers change for this call (`x-portkey-request-timeout`, `x-portkey-forward-headers`). */
+  overrides?: AttemptOverrides | undefined;
 }
 
 export interface UpstreamRequest {

@@ -12,6 +12,7 @@ import { secretsOf } from './call-secrets.js';
 import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
 import { clearDeadline, setDeadline, type Deadline } from '../timing/deadlines.js';
+import { attemptTimeout } from './attempt-overrides.js';
 
 type ProviderText = { -readonly [K in 'message' | 'param' | 'providerCode' | 'type']: GatewayError[K] };
 
@@ -125,7 +126,7 @@ class AttemptControl {
   failure(e: unknown, provider: string, ctx: CallContext): GatewayError {
     if (this.deps?.cutting && !(isGatewayError(e) && e.code === 'gateway_closing')) return closingError('the upstream call was cut');
     if (this.timedOut) {
-      return new GatewayError('upstream_timeout', `${provider} did not answer within ${ctx.target.requestTimeout} ms`, { provider, source: 'provider' });
+      return new GatewayError('upstream_timeout', `${provider} did not answer within ${attemptTimeout(ctx.target, ctx.overrides)} ms`, { provider, source: 'provider' });
     }
     if (this.silent) {
       return new GatewayError('upstream_timeout', `${provider} sent nothing for ${this.silenceLimit} ms in the middle of the stream; the stream was cut`, {
@@ -246,7 +247,7 @@ function unreadable(provider: Provider, ctx: CallContext, what: string, cause?: 
 }
 
 export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSource): Promise<ChatCompletion> {
-  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps);
+  const control = new AttemptControl(parent, attemptTimeout(ctx.target, ctx.overrides), deps);
   try {
     const req = await provider.chat.request(body, ctx);
     const res = await open(deps, provider, req, control, ctx);
@@ -304,7 +305,7 @@ export async function callEmbeddings(
   if (!provider.embeddings) {
     throw new GatewayError('invalid_request', `provider ${provider.id} does not offer embeddings`, { param: 'model', status: 400 });
   }
-  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps);
+  const control = new AttemptControl(parent, attemptTimeout(ctx.target, ctx.overrides), deps);
   try {
     const req = await provider.embeddings.request(body, ctx);
     const one = async (r: UpstreamRequest, signal?: AbortSource) =>
@@ -436,7 +437,7 @@ export async function callChatStream(
   ctx: CallContext,
   parent: AbortSource,
 ): Promise<ChunkBatches> {
-  const control = new AttemptControl(parent, ctx.target.requestTimeout, deps, ctx.silenceLimit);
+  const control = new AttemptControl(parent, attemptTimeout(ctx.target, ctx.overrides), deps, ctx.silenceLimit);
   let req: UpstreamRequest;
   try {
     req = await provider.chat.request(body, ctx);
