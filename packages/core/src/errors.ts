@@ -98,6 +98,14 @@ export class GatewayError extends Error {
     if (init.details !== undefined) this.details = init.details;
   }
 
+  /**
+   * `status` under the name Nest's exception layer reads: a host controller that calls
+   * `GatewayService.chat()` and lets a refusal propagate answers its 400/429 instead of Nest's 500.
+   */
+  get statusCode(): number {
+    return this.status;
+  }
+
   /** The OpenAI error shape, plus where the failure came from. */
   toJSON(): { error: Record<string, unknown> } {
     const error: Record<string, unknown> = {

@@ -34,6 +34,8 @@ function pathBelowRoute(req: RoutedRequest): string {
   return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
 }
 
+const isStream = (body: unknown): boolean => typeof (body as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+
 /**
  * A controller for one `basePath`, so Nest's own router serves it and the global prefix, guards and
  * middleware apply as to any route. Version-neutral: the gateway's paths carry their own `/v1`.
@@ -54,7 +56,11 @@ export function createGatewayController(basePath: string): Type<unknown> {
       const signal = abortLinkFor(res, { untilAnswered: true });
       const context = this.options.identify ? await this.options.identify(req) : undefined;
       const response = await this.gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal }, context);
-      await writeResponse(res, response);
+      const writing = writeResponse(res, response);
+      // A stream goes on after the handler returns, as Nest's own `@Sse` routes do: a host's timeout
+      // interceptor then bounds the wait for the answer to start, not a long answer's whole length.
+      if (isStream(response.body)) void writing.catch(() => res.destroy());
+      else await writing;
     }
   }
   return GatewayController;

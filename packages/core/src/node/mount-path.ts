@@ -10,7 +10,9 @@ export function gatewayPath(url: string, basePath: string, mountedAt = ''): stri
   if (base === '/' || base === '') return url;
   // Mounted at its base path, the framework already took it off: a URL that starts with it again
   // (`/llm/llm/v1/models`) is another path, not the gateway's `/v1/models`.
-  if (mountedAt && (mountedAt === base || mountedAt.endsWith(base))) return url;
+  // The framework matched the mount itself, ignoring case as Express does by default (`/LLM` reaches a
+  // mount at `/llm`), so its spelling is compared the same way.
+  if (mountedAt && (mountedAt === base || mountedAt.toLowerCase().endsWith(base.toLowerCase()))) return url;
   if (url.startsWith(base)) {
     const next = url.charCodeAt(base.length);
     // `/llm`, `/llm/…`, `/llm?…` — but not `/llmfoo`.

@@ -46,6 +46,25 @@ export function jsonText(body: unknown): string {
 }
 
 /**
+ * While a stream is written, a host that ends the response (a timeout interceptor or middleware firing
+ * mid-stream) would close it as if complete — and SSE clients take a clean end for the whole answer,
+ * so they would keep half of it without a word. Its `end` cuts the connection instead, which every
+ * client reports as an error. Returns what puts the host's `end` back.
+ */
+function cutInsteadOfEnd(res: ServerResponse): () => void {
+  const own = Object.hasOwn(res, 'end');
+  const end = res.end;
+  res.end = function cut(this: ServerResponse) {
+    res.destroy();
+    return this;
+  } as ServerResponse['end'];
+  return () => {
+    if (own) res.end = end;
+    else delete (res as Partial<ServerResponse>).end;
+  };
+}
+
+/**
  * Writes a gateway response to Node's `ServerResponse`: JSON and bytes in one `end`, streams chunk by
  * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
  * back, and stopping the source as soon as the client is gone.
@@ -76,6 +95,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   const flush = (res as Flushable).flush;
   const iterator = body[Symbol.asyncIterator]();
   let complete = false;
+  const restoreEnd = cutInsteadOfEnd(res);
   try {
     for (;;) {
       if (res.destroyed) break;
@@ -94,6 +114,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
       flush?.call(res);
     }
   } finally {
+    restoreEnd();
     // Ends the source (and with it the upstream call) when we stopped early.
     await iterator.return?.(undefined);
     if (complete && response.trailers && !res.destroyed && !res.writableEnded) addTrailers(res, response.trailers);
