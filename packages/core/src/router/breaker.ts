@@ -17,12 +17,13 @@ export interface Breaker {
 
 
 /**
- * One circuit per upstream deployment a target reaches: its path plus a digest of provider, URL and
- * model, so two configs that reuse a path for different upstreams never share a circuit. The key is
- * never part of it (it would land in Redis key names).
+ * One circuit per upstream deployment and key a target reaches: its path plus a digest of provider, URL,
+ * model and API key, so two configs that reuse a path for different upstreams never share a circuit,
+ * and one tenant's quota 429s on its own key (a client's `Authorization`) never open the circuit for
+ * another's. Only the 32-bit digest, mixed with the rest, lands in Redis key names, never the key.
  */
 export const breakerKey = (t: ResolvedTarget) =>
-  `breaker:${t.path}:${fnv1a(`${t.provider}|${t.baseURL}|${String(t.overrideParams.model ?? '')}`).toString(36)}`;
+  `breaker:${t.path}:${fnv1a(`${t.provider}|${t.baseURL}|${String(t.overrideParams.model ?? '')}|${t.apiKey ?? ''}`).toString(36)}`;
 
 export function policyOf(config: CircuitBreakerConfig): BreakerPolicy {
   return {

@@ -1,7 +1,7 @@
 import { toGatewayError, type AttemptSummary, type GatewayError } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { Routed } from './execute.js';
-import { isRetryable, retryDelay } from './retry-policy.js';
+import { isRetryable, isUpstreamFailure, retryDelay } from './retry-policy.js';
 import { DeadlineReached, Skipped, type Run } from './run.js';
 
 /** Attempt records must not grow without bound if a config retries a lot. */
@@ -63,9 +63,10 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     env.attempts.push(failedAttempt(target, error, elapsed));
     run.noteFailure(target.path, error);
     if (env.breaker) {
-      // A 4xx during the half-open trial still proves the upstream answers.
+      // A 4xx during the half-open trial still proves the upstream answers; a refusal of the gateway's own
+      // (a translator's 400, a closing gateway) proves nothing, and the trial's lease runs out instead.
       const counts = env.breaker.counts(error);
-      if (counts || trial) {
+      if (counts || (trial && isUpstreamFailure(error))) {
         const state = await env.breaker.record(target, !counts);
         if (state?.state === 'open') throw error;
       }
