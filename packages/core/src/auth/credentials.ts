@@ -14,8 +14,8 @@ export interface PresentedKey {
 
 /**
  * The key a client presented: `x-llmux-api-key`, Portkey's `x-portkey-api-key` (the portkey-ai SDK's
- * `apiKey`), `Authorization: Bearer` (the openai SDK's `apiKey`), and on `/v1/messages` Anthropic's
- * `x-api-key` (the @anthropic-ai/sdk's `apiKey`).
+ * `apiKey`), `Authorization: Bearer` (the openai SDK's `apiKey`), and on the routes Anthropic's SDKs
+ * call (`/v1/messages`, `/v1/models`) their `x-api-key`.
  */
 export function presentedKey(route: RouteName, headers: GatewayRequest['headers']): PresentedKey | undefined {
   for (const name of ['x-llmux-api-key', 'x-portkey-api-key'] as const) {
@@ -24,7 +24,7 @@ export function presentedKey(route: RouteName, headers: GatewayRequest['headers'
   }
   const auth = header(headers, 'authorization');
   if (auth) return { key: /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? auth.trim(), header: 'authorization' };
-  const anthropic = route === 'messages' ? header(headers, 'x-api-key')?.trim() : undefined;
+  const anthropic = route === 'messages' || route === 'models' || route === 'model' ? header(headers, 'x-api-key')?.trim() : undefined;
   return anthropic ? { key: anthropic, header: 'x-api-key' } : undefined;
 }
 

@@ -1,4 +1,5 @@
 import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
+import { GatewayError } from '../errors.js';
 import { candidatesFor } from '../cost/model-names.js';
 import { priceBookOf } from '../cost/request-cost.js';
 import { worstCasePrice } from '../cost/price-sheet.js';
@@ -76,7 +77,16 @@ function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: nu
   let worst = 0;
   for (const c of candidatesFor(gw, state)) {
     const sheet = book.find(c.provider, c.models);
-    if (sheet) worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens, searches));
+    // Reserved at $0, a model without a price would slip past every cost budget (a client naming a
+    // model the database does not know, an Azure deployment like `model-router`): refused instead.
+    if (!sheet) {
+      throw new GatewayError(
+        'forbidden',
+        `a cost budget applies, and no price is known for model "${c.models[0]}" on provider "${c.provider}"; the server can add it to the pricing option`,
+        { param: 'model' },
+      );
+    }
+    worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens, searches));
   }
   return worst;
 }

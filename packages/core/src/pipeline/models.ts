@@ -1,6 +1,8 @@
 import { targetsOf, type Plan } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
+import { header } from '../http/headers.js';
 import { modelIdIn, routePath } from '../http/routes.js';
+import { anthropicErrorResponse } from '../ingress/anthropic-messages/errors.js';
 import { keyringOf } from '../auth/keyring-of.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
@@ -31,11 +33,23 @@ function modelsOf(gw: GatewayInternals, plan: Plan, context: GatewayContext | un
 const traceHeaders = (traceId: string) => ({ 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId });
 
 /**
+ * Anthropic's SDKs list models at the same path and always send `anthropic-version`; they get
+ * Anthropic's `ModelInfo` (`type`, `display_name`, `created_at`) and page fields, and its error shape.
+ */
+const wantsAnthropic = (req: GatewayRequest) => header(req.headers, 'anthropic-version') !== undefined;
+
+const anthropicModel = (m: ModelObject) => ({ type: 'model', id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString() });
+
+/**
  * `GET /v1/models`: the models the config names, and its aliases. The config is the one the request
  * would route by: a config header the server refuses is refused here too (403), as on every route.
  */
 export function handleModels(gw: GatewayInternals, req: GatewayRequest, context: GatewayContext | undefined, traceId: string): GatewayResponse {
   const data = modelsOf(gw, gw.plans.forRequest(req), context);
+  if (wantsAnthropic(req)) {
+    const list = data.map(anthropicModel);
+    return { status: 200, headers: traceHeaders(traceId), body: { data: list, has_more: false, first_id: list[0]?.id ?? null, last_id: list.at(-1)?.id ?? null } };
+  }
   return { status: 200, headers: traceHeaders(traceId), body: { object: 'list', data } };
 }
 
@@ -53,7 +67,9 @@ export function handleModel(gw: GatewayInternals, req: GatewayRequest, context: 
   }
   const model = modelsOf(gw, gw.plans.forRequest(req), context).find((m) => m.id === id);
   if (!model) {
-    throw new GatewayError('not_found', `The model '${id}' does not exist or is not served by this gateway`, { param: 'model', providerCode: 'model_not_found' });
+    const error = new GatewayError('not_found', `The model '${id}' does not exist or is not served by this gateway`, { param: 'model', providerCode: 'model_not_found' });
+    if (wantsAnthropic(req)) return anthropicErrorResponse(error, traceId);
+    throw error;
   }
-  return { status: 200, headers: traceHeaders(traceId), body: model };
+  return { status: 200, headers: traceHeaders(traceId), body: wantsAnthropic(req) ? anthropicModel(model) : model };
 }
