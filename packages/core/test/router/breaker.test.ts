@@ -184,3 +184,18 @@ describe('circuit breaker in the router', () => {
     expect(s.calls.filter((c) => c === 'a')).toHaveLength(3);
   });
 });
+
+describe('memory breaker with many keys', () => {
+  it('drops circuits whose failures and cooldowns are over once it holds many, and keeps an open one', async () => {
+    const s = memoryBreaker();
+    const t = 1_000_000;
+    for (let i = 0; i < 9_999; i++) await s.breakerRecord(`stale:${i}`, false, t, policy);
+    // One tenant's key failing later: its circuit is still open when the sweep comes.
+    for (let i = 0; i < 3; i++) await s.breakerRecord('open', false, t + 8_000, policy);
+    expect(s.size).toBe(10_000);
+    // The next new key past the bound sweeps: the stale failures left the window long ago.
+    await s.breakerRecord('new', false, t + 11_000, policy);
+    expect(s.size).toBe(2);
+    expect(await s.breakerAcquire('open', t + 11_000, policy)).toMatchObject({ state: 'open', allowed: false });
+  });
+});

@@ -11,16 +11,32 @@ interface Circuit {
 const status = (c: Circuit): BreakerStatus =>
   c.state === 'closed' ? { state: 'closed', failures: c.failures.length } : { state: c.state, failures: c.failures.length, openUntil: c.openUntil };
 
+const MAX_CIRCUITS = 10_000;
+
 /**
  * The breaker in this process. Same transitions as the Redis script; JavaScript's single thread makes
  * each call atomic. Closed circuits with no recent failures are dropped so the map stays small.
  */
-export function memoryBreaker(): BreakerStore {
+export function memoryBreaker(): BreakerStore & { readonly size: number } {
   const circuits = new Map<string, Circuit>();
+
+  /**
+   * Circuits are per API key, and clients that bring their own keys can bring many: one that failed
+   * and is never asked for again would stay. Past a size, circuits whose failures and cooldowns are
+   * all over are dropped (they would read as closed and empty anyway).
+   */
+  function sweep(now: number, policy: BreakerPolicy): void {
+    const since = now - policy.windowMs;
+    for (const [key, c] of circuits) {
+      const over = c.state === 'closed' ? (c.failures.at(-1) ?? 0) <= since : Math.max(c.openUntil, c.trialUntil) + policy.cooldownMs <= now;
+      if (over) circuits.delete(key);
+    }
+  }
 
   function get(key: string, now: number, policy: BreakerPolicy): Circuit {
     let c = circuits.get(key);
     if (!c) {
+      if (circuits.size >= MAX_CIRCUITS) sweep(now, policy);
       c = { state: 'closed', failures: [], openUntil: 0, trialUntil: 0 };
       circuits.set(key, c);
     }
@@ -34,6 +50,11 @@ export function memoryBreaker(): BreakerStore {
   }
 
   return {
+    /** Circuits held now (for tests of the sweep). */
+    get size() {
+      return circuits.size;
+    },
+
     async breakerAcquire(key, now, policy): Promise<BreakerDecision> {
       const c = get(key, now, policy);
       let allowed = true;
