@@ -22,10 +22,12 @@ import { validateMessages } from './validate.js';
 /**
  * Providers whose translators read the Anthropic marks the OpenAI body carries: `cache_control` on
  * content parts (Bedrock: Converse `cachePoint`, or the Anthropic body of InvokeModel) and `is_error`
- * on tool messages (toolResult `status`). Every other one gets the body without them: the
- * OpenAI-compatible ones would forward them, and OpenAI and Groq reject such fields.
+ * on tool messages (Bedrock: toolResult `status`; Gemini: functionResponse `{error}`). Every other
+ * one gets the body without them: the OpenAI-compatible ones would forward them, and OpenAI and
+ * Groq reject such fields.
  */
-const READS_MARKS = new Set(['bedrock']);
+const READS_BREAKPOINTS = new Set(['bedrock']);
+const READS_TOOL_ERRORS = new Set(['bedrock', 'google', 'vertex-ai']);
 
 /**
  * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
@@ -40,26 +42,27 @@ function forOthers(provider: Provider, unsupported: GatewayError | undefined, st
       request(body, ctx) {
         if (unsupported) throw unsupported;
         const { [EXTRAS_FIELD]: extras, ...rest } = body;
-        return provider.chat.request(strip(withThinking(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
+        return provider.chat.request(strip(withNativeExtras(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
       },
     },
   };
 }
 
 /**
- * Anthropic's own `thinking` object for the translators that read it — Claude on Bedrock, Gemini — so
- * the client's budget goes upstream as sent; `reasoning_effort` only approximates it by a preset.
+ * Anthropic parameters without an OpenAI name, for the translators that read them as extra body
+ * fields on /v1/chat/completions too — Claude on Bedrock (`additionalModelRequestFields`), Gemini:
+ * `top_k`, and the `thinking` object, so the client's budget goes upstream as sent
+ * (`reasoning_effort` only approximates it by a preset).
  */
-function withThinking(providerId: string, body: ChatRequest, extras: unknown, model: string): ChatRequest {
-  const thinking = (extras as { thinking?: unknown } | undefined)?.thinking;
-  if (thinking === undefined) return body;
-  if (providerId === 'bedrock' && isClaude(model)) return { ...body, thinking };
-  if (providerId === 'google' || providerId === 'vertex-ai') {
-    // Gemini reads the effort first; the exact budget wins here.
-    const { reasoning_effort: _effort, ...rest } = body;
-    return { ...rest, thinking };
-  }
-  return body;
+function withNativeExtras(providerId: string, body: ChatRequest, extras: unknown, model: string): ChatRequest {
+  const { thinking, top_k: topK } = (extras ?? {}) as { thinking?: unknown; top_k?: unknown };
+  const gemini = providerId === 'google' || providerId === 'vertex-ai';
+  if (!gemini && !(providerId === 'bedrock' && isClaude(model))) return body;
+  const out: ChatRequest = topK === undefined ? { ...body } : { ...body, top_k: topK };
+  if (thinking === undefined) return out;
+  // Gemini reads the effort first; the exact budget wins here.
+  if (gemini) delete out.reasoning_effort;
+  return { ...out, thinking };
 }
 
 /** OpenAI-compatible servers forward messages as they are; DeepSeek's reasoner reads `reasoning_content` back in a tool turn. */
@@ -94,13 +97,13 @@ export async function handleMessages(
       const base = gw.registry.get(target.provider)!;
       let p = others.get(base.id);
       if (!p) {
-        const reads = READS_MARKS.has(base.id);
+        const dropBreakpoints = breakpoints && !READS_BREAKPOINTS.has(base.id);
+        const dropToolErrors = toolErrors && !READS_TOOL_ERRORS.has(base.id);
         const forwards = reasoning && FORWARDS_MESSAGES.has(base.id);
         const strip = (b: ChatRequest): ChatRequest => {
           const thought = forwards ? withoutReasoning(b) : b;
-          if (reads) return thought;
-          const out = breakpoints ? withoutBreakpoints(thought) : thought;
-          return toolErrors ? withoutToolErrors(out) : out;
+          const out = dropBreakpoints ? withoutBreakpoints(thought) : thought;
+          return dropToolErrors ? withoutToolErrors(out) : out;
         };
         others.set(base.id, (p = forOthers(base, unsupported, strip)));
       }

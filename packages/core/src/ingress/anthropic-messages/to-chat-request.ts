@@ -142,7 +142,7 @@ export function withoutReasoning(body: ChatRequest): ChatRequest {
 }
 
 /**
- * The body for a target whose translator does not read `is_error` (only Bedrock's does): strict
+ * The body for a target whose translator does not read `is_error` (Bedrock's and Gemini's do): strict
  * OpenAI-compatible servers refuse fields a message does not define (Groq: "property 'is_error' is
  * unsupported"), and the others ignore it anyway.
  */

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors.js';
+import { objectSchema } from '../object-schema.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { AnthropicRequest, AnthropicTool, AnthropicToolChoice } from './wire-types.js';
 
@@ -11,7 +12,7 @@ function toTool(tool: unknown, i: number): AnthropicTool {
   if (t.type !== 'function') return tool as AnthropicTool;
   const fn = t.function;
   if (!fn?.name) throw new GatewayError('invalid_request', `tools[${i}].function.name is required`, { param: `tools[${i}].function.name` });
-  const out: AnthropicTool = { name: fn.name, input_schema: fn.parameters ?? { type: 'object', properties: {} } };
+  const out: AnthropicTool = { name: fn.name, input_schema: objectSchema(fn.parameters) };
   if (fn.description) out.description = fn.description;
   if (t.cache_control) out.cache_control = t.cache_control as AnthropicTool['cache_control'];
   return out;

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import { claudeStopSequences, DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
+import { objectSchema } from '../object-schema.js';
 import { withOverrides } from '../with-overrides.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
@@ -61,7 +62,7 @@ function toolConfig(body: ChatRequest, messages: ConverseMessage[]): ConverseReq
   const tools: ConverseToolSpec[] = (body.tools ?? []).map((t, i) => {
     if (t.type !== 'function' || !t.function) throw invalid(`tools[${i}].type "${t.type}" is not supported by bedrock`, `tools[${i}].type`);
     const { name, description, parameters } = t.function;
-    return { toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: parameters ?? anyObject() } } };
+    return { toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: objectSchema(parameters) } } };
   });
   if (!tools.length) {
     const past = historyTools(messages);

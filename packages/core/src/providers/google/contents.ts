@@ -90,9 +90,14 @@ const textOf = (content: ChatMessage['content']): string =>
     ? content
     : (content ?? []).map((p) => (typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('');
 
-/** Gemini wants an object; Google documents `output` as the key for a plain result. */
-function functionResponse(content: ChatMessage['content']): Record<string, unknown> {
+/**
+ * Gemini wants an object; Google documents `output` as the key for a plain result and `error` for a
+ * failed call (`is_error`, which /v1/messages carries over from Anthropic's tool_result), so the
+ * model does not take the failure for a result.
+ */
+function functionResponse(content: ChatMessage['content'], isError = false): Record<string, unknown> {
   const text = textOf(content);
+  if (isError) return { error: text };
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
@@ -185,7 +190,7 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
       case 'tool': {
         const name = (m.tool_call_id && toolNames.get(m.tool_call_id)) || (typeof m.name === 'string' ? m.name : undefined);
         if (!name) throw bad(`${at}.tool_call_id`, `"${String(m.tool_call_id)}" does not match a tool call of an earlier assistant message`);
-        const part: GeminiPart = { functionResponse: { name, response: functionResponse(m.content) } };
+        const part: GeminiPart = { functionResponse: { name, response: functionResponse(m.content, m.is_error === true) } };
         const position = m.tool_call_id === undefined ? undefined : callPosition.get(m.tool_call_id);
         if (position !== undefined) responsePosition.set(part, position);
         push('user', [part]);

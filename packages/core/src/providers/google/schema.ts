@@ -219,8 +219,7 @@ export function toGeminiSchema(schema: unknown, options: GeminiSchemaOptions): S
 /**
  * Function parameters: Gemini rejects an OBJECT without properties ("should be non-empty for
  * OBJECT type"), so a function that takes no arguments is declared without `parameters`. (A nested
- * free-form object — a record — has no OpenAPI-subset form at all; `native_json_schema` sends such
- * schemas verbatim to models that take JSON Schema.)
+ * free-form object — a record — has no OpenAPI-subset form at all: see `hasOpenObject`.)
  */
 export function toGeminiParameters(schema: unknown, path: string): Schema | undefined {
   if (!isObject(schema)) return undefined;
@@ -250,3 +249,24 @@ function unionOfObjects(schema: Schema): Schema {
   const { anyOf: _a, nullable: _n, ...rest } = schema;
   return { ...rest, type: 'object', properties, ...(required.length ? { required } : {}) };
 }
+
+/**
+ * Whether a converted schema holds, below its root, an OBJECT without properties: a free-form object
+ * (`{"type":"object"}`, a record, the end of a recursive `$ref`), which Gemini refuses in `parameters`
+ * ("should be non-empty for OBJECT type") and the subset has no other form for. Such a function is
+ * declared with its JSON Schema as `parametersJsonSchema`, which takes open objects.
+ */
+export function hasOpenObject(schema: Schema): boolean {
+  const below = (node: unknown): boolean => {
+    if (!isObject(node)) return false;
+    if (node.type === 'object' && (!isObject(node.properties) || Object.keys(node.properties).length === 0)) return true;
+    return children(node).some(below);
+  };
+  return children(schema).some(below);
+}
+
+const children = (node: Schema): unknown[] => [
+  ...(isObject(node.properties) ? Object.values(node.properties) : []),
+  ...(node.items === undefined ? [] : [node.items]),
+  ...(Array.isArray(node.anyOf) ? node.anyOf : []),
+];

@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
-import { toGeminiParameters } from './schema.js';
+import { objectSchema } from '../object-schema.js';
+import { hasOpenObject, toGeminiParameters } from './schema.js';
 import type { GenerateContentRequest } from './wire.js';
 
 /** Gemini's built-in tools, reachable with `{ "type": "google_search" }` and the like in `tools`. */
@@ -10,7 +11,8 @@ type ToolFields = Pick<GenerateContentRequest, 'tools' | 'toolConfig'>;
 
 /**
  * `tools` → `functionDeclarations` (schemas converted to Gemini's subset, or sent verbatim as
- * `parametersJsonSchema` when the target sets `native_json_schema`), `tool_choice` → `toolConfig`.
+ * `parametersJsonSchema` when the target sets `native_json_schema` or the subset cannot declare
+ * them — a free-form object inside), `tool_choice` → `toolConfig`.
  */
 export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
   const out: ToolFields = {};
@@ -27,11 +29,11 @@ export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
       const decl: Record<string, unknown> = { name: fn.name };
       if (fn.description) decl.description = fn.description;
       if (fn.parameters !== undefined) {
+        const params = nativeSchema ? undefined : toGeminiParameters(fn.parameters, `tools[${i}].function.parameters`);
         if (nativeSchema) decl.parametersJsonSchema = fn.parameters;
-        else {
-          const params = toGeminiParameters(fn.parameters, `tools[${i}].function.parameters`);
-          if (params) decl.parameters = params;
-        }
+        // Root typed as in `parameters` (see toGeminiParameters): Vertex insists on an object root.
+        else if (params && hasOpenObject(params)) decl.parametersJsonSchema = objectSchema(fn.parameters);
+        else if (params) decl.parameters = params;
       }
       declarations.push(decl);
     } else if (type && BUILTIN[type]) {

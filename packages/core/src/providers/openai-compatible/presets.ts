@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import type { ChatRequest, EmbeddingsRequest } from '../openai-types.js';
+import type { ChatRequest, EmbeddingsRequest, ToolCall } from '../openai-types.js';
 import type { Provider } from '../types.js';
 import { openAICompatible } from './provider.js';
 
@@ -37,8 +37,31 @@ const azure = openAICompatible({
   },
 });
 
-/** The message fields Mistral's chat API defines; it answers 422 `extra_forbidden` to any other. */
-const MISTRAL_MESSAGE_FIELDS = ['role', 'content', 'tool_calls', 'tool_call_id', 'name', 'prefix'] as const;
+/**
+ * The message fields Mistral's chat API defines, per role; it answers 422 `extra_forbidden` to any
+ * other (`name` on a user turn, which multi-agent frameworks set on every message, included).
+ */
+const MISTRAL_MESSAGE_FIELDS: Record<string, readonly string[]> = {
+  system: ['role', 'content'],
+  user: ['role', 'content'],
+  assistant: ['role', 'content', 'tool_calls', 'prefix'],
+  tool: ['role', 'content', 'tool_call_id', 'name'],
+};
+/** A role Mistral does not have still gets only fields it knows: its answer then names the role. */
+const MISTRAL_ANY_FIELDS = [...new Set(Object.values(MISTRAL_MESSAGE_FIELDS).flat())];
+
+/**
+ * A tool call as Mistral defines it (`index` included, as its own answers and the recorded requests
+ * carry it): calls echoed by OpenAI clients hold fields it refuses, such as `extra_content`, the
+ * Gemini thought signature this gateway itself hands out.
+ */
+const mistralCall = (call: ToolCall, id: string | undefined): ToolCall =>
+  ({
+    ...(id === undefined ? {} : { id }),
+    type: 'function',
+    function: { name: call.function?.name, arguments: call.function?.arguments },
+    ...(typeof call.index === 'number' ? { index: call.index } : {}),
+  }) as ToolCall;
 
 /** Mistral's tool-call ids: nine letters or digits (400 "Tool call id … must be a-z, A-Z, 0-9, with a length of 9"). */
 const MISTRAL_CALL_ID = /^[A-Za-z0-9]{9}$/;
@@ -67,11 +90,12 @@ function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messag
   };
   for (const m of messages) for (const call of m.tool_calls ?? []) if (call.id && MISTRAL_CALL_ID.test(call.id)) taken.add(call.id);
   return messages.map((m) => {
-    const out: Record<string, unknown> = {};
-    for (const field of MISTRAL_MESSAGE_FIELDS) if (m[field] !== undefined) out[field] = m[field];
     // OpenAI's `developer` role (what its SDKs and agents send for instructions) is Mistral's `system`: its roles are four.
-    if (out.role === 'developer') out.role = 'system';
-    if (m.tool_calls) out.tool_calls = m.tool_calls.map((call) => (call.id ? { ...call, id: idFor(call.id) } : call));
+    const role = m.role === 'developer' ? 'system' : m.role;
+    const out: Record<string, unknown> = {};
+    for (const field of MISTRAL_MESSAGE_FIELDS[role] ?? MISTRAL_ANY_FIELDS) if (m[field] !== undefined) out[field] = m[field];
+    out.role = role;
+    if (out.tool_calls) out.tool_calls = m.tool_calls!.map((call) => mistralCall(call, call.id ? idFor(call.id) : undefined));
     if (typeof m.tool_call_id === 'string') out.tool_call_id = idFor(m.tool_call_id);
     return out as ChatRequest['messages'][number];
   });
