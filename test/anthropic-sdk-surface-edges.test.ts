@@ -201,15 +201,15 @@ describe('what works (pinned)', () => {
     const app = await start({ config: { targets: [openaiTarget()] } });
     const client = sdk(app);
     const params = { model: 'gpt-4o', messages: hi };
-    const calls = [
-      client.messages.countTokens(params),
-      client.beta.messages.countTokens(params),
-      client.messages.batches.create({ requests: [{ custom_id: 'a', params: { ...params, max_tokens: 10 } }] }),
-      client.messages.batches.list(),
-      client.messages.batches.retrieve('msgbatch_01'),
+    const calls: Array<() => PromiseLike<unknown>> = [
+      () => client.messages.countTokens(params),
+      () => client.beta.messages.countTokens(params),
+      () => client.messages.batches.create({ requests: [{ custom_id: 'a', params: { ...params, max_tokens: 10 } }] }),
+      () => client.messages.batches.list(),
+      () => client.messages.batches.retrieve('msgbatch_01'),
     ];
     for (const call of calls) {
-      const err = await (call as Promise<unknown>).catch((e: unknown) => e);
+      const err = await Promise.resolve(call()).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.NotFoundError);
       expect((err as Anthropic.APIError).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
     }

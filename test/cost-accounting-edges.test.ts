@@ -116,6 +116,8 @@ interface Case {
   /** What the client's OpenAI usage must say (prompt and completion tokens), where the provider's own usage is not OpenAI's. */
   clientUsage?: { prompt_tokens: number; completion_tokens: number };
   body?: Record<string, unknown>;
+  /** Config fields over the file's defaults (a deployment name with no price gets a token budget only). */
+  extra?: Record<string, unknown>;
 }
 
 const json = (v: unknown): MockReply => ({ json: v });
@@ -187,7 +189,7 @@ const NON_STREAM: Case[] = [
     const b = parsed('gemini/generateContent.json-schema.cassette.yaml');
     return { name: 'gemini json-schema cassette', target: 'google', model: b.modelVersion, reply: () => json(b), expected: fromDb('google', b, b.modelVersion) } as Case;
   })(),
-  ...['generateContent.function-call.recording.json', 'generateContent.response-json-schema.recording.json'].map((f): Case => {
+  ...['generateContent.function-call.recording.json', 'generateContent.response-json-schema.recording.json', 'generateContent.thought.recording.json'].map((f): Case => {
     const b = fixtureJson(`gemini/${f}`).interactions[0].response.bodySegments[0];
     return { name: `gemini ${f}`, target: 'google', model: b.modelVersion, reply: () => json(b), expected: fromDb('google', b, b.modelVersion) };
   }),
@@ -337,6 +339,8 @@ const STREAMS: StreamCase[] = [
       model: 'model-router',
       reply: () => ({ chunks: sseFromJsonl(fixtureText('azure/chat-completions.model-router.chunks.jsonl'), { done: true }) }),
       expected: priced('azure', { usage }, model!, 'chat'),
+      // `model-router` has no price, so a cost budget would refuse it (see "models without a price").
+      extra: { budget: [{ max_tokens_per_day: 100_000_000 }] },
     } as StreamCase;
   })(),
   ...[
@@ -478,7 +482,7 @@ const STREAMS: StreamCase[] = [
 describe('stream fixtures: cost trailer, usage.cost, no usage leaked, log record and budget spend', () => {
   it.each(STREAMS.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     upstream.route('*', c.reply());
-    const { app, records } = await start([T[c.target](upstream.url)]);
+    const { app, records } = await start([T[c.target](upstream.url)], c.extra);
     const exp = c.expected();
     const base = { model: c.model, stream: true, messages: [{ role: 'user', content: 'hi' }], ...c.body };
 
@@ -511,8 +515,11 @@ describe('stream fixtures: cost trailer, usage.cost, no usage leaked, log record
     const view = await usageView(app);
     const cost = view.budgets.find((b: any) => b.metric === 'cost');
     const tokens = view.budgets.find((b: any) => b.metric === 'tokens');
-    expect(cost.spent).toBeCloseTo(2 * exp.usd, 9);
-    expect(cost.reserved).toBe(0);
+    if (c.extra?.budget) expect(cost).toBeUndefined();
+    else {
+      expect(cost.spent).toBeCloseTo(2 * exp.usd, 9);
+      expect(cost.reserved).toBe(0);
+    }
     expect(tokens.spent).toBe(2 * (exp.input + exp.output));
   });
 });
@@ -523,64 +530,355 @@ describe('stream fixtures: cost trailer, usage.cost, no usage leaked, log record
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 const budgetRow = (view: any, metric: 'cost' | 'tokens') => view.budgets.find((b: any) => b.metric === metric);
 
-describe('edges (exploration 2)', () => {
-  it('openrouter error chunk carrying usage', async () => {
-    const raw = fixtureText('openrouter/chat-completions.stream-comments-and-error.sse').replaceAll('minimax/minimax-m2:free', 'minimax/minimax-m2');
-    upstream.route('*', sseOf(raw));
+describe('prompt-cache writes, reasoning and per-use fees', () => {
+  // BUG: OpenRouter's `prompt_tokens_details.cache_write_tokens` is ignored: cache writes are priced as plain input (cost undercounted).
+  // OpenRouter documents usage as `prompt_tokens_details: { cached_tokens, cache_write_tokens, audio_tokens }`
+  // (openrouter.ai/docs/use-cases/usage-accounting), and genai-prices' OpenRouter (and OpenAI/Azure) extractor
+  // reads it. anthropic/claude-sonnet-4.5 on OpenRouter: input $3, cache write $3.75, output $15 per MTok:
+  // 2000 × 3 + 8000 × 3.75 + 100 × 15 = 37 500 µUSD; llmux answers 10000 × 3 + 100 × 15 = $0.0315.
+  it('openrouter: cache_write_tokens are priced at the cache-write rate (header, record, budget)', async () => {
+    const usage = {
+      prompt_tokens: 10_000,
+      completion_tokens: 100,
+      total_tokens: 10_100,
+      prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 8_000, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    };
+    const b = { ...fixtureJson('openai/chat-completions.text.json'), model: 'anthropic/claude-sonnet-4.5', usage };
+    upstream.route('*', json(b));
     const { app, records } = await start([T.openrouter(upstream.url)]);
-    const s = await post(app, '/v1/chat/completions', chat('minimax/minimax-m2', { stream: true, max_tokens: 100 }));
-    console.log('or', s.status, s.trailers, s.text.slice(-300));
-    await until(() => records.length === 1);
-    console.log(records[0].usage, records[0].cost_usd, records[0].cost_status, records[0].outcome);
-    console.log(JSON.stringify((await usageView(app)).budgets.map((b: any) => [b.metric, b.spent])));
-    console.log(calcPrice({ input_tokens: 43, output_tokens: 10 }, 'minimax/minimax-m2', { providerId: 'openrouter' })!.total_price);
+    const res = await post(app, '/v1/chat/completions', chat('anthropic/claude-sonnet-4.5'));
+    expect(res.status).toBe(200);
+    const exp = dbPrice('openrouter', b, b.model, 'chat');
+    expect(exp.usd).toBeCloseTo(0.0375, 12);
+    expect(Number(res.headers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(await until(() => records.length === 1)).toBe(true);
+    expect(records[0].cost_usd).toBeCloseTo(exp.usd, 12);
+    expect(budgetRow(await usageView(app), 'cost').spent).toBeCloseTo(exp.usd, 9);
   });
 
-  it('azure model-router under a budget', async () => {
-    const chunks = sseFromJsonl(fixtureText('azure/chat-completions.model-router.chunks.jsonl'), { done: true });
-    upstream.route('*', { chunks });
-    const { app } = await start([T.azureRouter(upstream.url)], { budget: { max_cost_per_day: 0.00004 } });
-    for (let i = 0; i < 4; i++) {
-      const s = await post(app, '/v1/chat/completions', chat('model-router', { stream: true, max_tokens: 100 }));
-      console.log('router', i, s.status, s.trailers);
-    }
-    console.log(JSON.stringify((await usageView(app)).budgets));
+  // BUG: Perplexity's top-level `reasoning_tokens`, `citation_tokens` and `num_search_queries` are ignored: sonar-deep-research is costed at ~1/14 of its price.
+  // Usage below is synthetic, in the shape Perplexity documents for sonar-deep-research (reasoning tokens are
+  // billed apart from, and outside, `completion_tokens`; searches at $5 per 1000). genai-prices' Perplexity
+  // extractor reads all three: $2 in, $8 out, $3 reasoning, $2 citations per MTok, $0.005 per search:
+  // 7 × 2 + 3250 × 8 + 76412 × 3 + 8254 × 2 = 271 758 µUSD, + 19 searches × $0.005 = $0.366758.
+  // llmux prices 7 × 2 + 3250 × 8 = $0.026014 only, and budgets count that.
+  it('perplexity sonar-deep-research: reasoning, citation tokens and searches are costed', async () => {
+    const usage = { prompt_tokens: 7, completion_tokens: 3250, total_tokens: 3257, citation_tokens: 8254, num_search_queries: 19, reasoning_tokens: 76412 };
+    const b = { ...fixtureJson('openai/chat-completions.text.json'), model: 'sonar-deep-research', usage };
+    upstream.route('*', json(b));
+    const { app } = await start([{ provider: 'perplexity', api_key: 'pplx', custom_host: upstream.url }]);
+    const res = await post(app, '/v1/chat/completions', chat('sonar-deep-research'));
+    expect(res.status).toBe(200);
+    const exp = dbPrice('perplexity', b, 'sonar-deep-research');
+    expect(exp.usd).toBeCloseTo(0.366758, 10);
+    expect(Number(res.headers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(budgetRow(await usageView(app), 'cost').spent).toBeCloseTo(exp.usd, 9);
   });
 
-  it('unpriced model under a cost budget', async () => {
+  // Gemini context caching: `cachedContentTokenCount` is part of `promptTokenCount` and priced at the cache
+  // rate (gemini-2.5-flash: $0.30 in, $0.03 cached, $2.50 out incl. thoughts): 2000 × 0.3 + 8000 × 0.03 +
+  // 150 × 2.5 = 1215 µUSD; the same for the stream's trailer and `usage.cost`.
+  it('gemini: cachedContentTokenCount and thoughtsTokenCount, non-stream and stream', async () => {
+    const usageMetadata = {
+      promptTokenCount: 10_000,
+      cachedContentTokenCount: 8_000,
+      candidatesTokenCount: 100,
+      thoughtsTokenCount: 50,
+      totalTokenCount: 10_150,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: 10_000 }],
+      cacheTokensDetails: [{ modality: 'TEXT', tokenCount: 8_000 }],
+    };
+    const body = { ...fixtureJson('gemini/generateContent.text.json'), modelVersion: 'gemini-2.5-flash', usageMetadata };
+    upstream.route('*', (req) => (req.path.includes('stream') ? { chunks: [`data: ${JSON.stringify(body)}\r\n\r\n`] } : json(body)));
+    const { app } = await start([T.google(upstream.url)]);
+    const exp = dbPrice('google', body, 'gemini-2.5-flash');
+    expect(exp.usd).toBeCloseTo(0.001215, 12);
+    const res = await post(app, '/v1/chat/completions', chat('gemini-2.5-flash'));
+    expect(Number(res.headers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(JSON.parse(res.text).usage).toMatchObject({
+      prompt_tokens: 10_000,
+      completion_tokens: 150,
+      prompt_tokens_details: { cached_tokens: 8_000 },
+      completion_tokens_details: { reasoning_tokens: 50 },
+    });
+    const s = await post(app, '/v1/chat/completions', chat('gemini-2.5-flash', { stream: true, stream_options: { include_usage: true } }));
+    expect(Number(s.trailers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(dataEvents(s.text).find((e) => e.usage).usage.cost).toBeCloseTo(exp.usd, 10);
+  });
+
+  // Anthropic stream with cache reads and 5-minute + 1-hour writes, in message_start and message_delta:
+  // claude-sonnet-4-5: 50 × 3 + 1000 × 3.75 + 2000 × 6 + 20000 × 0.3 + 500 × 15 = 29 400 µUSD — on the
+  // translated chat stream and on /v1/messages (passthrough), whose usage keeps Anthropic's fields.
+  it('anthropic stream: cache read and 5m/1h write tokens (chat and /v1/messages)', async () => {
+    const events = dataEvents(fixtureText('anthropic/messages.text.stream.sse'));
+    const first = events.find((e) => e.type === 'message_start');
+    const startUsage = { input_tokens: 50, cache_creation_input_tokens: 3000, cache_read_input_tokens: 20000, cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 }, output_tokens: 1 };
+    const deltaUsage = { input_tokens: 50, cache_creation_input_tokens: 3000, cache_read_input_tokens: 20000, output_tokens: 500 };
+    const sse = events.map((e) => {
+      const x = e.type === 'message_start' ? { ...e, message: { ...first.message, usage: startUsage } } : e.type === 'message_delta' ? { ...e, usage: deltaUsage } : e;
+      return `event: ${x.type}\ndata: ${JSON.stringify(x)}\n\n`;
+    });
+    upstream.route('*', { chunks: sse });
+    const { app, records } = await start([T.anthropic(upstream.url)]);
+    const model = first.message.model;
+    const exp = dbPrice('anthropic', { usage: { ...startUsage, ...deltaUsage } }, model);
+    expect(exp.usd).toBeCloseTo(0.0294, 12);
+    const s = await post(app, '/v1/chat/completions', chat(model, { max_tokens: 1000, stream: true, stream_options: { include_usage: true } }));
+    expect(Number(s.trailers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(dataEvents(s.text).find((e) => e.usage).usage).toMatchObject({ prompt_tokens: 23_050, completion_tokens: 500, prompt_tokens_details: { cached_tokens: 20_000 }, cost: exp.usd });
+    const m = await post(app, '/v1/messages', { model, max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' });
+    expect(Number(m.trailers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(dataEvents(m.text).find((e) => e.type === 'message_delta').usage).toMatchObject(deltaUsage);
+    expect(await until(() => records.length === 2)).toBe(true);
+    for (const r of records) expect(r.usage).toMatchObject({ input_tokens: 23_050, output_tokens: 500, cached_input_tokens: 20_000 });
+    expect(budgetRow(await usageView(app), 'cost').spent).toBeCloseTo(2 * exp.usd, 9);
+  });
+
+  // Bedrock Converse counts cache reads/writes apart from inputTokens (as Anthropic does); the Bedrock
+  // regional Claude price (us. profile): 100 × 3.3 + 4000 × 0.33 + 2000 × 4.125 + 50 × 16.5 = 10 725 µUSD.
+  it('bedrock: cacheReadInputTokens / cacheWriteInputTokens on a us. inference profile', async () => {
+    const usage = { inputTokens: 100, outputTokens: 50, cacheReadInputTokens: 4000, cacheWriteInputTokens: 2000, totalTokens: 6150 };
+    const body = { ...fixtureJson('bedrock/converse.text.json'), usage };
+    upstream.route('*', json(body));
+    const model = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
+    const { app } = await start([T.bedrock(upstream.url)]);
+    const res = await post(app, '/v1/chat/completions', chat(model));
+    const exp = dbPrice('aws', body, model);
+    expect(exp.usd).toBeCloseTo(0.010725, 12);
+    expect(Number(res.headers['x-llmux-cost'])).toBeCloseTo(exp.usd, 10);
+    expect(JSON.parse(res.text).usage).toMatchObject({ prompt_tokens: 6100, completion_tokens: 50, prompt_tokens_details: { cached_tokens: 4000 } });
+  });
+
+  // Audio in and out, and cached audio, at their own rates (gpt-4o-realtime-preview has all of them in the
+  // database: text 5/20, audio 40/80, cached 2.5 per MTok).
+  it('openai: audio input, cached audio and audio output tokens', async () => {
+    const usage = {
+      prompt_tokens: 1000,
+      completion_tokens: 500,
+      total_tokens: 1500,
+      prompt_tokens_details: { cached_tokens: 300, audio_tokens: 600, cached_tokens_details: { audio_tokens: 200 } },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 400 },
+    };
+    upstream.route('*', json({ ...fixtureJson('openai/chat-completions.text.json'), model: 'gpt-4o-realtime-preview', usage }));
+    const { app } = await start([T.openai(upstream.url)]);
+    const res = await post(app, '/v1/chat/completions', chat('gpt-4o-realtime-preview'));
+    const exp = calcPrice(
+      { input_tokens: 1000, cache_read_tokens: 300, input_audio_tokens: 600, cache_audio_read_tokens: 200, output_tokens: 500, output_audio_tokens: 400 },
+      'gpt-4o-realtime-preview',
+      { providerId: 'openai' },
+    )!.total_price;
+    expect(Number(res.headers['x-llmux-cost'])).toBeCloseTo(exp, 10);
+  });
+});
+
+describe('embeddings', () => {
+  const CASES: Array<[string, TargetName, string, () => unknown, () => number, number]> = [
+    ['openai base64', 'openai', 'text-embedding-3-large', () => fixtureJson('openai/embeddings.base64.json'), () => calcPrice({ input_tokens: 1 }, 'text-embedding-3-large', { providerId: 'openai' })!.total_price, 1],
+    ['openai float-trimmed', 'openai', 'text-embedding-3-small', () => fixtureJson('openai/embeddings.float-trimmed.json'), () => dbPrice('openai', fixtureJson('openai/embeddings.float-trimmed.json'), 'text-embedding-3-small', 'embeddings').usd, 12],
+    ['cohere embed-v2 (meta.billed_units)', 'cohere', 'embed-v4.0', () => fixtureJson('cohere/embed-v2.json'), () => dbPrice('cohere', fixtureJson('cohere/embed-v2.json'), 'embed-v4.0', 'embeddings').usd, 10],
+    ['bedrock titan v2 (inputTextTokenCount)', 'bedrock', 'amazon.titan-embed-text-v2:0', () => parsed('bedrock/invoke.titan-embed-v2.cassette.yaml'), () => calcPrice({ input_tokens: 4 }, 'amazon.titan-embed-text-v2:0', { providerId: 'aws' })!.total_price, 4],
+  ];
+  it.each(CASES)('%s: cost, usage and budget', async (_n, target, model, reply, expected, tokens) => {
+    upstream.route('*', json(reply()));
+    const { app, records } = await start([T[target](upstream.url)]);
+    const res = await post(app, '/v1/embeddings', { model, input: 'Hello world' });
+    expect(res.status, res.text).toBe(200);
+    expect(Number(res.headers['x-llmux-cost'])).toBeCloseTo(expected(), 12);
+    expect(JSON.parse(res.text).usage).toMatchObject({ prompt_tokens: tokens });
+    expect(await until(() => records.length === 1)).toBe(true);
+    expect(records[0].cost_usd).toBeCloseTo(expected(), 12);
+    const view = await usageView(app);
+    expect(budgetRow(view, 'cost').spent).toBeCloseTo(expected(), 9);
+    expect(budgetRow(view, 'tokens').spent).toBe(tokens);
+  });
+});
+
+describe('models without a price', () => {
+  // Unknown, not $0: the trailer says why, the usage chunk carries no `cost` (never `cost: 0`), the record
+  // is flagged, and tokens still count against a token budget.
+  it('an unpriced stream: status trailer, no usage.cost, flagged record, tokens counted', async () => {
+    const raw = fixtureText('openai/chat-completions.text.stream-include-usage.sse').replaceAll('gpt-4o-mini-2024-07-18', 'acme-7b');
+    upstream.route('*', sseOf(raw));
+    // A token budget only: under a cost budget the model would be refused (next tests).
+    const { app, records } = await start([T.openai(upstream.url)], { budget: [{ max_tokens_per_day: 100_000_000 }] });
+    const s = await post(app, '/v1/chat/completions', chat('acme-7b', { stream: true, stream_options: { include_usage: true } }));
+    expect(s.trailers['x-llmux-cost']).toBeUndefined();
+    expect(s.trailers['x-llmux-cost-status']).toBe('unpriced');
+    const usage = dataEvents(s.text).find((e) => e.usage).usage;
+    expect(usage.total_tokens).toBe(87);
+    expect(usage).not.toHaveProperty('cost');
+    expect(await until(() => records.length === 1)).toBe(true);
+    expect(records[0]).toMatchObject({ unpriced: true, cost_status: 'unpriced' });
+    expect(records[0].cost_usd).toBeUndefined();
+    expect(budgetRow(await usageView(app), 'tokens').spent).toBe(87);
+  });
+
+  // BUG: a client naming a model the price database does not know spends without bound under a cost budget (reserved and settled at $0).
+  // DESIGN: a request "can never make the gateway … spend past a budget". The client picks `model`; a new or
+  // unlisted model (here 'gpt-7-preview', each answer 2M tokens) is admitted again and again under a $1/day
+  // budget. Bounded means: once the budget cannot vouch for a request, it is refused.
+  it('a cost budget still bounds requests for a model without a price', async () => {
     const b = { ...fixtureJson('openai/chat-completions.text.json'), model: 'gpt-7-preview', usage: { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 } };
     upstream.route('*', json(b));
     const { app } = await start([T.openai(upstream.url)], { budget: { max_cost_per_day: 1 } });
-    const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await post(app, '/v1/chat/completions', chat('gpt-7-preview'))).status);
-    console.log('unpriced budget', statuses);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await post(app, '/v1/chat/completions', chat('gpt-7-preview', { max_tokens: 10 }))).status);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThan(5);
   });
 
-  it('/v1/messages passthrough anthropic with cache', async () => {
-    const b = { ...fixtureJson('anthropic/messages.text.json'), usage: { input_tokens: 50, cache_creation_input_tokens: 3000, cache_read_input_tokens: 20000, cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 }, output_tokens: 500 } };
+  // An Azure model-router deployment has no price of its own (its answers are priced by the model it
+  // picked). Reserved at $0 it let concurrent requests overshoot a cost budget (five admitted against
+  // room for one): it is refused instead, naming the fix, and with a price for the router the budget holds.
+  it('azure model-router under a cost budget: refused without a price; with one, concurrent requests never overshoot', async () => {
+    const chunks = sseFromJsonl(fixtureText('azure/chat-completions.model-router.chunks.jsonl'), { done: true });
+    upstream.route('*', { chunks, chunkDelayMs: 20 });
+    const refused = await start([T.azureRouter(upstream.url)], { budget: { max_cost_per_day: 1 } });
+    const r = await post(refused.app, '/v1/chat/completions', chat('model-router', { stream: true, max_tokens: 100 }));
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text).error).toMatchObject({ param: 'model', message: expect.stringMatching(/model-router.*pricing/) });
+    expect(upstream.requests).toHaveLength(0);
+
+    // Priced as the dearest model it may pick: each request reserves its worst case up front.
+    const { app } = await start([T.azureRouter(upstream.url)], { budget: { max_cost_per_day: 0.0004 } }, {
+      pricing: { 'azure-openai/model-router': { input: 1, output: 2 } },
+    } as never);
+    const results = await Promise.all(Array.from({ length: 5 }, () => post(app, '/v1/chat/completions', chat('model-router', { stream: true, max_tokens: 100 }))));
+    const answered = results.filter((x) => x.status === 200);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.length).toBeLessThan(5);
+    expect(results.filter((x) => x.status === 402)).toHaveLength(5 - answered.length);
+    const cost = budgetRow(await usageView(app), 'cost');
+    expect(cost.spent).toBeGreaterThan(0);
+    expect(cost.spent).toBeLessThanOrEqual(cost.limit);
+  });
+});
+
+describe('cache hits', () => {
+  it('non-stream: a hit costs 0, returns the original usage, and the budget counts the call once', async () => {
+    const b = fixtureJson('openai/chat-completions.text.json');
     upstream.route('*', json(b));
-    const { app, records } = await start([T.anthropic(upstream.url)]);
-    const m = await post(app, '/v1/messages', { model: b.model, max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' });
-    console.log('passthrough', m.status, m.headers['x-llmux-cost'], dbPrice('anthropic', b, b.model).usd, JSON.parse(m.text).usage);
-    await until(() => records.length === 1);
-    console.log(records[0].usage, records[0].cost_usd);
+    const { app, records } = await start([T.openai(upstream.url)], { cache: { mode: 'simple' } });
+    const exp = dbPrice('openai', b, b.model, 'chat').usd;
+    const miss = await post(app, '/v1/chat/completions', chat('gpt-4.1-nano'));
+    const hit = await post(app, '/v1/chat/completions', chat('gpt-4.1-nano'));
+    expect(miss.headers['x-llmux-cache']).toBe('MISS');
+    expect(Number(miss.headers['x-llmux-cost'])).toBeCloseTo(exp, 10);
+    expect(hit.headers['x-llmux-cache']).toBe('HIT');
+    expect(hit.headers['x-llmux-cost']).toBe('0');
+    expect(JSON.parse(hit.text).usage).toEqual(b.usage);
+    expect(await until(() => records.length === 2)).toBe(true);
+    expect(records[1].cost_usd).toBe(0);
+    expect(records[1].cache.saved_cost_usd).toBeCloseTo(exp, 12);
+    const view = await usageView(app);
+    expect(budgetRow(view, 'cost').spent).toBeCloseTo(exp, 9);
+    expect(budgetRow(view, 'tokens').spent).toBe(b.usage.total_tokens);
   });
 
-  it('402 refusal carries x-llmux-cost 0', async () => {
-    upstream.route('*', json(fixtureJson('openai/chat-completions.text.json')));
-    const { app } = await start([T.openai(upstream.url)], { budget: { max_cost_per_day: 0.0000001 } });
-    const r = await post(app, '/v1/chat/completions', chat('gpt-4.1-nano', { max_tokens: 1000 }));
-    console.log('402', r.status, r.headers['x-llmux-cost']);
+  it('stream: a replayed hit has usage.cost 0 when usage was asked, and no usage chunk when it was not', async () => {
+    upstream.route('*', sseOf(fixtureText('openai/chat-completions.text.stream-include-usage.sse')));
+    const { app } = await start([T.openai(upstream.url)], { cache: { mode: 'simple' } });
+    const first = await post(app, '/v1/chat/completions', chat('gpt-4o-mini', { stream: true }));
+    expect(Number(first.trailers['x-llmux-cost'])).toBeGreaterThan(0);
+    const asked = await post(app, '/v1/chat/completions', chat('gpt-4o-mini', { stream: true, stream_options: { include_usage: true } }));
+    expect(asked.headers['x-llmux-cache']).toBe('HIT');
+    expect(asked.trailers['x-llmux-cost']).toBe('0');
+    expect(dataEvents(asked.text).filter((e) => e.usage).map((e) => e.usage)).toEqual([expect.objectContaining({ total_tokens: 87, cost: 0 })]);
+    const plain = await post(app, '/v1/chat/completions', chat('gpt-4o-mini', { stream: true }));
+    expect(plain.headers['x-llmux-cache']).toBe('HIT');
+    expect(dataEvents(plain.text).filter((e) => e.usage != null || e.choices?.length === 0)).toEqual([]);
+    expect(upstream.requests).toHaveLength(1);
   });
+});
 
-  it('koa and nest trailers', async () => {
-    for (const name of ['koa3', 'koa2', 'nestjs', 'express4']) {
-      upstream.reset();
-      upstream.route('*', sseOf(fixtureText('openai/chat-completions.text.stream-include-usage.sse')));
-      const app = await appFactories[name]!({ env: {}, config: { targets: [T.openai(upstream.url)] } } as never);
-      apps.push(app);
-      const s = await post(app, '/v1/chat/completions', chat('gpt-4o-mini', { stream: true }));
-      console.log(name, s.status, s.trailers, s.headers['trailer']);
-    }
+describe('/v1/messages usage', () => {
+  // OpenAI's cached prompt tokens become Anthropic's cache_read_input_tokens, outside input_tokens.
+  it('from an OpenAI target: input_tokens excludes the cached part; the stream reports usage in message_delta', async () => {
+    const usage = { prompt_tokens: 1000, completion_tokens: 300, total_tokens: 1300, prompt_tokens_details: { cached_tokens: 600 }, completion_tokens_details: { reasoning_tokens: 100 } };
+    const b = { ...fixtureJson('openai/chat-completions.text.json'), usage };
+    upstream.route('/v1/chat/completions', (req) => (req.json?.stream ? sseOf(fixtureText('openai/chat-completions.text.stream-include-usage.sse')) : json(b)));
+    const { app } = await start([T.openai(upstream.url)]);
+    const m = await post(app, '/v1/messages', { model: 'gpt-4.1-nano', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' });
+    expect(JSON.parse(m.text).usage).toMatchObject({ input_tokens: 400, cache_read_input_tokens: 600, cache_creation_input_tokens: 0, output_tokens: 300 });
+    expect(Number(m.headers['x-llmux-cost'])).toBeCloseTo(dbPrice('openai', b, b.model, 'chat').usd, 10);
+    const s = await post(app, '/v1/messages', { model: 'gpt-4o-mini', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' });
+    expect(dataEvents(s.text).find((e) => e.type === 'message_delta').usage).toMatchObject({ input_tokens: 78, output_tokens: 9 });
+    expect(Number(s.trailers['x-llmux-cost'])).toBeCloseTo(calcPrice({ input_tokens: 78, output_tokens: 9 }, 'gpt-4o-mini-2024-07-18', { providerId: 'openai' })!.total_price, 10);
+    // The gateway asked the upstream for usage itself.
+    expect(upstream.requests[1]!.json.stream_options).toEqual({ include_usage: true });
+  });
+});
+
+describe('a stream whose error event carries usage', () => {
+  // BUG: usage on the chunk that carries an in-stream error (OpenRouter, recorded) is dropped: the stream is charged its worst-case reservation and logged as no_usage.
+  // The recorded OpenRouter stream ends with `{"error":{"code":400,…},…,"usage":{"prompt_tokens":43,
+  // "completion_tokens":10,…}}`: the provider says what it billed. The docs charge the reservation only
+  // to "an answer whose usage never arrives". Model renamed to a priced one (minimax/minimax-m2 on
+  // OpenRouter, $0.255 / $1.02 per MTok: 43 × 0.255 + 10 × 1.02 = 21.165 µUSD).
+  it('openrouter: the usage on the error chunk is what is costed and charged', async () => {
+    const raw = fixtureText('openrouter/chat-completions.stream-comments-and-error.sse').replaceAll('minimax/minimax-m2:free', 'minimax/minimax-m2');
+    upstream.route('*', sseOf(raw));
+    const { app, records } = await start([T.openrouter(upstream.url)]);
+    const s = await post(app, '/v1/chat/completions', chat('minimax/minimax-m2', { stream: true }));
+    // The break itself is reported as the contract says.
+    expect(s.text).toContain('Token limit reached');
+    expect(s.text).not.toContain('[DONE]');
+    const { usage } = lastUsage(dataEvents(raw));
+    const exp = dbPrice('openrouter', { usage }, 'minimax/minimax-m2', 'chat');
+    expect(await until(() => records.length === 1)).toBe(true);
+    expect(records[0].usage).toMatchObject({ input_tokens: 43, output_tokens: 10 });
+    expect(records[0].cost_usd).toBeCloseTo(exp.usd, 12);
+    const view = await usageView(app);
+    expect(budgetRow(view, 'tokens').spent).toBe(53);
+    expect(budgetRow(view, 'cost').spent).toBeCloseTo(exp.usd, 9);
+  });
+});
+
+describe('usage view and metrics equal the sum of the records', () => {
+  it('several providers and users: per-user spend and the cost metric add up to the records', async () => {
+    const openai = fixtureJson('openai/chat-completions.text.json');
+    const anthropic = fixtureJson('anthropic/messages.thinking.json');
+    const gemini = fixtureJson('gemini/generateContent.tool-call.json');
+    upstream.route('/openai/v1/chat/completions', (req) => (req.json?.stream ? sseOf(fixtureText('openai/chat-completions.tool-call.stream-include-usage.sse')) : json(openai)));
+    upstream.route('/anthropic/v1/messages', json(anthropic));
+    upstream.route('*', json(gemini));
+    const records: any[] = [];
+    const app = await appFactories.express5!({
+      env: {},
+      adminKey: ADMIN,
+      onLog: (r: any) => records.push(r),
+      identify: (req: any) => ({ user: String(req.headers['x-user'] ?? '') || undefined }),
+      config: {
+        strategy: { mode: 'conditional', conditions: [{ query: { model: { $eq: 'claude-opus-5' } }, then: 'a' }, { query: { model: { $eq: 'gemini-3-pro-preview' } }, then: 'g' }], default: 'o' },
+        targets: [
+          { name: 'o', provider: 'openai', api_key: 'k', custom_host: `${upstream.url}/openai/v1` },
+          { name: 'a', provider: 'anthropic', api_key: 'k', custom_host: `${upstream.url}/anthropic/v1` },
+          { name: 'g', provider: 'google', api_key: 'k', custom_host: `${upstream.url}/google/v1beta` },
+        ],
+        budget: [{ max_cost_per_day: 100, scope: 'user' }, { max_cost_per_month: 1000, max_tokens_per_day: 1_000_000 }],
+      },
+    } as never);
+    apps.push(app);
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['ann', chat('gpt-4.1-nano')],
+      ['ann', chat('claude-opus-5', { max_tokens: 2000 })],
+      ['bob', chat('gemini-3-pro-preview')],
+      ['bob', chat('gpt-4o-mini', { stream: true })],
+      ['ann', chat('gpt-4o-mini', { stream: true, stream_options: { include_usage: true } })],
+    ];
+    for (const [user, body] of calls) expect((await post(app, '/v1/chat/completions', body, { 'x-user': user })).status).toBe(200);
+    expect(await until(() => records.length === calls.length)).toBe(true);
+    const sum = (user?: string) => records.filter((r) => !user || r.identity?.user === user).reduce((a, r) => a + (r.cost_usd ?? 0), 0);
+    const tokens = records.reduce((a, r) => a + r.usage.total_tokens, 0);
+    const view = await usageView(app);
+    const row = (pred: (b: any) => boolean) => view.budgets.find(pred);
+    expect(row((b) => b.scope_value === 'ann').spent).toBeCloseTo(sum('ann'), 9);
+    expect(row((b) => b.scope_value === 'bob').spent).toBeCloseTo(sum('bob'), 9);
+    expect(row((b) => b.scope === 'gateway' && b.metric === 'cost').spent).toBeCloseTo(sum(), 9);
+    expect(row((b) => b.scope === 'gateway' && b.metric === 'tokens').spent).toBe(tokens);
+    const metrics = await (await request(`${app.gatewayURL}/metrics`, { headers: { 'x-llmux-admin-key': ADMIN } })).body.text();
+    let metricSum = 0;
+    for (const line of metrics.split('\n')) if (line.startsWith('llmux_cost_usd_total{')) metricSum += Number(line.split(' ').pop());
+    expect(metricSum).toBeCloseTo(sum(), 9);
   });
 });

@@ -100,8 +100,9 @@ export interface GatewayOptions {
   pricing?: Record<string, PricingEntry>;
   /**
    * A model with no price in `pricing` or the database: `allow` (default) answers it without
-   * `x-llmux-cost`, with `x-llmux-cost-status: unpriced` and a warning log, and counts $0 toward cost
-   * budgets (token budgets still count); `reject` refuses it with 403 before any upstream call.
+   * `x-llmux-cost`, with `x-llmux-cost-status: unpriced` and a warning log (token budgets count it;
+   * where a cost budget applies and no target can price the request, it is refused with 403, since the
+   * budget could not bound it); `reject` refuses it with 403 before any upstream call everywhere.
    */
   unpricedPolicy?: 'allow' | 'reject';
   /** How budgets and rate limits reserve. */

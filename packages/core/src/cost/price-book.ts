@@ -41,6 +41,7 @@ const DATABASE_KEYS: ReadonlyArray<[Exclude<keyof PriceSheet, 'input' | 'output'
   ['inputAudio', 'input_audio_mtok'],
   ['cacheAudioRead', 'cache_audio_read_mtok'],
   ['reasoning', 'output_reasoning_mtok'],
+  ['citation', 'output_citation_mtok'],
   ['outputAudio', 'output_audio_mtok'],
   ['requestsKcount', 'requests_kcount'],
   ['webSearchesKcount', 'web_searches_kcount'],

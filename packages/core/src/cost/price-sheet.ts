@@ -6,8 +6,8 @@ export type Rate = number | { base: number; tiers: Array<{ start: number; price:
 /**
  * One model's prices, named after the `@pydantic/genai-prices` keys they come from. A missing rate
  * falls back to the one of the wider part it belongs to, as the database's own engine does: cache
- * and audio rates to the input rate (a 1-hour write to the cache-write rate), reasoning and audio
- * output to the output rate.
+ * and audio rates to the input rate (a 1-hour write to the cache-write rate), reasoning, citation
+ * and audio output to the output rate.
  */
 export interface PriceSheet {
   input: Rate;
@@ -24,6 +24,8 @@ export interface PriceSheet {
   cacheAudioRead?: Rate;
   /** `output_reasoning_mtok` */
   reasoning?: Rate;
+  /** `output_citation_mtok`: Perplexity's search results read back into the answer. */
+  citation?: Rate;
   /** `output_audio_mtok` */
   outputAudio?: Rate;
   /** `requests_kcount`: USD per thousand requests (Perplexity's per-request fee). */
@@ -64,6 +66,7 @@ export function priceTokens(sheet: PriceSheet, t: TokenCounts): number {
   const cacheAudioRead =
     sheet.cacheAudioRead !== undefined ? rateAt(sheet.cacheAudioRead, at) : sheet.cacheRead !== undefined ? cacheRead : inputAudio;
   const reasoning = sheet.reasoning === undefined ? output : rateAt(sheet.reasoning, at);
+  const citation = sheet.citation === undefined ? output : rateAt(sheet.citation, at);
   const outputAudio = sheet.outputAudio === undefined ? output : rateAt(sheet.outputAudio, at);
   const cached = Math.min(t.input, t.cacheRead + t.cacheWrite);
   const read = Math.min(t.cacheRead, cached);
@@ -71,7 +74,8 @@ export function priceTokens(sheet: PriceSheet, t: TokenCounts): number {
   const write1h = Math.min(t.cacheWrite1h, write);
   const audioRead = Math.min(t.cacheAudioRead, read);
   const audio = Math.min(Math.max(0, t.inputAudio - audioRead), t.input - cached);
-  const outAudio = Math.min(t.outputAudio, t.output - t.reasoning);
+  const cited = Math.min(t.citation ?? 0, t.output - t.reasoning);
+  const outAudio = Math.min(t.outputAudio, t.output - t.reasoning - cited);
   const micro =
     (t.input - cached - audio) * input +
     audio * inputAudio +
@@ -79,8 +83,9 @@ export function priceTokens(sheet: PriceSheet, t: TokenCounts): number {
     audioRead * cacheAudioRead +
     (write - write1h) * cacheWrite +
     write1h * cacheWrite1h +
-    (t.output - t.reasoning - outAudio) * output +
+    (t.output - t.reasoning - cited - outAudio) * output +
     t.reasoning * reasoning +
+    cited * citation +
     outAudio * outputAudio;
   return micro / 1_000_000 + fees(sheet, at, t.webSearches);
 }
@@ -88,7 +93,7 @@ export function priceTokens(sheet: PriceSheet, t: TokenCounts): number {
 /**
  * The most a request with these bounds can cost, whatever part of the input turns out to be written
  * to a prompt cache for an hour (dearer than plain input at Anthropic) or audio, and of the output
- * reasoning or audio; plus its per-request fee and up to `webSearches` searches.
+ * reasoning, citations or audio; plus its per-request fee and up to `webSearches` searches.
  */
 export function worstCasePrice(sheet: PriceSheet, inputTokens: number, outputTokens: number, webSearches = 0): number {
   const at = inputTokens;
@@ -100,6 +105,6 @@ export function worstCasePrice(sheet: PriceSheet, inputTokens: number, outputTok
     rateAt(sheet.inputAudio, at),
     rateAt(sheet.cacheAudioRead, at),
   );
-  const output = Math.max(rateAt(sheet.output, at), rateAt(sheet.reasoning, at), rateAt(sheet.outputAudio, at));
+  const output = Math.max(rateAt(sheet.output, at), rateAt(sheet.reasoning, at), rateAt(sheet.citation, at), rateAt(sheet.outputAudio, at));
   return (inputTokens * input + outputTokens * output) / 1_000_000 + fees(sheet, at, webSearches);
 }

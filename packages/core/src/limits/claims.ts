@@ -75,18 +75,25 @@ function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: nu
   const book = priceBookOf(gw);
   const searches = maxWebSearches(state.body);
   let worst = 0;
-  for (const c of candidatesFor(gw, state)) {
+  let priced = false;
+  const candidates = candidatesFor(gw, state);
+  for (const c of candidates) {
     const sheet = book.find(c.provider, c.models);
-    // Reserved at $0, a model without a price would slip past every cost budget (a client naming a
-    // model the database does not know, an Azure deployment like `model-router`): refused instead.
-    if (!sheet) {
-      throw new GatewayError(
-        'forbidden',
-        `a cost budget applies, and no price is known for model "${c.models[0]}" on provider "${c.provider}"; the server can add it to the pricing option`,
-        { param: 'model' },
-      );
-    }
+    if (!sheet) continue;
+    priced = true;
     worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens, searches));
+  }
+  // Reserved at $0, a model no target can price would slip past every cost budget (a client naming a
+  // model the database does not know, an Azure deployment like `model-router`): refused instead. A
+  // tree where some target prices it reserves that price (the client's model name also reaches
+  // targets of other providers, which could never serve it and have no price for it).
+  const unpriced = candidates[0];
+  if (!priced && unpriced) {
+    throw new GatewayError(
+      'forbidden',
+      `a cost budget applies, and no price is known for model "${unpriced.models[0]}" on provider "${unpriced.provider}"; the server can add it to the pricing option`,
+      { param: 'model' },
+    );
   }
   return worst;
 }

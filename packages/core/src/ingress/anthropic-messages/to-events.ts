@@ -3,9 +3,10 @@ import type { ChatCompletionChunk, Usage } from '../../providers/openai-types.js
 import { toStopReason } from '../../providers/anthropic/stop-reason.js';
 import { stopSequenceOf } from '../../providers/stop-sequence.js';
 import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
+import { withCacheCreationTokens } from '../../cost/token-counts.js';
 import type { ChunkOut } from '../../providers/types.js';
 import { anthropicErrorBody } from './errors.js';
-import { messageId } from './to-message.js';
+import { messageId, withCalls } from './to-message.js';
 import { utf8Bytes } from '../../http/bytes.js';
 
 const sse = (type: string, data: unknown) => utf8Bytes(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -228,8 +229,8 @@ class EventWriter {
     for (const call of this.waiting.splice(0)) this.startTool(call, out);
     this.close(out);
     const atSequence = stopSequenceOf(this.finishing, this.stopSequences);
-    const stopReason = this.refused ? 'refusal' : atSequence.stopped ? 'stop_sequence' : toStopReason(this.stop);
-    out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: atSequence.sequence }, usage: toAnthropicUsage(this.usage) }));
+    const stopReason = this.refused ? 'refusal' : atSequence.stopped ? 'stop_sequence' : toStopReason(withCalls(this.stop, this.tools.size > 0));
+    out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: atSequence.sequence }, usage: toAnthropicUsage(withCacheCreationTokens(this.usage)) }));
     out.push(sse('message_stop', { type: 'message_stop' }));
     return out;
   }

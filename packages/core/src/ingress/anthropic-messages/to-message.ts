@@ -2,6 +2,7 @@ import type { ChatCompletion, ContentPart } from '../../providers/openai-types.j
 import { toStopReason } from '../../providers/anthropic/stop-reason.js';
 import { stopSequenceOf } from '../../providers/stop-sequence.js';
 import { toAnthropicUsage } from '../../providers/anthropic/usage.js';
+import { withCacheCreationTokens } from '../../cost/token-counts.js';
 import type { AnthropicBlock, AnthropicResponse } from '../../providers/anthropic/wire-types.js';
 
 /** Tool arguments are JSON text in OpenAI and an object in Anthropic; a model's broken JSON is kept visible, not dropped. */
@@ -19,6 +20,15 @@ export const messageId = (id: string | undefined) => (id?.startsWith('msg_') ? i
 
 const textOf = (content: string | ContentPart[] | null | undefined): string =>
   typeof content === 'string' ? content : (content ?? []).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
+
+/**
+ * OpenAI ends a forced tool call (`tool_choice` naming a function) with `finish_reason: "stop"`, and
+ * Anthropic clients loop on `stop_reason: "tool_use"` (the SDK's tool runner too): an answer that
+ * holds tool calls and stopped normally stopped for them.
+ */
+export function withCalls(finish: string | null | undefined, hasCalls: boolean): string | null | undefined {
+  return hasCalls && (finish === 'stop' || !finish) ? 'tool_calls' : finish;
+}
 
 /** An OpenAI completion (from any provider, or the cache) → the Anthropic message the client asked for. */
 export function toMessage(completion: ChatCompletion, requestedModel: string, stopSequences?: string[]): AnthropicResponse {
@@ -44,8 +54,8 @@ export function toMessage(completion: ChatCompletion, requestedModel: string, st
     role: 'assistant',
     model: completion.model || requestedModel,
     content,
-    stop_reason: refusal ? 'refusal' : atSequence.stopped ? 'stop_sequence' : toStopReason(choice?.finish_reason),
+    stop_reason: refusal ? 'refusal' : atSequence.stopped ? 'stop_sequence' : toStopReason(withCalls(choice?.finish_reason, (m?.tool_calls?.length ?? 0) > 0)),
     stop_sequence: atSequence.sequence,
-    usage: toAnthropicUsage(completion.usage),
+    usage: toAnthropicUsage(withCacheCreationTokens(completion.usage)),
   };
 }

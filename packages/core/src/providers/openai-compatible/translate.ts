@@ -3,6 +3,7 @@ import type { ChatCompletionChunk } from '../openai-types.js';
 import { errorMessageOf } from '../parse-error.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { redactSecrets } from '../../upstream/redact.js';
+import { hasContent } from '../../stream/hold-back.js';
 import { createChunkNormalizer } from './normalize-chunk.js';
 
 const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 400 && v < 600 ? v : undefined);
@@ -33,6 +34,11 @@ export function throwErrorBody(json: unknown, ctx: CallContext): void {
   const error = inStreamError(ctx.target.provider, body.error as Record<string, unknown>);
   error.message = redactSecrets(error.message, [ctx.target.apiKey]);
   throw error;
+}
+
+/** The usage of a chunk that also carries an error, as a usage-only chunk: nothing of the failed chunk but what it billed. */
+function usageOnly(chunk: ChatCompletionChunk): ChunkOut {
+  return { chunk: { id: chunk.id, object: 'chat.completion.chunk', created: chunk.created, model: chunk.model, choices: [], usage: chunk.usage } };
 }
 
 /** Anything that makes a payload more than a plain delta, or JSON laid out so the test cannot tell. */
@@ -73,8 +79,17 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
   /** Choices that got their finish_reason: without [DONE], all `choices` (the request's `n`) must have. */
   const finished = new Set<number>();
   const normalize = createChunkNormalizer();
+  /** A chunk the client counts as the answer went out: the stream can no longer fall over (see `holdBack`). */
+  let answered = false;
+  /** An in-stream error held back while the usage that came with it goes out; thrown at the next event or the end. */
+  let pending: GatewayError | undefined;
+  const noteAnswer = (out: ChunkOut[]): ChunkOut[] => {
+    if (!answered) answered = out.some((o) => hasContent(o.chunk));
+    return out;
+  };
   return {
     push(ev: UpstreamEvent): ChunkOut[] {
+      if (pending) throw pending;
       const data = ev.data;
       if (data === '[DONE]') {
         done = true;
@@ -83,7 +98,7 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
       // Relayed as its text only when it came whole (not the unfinished tail of a body) and is one line
       // (an event of several `data:` lines is joined with `\n`, which would end the client's line).
       const relayable = ev.final !== true && !data.includes('\n');
-      if (ev.event === undefined && relayable && isPlainDelta(data)) return [new PlainDelta(data)];
+      if (ev.event === undefined && relayable && isPlainDelta(data)) return noteAnswer([new PlainDelta(data)]);
       let chunk: ChatCompletionChunk & { error?: unknown };
       try {
         chunk = JSON.parse(data);
@@ -97,14 +112,23 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
         // `data: null`, a number, a list: JSON, but no chunk — the provider's fault, not a network error.
         throw new GatewayError('provider_error', `${provider} sent a stream event that is not a chunk: ${data.slice(0, 100)}`, { provider, status: 502 });
       }
-      if (chunk.error && typeof chunk.error === 'object') throw inStreamError(provider, chunk.error as Record<string, unknown>);
+      if (chunk.error && typeof chunk.error === 'object') {
+        const error = inStreamError(provider, chunk.error as Record<string, unknown>);
+        // OpenRouter's error chunk carries what it billed. Once the answer started the request is
+        // charged, so that usage must reach the costing ahead of the error; before it, the error
+        // alone keeps the stream free to fall over, as any failure before the first token.
+        if (!answered || !chunk.usage) throw error;
+        pending = error;
+        return [usageOnly(chunk)];
+      }
       if (ev.event === 'error') {
         throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
       }
       if (chunk.choices) for (const c of chunk.choices) if (c.finish_reason) finished.add(c.index ?? 0);
-      return [normalize(chunk) || !relayable ? { chunk } : { chunk, raw: data }];
+      return noteAnswer([normalize(chunk) || !relayable ? { chunk } : { chunk, raw: data }]);
     },
     end(): ChunkOut[] {
+      if (pending) throw pending;
       // Without [DONE], every choice must have finished: with n > 1 one may end while another is cut.
       if (!done && finished.size < choices) {
         throw new GatewayError('stream_interrupted', `${provider} closed the stream before it finished`, { provider, source: 'provider' });
