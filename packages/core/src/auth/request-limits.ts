@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors.js';
+import { payloadTooLarge } from '../http/body-refusal.js';
 import { header } from '../http/headers.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { GatewayRequest } from '../types.js';
@@ -36,10 +37,11 @@ export function checkHeaderSize(gw: GatewayInternals, req: GatewayRequest): void
  * A declared `content-length` above `limits.maxBodyBytes` is refused with 413 at once: also when a
  * body parser before the gateway already read the body (its own limit may be larger), so the limit
  * holds the same behind every adapter. Bodies without a length are bounded while they are read.
+ * The 413 closes the connection: the body it refuses is not read.
  */
 export function checkDeclaredBodySize(gw: GatewayInternals, req: GatewayRequest): void {
   const declared = header(req.headers, 'content-length');
   if (declared === undefined || !/^\d+$/.test(declared.trim())) return;
   const limit = gw.limits.maxBodyBytes;
-  if (Number(declared) > limit) throw new GatewayError('payload_too_large', `request body exceeds ${limit} bytes`, { param: 'body' });
+  if (Number(declared) > limit) throw payloadTooLarge(`request body exceeds ${limit} bytes`);
 }

@@ -25,10 +25,21 @@ const isEvented = (body: unknown): body is EventedReadable =>
 
 /**
  * What happens to a body past its limit. `destroy`: it is closed (an upstream's: nothing more is
- * downloaded). `discard`: the rest is read and dropped — a client's request, whose socket must stay
- * up for the 413 to reach it (destroying the request resets the connection before the answer).
+ * downloaded). `discard`: a client's request, whose socket must stay up for the 413 to reach it
+ * (destroying the request resets the connection before the answer): what follows is read and
+ * dropped for a while (`DISCARD_BYTES`, `DISCARD_MS`), then the body is destroyed. The 413 itself
+ * closes the connection once sent (see `payloadTooLarge`); the bound is for an answer that is slow to
+ * leave, so a client sending without end never has the gateway read its body without end.
  */
 export type Overflow = 'destroy' | 'discard';
+
+/**
+ * How much of a refused body is read on (RFC 9110 §15.5.14 lets the server close instead). Enough
+ * to outlast the few milliseconds the 413 takes to be written on a fast link, little next to what
+ * an endless upload would cost; 2 s is Apache's lingering-close read timeout.
+ */
+const DISCARD_BYTES = 16 * 1024 * 1024;
+const DISCARD_MS = 2000;
 
 const encoder = new TextEncoder();
 
@@ -87,7 +98,7 @@ export function readAllBytes(
         // that would be an uncaught exception in the host app.
         body.on('error', ignore);
         if (overflow === 'destroy') body.destroy();
-        else (body as { resume?: () => void }).resume?.();
+        else discard(body);
         return reject(tooLarge());
       }
       parts.push(bytes);
@@ -110,6 +121,33 @@ export function readAllBytes(
     body.on('error', onError);
     body.on('close', onClose);
   });
+}
+
+/** Reads and drops what `body` still sends, up to `DISCARD_BYTES` or `DISCARD_MS`, then destroys it. */
+function discard(body: EventedReadable): void {
+  let left = DISCARD_BYTES;
+  const stop = () => {
+    clearTimeout(timer);
+    body.off('data', onData);
+    body.off('end', stop);
+    body.off('close', stop);
+  };
+  const cut = () => {
+    stop();
+    body.destroy();
+  };
+  const onData = (chunk: Uint8Array | string) => {
+    left -= typeof chunk === 'string' ? chunk.length : chunk.byteLength;
+    if (left < 0) cut();
+  };
+  const timer = setTimeout(cut, DISCARD_MS);
+  // Not what keeps a process alive: a host shutting down must not wait for a refused upload.
+  (timer as { unref?: () => void }).unref?.();
+  body.on('end', stop);
+  body.on('close', stop);
+  // A 'data' listener keeps a flowing stream flowing, and sets a paused one flowing.
+  body.on('data', onData);
+  (body as { resume?: () => void }).resume?.();
 }
 
 /** `readAllBytes`, decoded as UTF-8. */

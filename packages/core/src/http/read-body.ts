@@ -1,11 +1,10 @@
 import { GatewayError } from '../errors.js';
+import { isDecompressionError, payloadTooLarge, undecompressable } from './body-refusal.js';
 import { readAllText, utf8 } from './bytes.js';
 import { nestsDeeper } from './json-depth.js';
 import { rememberJsonText } from './json-text.js';
 
-function tooLarge(limit: number): GatewayError {
-  return new GatewayError('payload_too_large', `request body exceeds ${limit} bytes`);
-}
+const tooLarge = (limit: number): GatewayError => payloadTooLarge(`request body exceeds ${limit} bytes`);
 
 function parse(text: string): unknown {
   if (text.trim() === '') throw new GatewayError('invalid_json', 'request body is empty; expected a JSON object', { param: 'body' });
@@ -26,7 +25,7 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
  * A body a parser already turned into an object is used as is — re-serialising it would cost
  * what the host app already paid. Raw bodies are read up to `limit`.
  */
-export async function readJsonBody(body: unknown, limit: number): Promise<unknown> {
+export async function readJsonBody(body: unknown, limit: number, headers?: Record<string, string | string[] | undefined>): Promise<unknown> {
   if (body === undefined || body === null) throw new GatewayError('invalid_json', 'request body is missing; expected a JSON object', { param: 'body' });
   if (typeof body === 'string') {
     if (body.length > limit) throw tooLarge(limit);
@@ -37,15 +36,44 @@ export async function readJsonBody(body: unknown, limit: number): Promise<unknow
     return parse(utf8.decode(body));
   }
   if (isAsyncIterable(body)) return parse(await readRaw(body, limit));
+  if (headers && !sizeKnown(headers)) checkParsedSize(body, limit);
   return body;
 }
 
-/** A raw request body's text; a client that leaves mid-upload is a client gone (499), not a gateway failure. */
+/** Whether the body's size was checked on arrival: a declared length of the bytes as they are (`checkDeclaredBodySize`). */
+const sizeKnown = (headers: Record<string, string | string[] | undefined>) =>
+  headers['content-length'] !== undefined && (headers['content-encoding'] === undefined || headers['content-encoding'] === 'identity');
+
+/**
+ * A body a host parser already read, sent chunked or compressed: nothing checked its size on arrival,
+ * and the host's limit may be larger than the gateway's, so it is measured as the JSON the upstream
+ * would be sent. UTF-16 length bounds UTF-8 bytes from below (and a third of them from above), so
+ * most bodies are settled without encoding them.
+ */
+function checkParsedSize(body: unknown, limit: number): void {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body);
+  } catch {
+    return; // validation names what is wrong with it
+  }
+  if (text === undefined || text.length * 3 <= limit) return;
+  if (text.length > limit || utf8Encoder.encode(text).byteLength > limit) throw tooLarge(limit);
+}
+
+const utf8Encoder = new TextEncoder();
+
+/**
+ * A raw request body's text (inflated already when it came compressed, see `bodyFor`, so the limit
+ * is on what it inflates to); a client that leaves mid-upload is a client gone (499), not a gateway
+ * failure, and a compressed body that does not inflate is the client's fault (400).
+ */
 async function readRaw(body: AsyncIterable<Uint8Array>, limit: number): Promise<string> {
   try {
     return await readAllText(body, limit, () => tooLarge(limit), 'discard');
   } catch (e) {
     if (e instanceof GatewayError) throw e;
+    if (isDecompressionError(e)) throw undecompressable(e);
     throw new GatewayError('invalid_request', `the request body could not be read: ${(e as Error).message}`, { status: 499, param: 'body', cause: e });
   }
 }

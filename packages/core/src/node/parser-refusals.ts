@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { GatewayRequest } from '../types.js';
-import { BODY_REFUSAL } from '../http/body-refusal.js';
+import { BODY_REFUSAL, isDecompressionError, payloadTooLarge, undecompressable } from '../http/body-refusal.js';
 import { abortLinkFor } from './abort-signal.js';
 import { isGatewayRoute } from './mount-path.js';
 import { writeResponse } from './write-response.js';
@@ -18,10 +18,11 @@ interface ParserError {
 }
 
 /**
- * A host body parser's refusal (malformed JSON, over its limit, an unknown charset) as the body of
- * a gateway request: the gateway answers it with its own error — the OpenAI (or, on `/v1/messages`,
- * Anthropic) shape, a trace id and a log record — as when it read the body itself, on every route
- * and before any handler. Undefined for anything that is not a parser's refusal of the body.
+ * A host body parser's refusal (malformed JSON, over its limit, an unknown charset, a compressed
+ * body that does not inflate) as the body of a gateway request: the gateway answers it with its own
+ * error — the OpenAI (or, on `/v1/messages`, Anthropic) shape, a trace id and a log record — as when
+ * it read the body itself, on every route and before any handler. Undefined for anything that is
+ * not a parser's refusal of the body.
  */
 export function bodyRefusedBy(err: unknown): { readonly [BODY_REFUSAL]: GatewayError } | undefined {
   const error = refusal(err as ParserError);
@@ -42,7 +43,7 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
       return new GatewayError('invalid_json', `request body is not valid JSON: ${said}`, { param: 'body' });
     case 'entity.too.large': {
       const limit = typeof e.limit === 'number' ? ` of ${e.limit} bytes` : '';
-      return new GatewayError('payload_too_large', `request body exceeds the app's body parser limit${limit}; raise its limit, or mount llmux ahead of the parser`, { param: 'body' });
+      return payloadTooLarge(`request body exceeds the app's body parser limit${limit}; raise its limit, or mount llmux ahead of the parser`);
     }
     case 'charset.unsupported':
     case 'encoding.unsupported':
@@ -50,6 +51,9 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
     case 'request.aborted':
       return new GatewayError('invalid_request', 'the client closed the request while sending its body', { status: 499, param: 'body' });
     default:
+      // A corrupt gzip/deflate/br body: body-parser passes zlib's error on as a 400 without a type,
+      // co-body without even a status (one that set a 5xx on it meant something else).
+      if ((status === undefined || (status >= 400 && status < 500)) && isDecompressionError(e)) return undecompressable(e);
       // co-body (`@koa/bodyparser`, `koa-bodyparser`) rethrows JSON.parse's SyntaxError with a 400 and no type.
       if (status === 400 && isSyntaxError(e)) {
         return new GatewayError('invalid_json', `request body is not valid JSON: ${said}`, { param: 'body' });

@@ -24,7 +24,7 @@ export type RouteHandler = (
 
 /** Reads, bounds and depth-checks a JSON body. */
 export async function readBody(gw: GatewayInternals, req: GatewayRequest): Promise<unknown> {
-  const body = await readJsonBody(req.body, gw.limits.maxBodyBytes);
+  const body = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
   checkDepth(body, gw.limits.maxJsonDepth);
   return body;
 }

@@ -63,7 +63,7 @@ export async function handlePinnedChat(
       param: PIN_HEADER,
     });
   }
-  const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
+  const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
   checkDepth(raw, gw.limits.maxJsonDepth);
   const body = validateChat(raw, gw.limits.maxMessages) as RequestState['body'];
   const state = createState(gw, 'chat', withoutAdminKey(req), body, context, traceId, startedAt);

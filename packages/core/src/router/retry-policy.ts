@@ -1,4 +1,5 @@
 import type { GatewayError } from '../errors.js';
+import { ANSWER_TOO_LARGE } from '../upstream/client.js';
 import type { ResolvedTarget } from '../providers/types.js';
 
 /**
@@ -25,6 +26,8 @@ export function failedWithOneOf(codes: readonly number[], e: GatewayError): bool
 export function isRetryable(target: ResolvedTarget, e: GatewayError, retriesDone: number): boolean {
   const retry = target.retry;
   if (!retry || retriesDone >= retry.attempts) return false;
+  // Asking again would download as much again (upstream/client.ts): a fallback may still move on.
+  if (e.type === ANSWER_TOO_LARGE) return false;
   return isUpstreamFailure(e) && failedWithOneOf(retry.onStatusCodes ?? DEFAULT_RETRY_STATUSES, e);
 }
 

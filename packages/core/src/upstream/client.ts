@@ -1,4 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
+import { GatewayError } from '../errors.js';
 import { readAllText, utf8 } from '../http/bytes.js';
 import { DispatchedResponse } from './dispatched-response.js';
 import type { UpstreamRequest, UpstreamResponse } from '../providers/types.js';
@@ -105,9 +106,20 @@ function dispatch(agent: Agent, req: UpstreamRequest, signal: AbortSource): Prom
   });
 }
 
-/** The whole body as text, refusing more than `limit` bytes. */
+/** The `type` of an answer refused for its size: asking again would download as much again. */
+export const ANSWER_TOO_LARGE = 'answer_too_large';
+
+/**
+ * The whole body as text, refusing more than `limit` bytes. An answer over it is the provider's
+ * failure (a 502), not a provider out of reach: the error passes the attempt's failure mapping as
+ * it is (see `AttemptControl.failure` in `call.ts`), and the download stops there.
+ */
 export function readText(body: AsyncIterable<Uint8Array>, limit = 64 * 1024 * 1024): Promise<string> {
-  const tooLarge = () => new Error(`upstream body exceeds ${limit} bytes`);
+  const tooLarge = () =>
+    new GatewayError('provider_error', `the provider's answer is too large: upstream body exceeds ${limit} bytes`, {
+      source: 'provider',
+      type: ANSWER_TOO_LARGE,
+    });
   if (body instanceof DispatchedResponse) return body.readAll(limit, tooLarge).then((bytes) => utf8.decode(bytes));
   return readAllText(body, limit, tooLarge);
 }

@@ -82,7 +82,7 @@ export async function handleMessages(
   startedAt = Date.now(),
 ): Promise<GatewayResponse> {
   try {
-    const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes);
+    const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
     const { body, unsupported, breakpoints, toolErrors, reasoning } = toChatRequest(original);
