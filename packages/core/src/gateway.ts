@@ -113,6 +113,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     checkHeaderSize(gw, req);
     checkDeclaredBodySize(gw, req);
     checkTraceId(req);
+    // The gateway's own `identify` when the adapter's gave none (or `handle` was called without one):
+    // without it, every caller would share one cache scope and one budget bucket.
+    if (call.context === undefined && options.identify) call.context = (await options.identify(req)) ?? undefined;
     // With `auth`: 401 without a valid gateway key; the handler gets the request without it.
     authenticate(gw, match.name, call);
     return handler(gw, call.req, call.context, call.traceId, call.startedAt);

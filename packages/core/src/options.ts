@@ -180,7 +180,10 @@ export interface GatewayOptions {
    * rate limits. Default: none (the app authenticates its users itself, see `identify`).
    */
   auth?: AuthOptions;
-  /** Default identity when an adapter's `identify` gives none. */
+  /**
+   * Default identity when an adapter's `identify` gives none, or `handle()` is called without a
+   * context: it gets the `GatewayRequest`. Default: none.
+   */
   identify?: (req: unknown) => GatewayContext | undefined | Promise<GatewayContext | undefined>;
   /**
    * Where cached answers live (any Keyv instance, e.g. on SQLite or Redis) and how long to wait for

@@ -1,4 +1,4 @@
-import { fnv1a } from '../fnv1a.js';
+import { sha256 } from '../auth/digest.js';
 import type { RequestState } from '../pipeline/state.js';
 
 /** Value of a scope for callers who lack that identity: they share one bucket rather than escape the limit. */
@@ -7,9 +7,30 @@ export const ANONYMOUS = '-';
 /** Scope values come from clients (metadata) too: long ones are cut and hashed so keys stay small. */
 const MAX_VALUE = 128;
 
+/** 128 bits of SHA-256, hex: two ids that share a long prefix (`…/organisation/user-…`) never meet. */
+function digest(text: string): string {
+  let out = '';
+  for (const b of sha256(text).subarray(0, 16)) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/**
+ * A scope value as it appears in store keys. `encodeURIComponent` output never holds `%` without two
+ * hex digits after it, so a cut-and-hashed value (marked `%~`) can never equal another value's plain
+ * form; `-` is escaped so a user named `-` is not the anonymous bucket. Malformed UTF-16 (a lone
+ * surrogate in client metadata), which `encodeURIComponent` refuses, is hashed by its code units.
+ */
 function encode(value: string): string {
-  const safe = encodeURIComponent(value);
-  return safe.length <= MAX_VALUE ? safe : `${safe.slice(0, MAX_VALUE - 8)}~${fnv1a(value).toString(36)}`;
+  if (value === ANONYMOUS) return '%2D';
+  let safe: string;
+  try {
+    safe = encodeURIComponent(value);
+  } catch {
+    let units = '';
+    for (let i = 0; i < value.length; i++) units += `${value.charCodeAt(i).toString(16)}.`;
+    return `%~u${digest(units)}`;
+  }
+  return safe.length <= MAX_VALUE ? safe : `${safe.slice(0, MAX_VALUE - 40)}%~${digest(value)}`;
 }
 
 /** The caller's value for a scope. `metadata.<field>` prefers the app's own identity over client metadata. */
