@@ -31,8 +31,17 @@ describe('what the anthropic provider sends upstream', () => {
   });
 
   it('sends a plain request with the default max_tokens and nothing OpenAI-only', async () => {
-    const sent = await send({ seed: 7, frequency_penalty: 0.5, logprobs: true });
+    const sent = await send({ seed: 7, frequency_penalty: 0.5, logprobs: false });
     expect(sent.json).toEqual({ model: 'claude-sonnet-4-5', max_tokens: 4096, messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }] });
+  });
+
+  // Claude returns no log probabilities: a 200 with `logprobs: null` would hide that from the client.
+  it('refuses logprobs: true with a 400 naming logprobs', async () => {
+    const err = await gw.client.chat.completions
+      .create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }], logprobs: true })
+      .then(() => undefined, (e: InstanceType<typeof OpenAI.APIError>) => e);
+    expect(err?.status).toBe(400);
+    expect(err?.param).toBe('logprobs');
   });
 
   it('moves system and developer messages to system, keeping cache breakpoints', async () => {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
+import { refuseUnsupported } from '../unsupported-params.js';
 import { translateMessages } from './translate-messages.js';
 import { translateTools } from './translate-tools.js';
 import type { AnthropicRequest } from './wire-types.js';
@@ -49,11 +50,16 @@ export interface TranslateOptions {
   structuredOutput: 'native' | 'tool';
 }
 
-/** The OpenAI chat body → an Anthropic Messages body. Unsupported OpenAI knobs (`seed`, penalties, `logprobs`) are dropped. */
+/**
+ * The OpenAI chat body → an Anthropic Messages body. `seed` and the penalties have no Anthropic
+ * equivalent and only tune sampling, so they are dropped; parameters that ask for something in the
+ * answer Claude cannot give (`logprobs`, `logit_bias`, an audio answer) are refused instead.
+ */
 export function translateRequest(body: ChatRequest, opts: TranslateOptions): { request: AnthropicRequest; jsonTool: boolean } {
   if (typeof body.n === 'number' && body.n > 1) {
     throw new GatewayError('invalid_request', 'n > 1 is not supported by anthropic; send several requests', { param: 'n' });
   }
+  refuseUnsupported(body, 'anthropic', ['logprobs', 'logit_bias', 'audio']);
   const thinking = thinkingFor(body);
   const maxTokens = limits(body, thinking);
   const request: AnthropicRequest = { model: opts.model, max_tokens: maxTokens, ...translateMessages(body.messages) };

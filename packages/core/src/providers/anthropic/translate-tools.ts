@@ -34,17 +34,42 @@ export interface ToolsOptions {
   structuredOutput: 'native' | 'tool';
 }
 
+/** Anthropic's server-side web search, the tool OpenAI's `web_search_options` stands for. */
+const WEB_SEARCH_TOOL = { type: 'web_search_20250305', name: 'web_search' } as const;
+
 /**
- * Tools, `tool_choice` and `response_format`. JSON-schema answers use Anthropic's structured output
- * (`output_config.format`) unless the target asks for the tool technique; `json_object` has no
- * native equivalent, so it always uses a `json` tool whose input is the answer.
- * Returns whether the `json` tool was added, so the response translators turn its input into text.
+ * `web_search_options` as the web search tool, unless the client already offers one in `tools`.
+ * `user_location.approximate` has the fields Anthropic's `user_location` takes. `search_context_size`
+ * has no counterpart (the tool's `max_uses` caps searches, not context) and only tunes how much is read.
+ */
+function webSearchTool(body: ChatRequest, tools: AnthropicTool[]): AnthropicTool | undefined {
+  const options = body.web_search_options;
+  if (options === undefined || options === null) return undefined;
+  if (tools.some((t) => typeof t.type === 'string' && t.type.startsWith('web_search'))) return undefined;
+  const location = (options as { user_location?: { approximate?: Record<string, unknown> } | null }).user_location?.approximate;
+  return location && typeof location === 'object' ? { ...WEB_SEARCH_TOOL, user_location: { type: 'approximate', ...location } } : { ...WEB_SEARCH_TOOL };
+}
+
+/**
+ * Tools, `tool_choice`, `web_search_options` and `response_format`. JSON-schema answers use
+ * Anthropic's structured output (`output_config.format`) unless the target asks for the tool
+ * technique; `json_object` has no native equivalent, so it always uses a `json` tool whose input is
+ * the answer. Returns whether the `json` tool was added, so the response translators turn its input into text.
  */
 export function translateTools(body: ChatRequest, out: AnthropicRequest, opts: ToolsOptions): { jsonTool: boolean } {
   const tools = (body.tools ?? []).map(toTool);
+  const search = webSearchTool(body, tools);
+  if (search) tools.push(search);
   let choice = toChoice(body.tool_choice);
   let jsonTool = false;
   const format = body.response_format;
+  const formatType = (format as { type?: unknown } | null | undefined)?.type;
+  // OpenAI refuses a type it does not know; ignoring one (vLLM's `regex`, `structural_tag`) would answer in free prose.
+  if (format && formatType !== 'text' && formatType !== 'json_object' && formatType !== 'json_schema') {
+    throw new GatewayError('invalid_request', `response_format.type "${String(formatType)}" is not supported by anthropic; use "text", "json_object" or "json_schema"`, {
+      param: 'response_format.type',
+    });
+  }
   if (format?.type === 'json_schema' || format?.type === 'json_object') {
     const schema = format.type === 'json_schema' ? format.json_schema?.schema : undefined;
     if (format.type === 'json_schema' && !schema) {
@@ -54,9 +79,9 @@ export function translateTools(body: ChatRequest, out: AnthropicRequest, opts: T
       out.output_config = { ...out.output_config, format: { type: 'json_schema', schema } };
     } else {
       jsonTool = true;
+      // Forcing only works without other tools (the model may need them first, web search too) and without thinking.
+      if (!tools.length && !opts.thinking) choice = { type: 'tool', name: JSON_TOOL };
       tools.push({ name: JSON_TOOL, description: 'Respond with a JSON object that is the answer.', input_schema: schema ?? { type: 'object' } });
-      // Forcing only works without other tools (the model may need them first) and without thinking.
-      if (!body.tools?.length && !opts.thinking) choice = { type: 'tool', name: JSON_TOOL };
     }
   }
   if (!tools.length) return { jsonTool };

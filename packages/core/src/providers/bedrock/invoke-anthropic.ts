@@ -3,6 +3,8 @@ import { anthropicHeaders } from '../anthropic/headers.js';
 import { createAnthropicStreamTranslator } from '../anthropic/stream.js';
 import { translateRequest } from '../anthropic/translate-request.js';
 import { withOverrides } from '../with-overrides.js';
+import { refuseUnsupported } from '../unsupported-params.js';
+import { UNSUPPORTED } from './request.js';
 import { translateResponse } from '../anthropic/translate-response.js';
 import type { ChatCompletion, ChatRequest } from '../openai-types.js';
 import type { CallContext, StreamTranslator, UpstreamEvent } from '../types.js';
@@ -28,6 +30,8 @@ export function toAnthropicInvokeBody(input: ChatRequest, ctx: CallContext): str
     throw new GatewayError('invalid_request', `model "${ctx.model}": bedrock_api "invoke" is for Anthropic Claude models`, { param: 'model' });
   }
   const body = withOverrides(input, ctx.target.overrideParams);
+  // Before the Anthropic translator, which would map `web_search_options` to a server tool Bedrock does not run.
+  refuseUnsupported(body, 'bedrock', UNSUPPORTED);
   const structuredOutput = ctx.target.extra.structured_output === 'tool' ? 'tool' : 'native';
   const { request, jsonTool } = translateRequest(body, { stream: false, model: ctx.model, structuredOutput });
   jsonToolFor.set(ctx, jsonTool);

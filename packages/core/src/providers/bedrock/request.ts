@@ -2,6 +2,7 @@ import { GatewayError } from '../../errors.js';
 import { claudeStopSequences, DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
 import { objectSchema } from '../object-schema.js';
 import { withOverrides } from '../with-overrides.js';
+import { refuseUnsupported, type AnswerParam } from '../unsupported-params.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import type { ConverseMessage, ConverseRequest, ConverseToolChoice, ConverseToolSpec } from './converse-types.js';
@@ -9,9 +10,9 @@ import { hasToolBlocks, toConverseMessages } from './request-messages.js';
 import { cachesPrompts, dropCachePoints } from './prompt-caching.js';
 
 /**
- * OpenAI parameters that are translated below or have no Converse equivalent (dropped, as Portkey does).
- * Every other body field is a model-specific option and goes to `additionalModelRequestFields`
- * (e.g. `top_k` for Claude).
+ * OpenAI parameters that are translated below, refused (`UNSUPPORTED`), or harmless without a Converse
+ * equivalent and dropped. None of them may reach `additionalModelRequestFields`, where every other body
+ * field goes as a model-specific option (e.g. `top_k` for Claude): the model would refuse or misread them.
  */
 const OPENAI_PARAMS = new Set([
   'model', 'messages', 'stream', 'stream_options', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop',
@@ -19,6 +20,9 @@ const OPENAI_PARAMS = new Set([
   'logprobs', 'top_logprobs', 'frequency_penalty', 'presence_penalty', 'logit_bias', 'store', 'service_tier', 'modalities',
   'audio', 'prediction', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier', 'functions', 'function_call',
 ]);
+
+/** Parameters that change the answer and that Converse (and InvokeModel) cannot honour. */
+export const UNSUPPORTED: readonly AnswerParam[] = ['logprobs', 'logit_bias', 'audio', 'web_search_options'];
 
 /** Converse's own top-level fields, passed through when a client sends them. */
 const CONVERSE_FIELDS = ['guardrailConfig', 'performanceConfig', 'requestMetadata', 'promptVariables', 'additionalModelResponseFieldPaths'];
@@ -159,6 +163,7 @@ function applyResponseFormat(body: ChatRequest, out: ConverseRequest): void {
 export function toConverseRequest(input: ChatRequest, ctx: CallContext): ConverseRequest {
   const body = withOverrides(input, ctx.target.overrideParams);
   if (typeof body.n === 'number' && body.n > 1) throw invalid('n: bedrock returns one choice per request', 'n');
+  refuseUnsupported(body, 'bedrock', UNSUPPORTED);
   const out: ConverseRequest = toConverseMessages(body.messages);
   if (!cachesPrompts(ctx.model)) dropCachePoints(out);
   const config = inferenceConfig(body, ctx.model);

@@ -2,6 +2,7 @@ import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest, ToolDefinition } from '../openai-types.js';
 import type { CallContext } from '../types.js';
+import { refuseUnsupported } from '../unsupported-params.js';
 import { toCohereMessages } from './request-messages.js';
 
 const invalid = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
@@ -74,6 +75,9 @@ function put(out: Record<string, unknown>, key: string, value: unknown): void {
 export function toCohereChat(input: ChatRequest, ctx: CallContext): Record<string, unknown> {
   const body = withOverrides(input, ctx.target.overrideParams);
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw invalid('n', 'cohere returns one choice per request; n must be 1');
+  // Cohere's own `logprobs` gives one logprob per token id of a text chunk, with neither the token's
+  // text nor alternatives, so OpenAI's `logprobs.content` cannot be built from it: refused too.
+  refuseUnsupported(body, 'cohere', ['logprobs', 'logit_bias', 'audio', 'web_search_options']);
   const out: Record<string, unknown> = { model: ctx.model, messages: toCohereMessages(body.messages), stream: ctx.stream };
   put(out, 'temperature', body.temperature);
   put(out, 'p', body.top_p);

@@ -3,7 +3,7 @@ import type { ChatRequest } from '../openai-types.js';
 import { toGeminiSchema } from './schema.js';
 
 /**
- * OpenAI sampling parameters, `response_format` and `reasoning_effort` → `generationConfig`.
+ * OpenAI sampling parameters, `logprobs`, `response_format` and `reasoning_effort` → `generationConfig`.
  * Unset and `null` parameters are left out so Gemini's own defaults apply.
  */
 
@@ -58,6 +58,17 @@ function responseFormat(body: ChatRequest, nativeSchema: boolean): Record<string
   throw new GatewayError('invalid_request', `response_format.type "${String((format as { type?: unknown }).type)}" is not supported for Gemini`, { param: 'response_format.type' });
 }
 
+/**
+ * `logprobs` → `responseLogprobs`, `top_logprobs` → `logprobs` (alternatives per step). The answer's
+ * `logprobsResult` is translated back into `choices[].logprobs` (logprobs.ts). `top_logprobs` without
+ * `logprobs: true` asks for nothing, as on OpenAI.
+ */
+function logprobsConfig(body: ChatRequest): Record<string, unknown> {
+  if (body.logprobs !== true) return {};
+  const top = num(body.top_logprobs);
+  return top ? { responseLogprobs: true, logprobs: top } : { responseLogprobs: true };
+}
+
 export function toGenerationConfig(body: ChatRequest, model: string, nativeSchema: boolean): Record<string, unknown> | undefined {
   const config: Record<string, unknown> = {};
   const set = (key: string, value: unknown) => {
@@ -73,6 +84,7 @@ export function toGenerationConfig(body: ChatRequest, model: string, nativeSchem
   set('candidateCount', num(body.n));
   set('presencePenalty', num(body.presence_penalty));
   set('frequencyPenalty', num(body.frequency_penalty));
+  Object.assign(config, logprobsConfig(body));
   Object.assign(config, responseFormat(body, nativeSchema));
   set('thinkingConfig', thinkingConfig(body, model));
   return Object.keys(config).length ? config : undefined;

@@ -1,4 +1,5 @@
 import { withOverrides } from '../with-overrides.js';
+import { refuseUnsupported } from '../unsupported-params.js';
 import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { toContents } from './contents.js';
@@ -12,6 +13,9 @@ export const usesNativeSchema = (ctx: CallContext) => ctx.target.extra.native_js
 /** An OpenAI chat body (with the target's `override_params` applied) → a `generateContent` body. */
 export function toGenerateContent(input: ChatRequest, ctx: CallContext): GenerateContentRequest {
   const body = withOverrides(input, ctx.target.overrideParams);
+  // `logprobs` and `web_search_options` are mapped (generation-config.ts, tools.ts). An audio answer is
+  // refused too: `responseModalities: ["AUDIO"]` is for TTS / Live models, not these chat models.
+  refuseUnsupported(body, ctx.target.provider, ['logit_bias', 'audio']);
   const native = usesNativeSchema(ctx);
   const { contents, systemInstruction } = toContents(body.messages, ctx.model);
   const out: GenerateContentRequest = { contents };

@@ -2,6 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { failedCandidate, toFinishReason } from './finish-reason.js';
+import { toChoiceLogprobs } from './logprobs.js';
 import { callId, readParts } from './parts.js';
 import { extraContent } from './thought-signature.js';
 import { toUsage } from './usage.js';
@@ -64,7 +65,7 @@ export function toChatCompletion(json: unknown, ctx: CallContext): ChatCompletio
         return tool;
       });
     }
-    completion.choices.push({ index, message, finish_reason: toFinishReason(candidate.finishReason, parts.calls.length > 0), logprobs: null });
+    completion.choices.push({ index, message, finish_reason: toFinishReason(candidate.finishReason, parts.calls.length > 0), logprobs: toChoiceLogprobs(candidate.logprobsResult) });
   }
   const usage = toUsage(res.usageMetadata);
   if (usage) completion.usage = usage;

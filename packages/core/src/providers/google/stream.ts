@@ -3,6 +3,7 @@ import type { ChatCompletionChunk, ChunkDelta } from '../openai-types.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamError } from './errors.js';
 import { failedCandidate, toFinishReason } from './finish-reason.js';
+import { toChoiceLogprobs } from './logprobs.js';
 import { callId, readParts } from './parts.js';
 import { answerHead, blockedMessage, type AnswerHead } from './response.js';
 import { extraContent } from './thought-signature.js';
@@ -79,7 +80,8 @@ export function createGeminiStream(ctx: CallContext): StreamTranslator {
         }
         const finish = candidate.finishReason ? toFinishReason(candidate.finishReason, (calls.get(index) ?? 0) > 0) : null;
         if (finish) finished.add(index);
-        if (Object.keys(delta).length || finish) out.push(chunk([{ index, delta, finish_reason: finish, logprobs: null }]));
+        const logprobs = toChoiceLogprobs(candidate.logprobsResult);
+        if (Object.keys(delta).length || finish || logprobs) out.push(chunk([{ index, delta, finish_reason: finish, logprobs }]));
       }
       return out;
     },

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import type { ChatRequest } from '../openai-types.js';
+import type { ChatRequest, ToolDefinition } from '../openai-types.js';
 import { objectSchema } from '../object-schema.js';
 import { hasOpenObject, toGeminiParameters } from './schema.js';
 import type { GenerateContentRequest } from './wire.js';
@@ -10,15 +10,27 @@ const BUILTIN: Record<string, string> = { google_search: 'googleSearch', code_ex
 type ToolFields = Pick<GenerateContentRequest, 'tools' | 'toolConfig'>;
 
 /**
+ * The tools with OpenAI's `web_search_options` as the `google_search` built-in, unless the client
+ * already offers it. Its `search_context_size` and `user_location` have no `googleSearch` field and
+ * only tune the search, so they are left out.
+ */
+function withWebSearch(body: ChatRequest): ToolDefinition[] {
+  const tools = body.tools ?? [];
+  if (body.web_search_options === undefined || body.web_search_options === null) return tools;
+  if (tools.some((t) => (t as { type?: string }).type === 'google_search')) return tools;
+  return [...tools, { type: 'google_search' } as unknown as ToolDefinition];
+}
+
+/**
  * `tools` → `functionDeclarations` (schemas converted to Gemini's subset, or sent verbatim as
  * `parametersJsonSchema` when the target sets `native_json_schema` or the subset cannot declare
- * them — a free-form object inside), `tool_choice` → `toolConfig`.
+ * them — a free-form object inside), `tool_choice` → `toolConfig`, `web_search_options` → `googleSearch`.
  */
 export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
   const out: ToolFields = {};
   const declarations: Array<Record<string, unknown>> = [];
   const builtins: Array<Record<string, unknown>> = [];
-  for (const [i, tool] of (body.tools ?? []).entries()) {
+  for (const [i, tool] of withWebSearch(body).entries()) {
     const type = (tool as { type?: string }).type;
     if (type === 'function') {
       // The chat schema lets `function` be absent; without it there is nothing to declare, and that is the client's error.

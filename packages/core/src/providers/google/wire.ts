@@ -28,7 +28,23 @@ export interface GeminiCandidate {
   finishReason?: string;
   finishMessage?: string;
   index?: number;
+  /** Only with `generationConfig.responseLogprobs`. */
+  logprobsResult?: GeminiLogprobsResult;
   [extra: string]: unknown;
+}
+
+/** One token and its log probability. */
+export interface GeminiLogprobsCandidate {
+  token?: string;
+  tokenId?: number;
+  logProbability?: number;
+}
+
+/** Per decoding step: the token chosen, and the `logprobs` likeliest ones (best first). Both lists are one entry a step. */
+export interface GeminiLogprobsResult {
+  chosenCandidates?: GeminiLogprobsCandidate[];
+  topCandidates?: Array<{ candidates?: GeminiLogprobsCandidate[] }>;
+  logProbabilitySum?: number;
 }
 
 export interface GeminiUsage {
