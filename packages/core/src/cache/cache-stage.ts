@@ -252,7 +252,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       const chunks = outcome.chunks.map((c) => c.chunk);
       if (isCompleteStream(chunks)) entry = { v: 1, createdAt: now(), kind: 'stream', chunks };
     }
-    if (!entry) return void (scratch.stored = 'not_complete');
+    if (!entry) return void (scratch.stored = outcome.recordingTooLarge ? 'too_large' : 'not_complete');
     // Assigned rather than spread in: conditional spreads cost a temporary object each.
     if (state.target) {
       entry.provider = state.target.provider;
@@ -363,7 +363,10 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     }
     state.cache = scratch.status = refresh ? 'REFRESH' : 'MISS';
     // The stream must be kept whole to be stored; the pipeline hands it over only if it ends normally.
-    if (state.stream) state.recordChunks = true;
+    if (state.stream) {
+      state.recordChunks = true;
+      state.recordLimit ??= maxEntryBytes;
+    }
     return undefined;
   }
 }

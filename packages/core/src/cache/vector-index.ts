@@ -207,7 +207,9 @@ class Partition {
   private readonly found: number[] = [];
 
   constructor(readonly dims: number) {
-    this.capacity = 8;
+    // Room for one, doubling as it fills: clients make a partition per system prompt, namespace and
+    // user, and most hold a vector or two, so room for eight each would cost eight times the vectors held.
+    this.capacity = 1;
     this.rows = new Float32Array(this.capacity * dims);
     this.expires = new Float64Array(this.capacity);
     this.seen = new Uint32Array(this.capacity);

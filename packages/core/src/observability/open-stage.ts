@@ -20,7 +20,11 @@ export function openStage(gw: GatewayInternals): PipelineStage {
       const scratch = observabilityScratch(state);
       if (tracing) scratch.parent = parentContextFor(state.request);
       // The answer is needed whole to be logged; the pipeline hands a stream over only if it ends normally.
-      if (gw.options.logBodies && state.stream) state.recordChunks = true;
+      if (gw.options.logBodies && state.stream) {
+        state.recordChunks = true;
+        // The log wants every answer whole, however long.
+        state.recordLimit = Infinity;
+      }
       gw.inflight.enter();
       scratch.done = gw.inflight.leave;
       obs.metrics?.inFlight.inc();

@@ -75,8 +75,9 @@ function isCredentialField(name: string): boolean {
   let known = credentialNames.get(name);
   if (known === undefined) {
     known = CREDENTIAL_FIELD.test(name);
-    // Client metadata and bodies bring any names: remember a bounded number.
-    if (credentialNames.size < 1000) credentialNames.set(name, known);
+    // Client metadata and bodies bring any names: remember a bounded number of short ones (a body's
+    // megabyte-long key would otherwise stay pinned for the life of the process).
+    if (credentialNames.size < 1000 && name.length <= 64) credentialNames.set(name, known);
   }
   return known;
 }

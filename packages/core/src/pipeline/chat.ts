@@ -78,8 +78,24 @@ export function encodedOnRead<T>(chunks: AsyncIterable<ChunkOut>, encode: () => 
   return startedOnRead(encode, () => batchesOf(chunks).return(undefined));
 }
 
+/** A lower bound of a chunk's size as text: its upstream text, else the text its delta carries. */
+function sizeAtLeast(c: ChunkOut): number {
+  if (c.raw !== undefined) return c.raw.length;
+  let n = 0;
+  for (const choice of c.chunk.choices) {
+    const d = choice.delta as { content?: unknown; reasoning_content?: unknown; tool_calls?: Array<{ function?: { arguments?: unknown } }> } | undefined;
+    if (typeof d?.content === 'string') n += d.content.length;
+    if (typeof d?.reasoning_content === 'string') n += d.reasoning_content.length;
+    for (const call of d?.tool_calls ?? []) if (typeof call.function?.arguments === 'string') n += call.function.arguments.length;
+  }
+  return n;
+}
+
 async function* observeBatches(gw: GatewayInternals, state: RequestState, batches: AsyncGenerator<ChunkOut[], void, undefined>): AsyncGenerator<ChunkOut[], void, undefined> {
-  const recorded: ChunkOut[] | undefined = state.recordChunks ? [] : undefined;
+  let recorded: ChunkOut[] | undefined = state.recordChunks ? [] : undefined;
+  const recordLimit = state.recordLimit ?? Infinity;
+  let recordedSize = 0;
+  let recordingTooLarge = false;
   let ended = false;
   try {
     for await (const batch of batches) {
@@ -88,7 +104,14 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
       let out: ChunkOut[] | undefined;
       for (let i = 0; i < batch.length; i++) {
         const chunk = batch[i]!;
-        recorded?.push(chunk);
+        if (recorded) {
+          recordedSize += sizeAtLeast(chunk);
+          if (recordedSize <= recordLimit) recorded.push(chunk);
+          else {
+            recorded = undefined;
+            recordingTooLarge = true;
+          }
+        }
         // A plain delta has no usage, and reading its `chunk` would parse it.
         const usage = chunk.plain ? undefined : chunk.chunk.usage;
         let emit: ChunkOut | undefined = chunk;
@@ -104,7 +127,7 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
       if (relayed.length) yield relayed;
     }
     ended = true;
-    await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}) }, gw.logger);
+    await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}), ...(recordingTooLarge ? { recordingTooLarge } : {}) }, gw.logger);
   } catch (e) {
     const error = toGatewayError(e);
     await runAfter(gw.stages, state, { status: error.status, error, incomplete: true }, gw.logger);

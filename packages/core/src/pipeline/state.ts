@@ -52,6 +52,11 @@ export interface RequestState {
   cost?: number;
   /** Set by stages that need the whole stream once it completed (the cache). */
   recordChunks: boolean;
+  /**
+   * Characters past which the recording is let go (the cache's `maxEntryBytes`: a longer answer is never
+   * stored, and holding it whole would cost memory with every long stream). Unset: no bound (logBodies).
+   */
+  recordLimit?: number;
   /** Headers stages add to the response. */
   headers: Record<string, string>;
   /** Per-stage scratch space, keyed by stage name. */
@@ -66,6 +71,8 @@ export interface Outcome {
   embeddings?: EmbeddingsResponse;
   /** The full stream, when `recordChunks` was set and it ended normally. */
   chunks?: ChunkOut[];
+  /** The recording was let go past `recordLimit`: the answer is too large to keep. */
+  recordingTooLarge?: boolean;
   /** The stream ended early: client gone or upstream broke mid-way. */
   incomplete?: boolean;
 }
