@@ -102,7 +102,8 @@ export interface GatewayOptions {
    * A model with no price in `pricing` or the database: `allow` (default) answers it without
    * `x-llmux-cost`, with `x-llmux-cost-status: unpriced` and a warning log (token budgets count it;
    * where a cost budget applies and no target can price the request, it is refused with 403, since the
-   * budget could not bound it); `reject` refuses it with 403 before any upstream call everywhere.
+   * budget could not bound it); `reject` refuses, with 403 before any upstream call, every request
+   * some target could serve with an unpriced model, budget or not.
    */
   unpricedPolicy?: 'allow' | 'reject';
   /** How budgets and rate limits reserve. */

@@ -62,6 +62,11 @@ end
 return { s, 0, redis.call('ZCARD', KEYS[2]), fmt(ou) }
 `;
 
+const RELEASE = `${PRELUDE}
+if s == 'h' then redis.call('HSET', KEYS[1], 'tu', '0') end
+return 0
+`;
+
 const STATES: Record<string, BreakerState> = { c: 'closed', o: 'open', h: 'half_open' };
 
 function toStatus(reply: unknown): BreakerDecision {
@@ -77,12 +82,17 @@ export function redisBreaker(client: RedisClientType, prefix: string, ready: Pro
   // The limits' loader: a load that failed while Redis was down is retried on the next call, not kept.
   const acquire = luaScript(client, ACQUIRE);
   const record = luaScript(client, RECORD);
+  const release = luaScript(client, RELEASE);
   const keys = (key: string) => [`${prefix}{${key}}`, `${prefix}{${key}}:f`];
   const args = (now: number, p: BreakerPolicy) => [String(Math.floor(now)), String(p.windowMs), String(p.cooldownMs), String(p.threshold)];
   return {
     async breakerAcquire(key, now, policy): Promise<BreakerDecision> {
       await ready;
       return toStatus(await acquire(keys(key), args(now, policy)));
+    },
+    async breakerRelease(key, now, policy): Promise<void> {
+      await ready;
+      await release(keys(key), args(now, policy));
     },
     async breakerRecord(key, ok, now, policy): Promise<BreakerStatus> {
       await ready;

@@ -30,6 +30,8 @@ export interface KeyInput {
   namespace?: string;
   /** A client-sent config: its own provider keys then separate entries too. */
   includeApiKeys: boolean;
+  /** Headers the request itself asked to forward (`x-portkey-forward-headers`): their values reach the upstream too. */
+  forwardHeaders?: string[] | undefined;
 }
 
 interface Route {
@@ -97,7 +99,8 @@ function headerValues(names: string[], headers: KeyInput['headers']): Array<[str
 function routeKey(input: KeyInput): unknown {
   const route = routeOf(input.root);
   const tree = input.includeApiKeys ? route.withKeys : route.withoutKeys;
-  const headers = headerValues(route.headers, input.headers);
+  const names = input.forwardHeaders ? [...new Set([...route.headers, ...input.forwardHeaders])].sort() : route.headers;
+  const headers = headerValues(names, input.headers);
   if (route.fields.length === 0 && headers.length === 0) return tree;
   // Conditions see the model name as the client sent it, before aliases (env-for-request.ts).
   const routeInput = { metadata: input.metadata, identity: input.identity, params: input.body, model: input.body.model };
@@ -111,7 +114,7 @@ function routeKey(input: KeyInput): unknown {
 /** `routeKey` as canonical text: a plain tree's text is kept with the route rather than written per request. */
 function routeText(input: KeyInput): string {
   const route = routeOf(input.root);
-  if (route.fields.length === 0 && route.headers.length === 0) {
+  if (route.fields.length === 0 && route.headers.length === 0 && !input.forwardHeaders) {
     if (input.includeApiKeys) return (route.withKeysText ??= canonicalJson(route.withKeys));
     return (route.withoutKeysText ??= canonicalJson(route.withoutKeys));
   }

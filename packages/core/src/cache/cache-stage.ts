@@ -292,6 +292,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       shared: settings.shared,
       // A gateway key's copy of the server's plan is still the server's: its provider keys stay out of the key.
       includeApiKeys: state.plan.fromClient === true,
+      forwardHeaders: state.overrides?.forwardHeaders,
     };
     const namespace = gatewayHeader(state.request.headers, 'cache-namespace');
     if (namespace) input.namespace = namespace;

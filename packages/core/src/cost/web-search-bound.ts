@@ -24,9 +24,12 @@ function searchesOf(tools: unknown): number {
 /**
  * The most web searches a request may be billed for: Anthropic's server tools (`web_search_…`) in
  * a chat body's `tools` (they pass through to Anthropic as written), or among the Anthropic-only
- * parts a `/v1/messages` body keeps aside for Anthropic targets.
+ * parts a `/v1/messages` body keeps aside for Anthropic targets; and OpenAI's `web_search_options`,
+ * which becomes that same tool (without `max_uses`) for Claude when the client sent none of its own.
  */
 export function maxWebSearches(body: Record<string, unknown>): number {
   const extras = body[EXTRAS_FIELD] as { dropped?: unknown } | undefined;
-  return searchesOf(body.tools) + (extras ? searchesOf(extras.dropped) : 0);
+  const own = searchesOf(body.tools) + (extras ? searchesOf(extras.dropped) : 0);
+  const options = body.web_search_options;
+  return own === 0 && options !== undefined && options !== null ? DEFAULT_WEB_SEARCHES : own;
 }

@@ -53,3 +53,10 @@ export function isDecompressionError(e: unknown, depth = 0): boolean {
   if (typeof code === 'string' && DECOMPRESSION_CODE.test(code)) return true;
   return isDecompressionError((e as { cause?: unknown }).cause, depth + 1);
 }
+
+/**
+ * Bodies already decoded from their Content-Encoding (`bodyFor` in `@llmux/core/node`, or any reader
+ * that registers its own): a raw body whose headers name an encoding and that is not among them
+ * reached `handle()` still compressed.
+ */
+export const decodedBodies = new WeakSet<object>();

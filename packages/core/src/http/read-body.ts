@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { isDecompressionError, payloadTooLarge, undecompressable } from './body-refusal.js';
+import { decodedBodies, isDecompressionError, payloadTooLarge, undecompressable } from './body-refusal.js';
 import { readAllText, utf8 } from './bytes.js';
 import { nestsDeeper } from './json-depth.js';
 import { rememberJsonText } from './json-text.js';
@@ -27,6 +27,14 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
  */
 export async function readJsonBody(body: unknown, limit: number, headers?: Record<string, string | string[] | undefined>): Promise<unknown> {
   if (body === undefined || body === null) throw new GatewayError('invalid_json', 'request body is missing; expected a JSON object', { param: 'body' });
+  if (headers && isRaw(body) && stillEncoded(body, headers)) {
+    const encoding = String(headers['content-encoding']);
+    throw new GatewayError(
+      'unsupported_media_type',
+      `request body has Content-Encoding "${encoding}" and reached the gateway undecoded; pass bodyFor(req) from @llmux/core/node as the body (it inflates gzip, deflate and br under the size limit)`,
+      { param: 'content-encoding' },
+    );
+  }
   if (typeof body === 'string') {
     if (body.length > limit) throw tooLarge(limit);
     return parse(body);
@@ -38,6 +46,14 @@ export async function readJsonBody(body: unknown, limit: number, headers?: Recor
   if (isAsyncIterable(body)) return parse(await readRaw(body, limit));
   if (headers && !sizeKnown(headers)) checkParsedSize(body, limit);
   return body;
+}
+
+const isRaw = (body: unknown) => typeof body === 'string' || body instanceof Uint8Array || isAsyncIterable(body);
+
+function stillEncoded(body: unknown, headers: Record<string, string | string[] | undefined>): boolean {
+  const encoding = headers['content-encoding'];
+  if (encoding === undefined || encoding === '' || String(encoding).trim().toLowerCase() === 'identity') return false;
+  return typeof body !== 'object' || !decodedBodies.has(body as object);
 }
 
 /** Whether the body's size was checked on arrival: a declared length of the bytes as they are (`checkDeclaredBodySize`). */

@@ -54,6 +54,10 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
       // A corrupt gzip/deflate/br body: body-parser passes zlib's error on as a 400 without a type,
       // co-body without even a status (one that set a 5xx on it meant something else).
       if ((status === undefined || (status >= 400 && status < 500)) && isDecompressionError(e)) return undecompressable(e);
+      // co-body's `inflation` refuses an encoding it cannot undo with a 415 and no type.
+      if (status === 415 && /content-encoding/i.test(said)) {
+        return new GatewayError('unsupported_media_type', `request body cannot be read: ${said}`, { param: 'content-encoding' });
+      }
       // co-body (`@koa/bodyparser`, `koa-bodyparser`) rethrows JSON.parse's SyntaxError with a 400 and no type.
       if (status === 400 && isSyntaxError(e)) {
         return new GatewayError('invalid_json', `request body is not valid JSON: ${said}`, { param: 'body' });

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { unsupportedEncoding } from '../http/body-refusal.js';
+import { decodedBodies, unsupportedEncoding } from '../http/body-refusal.js';
 
 /**
  * The request body as the core wants it: whatever a body parser produced when one consumed the
@@ -56,12 +56,15 @@ function decoded(req: IncomingMessage, encoding: string): AsyncIterable<Uint8Arr
   };
   req.on('close', onClose);
   req.on('error', onError);
+  decodedBodies.add(decoder);
   return decoder;
 }
 
 /** A body whose first read fails with the 415: the core answers it as it answers any unreadable body. */
 function refused(encoding: string): AsyncIterable<Uint8Array> {
-  return {
+  const body = {
     [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unsupportedEncoding(encoding)) }),
   };
+  decodedBodies.add(body);
+  return body;
 }

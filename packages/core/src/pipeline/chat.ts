@@ -15,7 +15,6 @@ import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
-import { attemptTimeout } from '../upstream/attempt-overrides.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
@@ -174,7 +173,8 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
       model: modelFor(state, target, inferred),
       stream: state.stream,
       headers: state.request.headers,
-      silenceLimit: state.stream ? (attemptTimeout(target, state.overrides) ?? state.plan.deadline) : undefined,
+      // The target's own: a silence the client's shorter timeout cut would count against the circuit.
+      silenceLimit: state.stream ? (target.requestTimeout ?? state.plan.deadline) : undefined,
       overrides: state.overrides,
     };
     return state.stream

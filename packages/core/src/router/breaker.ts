@@ -11,6 +11,8 @@ export interface Breaker {
   acquire(target: ResolvedTarget): Promise<BreakerDecision>;
   /** Records a failure that counts (see `counts`), or the result of a half-open trial. */
   record(target: ResolvedTarget, ok: boolean): Promise<BreakerStatus | undefined>;
+  /** Gives back a half-open trial whose call never reached the upstream. */
+  release(target: ResolvedTarget): Promise<void>;
   /** Does this failure count against the circuit? */
   counts(e: GatewayError): boolean;
 }
@@ -55,8 +57,17 @@ export function createBreaker(store: Partial<BreakerStore>, config: CircuitBreak
         return undefined;
       }
     },
+    async release(target) {
+      try {
+        await impl.breakerRelease?.(breakerKey(target), now(), policy);
+      } catch {
+        // The lease runs out on its own.
+      }
+    },
     counts(e) {
-      if (!isUpstreamFailure(e) || e.status === 499) return false;
+      // A 408 is a timeout the client's own x-portkey-request-timeout made shorter than the target's:
+      // it says nothing of the upstream, and one client must not open the circuit for every other.
+      if (!isUpstreamFailure(e) || e.status === 499 || e.status === 408) return false;
       return config.on_status_codes ? config.on_status_codes.includes(e.status) : e.status === 429 || e.status >= 500;
     },
   };

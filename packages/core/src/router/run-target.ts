@@ -51,6 +51,8 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     const elapsed = run.now() - started;
     if (run.clientGone()) {
       env.attempts.push(failedAttempt(target, error, elapsed, 'the client closed the request'));
+      // The trial proved nothing either way: the next caller may try at once.
+      if (trial) await env.breaker!.release(target);
       throw error;
     }
     if (run.deadlineHit) {
@@ -64,12 +66,13 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     run.noteFailure(target.path, error);
     if (env.breaker) {
       // A 4xx during the half-open trial still proves the upstream answers; a refusal of the gateway's own
-      // (a translator's 400, a closing gateway) proves nothing, and the trial's lease runs out instead.
+      // (a translator's 400, a closing gateway) or a timeout the client shortened (408) proves nothing,
+      // and the trial goes back for the next caller.
       const counts = env.breaker.counts(error);
-      if (counts || (trial && isUpstreamFailure(error))) {
+      if (counts || (trial && isUpstreamFailure(error) && error.status !== 408)) {
         const state = await env.breaker.record(target, !counts);
         if (state?.state === 'open') throw error;
-      }
+      } else if (trial) await env.breaker.release(target);
       trial = false;
     }
     if (!isRetryable(target, error, retries)) throw error;

@@ -40,4 +40,10 @@ export interface BreakerStore {
    * in `half_open`, success closes it and failure re-opens it for another cooldown.
    */
   breakerRecord(key: string, ok: boolean, now: number, policy: BreakerPolicy): Promise<BreakerStatus>;
+  /**
+   * Gives back a half-open trial whose call never reached the upstream (the gateway refused it, the
+   * client left): the next caller may try at once. Optional for stores written before it; without
+   * it the lease runs out after `cooldownMs`.
+   */
+  breakerRelease?(key: string, now: number, policy: BreakerPolicy): Promise<void>;
 }

@@ -5,12 +5,15 @@ import type { GatewayRequest } from '../types.js';
 
 /**
  * Headers never forwarded from a client to an upstream, whoever asks: `host` would pick another
- * virtual host behind the provider's address (with the server's key), and the hop-by-hop ones
- * describe the client's connection, not the upstream's. The config schema refuses them in
+ * virtual host behind the provider's address (with the server's key), the hop-by-hop ones describe
+ * the client's connection, not the upstream's, and `accept-encoding` would get an answer the gateway
+ * cannot read. The config schema refuses them in
  * `forward_headers` too.
  */
 export const NOT_FORWARDABLE = new Set([
   'host',
+  // The gateway reads the upstream's answer itself and asks for no encoding it does not decode.
+  'accept-encoding',
   'connection',
   'content-length',
   'transfer-encoding',

@@ -126,7 +126,11 @@ class AttemptControl {
   failure(e: unknown, provider: string, ctx: CallContext): GatewayError {
     if (this.deps?.cutting && !(isGatewayError(e) && e.code === 'gateway_closing')) return closingError('the upstream call was cut');
     if (this.timedOut) {
-      return new GatewayError('upstream_timeout', `${provider} did not answer within ${attemptTimeout(ctx.target, ctx.overrides)} ms`, { provider, source: 'provider' });
+      const ms = attemptTimeout(ctx.target, ctx.overrides);
+      // Shortened by the client's own x-portkey-request-timeout: Portkey's 408, which neither opens the
+      // circuit for other clients nor is retried on the default statuses.
+      const status = ms !== ctx.target.requestTimeout ? 408 : undefined;
+      return new GatewayError('upstream_timeout', `${provider} did not answer within ${ms} ms`, { provider, source: 'provider', ...(status ? { status } : {}) });
     }
     if (this.silent) {
       return new GatewayError('upstream_timeout', `${provider} sent nothing for ${this.silenceLimit} ms in the middle of the stream; the stream was cut`, {

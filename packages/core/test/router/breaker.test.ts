@@ -20,6 +20,18 @@ for (const [name, make] of stores) {
   describe(`BreakerStore (${name})`, () => {
     const key = () => `k:${crypto.randomUUID()}`;
 
+    it('a released half-open trial goes to the next caller at once; unreleased, it waits out its lease', async () => {
+      const s = make();
+      const k = key();
+      const t = 2_000_000;
+      for (let i = 0; i < 3; i++) await s.breakerRecord(k, false, t, policy);
+      expect(await s.breakerAcquire(k, t + 5_000, policy)).toMatchObject({ state: 'half_open', allowed: true });
+      expect(await s.breakerAcquire(k, t + 5_001, policy)).toMatchObject({ state: 'half_open', allowed: false });
+      await s.breakerRelease!(k, t + 5_002, policy);
+      expect(await s.breakerAcquire(k, t + 5_003, policy)).toMatchObject({ state: 'half_open', allowed: true });
+      expect(await s.breakerAcquire(k, t + 5_004, policy)).toMatchObject({ state: 'half_open', allowed: false });
+    });
+
     it('opens after threshold failures within the window, and only those', async () => {
       const s = make();
       const k = key();

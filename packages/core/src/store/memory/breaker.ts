@@ -73,6 +73,12 @@ export function memoryBreaker(): BreakerStore & { readonly size: number } {
       return out;
     },
 
+    async breakerRelease(key, now, policy): Promise<void> {
+      const c = get(key, now, policy);
+      if (c.state === 'half_open') c.trialUntil = 0;
+      tidy(key, c);
+    },
+
     async breakerRecord(key, ok, now, policy): Promise<BreakerStatus> {
       const c = get(key, now, policy);
       if (ok) {
