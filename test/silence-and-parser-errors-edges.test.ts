@@ -306,7 +306,7 @@ describe.each([
 });
 
 describe('silence limit: what a cut stream leaves behind', () => {
-  it('a cut stream is recorded as stream_cut (status 504, upstream_timeout, no usage: the budget keeps the reservation)', async () => {
+  it('a cut stream is recorded as stream_cut (status 502 as docs/observability.md says, the cause upstream_timeout, no usage: the budget keeps the reservation)', async () => {
     const app = await start({ request_timeout: 300, budget: { max_cost_per_day: 5 }, targets: [{ provider: 'openai', api_key: 'sk-up', custom_host: `${up.url}/v1` }] });
     up.enqueue(CHAT, { chunks: openaiEvents, stallAfter: 4 });
     const client = new OpenAI({ baseURL: `${app.gatewayURL}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -316,7 +316,7 @@ describe('silence limit: what a cut stream leaves behind', () => {
     })().catch((e) => e);
     expect(String(error)).toMatch(/sent nothing for 300 ms/);
     expect(await until(() => records.length === 1)).toBe(true);
-    expect(records[0]).toMatchObject({ outcome: 'stream_cut', status: 504, cost_status: 'no_usage', error: { code: 'upstream_timeout' } });
+    expect(records[0]).toMatchObject({ outcome: 'stream_cut', status: 502, cost_status: 'no_usage', error: { code: 'upstream_timeout' } });
     expect(await until(() => up.aborted === 1)).toBe(true);
   });
 

@@ -22,6 +22,11 @@ export function gatewayHeader(headers: Headers, name: string): string | undefine
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Which of `x-llmux-<name>` / `x-portkey-<name>` the client sent (the one `gatewayHeader` read), for errors naming it. */
+export function sentName(req: { headers: Headers }, name: string): string {
+  return req.headers[`x-llmux-${name}`] !== undefined ? `x-llmux-${name}` : `x-portkey-${name}`;
+}
+
 export function header(headers: Headers, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;

@@ -68,7 +68,8 @@ export class GatewayMetrics {
     const model = g.value('model', r.model ?? r.requested_model);
     const route = g.value('route', r.route);
     this.requests.inc({ route, provider, model, status: g.value('status', r.status), outcome: r.outcome });
-    if (r.error) this.errors.inc({ route, provider, code: g.value('code', r.error.code), source: r.error.source ?? 'gateway' });
+    // A client that left is no error of the gateway or the provider (stream_interruptions_total counts it).
+    if (r.error && r.outcome !== 'client_closed') this.errors.inc({ route, provider, code: g.value('code', r.error.code), source: r.error.source ?? 'gateway' });
     // A cached answer used no tokens (budgets count it as 0 too); its record keeps the usage it replays.
     if (r.usage && r.cache.status !== 'HIT' && r.cache.status !== 'SEMANTIC_HIT') {
       this.tokens.inc({ provider, model, type: 'input' }, r.usage.input_tokens);

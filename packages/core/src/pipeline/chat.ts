@@ -129,7 +129,9 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
     await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}), ...(recordingTooLarge ? { recordingTooLarge } : {}) }, gw.logger);
   } catch (e) {
     const error = toGatewayError(e);
-    await runAfter(gw.stages, state, { status: error.status, error, incomplete: true }, gw.logger);
+    // The client already has a 200 and its content: what the record and metrics say of a stream the
+    // upstream broke is 502 (docs/observability.md), whatever broke it; the error keeps the cause.
+    await runAfter(gw.stages, state, { status: error.status === 499 ? 499 : 502, error, incomplete: true }, gw.logger);
     throw error;
   } finally {
     if (!ended) await runAfter(gw.stages, state, { status: 499, incomplete: true }, gw.logger);

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { gatewayHeader } from '../http/headers.js';
+import { gatewayHeader, sentName } from '../http/headers.js';
 import { attemptOverrides } from '../upstream/attempt-overrides.js';
 import type { RouteName } from '../http/routes.js';
 import type { GatewayContext, GatewayRequest } from '../types.js';
@@ -9,14 +9,15 @@ import type { RequestState } from './state.js';
 function readMetadata(req: GatewayRequest): Record<string, unknown> {
   const raw = gatewayHeader(req.headers, 'metadata');
   if (raw === undefined) return {};
+  const name = sentName(req, 'metadata');
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new GatewayError('invalid_request', 'x-llmux-metadata / x-portkey-metadata must be a JSON object', { param: 'x-llmux-metadata' });
+    throw new GatewayError('invalid_request', `${name} must be a JSON object`, { param: name });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new GatewayError('invalid_request', 'x-llmux-metadata / x-portkey-metadata must be a JSON object', { param: 'x-llmux-metadata' });
+    throw new GatewayError('invalid_request', `${name} must be a JSON object`, { param: name });
   }
   return parsed as Record<string, unknown>;
 }

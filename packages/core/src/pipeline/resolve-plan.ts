@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { compileConfig, resolveTarget, type CompileEnv } from '../config/compile.js';
 import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
-import { gatewayHeader, header } from '../http/headers.js';
+import { gatewayHeader, header, sentName } from '../http/headers.js';
 import { inferProvider } from '../router/infer-provider.js';
 import { isAllowedHost, markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import type { GatewayRequest } from '../types.js';
@@ -65,18 +65,14 @@ export class PlanResolver {
     const hostHeader = gatewayHeader(req.headers, 'custom-host');
     if (gatewayHeader(req.headers, 'virtual-key') !== undefined) {
       // Ignoring it would answer from the server's target on the server's key, not the one the client named.
-      throw new GatewayError('invalid_request', "x-portkey-virtual-key names a key stored in Portkey's hosted product, which llmux cannot resolve; configure the target on the server, or send x-portkey-provider with Authorization where the server accepts request configs", {
-        param: 'x-portkey-virtual-key',
+      const name = sentName(req, 'virtual-key');
+      throw new GatewayError('invalid_request', `${name} names a key stored in Portkey's hosted product, which llmux cannot resolve; configure the target on the server, or send x-portkey-provider with Authorization where the server accepts request configs`, {
+        param: name,
       });
     }
     if (configHeader === undefined && providerHeader === undefined && hostHeader === undefined) return this.serverPlan;
     if (!this.options.allowRequestConfig) {
-      const name =
-        configHeader !== undefined
-          ? 'x-llmux-config / x-portkey-config'
-          : providerHeader !== undefined
-            ? 'x-llmux-provider / x-portkey-provider'
-            : 'x-llmux-custom-host / x-portkey-custom-host';
+      const name = sentName(req, configHeader !== undefined ? 'config' : providerHeader !== undefined ? 'provider' : 'custom-host');
       throw new GatewayError('request_config_not_allowed', `this gateway does not accept ${name} headers from clients`, { param: name });
     }
     const auth = providerHeader === undefined ? undefined : header(req.headers, 'authorization')?.replace(/^Bearer\s+/i, '');

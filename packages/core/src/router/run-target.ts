@@ -1,6 +1,7 @@
 import { toGatewayError, type AttemptSummary, type GatewayError } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { Routed } from './execute.js';
+import { neverSent } from '../upstream/call.js';
 import { isRetryable, isUpstreamFailure, retryDelay } from './retry-policy.js';
 import { DeadlineReached, Skipped, type Run } from './run.js';
 
@@ -62,7 +63,8 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
       if (env.breaker) await env.breaker.record(target, false);
       throw new DeadlineReached();
     }
-    env.attempts.push(failedAttempt(target, error, elapsed));
+    // A request the translator refused never went out: no attempt to record, count or trace.
+    if (!neverSent(error)) env.attempts.push(failedAttempt(target, error, elapsed));
     run.noteFailure(target.path, error);
     if (env.breaker) {
       // A 4xx during the half-open trial still proves the upstream answers; a refusal of the gateway's own

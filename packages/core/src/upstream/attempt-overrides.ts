@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { gatewayHeader } from '../http/headers.js';
+import { gatewayHeader, sentName } from '../http/headers.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { GatewayRequest } from '../types.js';
 
@@ -49,12 +49,13 @@ export function attemptOverrides(req: GatewayRequest, allowRequestConfig: boolea
   if (timeout !== undefined) {
     const ms = Number(timeout.trim());
     if (!/^\d+$/.test(timeout.trim()) || !Number.isSafeInteger(ms) || ms < 1) {
-      throw new GatewayError('invalid_request', 'x-portkey-request-timeout must be a whole number of milliseconds above 0', { param: 'x-portkey-request-timeout' });
+      const param = sentName(req, 'request-timeout');
+      throw new GatewayError('invalid_request', `${param} must be a whole number of milliseconds above 0`, { param });
     }
     out.requestTimeout = ms;
   }
   if (forward !== undefined) {
-    const param = 'x-portkey-forward-headers';
+    const param = sentName(req, 'forward-headers');
     if (!allowRequestConfig) throw new GatewayError('request_config_not_allowed', `this gateway does not accept ${param} from clients`, { param });
     const names = forward.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
     for (const name of names) {

@@ -250,10 +250,27 @@ function unreadable(provider: Provider, ctx: CallContext, what: string, cause?: 
   });
 }
 
+/**
+ * Failures of building the upstream request (a translator refusing a parameter the provider cannot
+ * honour): no call went out, so they are no upstream attempt for the records, metrics and traces.
+ */
+const unsent = new WeakSet<object>();
+
+export const neverSent = (e: unknown): boolean => typeof e === 'object' && e !== null && unsent.has(e);
+
+async function built<T>(make: () => T | Promise<T>): Promise<T> {
+  try {
+    return await make();
+  } catch (e) {
+    if (typeof e === 'object' && e !== null) unsent.add(e);
+    throw e;
+  }
+}
+
 export async function callChat(deps: CallDeps, provider: Provider, body: ChatRequest, ctx: CallContext, parent: AbortSource): Promise<ChatCompletion> {
   const control = new AttemptControl(parent, attemptTimeout(ctx.target, ctx.overrides), deps);
   try {
-    const req = await provider.chat.request(body, ctx);
+    const req = await built(() => provider.chat.request(body, ctx));
     const res = await open(deps, provider, req, control, ctx);
     const { json, text } = await readJson(res, provider).catch((e) => {
       throw control.failure(e, provider.id, ctx);
@@ -311,7 +328,7 @@ export async function callEmbeddings(
   }
   const control = new AttemptControl(parent, attemptTimeout(ctx.target, ctx.overrides), deps);
   try {
-    const req = await provider.embeddings.request(body, ctx);
+    const req = await built(() => provider.embeddings!.request(body, ctx));
     const one = async (r: UpstreamRequest, signal?: AbortSource) =>
       (await readJson(await open(deps, provider, r, control, ctx, signal), provider).catch((e) => {
         throw control.failure(e, provider.id, ctx);
@@ -444,7 +461,7 @@ export async function callChatStream(
   const control = new AttemptControl(parent, attemptTimeout(ctx.target, ctx.overrides), deps, ctx.silenceLimit);
   let req: UpstreamRequest;
   try {
-    req = await provider.chat.request(body, ctx);
+    req = await built(() => provider.chat.request(body, ctx));
   } catch (e) {
     // Building the request is the gateway's own work: its failure is no network error (as non-stream).
     control.finish();
