@@ -26,7 +26,7 @@ export function payloadTooLarge(message: string): GatewayError {
 /** A 415 for a `Content-Encoding` the gateway cannot undo; the body is left unread. */
 export function unsupportedEncoding(encoding: string): GatewayError {
   return new GatewayError('unsupported_media_type', `request body has Content-Encoding "${encoding}", which cannot be decoded; send it as gzip, deflate, br or identity`, {
-    param: 'body',
+    param: 'content-encoding',
     headers: { connection: CLOSE },
   });
 }

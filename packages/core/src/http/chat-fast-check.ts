@@ -64,6 +64,9 @@ export function chatCertainlyValid(body: Record<string, unknown>): boolean {
   }
   if (!optionalFinite(body.temperature) || !optionalFinite(body.top_p)) return false;
   if (!optionalPositiveInt(body.max_tokens) || !optionalPositiveInt(body.max_completion_tokens) || !optionalPositiveInt(body.n)) return false;
+  if (body.logprobs !== undefined && body.logprobs !== null && typeof body.logprobs !== 'boolean') return false;
+  const top = body.top_logprobs;
+  if (top !== undefined && top !== null && !(typeof top === 'number' && Number.isInteger(top) && top >= 0 && top <= 20)) return false;
   if (stop !== undefined && stop !== null && typeof stop !== 'string') {
     if (!Array.isArray(stop)) return false;
     for (const s of stop) if (typeof s !== 'string') return false;

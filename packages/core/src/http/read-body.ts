@@ -50,10 +50,27 @@ export async function readJsonBody(body: unknown, limit: number, headers?: Recor
 
 const isRaw = (body: unknown) => typeof body === 'string' || body instanceof Uint8Array || isAsyncIterable(body);
 
+/**
+ * A body whose headers name an encoding and that nothing decoded: an unread stream `bodyFor` did not
+ * inflate, or text or bytes that do not start as JSON does. A host parser (`express.raw()`,
+ * `express.text()`) inflates as it reads and leaves the header behind, so its output starts with `{`.
+ */
 function stillEncoded(body: unknown, headers: Record<string, string | string[] | undefined>): boolean {
   const encoding = headers['content-encoding'];
   if (encoding === undefined || encoding === '' || String(encoding).trim().toLowerCase() === 'identity') return false;
-  return typeof body !== 'object' || !decodedBodies.has(body as object);
+  if (typeof body === 'string') return !startsAsJson((i) => body.charCodeAt(i), body.length);
+  if (body instanceof Uint8Array) return !startsAsJson((i) => body[i]!, body.length);
+  return !decodedBodies.has(body as object);
+}
+
+/** Whether the first character past whitespace opens a JSON object or array. */
+function startsAsJson(at: (i: number) => number, length: number): boolean {
+  for (let i = 0; i < length; i++) {
+    const c = at(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0xfeff) continue;
+    return c === 0x7b || c === 0x5b;
+  }
+  return true;
 }
 
 /** Whether the body's size was checked on arrival: a declared length of the bytes as they are (`checkDeclaredBodySize`). */

@@ -37,6 +37,9 @@ export const chatSchema = z.looseObject({
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
   n: z.number().int().positive().nullable().optional(),
+  // OpenAI's own bounds: translators map them (Gemini's `logprobs` takes the same 0–20), never guess.
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
   stop: z.union([z.string(), z.array(z.string()), z.null()]).optional(),
   tools: z
     .array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string().min(1) }).optional() }))

@@ -3,6 +3,7 @@ import type { GatewayError } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { BreakerDecision, BreakerPolicy, BreakerStatus, BreakerStore } from '../store/breaker-store.js';
 import { memoryBreaker } from '../store/memory/breaker.js';
+import { shortenedByClient } from '../upstream/attempt-overrides.js';
 import { isUpstreamFailure } from './retry-policy.js';
 import { fnv1a } from '../fnv1a.js';
 
@@ -65,9 +66,7 @@ export function createBreaker(store: Partial<BreakerStore>, config: CircuitBreak
       }
     },
     counts(e) {
-      // A 408 is a timeout the client's own x-portkey-request-timeout made shorter than the target's:
-      // it says nothing of the upstream, and one client must not open the circuit for every other.
-      if (!isUpstreamFailure(e) || e.status === 499 || e.status === 408) return false;
+      if (!isUpstreamFailure(e) || e.status === 499 || shortenedByClient(e)) return false;
       return config.on_status_codes ? config.on_status_codes.includes(e.status) : e.status === 429 || e.status >= 500;
     },
   };

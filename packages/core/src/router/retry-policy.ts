@@ -17,10 +17,11 @@ export const isUpstreamFailure = (e: GatewayError) =>
 
 /**
  * Whether a failure is one of `codes`. A timeout is a 504 here, and also Portkey's 408: its docs key
- * fallbacks and retries for timed-out requests on `[408]`, and configs written for it must work.
+ * fallbacks and retries for timed-out requests on `[408]`, and configs written for it must work. A
+ * timeout the client's own header shortened answers 408 and still matches a config keyed on 504.
  */
 export function failedWithOneOf(codes: readonly number[], e: GatewayError): boolean {
-  return codes.includes(e.status) || (e.code === 'upstream_timeout' && codes.includes(408));
+  return codes.includes(e.status) || (e.code === 'upstream_timeout' && (codes.includes(408) || codes.includes(504)));
 }
 
 export function isRetryable(target: ResolvedTarget, e: GatewayError, retriesDone: number): boolean {

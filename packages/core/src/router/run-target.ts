@@ -1,6 +1,7 @@
 import { toGatewayError, type AttemptSummary, type GatewayError } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { Routed } from './execute.js';
+import { shortenedByClient } from '../upstream/attempt-overrides.js';
 import { neverSent } from '../upstream/call.js';
 import { isRetryable, isUpstreamFailure, retryDelay } from './retry-policy.js';
 import { DeadlineReached, Skipped, type Run } from './run.js';
@@ -71,7 +72,7 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
       // (a translator's 400, a closing gateway) or a timeout the client shortened (408) proves nothing,
       // and the trial goes back for the next caller.
       const counts = env.breaker.counts(error);
-      if (counts || (trial && isUpstreamFailure(error) && error.status !== 408)) {
+      if (counts || (trial && isUpstreamFailure(error) && !shortenedByClient(error))) {
         const state = await env.breaker.record(target, !counts);
         if (state?.state === 'open') throw error;
       } else if (trial) await env.breaker.release(target);

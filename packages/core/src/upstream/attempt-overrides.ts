@@ -73,3 +73,14 @@ export function attemptTimeout(target: ResolvedTarget, o: AttemptOverrides | und
   const asked = o?.requestTimeout;
   return asked === undefined ? own : own === undefined ? asked : Math.min(own, asked);
 }
+
+/**
+ * Timeouts the request's own `x-portkey-request-timeout` made shorter than the target's: they say
+ * nothing of the upstream, so they never count against the circuit (one client's 1 ms timeouts
+ * would open it for every other), whatever status lists the breaker counts.
+ */
+const shortened = new WeakSet<object>();
+
+export const markShortenedByClient = (e: object): void => void shortened.add(e);
+
+export const shortenedByClient = (e: unknown): boolean => typeof e === 'object' && e !== null && shortened.has(e);

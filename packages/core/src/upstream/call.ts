@@ -12,7 +12,7 @@ import { secretsOf } from './call-secrets.js';
 import { rememberJsonText, takeLeftAsParsed } from '../http/json-text.js';
 import { AbortLink, asAbortSignal, type AbortSource } from './abort-link.js';
 import { clearDeadline, setDeadline, type Deadline } from '../timing/deadlines.js';
-import { attemptTimeout } from './attempt-overrides.js';
+import { attemptTimeout, markShortenedByClient } from './attempt-overrides.js';
 
 type ProviderText = { -readonly [K in 'message' | 'param' | 'providerCode' | 'type']: GatewayError[K] };
 
@@ -129,8 +129,10 @@ class AttemptControl {
       const ms = attemptTimeout(ctx.target, ctx.overrides);
       // Shortened by the client's own x-portkey-request-timeout: Portkey's 408, which neither opens the
       // circuit for other clients nor is retried on the default statuses.
-      const status = ms !== ctx.target.requestTimeout ? 408 : undefined;
-      return new GatewayError('upstream_timeout', `${provider} did not answer within ${ms} ms`, { provider, source: 'provider', ...(status ? { status } : {}) });
+      const byClient = ms !== ctx.target.requestTimeout;
+      const error = new GatewayError('upstream_timeout', `${provider} did not answer within ${ms} ms`, { provider, source: 'provider', ...(byClient ? { status: 408 } : {}) });
+      if (byClient) markShortenedByClient(error);
+      return error;
     }
     if (this.silent) {
       return new GatewayError('upstream_timeout', `${provider} sent nothing for ${this.silenceLimit} ms in the middle of the stream; the stream was cut`, {

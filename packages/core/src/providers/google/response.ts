@@ -2,6 +2,7 @@ import { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { failedCandidate, toFinishReason } from './finish-reason.js';
+import { toAnnotations } from './grounding.js';
 import { toChoiceLogprobs } from './logprobs.js';
 import { callId, readParts } from './parts.js';
 import { extraContent } from './thought-signature.js';
@@ -58,6 +59,8 @@ export function toChatCompletion(json: unknown, ctx: CallContext): ChatCompletio
     if (!parts.hasText && !parts.calls.length && candidate.finishReason && candidate.finishReason !== 'STOP') message.content = null;
     if (parts.reasoning) message.reasoning_content = parts.reasoning;
     if (parts.signature) message.extra_content = extraContent(parts.signature);
+    const annotations = toAnnotations(candidate.groundingMetadata, typeof message.content === 'string' ? message.content : '');
+    if (annotations) message.annotations = annotations;
     if (parts.calls.length) {
       message.tool_calls = parts.calls.map((call, n): ToolCall => {
         const tool: ToolCall = { id: call.id ?? callId(head.responseId, index, n), type: 'function', function: { name: call.name, arguments: JSON.stringify(call.args) } };

@@ -21,6 +21,28 @@ function withWebSearch(body: ChatRequest): ToolDefinition[] {
   return [...tools, { type: 'google_search' } as unknown as ToolDefinition];
 }
 
+const isRecord = (schema: unknown): boolean => {
+  const extra = (schema as { additionalProperties?: unknown } | null)?.additionalProperties;
+  return extra === true || (typeof extra === 'object' && extra !== null);
+};
+
+/**
+ * Google's JSON Schema takes no keywords beside a `$ref` but `$`-ones; Pydantic and Zod write
+ * `{ "$ref": …, "description": … }`. Such a node becomes `{ "allOf": [{ "$ref": … }], "description": … }`,
+ * which says the same.
+ */
+function refsAlone(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(refsAlone);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = refsAlone(v);
+  if (typeof out.$ref === 'string' && Object.keys(out).some((k) => !k.startsWith('$'))) {
+    const { $ref, ...rest } = out;
+    return { allOf: [{ $ref }], ...rest };
+  }
+  return out;
+}
+
 /**
  * `tools` → `functionDeclarations` (schemas converted to Gemini's subset, or sent verbatim as
  * `parametersJsonSchema` when the target sets `native_json_schema` or the subset cannot declare
@@ -43,8 +65,9 @@ export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
       if (fn.parameters !== undefined) {
         const params = nativeSchema ? undefined : toGeminiParameters(fn.parameters, `tools[${i}].function.parameters`);
         if (nativeSchema) decl.parametersJsonSchema = fn.parameters;
-        // Root typed as in `parameters` (see toGeminiParameters): Vertex insists on an object root.
-        else if (params && hasOpenObject(params)) decl.parametersJsonSchema = objectSchema(fn.parameters);
+        // Root typed as in `parameters` (see toGeminiParameters): Vertex insists on an object root. A root
+        // that is itself a record (`additionalProperties` only) has no `parameters` form at all.
+        else if ((params && hasOpenObject(params)) || (!params && isRecord(fn.parameters))) decl.parametersJsonSchema = refsAlone(objectSchema(fn.parameters));
         else if (params) decl.parameters = params;
       }
       declarations.push(decl);
