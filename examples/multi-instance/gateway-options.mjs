@@ -9,6 +9,9 @@ export function gatewayOptions(env = process.env) {
   return {
     store: createRedisStore({ url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.LLMUX_PREFIX ?? 'llmux-example:' }),
     pricing: { 'mock-1': { input: 50, output: 200 } },
+    // Budgets reserve a request's worst case up front: without max_tokens that is 4096 output tokens
+    // ($0.82 here), over the whole $0.05 day. The mock answers in a few dozen tokens.
+    limitOptions: { defaultMaxTokens: 100 },
     adminKey: env.LLMUX_ADMIN_KEY ?? 'example-admin-key',
     config: {
       targets: [{ provider: 'mock', override_params: { model: 'mock-1' } }],
