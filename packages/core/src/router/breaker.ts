@@ -14,8 +14,13 @@ export interface Breaker {
   record(target: ResolvedTarget, ok: boolean): Promise<BreakerStatus | undefined>;
   /** Gives back a half-open trial whose call never reached the upstream. */
   release(target: ResolvedTarget): Promise<void>;
-  /** Does this failure count against the circuit? */
-  counts(e: GatewayError): boolean;
+  /**
+   * What a failed call says of the upstream: `failed` counts against the circuit; `answered` is a
+   * refusal the upstream itself sent (a 4xx), which proves it is back; `unknown` never reached it or
+   * was cut on the client's side (a translator's refusal, a closing gateway, a client that left, a
+   * timeout the client shortened).
+   */
+  verdict(e: GatewayError): 'failed' | 'answered' | 'unknown';
 }
 
 
@@ -65,9 +70,10 @@ export function createBreaker(store: Partial<BreakerStore>, config: CircuitBreak
         // The lease runs out on its own.
       }
     },
-    counts(e) {
-      if (!isUpstreamFailure(e) || e.status === 499 || shortenedByClient(e)) return false;
-      return config.on_status_codes ? config.on_status_codes.includes(e.status) : e.status === 429 || e.status >= 500;
+    verdict(e) {
+      if (!isUpstreamFailure(e) || e.status === 499 || shortenedByClient(e)) return 'unknown';
+      const counts = config.on_status_codes ? config.on_status_codes.includes(e.status) : e.status === 429 || e.status >= 500;
+      return counts ? 'failed' : 'answered';
     },
   };
 }

@@ -1,9 +1,8 @@
 import { toGatewayError, type AttemptSummary, type GatewayError } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { Routed } from './execute.js';
-import { shortenedByClient } from '../upstream/attempt-overrides.js';
 import { neverSent } from '../upstream/call.js';
-import { isRetryable, isUpstreamFailure, retryDelay } from './retry-policy.js';
+import { isRetryable, retryDelay } from './retry-policy.js';
 import { DeadlineReached, Skipped, type Run } from './run.js';
 
 /** Attempt records must not grow without bound if a config retries a lot. */
@@ -68,12 +67,11 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     if (!neverSent(error)) env.attempts.push(failedAttempt(target, error, elapsed));
     run.noteFailure(target.path, error);
     if (env.breaker) {
-      // A 4xx during the half-open trial still proves the upstream answers; a refusal of the gateway's own
-      // (a translator's 400, a closing gateway) or a timeout the client shortened (408) proves nothing,
-      // and the trial goes back for the next caller.
-      const counts = env.breaker.counts(error);
-      if (counts || (trial && isUpstreamFailure(error) && !shortenedByClient(error))) {
-        const state = await env.breaker.record(target, !counts);
+      // A 4xx during the half-open trial still proves the upstream answers; a failure that never reached
+      // it proves nothing, and the trial goes back for the next caller.
+      const verdict = env.breaker.verdict(error);
+      if (verdict === 'failed' || (trial && verdict === 'answered')) {
+        const state = await env.breaker.record(target, verdict === 'answered');
         if (state?.state === 'open') throw error;
       } else if (trial) await env.breaker.release(target);
       trial = false;
