@@ -129,3 +129,7 @@ export function toGatewayError(e: unknown): GatewayError {
   if (isGatewayError(e)) return e;
   return new GatewayError('internal_error', 'The gateway failed to handle this request.', { cause: e });
 }
+
+/** The client left before its answer was done: a 499, neither the gateway's failure nor the provider's. */
+export const clientClosed = (provider?: string): GatewayError =>
+  new GatewayError('stream_interrupted', 'the client closed the request', provider === undefined ? { status: 499 } : { provider, status: 499 });

@@ -1,5 +1,5 @@
 import { candidatesFor } from '../cost/model-names.js';
-import { GatewayError } from '../errors.js';
+import { clientClosed, GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { Outcome, PipelineStage, RequestState } from '../pipeline/state.js';
 import type { SettleAmounts } from '../store/limit-store.js';
@@ -69,7 +69,7 @@ export function limitsStage(gw: GatewayInternals): PipelineStage {
     // A client that left while `identify` or the body upload ran is not counted against its limits:
     // the request would end with a 499 before any upstream call, and the window would still hold it.
     const signal = state.request.signal;
-    if (signal?.aborted) throw new GatewayError('stream_interrupted', 'the client closed the request', { status: 499 });
+    if (signal?.aborted) throw clientClosed();
     let result;
     try {
       result = await gw.store.admit(claims.request);

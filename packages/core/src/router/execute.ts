@@ -1,6 +1,6 @@
 import { failedWithOneOf } from './retry-policy.js';
 import type { PlanNode, StrategyNode } from '../config/plan.js';
-import { GatewayError, isGatewayError, toGatewayError, type AttemptSummary } from '../errors.js';
+import { clientClosed, GatewayError, isGatewayError, toGatewayError, type AttemptSummary } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { Breaker } from './breaker.js';
 import { chooseConditional } from './conditional.js';
@@ -122,7 +122,7 @@ function conclude<T>(run: Run<T>, e: unknown): GatewayError {
   const { env } = run;
   const attempts = [...env.attempts];
   if (run.clientGone()) {
-    return isGatewayError(e) && e.status === 499 ? e : new GatewayError('stream_interrupted', 'the client closed the request', { status: 499 });
+    return isGatewayError(e) && e.status === 499 ? e : clientClosed();
   }
   // The gateway closed past its deadline: that, not the failure it was waiting to retry, ended it.
   if (run.cutError) return withAttempts(run.cutError, attempts);

@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors.js';
+import { clientClosed, GatewayError } from '../errors.js';
 import type { Attempt, RouteEnv } from './execute.js';
 import type { Failure } from './final-error.js';
 import type { BackoffSettings } from './retry-policy.js';
@@ -104,7 +104,7 @@ export class RunState<T> implements RunSettings {
 
   /** Throws when nothing more may be tried. */
   checkLive(): void {
-    if (this.clientGone()) throw this.env.signal.reason ?? new GatewayError('stream_interrupted', 'the client closed the request', { status: 499 });
+    if (this.clientGone()) throw this.env.signal.reason ?? clientClosed();
     if (this.cutError) throw this.cutError;
     if (this.deadlineHit) throw new DeadlineReached();
   }

@@ -1,4 +1,4 @@
-import { GatewayError, isGatewayError } from '../errors.js';
+import { clientClosed, GatewayError, isGatewayError } from '../errors.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, UpstreamEvent, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 import { createDecoder } from '../stream/decode.js';
@@ -145,7 +145,7 @@ class AttemptControl {
     if (this.parent.aborted) {
       // The request's own signal also carries the router's deadline (see router/run.ts).
       const reason: unknown = this.parent.reason;
-      return isGatewayError(reason) ? reason : new GatewayError('stream_interrupted', 'the client closed the request', { provider, status: 499 });
+      return isGatewayError(reason) ? reason : clientClosed(provider);
     }
     const message = redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(ctx));
     return new GatewayError('network_error', `${provider} could not be reached: ${message}`, { provider, source: 'provider' });
