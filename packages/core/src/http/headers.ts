@@ -27,6 +27,12 @@ export function sentName(req: { headers: Headers }, name: string): string {
   return req.headers[`x-llmux-${name}`] !== undefined ? `x-llmux-${name}` : `x-portkey-${name}`;
 }
 
+/** The body's Content-Encoding, trimmed and lower-cased; undefined for none (absent, empty or `identity`). */
+export function contentEncoding(headers: Headers): string | undefined {
+  const raw = header(headers, 'content-encoding')?.trim().toLowerCase();
+  return raw === undefined || raw === '' || raw === 'identity' ? undefined : raw;
+}
+
 export function header(headers: Headers, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;

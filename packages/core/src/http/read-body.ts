@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { decodedBodies, isDecompressionError, payloadTooLarge, undecompressable } from './body-refusal.js';
 import { readAllText, utf8 } from './bytes.js';
+import { contentEncoding } from './headers.js';
 import { nestsDeeper } from './json-depth.js';
 import { rememberJsonText } from './json-text.js';
 
@@ -28,7 +29,7 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
 export async function readJsonBody(body: unknown, limit: number, headers?: Record<string, string | string[] | undefined>): Promise<unknown> {
   if (body === undefined || body === null) throw new GatewayError('invalid_json', 'request body is missing; expected a JSON object', { param: 'body' });
   if (headers && isRaw(body) && stillEncoded(body, headers)) {
-    const encoding = String(headers['content-encoding']);
+    const encoding = contentEncoding(headers);
     throw new GatewayError(
       'unsupported_media_type',
       `request body has Content-Encoding "${encoding}" and reached the gateway undecoded; pass bodyFor(req) from @llmux/core/node as the body (it inflates gzip, deflate and br under the size limit)`,
@@ -56,8 +57,7 @@ const isRaw = (body: unknown) => typeof body === 'string' || body instanceof Uin
  * `express.text()`) inflates as it reads and leaves the header behind, so its output starts with `{`.
  */
 function stillEncoded(body: unknown, headers: Record<string, string | string[] | undefined>): boolean {
-  const encoding = headers['content-encoding'];
-  if (encoding === undefined || encoding === '' || String(encoding).trim().toLowerCase() === 'identity') return false;
+  if (contentEncoding(headers) === undefined) return false;
   if (typeof body === 'string') return !startsAsJson((i) => body.charCodeAt(i), body.length);
   if (body instanceof Uint8Array) return !startsAsJson((i) => body[i]!, body.length);
   return !decodedBodies.has(body as object);
@@ -75,7 +75,7 @@ function startsAsJson(at: (i: number) => number, length: number): boolean {
 
 /** Whether the body's size was checked on arrival: a declared length of the bytes as they are (`checkDeclaredBodySize`). */
 const sizeKnown = (headers: Record<string, string | string[] | undefined>) =>
-  headers['content-length'] !== undefined && (headers['content-encoding'] === undefined || headers['content-encoding'] === 'identity');
+  headers['content-length'] !== undefined && contentEncoding(headers) === undefined;
 
 /**
  * A body a host parser already read, sent chunked or compressed: nothing checked its size on arrival,

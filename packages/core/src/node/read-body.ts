@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { decodedBodies, unsupportedEncoding } from '../http/body-refusal.js';
+import { contentEncoding } from '../http/headers.js';
 
 /**
  * The request body as the core wants it: whatever a body parser produced when one consumed the
@@ -12,8 +13,8 @@ import { decodedBodies, unsupportedEncoding } from '../http/body-refusal.js';
 export function bodyFor(req: IncomingMessage, parsed: unknown): unknown {
   const consumed = req.readableEnded || (req as { _body?: boolean })._body === true;
   if (consumed) return parsed;
-  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
-  return encoding === undefined || encoding === '' || encoding === 'identity' ? req : decoded(req, encoding);
+  const encoding = contentEncoding(req.headers);
+  return encoding === undefined ? req : decoded(req, encoding);
 }
 
 const decoders: Record<string, () => Transform> = {

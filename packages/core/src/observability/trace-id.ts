@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { gatewayHeader } from '../http/headers.js';
+import { gatewayHeader, sentName } from '../http/headers.js';
 import type { GatewayRequest } from '../types.js';
 
 /**
@@ -20,7 +20,7 @@ export function traceIdFor(req: GatewayRequest): string {
 export function checkTraceId(req: GatewayRequest): void {
   const sent = gatewayHeader(req.headers, 'trace-id');
   if (sent !== undefined && sent !== '' && !TRACE_ID.test(sent)) {
-    const name = req.headers['x-llmux-trace-id'] !== undefined ? 'x-llmux-trace-id' : 'x-portkey-trace-id';
+    const name = sentName(req, 'trace-id');
     throw new GatewayError('invalid_request', `${name} must be 1 to 128 printable ASCII characters, not starting or ending with a space`, { param: name });
   }
 }

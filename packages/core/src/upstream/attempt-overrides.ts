@@ -7,8 +7,7 @@ import type { GatewayRequest } from '../types.js';
  * Headers never forwarded from a client to an upstream, whoever asks: `host` would pick another
  * virtual host behind the provider's address (with the server's key), the hop-by-hop ones describe
  * the client's connection, not the upstream's, and `accept-encoding` would get an answer the gateway
- * cannot read. The config schema refuses them in
- * `forward_headers` too.
+ * cannot read. The config schema refuses them in `forward_headers` too.
  */
 export const NOT_FORWARDABLE = new Set([
   'host',
@@ -47,8 +46,9 @@ export function attemptOverrides(req: GatewayRequest, allowRequestConfig: boolea
   if (timeout === undefined && forward === undefined) return undefined;
   const out: AttemptOverrides = {};
   if (timeout !== undefined) {
-    const ms = Number(timeout.trim());
-    if (!/^\d+$/.test(timeout.trim()) || !Number.isSafeInteger(ms) || ms < 1) {
+    const text = timeout.trim();
+    const ms = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(ms) || ms < 1) {
       const param = sentName(req, 'request-timeout');
       throw new GatewayError('invalid_request', `${param} must be a whole number of milliseconds above 0`, { param });
     }
