@@ -14,16 +14,13 @@ export interface UrlCitation {
   url_citation: { url: string; title: string; start_index: number; end_index: number };
 }
 
-const utf8 = new TextEncoder();
-
-/** The character index at a UTF-8 byte offset of `text`. */
+/** The character index at a UTF-8 byte offset of `text` (a code point takes 1–4 bytes by its size). */
 function charIndex(text: string, bytes: number): number {
-  if (bytes <= 0) return 0;
   let seen = 0;
   let i = 0;
   while (i < text.length && seen < bytes) {
     const code = text.codePointAt(i)!;
-    seen += utf8.encode(String.fromCodePoint(code)).length;
+    seen += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
     i += code > 0xffff ? 2 : 1;
   }
   return i;
