@@ -1,19 +1,13 @@
-import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { PipelineStage, RequestState } from '../pipeline/state.js';
 import { candidatesFor } from './model-names.js';
-import { computeCost, costScratch, costStatusHeaders, priceBookOf } from './request-cost.js';
+import { computeCost, costScratch, costStatusHeaders, priceBookOf, unpricedRefusal } from './request-cost.js';
 
 /** Refuses, before any call, a request that some target could serve with a model that has no price. */
 function assertPriced(gw: GatewayInternals, state: RequestState): void {
   const book = priceBookOf(gw);
   for (const c of candidatesFor(gw, state)) {
-    if (book.find(c.provider, c.models)) continue;
-    throw new GatewayError(
-      'forbidden',
-      `no price is known for model "${c.models[0]}" on provider "${c.provider}" and unpricedPolicy is "reject"; add it to the pricing option`,
-      { param: 'model' },
-    );
+    if (!book.find(c.provider, c.models)) throw unpricedRefusal(c, 'unpricedPolicy is "reject"');
   }
 }
 

@@ -1,6 +1,7 @@
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { RequestState } from '../pipeline/state.js';
-import { servedModels } from './model-names.js';
+import { GatewayError } from '../errors.js';
+import { servedModels, type Candidate } from './model-names.js';
 import { PriceBook } from './price-book.js';
 import { priceTokens } from './price-sheet.js';
 import { tokenCounts } from './token-counts.js';
@@ -17,6 +18,13 @@ export interface CostScratch {
 }
 
 const books = new WeakMap<GatewayInternals, PriceBook>();
+
+/** The 403 for a request a target would serve with a model that has no price; `why` says what needs one. */
+export function unpricedRefusal(c: Candidate, why: string): GatewayError {
+  return new GatewayError('forbidden', `${why}, and no price is known for model "${c.models[0]}" on provider "${c.provider}"; the server can add it to the pricing option`, {
+    param: 'model',
+  });
+}
 
 /** The gateway's price book (its `pricing` option over the database), built once. */
 export function priceBookOf(gw: GatewayInternals): PriceBook {

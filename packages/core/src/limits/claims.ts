@@ -1,7 +1,6 @@
 import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
-import { GatewayError } from '../errors.js';
 import { candidatesFor } from '../cost/model-names.js';
-import { priceBookOf } from '../cost/request-cost.js';
+import { priceBookOf, unpricedRefusal } from '../cost/request-cost.js';
 import { worstCasePrice } from '../cost/price-sheet.js';
 import { maxWebSearches } from '../cost/web-search-bound.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
@@ -67,8 +66,7 @@ export const counterKey = (scopeKeyPart: string, metric: string, period: Period,
 export const windowKey = (scopeKeyPart: string, metric: string, windowMs: number) => `r:${scopeKeyPart}:${metric}:${windowMs}`;
 
 /**
- * The worst-case cost of the request over every target that may serve it, in USD (0 for unpriced
- * models): its tokens at the dearest rates, plus the fees that are not per token (a per-request fee,
+ * The worst-case cost of the request over the targets that may serve it and have a price, in USD: its tokens at the dearest rates, plus the fees that are not per token (a per-request fee,
  * the web searches its search tools allow).
  */
 function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: number, outputTokens: number): number {
@@ -87,14 +85,7 @@ function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: nu
   // model the database does not know, an Azure deployment like `model-router`): refused instead. A
   // tree where some target prices it reserves that price (the client's model name also reaches
   // targets of other providers, which could never serve it and have no price for it).
-  const unpriced = candidates[0];
-  if (!priced && unpriced) {
-    throw new GatewayError(
-      'forbidden',
-      `a cost budget applies, and no price is known for model "${unpriced.models[0]}" on provider "${unpriced.provider}"; the server can add it to the pricing option`,
-      { param: 'model' },
-    );
-  }
+  if (!priced && candidates[0]) throw unpricedRefusal(candidates[0], 'a cost budget applies');
   return worst;
 }
 
