@@ -36,7 +36,7 @@ elseif s == 'h' then
     allowed = 0
   end
 end
-return { s, allowed, redis.call('ZCARD', KEYS[2]), fmt(ou) }
+return { s, allowed, redis.call('ZCARD', KEYS[2]), fmt(ou), fmt(tu) }
 `;
 
 const RECORD = `${PRELUDE}
@@ -63,17 +63,18 @@ return { s, 0, redis.call('ZCARD', KEYS[2]), fmt(ou) }
 `;
 
 const RELEASE = `${PRELUDE}
-if s == 'h' then redis.call('HSET', KEYS[1], 'tu', '0') end
+if s == 'h' and (ARGV[5] == '' or tu == tonumber(ARGV[5])) then redis.call('HSET', KEYS[1], 'tu', '0') end
 return 0
 `;
 
 const STATES: Record<string, BreakerState> = { c: 'closed', o: 'open', h: 'half_open' };
 
 function toStatus(reply: unknown): BreakerDecision {
-  const [s, allowed, failures, openUntil] = reply as [string, number, number, string];
+  const [s, allowed, failures, openUntil, trialUntil] = reply as [string, number, number, string, string | undefined];
   const state = STATES[s] ?? 'closed';
   const out: BreakerDecision = { state, allowed: allowed === 1, failures: Number(failures) };
   if (state !== 'closed') out.openUntil = Number(openUntil);
+  if (out.allowed && state === 'half_open' && trialUntil !== undefined) out.trialUntil = Number(trialUntil);
   return out;
 }
 
@@ -90,9 +91,9 @@ export function redisBreaker(client: RedisClientType, prefix: string, ready: Pro
       await ready;
       return toStatus(await acquire(keys(key), args(now, policy)));
     },
-    async breakerRelease(key, now, policy): Promise<void> {
+    async breakerRelease(key, now, policy, lease): Promise<void> {
       await ready;
-      await release(keys(key), args(now, policy));
+      await release(keys(key), [...args(now, policy), lease === undefined ? '' : String(Math.floor(lease))]);
     },
     async breakerRecord(key, ok, now, policy): Promise<BreakerStatus> {
       await ready;

@@ -12,8 +12,8 @@ export interface Breaker {
   acquire(target: ResolvedTarget): Promise<BreakerDecision>;
   /** Records a failure that counts (see `counts`), or the result of a half-open trial. */
   record(target: ResolvedTarget, ok: boolean): Promise<BreakerStatus | undefined>;
-  /** Gives back a half-open trial whose call never reached the upstream. */
-  release(target: ResolvedTarget): Promise<void>;
+  /** Gives back a half-open trial whose call never reached the upstream (`lease`: its `trialUntil`). */
+  release(target: ResolvedTarget, lease?: number): Promise<void>;
   /**
    * What a failed call says of the upstream: `failed` counts against the circuit; `answered` is a
    * refusal the upstream itself sent (a 4xx), which proves it is back; `unknown` never reached it or
@@ -63,9 +63,9 @@ export function createBreaker(store: Partial<BreakerStore>, config: CircuitBreak
         return undefined;
       }
     },
-    async release(target) {
+    async release(target, lease) {
       try {
-        await impl.breakerRelease?.(breakerKey(target), now(), policy);
+        await impl.breakerRelease?.(breakerKey(target), now(), policy, lease);
       } catch {
         // The lease runs out on its own.
       }

@@ -28,6 +28,7 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
   const { env } = run;
   run.checkLive();
   let trial = false;
+  let lease: number | undefined;
   if (env.breaker) {
     const decision = await env.breaker.acquire(target);
     if (!decision.allowed) {
@@ -36,6 +37,7 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
       throw new Skipped(target.path);
     }
     trial = decision.state === 'half_open';
+    lease = decision.trialUntil;
   }
   env.last = target;
   for (let retries = 0; ; retries++) {
@@ -53,7 +55,7 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     if (run.clientGone()) {
       env.attempts.push(failedAttempt(target, error, elapsed, 'the client closed the request'));
       // The trial proved nothing either way: the next caller may try at once.
-      if (trial) await env.breaker!.release(target);
+      if (trial) await env.breaker!.release(target, lease);
       throw error;
     }
     if (run.deadlineHit) {
@@ -73,7 +75,7 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
       if (verdict === 'failed' || (trial && verdict === 'answered')) {
         const state = await env.breaker.record(target, verdict === 'answered');
         if (state?.state === 'open') throw error;
-      } else if (trial) await env.breaker.release(target);
+      } else if (trial) await env.breaker.release(target, lease);
       trial = false;
     }
     if (!isRetryable(target, error, retries)) throw error;

@@ -27,6 +27,11 @@ export interface BreakerStatus {
 export interface BreakerDecision extends BreakerStatus {
   /** The caller may call the target now. In `half_open`, true for the one caller that holds the trial. */
   allowed: boolean;
+  /**
+   * For the caller granted a half-open trial: when its lease ends (epoch ms). It names the lease, so
+   * `breakerRelease` gives back this trial only, never a later caller's that took over an expired one.
+   */
+  trialUntil?: number;
 }
 
 export interface BreakerStore {
@@ -43,7 +48,8 @@ export interface BreakerStore {
   /**
    * Gives back a half-open trial whose call never reached the upstream (the gateway refused it, the
    * client left): the next caller may try at once. Optional for stores written before it; without
-   * it the lease runs out after `cooldownMs`.
+   * it the lease runs out after `cooldownMs`. With `lease` (the `trialUntil` the trial was granted),
+   * a trial that has meanwhile passed to another caller is left alone.
    */
-  breakerRelease?(key: string, now: number, policy: BreakerPolicy): Promise<void>;
+  breakerRelease?(key: string, now: number, policy: BreakerPolicy, lease?: number): Promise<void>;
 }

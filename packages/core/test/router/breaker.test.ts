@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '@llmux/redis';
 import { createBreaker } from '../../src/router/breaker.js';
 import { route } from '../../src/router/execute.js';
+import { GatewayError } from '../../src/errors.js';
 import type { BreakerPolicy, BreakerStore } from '../../src/store/breaker-store.js';
 import { memoryBreaker } from '../../src/store/memory/breaker.js';
 import { envOf, rootOf, scripted } from './helpers.js';
@@ -30,6 +31,25 @@ for (const [name, make] of stores) {
       await s.breakerRelease!(k, t + 5_002, policy);
       expect(await s.breakerAcquire(k, t + 5_003, policy)).toMatchObject({ state: 'half_open', allowed: true });
       expect(await s.breakerAcquire(k, t + 5_004, policy)).toMatchObject({ state: 'half_open', allowed: false });
+    });
+
+    it("a trial that outlived its lease gives back only its own lease, never the next caller's", async () => {
+      const s = make();
+      const k = key();
+      const t = 3_000_000;
+      for (let i = 0; i < 3; i++) await s.breakerRecord(k, false, t, policy);
+      const first = await s.breakerAcquire(k, t + 5_000, policy);
+      expect(first).toMatchObject({ state: 'half_open', allowed: true, trialUntil: t + 10_000 });
+      // The first trial runs past its lease; a second caller takes the trial over.
+      const second = await s.breakerAcquire(k, t + 10_001, policy);
+      expect(second).toMatchObject({ state: 'half_open', allowed: true, trialUntil: t + 15_001 });
+      // The first caller's call never reached the upstream: giving back its old lease frees nothing.
+      await s.breakerRelease!(k, t + 10_002, policy, first.trialUntil);
+      expect(await s.breakerAcquire(k, t + 10_003, policy)).toMatchObject({ state: 'half_open', allowed: false });
+      expect((await s.breakerAcquire(k, t + 10_003, policy)).trialUntil).toBeUndefined();
+      // The holder's own lease does.
+      await s.breakerRelease!(k, t + 10_004, policy, second.trialUntil);
+      expect(await s.breakerAcquire(k, t + 10_005, policy)).toMatchObject({ state: 'half_open', allowed: true });
     });
 
     it('opens after threshold failures within the window, and only those', async () => {
@@ -115,6 +135,28 @@ describe('circuit breaker in the router', () => {
     expect((await route(root, env(), recovered.attempt)).target.name).toBe('a');
     expect((await route(root, env(), recovered.attempt)).target.name).toBe('a');
     expect(recovered.calls).toEqual(['a', 'a']);
+  });
+
+  it('gives back a trial that never went out with the lease it was granted', async () => {
+    const inner = memoryBreaker();
+    const releases: Array<number | undefined> = [];
+    const spy: BreakerStore = {
+      breakerAcquire: (...a) => inner.breakerAcquire(...a),
+      breakerRecord: (...a) => inner.breakerRecord(...a),
+      breakerRelease: (k, n, p, lease) => (releases.push(lease), inner.breakerRelease!(k, n, p, lease)),
+    };
+    const { clock, root, env } = setup(spy);
+    const failing = scripted({ a: [503] });
+    for (let i = 0; i < 2; i++) await route(root, env(), failing.attempt);
+    clock.now += 30_000;
+    // The translator refuses the trial's request: it never reached the upstream.
+    const refused = (target: { name?: string; path: string }) =>
+      (target.name ?? target.path) === 'a' ? Promise.reject(new GatewayError('invalid_request', 'the provider cannot take this', { status: 400 })) : Promise.resolve('answer from b');
+    await route(root, env(), refused as never).catch(() => undefined);
+    expect(releases).toEqual([clock.now + 30_000]);
+    // Given back: the next caller gets the trial at once.
+    const next = scripted({ a: ['ok'] });
+    expect((await route(root, env(), next.attempt)).target.name).toBe('a');
   });
 
   it('a failed trial re-opens the circuit', async () => {

@@ -68,14 +68,15 @@ export function memoryBreaker(): BreakerStore & { readonly size: number } {
         if (now >= c.trialUntil) c.trialUntil = now + policy.cooldownMs;
         else allowed = false;
       }
-      const out = { ...status(c), allowed };
+      const out: BreakerDecision = { ...status(c), allowed };
+      if (allowed && c.state === 'half_open') out.trialUntil = c.trialUntil;
       tidy(key, c);
       return out;
     },
 
-    async breakerRelease(key, now, policy): Promise<void> {
+    async breakerRelease(key, now, policy, lease): Promise<void> {
       const c = get(key, now, policy);
-      if (c.state === 'half_open') c.trialUntil = 0;
+      if (c.state === 'half_open' && (lease === undefined || c.trialUntil === lease)) c.trialUntil = 0;
       tidy(key, c);
     },
 
