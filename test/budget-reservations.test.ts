@@ -98,6 +98,46 @@ describe('budgets reserve the worst case the upstream is actually allowed to pro
       apps.splice(apps.indexOf(app), 1);
     }
   });
+
+  // Sonar Deep Research searches on its own, dozens of times per report, at $5 per 1000 searches
+  // (genai-prices: `web_searches_kcount`), with no search tool in the request. Before, the reservation
+  // held only its tokens ($0.0008 here), so concurrent reports spent far past a cost budget.
+  it('reserves the searches Perplexity Sonar Deep Research makes unasked; Sonar, priced per request, reserves none', async () => {
+    const report = { ...completion(3), model: 'sonar-deep-research', usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10, num_search_queries: 19 } };
+    up.route('*', { json: report, delayMs: 300 });
+    const app = await start({
+      config: { targets: [{ provider: 'perplexity', api_key: 'pplx-up', custom_host: up.url }], budget: { max_cost_per_day: 5 } },
+      pricing: undefined,
+    });
+    const pending = post(app, { model: 'sonar-deep-research', max_tokens: 100, messages: [{ role: 'user', content: 'research this' }] });
+    let reserved = 0;
+    for (let i = 0; i < 50 && reserved === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      reserved = (await budgetRows(app))[0]?.reserved ?? 0;
+    }
+    // 30 searches × $0.005, plus 100 output tokens at $8/MTok and the prompt.
+    expect(reserved).toBeGreaterThanOrEqual(0.15);
+    expect(reserved).toBeLessThan(0.152);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    // Settled at what it really cost: 19 searches and its tokens.
+    const [row] = await budgetRows(app);
+    expect(row!.reserved).toBe(0);
+    expect(row!.spent).toBeCloseTo(19 * 0.005 + (7 * 2 + 3 * 8) / 1e6, 9);
+
+    // Sonar has no per-search price (a $12 per 1000 requests fee instead): its reservation is that fee and its tokens.
+    up.route('*', { json: { ...report, model: 'sonar', usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } }, delayMs: 300 });
+    const sonar = post(app, { model: 'sonar', max_tokens: 100, messages: [{ role: 'user', content: 'look this up' }] });
+    let sonarReserved = 0;
+    for (let i = 0; i < 50 && sonarReserved === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      sonarReserved = (await budgetRows(app))[0]?.reserved ?? 0;
+    }
+    expect(sonarReserved).toBeGreaterThan(0.012);
+    expect(sonarReserved).toBeLessThan(0.0125);
+    expect((await sonar).status).toBe(200);
+  });
+
 });
 
 describe('calendar windows across a daylight-saving change', () => {

@@ -7,6 +7,24 @@ import { EXTRAS_FIELD } from '../ingress/anthropic-messages/to-chat-request.js';
  */
 export const DEFAULT_WEB_SEARCHES = 10;
 
+/**
+ * Searches reserved for a provider that searches on its own, unasked: Perplexity's Sonar Deep Research
+ * runs dozens per report, billed per search (`num_search_queries`). A guess like `defaultMaxTokens`:
+ * a report may search more and exceed its reservation.
+ */
+export const SELF_DIRECTED_SEARCHES = 30;
+
+/** Providers whose models search the web on every request, with no tool in the request asking them to. */
+const SEARCHES_UNASKED = new Set(['perplexity']);
+
+/**
+ * The searches to reserve on one candidate: what the request's own search tools allow, or, on a
+ * provider that searches unasked, at least `SELF_DIRECTED_SEARCHES` (only a price sheet that charges
+ * per search makes them cost anything: Sonar and Sonar Pro charge per request instead).
+ */
+export const searchesOn = (provider: string, requested: number): number =>
+  SEARCHES_UNASKED.has(provider) ? Math.max(requested, SELF_DIRECTED_SEARCHES) : requested;
+
 /** Anthropic's web search tool types (`web_search_20250305`, …); not its result blocks (`web_search_tool_result`). */
 const WEB_SEARCH_TOOL = /^web_search_\d+$/;
 

@@ -2,7 +2,7 @@ import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
 import { candidatesFor } from '../cost/model-names.js';
 import { priceBookOf, unpricedRefusal } from '../cost/request-cost.js';
 import { worstCasePrice } from '../cost/price-sheet.js';
-import { maxWebSearches } from '../cost/web-search-bound.js';
+import { maxWebSearches, searchesOn } from '../cost/web-search-bound.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { RequestState } from '../pipeline/state.js';
 import type { AdmitRequest, CounterClaim, WindowClaim } from '../store/limit-store.js';
@@ -79,7 +79,7 @@ function worstCaseUsd(gw: GatewayInternals, state: RequestState, inputTokens: nu
     const sheet = book.find(c.provider, c.models);
     if (!sheet) continue;
     priced = true;
-    worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens, searches));
+    worst = Math.max(worst, worstCasePrice(sheet, inputTokens, outputTokens, searchesOn(c.provider, searches)));
   }
   // Reserved at $0, a model no target can price would slip past every cost budget (a client naming a
   // model the database does not know, an Azure deployment like `model-router`): refused instead. A
