@@ -233,6 +233,39 @@ describe('web_search_options', () => {
     const annotations = (res.choices[0]!.message as { annotations?: Array<{ type: string; url_citation: { url: string } }> }).annotations ?? [];
     expect(annotations.map((a) => [a.type, a.url_citation.url])).toEqual([['url_citation', 'https://vertexaisearch.cloud.google.com/grounding-api-redirect/abc']]);
   });
+
+  // In a stream Gemini sends groundingMetadata with the candidate's last part; its segments are UTF-8
+  // byte offsets into the whole answer, not into that event's text.
+  it('stream: grounding sources come once, with the finish, as delta.annotations in character offsets of the whole answer', async () => {
+    const first = 'Spaña ganó ';
+    const last = 'la Euro 2024 🏆.';
+    const whole = first + last;
+    const bytes = (t: string) => Buffer.byteLength(t);
+    const metadata = {
+      groundingChunks: [{ web: { uri: 'https://example.test/uefa', title: 'uefa.com' } }, { web: { uri: 'https://example.test/bbc', title: 'bbc.com' } }],
+      groundingSupports: [{ segment: { startIndex: bytes(first), endIndex: bytes(whole) }, groundingChunkIndices: [0] }],
+    };
+    const events = () =>
+      sse([
+        { candidates: [{ index: 0, content: { role: 'model', parts: [{ text: first }] } }], modelVersion: MODEL },
+        { candidates: [{ index: 0, content: { role: 'model', parts: [{ text: last }] }, finishReason: 'STOP', groundingMetadata: metadata }], usageMetadata: usage },
+      ]);
+    const expected = [
+      { type: 'url_citation', url_citation: { url: 'https://example.test/uefa', title: 'uefa.com', start_index: first.length, end_index: whole.length } },
+      { type: 'url_citation', url_citation: { url: 'https://example.test/bbc', title: 'bbc.com', start_index: 0, end_index: 0 } },
+    ];
+    upstream.enqueue(sgen, { chunks: events() }, { chunks: events() });
+
+    const stream = clients.google!.chat.completions.stream({ model: MODEL, messages: user, web_search_options: {}, stream: true });
+    const done = await stream.finalChatCompletion();
+    expect(done.choices[0]!.message.content).toBe(whole);
+    expect((done.choices[0]!.message as { annotations?: unknown }).annotations).toEqual(expected);
+
+    const raw = await clients.google!.chat.completions.create({ model: MODEL, messages: user, web_search_options: {}, stream: true });
+    const seen: unknown[] = [];
+    for await (const chunk of raw) for (const c of chunk.choices) if ((c.delta as { annotations?: unknown }).annotations) seen.push([c.finish_reason, (c.delta as { annotations?: unknown }).annotations]);
+    expect(seen).toEqual([['stop', expected]]);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import type { ChatCompletionChunk, ChunkDelta } from '../openai-types.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamError } from './errors.js';
 import { failedCandidate, toFinishReason } from './finish-reason.js';
+import { toAnnotations } from './grounding.js';
 import { toChoiceLogprobs } from './logprobs.js';
 import { callId, readParts } from './parts.js';
 import { answerHead, blockedMessage, type AnswerHead } from './response.js';
@@ -25,6 +26,13 @@ export function createGeminiStream(ctx: CallContext): StreamTranslator {
   const finished = new Set<number>();
   /** Candidates that sent any text, reasoning or tool call. */
   const produced = new Set<number>();
+  /**
+   * Per candidate, its text so far: grounding segments are UTF-8 byte offsets into the whole answer,
+   * and arrive with (or after) its last part.
+   */
+  const texts = new Map<number, string>();
+  /** Per candidate, the latest grounding not yet sent as annotations. */
+  const grounding = new Map<number, unknown>();
 
   const chunk = (choices: ChatCompletionChunk['choices']): ChunkOut => ({
     chunk: { id: head!.id, object: 'chat.completion.chunk', created: head!.created, model: head!.model, choices },
@@ -61,7 +69,10 @@ export function createGeminiStream(ctx: CallContext): StreamTranslator {
           delta.role = 'assistant';
         }
         if (parts.reasoning) delta.reasoning_content = parts.reasoning;
-        if (parts.text) delta.content = parts.text;
+        if (parts.text) {
+          delta.content = parts.text;
+          texts.set(index, (texts.get(index) ?? '') + parts.text);
+        }
         if (parts.signature) delta.extra_content = extraContent(parts.signature);
         if (parts.calls.length) {
           let n = calls.get(index) ?? 0;
@@ -79,6 +90,14 @@ export function createGeminiStream(ctx: CallContext): StreamTranslator {
           if (failed) throw failed;
         }
         const finish = candidate.finishReason ? toFinishReason(candidate.finishReason, (calls.get(index) ?? 0) > 0) : null;
+        if (candidate.groundingMetadata) grounding.set(index, candidate.groundingMetadata);
+        // Sent once, with the finish (or after it, when the grounding comes late), so clients that
+        // gather a stream's annotations (the SDK's stream helpers, the cache's assembler) get each once.
+        if ((finish || finished.has(index)) && grounding.has(index)) {
+          const annotations = toAnnotations(grounding.get(index), texts.get(index) ?? '');
+          grounding.delete(index);
+          if (annotations) delta.annotations = annotations;
+        }
         if (finish) finished.add(index);
         const logprobs = toChoiceLogprobs(candidate.logprobsResult);
         if (Object.keys(delta).length || finish || logprobs) out.push(chunk([{ index, delta, finish_reason: finish, logprobs }]));
