@@ -45,7 +45,7 @@ function addBlocks(acc: ChoiceSoFar, blocks: unknown): void {
 
 /**
  * Builds the non-stream answer a stream adds up to (for cache replay and the Anthropic ingress):
- * content, reasoning and its signed blocks, refusal, annotations, tool calls and logprobs, so an
+ * content, reasoning and its signed blocks, refusal, annotations and citations, tool calls and logprobs, so an
  * answer stored from a stream serves a non-stream request whole.
  */
 export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
@@ -69,6 +69,8 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
       }
       if (typeof d.refusal === 'string') m.refusal = ((m.refusal as string | undefined) ?? '') + d.refusal;
       if (Array.isArray(d.annotations)) m.annotations = [...((m.annotations as unknown[] | undefined) ?? []), ...d.annotations];
+      // Cohere's citations, streamed one per `citation-start`, as its non-stream answers carry them.
+      if (Array.isArray(d.citations)) m.citations = [...((m.citations as unknown[] | undefined) ?? []), ...d.citations];
       addBlocks(acc, d.thinking_blocks);
       for (const t of d.tool_calls ?? []) {
         const call = (acc.tools[t.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });

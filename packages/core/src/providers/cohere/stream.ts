@@ -16,6 +16,10 @@ export function createCohereStream(ctx: CallContext): StreamTranslator {
   const created = Math.floor(Date.now() / 1000);
   let id = '';
   let finished = false;
+  /** Any text, reasoning or tool call went out (the stream can no longer fall over to another target). */
+  let answered = false;
+  /** A failed generation's error, held back while the usage that came with it goes out. */
+  let pending: GatewayError | undefined;
   let reasoningFrom: 'thinking' | 'plan' | undefined;
   const tools = new Map<number, { index: number; hasArgs: boolean }>();
 
@@ -25,6 +29,7 @@ export function createCohereStream(ctx: CallContext): StreamTranslator {
 
   const reasoning = (text: string, from: 'thinking' | 'plan'): ChunkOut[] => {
     if (!text) return [];
+    answered = true;
     const sep = reasoningFrom && reasoningFrom !== from ? PLAN_SEPARATOR : '';
     reasoningFrom = from;
     return [out({ reasoning_content: sep + text })];
@@ -33,12 +38,16 @@ export function createCohereStream(ctx: CallContext): StreamTranslator {
   const content = (ev: CohereStreamEvent): ChunkOut[] => {
     const c = ev.delta?.message?.content;
     if (!c) return [];
-    if (c.text) return [out({ content: c.text })];
+    if (c.text) {
+      answered = true;
+      return [out({ content: c.text })];
+    }
     return c.thinking ? reasoning(c.thinking, 'thinking') : [];
   };
 
   const toolStart = (ev: CohereStreamEvent): ChunkOut[] => {
     const call = ev.delta?.message?.tool_calls;
+    answered = true;
     const index = tools.size;
     const args = call?.function?.arguments ?? '';
     tools.set(ev.index ?? index, { index, hasArgs: args !== '' });
@@ -63,51 +72,73 @@ export function createCohereStream(ctx: CallContext): StreamTranslator {
   };
 
   const messageEnd = (ev: CohereStreamEvent): ChunkOut[] => {
-    const finish = toFinishReason(ev.delta?.finish_reason, ev.delta?.error);
     finished = true;
-    const chunks = [withStopSequence(out({}, finish), ev.delta?.finish_reason === 'STOP_SEQUENCE')];
     const usage = toUsage(ev.delta?.usage);
     // Always sent: the gateway needs it for cost, and drops it for clients that did not ask for usage.
-    if (usage) chunks.push({ chunk: { id, object: 'chat.completion.chunk', created, model: ctx.model, choices: [], usage } });
-    return chunks;
+    const usageChunk: ChunkOut[] = usage ? [{ chunk: { id, object: 'chat.completion.chunk', created, model: ctx.model, choices: [], usage } }] : [];
+    let finish: FinishReason;
+    try {
+      finish = toFinishReason(ev.delta?.finish_reason, ev.delta?.error);
+    } catch (e) {
+      // A generation that failed after content was still billed: its usage goes out (and is charged),
+      // then the stream ends in the error. Before any content, failing at once lets the router move on.
+      if (!usage || !answered) throw e;
+      pending = e as GatewayError;
+      return usageChunk;
+    }
+    return [withStopSequence(out({}, finish), ev.delta?.finish_reason === 'STOP_SEQUENCE'), ...usageChunk];
+  };
+
+  const citations = (ev: CohereStreamEvent & { delta?: { message?: { citations?: unknown } } }): ChunkOut[] => {
+    const c = ev.delta?.message?.citations;
+    // The stream's counterpart of the non-stream answer's `message.citations`, one per event.
+    return c && typeof c === 'object' ? [out({ citations: Array.isArray(c) ? c : [c] })] : [];
   };
 
   return {
     push(ev: UpstreamEvent): ChunkOut[] {
-      let data: CohereStreamEvent & { message?: string };
-      try {
-        data = JSON.parse(ev.data);
-      } catch {
-        throw new GatewayError('provider_error', 'cohere sent a stream event that is not JSON', { provider: 'cohere' });
-      }
-      const type = data.type ?? ev.event;
-      switch (type) {
-        case 'message-start':
-          id = data.id ?? id;
-          return [out({ role: 'assistant', content: '' })];
-        case 'content-start':
-        case 'content-delta':
-          return content(data);
-        case 'tool-plan-delta':
-          return reasoning(data.delta?.message?.tool_plan ?? '', 'plan');
-        case 'tool-call-start':
-          return toolStart(data);
-        case 'tool-call-delta':
-          return toolDelta(data);
-        case 'tool-call-end':
-          return toolEnd(data);
-        case 'message-end':
-          return messageEnd(data);
-        case 'error':
-          throw new GatewayError('provider_error', `cohere stream error: ${data.message ?? ev.data.slice(0, 300)}`, { provider: 'cohere' });
-        default:
-          // content-end, citation-start/-end, debug and future event types carry nothing for OpenAI clients.
-          return [];
-      }
+      if (pending) throw pending;
+      return translate(ev);
     },
     end(): ChunkOut[] {
+      if (pending) throw pending;
       if (!finished) throw new GatewayError('stream_interrupted', 'cohere closed the stream before message-end', { provider: 'cohere', source: 'provider' });
       return [];
     },
   };
+
+  function translate(ev: UpstreamEvent): ChunkOut[] {
+    let data: CohereStreamEvent & { message?: string };
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      throw new GatewayError('provider_error', 'cohere sent a stream event that is not JSON', { provider: 'cohere' });
+    }
+    const type = data.type ?? ev.event;
+    switch (type) {
+      case 'message-start':
+        id = data.id ?? id;
+        return [out({ role: 'assistant', content: '' })];
+      case 'content-start':
+      case 'content-delta':
+        return content(data);
+      case 'tool-plan-delta':
+        return reasoning(data.delta?.message?.tool_plan ?? '', 'plan');
+      case 'tool-call-start':
+        return toolStart(data);
+      case 'tool-call-delta':
+        return toolDelta(data);
+      case 'tool-call-end':
+        return toolEnd(data);
+      case 'message-end':
+        return messageEnd(data);
+      case 'citation-start':
+        return citations(data);
+      case 'error':
+        throw new GatewayError('provider_error', `cohere stream error: ${data.message ?? ev.data.slice(0, 300)}`, { provider: 'cohere' });
+      default:
+        // content-end, citation-end, debug and future event types carry nothing for OpenAI clients.
+        return [];
+    }
+  }
 }
