@@ -1,3 +1,4 @@
+import { tokenCounts } from '../../cost/token-counts.js';
 import type { Usage } from '../openai-types.js';
 import type { AnthropicUsage } from './wire-types.js';
 
@@ -27,13 +28,18 @@ export function toOpenAIUsage(u: AnthropicUsage): Usage {
   return usage;
 }
 
-/** OpenAI usage → Anthropic's, for `/v1/messages` answers of any provider: the inverse split of `toOpenAIUsage`. */
+/**
+ * OpenAI usage → Anthropic's, for `/v1/messages` answers of any provider: the inverse split of
+ * `toOpenAIUsage`. Counted as they are billed (`tokenCounts`): xAI and Perplexity bill reasoning
+ * outside `completion_tokens`, and Anthropic's `output_tokens` includes thinking.
+ */
 export function toAnthropicUsage(u: Usage | null | undefined): Required<Pick<AnthropicUsage, 'input_tokens' | 'output_tokens'>> & AnthropicUsage {
-  const cacheRead = n(u?.prompt_tokens_details?.cached_tokens);
-  const cacheWrite = n(u?.prompt_tokens_details?.cache_creation_tokens);
+  const billed = u ? tokenCounts(u) : undefined;
+  const cacheRead = billed?.cacheRead ?? 0;
+  const cacheWrite = billed?.cacheWrite ?? 0;
   const out: Required<Pick<AnthropicUsage, 'input_tokens' | 'output_tokens'>> & AnthropicUsage = {
-    input_tokens: Math.max(0, n(u?.prompt_tokens) - cacheRead - cacheWrite),
-    output_tokens: n(u?.completion_tokens),
+    input_tokens: Math.max(0, (billed?.input ?? 0) - cacheRead - cacheWrite),
+    output_tokens: billed?.output ?? 0,
     cache_creation_input_tokens: cacheWrite,
     cache_read_input_tokens: cacheRead,
   };
