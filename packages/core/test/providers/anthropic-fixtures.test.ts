@@ -109,7 +109,9 @@ describe('anthropic fixtures through the OpenAI API', () => {
     const schema = { type: 'object', properties: { recipe: { type: 'object' } }, required: ['recipe'], additionalProperties: false };
     const res = await replayJson(rec, { response_format: { type: 'json_schema', json_schema: { name: 'recipe', schema, strict: true } } });
     expect(JSON.parse(res.choices[0]!.message.content!)).toEqual(JSON.parse(rec.content[0].text));
-    expect(gw.upstream.requests[0]!.json.output_config).toEqual({ format: { type: 'json_schema', schema } });
+    // Every object closed, as Anthropic requires (and its SDKs do): the nested one too.
+    const closed = { ...schema, properties: { recipe: { type: 'object', additionalProperties: false } } };
+    expect(gw.upstream.requests[0]!.json.output_config).toEqual({ format: { type: 'json_schema', schema: closed } });
     expect(res.usage).toMatchObject({ prompt_tokens: 371, completion_tokens: 629 });
   });
 

@@ -48,7 +48,6 @@ describe('google chat: the generateContent request, field by field', () => {
         { type: 'function', function: { name: 'clock', parameters: { type: 'object', properties: {} } } },
       ],
       tool_choice: 'required',
-      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object', properties: { text: { type: 'string' }, sunny: { type: 'boolean' } } } } },
       temperature: 0.3,
       top_p: 0.9,
       max_tokens: 300,
@@ -113,11 +112,26 @@ describe('google chat: the generateContent request, field by field', () => {
         candidateCount: 1,
         frequencyPenalty: 0.1,
         presencePenalty: 0.2,
-        responseMimeType: 'application/json',
-        responseSchema: { type: 'object', properties: { text: { type: 'string' }, sunny: { type: 'boolean' } }, propertyOrdering: ['text', 'sunny'] },
         thinkingConfig: { thinkingBudget: 8192, includeThoughts: true },
       },
     });
+  });
+
+  it('refuses function tools beside a JSON response_format before Gemini 3, which Gemini 2.x answers with a 400; Gemini 3 gets both', async () => {
+    const weather = { type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+    const response_format = { type: 'json_schema' as const, json_schema: { name: 'answer', schema: { type: 'object', properties: { text: { type: 'string' }, sunny: { type: 'boolean' } } } } };
+    for (const model of ['gemini-2.5-flash', 'gemini-2.0-flash']) {
+      for (const format of [response_format, { type: 'json_object' as const }]) {
+        const err = await g.client.chat.completions.create({ model, messages: user, tools: [weather], response_format: format }).catch((e: unknown) => e);
+        expect(err).toMatchObject({ status: 400, param: 'response_format' });
+      }
+    }
+    expect(g.upstream.requests).toHaveLength(0);
+    g.upstream.enqueue(path('gemini-3-flash-preview'), { json: fixtureJson('gemini/generateContent.text.json') });
+    await g.client.chat.completions.create({ model: 'gemini-3-flash-preview', messages: user, tools: [weather], response_format });
+    const cfg = g.upstream.requests[0]!.json.generationConfig;
+    expect(cfg.responseMimeType).toBe('application/json');
+    expect(cfg.responseSchema).toEqual({ type: 'object', properties: { text: { type: 'string' }, sunny: { type: 'boolean' } }, propertyOrdering: ['text', 'sunny'] });
   });
 
   it('maps the other tool_choice, response_format and reasoning_effort forms', async () => {

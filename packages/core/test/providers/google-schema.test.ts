@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GatewayError } from '../../src/errors.js';
 import { toGeminiParameters, toGeminiSchema } from '../../src/providers/google/schema.js';
-import { cassette } from '../../../../test/helpers/fixtures.js';
+import { cassette, fixtureJson } from '../../../../test/helpers/fixtures.js';
 import { googleGateway, recording } from './google-setup.js';
 
 /** Keywords Gemini's OpenAPI-subset Schema does not know; any of them anywhere is a 400 upstream. */
@@ -232,6 +232,29 @@ describe('JSON schemas on the wire to Gemini', () => {
     expect(sent.responseSchema.propertyOrdering).toEqual(Object.keys(schema.properties));
     expect(JSON.parse(c.choices[0]!.message.content!)).toMatchObject({ simpleString: 'Hello', inner: { innerNumber: 100 } });
     expect(c.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 177 + 331, total_tokens: 513 });
+  });
+
+  it('falls back to responseJsonSchema for a record or a recursive schema, which the subset can only say as an OBJECT without properties (a 400)', async () => {
+    const answer = { json: fixtureJson('gemini/generateContent.text.json') };
+    const send = async (schema: Record<string, unknown>) => {
+      sanitised.upstream.enqueue('/v1beta/models/gemini-2.5-flash:generateContent', answer);
+      await sanitised.client.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'go' }], response_format: { type: 'json_schema', json_schema: { name: 'obj', schema } } });
+      return sanitised.upstream.requests.at(-1)!.json.generationConfig;
+    };
+    const nested = { type: 'object', properties: { name: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } } } };
+    expect(await send(nested)).toEqual({ responseMimeType: 'application/json', responseJsonSchema: nested });
+    const root = { type: 'object', additionalProperties: { type: 'integer' } };
+    expect(await send(root)).toEqual({ responseMimeType: 'application/json', responseJsonSchema: root });
+    // Google takes only `$`-keywords beside a `$ref`.
+    const tree = {
+      $defs: { Node: { type: 'object', properties: { name: { type: 'string' }, children: { type: 'array', items: { $ref: '#/$defs/Node', description: 'a child' } } } } },
+      $ref: '#/$defs/Node',
+    };
+    const sent = await send(tree);
+    expect(sent.responseSchema).toBeUndefined();
+    expect(sent.responseJsonSchema.$defs.Node.properties.children.items).toEqual({ allOf: [{ $ref: '#/$defs/Node' }], description: 'a child' });
+    // A closed schema still goes out in the subset.
+    expect((await send({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false })).responseSchema).toEqual({ type: 'object', properties: { a: { type: 'string' } } });
   });
 
   it('sends the schema verbatim as responseJsonSchema when the target sets native_json_schema (same recording)', async () => {

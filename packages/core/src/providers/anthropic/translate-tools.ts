@@ -1,18 +1,28 @@
 import { GatewayError } from '../../errors.js';
 import { objectSchema } from '../object-schema.js';
 import type { ChatRequest } from '../openai-types.js';
+import { toAnthropicOutputSchema } from './output-schema.js';
 import type { AnthropicRequest, AnthropicTool, AnthropicToolChoice } from './wire-types.js';
 
 /** The forced tool that carries a JSON answer when native structured output is not used. */
 export const JSON_TOOL = 'json';
 
-function toTool(tool: unknown, i: number): AnthropicTool {
-  const t = tool as { type?: string; function?: { name?: string; description?: string; parameters?: Record<string, unknown> }; cache_control?: unknown };
+/** `nativeStrict`: the model has structured output, so a strict tool can be compiled into a grammar. */
+function toTool(tool: unknown, i: number, nativeStrict: boolean): AnthropicTool {
+  const t = tool as {
+    type?: string;
+    function?: { name?: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
+    cache_control?: unknown;
+  };
   // Anthropic's own tool types (web search, code execution, …) pass through as the client wrote them.
   if (t.type !== 'function') return tool as AnthropicTool;
   const fn = t.function;
   if (!fn?.name) throw new GatewayError('invalid_request', `tools[${i}].function.name is required`, { param: `tools[${i}].function.name` });
-  const out: AnthropicTool = { name: fn.name, input_schema: objectSchema(fn.parameters) };
+  const schema = objectSchema(fn.parameters);
+  const strict = nativeStrict && fn.strict === true;
+  // The grammar a strict tool's schema becomes takes only the structured-output subset.
+  const out: AnthropicTool = { name: fn.name, input_schema: strict ? toAnthropicOutputSchema(schema) : schema };
+  if (strict) out.strict = true;
   if (fn.description) out.description = fn.description;
   if (t.cache_control) out.cache_control = t.cache_control as AnthropicTool['cache_control'];
   return out;
@@ -30,7 +40,10 @@ function toChoice(choice: ChatRequest['tool_choice']): AnthropicToolChoice | und
 export interface ToolsOptions {
   /** Thinking is on: Anthropic then allows only `auto` and `none`, so a JSON answer cannot be forced. */
   thinking: boolean;
-  /** `native` (default): `output_config.format`; `tool`: a forced `json` tool, for models without structured output. */
+  /**
+   * `native` (default): `output_config.format` and strict tools; `tool`: a forced `json` tool and no
+   * `strict`, for models without structured output.
+   */
   structuredOutput: 'native' | 'tool';
 }
 
@@ -57,7 +70,7 @@ function webSearchTool(body: ChatRequest, tools: AnthropicTool[]): AnthropicTool
  * the answer. Returns whether the `json` tool was added, so the response translators turn its input into text.
  */
 export function translateTools(body: ChatRequest, out: AnthropicRequest, opts: ToolsOptions): { jsonTool: boolean } {
-  const tools = (body.tools ?? []).map(toTool);
+  const tools = (body.tools ?? []).map((t, i) => toTool(t, i, opts.structuredOutput === 'native'));
   const search = webSearchTool(body, tools);
   if (search) tools.push(search);
   let choice = toChoice(body.tool_choice);
@@ -76,7 +89,7 @@ export function translateTools(body: ChatRequest, out: AnthropicRequest, opts: T
       throw new GatewayError('invalid_request', 'response_format.json_schema.schema is required', { param: 'response_format.json_schema.schema' });
     }
     if (schema && opts.structuredOutput === 'native') {
-      out.output_config = { ...out.output_config, format: { type: 'json_schema', schema } };
+      out.output_config = { ...out.output_config, format: { type: 'json_schema', schema: toAnthropicOutputSchema(schema) } };
     } else {
       jsonTool = true;
       // Forcing only works without other tools (the model may need them first, web search too) and without thinking.

@@ -38,6 +38,8 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema?: Record<string, unknown>;
+  /** Strict tool use: the input is sampled from a grammar of `input_schema`. */
+  strict?: boolean;
   cache_control?: AnthropicCacheControl;
   /** Server tools (`web_search_20250305`, …) carry a `type` instead of an input schema. */
   type?: string;

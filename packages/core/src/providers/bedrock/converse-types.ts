@@ -47,7 +47,8 @@ export interface ConverseMessage {
 }
 
 export interface ConverseToolSpec {
-  toolSpec: { name: string; description?: string; inputSchema: { json: Record<string, unknown> } };
+  /** `strict`: Converse enforces `inputSchema` on the model's tool input (structured outputs). */
+  toolSpec: { name: string; description?: string; inputSchema: { json: Record<string, unknown> }; strict?: boolean };
 }
 
 export type ConverseToolChoice = { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };

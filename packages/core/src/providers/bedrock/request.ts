@@ -65,8 +65,10 @@ function historyTools(messages: ConverseMessage[]): ConverseToolSpec[] {
 function toolConfig(body: ChatRequest, messages: ConverseMessage[]): ConverseRequest['toolConfig'] {
   const tools: ConverseToolSpec[] = (body.tools ?? []).map((t, i) => {
     if (t.type !== 'function' || !t.function) throw invalid(`tools[${i}].type "${t.type}" is not supported by bedrock`, `tools[${i}].type`);
-    const { name, description, parameters } = t.function;
-    return { toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: objectSchema(parameters) } } };
+    const { name, description, parameters, strict } = t.function;
+    return {
+      toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: objectSchema(parameters) }, ...(strict === true ? { strict: true } : {}) },
+    };
   });
   if (!tools.length) {
     const past = historyTools(messages);

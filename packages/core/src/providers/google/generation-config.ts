@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
-import { toGeminiSchema } from './schema.js';
+import { isRecord, refsAlone } from './json-schema.js';
+import { hasOpenObject, isOpenObject, toGeminiSchema } from './schema.js';
 
 /**
  * OpenAI sampling parameters, `logprobs`, `response_format` and `reasoning_effort` → `generationConfig`.
@@ -53,7 +54,13 @@ function responseFormat(body: ChatRequest, nativeSchema: boolean): Record<string
     const schema = (format as { json_schema?: { schema?: unknown } }).json_schema?.schema;
     if (schema === undefined) return { responseMimeType: 'application/json' };
     if (nativeSchema) return { responseMimeType: 'application/json', responseJsonSchema: schema };
-    return { responseMimeType: 'application/json', responseSchema: toGeminiSchema(schema, { path: 'response_format.json_schema.schema', ordering: true }) };
+    const converted = toGeminiSchema(schema, { path: 'response_format.json_schema.schema', ordering: true });
+    // A free-form object (a record, the end of a recursive `$ref`) has no form in the subset, where an
+    // OBJECT without properties is a 400; `responseJsonSchema` takes it, as `parametersJsonSchema` does for tools.
+    if (isOpenObject(converted) || hasOpenObject(converted) || (converted.properties === undefined && isRecord(schema))) {
+      return { responseMimeType: 'application/json', responseJsonSchema: refsAlone(schema) };
+    }
+    return { responseMimeType: 'application/json', responseSchema: converted };
   }
   throw new GatewayError('invalid_request', `response_format.type "${String((format as { type?: unknown }).type)}" is not supported for Gemini`, { param: 'response_format.type' });
 }

@@ -4,6 +4,7 @@ import type { ChatRequest } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { toContents } from './contents.js';
 import { toGenerationConfig } from './generation-config.js';
+import { refuseJsonWithFunctions } from './json-with-functions.js';
 import { toTools } from './tools.js';
 import type { GenerateContentRequest } from './wire.js';
 
@@ -23,6 +24,7 @@ export function toGenerateContent(input: ChatRequest, ctx: CallContext): Generat
   Object.assign(out, toTools(body, native));
   const generationConfig = toGenerationConfig(body, ctx.model, native);
   if (generationConfig) out.generationConfig = generationConfig;
+  refuseJsonWithFunctions(out, ctx.model);
   // Gemini-only settings a client may send beside the OpenAI fields (Portkey accepts the same names).
   const safety = body.safety_settings ?? body.safetySettings;
   if (safety !== undefined) out.safetySettings = safety;

@@ -257,13 +257,13 @@ function unionOfObjects(schema: Schema): Schema {
  * declared with its JSON Schema as `parametersJsonSchema`, which takes open objects.
  */
 export function hasOpenObject(schema: Schema): boolean {
-  const below = (node: unknown): boolean => {
-    if (!isObject(node)) return false;
-    if (node.type === 'object' && (!isObject(node.properties) || Object.keys(node.properties).length === 0)) return true;
-    return children(node).some(below);
-  };
+  const below = (node: unknown): boolean => isOpenObject(node) || (isObject(node) && children(node).some(below));
   return children(schema).some(below);
 }
+
+/** A converted node that is an OBJECT without properties (see `hasOpenObject`). */
+export const isOpenObject = (node: unknown): boolean =>
+  isObject(node) && node.type === 'object' && (!isObject(node.properties) || Object.keys(node.properties).length === 0);
 
 const children = (node: Schema): unknown[] => [
   ...(isObject(node.properties) ? Object.values(node.properties) : []),

@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest, ToolDefinition } from '../openai-types.js';
 import { objectSchema } from '../object-schema.js';
+import { isRecord, refsAlone } from './json-schema.js';
 import { hasOpenObject, toGeminiParameters } from './schema.js';
 import type { GenerateContentRequest } from './wire.js';
 
@@ -19,28 +20,6 @@ function withWebSearch(body: ChatRequest): ToolDefinition[] {
   if (body.web_search_options === undefined || body.web_search_options === null) return tools;
   if (tools.some((t) => (t as { type?: string }).type === 'google_search')) return tools;
   return [...tools, { type: 'google_search' } as unknown as ToolDefinition];
-}
-
-const isRecord = (schema: unknown): boolean => {
-  const extra = (schema as { additionalProperties?: unknown } | null)?.additionalProperties;
-  return extra === true || (typeof extra === 'object' && extra !== null);
-};
-
-/**
- * Google's JSON Schema takes no keywords beside a `$ref` but `$`-ones; Pydantic and Zod write
- * `{ "$ref": …, "description": … }`. Such a node becomes `{ "allOf": [{ "$ref": … }], "description": … }`,
- * which says the same.
- */
-function refsAlone(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(refsAlone);
-  if (typeof node !== 'object' || node === null) return node;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = refsAlone(v);
-  if (typeof out.$ref === 'string' && Object.keys(out).some((k) => !k.startsWith('$'))) {
-    const { $ref, ...rest } = out;
-    return { allOf: [{ $ref }], ...rest };
-  }
-  return out;
 }
 
 /**
