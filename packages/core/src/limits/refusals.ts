@@ -13,6 +13,14 @@ function whose(scopeKeyPart: string): string {
   return value === undefined ? 'the gateway' : `${scope} "${value}"`;
 }
 
+/**
+ * The longest wait a client SDK should sleep through before retrying on its own. The openai and
+ * Anthropic SDKs sleep for whatever `retry-after-ms` / `Retry-After` say (older ones capped it at 60 s):
+ * a daily window would hold the caller's request for a day, twice. Past this, `x-should-retry: false`
+ * hands the decision back to the caller; `Retry-After` still says when.
+ */
+const LONGEST_CLIENT_WAIT_MS = 60_000;
+
 /** 429 in the OpenAI shape with `Retry-After`, the `x-ratelimit-*` headers of the exhausted limit and the scope's others. */
 export function rateLimited(claims: Claims, denial: Extract<AdmitResult, { reason: 'window' }>): GatewayError {
   const info = claims.windows[denial.index]!;
@@ -22,15 +30,19 @@ export function rateLimited(claims: Claims, denial: Extract<AdmitResult, { reaso
   const message = tooLarge
     ? `request too large: it may use ${claim.amount} tokens but ${whose(info.scopeKey)} is limited to ${denial.limit} tokens per ${windowName(info.windowMs)}`
     : `rate limit reached: ${denial.limit} ${info.metric} per ${windowName(info.windowMs)} for ${whose(info.scopeKey)}; retry in ${formatDuration(denial.retryAfterMs)}`;
+  // A request larger than the whole window is refused whatever the wait: no retry can help it.
+  const wait: Record<string, string> = tooLarge ? {} : { 'retry-after-ms': String(Math.ceil(denial.retryAfterMs)) };
+  const noRetry: Record<string, string> = tooLarge || denial.retryAfterMs > LONGEST_CLIENT_WAIT_MS ? { 'x-should-retry': 'false' } : {};
   return new GatewayError('rate_limited', message, {
-    retryAfter: Math.max(1, Math.ceil(denial.retryAfterMs / 1000)),
+    ...(tooLarge ? {} : { retryAfter: Math.max(1, Math.ceil(denial.retryAfterMs / 1000)) }),
     headers: {
       // The scope's other limits as every answer of a rate-limited scope shows them; the refusing one's own below.
       ...(denial.windows ? rateHeaders(claims.windows, denial.windows) : {}),
       [`x-ratelimit-limit-${info.metric}`]: String(denial.limit),
       [`x-ratelimit-remaining-${info.metric}`]: String(Math.max(0, denial.limit - denial.used)),
       [`x-ratelimit-reset-${info.metric}`]: formatDuration(denial.retryAfterMs),
-      'retry-after-ms': String(Math.ceil(denial.retryAfterMs)),
+      ...wait,
+      ...noRetry,
       'x-llmux-cost': '0',
     },
     details: {
@@ -63,9 +75,12 @@ export function budgetExceeded(claims: Claims, denial: Extract<AdmitResult, { re
     `budget exceeded: ${whose(info.scopeKey)} has spent ${show(denial.spent)} of ${show(denial.limit)} per ${info.period}` +
     (denial.reserved > 0 ? `, ${show(denial.reserved)} more is reserved by requests in flight` : '') +
     `, and this request may use up to ${show(requested)}; the budget resets at ${resetsAt}`;
+  // SDKs never retry a 402 on their own; one that only waits for requests in flight to settle is
+  // worth a retry a second later, so it says so.
+  const own: Record<string, string> = inFlightOnly ? { 'x-llmux-cost': '0', 'x-should-retry': 'true', 'retry-after-ms': '1000' } : { 'x-llmux-cost': '0' };
   return new GatewayError('budget_exceeded', message, {
     retryAfter: inFlightOnly ? 1 : Math.max(1, Math.ceil((info.window.end - now) / 1000)),
-    headers: denial.windows ? rateHeaders(claims.windows, denial.windows, { 'x-llmux-cost': '0' }) : { 'x-llmux-cost': '0' },
+    headers: denial.windows ? rateHeaders(claims.windows, denial.windows, own) : own,
     details: {
       limit: amount(denial.limit),
       spent: amount(denial.spent),

@@ -8,6 +8,9 @@ export interface Failure {
 const clip = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** The same error, now carrying the attempt list. */
+/** The statuses the official SDKs retry on their own (openai, Anthropic: 408, 409, 429 and every 5xx). */
+const sdkRetries = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
+
 export function withAttempts(e: GatewayError, attempts: AttemptSummary[]): GatewayError {
   return new GatewayError(e.code, e.message, {
     status: e.status,
@@ -63,11 +66,15 @@ export function finalError(failures: Failure[], attempts: AttemptSummary[]): Gat
     });
   }
   const parts = failures.map((f) => `${f.path}: ${f.error.status} ${clip(f.error.message)}`);
+  // A 502 is retried by every SDK; when each target refused the request itself (400, 404…), sending
+  // it again gets the same refusals, so the SDK is told not to.
+  const refusedEverywhere = finals.every((f) => !sdkRetries(f.error.status));
   return new GatewayError('all_targets_failed', `All ${n} attempts failed — ${clip(parts.join('; '), 1500)}`, {
     status: 502,
     source,
     attempts,
     ...provider,
+    ...(refusedEverywhere ? { headers: { 'x-should-retry': 'false' } } : {}),
     cause: last,
   });
 }
