@@ -4,7 +4,8 @@ import { THINKING_BUDGET } from '../providers/anthropic/translate-request.js';
  * A cheap upper bound on a request's input tokens, without a tokenizer: byte-level BPE tokenizers
  * (OpenAI, Llama, Claude, Gemini) never make a token of less than one UTF-8 byte, so the UTF-8 length
  * of the text never undercounts. It overcounts English about 4×: budgets reserve more than they
- * settle, never less. Images, audio and files count a fixed amount each.
+ * settle, never less. Images count a fixed amount each; audio and files are bounded by their bytes
+ * (a PDF by its pages, see `fileTokens`).
  */
 
 /**
@@ -25,6 +26,101 @@ function mediaPartTokens(model: unknown): number {
 }
 /** Role markers and separators around each message. */
 const PER_MESSAGE_TOKENS = 8;
+
+/**
+ * Text tokens per PDF page: Anthropic's PDF guide gives 1,500–3,000 per page "depending on content
+ * density", and bills each page also as an image (at most ~1,600 tokens there; counted here as one
+ * media part on top). Gemini (a page as one image) and OpenAI (a page's text and image) stay below.
+ */
+export const PDF_PAGE_TEXT_TOKENS = 3_000;
+/** The most pages any provider reads from one PDF (Gemini's 1,000; Anthropic and OpenAI take 100). */
+const PDF_MAX_PAGES = 1_000;
+/**
+ * Audio by its length in bytes: Gemini's 32 tokens per second is the highest documented rate, and no
+ * codec a provider takes packs a second in under 750 bytes (Opus at its lowest, 6 kbit/s).
+ */
+const AUDIO_TOKENS_PER_SECOND = 32;
+const AUDIO_MIN_BYTES_PER_SECOND = 750;
+
+/** Bytes a base64 text decodes to, without decoding it. */
+function base64Bytes(b64: string): number {
+  let pad = 0;
+  while (pad < 2 && b64.charCodeAt(b64.length - 1 - pad) === 61 /* = */) pad++;
+  return Math.max(0, Math.floor((b64.length * 3) / 4) - pad);
+}
+
+const audioTokens = (bytes: number): number => Math.ceil((bytes * AUDIO_TOKENS_PER_SECOND) / AUDIO_MIN_BYTES_PER_SECOND);
+
+/** A page object (`/Type /Page`, not the `/Pages` tree nodes), or an object stream that may hide some. */
+const PAGE_OR_OBJECT_STREAM = /\/Type\s*\/(Page|ObjStm)(?![^\s()<>[\]{}\/%])/g;
+/** The object count of an object stream's dictionary; `/N` followed by a number is no other key. */
+const OBJECT_COUNT = /\/N\s+(\d+)/;
+/** How far around `/Type /ObjStm` its dictionary's keys are looked for. */
+const DICT_REACH = 256;
+
+/**
+ * Pages of a PDF, at most: its page objects, plus every object packed in a compressed object stream
+ * (PDF 1.5 files hide their page objects there; the stream's dictionary says how many it holds).
+ * One decode and one scan, linear in the file's size.
+ */
+function pdfPages(b64: string): number {
+  let bytes: string;
+  try {
+    bytes = atob(b64);
+  } catch {
+    return 1;
+  }
+  let pages = 0;
+  for (const m of bytes.matchAll(PAGE_OR_OBJECT_STREAM)) {
+    if (m[1] === 'Page') pages++;
+    else {
+      // Its dictionary, from the object header to the `stream` keyword; looked for only nearby, so
+      // a file of many such names without either keyword cannot make the scan quadratic.
+      const near = bytes.slice(Math.max(m.index - DICT_REACH, 0), m.index + DICT_REACH);
+      const at = Math.min(m.index, DICT_REACH);
+      const end = near.indexOf('stream', at);
+      const dict = near.slice(Math.max(near.lastIndexOf('obj', at), 0), end < 0 ? undefined : end);
+      pages += Number(OBJECT_COUNT.exec(dict)?.[1] ?? PDF_MAX_PAGES);
+    }
+    if (pages >= PDF_MAX_PAGES) return PDF_MAX_PAGES;
+  }
+  return Math.max(pages, 1);
+}
+
+/**
+ * An OpenAI `file` part: a PDF is its pages, each text plus an image (`media`); audio and video go by
+ * their bytes like `input_audio`; text and other documents by their bytes, which bound their tokens.
+ * A file sent by id only has no size here and counts as one media part.
+ */
+function fileTokens(file: unknown, media: number): number {
+  const data = (file as { file_data?: unknown } | null)?.file_data;
+  if (typeof data !== 'string') return media;
+  let type = '';
+  let payload = data;
+  if (data.startsWith('data:')) {
+    const comma = data.indexOf(',');
+    const header = data.slice(5, comma < 0 ? 0 : comma).toLowerCase();
+    payload = data.slice(comma + 1);
+    // Percent-encoded text: at most one byte per character.
+    if (!header.endsWith(';base64')) return utf8Length(payload);
+    type = header.slice(0, header.indexOf(';'));
+  }
+  // The PDF magic `%PDF` is `JVBER` in base64: raw base64 without a type is taken for a PDF by it.
+  if (type === 'application/pdf' || (type === '' && payload.startsWith('JVBER'))) return pdfPages(payload) * (PDF_PAGE_TEXT_TOKENS + media);
+  if (type.startsWith('image/')) return media;
+  const bytes = base64Bytes(payload);
+  return type.startsWith('audio/') ? audioTokens(bytes) : bytes;
+}
+
+/** A non-text part: images count a fixed `media`, audio and files by their size. */
+function mediaTokens(p: Record<string, unknown>, media: number): number {
+  if (p.type === 'file') return fileTokens(p.file, media);
+  if (p.type === 'input_audio') {
+    const data = (p.input_audio as { data?: unknown } | null)?.data;
+    return typeof data === 'string' ? audioTokens(base64Bytes(data)) : media;
+  }
+  return media;
+}
 
 export function utf8Length(s: string): number {
   let n = s.length;
@@ -47,7 +143,7 @@ function contentTokens(content: unknown, media: number): number {
       const p = part as Record<string, unknown>;
       if (typeof p.text === 'string') n += utf8Length(p.text);
       else if (typeof p.refusal === 'string') n += utf8Length(p.refusal);
-      else n += media;
+      else n += mediaTokens(p, media);
     }
   }
   return n;

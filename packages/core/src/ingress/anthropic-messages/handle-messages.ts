@@ -1,4 +1,4 @@
-import { toGatewayError, type GatewayError } from '../../errors.js';
+import { GatewayError, toGatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import { encodedOnRead, factsOf, runChat } from '../../pipeline/chat.js';
@@ -30,11 +30,42 @@ const READS_BREAKPOINTS = new Set(['bedrock']);
 const READS_TOOL_ERRORS = new Set(['bedrock', 'google', 'vertex-ai']);
 
 /**
- * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
- * so do the marks the provider does not read (`strip`), and a request with Anthropic-only
- * content fails this attempt only (a fallback may still serve it).
+ * A translator's 400 as the client must read it: naming the field of the Anthropic body it sent,
+ * not of the OpenAI body the gateway made of it.
  */
-function forOthers(provider: Provider, unsupported: GatewayError | undefined, strip: (body: ChatRequest) => ChatRequest): Provider {
+function inClientTerms(e: unknown, clientParam: (param: string) => string | undefined): unknown {
+  if (!(e instanceof GatewayError) || !e.param) return e;
+  const param = clientParam(e.param);
+  if (param === undefined || param === e.param) return e;
+  const { code, status, type, source, provider, details, headers, providerCode, retryAfter } = e;
+  return new GatewayError(code, e.message.split(e.param).join(param), {
+    param,
+    status,
+    type,
+    source,
+    cause: e,
+    ...(provider === undefined ? {} : { provider }),
+    ...(details === undefined ? {} : { details }),
+    ...(headers === undefined ? {} : { headers }),
+    ...(providerCode === undefined ? {} : { providerCode }),
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+  });
+}
+
+/**
+ * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
+ * so do the marks the provider does not read (`strip`), a request with Anthropic-only content
+ * fails this attempt only (a fallback may still serve it), and translator errors name the client's fields.
+ */
+function forOthers(
+  provider: Provider,
+  unsupported: GatewayError | undefined,
+  strip: (body: ChatRequest) => ChatRequest,
+  clientParam: (param: string) => string | undefined,
+): Provider {
+  const translated = (e: unknown) => {
+    throw inClientTerms(e, clientParam);
+  };
   return {
     ...provider,
     chat: {
@@ -42,7 +73,12 @@ function forOthers(provider: Provider, unsupported: GatewayError | undefined, st
       request(body, ctx) {
         if (unsupported) throw unsupported;
         const { [EXTRAS_FIELD]: extras, ...rest } = body;
-        return provider.chat.request(strip(withNativeExtras(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
+        try {
+          const out = provider.chat.request(strip(withNativeExtras(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
+          return out instanceof Promise ? out.catch(translated) : out;
+        } catch (e) {
+          return translated(e);
+        }
       },
     },
   };
@@ -85,7 +121,7 @@ export async function handleMessages(
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages);
-    const { body, unsupported, breakpoints, toolErrors, reasoning } = toChatRequest(original);
+    const { body, unsupported, breakpoints, toolErrors, reasoning, clientParam } = toChatRequest(original);
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId, startedAt);
     const anthropic = gw.registry.get('anthropic');
     // An answer a cache hit could not rebuild (server-tool blocks, citations) is not stored.
@@ -93,7 +129,6 @@ export async function handleMessages(
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
-      if (!unsupported && !breakpoints && !toolErrors && !reasoning && body[EXTRAS_FIELD] === undefined) return undefined;
       const base = gw.registry.get(target.provider)!;
       let p = others.get(base.id);
       if (!p) {
@@ -105,7 +140,7 @@ export async function handleMessages(
           const out = dropBreakpoints ? withoutBreakpoints(thought) : thought;
           return dropToolErrors ? withoutToolErrors(out) : out;
         };
-        others.set(base.id, (p = forOthers(base, unsupported, strip)));
+        others.set(base.id, (p = forOthers(base, unsupported, strip, clientParam)));
       }
       return p;
     };

@@ -19,6 +19,17 @@ interface Translation {
   toolErrors: boolean;
   /** Whether an assistant turn carries thinking handed back (`reasoning_content`, `thinking_blocks`), likewise. */
   reasoning: boolean;
+  /** Where each OpenAI message came from in the client's body (see `clientParamOf`). */
+  origins: Map<ChatMessage, Origin>;
+}
+
+/** The client's paths of an OpenAI message, its content, its parts and its tool calls. */
+interface Origin {
+  at: string;
+  content: string;
+  parts?: string[];
+  calls?: string[];
+  callId?: string;
 }
 
 function unsupported(tr: Translation, param: string, message: string, block: unknown): undefined {
@@ -81,19 +92,23 @@ function toPart(block: AnthropicBlock, at: string, tr: Translation): ContentPart
 /**
  * Anthropic tool results become OpenAI `tool` messages; their text is the content, `is_error` is kept
  * for the round trip (see `withoutToolErrors`). A tool message holds text only (OpenAI: "Image URLs
- * are only allowed for messages with role 'user'"; Gemini's and Bedrock's translators read text
- * only too), so images and files of a result (screenshots) go to `moved`, for the user turn after it.
+ * are only allowed for messages with role 'user'"; Bedrock's translator reads text only too), so
+ * images and files of a result (screenshots) go to `moved`, for the user turn after it.
  */
-function toolMessage(block: AnthropicBlock, at: string, tr: Translation, moved: ContentPart[]): ChatMessage {
+function toolMessage(block: AnthropicBlock, at: string, tr: Translation, moved: ContentPart[], movedFrom: string[]): ChatMessage {
   const b = block as { tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean };
   let content: string | ContentPart[];
+  const from: string[] = [];
+  const textFrom: string[] = [];
   if (typeof b.content === 'string') content = b.content;
   else {
-    const all = parts(b.content ?? [], `${at}.content`, tr);
+    const all = parts(b.content ?? [], `${at}.content`, tr, from);
+    all.forEach((p, j) => (p.type === 'text' ? textFrom : movedFrom).push(from[j]!));
     moved.push(...all.filter((p) => p.type !== 'text'));
     content = plain(all.filter((p) => p.type === 'text'));
   }
   const message: ChatMessage = { role: 'tool', tool_call_id: b.tool_use_id, content };
+  tr.origins.set(message, { at, content: `${at}.content`, parts: textFrom, callId: `${at}.tool_use_id` });
   if (b.is_error) {
     message.is_error = true;
     tr.toolErrors = true;
@@ -101,8 +116,18 @@ function toolMessage(block: AnthropicBlock, at: string, tr: Translation, moved: 
   return message;
 }
 
-const parts = (blocks: AnthropicBlock[], at: string, tr: Translation): ContentPart[] =>
-  blocks.flatMap((b, k) => toPart(b, `${at}[${k}]`, tr) ?? []);
+/** The parts of `blocks`; `from` gets the client's path of each part kept. */
+function parts(blocks: AnthropicBlock[], at: string, tr: Translation, from: string[] = []): ContentPart[] {
+  const out: ContentPart[] = [];
+  blocks.forEach((b, k) => {
+    const part = toPart(b, `${at}[${k}]`, tr);
+    if (part) {
+      out.push(part);
+      from.push(`${at}[${k}]`);
+    }
+  });
+  return out;
+}
 
 /**
  * Text-only content reads as plain text, the form every OpenAI-compatible server accepts (DeepSeek
@@ -156,28 +181,43 @@ export function withoutToolErrors(body: ChatRequest): ChatRequest {
 }
 
 function userMessages(content: string | AnthropicBlock[], at: string, tr: Translation): ChatMessage[] {
-  if (typeof content === 'string') return [{ role: 'user', content }];
+  if (typeof content === 'string') {
+    const user: ChatMessage = { role: 'user', content };
+    tr.origins.set(user, { at: at.replace(/\.content$/, ''), content: at });
+    return [user];
+  }
   const tools: ChatMessage[] = [];
   const rest: ContentPart[] = [];
+  const from: string[] = [];
   content.forEach((block, k) => {
-    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, tr, rest));
+    if (block.type === 'tool_result') tools.push(toolMessage(block, `${at}[${k}]`, tr, rest, from));
     else {
       const part = toPart(block, `${at}[${k}]`, tr);
-      if (part) rest.push(part);
+      if (part) {
+        rest.push(part);
+        from.push(`${at}[${k}]`);
+      }
     }
   });
   if (!rest.length) return tools;
   // OpenAI wants tool results right after the assistant's tool calls, before any new user text.
-  return [...tools, { role: 'user', content: plain(rest) }];
+  const user: ChatMessage = { role: 'user', content: plain(rest) };
+  tr.origins.set(user, { at: at.replace(/\.content$/, ''), content: at, parts: from });
+  return [...tools, user];
 }
 
-function assistantMessage(content: string | AnthropicBlock[], tr: Translation): ChatMessage {
-  if (typeof content === 'string') return { role: 'assistant', content };
+function assistantMessage(content: string | AnthropicBlock[], at: string, tr: Translation): ChatMessage {
+  if (typeof content === 'string') {
+    const message: ChatMessage = { role: 'assistant', content };
+    tr.origins.set(message, { at, content: `${at}.content` });
+    return message;
+  }
   const texts: string[] = [];
   let reasoning: string | undefined;
   const thinkingBlocks: AnthropicBlock[] = [];
   const calls: ToolCall[] = [];
-  for (const block of content) {
+  const callsFrom: string[] = [];
+  for (const [k, block] of content.entries()) {
     const b = block as { type: string; text?: string; thinking?: string; id?: string; name?: string; input?: unknown };
     if (b.type === 'text' && b.text) texts.push(b.text);
     else if (b.type === 'thinking') {
@@ -186,6 +226,7 @@ function assistantMessage(content: string | AnthropicBlock[], tr: Translation): 
     } else if (b.type === 'redacted_thinking') thinkingBlocks.push(block);
     else if (b.type === 'tool_use') {
       calls.push({ id: b.id ?? '', type: 'function', function: { name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) } });
+      callsFrom.push(`${at}.content[${k}]`);
     }
     // Server tool blocks (web search, code execution) only mean something to Anthropic itself.
     else if (b.type !== 'text') tr.dropped.push(block);
@@ -196,18 +237,22 @@ function assistantMessage(content: string | AnthropicBlock[], tr: Translation): 
   if (thinkingBlocks.length) message.thinking_blocks = thinkingBlocks;
   if (reasoning !== undefined || thinkingBlocks.length) tr.reasoning = true;
   if (calls.length) message.tool_calls = calls;
+  tr.origins.set(message, { at, content: `${at}.content`, calls: callsFrom });
   return message;
 }
 
 /** Client tools become functions; Anthropic's server tools (typed `web_search_…`) have no equivalent elsewhere and are left out. */
-function toTools(tools: AnthropicTool[], tr: Translation): ToolDefinition[] {
-  return tools
-    .filter((t) => t.type === undefined || t.type === 'custom' || (tr.dropped.push(t), false))
-    .map((t) => {
-      const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
-      if (t.description) fn.description = t.description;
-      return { type: 'function' as const, function: fn };
-    });
+function toTools(tools: AnthropicTool[], tr: Translation, from: string[]): ToolDefinition[] {
+  const kept = tools.filter((t, k) => {
+    if (t.type === undefined || t.type === 'custom') return from.push(`tools[${k}]`) > 0;
+    tr.dropped.push(t);
+    return false;
+  });
+  return kept.map((t) => {
+    const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
+    if (t.description) fn.description = t.description;
+    return { type: 'function' as const, function: fn };
+  });
 }
 
 /** An Anthropic thinking budget → the OpenAI effort whose budget (see the anthropic provider) is nearest below. */
@@ -224,25 +269,90 @@ function effortFor(req: AnthropicRequest): string | undefined {
   return undefined;
 }
 
+/** The OpenAI fields whose names differ in the client's Anthropic body, for `clientParamOf`. */
+const RENAMED: Array<[RegExp, string]> = [
+  [/^\.(?:image_url|file)(?:\.[a-z_]+)?/, '.source'],
+  [/^\.function\.arguments/, '.input'],
+  [/^\.function\.parameters/, '.input_schema'],
+  [/^\.function\.(name|description)/, '.$1'],
+];
+const TOP_LEVEL: Record<string, string> = { max_completion_tokens: 'max_tokens', stop: 'stop_sequences', response_format: 'output_config.format' };
+
+/**
+ * A system turn in the client's body (`at`: `system` or `messages[i]`) as an OpenAI system message.
+ */
+function systemMessage(content: string | AnthropicBlock[], at: string, contentAt: string, tr: Translation): ChatMessage {
+  const from: string[] = [];
+  const message: ChatMessage = { role: 'system', content: typeof content === 'string' ? content : plain(parts(content, contentAt, tr, from)) };
+  tr.origins.set(message, { at, content: contentAt, parts: from });
+  return message;
+}
+
+/**
+ * The translator errors of non-Anthropic targets name a field of the OpenAI body (`messages[2].content[1].image_url.url`);
+ * the client sent an Anthropic body, whose indexes differ (the system prompt is no message there, a
+ * tool result is a block). This maps such a path back to the client's (`messages[1].content[0].content[1].source`).
+ */
+function clientParamOf(messages: ChatMessage[], tr: Translation, toolsFrom: string[]): (param: string) => string | undefined {
+  let paths: Map<string, string> | undefined;
+  return (param) => {
+    // Built on the first error only: most requests never need it.
+    paths ??= pathsOf(messages, tr, toolsFrom);
+    // The longest prefix that ends at a field or an index is the node it names.
+    for (let end = param.length; end > 0; end = Math.max(param.lastIndexOf('.', end - 1), param.lastIndexOf('[', end - 1))) {
+      const to = paths.get(param.slice(0, end));
+      if (to === undefined) continue;
+      let rest = param.slice(end);
+      for (const [from, name] of RENAMED) rest = rest.replace(from, name);
+      return to + rest;
+    }
+    return undefined;
+  };
+}
+
+/** Each OpenAI path that has a counterpart in the client's body → that counterpart. */
+function pathsOf(messages: ChatMessage[], tr: Translation, toolsFrom: string[]): Map<string, string> {
+  const paths = new Map<string, string>();
+  messages.forEach((m, n) => {
+    const o = tr.origins.get(m);
+    if (!o) return;
+    const at = `messages[${n}]`;
+    paths.set(at, o.at);
+    paths.set(`${at}.content`, o.content);
+    if (Array.isArray(m.content)) o.parts?.forEach((p, j) => paths.set(`${at}.content[${j}]`, p));
+    o.calls?.forEach((c, j) => paths.set(`${at}.tool_calls[${j}]`, c));
+    if (o.callId) paths.set(`${at}.tool_call_id`, o.callId);
+  });
+  toolsFrom.forEach((t, j) => paths.set(`tools[${j}]`, t));
+  for (const [from, to] of Object.entries(TOP_LEVEL)) paths.set(from, to);
+  return paths;
+}
+
 /**
  * An Anthropic Messages body → the OpenAI chat body the pipeline runs on (any provider can then
- * answer it), the first part that only an Anthropic target could take, if any, and whether the
- * body carries cache breakpoints or failed tool results.
+ * answer it), the first part that only an Anthropic target could take, if any, whether the body
+ * carries cache breakpoints or failed tool results, and the map of its fields back to the client's.
  */
-export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsupported?: GatewayError; breakpoints: boolean; toolErrors: boolean; reasoning: boolean } {
-  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false, toolErrors: false, reasoning: false };
+export function toChatRequest(req: AnthropicRequest): {
+  body: ChatRequest;
+  unsupported?: GatewayError;
+  breakpoints: boolean;
+  toolErrors: boolean;
+  reasoning: boolean;
+  clientParam: (param: string) => string | undefined;
+} {
+  const tr: Translation = { issues: [], dropped: [], untitled: 0, breakpoints: false, toolErrors: false, reasoning: false, origins: new Map() };
   const messages: ChatMessage[] = [];
   if (typeof req.system === 'string') {
-    if (req.system) messages.push({ role: 'system', content: req.system });
+    if (req.system) messages.push(systemMessage(req.system, 'system', 'system', tr));
   } else if (Array.isArray(req.system) && req.system.length) {
-    messages.push({ role: 'system', content: plain(parts(req.system, 'system', tr)) });
+    messages.push(systemMessage(req.system, 'system', 'system', tr));
   }
   req.messages.forEach((m, i) => {
-    if (m.role === 'user') messages.push(...userMessages(m.content, `messages[${i}].content`, tr));
-    else if (m.role === 'system') {
-      const content = typeof m.content === 'string' ? m.content : plain(parts(m.content, `messages[${i}].content`, tr));
-      messages.push({ role: 'system', content });
-    } else messages.push(assistantMessage(m.content, tr));
+    const at = `messages[${i}]`;
+    if (m.role === 'user') messages.push(...userMessages(m.content, `${at}.content`, tr));
+    else if (m.role === 'system') messages.push(systemMessage(m.content, at, `${at}.content`, tr));
+    else messages.push(assistantMessage(m.content, at, tr));
   });
   // OpenAI's reasoning models refuse `max_tokens` (400 "Use 'max_completion_tokens' instead"), and Anthropic makes
   // the client send it; the non-OpenAI translators read `max_completion_tokens` first, Mistral's preset renames it back.
@@ -255,7 +365,8 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (typeof req.temperature === 'number') body.temperature = req.temperature;
   if (typeof req.top_p === 'number') body.top_p = req.top_p;
   if (req.stop_sequences?.length) body.stop = req.stop_sequences;
-  const tools = toTools(req.tools ?? [], tr);
+  const toolsFrom: string[] = [];
+  const tools = toTools(req.tools ?? [], tr, toolsFrom);
   if (tools.length) {
     body.tools = tools;
     const choice = req.tool_choice;
@@ -275,6 +386,6 @@ export function toChatRequest(req: AnthropicRequest): { body: ChatRequest; unsup
   if (tr.dropped.length) extras.dropped = tr.dropped;
   if (Object.keys(extras).length) body[EXTRAS_FIELD] = extras;
   const first = tr.issues[0];
-  const marks = { breakpoints: tr.breakpoints, toolErrors: tr.toolErrors, reasoning: tr.reasoning };
+  const marks = { breakpoints: tr.breakpoints, toolErrors: tr.toolErrors, reasoning: tr.reasoning, clientParam: clientParamOf(messages, tr, toolsFrom) };
   return first ? { body, unsupported: first, ...marks } : { body, ...marks };
 }

@@ -28,10 +28,21 @@ function imageMediaType(mediaType: string): string {
   return type === 'image/jpg' ? 'image/jpeg' : type;
 }
 
-function imageBlock(url: unknown, param: string): AnthropicBlock {
+/** How the translated body may carry media. */
+export interface ContentOptions {
+  /**
+   * The provider that takes images and documents inline only, named in the 400 for a URL source:
+   * Claude on Bedrock (InvokeModel) refuses `source: {type: "url"}`, and fetching the URL here
+   * would let a client make the gateway call any host.
+   */
+  inlineOnly?: string;
+}
+
+function imageBlock(url: unknown, param: string, opts: ContentOptions): AnthropicBlock {
   if (typeof url !== 'string' || !url) throw invalid(param, 'must be an image URL or a data URL');
   const data = parseDataUrl(url);
   if (data) return { type: 'image', source: { type: 'base64', media_type: imageMediaType(data.mediaType), data: data.data } };
+  if (opts.inlineOnly && /^https?:/i.test(url)) throw invalid(param, `${opts.inlineOnly} takes images as base64 data URLs (data:<type>;base64,…), not remote URLs`);
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   throw invalid(param, 'anthropic accepts http(s) image URLs and base64 data URLs only');
 }
@@ -58,7 +69,7 @@ function documentBlock(file: Record<string, unknown> | undefined, param: string)
 }
 
 /** OpenAI message content → Anthropic blocks. Empty text is dropped: Anthropic rejects empty text blocks. */
-export function toBlocks(content: string | ContentPart[] | null | undefined, param: string): AnthropicBlock[] {
+export function toBlocks(content: string | ContentPart[] | null | undefined, param: string, opts: ContentOptions = {}): AnthropicBlock[] {
   if (content == null) return [];
   if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
   const blocks: AnthropicBlock[] = [];
@@ -71,7 +82,7 @@ export function toBlocks(content: string | ContentPart[] | null | undefined, par
         return;
       case 'image_url': {
         const image = part.image_url as { url?: unknown } | string | undefined;
-        blocks.push(withCache(imageBlock(typeof image === 'string' ? image : image?.url, `${at}.image_url.url`), part));
+        blocks.push(withCache(imageBlock(typeof image === 'string' ? image : image?.url, `${at}.image_url.url`, opts), part));
         return;
       }
       case 'file':
@@ -80,6 +91,9 @@ export function toBlocks(content: string | ContentPart[] | null | undefined, par
       // Blocks already in Anthropic's own shape (sent by clients that know their target) pass unchanged.
       case 'image':
       case 'document':
+        if (opts.inlineOnly && (part as { source?: { type?: unknown } }).source?.type === 'url') {
+          throw invalid(`${at}.source`, `${opts.inlineOnly} takes ${part.type}s inline (base64), not URL sources`);
+        }
         blocks.push(part as AnthropicBlock);
         return;
       default:

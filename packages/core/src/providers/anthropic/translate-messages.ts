@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatMessage, ContentPart } from '../openai-types.js';
-import { systemBlocks, toBlocks } from './translate-content.js';
+import { systemBlocks, toBlocks, type ContentOptions } from './translate-content.js';
 import type { AnthropicBlock, AnthropicMessage, AnthropicRequest } from './wire-types.js';
 
 type Turn = { role: 'user' | 'assistant'; content: AnthropicBlock[] };
@@ -15,12 +15,12 @@ function toolInput(args: unknown, param: string): unknown {
   }
 }
 
-function assistantBlocks(m: ChatMessage, at: string): AnthropicBlock[] {
+function assistantBlocks(m: ChatMessage, at: string, opts: ContentOptions): AnthropicBlock[] {
   const blocks: AnthropicBlock[] = [];
   // Signed thinking from an earlier turn must precede that turn's tool use when thinking is on.
   const thinking = m.thinking_blocks;
   if (Array.isArray(thinking)) for (const b of thinking) if (b && typeof b === 'object') blocks.push(b as AnthropicBlock);
-  blocks.push(...toBlocks(m.content as string | ContentPart[] | null | undefined, `${at}.content`));
+  blocks.push(...toBlocks(m.content as string | ContentPart[] | null | undefined, `${at}.content`, opts));
   (m.tool_calls ?? []).forEach((call, j) => {
     blocks.push({
       type: 'tool_use',
@@ -32,11 +32,11 @@ function assistantBlocks(m: ChatMessage, at: string): AnthropicBlock[] {
   return blocks;
 }
 
-function toolResult(m: ChatMessage, at: string): AnthropicBlock {
+function toolResult(m: ChatMessage, at: string, opts: ContentOptions): AnthropicBlock {
   if (!m.tool_call_id) throw new GatewayError('invalid_request', `${at}.tool_call_id is required for tool messages`, { param: `${at}.tool_call_id` });
   const block: AnthropicBlock & { content?: unknown; is_error?: boolean } = { type: 'tool_result', tool_use_id: m.tool_call_id };
   if (typeof m.content === 'string') block.content = m.content;
-  else if (Array.isArray(m.content)) block.content = toBlocks(m.content, `${at}.content`);
+  else if (Array.isArray(m.content)) block.content = toBlocks(m.content, `${at}.content`, opts);
   if (m.is_error === true) block.is_error = true;
   return block;
 }
@@ -48,7 +48,7 @@ const onlyToolResults = (turn: Turn | undefined) => !!turn && turn.role === 'use
  * list; tool results join one user turn (Anthropic wants every result of a parallel call together,
  * first in the turn after the tool use); consecutive turns of one role merge.
  */
-export function translateMessages(messages: ChatMessage[]): Pick<AnthropicRequest, 'system' | 'messages'> {
+export function translateMessages(messages: ChatMessage[], opts: ContentOptions = {}): Pick<AnthropicRequest, 'system' | 'messages'> {
   const system: Array<{ type: 'text'; text: string; cache_control?: unknown }> = [];
   const turns: Turn[] = [];
   const push = (role: Turn['role'], content: AnthropicBlock[], mergeable: (prev: Turn) => boolean) => {
@@ -65,13 +65,13 @@ export function translateMessages(messages: ChatMessage[]): Pick<AnthropicReques
         system.push(...systemBlocks(m.content as string | ContentPart[] | null | undefined, `${at}.content`));
         return;
       case 'user':
-        push('user', toBlocks(m.content as string | ContentPart[] | null | undefined, `${at}.content`), () => true);
+        push('user', toBlocks(m.content as string | ContentPart[] | null | undefined, `${at}.content`, opts), () => true);
         return;
       case 'assistant':
-        push('assistant', assistantBlocks(m, at), () => true);
+        push('assistant', assistantBlocks(m, at, opts), () => true);
         return;
       case 'tool':
-        push('user', [toolResult(m, at)], onlyToolResults);
+        push('user', [toolResult(m, at, opts)], onlyToolResults);
         return;
       default:
         throw new GatewayError('invalid_request', `${at}.role "${m.role}" is not supported by anthropic; use "tool" messages`, { param: `${at}.role` });

@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
 import { refuseUnsupported } from '../unsupported-params.js';
+import type { ContentOptions } from './translate-content.js';
 import { translateMessages } from './translate-messages.js';
 import { translateTools } from './translate-tools.js';
 import type { AnthropicRequest } from './wire-types.js';
@@ -44,7 +45,7 @@ function limits(body: ChatRequest, thinking: Record<string, unknown> | undefined
   return explicit;
 }
 
-export interface TranslateOptions {
+export interface TranslateOptions extends ContentOptions {
   stream: boolean;
   model: string;
   structuredOutput: 'native' | 'tool';
@@ -62,7 +63,7 @@ export function translateRequest(body: ChatRequest, opts: TranslateOptions): { r
   refuseUnsupported(body, 'anthropic', ['logprobs', 'logit_bias', 'audio']);
   const thinking = thinkingFor(body);
   const maxTokens = limits(body, thinking);
-  const request: AnthropicRequest = { model: opts.model, max_tokens: maxTokens, ...translateMessages(body.messages) };
+  const request: AnthropicRequest = { model: opts.model, max_tokens: maxTokens, ...translateMessages(body.messages, opts) };
   if (thinking) request.thinking = thinking as AnthropicRequest['thinking'];
   for (const key of NATIVE_PARAMS) if (body[key] !== undefined && body[key] !== null) (request as Record<string, unknown>)[key] = body[key];
   const { jsonTool } = translateTools(body, request, { thinking: thinking?.type === 'enabled' || thinking?.type === 'adaptive', structuredOutput: opts.structuredOutput });

@@ -33,7 +33,7 @@ export function toAnthropicInvokeBody(input: ChatRequest, ctx: CallContext): str
   // Before the Anthropic translator, which would map `web_search_options` to a server tool Bedrock does not run.
   refuseUnsupported(body, 'bedrock', UNSUPPORTED);
   const structuredOutput = ctx.target.extra.structured_output === 'tool' ? 'tool' : 'native';
-  const { request, jsonTool } = translateRequest(body, { stream: false, model: ctx.model, structuredOutput });
+  const { request, jsonTool } = translateRequest(body, { stream: false, model: ctx.model, structuredOutput, inlineOnly: 'bedrock' });
   jsonToolFor.set(ctx, jsonTool);
   const out: Record<string, unknown> = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...request };
   delete out.model;

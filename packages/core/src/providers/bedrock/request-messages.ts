@@ -163,6 +163,15 @@ function toolUseBlocks(message: ChatMessage, param: string): ConverseBlock[] {
 const openingTurn = (): ConverseMessage => ({ role: 'user', content: [{ text: '(conversation start)' }] });
 
 /**
+ * The text put beside a document in a user turn that has none: Bedrock refuses such a turn ("A text
+ * block must be included when using documents"), common when a tool returns a PDF alone or a client
+ * sends just the file; a 400 would fail what Anthropic itself accepts.
+ */
+const DOCUMENT_NOTE = '(document attached)';
+
+const hasText = (blocks: ConverseBlock[]) => blocks.some((b) => 'text' in b && typeof b.text === 'string' && b.text.trim() !== '');
+
+/**
  * OpenAI messages → Converse `system` and `messages`. System and developer messages move to `system`
  * wherever they stand (Converse has no system turn); tool answers become `toolResult` blocks in a user
  * turn; consecutive turns of one role are merged because Bedrock requires roles to alternate.
@@ -194,6 +203,7 @@ export function toConverseMessages(messages: ChatMessage[]): Pick<ConverseReques
     }
   });
   if (out[0]?.role === 'assistant') out.unshift(openingTurn());
+  for (const turn of out) if (turn.role === 'user' && turn.content.some((b) => 'document' in b) && !hasText(turn.content)) turn.content.push({ text: DOCUMENT_NOTE });
   return system.length ? { system, messages: out } : { messages: out };
 }
 

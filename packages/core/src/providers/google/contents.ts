@@ -5,8 +5,9 @@ import type { GeminiContent, GeminiPart } from './wire.js';
 
 /**
  * OpenAI `messages` → Gemini `contents` + `systemInstruction`. Assistant turns become role `model`,
- * tool results become `functionResponse` parts in a user turn, and consecutive turns of one role are
- * merged, as Gemini expects all results of one step of parallel calls in a single turn.
+ * tool results become `functionResponse` parts in a user turn (their images and files follow them in
+ * that turn), and consecutive turns of one role are merged, as Gemini expects all results of one step
+ * of parallel calls in a single turn.
  */
 
 const bad = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
@@ -27,13 +28,26 @@ function mediaPart(url: string, fallbackMime: string, param: string): GeminiPart
   if (url.startsWith('data:')) {
     const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
     if (!m) throw bad(param, 'is not a valid data URL');
-    const mimeType = m[1] || fallbackMime;
+    const mimeType = geminiMime(m[1] || fallbackMime);
     const isBase64 = m[2]!.split(';').includes('base64');
-    const data = isBase64 ? m[3]! : utf8ToBase64(decodeURIComponent(m[3]!));
-    return { inlineData: { mimeType, data } };
+    return { inlineData: { mimeType, data: isBase64 ? m[3]! : utf8ToBase64(percentDecoded(m[3]!, param)) } };
   }
   if (!/^(https?|gs):\/\//.test(url)) throw bad(param, 'must be an http(s), gs:// or data: URL');
   return { fileData: { mimeType: mimeFromUrl(url, fallbackMime), fileUri: url } };
+}
+
+/** Gemini refuses `image/jpg` ("Unsupported MIME type"), which data URLs often say, and capitals. */
+function geminiMime(type: string): string {
+  const lower = type.toLowerCase();
+  return lower === 'image/jpg' ? 'image/jpeg' : lower;
+}
+
+function percentDecoded(text: string, param: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw bad(param, 'is not a valid percent-encoded data URL (a stray "%"?); send the file as base64');
+  }
 }
 
 function utf8ToBase64(text: string): string {
@@ -42,45 +56,60 @@ function utf8ToBase64(text: string): string {
   return btoa(binary);
 }
 
+/** The OpenAI part types that carry media rather than text. */
+const MEDIA_TYPES = new Set(['image_url', 'input_audio', 'file']);
+
+/** One OpenAI content part → its Gemini part; undefined for empty text. */
+function partOf(p: Record<string, any>, at: string): GeminiPart | undefined {
+  switch (p.type) {
+    case 'text':
+      if (typeof p.text !== 'string') throw bad(`${at}.text`, 'must be a string');
+      return p.text ? { text: p.text } : undefined;
+    case 'image_url': {
+      const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
+      if (typeof url !== 'string') throw bad(`${at}.image_url.url`, 'must be a string');
+      return mediaPart(url, 'image/jpeg', `${at}.image_url.url`);
+    }
+    case 'input_audio': {
+      const audio = p.input_audio;
+      if (typeof audio?.data !== 'string') throw bad(`${at}.input_audio.data`, 'must be base64 audio');
+      return { inlineData: { mimeType: `audio/${audio.format ?? 'wav'}`, data: audio.data } };
+    }
+    case 'file': {
+      const file = p.file ?? {};
+      if (typeof file.file_data === 'string') {
+        const data = file.file_data.startsWith('data:') ? file.file_data : `data:application/pdf;base64,${file.file_data}`;
+        return mediaPart(data, 'application/pdf', `${at}.file.file_data`);
+      }
+      if (typeof file.file_id === 'string') return { fileData: { mimeType: mimeFromUrl(file.filename ?? file.file_id, 'application/pdf'), fileUri: file.file_id } };
+      throw bad(`${at}.file`, 'needs file_data or file_id');
+    }
+    default:
+      throw bad(`${at}.type`, `content part type "${String(p.type)}" cannot be sent to Gemini`);
+  }
+}
+
 function contentParts(content: ChatMessage['content'], param: string): GeminiPart[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content ? [{ text: content }] : [];
   const parts: GeminiPart[] = [];
   for (const [i, raw] of content.entries()) {
+    const part = partOf(raw as Record<string, any>, `${param}[${i}]`);
+    if (part) parts.push(part);
+  }
+  return parts;
+}
+
+/**
+ * The images, audio and files of a tool answer: a functionResponse holds only JSON, so they follow
+ * the responses in the same user turn, as /v1/messages already sends a tool_result's images.
+ */
+function toolMedia(content: ChatMessage['content'], param: string): GeminiPart[] {
+  if (!Array.isArray(content)) return [];
+  const parts: GeminiPart[] = [];
+  for (const [i, raw] of content.entries()) {
     const p = raw as Record<string, any>;
-    const at = `${param}[${i}]`;
-    switch (p.type) {
-      case 'text':
-        if (typeof p.text !== 'string') throw bad(`${at}.text`, 'must be a string');
-        if (p.text) parts.push({ text: p.text });
-        break;
-      case 'image_url': {
-        const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
-        if (typeof url !== 'string') throw bad(`${at}.image_url.url`, 'must be a string');
-        parts.push(mediaPart(url, 'image/jpeg', `${at}.image_url.url`));
-        break;
-      }
-      case 'input_audio': {
-        const audio = p.input_audio;
-        if (typeof audio?.data !== 'string') throw bad(`${at}.input_audio.data`, 'must be base64 audio');
-        parts.push({ inlineData: { mimeType: `audio/${audio.format ?? 'wav'}`, data: audio.data } });
-        break;
-      }
-      case 'file': {
-        const file = p.file ?? {};
-        if (typeof file.file_data === 'string') {
-          const data = file.file_data.startsWith('data:') ? file.file_data : `data:application/pdf;base64,${file.file_data}`;
-          parts.push(mediaPart(data, 'application/pdf', `${at}.file.file_data`));
-        } else if (typeof file.file_id === 'string') {
-          parts.push({ fileData: { mimeType: mimeFromUrl(file.filename ?? file.file_id, 'application/pdf'), fileUri: file.file_id } });
-        } else {
-          throw bad(`${at}.file`, 'needs file_data or file_id');
-        }
-        break;
-      }
-      default:
-        throw bad(`${at}.type`, `content part type "${String(p.type)}" cannot be sent to Gemini`);
-    }
+    if (MEDIA_TYPES.has(p?.type)) parts.push(partOf(p, `${param}[${i}]`)!);
   }
   return parts;
 }
@@ -155,8 +184,16 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
     else turns.push({ role, parts });
   };
 
+  /** Media of the tool answers since the last other message, sent after all their functionResponses. */
+  let media: GeminiPart[] = [];
+  const flushMedia = () => {
+    push('user', media);
+    media = [];
+  };
+
   for (const [i, m] of messages.entries()) {
     const at = `messages[${i}]`;
+    if (m.role !== 'tool' && m.role !== 'function') flushMedia();
     switch (m.role) {
       case 'system':
       case 'developer':
@@ -194,6 +231,7 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
         const position = m.tool_call_id === undefined ? undefined : callPosition.get(m.tool_call_id);
         if (position !== undefined) responsePosition.set(part, position);
         push('user', [part]);
+        media.push(...toolMedia(m.content, `${at}.content`));
         break;
       }
       case 'function': {
@@ -205,6 +243,7 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
         throw bad(`${at}.role`, `role "${String(m.role)}" cannot be sent to Gemini`);
     }
   }
+  flushMedia();
   if (!turns.length) throw bad('messages', 'Gemini needs at least one user or assistant message besides the system prompt');
   if (responsePosition.size > 1) for (const turn of turns) if (turn.role === 'user') inCallOrder(turn.parts, responsePosition);
   return system.length ? { contents: turns, systemInstruction: { parts: system } } : { contents: turns };

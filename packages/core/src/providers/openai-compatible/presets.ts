@@ -63,6 +63,27 @@ const mistralCall = (call: ToolCall, id: string | undefined): ToolCall =>
     ...(typeof call.index === 'number' ? { index: call.index } : {}),
   }) as ToolCall;
 
+/**
+ * Content parts in Mistral's shapes: its AudioChunk takes `input_audio` as the base64 string itself,
+ * not OpenAI's `{data, format}`. OpenAI's inline `file` part has no Mistral form (its FileChunk takes a
+ * `file_id` uploaded to Mistral, its DocumentURLChunk a URL), so it is refused rather than answered
+ * 422 by Mistral. Parts are copied only when they change.
+ */
+function mistralContent(content: unknown[], param: string): unknown[] {
+  return content.map((part: unknown, j) => {
+    const p = part as { type?: unknown; input_audio?: { data?: unknown } | string } | null;
+    if (p?.type === 'input_audio' && typeof p.input_audio === 'object' && typeof p.input_audio?.data === 'string') {
+      return { type: 'input_audio', input_audio: p.input_audio.data };
+    }
+    if (p?.type === 'file') {
+      throw new GatewayError('invalid_request', `${param}[${j}]: mistral does not take OpenAI file parts; send the PDF as a document_url part or its text`, {
+        param: `${param}[${j}]`,
+      });
+    }
+    return part;
+  });
+}
+
 /** Mistral's tool-call ids: nine letters or digits (400 "Tool call id … must be a-z, A-Z, 0-9, with a length of 9"). */
 const MISTRAL_CALL_ID = /^[A-Za-z0-9]{9}$/;
 
@@ -89,12 +110,13 @@ function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messag
     return mapped;
   };
   for (const m of messages) for (const call of m.tool_calls ?? []) if (call.id && MISTRAL_CALL_ID.test(call.id)) taken.add(call.id);
-  return messages.map((m) => {
+  return messages.map((m, i) => {
     // OpenAI's `developer` role (what its SDKs and agents send for instructions) is Mistral's `system`: its roles are four.
     const role = m.role === 'developer' ? 'system' : m.role;
     const out: Record<string, unknown> = {};
     for (const field of MISTRAL_MESSAGE_FIELDS[role] ?? MISTRAL_ANY_FIELDS) if (m[field] !== undefined) out[field] = m[field];
     out.role = role;
+    if (Array.isArray(out.content)) out.content = mistralContent(out.content, `messages[${i}].content`);
     if (out.tool_calls) out.tool_calls = m.tool_calls!.map((call) => mistralCall(call, call.id ? idFor(call.id) : undefined));
     if (typeof m.tool_call_id === 'string') out.tool_call_id = idFor(m.tool_call_id);
     return out as ChatRequest['messages'][number];
