@@ -16,6 +16,7 @@ import { resolveStore } from './store/resolve-store.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from './types.js';
 import { UpstreamClient } from './upstream/client.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './providers/openai-types.js';
+import type { ChunkOut } from './providers/types.js';
 import { runChat } from './pipeline/chat.js';
 import { createState } from './pipeline/create-state.js';
 import { validateChat } from './http/validate.js';
@@ -180,7 +181,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       const { state } = await direct(body, call, true);
       const result = await runChat(gw, state).catch((e: unknown) => failed(state, e));
       if (result.kind !== 'stream') throw new GatewayError('internal_error', 'expected a stream');
-      for await (const out of result.chunks) yield out.chunk;
+      // While the cache records this stream it holds these very chunks until the end: a caller that
+      // edits what it relays (redacts, rewrites) must get its own copies, or every later hit serves the edit.
+      const own = (out: ChunkOut) => (!state.recordChunks ? out.chunk : out.raw !== undefined ? (JSON.parse(out.raw) as ChatCompletionChunk) : structuredClone(out.chunk));
+      for await (const out of result.chunks) yield own(out);
     },
     close(deadlineMs = 10_000) {
       // Idempotent: a Nest module's destroy hook and the app may both close the gateway.
