@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configSchema, httpUrl, type GatewayConfig } from './config/schema.js';
+import { baseUrl, configSchema, type GatewayConfig } from './config/schema.js';
 import { formatIssues } from './config/format-issues.js';
 import type { GatewayContext } from './types.js';
 import type { Provider } from './providers/types.js';
@@ -208,7 +208,7 @@ const rate = z.number().nonnegative().optional();
 const optionsSchema = z.looseObject({
   basePath: z.string().regex(/^\/[^?#]*$/, 'basePath must start with "/"').optional(),
   config: z.union([configSchema, z.string()]).optional(),
-  providers: z.record(z.string(), z.looseObject({ baseURL: httpUrl.optional(), apiKey: z.string().optional() })).optional(),
+  providers: z.record(z.string(), z.looseObject({ baseURL: baseUrl.optional(), apiKey: z.string().optional() })).optional(),
   customProviders: z.array(z.looseObject({ id: z.string(), chat: z.object({}).passthrough() })).optional(),
   pricing: z
     .record(

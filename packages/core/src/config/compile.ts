@@ -3,6 +3,8 @@ import type { ProviderDefaults } from '../options.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Provider, ResolvedTarget } from '../providers/types.js';
 import { formatIssues } from './format-issues.js';
+import { checkCredentialSettings, defaultsBeside } from './credential-settings.js';
+import { headerUnsafe, isHeaderSafe } from '../http/header-safe.js';
 import { nestsDeeper } from '../http/json-depth.js';
 import { validateConditional } from '../router/conditional.js';
 import { linkTargetHost, type RequestHost } from '../router/ssrf-guard.js';
@@ -98,9 +100,6 @@ function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provide
   return { source: `${path}.api_key` };
 }
 
-/** What Node refuses in a header value (`checkInvalidHeaderChar`). */
-const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/;
-
 export function resolveTarget(cfg: TargetConfig, path: string, index: number, env: CompileEnv): ResolvedTarget {
   const providerId = cfg.provider;
   if (!providerId) throw new GatewayError('invalid_config', `${path}.provider is required`, { param: `${path}.provider` });
@@ -111,21 +110,18 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
     });
   }
   const clientHost = env.clientConfig === true && cfg.custom_host !== undefined;
-  const defaults: ProviderDefaults = clientHost ? {} : (providerDefaults(env.registry, env.providers, provider.id) ?? {});
+  const defaults: ProviderDefaults = clientHost ? {} : defaultsBeside(cfg, providerDefaults(env.registry, env.providers, provider.id) ?? {});
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
   const { apiKey, source, server } = keyFor(cfg, defaults, provider, env, path, clientHost);
-  // A key undici cannot put in a header (a line break from a pasted key, a NUL) failed every call as a
-  // network error blamed on the provider — and set fallbacks and circuit breakers off. Said here instead,
-  // naming where the key came from; one from the server's own settings is the server's fault (500), not the client's.
-  if (typeof apiKey === 'string' && NOT_HEADER_SAFE.test(apiKey)) {
+  // Said at compile time rather than as a network error on every call; one from the server's own
+  // settings is the server's fault (500), not the client's.
+  if (typeof apiKey === 'string' && !isHeaderSafe(apiKey)) {
     const serverKeyInClientPlan = env.clientConfig === true && server === true;
-    throw new GatewayError('invalid_config', `${source} cannot be sent in an HTTP header: it holds a line break, a control character or a character outside Latin-1`, {
-      param: source,
-      ...(serverKeyInClientPlan ? { status: 500, type: 'server_error' } : {}),
-    });
+    throw headerUnsafe(source, serverKeyInClientPlan ? { status: 500, type: 'server_error' } : {});
   }
+  checkCredentialSettings({ target: cfg, path, defaults, providerId: provider.id, clientConfig: env.clientConfig === true });
   let host: RequestHost | void = undefined;
   if (cfg.custom_host !== undefined) host = env.onCustomHost?.(cfg.custom_host, `${path}.custom_host`);
   else if (env.clientConfig && !defaults.baseURL && hasLocalHome(provider.baseURL)) env.onCustomHost?.(provider.baseURL, `${path}.provider`);

@@ -21,6 +21,12 @@ export const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL');
 
+/**
+ * A base URL operation paths are appended to (`custom_host`, a provider's `baseURL`): a query or
+ * fragment would swallow them (`/v1?tenant=a` + `/chat/completions` calls `/v1` with the path in the query).
+ */
+export const baseUrl = httpUrl.refine((u) => !/[?#]/.test(u), 'must not hold a query string or fragment (? or #): the operation path is appended to it');
+
 export const retrySchema = z.strictObject({
   attempts: z.number().int().min(0).max(10),
   on_status_codes: statusCodes.optional(),
@@ -34,7 +40,7 @@ export const cacheSchema = z.strictObject({
   /** Cosine similarity a semantic hit must reach. Default 0.95. */
   threshold: z.number().min(0).max(1).optional(),
   /** The target used to embed prompts for semantic mode. */
-  embedding: z.looseObject({ provider: z.string(), model: z.string().optional() }).optional(),
+  embedding: z.looseObject({ provider: z.string(), model: z.string().optional(), custom_host: baseUrl.optional() }).optional(),
   /** Share entries across keys/tenants. Default false: entries are scoped to the caller. */
   shared: z.boolean().optional(),
   /** Let requests with tools use semantic matching. Default false. */
@@ -113,7 +119,7 @@ const targetShape = {
   override_params: z.record(z.string(), z.unknown()).optional(),
   retry: retrySchema.optional(),
   request_timeout: z.number().int().positive().optional(),
-  custom_host: httpUrl.optional(),
+  custom_host: baseUrl.optional(),
   forward_headers: z
     .array(z.string().refine((name) => !NOT_FORWARDABLE.has(name.toLowerCase()), { message: 'is never forwarded upstream (host and hop-by-hop headers)' }))
     .optional(),

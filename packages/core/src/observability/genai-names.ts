@@ -9,6 +9,7 @@ const GENAI_PROVIDER: Record<string, string> = {
   'vertex-ai': 'gcp.vertex_ai',
   bedrock: 'aws.bedrock',
   'azure-openai': 'azure.ai.openai',
+  'azure-ai': 'azure.ai.inference',
   mistral: 'mistral_ai',
   cohere: 'cohere',
   groq: 'groq',

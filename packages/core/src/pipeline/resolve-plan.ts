@@ -6,6 +6,7 @@ import { gatewayHeader, header, sentName } from '../http/headers.js';
 import { inferProvider } from '../router/infer-provider.js';
 import { isAllowedHost, markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import type { GatewayRequest } from '../types.js';
+import { firstSent, readSettingsHeaders, settingsFor } from './settings-headers.js';
 
 /** Saved config ids (`pc-…`) live in Portkey's hosted product; here a config header carries the JSON itself. */
 function headerConfig(value: string, name: string): string {
@@ -15,8 +16,12 @@ function headerConfig(value: string, name: string): string {
   return value;
 }
 
-/** The header config with the provider headers' target in it, when it names none itself; else as sent. */
-function withHeaderTarget(text: string, target: Record<string, string>): unknown {
+/**
+ * The header config with the provider headers' target in it, when it names none itself; else as sent.
+ * `settingsHeader` names a provider-settings header the target carries: dropped with it, the client's
+ * own keys would silently give way to whatever the config's targets resolve to.
+ */
+function withHeaderTarget(text: string, target: Record<string, string>, name: string, settingsHeader: string | undefined): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -25,7 +30,13 @@ function withHeaderTarget(text: string, target: Record<string, string>): unknown
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return text;
   const cfg = parsed as Record<string, unknown>;
-  return cfg.provider === undefined && cfg.targets === undefined ? { ...cfg, ...target } : cfg;
+  if (cfg.provider === undefined && cfg.targets === undefined) return { ...cfg, ...target };
+  if (settingsHeader !== undefined) {
+    throw new GatewayError('invalid_request', `${settingsHeader} applies to the target of the provider header, but ${name} names its own provider or targets; put the setting in the config`, {
+      param: settingsHeader,
+    });
+  }
+  return cfg;
 }
 
 const localHomeRefused = (model: string, id: string) =>
@@ -70,27 +81,37 @@ export class PlanResolver {
         param: name,
       });
     }
-    if (configHeader === undefined && providerHeader === undefined && hostHeader === undefined) return this.serverPlan;
+    const settingsHeaders = readSettingsHeaders(req.headers);
+    if (configHeader === undefined && providerHeader === undefined && hostHeader === undefined && settingsHeaders === undefined) return this.serverPlan;
     if (!this.options.allowRequestConfig) {
-      const name = sentName(req, configHeader !== undefined ? 'config' : providerHeader !== undefined ? 'provider' : 'custom-host');
+      const name =
+        configHeader !== undefined ? sentName(req, 'config')
+        : providerHeader !== undefined ? sentName(req, 'provider')
+        : hostHeader !== undefined ? sentName(req, 'custom-host')
+        : firstSent(settingsHeaders!);
       throw new GatewayError('request_config_not_allowed', `this gateway does not accept ${name} headers from clients`, { param: name });
     }
+    const provider = providerHeader === undefined ? undefined : this.env.registry.canonical(providerHeader);
+    const settings = settingsHeaders === undefined ? {} : settingsFor(settingsHeaders, provider, sentName(req, 'provider'));
     const auth = providerHeader === undefined ? undefined : header(req.headers, 'authorization')?.replace(/^Bearer\s+/i, '');
-    const target = providerHeader === undefined ? undefined : { provider: providerHeader, ...(auth ? { api_key: auth } : {}), ...(hostHeader ? { custom_host: hostHeader } : {}) };
+    // Settings first: none of them may stand in for the provider, key or host the headers name.
+    const target = providerHeader === undefined ? undefined : { ...settings, provider: providerHeader, ...(auth ? { api_key: auth } : {}), ...(hostHeader ? { custom_host: hostHeader } : {}) };
+    const targetKey = `p:${providerHeader}:${hostHeader ?? ''}:${auth ?? ''}:${settingsHeaders ? JSON.stringify(settings) : ''}`;
     if (configHeader !== undefined) {
       const name = req.headers['x-llmux-config'] !== undefined ? 'x-llmux-config' : 'x-portkey-config';
       const text = headerConfig(configHeader, name);
       if (!target) return this.compileCached(`c:${name}:${configHeader}`, (env) => compileConfig(text, env, name));
       // Portkey's way: a config that names no provider or targets (only `retry`, `cache`, …) applies
       // to the provider and key of the headers, as `new Portkey({ provider, Authorization, config })` sends them.
-      return this.compileCached(`c:${name}:${configHeader}:p:${providerHeader}:${hostHeader ?? ''}:${auth ?? ''}`, (env) => compileConfig(withHeaderTarget(text, target), env, name));
+      const settingsHeader = settingsHeaders && firstSent(settingsHeaders);
+      return this.compileCached(`c:${name}:${configHeader}:${targetKey}`, (env) => compileConfig(withHeaderTarget(text, target, name, settingsHeader), env, name));
     }
     if (!target) {
       throw new GatewayError('invalid_request', 'x-portkey-custom-host needs x-portkey-provider (or send a whole x-portkey-config)', {
         param: 'x-portkey-custom-host',
       });
     }
-    return this.compileCached(`p:${providerHeader}:${hostHeader ?? ''}:${auth ?? ''}`, (env) => compileConfig(target, env, 'x-portkey-provider'));
+    return this.compileCached(targetKey, (env) => compileConfig(target, env, 'x-portkey-provider'));
   }
 
   /**

@@ -4,13 +4,13 @@ import { cohereProvider } from './cohere/provider.js';
 import { googleProvider, vertexProvider } from './google/provider.js';
 import { mockProvider } from './mock/provider.js';
 import { openAICompatiblePresets } from './openai-compatible/presets.js';
+import { azureAIProvider } from './openai-compatible/azure-ai.js';
 import type { Provider } from './types.js';
 
 /** Provider ids users may write in `provider`, with Portkey's alternative spellings. */
 const ALIASES: Record<string, string> = {
   gemini: 'google',
   'azure': 'azure-openai',
-  'azure-ai': 'azure-openai',
   'together-ai': 'together',
   'fireworks-ai': 'fireworks',
   'x-ai': 'xai',
@@ -51,5 +51,5 @@ export class ProviderRegistry {
  */
 export function builtinProviders(env?: Record<string, string | undefined>): Provider[] {
   const bedrock = env ? createBedrockProvider({ env: () => env }) : bedrockProvider;
-  return [...openAICompatiblePresets, anthropicProvider, bedrock, cohereProvider, googleProvider, vertexProvider, mockProvider];
+  return [...openAICompatiblePresets, azureAIProvider, anthropicProvider, bedrock, cohereProvider, googleProvider, vertexProvider, mockProvider];
 }

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors.js';
+import { headerUnsafe, isHeaderSafe } from '../../http/header-safe.js';
 import type { ResolvedTarget } from '../types.js';
 
 /** Reads environment variables; injected so tests never depend on the real process environment. */
@@ -34,7 +35,11 @@ function keyPair(
   token: string | undefined,
   names: [id: string, secret: string],
 ): SigV4Credentials | undefined {
-  if (!id && !secret) return undefined;
+  if (!id && !secret) {
+    // Refused, not skipped: the keys tried next (a Bedrock API key, the environment's) would sign a call meant to carry this session.
+    if (token) throw new GatewayError('invalid_config', `${names[0]} is missing: a session token needs the access key id and secret it was issued with`, { param: names[0] });
+    return undefined;
+  }
   if (!id || !secret) {
     const missing = id ? names[1] : names[0];
     throw new GatewayError('invalid_config', `${missing} is missing: an AWS access key needs both its id and its secret`, { param: missing });
@@ -52,6 +57,12 @@ export function resolveSettings(target: ResolvedTarget, env: EnvAccessor): Bedro
   let vars: Record<string, string | undefined> | undefined;
   // A host the client chose gets only the credentials the client sent.
   const fromEnv = (name: string) => (target.clientHost ? undefined : (vars ??= env())[name] || undefined);
+  // The environment is the server's own: a value no request can carry is its fault, whoever asked.
+  const envCredential = (name: string) => {
+    const value = fromEnv(name);
+    if (value !== undefined && !isHeaderSafe(value)) throw headerUnsafe(name, { status: 500, type: 'server_error' });
+    return value;
+  };
   const region = setting(target, 'aws_region') ?? fromEnv('AWS_REGION') ?? fromEnv('AWS_DEFAULT_REGION') ?? DEFAULT_REGION;
   // The region becomes part of the host name: anything but a region's letters would let a config steer the call elsewhere.
   if (!REGION.test(region)) {
@@ -63,7 +74,7 @@ export function resolveSettings(target: ResolvedTarget, env: EnvAccessor): Bedro
   ]);
   if (own) return { region, auth: { kind: 'sigv4', credentials: own } };
   if (target.apiKey) return { region, auth: { kind: 'bearer', token: target.apiKey } };
-  const envKeys = keyPair(fromEnv('AWS_ACCESS_KEY_ID'), fromEnv('AWS_SECRET_ACCESS_KEY'), fromEnv('AWS_SESSION_TOKEN'), [
+  const envKeys = keyPair(envCredential('AWS_ACCESS_KEY_ID'), envCredential('AWS_SECRET_ACCESS_KEY'), envCredential('AWS_SESSION_TOKEN'), [
     'AWS_ACCESS_KEY_ID',
     'AWS_SECRET_ACCESS_KEY',
   ]);

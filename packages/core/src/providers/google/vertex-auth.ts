@@ -89,11 +89,37 @@ function pemToDer(pem: string): Uint8Array {
   return Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
 }
 
-async function signedAssertion(sa: ServiceAccount, audience: string, now: number): Promise<string> {
+type SigningKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
+const signingKeys = new Map<string, Promise<SigningKey>>();
+
+/**
+ * The service account's key, imported once per distinct key text. A key WebCrypto cannot read (bad
+ * base64, a truncated PKCS#8 body) is the config's fault: reported naming the setting, not as a 500.
+ */
+function signingKey(sa: ServiceAccount, ctx: CallContext): Promise<SigningKey> {
+  let key = signingKeys.get(sa.private_key);
+  if (!key) {
+    key = (async () => {
+      try {
+        return await crypto.subtle.importKey('pkcs8', pemToDer(sa.private_key), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+      } catch {
+        throw invalid(ctx, 'private_key is not a usable PKCS#8 RSA key (bad base64 or a truncated key)');
+      }
+    })();
+    if (signingKeys.size >= MAX_CACHED) signingKeys.clear();
+    signingKeys.set(sa.private_key, key);
+    // A failed import is not kept: its error names the target path of the request that hit it.
+    const failed = key;
+    failed.catch(() => signingKeys.get(sa.private_key) === failed && signingKeys.delete(sa.private_key));
+  }
+  return key;
+}
+
+async function signedAssertion(sa: ServiceAccount, key: SigningKey, audience: string, now: number): Promise<string> {
   const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
   const iat = Math.floor(now / 1000);
   const claims = base64url(JSON.stringify({ iss: sa.client_email, scope: SCOPE, aud: audience, iat, exp: iat + 3600 }));
-  const key = await crypto.subtle.importKey('pkcs8', pemToDer(sa.private_key), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
   const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', key, new TextEncoder().encode(`${header}.${claims}`));
   return `${header}.${claims}.${base64url(new Uint8Array(signature))}`;
 }
@@ -103,7 +129,7 @@ async function fetchToken(sa: ServiceAccount, uri: string, ctx: CallContext): Pr
   // An endpoint on a host the client chose may be anything: what it answers never reaches the client.
   const clientChosen = ctx.target.clientHost === true && uri !== GOOGLE_TOKEN_URI;
   const param = `${ctx.target.path}.vertex_service_account_json.token_uri`;
-  const assertion = await signedAssertion(sa, uri, Date.now());
+  const assertion = await signedAssertion(sa, await signingKey(sa, ctx), uri, Date.now());
   const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString();
   let res;
   try {

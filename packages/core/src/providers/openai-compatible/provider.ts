@@ -16,6 +16,8 @@ export interface OpenAICompatiblePreset {
   modelSetting?: string;
   /** Header carrying the key. Default: `authorization: Bearer <key>`. */
   authHeader?: (key: string) => Record<string, string>;
+  /** Headers the service needs on every call besides the key, from the target's settings. */
+  headers?: (ctx: CallContext) => Record<string, string>;
   /**
    * How the service reports usage on streams. `include_usage` (default): we ask for it with
    * `stream_options` so streams can be costed; `always`: it is sent anyway (Mistral rejects the option).
@@ -49,6 +51,7 @@ function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<st
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const key = ctx.target.apiKey;
   if (key) Object.assign(headers, (preset.authHeader ?? bearer)(key));
+  if (preset.headers) Object.assign(headers, preset.headers(ctx));
   return withForwardedHeaders(ctx, headers);
 }
 
