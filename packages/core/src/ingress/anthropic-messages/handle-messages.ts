@@ -88,17 +88,29 @@ function forOthers(
  * Anthropic parameters without an OpenAI name, for the translators that read them as extra body
  * fields on /v1/chat/completions too — Claude on Bedrock (`additionalModelRequestFields`), Gemini:
  * `top_k`, and the `thinking` object, so the client's budget goes upstream as sent
- * (`reasoning_effort` only approximates it by a preset).
+ * (`reasoning_effort` only approximates it by a preset). Cohere gets the budget in its own
+ * `thinking.token_budget`.
  */
 function withNativeExtras(providerId: string, body: ChatRequest, extras: unknown, model: string): ChatRequest {
   const { thinking, top_k: topK } = (extras ?? {}) as { thinking?: unknown; top_k?: unknown };
+  if (providerId === 'cohere') return withCohereThinking(body, thinking);
   const gemini = providerId === 'google' || providerId === 'vertex-ai';
   if (!gemini && !(providerId === 'bedrock' && isClaude(model))) return body;
   const out: ChatRequest = topK === undefined ? { ...body } : { ...body, top_k: topK };
   if (thinking === undefined) return out;
-  // Gemini reads the effort first; the exact budget wins here.
-  if (gemini) delete out.reasoning_effort;
+  // Gemini reads the effort first; the exact budget (or `disabled`) wins here. Adaptive thinking has
+  // no Gemini form, so its effort is what asks Gemini to think and show its thoughts.
+  const type = (thinking as { type?: unknown } | null)?.type;
+  if (gemini && (type === 'enabled' || type === 'disabled')) delete out.reasoning_effort;
   return { ...out, thinking };
+}
+
+/** An exact budget goes as Cohere's `thinking.token_budget`; anything else keeps the effort preset. */
+function withCohereThinking(body: ChatRequest, thinking: unknown): ChatRequest {
+  const t = thinking as { type?: unknown; budget_tokens?: unknown } | null | undefined;
+  if (t?.type !== 'enabled' || typeof t.budget_tokens !== 'number') return body;
+  const { reasoning_effort: _preset, ...rest } = body;
+  return { ...rest, thinking: { type: 'enabled', token_budget: t.budget_tokens } };
 }
 
 /** OpenAI-compatible servers forward messages as they are; DeepSeek's reasoner reads `reasoning_content` back in a tool turn. */

@@ -262,11 +262,40 @@ function effortFor(req: AnthropicRequest): string | undefined {
     const budget = thinking.budget_tokens ?? 0;
     return budget < 2048 ? 'low' : budget < 4096 ? 'medium' : 'high';
   }
-  if (thinking?.type === 'adaptive') return 'medium';
   const effort = req.output_config?.effort;
   if (effort === 'low' || effort === 'medium' || effort === 'high') return effort;
   if (effort === 'xhigh' || effort === 'max') return 'high';
+  // Adaptive thinking is steered by the effort above; without one the model still thinks.
+  if (thinking?.type === 'adaptive') return 'medium';
   return undefined;
+}
+
+/** Keywords whose value is one subschema or an array of them. */
+const SUBSCHEMA = ['items', 'prefixItems', 'additionalProperties', 'not', 'anyOf', 'allOf', 'oneOf'];
+/** Keywords whose value maps names to subschemas. */
+const SUBSCHEMA_MAPS = ['properties', '$defs', 'definitions'];
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whether OpenAI's strict mode takes the schema as it is: it wants every object to list all its
+ * properties in `required` and to set `additionalProperties: false`, where Anthropic lets properties
+ * be optional. Sent strict, any other schema is a 400 upstream.
+ */
+function strictReady(node: unknown): boolean {
+  if (Array.isArray(node)) return node.every(strictReady);
+  if (!isRecord(node)) return true;
+  const props = node.properties;
+  const object = node.type === 'object' || (Array.isArray(node.type) && node.type.includes('object')) || props !== undefined;
+  if (object) {
+    if (node.additionalProperties !== false) return false;
+    const required = Array.isArray(node.required) ? node.required : [];
+    if (isRecord(props) && Object.keys(props).some((k) => !required.includes(k))) return false;
+  }
+  return (
+    SUBSCHEMA.every((k) => strictReady(node[k])) &&
+    SUBSCHEMA_MAPS.every((k) => !isRecord(node[k]) || Object.values(node[k]).every(strictReady))
+  );
 }
 
 /** The OpenAI fields whose names differ in the client's Anthropic body, for `clientParamOf`. */
@@ -377,7 +406,10 @@ export function toChatRequest(req: AnthropicRequest): {
     if (choice?.disable_parallel_tool_use) body.parallel_tool_calls = false;
   }
   const format = req.output_config?.format;
-  if (format?.type === 'json_schema') body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema, strict: true } };
+  if (format?.type === 'json_schema') {
+    const strict = isRecord(format.schema) && strictReady(format.schema);
+    body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema, strict } };
+  }
   const effort = effortFor(req);
   if (effort) body.reasoning_effort = effort;
   if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = req.metadata.user_id;

@@ -43,6 +43,8 @@ function thinkingConfig(body: ChatRequest, model: string): Record<string, unknow
     return budget === undefined ? { includeThoughts: true } : { thinkingBudget: budget, includeThoughts: true };
   }
   if (thinking?.type === 'disabled') return { thinkingBudget: 0 };
+  // The model decides how much to think, as Gemini's dynamic thinking (its default) does.
+  if (thinking?.type === 'adaptive') return { includeThoughts: true };
   return undefined;
 }
 
