@@ -1,5 +1,6 @@
 import type { ChatCompletionChunk, ChunkDelta } from '../openai-types.js';
 import { splitContentParts } from './content-parts.js';
+import { FINISH_REASONS } from './normalize-completion.js';
 
 type ToolDelta = NonNullable<ChunkDelta['tool_calls']>[number] & { index?: number };
 
@@ -11,6 +12,7 @@ type ToolDelta = NonNullable<ChunkDelta['tool_calls']>[number] & { index?: numbe
  * - magistral's `content` parts become `content` text and `reasoning_content`.
  * - Groq and OpenRouter call reasoning `reasoning`; it is also offered as `reasoning_content`, the
  *   field DeepSeek, xAI and our own translators use, and the one the gateway counts as a first token.
+ * - Dialect finish reasons become OpenAI's (see `FINISH_REASONS`).
  * Returns whether the chunk was changed.
  */
 export function createChunkNormalizer(): (chunk: ChatCompletionChunk) => boolean {
@@ -29,6 +31,11 @@ export function createChunkNormalizer(): (chunk: ChatCompletionChunk) => boolean
   return (chunk) => {
     let changed = false;
     for (const choice of chunk.choices ?? []) {
+      const finish = FINISH_REASONS.get(choice.finish_reason);
+      if (finish !== undefined) {
+        choice.finish_reason = finish;
+        changed = true;
+      }
       const d = choice.delta;
       if (!d) continue;
       if (Array.isArray(d.content)) {

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import type { ChatRequest, EmbeddingsRequest, ToolCall } from '../openai-types.js';
+import type { ChatMessage, ChatRequest, EmbeddingsRequest, ToolCall } from '../openai-types.js';
 import type { Provider } from '../types.js';
 import { openAICompatible } from './provider.js';
 
@@ -30,7 +30,8 @@ const azure = openAICompatible({
         param: `${ctx.target.path}.resource_name`,
       });
     }
-    const base = templated ? `https://${resource}.openai.azure.com` : ctx.target.baseURL;
+    // Portkey's Azure base URL (and the openai SDK's AzureOpenAI `baseURL`) already ends in `/openai`, which the path below adds.
+    const base = templated ? `https://${resource}.openai.azure.com` : ctx.target.baseURL.replace(/\/openai$/i, '');
     const deployment = encodeURIComponent(str(extra.deployment_id) ?? ctx.model);
     const version = encodeURIComponent(str(extra.api_version) ?? '2024-10-21');
     return `${base}/openai/deployments/${deployment}/${op}?api-version=${version}`;
@@ -110,7 +111,7 @@ function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messag
     return mapped;
   };
   for (const m of messages) for (const call of m.tool_calls ?? []) if (call.id && MISTRAL_CALL_ID.test(call.id)) taken.add(call.id);
-  return messages.map((m, i) => {
+  const out = messages.map((m, i) => {
     // OpenAI's `developer` role (what its SDKs and agents send for instructions) is Mistral's `system`: its roles are four.
     const role = m.role === 'developer' ? 'system' : m.role;
     const out: Record<string, unknown> = {};
@@ -119,8 +120,23 @@ function mistralMessages(messages: ChatRequest['messages']): ChatRequest['messag
     if (Array.isArray(out.content)) out.content = mistralContent(out.content, `messages[${i}].content`);
     if (out.tool_calls) out.tool_calls = m.tool_calls!.map((call) => mistralCall(call, call.id ? idFor(call.id) : undefined));
     if (typeof m.tool_call_id === 'string') out.tool_call_id = idFor(m.tool_call_id);
+    // A last assistant turn is a prefill (Anthropic's, from /v1/messages, or a client's): Mistral serves
+    // it only as a prefix (400 "Expected last role User or Tool (or Assistant with prefix True)").
+    if (role === 'assistant' && i === messages.length - 1 && !out.tool_calls) out.prefix = true;
     return out as ChatRequest['messages'][number];
   });
+  return bridgeToolTurns(out);
+}
+
+/**
+ * Mistral wants an assistant turn between tool results and the next user turn (400
+ * `invalid_request_message_order`, "Unexpected role 'user' after role 'tool'"), a history OpenAI takes
+ * and /v1/messages makes of every user turn holding tool results and text. The bridge says something:
+ * Mistral's assistant turns carry content or tool calls.
+ */
+function bridgeToolTurns(messages: ChatRequest['messages']): ChatRequest['messages'] {
+  if (!messages.some((m, i) => m.role === 'user' && messages[i - 1]?.role === 'tool')) return messages;
+  return messages.flatMap((m, i) => (m.role === 'user' && messages[i - 1]?.role === 'tool' ? [{ role: 'assistant', content: 'Ok.' } satisfies ChatMessage, m] : [m]));
 }
 
 /**
@@ -148,6 +164,26 @@ function adaptEmbeddingsForMistral(body: EmbeddingsRequest): void {
 }
 
 /**
+ * Groq validates message fields strictly (400 "property 'reasoning_content' is unsupported"), and an
+ * OpenAI client echoing an assistant turn hands back the `reasoning_content` this gateway copied from
+ * Groq's `reasoning` (and `thinking_blocks` of other providers' answers). Changed turns are copies.
+ */
+function adaptForGroq(body: ChatRequest): void {
+  if (!Array.isArray(body.messages)) return;
+  body.messages = body.messages.map((m) => {
+    if (m?.role !== 'assistant' || (m.reasoning_content === undefined && m.thinking_blocks === undefined)) return m;
+    const { reasoning_content: _text, thinking_blocks: _blocks, ...rest } = m;
+    return rest as ChatMessage;
+  });
+}
+
+/** DeepSeek's roles are four: OpenAI's `developer` (instructions, from its SDKs and agents) is its `system` (422 "unknown variant `developer`"). */
+function adaptForDeepSeek(body: ChatRequest): void {
+  if (!Array.isArray(body.messages) || !body.messages.some((m) => m?.role === 'developer')) return;
+  body.messages = body.messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m));
+}
+
+/**
  * Services that read `max_tokens` (see `OpenAICompatiblePreset.maxTokens`): DeepSeek ignores the newer name,
  * Mistral refuses it, and the self-hosted servers only lately learned it. OpenAI, Azure, Groq, xAI and
  * OpenRouter (a recorded request) take `max_completion_tokens`.
@@ -158,10 +194,10 @@ const OLDER_LIMIT = { maxTokens: 'max_tokens' } as const;
 export const openAICompatiblePresets: Provider[] = [
   openAICompatible({ id: 'openai', baseURL: 'https://api.openai.com/v1', envKey: 'OPENAI_API_KEY' }),
   azure,
-  openAICompatible({ id: 'groq', baseURL: 'https://api.groq.com/openai/v1', envKey: 'GROQ_API_KEY' }),
+  openAICompatible({ id: 'groq', baseURL: 'https://api.groq.com/openai/v1', envKey: 'GROQ_API_KEY', adapt: adaptForGroq }),
   openAICompatible({ id: 'together', baseURL: 'https://api.together.xyz/v1', envKey: 'TOGETHER_API_KEY', ...OLDER_LIMIT }),
   openAICompatible({ id: 'fireworks', baseURL: 'https://api.fireworks.ai/inference/v1', envKey: 'FIREWORKS_API_KEY', ...OLDER_LIMIT }),
-  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY', ...OLDER_LIMIT }),
+  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY', ...OLDER_LIMIT, adapt: adaptForDeepSeek }),
   openAICompatible({ id: 'xai', baseURL: 'https://api.x.ai/v1', envKey: 'XAI_API_KEY' }),
   openAICompatible({ id: 'openrouter', baseURL: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY' }),
   openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY', ...OLDER_LIMIT }),

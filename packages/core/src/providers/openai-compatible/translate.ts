@@ -12,9 +12,9 @@ const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' &&
  * OpenRouter reports failures inside a 200 stream as a chunk with an `error` object (`code: 400`);
  * Groq as `event: error` with `{error: {code: "tool_use_failed", status_code: 400, type}}`.
  */
-function inStreamError(provider: string, error: Record<string, unknown>): GatewayError {
+function inStreamError(provider: string, error: Record<string, unknown>, fallback = `${provider} reported an error inside the stream`): GatewayError {
   const status = httpStatus(error.status_code) ?? httpStatus(error.code) ?? 502;
-  return new GatewayError('provider_error', errorMessageOf(error) ?? `${provider} reported an error inside the stream`, {
+  return new GatewayError('provider_error', errorMessageOf(error) ?? fallback, {
     provider,
     source: 'provider',
     status,
@@ -25,13 +25,29 @@ function inStreamError(provider: string, error: Record<string, unknown>): Gatewa
 }
 
 /**
- * OpenRouter (and some self-hosted servers) answer a failure as a 200 whose body is only `{ error }`:
- * an error, never an answer to relay with a 200. Its text may echo the key it was sent.
+ * A choice that ended with `finish_reason: "error"`: Mistral's enum says the generation failed, and
+ * OpenRouter sends it with the choice's own `error`. What came before it is no complete answer.
+ */
+function failedChoice(provider: string, choices: unknown): GatewayError | undefined {
+  if (!Array.isArray(choices)) return undefined;
+  const failed = choices.find((c: { finish_reason?: unknown } | null) => c?.finish_reason === 'error') as { error?: unknown } | undefined;
+  if (!failed) return undefined;
+  const detail = failed.error && typeof failed.error === 'object' ? (failed.error as Record<string, unknown>) : {};
+  return inStreamError(provider, detail, `${provider} failed while generating the answer (finish_reason "error")`);
+}
+
+/**
+ * OpenRouter (and some self-hosted servers) answer a failure as a 200 whose body is only `{ error }`,
+ * Mistral and OpenRouter as a 200 whose choice finished with "error": an error, never an answer to
+ * relay with a 200. Its text may echo the key it was sent.
  */
 export function throwErrorBody(json: unknown, ctx: CallContext): void {
   const body = json as { error?: unknown; choices?: unknown; data?: unknown } | null;
-  if (!body?.error || typeof body.error !== 'object' || Array.isArray(body.choices) || Array.isArray(body.data)) return;
-  const error = inStreamError(ctx.target.provider, body.error as Record<string, unknown>);
+  let error = failedChoice(ctx.target.provider, body?.choices);
+  if (!error) {
+    if (!body?.error || typeof body.error !== 'object' || Array.isArray(body.choices) || Array.isArray(body.data)) return;
+    error = inStreamError(ctx.target.provider, body.error as Record<string, unknown>);
+  }
   error.message = redactSecrets(error.message, [ctx.target.apiKey]);
   throw error;
 }
@@ -123,6 +139,13 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
       }
       if (ev.event === 'error') {
         throw new GatewayError('provider_error', `${provider} stream error: ${data.slice(0, 300)}`, { provider, source: 'provider' });
+      }
+      const failed = failedChoice(provider, chunk.choices);
+      if (failed) {
+        // Held back as an error chunk is: relayed, it and the [DONE] after it would pass a cut answer off as whole.
+        if (!answered || !chunk.usage) throw failed;
+        pending = failed;
+        return [usageOnly(chunk)];
       }
       if (chunk.choices) for (const c of chunk.choices) if (c.finish_reason) finished.add(c.index ?? 0);
       return noteAnswer([normalize(chunk) || !relayable ? { chunk } : { chunk, raw: data }]);
