@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { All, Controller, Inject, Req, Res, VERSION_NEUTRAL, type Type } from '@nestjs/common';
-import { abortLinkFor, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, gatewayPath, originForm, writeResponse } from '@llmux/core/node';
 import { Gateway } from './gateway-token.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { wildcardRoute } from './wildcard-route.js';
@@ -21,16 +21,17 @@ interface RoutedRequest extends IncomingMessage {
 function pathBelowRoute(req: RoutedRequest): string {
   const route = typeof req.route?.path === 'string' ? req.route.path : '';
   const mount = route.slice(0, route.lastIndexOf('/'));
+  const url = originForm(req.url);
   if (!mount.includes(':') && !mount.includes('(')) {
-    const below = gatewayPath(req.url, mount);
+    const below = gatewayPath(url, mount);
     if (below !== undefined) return below;
   }
   let at = 0;
   for (const _segment of mount.split('/').filter(Boolean)) {
-    const next = req.url.indexOf('/', at + 1);
-    at = next === -1 ? req.url.length : next;
+    const next = url.indexOf('/', at + 1);
+    at = next === -1 ? url.length : next;
   }
-  const rest = req.url.slice(at);
+  const rest = url.slice(at);
   return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
 }
 
@@ -49,9 +50,19 @@ export function createGatewayController(basePath: string): Type<unknown> {
       @Inject(GatewayModuleOptions) private readonly options: GatewayModuleOptions,
     ) {}
 
+    /** The mount itself (`/llm`, `/llm?x=1`): the wildcard below matches only paths under it. */
+    @All()
+    async handleMount(@Req() req: RoutedRequest, @Res() res: ServerResponse): Promise<void> {
+      const q = req.url.indexOf('?');
+      await this.serve(req, res, q === -1 ? '/' : `/${req.url.slice(q)}`);
+    }
+
     @All(wildcardRoute())
     async handle(@Req() req: RoutedRequest, @Res() res: ServerResponse): Promise<void> {
-      const path = pathBelowRoute(req);
+      await this.serve(req, res, pathBelowRoute(req));
+    }
+
+    private async serve(req: RoutedRequest, res: ServerResponse, path: string): Promise<void> {
       // Linked before `identify`: a client that leaves while it runs (a session lookup) must stop the call.
       const signal = abortLinkFor(res, { untilAnswered: true });
       const context = this.options.identify ? await this.options.identify(req) : undefined;

@@ -2,7 +2,7 @@ import { Inject, Module, Optional, type DynamicModule, type OnModuleDestroy, typ
 import { HttpAdapterHost } from '@nestjs/core';
 import { parserRefusals, registeredMounts } from './parser-refusals.js';
 import { wildcardRoute } from './wildcard-route.js';
-import { claimBasePath, GatewayBasePath } from './served-paths.js';
+import { claimBasePath, GatewayBasePath, segmentsOf, servedBasePaths } from './served-paths.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './module-definition.js';
 import { GatewayModuleOptions } from './gateway-module-options.js';
 import { Gateway } from './gateway-token.js';
@@ -29,7 +29,9 @@ export class GatewayModule extends ConfigurableModuleClass implements OnModuleIn
   onModuleInit(): void {
     const http = this.adapterHost?.httpAdapter;
     if (!http || http.getType?.() !== 'express') return;
-    http.use(parserRefusals(this.gateway, registeredMounts(http.getInstance(), this.basePath, wildcardRoute())));
+    const mounts = registeredMounts(http.getInstance(), this.basePath, wildcardRoute(), servedBasePaths(http));
+    // Below a basePath of its own, every path is the gateway's route; at `/` it shares them with the app's.
+    http.use(parserRefusals(this.gateway, mounts, segmentsOf(this.basePath).length > 0));
   }
 
   /** `GatewayModule.forRoot({ config, providers, identify, … })` — options as for `createGateway`. */

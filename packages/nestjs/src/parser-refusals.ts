@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '@llmux/core';
-import { answerRefusal } from '@llmux/core/node';
+import { answerRefusal, originForm } from '@llmux/core/node';
+import { segmentsOf } from './served-paths.js';
 
 type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
@@ -35,8 +36,16 @@ function below(url: string, mount: Mount): string | undefined {
   return rest.startsWith('/') ? rest : undefined;
 }
 
-/** The Express routes registered so far whose path is the gateway's catch-all under `basePath`. */
-export function registeredMounts(app: unknown, basePath: string, wildcard: string): Mount[] {
+/** Whether the mount's last segments are `tail`'s. */
+const endsWith = (mount: Mount, tail: Mount) => tail.length <= mount.length && tail.every((s, i) => s === mount[mount.length - tail.length + i]);
+
+/**
+ * The mounts of the gateway's catch-all routes registered so far that end with `basePath` (a global
+ * prefix, its parameters and exclusions applied) — except those that end with the longer basePath of
+ * another GatewayModule in `basePaths`: `/team/llm/{*path}` is the `/team/llm` module's, not the
+ * `/llm` module's under a prefix `team`, and a refusal there must reach the gateway that serves it.
+ */
+export function registeredMounts(app: unknown, basePath: string, wildcard: string, basePaths: readonly string[]): Mount[] {
   const express = app as { router?: { stack?: unknown[] }; _router?: { stack?: unknown[] } } | undefined;
   let stack: unknown[] = [];
   try {
@@ -45,14 +54,14 @@ export function registeredMounts(app: unknown, basePath: string, wildcard: strin
   } catch {
     // An app object of another shape: no mount is known, and refusals keep Nest's own errors.
   }
-  const base = basePath.split('/').filter(Boolean).join('/');
-  const tail = `${base ? `/${base}` : ''}/${wildcard}`;
+  const own = segmentsOf(basePath);
+  const longer = basePaths.map(segmentsOf).filter((other) => other.length > own.length);
   const out: Mount[] = [];
   for (const layer of stack) {
     const path = (layer as { route?: { path?: unknown } }).route?.path;
-    if (typeof path !== 'string' || !path.endsWith(tail)) continue;
+    if (typeof path !== 'string' || !path.endsWith(`/${wildcard}`)) continue;
     const mount = mountOf(path);
-    if (mount) out.push(mount);
+    if (mount && endsWith(mount, own) && !longer.some((other) => endsWith(mount, other))) out.push(mount);
   }
   return out;
 }
@@ -63,15 +72,17 @@ export function registeredMounts(app: unknown, basePath: string, wildcard: strin
  * limit) would reach the client in Nest's error shape. A request under the gateway's route (as
  * registered: global prefix, its parameters and exclusions included) to a path the gateway serves
  * gets the gateway's own 400/413/415 instead — the core answers it before any route handler runs,
- * so nothing behind the app's guards is served. Anything else goes on to Nest.
+ * so nothing behind the app's guards is served. So does a path Express's router could not decode
+ * below a basePath of the gateway's own (`ownsMount`), which Express and Koa hand to the gateway
+ * undecoded. Anything else goes on to Nest.
  */
-export function parserRefusals(gateway: Gateway, mounts: readonly Mount[]): ErrorHandler {
+export function parserRefusals(gateway: Gateway, mounts: readonly Mount[], ownsMount: boolean): ErrorHandler {
   return (err, req, res, next) => {
     // `req.url` is relative to the Nest app, where its routes were registered (an outer app may mount it).
-    const url = String(req.url);
+    const url = originForm(String(req.url));
     let path: string | undefined;
     for (const mount of mounts) if ((path = below(url, mount)) !== undefined) break;
-    const answered = path === undefined ? undefined : answerRefusal(gateway, err, req, res, path);
+    const answered = path === undefined ? undefined : answerRefusal(gateway, err, req, res, path, ownsMount);
     if (!answered) return next(err);
     answered.catch(() => (res.headersSent ? res.destroy() : next(err)));
   };

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { decodedBodies, isDecompressionError, payloadTooLarge, undecompressable } from './body-refusal.js';
 import { readAllText, utf8 } from './bytes.js';
-import { contentEncoding } from './headers.js';
+import { contentEncoding, header } from './headers.js';
 import { nestsDeeper } from './json-depth.js';
 import { rememberJsonText } from './json-text.js';
 
@@ -36,6 +36,7 @@ export async function readJsonBody(body: unknown, limit: number, headers?: Recor
       { param: 'content-encoding' },
     );
   }
+  if (headers && (body instanceof Uint8Array || isAsyncIterable(body))) checkCharset(headers, body instanceof Uint8Array);
   if (typeof body === 'string') {
     if (body.length > limit) throw tooLarge(limit);
     return parse(body);
@@ -47,6 +48,29 @@ export async function readJsonBody(body: unknown, limit: number, headers?: Recor
   if (isAsyncIterable(body)) return parse(await readRaw(body, limit));
   if (headers && !sizeKnown(headers)) checkParsedSize(body, limit);
   return body;
+}
+
+/** The `charset` parameter of a Content-Type, bare or quoted. */
+const CHARSET = /;\s*charset\s*=\s*("([^"]*)"|([^;\s]*))/i;
+
+/**
+ * Raw bytes are decoded as UTF-8, so bytes declared in another charset would reach the provider with
+ * replacement characters in place of their text: refused, as body-parser refuses a charset it cannot
+ * decode (`charset.unsupported` in `node/parser-refusals.ts`), before anything is read. A string body
+ * was decoded already, by whoever read it, in the charset it declared.
+ */
+function checkCharset(headers: Record<string, string | string[] | undefined>, read: boolean): void {
+  const type = header(headers, 'content-type');
+  const given = type === undefined ? undefined : CHARSET.exec(type);
+  if (!given) return;
+  const charset = given[2] ?? given[3] ?? '';
+  const name = charset.toLowerCase();
+  if (name === 'utf-8' || name === 'utf8') return;
+  throw new GatewayError('unsupported_media_type', `request body cannot be read: unsupported charset "${charset.toUpperCase()}"`, {
+    param: 'content-type',
+    // Left unread, the rest of the body would be read to reach the next request on the connection.
+    ...(read ? {} : { headers: { connection: 'close' } }),
+  });
 }
 
 const isRaw = (body: unknown) => typeof body === 'string' || body instanceof Uint8Array || isAsyncIterable(body);

@@ -71,21 +71,40 @@ function refusal(e: ParserError | null | undefined): GatewayError | undefined {
 }
 
 /**
+ * Express's router refusing a route parameter it cannot percent-decode (its `decodeParam` URIError,
+ * a 400), raised while matching routes, before any handler ran.
+ */
+function pathRefusal(e: unknown): GatewayError | undefined {
+  if (!(e instanceof URIError) || (e as ParserError).status !== 400) return undefined;
+  return new GatewayError('invalid_request', `request path is not valid percent-encoding: ${e.message}`, { param: 'path' });
+}
+
+/**
  * For adapters' error handlers: the gateway request that answers a host parser's refusal of a request
  * for the gateway's `path` with the gateway's own error, or undefined when `err` is no such refusal,
  * the gateway has no route there (a host route under a mount of `/`), or the response already went
  * out; the caller then passes the error on. It is handled without `identify`: the middleware that
- * may rely on never ran.
+ * may rely on never ran. `ownsMount` says every path below the mount is the gateway's route (NestJS's
+ * catch-all under a basePath of its own): a path its router could not decode there is the gateway's
+ * to refuse too — with its 404 where it has no route, as the Express and Koa adapters answer it.
  */
-export function refusedRequest(err: unknown, req: IncomingMessage, res: ServerResponse, path: string): GatewayRequest | undefined {
+export function refusedRequest(err: unknown, req: IncomingMessage, res: ServerResponse, path: string, ownsMount = false): GatewayRequest | undefined {
   const method = req.method ?? 'POST';
-  if (res.headersSent || !isGatewayRoute(method, path)) return undefined;
-  const body = bodyRefusedBy(err);
+  if (res.headersSent) return undefined;
+  const undecodable = ownsMount ? pathRefusal(err) : undefined;
+  const body = undecodable ? { [BODY_REFUSAL]: undecodable } : isGatewayRoute(method, path) ? bodyRefusedBy(err) : undefined;
   return body && { method, path, headers: req.headers, body, signal: abortLinkFor(res, { untilAnswered: true }) };
 }
 
 /** `refusedRequest`, handled and written to `res` (Express, NestJS); undefined when there is none. */
-export function answerRefusal(gateway: Pick<Gateway, 'handle'>, err: unknown, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> | undefined {
-  const refused = refusedRequest(err, req, res, path);
+export function answerRefusal(
+  gateway: Pick<Gateway, 'handle'>,
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  ownsMount = false,
+): Promise<void> | undefined {
+  const refused = refusedRequest(err, req, res, path, ownsMount);
   return refused && gateway.handle(refused).then((response) => writeResponse(res, response));
 }

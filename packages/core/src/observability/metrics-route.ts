@@ -19,7 +19,7 @@ export async function handleMetrics(gw: GatewayInternals, req: GatewayRequest, t
   obs.drain();
   return {
     status: 200,
-    headers: { 'content-type': obs.metrics.contentType, 'cache-control': 'no-store', 'x-llmux-trace-id': traceId },
+    headers: { 'content-type': obs.metrics.contentType, 'cache-control': 'no-store', 'x-llmux-trace-id': traceId, 'x-portkey-trace-id': traceId },
     body: await obs.metrics.render(),
   };
 }

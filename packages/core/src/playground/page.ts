@@ -36,8 +36,10 @@ ${PAGE_MARKUP}
  * Nothing loads from elsewhere and nothing but this page's own script talks to this origin: the
  * page shows spend and may carry the admin key, so it refuses framing and outside scripts.
  */
-export function pageHeaders(nonce: string): Record<string, string> {
+export function pageHeaders(nonce: string, traceId: string): Record<string, string> {
   return {
+    'x-llmux-trace-id': traceId,
+    'x-portkey-trace-id': traceId,
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',

@@ -11,10 +11,10 @@ import { handlePlaygroundUsage, handleRecentRequests } from './usage.js';
  * navigates); the key is typed into it and every API call below checks it.
  */
 export const playgroundRoutes: Record<string, RouteHandler> = {
-  playground(gw, req) {
+  playground(gw, req, _context, traceId) {
     requirePlaygroundPage(gw, req);
     const nonce = crypto.randomUUID();
-    return { status: 200, headers: pageHeaders(nonce), body: renderPage(nonce) };
+    return { status: 200, headers: pageHeaders(nonce, traceId), body: renderPage(nonce) };
   },
   'playground-info': (gw, req, _context, traceId) => handleInfo(gw, req, traceId),
   'playground-chat': handlePinnedChat,
