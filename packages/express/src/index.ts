@@ -1,5 +1,5 @@
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, answerRefusal, bodyFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import { abortLinkFor, answerRefusal, bodyFor, gatewayPath, MountPoints, writeResponse } from '@llmux/core/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The parts of Express's request we use; typed structurally so Express 4 and 5 both fit. */
@@ -54,31 +54,17 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   const pathOf = (req: Req) => gatewayPath(String(req.url), basePath, String(req.baseUrl ?? ''));
   // Where the app mounted the gateway (`req.baseUrl` of requests it served): a parser error reaches
   // `errors` wherever that is mounted, often the root, and only the full URL says if it was ours.
-  const mounts = new Set<string>();
+  const mounts = new MountPoints(basePath);
 
   const middleware = ((req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
     const path = pathOf(req);
     if (path === undefined) return next();
-    if (mounts.size < 16) mounts.add(String(req.baseUrl ?? ''));
+    mounts.note(String(req.baseUrl ?? ''));
     settle(serve(req, res, path), res, next);
   }) as GatewayMiddleware<Req>;
-  const refusedPath = (req: Req): string | undefined => {
-    // Nothing served yet: mounted beside the gateway, as the README shows, or at the root with the
-    // gateway under a prefix (`app.use('/api', llm)`): the URL below the first `basePath` in it.
-    if (!mounts.size) return pathOf(req) ?? belowFirstBase(String(req.originalUrl ?? req.url));
-    const url = String(req.originalUrl ?? req.url);
-    for (const at of mounts) {
-      // The URL below that mount (a root mount, '', leaves it whole), then below `basePath` as the middleware cuts it.
-      const below = gatewayPath(url, at);
-      const path = below === undefined ? undefined : gatewayPath(below, basePath, at);
-      if (path !== undefined) return path;
-    }
-    return undefined;
-  };
-  const belowFirstBase = (url: string): string | undefined => {
-    const at = basePath === '/' ? -1 : url.indexOf(`${basePath}/`);
-    return at > 0 ? gatewayPath(url.slice(at), basePath) : undefined;
-  };
+  // Mounted beside the gateway, as the README shows, the request's own path says; at the root with the
+  // gateway under a prefix, the mounts it was served under (or the URL below the first `basePath`).
+  const refusedPath = (req: Req): string | undefined => pathOf(req) ?? mounts.pathFor(String(req.originalUrl ?? req.url));
   const errors = (err: unknown, req: Req, res: ServerResponse, next: (err?: unknown) => void) => {
     const path = refusedPath(req);
     const answered = path === undefined ? undefined : answerRefusal(gateway, err, req, res, path);

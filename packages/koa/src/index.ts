@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGateway, type Gateway, type GatewayContext, type GatewayOptions } from '@llmux/core';
-import { abortLinkFor, bodyFor, gatewayPath, refusedRequest } from '@llmux/core/node';
+import { abortLinkFor, bodyFor, gatewayPath, MountPoints, refusedRequest } from '@llmux/core/node';
 import { respond } from './respond.js';
 
 /** The parts of Koa's context we use; typed structurally so Koa 2 and 3 both fit. */
@@ -13,8 +13,10 @@ export interface KoaLikeContext {
   status: number;
   body: unknown;
   set(headers: Record<string, string>): void;
-  /** Set by `koa-mount` to the prefix it stripped from `url`. */
+  /** Set by `koa-mount` to the prefix it stripped from `url` (and left set once it put `url` back). */
   mountPath?: string;
+  /** The URL as it arrived, before any mount stripped a prefix. */
+  originalUrl?: string;
 }
 
 export interface KoaGatewayOptions<Ctx extends KoaLikeContext = KoaLikeContext> extends Omit<GatewayOptions, 'identify'> {
@@ -50,9 +52,16 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
   const gateway = createGateway(gatewayOptions);
   const basePath = options.basePath ?? '/llm';
 
+  // koa-mount restores `url` when its middleware calls `next()` but leaves `mountPath` set: only a URL
+  // that differs from the original one was stripped.
+  const mountedAt = (ctx: Ctx) => (ctx.originalUrl !== undefined && ctx.url === ctx.originalUrl ? '' : (ctx.mountPath ?? ''));
+  const mounts = new MountPoints(basePath);
+
   const middleware = (async (ctx: Ctx, next: () => Promise<unknown>) => {
-    const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
+    const at = mountedAt(ctx);
+    const path = gatewayPath(ctx.url, basePath, at);
     if (path === undefined) return void (await next());
+    mounts.note(at);
     // Linked before `identify`: a client that leaves while it runs (a session lookup) must stop the call.
     const signal = abortLinkFor(ctx.res, { untilAnswered: true });
     const context = identify ? await identify(ctx) : undefined;
@@ -66,7 +75,9 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     try {
       await next();
     } catch (err) {
-      const path = gatewayPath(ctx.url, basePath, ctx.mountPath ?? '');
+      const at = mountedAt(ctx);
+      // At the app's root, ahead of the parser, the URL is whole: the mounts the gateway was served under say.
+      const path = at ? gatewayPath(ctx.url, basePath, at) : mounts.pathFor(ctx.url);
       const refused = path === undefined ? undefined : refusedRequest(err, ctx.req, ctx.res, path);
       if (!refused) throw err;
       respond(ctx, await gateway.handle(refused));

@@ -47,3 +47,39 @@ export function isGatewayRoute(method: string, path: string): boolean {
   const match = matchRoute(method, path);
   return !('error' in match) || match.error === 405;
 }
+
+/**
+ * Where a host app mounted the gateway, learnt from the requests it served (Express's `req.baseUrl`,
+ * koa-mount's `ctx.mountPath`), so an error handler at the app's root — ahead of a body parser that
+ * refused a request before the gateway ever saw it — can tell a request for the gateway by its full
+ * URL. A mount with parameters (`/t/:tenant`) shows up as many prefixes, and one never served yet as
+ * none: those fall back to the URL below the first `basePath` in it.
+ */
+export class MountPoints {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly basePath: string) {}
+
+  /** Notes the prefix the framework stripped before the gateway's middleware ran ('' for none). */
+  note(mountedAt: string): void {
+    // Bounded: prefixes of a parameterised mount would otherwise grow with every tenant.
+    if (this.seen.size < 16) this.seen.add(mountedAt);
+  }
+
+  /** The path below the gateway's mount for a full URL seen at the app's root, or undefined. */
+  pathFor(url: string): string | undefined {
+    for (const at of this.seen) {
+      // The URL below that mount (a root mount, '', leaves it whole), then below `basePath` as the middleware cuts it.
+      const below = gatewayPath(url, at);
+      const path = below === undefined ? undefined : gatewayPath(below, this.basePath, at);
+      if (path !== undefined) return path;
+    }
+    return gatewayPath(url, this.basePath) ?? this.belowFirstBase(originForm(url));
+  }
+
+  private belowFirstBase(url: string): string | undefined {
+    const base = this.basePath;
+    const at = base === '/' ? -1 : url.indexOf(`${base}/`);
+    return at > 0 ? gatewayPath(url.slice(at), base) : undefined;
+  }
+}
