@@ -121,7 +121,7 @@ describe('regressions (fixed)', () => {
       { budget: { max_tokens_per_day: 40 } },
     );
     up.route('/model/amazon.titan-embed-text-v2%3A0/invoke', (req) =>
-      req.json.inputText === ''
+      req.json.inputText === 'dddd'
         ? {
             // Answered last, so the three billed calls always complete (nothing is aborted mid-way).
             delayMs: 50,
@@ -136,13 +136,13 @@ describe('regressions (fixed)', () => {
       const r = await fetch(`${app.gatewayURL}/v1/embeddings`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'amazon.titan-embed-text-v2:0', input: ['aaaa', 'bbbb', 'cccc', ''], encoding_format: 'float' }),
+        body: JSON.stringify({ model: 'amazon.titan-embed-text-v2:0', input: ['aaaa', 'bbbb', 'cccc', 'dddd'], encoding_format: 'float' }),
       });
       statuses.push(r.status);
       if (r.status === 400) expect((await r.json()).error.message).toMatch(/^Malformed input request/);
       else await r.body?.cancel();
     }
-    const billed = up.requests.filter((r) => r.json.inputText !== '').length * perCall;
+    const billed = up.requests.filter((r) => r.json.inputText !== 'dddd').length * perCall;
     expect(statuses).toContain(402);
     expect(billed).toBeLessThanOrEqual(40);
   });

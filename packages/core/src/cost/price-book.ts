@@ -1,6 +1,7 @@
 import { calcPrice } from '@pydantic/genai-prices';
 import { LRUCache } from 'lru-cache';
 import type { GatewayOptions } from '../options.js';
+import { correctedPrice } from './price-corrections.js';
 import type { PriceSheet, Rate } from './price-sheet.js';
 
 export type PricingOption = NonNullable<GatewayOptions['pricing']>;
@@ -76,8 +77,9 @@ interface Found {
 
 /**
  * Finds a model's prices: the `pricing` option first (by `provider/model`, then `model`), then the
- * `@pydantic/genai-prices` database. The database lookup matches model names against every entry
- * (~25 µs), so results are kept; each request then costs a few multiplications.
+ * `@pydantic/genai-prices` database, where `price-corrections.ts` overrides it. The database lookup
+ * matches model names against every entry (~25 µs), so results are kept; each request then costs a
+ * few multiplications.
  */
 export class PriceBook {
   private readonly found = new LRUCache<string, Found>({ max: 2000 });
@@ -114,9 +116,9 @@ export class PriceBook {
     const hit = this.found.get(key);
     if (hit && hit.until > now) return hit.sheet;
     const providerId = provider in DATABASE_PROVIDER ? DATABASE_PROVIDER[provider] : provider;
-    let sheet: PriceSheet | null = null;
+    let sheet: PriceSheet | null = correctedPrice(provider, model) ?? null;
     let until = Infinity;
-    if (providerId) {
+    if (providerId && !sheet) {
       let result;
       try {
         result = calcPrice({ input_tokens: 0, output_tokens: 0 }, model, { providerId, timestamp: new Date(now) });

@@ -46,12 +46,27 @@ export const chatSchema = z.looseObject({
     .optional(),
 });
 
+/**
+ * OpenAI's cap on inputs per request ("any array must be 2048 dimensions or less"); past it, a provider
+ * that takes fewer per call would be sent dozens of calls for one request.
+ */
+export const MAX_EMBEDDING_INPUTS = 2048;
+
+// OpenAI refuses an empty input, and a fan-out to a provider that also does (Titan) bills the others first.
+const text = z.string().min(1, 'expected a non-empty string');
+const tokens = z.array(z.number()).min(1, 'expected a non-empty token array');
+/** An array of inputs. A single token array is not one: its length is a token count (LangChain sends up to 8,191). */
+const inputs = <T extends z.ZodType>(item: T) =>
+  z.array(item).min(1, 'expected at least one input').max(MAX_EMBEDDING_INPUTS, `expected at most ${MAX_EMBEDDING_INPUTS} inputs`);
+
 const embeddingsSchema = z.looseObject({
   model: modelName,
-  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)], {
+  input: z.union([text, inputs(text), tokens, inputs(tokens)], {
     error: 'expected a string, an array of strings, or an array of token arrays',
   }),
 });
+
+const isLengthIssue = (i: z.core.$ZodIssue) => (i.code === 'too_big' || i.code === 'too_small') && i.path.length === 0;
 
 function fail(error: z.ZodError): never {
   const issue = error.issues[0]!;
@@ -59,7 +74,9 @@ function fail(error: z.ZodError): never {
   // A union (embeddings' `input`) fails as a whole; every branch seeing `undefined` means the field is absent.
   const branches = issue.code === 'invalid_union' ? issue.errors.flat() : [issue];
   const missing = branches.length > 0 && branches.every((i) => i.code === 'invalid_type' && i.message.includes('undefined'));
-  const received = missing ? `missing required parameter '${param}'` : `${param}: ${issue.message}`;
+  // Too many inputs, or none: the array branches fail on their length alone, which is the reason to give.
+  const sized = issue.code === 'invalid_union' ? issue.errors.find((b) => b.length > 0 && b.every(isLengthIssue))?.[0] : undefined;
+  const received = missing ? `missing required parameter '${param}'` : `${param}: ${(sized ?? issue).message}`;
   throw new GatewayError('invalid_request', received, { param });
 }
 

@@ -21,9 +21,35 @@ function totalTokens(state: RequestState): number {
  */
 function actuals(state: RequestState, outcome: Outcome, claims: Claims): { nano: number; tokens: number } {
   if (state.cache === 'HIT' || state.cache === 'SEMANTIC_HIT') return { nano: 0, tokens: 0 };
+  const used = answered(state, outcome, claims);
+  const billed = state.billed;
+  if (!billed || outcome.status >= 400) return used;
+  // A retry or fallback answered after attempts billed part-way: those calls were spent too. One
+  // without a token count is charged the reservation, which bounds any part of the request's input.
+  return {
+    nano: used.nano + toNano(billed.cost) + (billed.uncounted ? claims.reservedNano : 0),
+    tokens: used.tokens + billed.tokens + (billed.uncounted ? claims.reservedTokens : 0),
+  };
+}
+
+function answered(state: RequestState, outcome: Outcome, claims: Claims): { nano: number; tokens: number } {
   if (state.usage) return { nano: state.cost !== undefined ? toNano(state.cost) : 0, tokens: totalTokens(state) };
   if (state.firstTokenAt !== undefined || outcome.status < 400 || state.billedWithoutAnswer) return { nano: claims.reservedNano, tokens: claims.reservedTokens };
   return { nano: 0, tokens: 0 };
+}
+
+/**
+ * Adds what attempts billed part-way cost before another answered to the answer's usage and cost, so
+ * the record and `x-llmux-cost` state what the providers billed in total, as the budget counts it.
+ * The first hook after the cost stage, this runs before anything else reads them; the client's body
+ * keeps the answer's own usage.
+ */
+function addBilled(state: RequestState, outcome: Outcome): void {
+  const billed = state.billed;
+  const u = state.usage;
+  if (!billed || !u || outcome.status >= 400 || state.cache === 'HIT' || state.cache === 'SEMANTIC_HIT') return;
+  state.usage = { ...u, prompt_tokens: u.prompt_tokens + billed.tokens, total_tokens: u.total_tokens + billed.tokens };
+  if (state.cost !== undefined) state.cost += billed.cost;
 }
 
 function settleAmounts(claims: Claims, used: { nano: number; tokens: number }): SettleAmounts {
@@ -53,10 +79,13 @@ export function limitsStage(gw: GatewayInternals): PipelineStage {
     },
     after(state, outcome) {
       const claims = state.scratch.limits as Claims | undefined;
-      if (!claims) return;
+      // Counted before the billed parts join the answer's usage, which `actuals` adds itself.
+      const used = claims && actuals(state, outcome, claims);
+      addBilled(state, outcome);
+      if (!claims || !used) return;
       // Undefined rather than deleted: a delete that is not of the last property added turns the object slow.
       state.scratch.limits = undefined;
-      return settleClaims(gw, claims, settleAmounts(claims, actuals(state, outcome, claims)), state.traceId);
+      return settleClaims(gw, claims, settleAmounts(claims, used), state.traceId);
     },
   };
 

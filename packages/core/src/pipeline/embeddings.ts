@@ -1,6 +1,9 @@
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders } from '../http/headers.js';
-import type { EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
+import { priceBookOf } from '../cost/request-cost.js';
+import { priceTokens } from '../cost/price-sheet.js';
+import { tokenCounts } from '../cost/token-counts.js';
+import type { EmbeddingsRequest, EmbeddingsResponse, Usage } from '../providers/openai-types.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
@@ -12,8 +15,27 @@ import type { AbortSource } from '../upstream/abort-link.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
+const asUsage = (usage: NonNullable<EmbeddingsResponse['usage']>): Usage => ({ prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens });
+
 function useUsage(state: RequestState, usage: EmbeddingsResponse['usage']): void {
-  if (usage) state.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
+  if (usage) state.usage = asUsage(usage);
+}
+
+/**
+ * Counts what a failed attempt's answered calls were billed, priced here at the model that billed
+ * them: a fallback that then answers may have another price. The limits stage adds it to the answer's.
+ */
+function noteBilled(gw: GatewayInternals, state: RequestState, provider: string, model: string, usage: EmbeddingsResponse['usage']): void {
+  state.billedWithoutAnswer = true;
+  const billed = (state.billed ??= { tokens: 0, cost: 0, uncounted: false });
+  if (!usage) {
+    billed.uncounted = true;
+    return;
+  }
+  billed.tokens += usage.total_tokens;
+  // Unpriced, it adds nothing, as an unpriced answer's cost is not counted.
+  const sheet = priceBookOf(gw).find(provider, [model]);
+  if (sheet) billed.cost += priceTokens(sheet, tokenCounts(asUsage(usage)));
 }
 
 export async function handleEmbeddings(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
@@ -31,9 +53,10 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
   let env: RouteEnv | undefined;
   const attempt = (target: ResolvedTarget, signal: AbortSource) => {
     const provider = gw.registry.get(target.provider)!;
-    return callEmbeddings(gw, provider, body, { target, model: modelFor(state, target, inferred), stream: false, headers: state.request.headers, overrides: state.overrides }, signal, () => {
-      state.billedWithoutAnswer = true;
-    });
+    const model = modelFor(state, target, inferred);
+    return callEmbeddings(gw, provider, body, { target, model, stream: false, headers: state.request.headers, overrides: state.overrides }, signal, (usage) =>
+      noteBilled(gw, state, target.provider, model, usage),
+    );
   };
   try {
     env = await routeEnvFor(gw, state);

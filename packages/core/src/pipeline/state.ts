@@ -27,9 +27,16 @@ export interface RequestState {
   firstTokenAt?: number;
   /**
    * An upstream billed part of an answer that then failed (an embeddings request split into calls, one
-   * refused after others answered): budgets charge the reservation, as for a stream cut after content.
+   * refused after others answered): when no other attempt answers, budgets charge the reservation, as
+   * for a stream cut after content.
    */
   billedWithoutAnswer?: true;
+  /**
+   * What those failed attempts' answered calls were billed, summed over attempts (a retry or fallback
+   * may still answer): tokens, and USD at the price of the model that billed them. `uncounted`: one
+   * came back without a token count, so its share is unknown.
+   */
+  billed?: { tokens: number; cost: number; uncounted: boolean };
   /**
    * The answer holds more than a cache entry can give back (an Anthropic answer relayed as it came to
    * `/v1/messages`, with server-tool blocks or citations): a hit would differ from the miss, so it is not stored.
@@ -61,6 +68,10 @@ export interface RequestState {
   headers: Record<string, string>;
   /** Per-stage scratch space, keyed by stage name. */
   scratch: Record<string, unknown>;
+  /** A streamed answer's id, from its first chunk that shows one (a completion carries its own). */
+  streamId?: string;
+  /** A streamed answer's finish reasons by choice index, as its chunks gave them (holes: not finished). */
+  streamFinishReasons?: string[];
 }
 
 export interface Outcome {

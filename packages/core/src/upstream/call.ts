@@ -316,14 +316,35 @@ async function inBatches<T, R>(items: T[], limit: number, parent: AbortSource, r
   return out;
 }
 
+/** The usage of the calls that answered, summed; undefined when one reported none (the sum would undercount). */
+function summedUsage(answered: unknown[], answer: (json: unknown) => EmbeddingsResponse): EmbeddingsResponse['usage'] {
+  let prompt = 0;
+  let total = 0;
+  for (const json of answered) {
+    let usage;
+    try {
+      usage = answer(json).usage;
+    } catch {
+      return undefined;
+    }
+    if (!usage) return undefined;
+    prompt += usage.prompt_tokens;
+    total += usage.total_tokens;
+  }
+  return { prompt_tokens: prompt, total_tokens: total };
+}
+
 export async function callEmbeddings(
   deps: CallDeps,
   provider: Provider,
   body: EmbeddingsRequest,
   ctx: CallContext,
   parent: AbortSource,
-  /** Told when a split request fails after some of its calls answered (and were billed). */
-  onPartlyBilled?: () => void,
+  /**
+   * Told when a split request fails after some of its calls answered (and were billed), with their
+   * summed usage; undefined when one of them reported none.
+   */
+  onPartlyBilled?: (usage: EmbeddingsResponse['usage']) => void,
 ): Promise<EmbeddingsResponse> {
   if (!provider.embeddings) {
     throw new GatewayError('invalid_request', `provider ${provider.id} does not offer embeddings`, { param: 'model', status: 400 });
@@ -345,9 +366,9 @@ export async function callEmbeddings(
       return encoded(answer(json));
     }
     // Split to the provider's per-call limit (or one text per call): each answer translated on its own, joined in order.
-    let answered = 0;
-    const answers = await inBatches(req, EMBED_CONCURRENCY, control.signal, (r, signal) => one(r, signal).then((json) => (answered++, json))).catch((e: unknown) => {
-      if (answered > 0) onPartlyBilled?.();
+    const answered: unknown[] = [];
+    const answers = await inBatches(req, EMBED_CONCURRENCY, control.signal, (r, signal) => one(r, signal).then((json) => (answered.push(json), json))).catch((e: unknown) => {
+      if (answered.length > 0) onPartlyBilled?.(summedUsage(answered, answer));
       throw e;
     });
     control.finish(true);

@@ -1,5 +1,6 @@
 import { withOverrides } from '../with-overrides.js';
 import { GatewayError } from '../../errors.js';
+import { utf8Length } from '../../limits/estimate.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../openai-types.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { endpointFor, headersFor, type GoogleFlavor } from './endpoints.js';
@@ -36,7 +37,7 @@ function geminiBody(body: EmbeddingsRequest, ctx: CallContext): { requests: unkn
   };
 }
 
-function vertexBody(body: EmbeddingsRequest): { instances: unknown[]; parameters?: unknown } {
+function vertexBody(body: EmbeddingsRequest): { instances: Array<{ content: string; task_type?: string }>; parameters?: unknown } {
   const task = taskType(body);
   return {
     instances: texts(body).map((content) => (task ? { content, task_type: task } : { content })),
@@ -70,7 +71,20 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
         // Vertex's :predict takes one instance per call for gemini-embedding models and 250 for the others.
         const { instances, ...rest } = vertexBody(body);
         const size = /gemini-embedding/.test(ctx.model) ? 1 : VERTEX_EMBED_BATCH;
-        for (let i = 0; i < instances.length; i += size) calls.push({ url, method: 'POST', headers, body: JSON.stringify({ instances: instances.slice(i, i + size), ...rest }) });
+        const send = (from: number, to: number) => calls.push({ url, method: 'POST', headers, body: JSON.stringify({ instances: instances.slice(from, to), ...rest }) });
+        let start = 0;
+        let bytes = 0;
+        for (let i = 0; i < instances.length; i++) {
+          const length = utf8Length(instances[i]!.content);
+          // An input over the limit by itself goes alone: it cannot be split, and only Vertex knows its token count.
+          if (i > start && (i - start === size || bytes + length > VERTEX_EMBED_TOKENS)) {
+            send(start, i);
+            start = i;
+            bytes = 0;
+          }
+          bytes += length;
+        }
+        if (start < instances.length) send(start, instances.length);
       } else {
         // batchEmbedContents takes at most 100 requests per call; OpenAI clients send up to 2048 inputs.
         const { requests } = geminiBody(body, ctx);
@@ -88,6 +102,11 @@ export function googleEmbeddings(flavor: GoogleFlavor): NonNullable<Provider['em
 const GEMINI_EMBED_BATCH = 100;
 /** Vertex's `:predict` limit of text instances per call (gemini-embedding models: one). */
 const VERTEX_EMBED_BATCH = 250;
+/**
+ * Vertex's `:predict` limit of input tokens per call (20,000), counted in UTF-8 bytes: no token is
+ * shorter than a byte, so a call under it in bytes is under it in tokens.
+ */
+const VERTEX_EMBED_TOKENS = 20_000;
 
 /** One `batchEmbedContents` or `predict` answer as OpenAI embeddings. */
 function fromGoogleEmbed(json: unknown, ctx: CallContext): EmbeddingsResponse {
