@@ -1,10 +1,12 @@
 import type { CacheScratch } from '../cache/cache-stage.js';
+import { targetsOf, type PlanNode } from '../config/plan.js';
 import { upstreamModel } from '../cost/model-names.js';
 import type { CostScratch } from '../cost/request-cost.js';
 import { tokenCounts } from '../cost/token-counts.js';
 import type { AttemptSummary, GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { Outcome, RequestState } from '../pipeline/state.js';
+import type { ResolvedTarget } from '../providers/types.js';
 import type { GatewayContext, GatewayRequest } from '../types.js';
 import type { LogAttempt, RequestLogRecord, RequestOutcome } from './log-record.js';
 
@@ -79,6 +81,32 @@ function resolvedModel(gw: GatewayInternals, state: RequestState): string | unde
   return upstreamModel(state.plan, target, requested);
 }
 
+/** A plan's targets by config path, found once per plan: attempts name their target by path only. */
+const targetsByPath = new WeakMap<PlanNode, Map<string, ResolvedTarget>>();
+
+function targetAtPath(root: PlanNode, path: string): ResolvedTarget | undefined {
+  let byPath = targetsByPath.get(root);
+  if (!byPath) {
+    byPath = new Map();
+    for (const t of targetsOf(root)) byPath.set(t.path, t);
+    targetsByPath.set(root, byPath);
+  }
+  return byPath.get(path);
+}
+
+/**
+ * The model one attempt sent, as `modelFor` chose it: a fallback's own `override_params.model` may
+ * differ from the model of the target that answered. A skipped attempt sent nothing.
+ */
+function attemptModel(state: RequestState, attempt: AttemptSummary, last: ResolvedTarget | undefined, model: string | undefined): string | undefined {
+  if (attempt.status === undefined) return undefined;
+  if (attempt.target === last?.path) return model;
+  // Without a config root every attempt is of the one target the model name picked (`last`).
+  const root = state.plan.root;
+  const target = root && targetAtPath(root, attempt.target);
+  return target ? upstreamModel(state.plan, target, state.body.model) : undefined;
+}
+
 /**
  * The record of a request that went through the pipeline, built in its `after` hook: a snapshot of
  * plain values (cheap, synchronous) — redaction and every sink run later, off the response path.
@@ -109,11 +137,18 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
   if (model) r.model = model;
   const responseModel = cost?.reportedModel ?? completion?.model;
   if (responseModel) r.response_model = responseModel;
-  if (completion?.id) r.response_id = completion.id;
+  // A stream has no completion: its chunks left their id and finish reasons on the state.
+  const responseId = completion ? completion.id : state.streamId;
+  if (responseId) r.response_id = responseId;
   const choices = completion?.choices;
   if (choices?.length) {
     const finish: string[] = [];
     for (const c of choices) if (typeof c.finish_reason === 'string') finish.push(c.finish_reason);
+    if (finish.length) r.finish_reasons = finish;
+  } else if (!completion && state.streamFinishReasons) {
+    const finish: string[] = [];
+    // Indexed by choice: a choice that never finished leaves a hole, which `for…of` reads as undefined.
+    for (const reason of state.streamFinishReasons) if (reason !== undefined) finish.push(reason);
     if (finish.length) r.finish_reasons = finish;
   }
   const target = state.target ?? state.failedTarget;
@@ -126,7 +161,12 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
     if (cache.target) r.target = cache.target;
   }
   const attempts: LogAttempt[] = new Array(state.attempts.length);
-  for (let i = 0; i < attempts.length; i++) attempts[i] = { ...state.attempts[i]! };
+  for (let i = 0; i < attempts.length; i++) {
+    const attempt: LogAttempt = { ...state.attempts[i]! };
+    const sent = attemptModel(state, attempt, target, model);
+    if (sent) attempt.model = sent;
+    attempts[i] = attempt;
+  }
   r.attempts = attempts;
   r.retries = state.retries;
   r.fallbacks = countFallbacks(state.attempts);

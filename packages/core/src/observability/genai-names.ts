@@ -20,5 +20,11 @@ const GENAI_PROVIDER: Record<string, string> = {
 
 export const genAiProviderName = (provider: string): string => GENAI_PROVIDER[provider] ?? provider;
 
-/** `gen_ai.operation.name` for a route. */
-export const genAiOperation = (route: string): string => (route === 'embeddings' ? 'embeddings' : 'chat');
+/**
+ * `gen_ai.operation.name` for a route; undefined for routes that call no model (`/metrics`, `/usage`,
+ * `/v1/models`, a path that matched none), whose spans must not pass for GenAI operations.
+ */
+export function genAiOperation(route: string): 'chat' | 'embeddings' | undefined {
+  if (route === 'chat' || route === 'messages') return 'chat';
+  return route === 'embeddings' ? 'embeddings' : undefined;
+}

@@ -16,6 +16,8 @@ export type LogAttempt = {
   status?: number;
   latency_ms?: number;
   error?: string;
+  /** The model this try sent upstream (its target's `override_params.model`, an alias, or the client's); absent when skipped. */
+  model?: string;
 };
 
 /**

@@ -7,11 +7,14 @@ import { keyringOf } from '../auth/keyring-of.js';
 import { adminKeyOf } from '../limits/admin-key.js';
 
 /**
- * Field names whose values are dropped whole wherever they appear (metadata, bodies): any `*_token`
- * (`github_token`, `hf_token`; counts such as `max_tokens` are plural), keys, passwords, secrets.
+ * Field names whose values are dropped whole wherever they appear (metadata, bodies): any `*_token`,
+ * however many words come first (`hf_token`, `aws_session_token`, `x-amz-security-token`; counts
+ * such as `max_tokens` are plural), API keys under any prefix (`openai_api_key`, `x-goog-api-key`),
+ * passwords, secrets. Names come from clients and may be megabytes long: every alternative stays
+ * linear (a prefix word can hold no separator, so it splits one way only).
  */
 const CREDENTIAL_FIELD =
-  /^(authorization|proxy-authorization|password|passwd|secret|client[-_]secret|api[-_]?key|x-api-key|x-llmux-api-key|x-portkey-api-key|private[-_]?key|token|[a-z0-9]*[-_]?token|aws[-_]secret[-_]access[-_]key)$/i;
+  /^(authorization|proxy-authorization|password|passwd|secret|client[-_]secret|(?:[a-z0-9]+[-_])*api[-_]?key|private[-_]?key|[a-z0-9_-]*token|aws[-_]secret[-_]access[-_]key)$/i;
 const PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
 /** Deeper than any record the gateway builds (bodies are depth-checked at 64 by default). */
 const MAX_DEPTH = 80;

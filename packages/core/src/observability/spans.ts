@@ -35,15 +35,15 @@ function set(attrs: Attributes, name: string, value: string | number | boolean |
   if (value !== undefined) attrs[name] = value;
 }
 
-function requestAttributes(r: RequestLogRecord, ctx: SpanContext): Attributes {
-  const a: Attributes = {};
-  set(a, 'gen_ai.operation.name', genAiOperation(r.route));
+function genAiAttributes(a: Attributes, operation: string, r: RequestLogRecord, ctx: SpanContext): void {
+  set(a, 'gen_ai.operation.name', operation);
   if (r.provider) {
     set(a, 'gen_ai.provider.name', genAiProviderName(r.provider));
     set(a, 'gen_ai.system', genAiProviderName(r.provider));
   }
   set(a, 'gen_ai.request.model', r.requested_model);
-  set(a, 'gen_ai.response.model', r.response_model ?? r.model);
+  // Only what a provider said answered: a request no model answered has no response model.
+  set(a, 'gen_ai.response.model', r.response_model);
   set(a, 'gen_ai.response.id', r.response_id);
   set(a, 'gen_ai.response.finish_reasons', r.finish_reasons);
   set(a, 'gen_ai.usage.input_tokens', r.usage?.input_tokens);
@@ -54,6 +54,11 @@ function requestAttributes(r: RequestLogRecord, ctx: SpanContext): Attributes {
   set(a, 'gen_ai.request.top_p', p.top_p);
   set(a, 'gen_ai.request.frequency_penalty', p.frequency_penalty);
   set(a, 'gen_ai.request.presence_penalty', p.presence_penalty);
+}
+
+function requestAttributes(r: RequestLogRecord, operation: string | undefined, ctx: SpanContext): Attributes {
+  const a: Attributes = {};
+  if (operation) genAiAttributes(a, operation, r, ctx);
   set(a, 'http.response.status_code', r.status);
   set(a, 'error.type', r.error?.code);
   set(a, 'llmux.trace_id', r.trace_id);
@@ -91,8 +96,8 @@ export function spansFor(provider: TracerProvider | undefined, r: RequestLogReco
   const start = Date.parse(r.started_at);
   const end = start + r.duration_ms;
   const operation = genAiOperation(r.route);
-  const name = r.requested_model ? `${operation} ${r.requested_model}` : `llmux ${r.route}`;
-  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: start, attributes: requestAttributes(r, ctx) }, ctx.parent);
+  const name = operation && r.requested_model ? `${operation} ${r.requested_model}` : `llmux ${r.route}`;
+  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: start, attributes: requestAttributes(r, operation, ctx) }, ctx.parent);
   if (!span.isRecording()) return void span.end(end);
   if (r.ttft_ms !== undefined) span.addEvent('gen_ai.first_token', start + r.ttft_ms);
   const within = trace.setSpan(ctx.parent ?? otelContext.active(), span);
@@ -102,15 +107,19 @@ export function spansFor(provider: TracerProvider | undefined, r: RequestLogReco
     const attemptEnd = attemptStart + (attempt.latency_ms ?? 0);
     cursor = attemptEnd;
     const a: Attributes = {};
-    set(a, 'gen_ai.operation.name', operation);
-    set(a, 'gen_ai.provider.name', genAiProviderName(attempt.provider));
-    set(a, 'gen_ai.system', genAiProviderName(attempt.provider));
-    const model = attempt.target === r.target ? r.model ?? r.requested_model : r.requested_model;
-    set(a, 'gen_ai.request.model', model);
+    // Each attempt's own model: a fallback's `override_params.model` differs from the one that answered.
+    const model = attempt.model ?? r.requested_model;
+    if (operation) {
+      set(a, 'gen_ai.operation.name', operation);
+      set(a, 'gen_ai.provider.name', genAiProviderName(attempt.provider));
+      set(a, 'gen_ai.system', genAiProviderName(attempt.provider));
+      set(a, 'gen_ai.request.model', model);
+    }
     set(a, 'http.response.status_code', attempt.status);
     set(a, 'error.type', attempt.error ? String(attempt.status ?? 'skipped') : undefined);
     set(a, 'llmux.target', attempt.target);
-    const child = tracer.startSpan(model ? `${operation} ${model}` : `${operation} ${attempt.provider}`, { kind: SpanKind.CLIENT, startTime: attemptStart, attributes: a }, within);
+    const label = operation ?? 'llmux';
+    const child = tracer.startSpan(model ? `${label} ${model}` : `${label} ${attempt.provider}`, { kind: SpanKind.CLIENT, startTime: attemptStart, attributes: a }, within);
     endWithStatus(child, attempt.error !== undefined, attempt.error, attemptEnd);
   }
   endWithStatus(span, r.outcome === 'error' || r.outcome === 'stream_cut', r.error?.message, end);

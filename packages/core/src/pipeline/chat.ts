@@ -3,6 +3,7 @@ import { costTrailers, noteStreamUsage, withoutUsage, withStreamCost } from '../
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders, type ResponseFacts } from '../http/headers.js';
 import { forgetJsonText } from '../http/json-text.js';
+import { failAnsweredAttempt, idInText, noteChunkFacts } from '../observability/stream-facts.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
@@ -96,6 +97,8 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
   let recordedSize = 0;
   let recordingTooLarge = false;
   let ended = false;
+  // Only the first chunk's text is searched for the stream's id (a search per plain delta would tax the relay); parsed chunks give it otherwise.
+  let searchId = true;
   try {
     for await (const batch of batches) {
       state.firstTokenAt ??= Date.now();
@@ -111,8 +114,12 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
             recordingTooLarge = true;
           }
         }
-        // A plain delta has no usage, and reading its `chunk` would parse it.
-        const usage = chunk.plain ? undefined : chunk.chunk.usage;
+        // A plain delta has no usage and no finish reason, and reading its `chunk` would parse it.
+        const parsed = chunk.plain ? undefined : chunk.chunk;
+        if (parsed) noteChunkFacts(state, parsed);
+        else if (searchId) state.streamId ??= idInText(chunk.raw);
+        searchId = false;
+        const usage = parsed?.usage;
         let emit: ChunkOut | undefined = chunk;
         if (usage) {
           noteStreamUsage(state, chunk.chunk, usage);
@@ -131,7 +138,9 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
     const error = toGatewayError(e);
     // The client already has a 200 and its content: what the record and metrics say of a stream the
     // upstream broke is 502 (docs/observability.md), whatever broke it; the error keeps the cause.
-    await runAfter(gw.stages, state, { status: error.status === 499 ? 499 : 502, error, incomplete: true }, gw.logger);
+    const status = error.status === 499 ? 499 : 502;
+    if (status !== 499) failAnsweredAttempt(state, error, status);
+    await runAfter(gw.stages, state, { status, error, incomplete: true }, gw.logger);
     throw error;
   } finally {
     if (!ended) await runAfter(gw.stages, state, { status: 499, incomplete: true }, gw.logger);
