@@ -122,6 +122,27 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * `e` with `details` added, for details learnt only after it was made (the fields are read-only): a
+ * copy that keeps every other field and has `e` as its cause.
+ */
+export function withDetails(e: GatewayError, details: Record<string, unknown>): GatewayError {
+  const { code, message, status, param, type, source, provider, attempts, headers, providerCode, retryAfter } = e;
+  return new GatewayError(code, message, {
+    status,
+    param,
+    type,
+    source,
+    details,
+    cause: e,
+    ...(provider === undefined ? {} : { provider }),
+    ...(attempts === undefined ? {} : { attempts }),
+    ...(headers === undefined ? {} : { headers }),
+    ...(providerCode === undefined ? {} : { providerCode }),
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+  });
+}
+
 export const isGatewayError = (e: unknown): e is GatewayError => e instanceof GatewayError;
 
 /** Anything thrown that is not ours becomes an opaque 500 — its message may hold secrets, so it is not echoed. */

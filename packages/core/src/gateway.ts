@@ -1,6 +1,6 @@
 import { compileConfig } from './config/compile.js';
 import { GatewayError, toGatewayError } from './errors.js';
-import { matchRoute } from './http/routes.js';
+import { matchRoute, routePath } from './http/routes.js';
 import { refusalOf } from './http/body-refusal.js';
 import { copyHeaders } from './http/headers.js';
 import { forgetJsonText } from './http/json-text.js';
@@ -212,9 +212,13 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
 /**
  * Errors on `/v1/messages` and below it (`/v1/messages/count_tokens`, `/v1/messages/batches`, which
  * the Anthropic SDKs also call) leave in Anthropic's shape, so those SDKs raise their typed errors
- * with the gateway's message.
+ * with the gateway's message. Decided by the path as routes are matched (no query, no trailing
+ * slash), since a 405 or a refusal while closing comes before any route is chosen.
  */
-const speaksAnthropic = (call: CallInfo): boolean => call.route === 'messages' || call.req.path.startsWith('/v1/messages/');
+const speaksAnthropic = (call: CallInfo): boolean => {
+  const path = routePath(call.req.path);
+  return path === '/v1/messages' || path.startsWith('/v1/messages/');
+};
 
 export function errorResponse(e: unknown, traceId: string): GatewayResponse {
   const error = toGatewayError(e);

@@ -4,13 +4,18 @@ import { ANTHROPIC_ERROR_STATUS, anthropicErrorType } from '../../providers/anth
 import type { AnthropicErrorBody } from '../../providers/anthropic/wire-types.js';
 import type { GatewayResponse } from '../../types.js';
 
+/** With `error.details`, where the SDKs look for the `error_code` they recover by (a lost thread, a request that cannot be threaded). */
+type ErrorBody = AnthropicErrorBody & { error: { details?: Record<string, unknown> } };
+
 /**
  * Keeps an Anthropic upstream's own error type; anything else gets the type Anthropic uses for that
  * status (OpenAI, for one, calls its 401 an `invalid_request_error`).
  */
-export function anthropicErrorBody(error: GatewayError, requestId: string): AnthropicErrorBody {
+export function anthropicErrorBody(error: GatewayError, requestId: string): ErrorBody {
   const type = ANTHROPIC_ERROR_STATUS[error.type] === error.status ? error.type : anthropicErrorType(error.status);
-  return { type: 'error', error: { type, message: error.message }, request_id: requestId };
+  const body: ErrorBody['error'] = { type, message: error.message };
+  if (error.details) body.details = error.details;
+  return { type: 'error', error: body, request_id: requestId };
 }
 
 /**

@@ -7,11 +7,12 @@ import type { GatewayInternals } from '../../pipeline/internals.js';
 import type { RequestState } from '../../pipeline/state.js';
 import type { ChatRequest } from '../../providers/openai-types.js';
 import type { Provider, ResolvedTarget } from '../../providers/types.js';
+import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
 import { sseHeaders } from '../../stream/encode.js';
 import { costTrailers } from '../../cost/stream-cost.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
-import { createPassthrough } from './passthrough.js';
+import { createPassthrough, type Passthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
 import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutReasoning, withoutToolErrors } from './to-chat-request.js';
 import { openAICompatiblePresets } from '../../providers/openai-compatible/presets.js';
@@ -53,13 +54,29 @@ function inClientTerms(e: unknown, clientParam: (param: string) => string | unde
 }
 
 /**
+ * A request on a server-held thread (`thread`, beta message-threads-2026-08-12) carries, after its first
+ * turn, only the messages the thread lacks, which only Anthropic can join to the history it keeps. Any
+ * other provider refuses it as Anthropic refuses a request it cannot thread: `@anthropic-ai/sdk` (its
+ * `ThreadState.recoversFrom`) reads `error.details.error_code` "thread_unsupported_request" with an
+ * `unsupported` list, stops threading and sends the same turn again with the whole conversation.
+ */
+function threadRefusal(original: AnthropicRequest): GatewayError | undefined {
+  if (original.thread === undefined || original.thread === null) return undefined;
+  return new GatewayError('invalid_request', 'thread: this request is routed to a provider that cannot hold a message thread; send the whole conversation without `thread`', {
+    param: 'thread',
+    details: { error_code: 'thread_unsupported_request', unsupported: [] },
+  });
+}
+
+/**
  * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
- * so do the marks the provider does not read (`strip`), a request with Anthropic-only content
- * fails this attempt only (a fallback may still serve it), and translator errors name the client's fields.
+ * so do the marks the provider does not read (`strip`), a request it cannot serve (`refusal`: a thread,
+ * Anthropic-only content) fails this attempt only (a fallback may still serve it), and translator
+ * errors name the client's fields.
  */
 function forOthers(
   provider: Provider,
-  unsupported: GatewayError | undefined,
+  refusal: () => GatewayError | undefined,
   strip: (body: ChatRequest) => ChatRequest,
   clientParam: (param: string) => string | undefined,
 ): Provider {
@@ -71,7 +88,8 @@ function forOthers(
     chat: {
       ...provider.chat,
       request(body, ctx) {
-        if (unsupported) throw unsupported;
+        const refused = refusal();
+        if (refused) throw refused;
         const { [EXTRAS_FIELD]: extras, ...rest } = body;
         try {
           const out = provider.chat.request(strip(withNativeExtras(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
@@ -129,6 +147,8 @@ export async function handleMessages(
   traceId: string,
   startedAt = Date.now(),
 ): Promise<GatewayResponse> {
+  let pass: Passthrough | undefined;
+  let threadRefused: GatewayError | undefined;
   try {
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
     checkDepth(raw, gw.limits.maxJsonDepth);
@@ -137,7 +157,16 @@ export async function handleMessages(
     const state = createState(gw, 'messages', req, body as RequestState['body'], context, traceId, startedAt);
     const anthropic = gw.registry.get('anthropic');
     // An answer a cache hit could not rebuild (server-tool blocks, citations) is not stored.
-    const pass = anthropic && createPassthrough(anthropic, original, () => (state.notReplayable = true));
+    pass = anthropic && createPassthrough(anthropic, original, () => (state.notReplayable = true));
+    // Which provider a threaded request may go to is decided per attempt, as passthrough or translation
+    // is: Anthropic targets of the tree serve it, every other one refuses it. Once one has refused and
+    // nothing answered, that refusal is what the client hears (see the catch below).
+    const thread = threadRefusal(original);
+    const refusal = (): GatewayError | undefined => {
+      if (!thread) return unsupported;
+      threadRefused = thread;
+      return thread;
+    };
     const others = new Map<string, Provider>();
     const providerFor = (target: ResolvedTarget): Provider | undefined => {
       if (target.provider === 'anthropic') return pass?.provider;
@@ -152,7 +181,7 @@ export async function handleMessages(
           const out = dropBreakpoints ? withoutBreakpoints(thought) : thought;
           return dropToolErrors ? withoutToolErrors(out) : out;
         };
-        others.set(base.id, (p = forOthers(base, unsupported, strip, clientParam)));
+        others.set(base.id, (p = forOthers(base, refusal, strip, clientParam)));
       }
       return p;
     };
@@ -180,6 +209,9 @@ export async function handleMessages(
       trailers: () => costTrailers(state),
     };
   } catch (e) {
-    return anthropicErrorResponse(e, traceId);
+    // A thread refused anywhere wins over how the rest of the tree failed: without the thread the same
+    // turn can go to any target, while a retry of the threaded one meets the same refusal (and the
+    // router's summary of several failures would drop its details).
+    return anthropicErrorResponse(threadRefused ?? pass?.withDetails(e) ?? e, traceId);
   }
 }

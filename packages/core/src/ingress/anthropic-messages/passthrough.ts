@@ -1,8 +1,12 @@
+import { GatewayError, withDetails } from '../../errors.js';
+import { anthropicErrorDetails } from '../../providers/anthropic/error.js';
 import { anthropicHeaders } from '../../providers/anthropic/headers.js';
 import { createAnthropicStreamTranslator } from '../../providers/anthropic/stream.js';
 import { translateResponse } from '../../providers/anthropic/translate-response.js';
 import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
 import type { CallContext, Provider, StreamTranslator, UpstreamEvent, UpstreamRequest } from '../../providers/types.js';
+import { secretsOf } from '../../upstream/call-secrets.js';
+import { redactSecrets } from '../../upstream/redact.js';
 
 /** OpenAI names a target's `override_params` may use, and their Anthropic places. */
 const RENAMED: Record<string, (body: AnthropicRequest, value: unknown) => void> = {
@@ -38,6 +42,8 @@ export interface Passthrough {
   /** Whether a stream attempt ran; the text of its events since the last call is drained by `takeEvents`. */
   streamed(): boolean;
   takeEvents(): string;
+  /** The client's error, with the `error.details` of the Anthropic answer it reports (see `createPassthrough`). */
+  withDetails(e: unknown): unknown;
 }
 
 /**
@@ -49,14 +55,28 @@ export interface Passthrough {
  * (`message_start`, `ping`) are held back with the chunks until the first content, as fail-over needs.
  * Attempts run one after another, and the one that answered is the last, so its queue is the current one.
  * `notReplayable` hears, from the translators, of an answer its OpenAI translation cannot give back whole (it is then not cached).
+ * An error answer's `error.details` (the `error_code` the SDKs recover by) has no place in the provider
+ * error the gateway builds, so the last one is kept here and put back on the error that reports it.
  */
 export function createPassthrough(base: Provider, original: AnthropicRequest, notReplayable: () => void = () => {}): Passthrough {
   let raw: unknown;
   let queue: string[] | undefined;
+  let call: CallContext | undefined;
+  let failed: { status: number; message: string; details: Record<string, unknown> } | undefined;
   const provider: Provider = {
     ...base,
+    error(status, body, headers) {
+      const info = base.error(status, body, headers);
+      const details = anthropicErrorDetails(body);
+      // Held to what the error message is held to: nothing that holds one of the call's secrets.
+      const text = details && JSON.stringify(details);
+      const clean = text !== undefined && redactSecrets(text, call ? secretsOf(call) : []) === text;
+      failed = clean ? { status, message: info.message, details: details! } : undefined;
+      return info;
+    },
     chat: {
       request(_body, ctx): UpstreamRequest {
+        call = ctx;
         return {
           url: `${ctx.target.baseURL}/messages`,
           method: 'POST',
@@ -90,6 +110,15 @@ export function createPassthrough(base: Provider, original: AnthropicRequest, no
       const text = queue?.join('') ?? '';
       if (queue) queue.length = 0;
       return text;
+    },
+    withDetails(e) {
+      if (!failed || !(e instanceof GatewayError) || e.details || e.status !== failed.status) return e;
+      // Attempts run one after another, so the last error answer is the one the error reports when it
+      // comes from this provider with the same status and message (a fallback's error wraps it as its cause).
+      let root = e;
+      while (root.cause instanceof GatewayError) root = root.cause;
+      if (root.provider !== base.id || root.source !== 'provider' || root.message !== failed.message) return e;
+      return withDetails(e, failed.details);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { sha256 } from '../../auth/digest.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } from '../../providers/openai-types.js';
 import type { AnthropicBlock, AnthropicRequest, AnthropicTool } from '../../providers/anthropic/wire-types.js';
@@ -36,6 +37,17 @@ function unsupported(tr: Translation, param: string, message: string, block: unk
   tr.issues.push(new GatewayError('invalid_request', `${param}: ${message}`, { param }));
   tr.dropped.push(block);
   return undefined;
+}
+
+/** OpenAI refuses a longer `user` (400 string_above_max_length); Claude Code's `user_id` runs to ~160 characters. */
+const MAX_USER = 64;
+
+/** `metadata.user_id` as OpenAI's `user`: a longer one as its SHA-256 (64 hex digits), the same for the same id, so per-user abuse tracking still tells users apart. */
+function userOf(id: string): string {
+  if (id.length <= MAX_USER) return id;
+  let hex = '';
+  for (const b of sha256(id)) hex += b.toString(16).padStart(2, '0');
+  return hex;
 }
 
 /** Top-level fields the OpenAI body carries; the others travel in `anthropic_extras`. */
@@ -412,7 +424,7 @@ export function toChatRequest(req: AnthropicRequest): {
   }
   const effort = effortFor(req);
   if (effort) body.reasoning_effort = effort;
-  if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = req.metadata.user_id;
+  if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = userOf(req.metadata.user_id);
   const extras: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) if (!TRANSLATED.has(k)) extras[k] = v;
   if (tr.dropped.length) extras.dropped = tr.dropped;

@@ -57,6 +57,21 @@ export function parseAnthropicError(status: number, body: string, headers: Heade
   return info;
 }
 
+/**
+ * The `error.details` object of an Anthropic error body (`{error_code: "thread_not_found"}`), which the
+ * SDKs read to recover (replay a lost thread, stop threading). It has no place in `ProviderErrorInfo`,
+ * so the `/v1/messages` passthrough reads it itself.
+ */
+export function anthropicErrorDetails(body: string): Record<string, unknown> | undefined {
+  let details: unknown;
+  try {
+    details = (JSON.parse(body) as { error?: { details?: unknown } } | null)?.error?.details;
+  } catch {
+    return undefined;
+  }
+  return typeof details === 'object' && details !== null && !Array.isArray(details) ? (details as Record<string, unknown>) : undefined;
+}
+
 /** An `event: error` inside a 200 stream (`overloaded_error` under load): the status comes from its type. */
 export function streamError(data: string, provider: string): GatewayError {
   let error: { type?: unknown; message?: unknown } | undefined;

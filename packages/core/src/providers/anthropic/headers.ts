@@ -8,10 +8,22 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 const list = (v: unknown): string[] =>
   typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
+/** Beta flags from a comma-separated string or a list, trimmed, without empty ones. */
+export const betaList = (v: unknown): string[] => list(v).map((b) => b.trim()).filter(Boolean);
+
 /**
- * Auth and version headers for one upstream call. Beta flags are merged from the target
- * (`anthropic_beta`), the request body and the client's `anthropic-beta` header (or Portkey's
- * `x-portkey-anthropic-beta`), so features such as 1h cache TTLs can be switched on per call.
+ * The beta flags of one call, each once: the target's own (`anthropic_beta`), then the client's from
+ * the request body and its `anthropic-beta` header (or Portkey's `x-portkey-anthropic-beta`).
+ * `keepClient` filters the client's only: what the operator configured always goes.
+ */
+export function betaFlags(ctx: CallContext, bodyBeta?: unknown, keepClient: (flag: string) => boolean = () => true): string[] {
+  const client = [...betaList(bodyBeta), ...betaList(gatewayHeader(ctx.headers, 'anthropic-beta')), ...betaList(header(ctx.headers, 'anthropic-beta'))];
+  return [...new Set([...betaList(ctx.target.extra.anthropic_beta), ...client.filter(keepClient)])];
+}
+
+/**
+ * Auth and version headers for one upstream call. Beta flags are merged from the target, the request
+ * body and the client's headers (`betaFlags`), so features such as 1h cache TTLs can be switched on per call.
  */
 export function anthropicHeaders(ctx: CallContext, bodyBeta?: unknown): Record<string, string> {
   const extra = ctx.target.extra;
@@ -22,11 +34,7 @@ export function anthropicHeaders(ctx: CallContext, bodyBeta?: unknown): Record<s
     ANTHROPIC_VERSION;
   const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': version };
   if (ctx.target.apiKey) headers['x-api-key'] = ctx.target.apiKey;
-  const betas = new Set(
-    [...list(extra.anthropic_beta), ...list(bodyBeta), ...list(gatewayHeader(ctx.headers, 'anthropic-beta')), ...list(header(ctx.headers, 'anthropic-beta'))]
-      .map((b) => b.trim())
-      .filter(Boolean),
-  );
-  if (betas.size) headers['anthropic-beta'] = [...betas].join(',');
+  const betas = betaFlags(ctx, bodyBeta);
+  if (betas.length) headers['anthropic-beta'] = betas.join(',');
   return withForwardedHeaders(ctx, headers);
 }

@@ -85,4 +85,6 @@ export interface ConverseResponse {
   stopReason?: string;
   usage?: ConverseUsage;
   metrics?: { latencyMs?: number };
+  /** The model's own fields the request named in `additionalModelResponseFieldPaths` (Claude's `stop_sequence`). */
+  additionalModelResponseFields?: Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { anthropicHeaders } from '../anthropic/headers.js';
+import { betaFlags, betaList } from '../anthropic/headers.js';
 import { createAnthropicStreamTranslator } from '../anthropic/stream.js';
 import { translateRequest } from '../anthropic/translate-request.js';
 import { withOverrides } from '../with-overrides.js';
@@ -12,6 +12,27 @@ import { streamException } from './errors.js';
 
 /** The Messages API version Bedrock's InvokeModel takes for Claude (in the body, not a header). */
 const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
+
+/**
+ * The `anthropic_beta` flags Bedrock documents for Claude (AWS Bedrock User Guide, "Anthropic Claude
+ * Messages API" › "Request and Response", `anthropic_beta`). Bedrock refuses any other with 400
+ * "invalid beta flag", and clients send first-party-only ones (Claude Code: `oauth-2025-04-20`), so
+ * only these of the client's flags go; a target's own `anthropic_beta` is the operator's and goes as set.
+ */
+const BEDROCK_BETAS = new Set([
+  'computer-use-2024-10-22',
+  'computer-use-2025-01-24',
+  'computer-use-2025-11-24',
+  'token-efficient-tools-2025-02-19',
+  'interleaved-thinking-2025-05-14',
+  'output-128k-2025-02-19',
+  'dev-full-thinking-2025-05-14',
+  'context-1m-2025-08-07',
+  'context-management-2025-06-27',
+  'effort-2025-11-24',
+  'tool-search-tool-2025-10-19',
+  'tool-examples-2025-10-29',
+]);
 
 /** Whether this target sends Claude its native Messages body through InvokeModel instead of Converse. */
 export const usesInvoke = (ctx: CallContext): boolean => ctx.target.extra.bedrock_api === 'invoke';
@@ -38,8 +59,10 @@ export function toAnthropicInvokeBody(input: ChatRequest, ctx: CallContext): str
   const out: Record<string, unknown> = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...request };
   delete out.model;
   delete out.stream;
-  const betas = anthropicHeaders(ctx, body.anthropic_beta)['anthropic-beta'];
-  if (betas) out.anthropic_beta = betas.split(',');
+  // An `anthropic_beta` in override_params replaced the client's and is the operator's, like the target's own.
+  const own = ctx.target.overrideParams.anthropic_beta;
+  const betas = [...new Set([...betaList(own), ...betaFlags(ctx, own === undefined ? body.anthropic_beta : undefined, (flag) => BEDROCK_BETAS.has(flag))])];
+  if (betas.length) out.anthropic_beta = betas;
   return JSON.stringify(out);
 }
 

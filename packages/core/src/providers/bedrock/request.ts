@@ -183,5 +183,20 @@ export function toConverseRequest(input: ChatRequest, ctx: CallContext): Convers
   applyReasoning(body, ctx.model, out, extra);
   if (Object.keys(extra).length) out.additionalModelRequestFields = extra;
   for (const k of CONVERSE_FIELDS) if (body[k] !== undefined) out[k] = body[k];
+  askStopSequence(out, ctx.model);
   return out;
+}
+
+/** Claude's own answer field naming the stop sequence it stopped at (AWS's example of `additionalModelResponseFieldPaths`). */
+const STOP_SEQUENCE_PATH = '/stop_sequence';
+
+/**
+ * Converse says only `stopReason: "stop_sequence"`; which of several sequences it was, Claude says in
+ * `additionalModelResponseFields` when the request asks for the field, besides any the client asked for.
+ * A single sequence needs no asking: it can only be that one.
+ */
+function askStopSequence(out: ConverseRequest, model: string): void {
+  if (!isClaude(model) || (out.inferenceConfig?.stopSequences?.length ?? 0) < 2) return;
+  const asked = out.additionalModelResponseFieldPaths ?? [];
+  if (Array.isArray(asked) && !asked.includes(STOP_SEQUENCE_PATH)) out.additionalModelResponseFieldPaths = [...asked, STOP_SEQUENCE_PATH];
 }

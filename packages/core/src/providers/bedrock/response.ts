@@ -41,7 +41,7 @@ export function toChatCompletion(json: unknown, ctx: CallContext): ChatCompletio
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: ctx.model,
-    choices: [{ index: 0, message, finish_reason: finishReason(res.stopReason), logprobs: null, ...stopSequenceField(res.stopReason === 'stop_sequence') }],
+    choices: [{ index: 0, message, finish_reason: finishReason(res.stopReason), logprobs: null, ...stopSequenceField(res.stopReason === 'stop_sequence', res.additionalModelResponseFields?.stop_sequence) }],
   };
   const usage = toUsage(res.usage);
   if (usage) completion.usage = usage;

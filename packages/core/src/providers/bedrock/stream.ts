@@ -97,8 +97,8 @@ export function createConverseStreamTranslator(ctx: CallContext): StreamTranslat
           return closeTool(parse<{ contentBlockIndex?: number }>(ev).contentBlockIndex);
         case 'messageStop': {
           stopped = true;
-          const { stopReason } = parse<{ stopReason?: string }>(ev);
-          return [withStopSequence(chunk({}, finishReason(stopReason)), stopReason === 'stop_sequence')];
+          const { stopReason, additionalModelResponseFields: fields } = parse<{ stopReason?: string; additionalModelResponseFields?: { stop_sequence?: unknown } }>(ev);
+          return [withStopSequence(chunk({}, finishReason(stopReason)), stopReason === 'stop_sequence', fields?.stop_sequence)];
         }
         case 'metadata': {
           const usage = toUsage(parse<{ usage?: ConverseUsage }>(ev).usage);
