@@ -22,7 +22,8 @@ export function upstreamBody(original: AnthropicRequest, ctx: CallContext): Anth
   const body: AnthropicRequest = { ...original, model: ctx.model };
   for (const [key, value] of Object.entries(ctx.target.overrideParams)) {
     if (key === 'model') continue;
-    const rename = RENAMED[key];
+    // Own keys only: a key named like an Object.prototype member (`valueOf`) is a parameter to send, not a rename.
+    const rename = Object.hasOwn(RENAMED, key) ? RENAMED[key] : undefined;
     if (rename) rename(body, value);
     else if (!OPENAI_ONLY.has(key)) body[key] = value;
   }

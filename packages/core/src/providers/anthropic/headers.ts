@@ -1,6 +1,8 @@
 import { gatewayHeader, header } from '../../http/headers.js';
 import type { CallContext } from '../types.js';
 import { withForwardedHeaders } from '../forward-headers.js';
+import { GatewayError } from '../../errors.js';
+import { isHeaderSafe } from '../../http/header-safe.js';
 
 /** The API version every request pins; newer features arrive as `anthropic-beta` flags instead. */
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -35,6 +37,14 @@ export function anthropicHeaders(ctx: CallContext, bodyBeta?: unknown): Record<s
   const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': version };
   if (ctx.target.apiKey) headers['x-api-key'] = ctx.target.apiKey;
   const betas = betaFlags(ctx, bodyBeta);
-  if (betas.length) headers['anthropic-beta'] = betas.join(',');
+  if (betas.length) {
+    const joined = betas.join(',');
+    // Refused here as the client's mistake: undici would refuse the header, and that reads as the
+    // upstream being unreachable, which retries, falls back and opens the circuit for everyone.
+    if (!isHeaderSafe(joined)) {
+      throw new GatewayError('invalid_request', 'anthropic_beta holds a character that cannot go in an HTTP header (a line break, or one outside Latin-1)', { param: 'anthropic_beta' });
+    }
+    headers['anthropic-beta'] = joined;
+  }
   return withForwardedHeaders(ctx, headers);
 }

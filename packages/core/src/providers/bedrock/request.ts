@@ -29,6 +29,8 @@ const CONVERSE_FIELDS = ['guardrailConfig', 'performanceConfig', 'requestMetadat
 
 /** Anthropic's smallest thinking budget. */
 const MIN_THINKING_BUDGET = 1024;
+/** The efforts Nova 2 takes (`minimal` becomes its `low`). */
+const NOVA_EFFORTS = ['minimal', 'low', 'medium', 'high'];
 
 const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, { param });
 
@@ -120,7 +122,8 @@ function applyReasoning(body: ChatRequest, model: string, out: ConverseRequest, 
   if (isClaude(model)) {
     // A `thinking` object sent as is wins over the effort shorthand.
     if (extra.thinking !== undefined) return;
-    const budget = THINKING_BUDGET[effort];
+    // Own keys only: a client's "constructor" or "toString" must not find Object.prototype's.
+    const budget = Object.hasOwn(THINKING_BUDGET, effort) ? THINKING_BUDGET[effort] : undefined;
     if (!budget) throw invalid(`reasoning_effort "${effort}" is not one of ${Object.keys(THINKING_BUDGET).join(', ')}, none`, 'reasoning_effort');
     const config = (out.inferenceConfig ??= {});
     const explicit = config.maxTokens;
@@ -132,6 +135,7 @@ function applyReasoning(body: ChatRequest, model: string, out: ConverseRequest, 
     const tokens = explicit === undefined ? budget : Math.min(budget, Math.max(MIN_THINKING_BUDGET, Math.floor(explicit / 2)));
     extra.thinking = { type: 'enabled', budget_tokens: tokens };
   } else if (/amazon\.nova-2/.test(model)) {
+    if (!NOVA_EFFORTS.includes(effort)) throw invalid(`reasoning_effort "${effort}" is not one of ${NOVA_EFFORTS.join(', ')}, none`, 'reasoning_effort');
     extra.reasoningConfig = { type: 'enabled', maxReasoningEffort: effort === 'minimal' ? 'low' : effort };
   } else if (/(^|\.)openai\./.test(model)) {
     extra.reasoning_effort = effort;
