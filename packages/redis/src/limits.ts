@@ -1,5 +1,5 @@
 import { withTimeout } from './timeout.js';
-import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '@llmux/core';
+import { GatewayError, type AdmitRequest, type AdmitResult, type LimitStore, type LimitUsage, type SettleAmounts, type SettleOptions, type WindowStatus } from '@llmux/core';
 import { ErrorReply, type RedisClientType } from 'redis';
 import { ADMIT, READ_COUNTERS, READ_WINDOWS, SETTLE } from './limits-scripts.js';
 import { luaScript } from './run-script.js';
@@ -9,6 +9,12 @@ export type FailMode = 'closed' | 'open';
 
 /** Keys read per script call by the usage view, so one call never blocks Redis for long. */
 const READ_BATCH = 200;
+
+/**
+ * What a counter or window can hold: `String(NaN)` and `String(Infinity)` are no numbers to the
+ * scripts, and a NaN in a counter would fail every `spent + amount > limit` test after it.
+ */
+const isAmount = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
 
 const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
@@ -47,10 +53,15 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
 
   async function settle(req: AdmitRequest, amounts: SettleAmounts, options?: SettleOptions): Promise<void> {
     const args = [req.id, String(req.counters.length), String(req.windows.length), options?.retry ? '1' : '0'];
-    req.counters.forEach((c, i) => args.push(String(Math.round(amounts.counters[i] ?? 0)), String(Math.ceil(c.expireAt))));
+    req.counters.forEach((c, i) => {
+      // A usage that cannot be counted is charged what was reserved for it, as a lost usage is.
+      const given = amounts.counters[i] ?? 0;
+      args.push(String(Math.round(isAmount(given) ? given : c.amount)), String(Math.ceil(c.expireAt)));
+    });
     req.windows.forEach((_w, i) => {
       const amount = amounts.windows?.[i];
-      args.push(amount === undefined ? '' : String(Math.round(amount)));
+      // '' keeps the admitted amount, also for one that cannot be counted.
+      args.push(amount === undefined || !isAmount(amount) ? '' : String(Math.round(amount)));
     });
     await ready;
     await withTimeout(settleScript(keysOf(req), args), timeoutMs, 'settle');
@@ -76,6 +87,12 @@ export function redisLimits(client: RedisClientType, prefix: string, ready: Prom
 
   return {
     async admit(req): Promise<AdmitResult> {
+      // Refused before the script runs (buildClaims refuses such requests first): nothing is reserved.
+      for (const claims of [req.counters, req.windows]) {
+        for (const claim of claims) {
+          if (!isAmount(claim.amount)) throw new GatewayError('internal_error', `limit store: amount ${String(claim.amount)} for ${claim.key} is no finite non-negative number`);
+        }
+      }
       const args = [req.id, String(Math.ceil(req.ttlMs)), String(req.counters.length), String(req.windows.length)];
       for (const c of req.counters) args.push(String(Math.ceil(c.amount)), String(Math.floor(c.limit)), String(Math.ceil(c.expireAt)));
       for (const w of req.windows) args.push(String(Math.ceil(w.amount)), String(Math.floor(w.limit)), String(Math.ceil(w.windowMs)));

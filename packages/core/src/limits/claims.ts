@@ -1,13 +1,15 @@
 import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
+import { targetsOf } from '../config/plan.js';
 import { candidatesFor } from '../cost/model-names.js';
 import { priceBookOf, unpricedRefusal } from '../cost/request-cost.js';
 import { worstCasePrice } from '../cost/price-sheet.js';
 import { maxWebSearches, searchesOn } from '../cost/web-search-bound.js';
+import { GatewayError } from '../errors.js';
 import type { GatewayInternals } from '../pipeline/internals.js';
 import type { RequestState } from '../pipeline/state.js';
 import type { AdmitRequest, CounterClaim, WindowClaim } from '../store/limit-store.js';
 import { calendarWindow, type CalendarWindow, type Period } from './calendar.js';
-import { estimateInputTokens, maxOutputTokens } from './estimate.js';
+import { estimateInputTokens, maxOutputTokens, OUTPUT_FIELDS, type OutputParams } from './estimate.js';
 import { outputOverridesOf } from './output-overrides.js';
 import { scopeKey } from './scope.js';
 
@@ -189,19 +191,59 @@ export function limitSpecs(
 }
 
 /**
+ * What a counter can hold. NaN fails every `spent + amount > limit` test, so one NaN reservation in a
+ * counter admitted everyone after it; Infinity is no number Redis can add.
+ */
+const isAmount = (n: number): boolean => Number.isFinite(n) && n >= 0;
+
+/** The body fields tried first when the client's own output bound is no amount: validation leaves them unbounded. */
+const SUSPECT_FIRST: ReadonlyArray<(typeof OUTPUT_FIELDS)[number]> = ['thinking', 'reasoning_effort', 'max_completion_tokens', 'max_tokens', 'n'];
+
+/**
+ * The refusal of a request whose worst case no counter can hold (`fits` false for its output bound):
+ * named after the client's body field without which it would fit, else after the target whose
+ * `override_params` make it so — the client's own config is a 400, the server's is ours to fix.
+ */
+function unboundedRefusal(state: RequestState, fallback: number, fits: (output: number) => boolean): GatewayError {
+  const body = state.body;
+  if (!fits(maxOutputTokens(body, fallback))) {
+    const present = SUSPECT_FIRST.filter((f) => body[f] !== undefined && body[f] !== null);
+    const field = present.find((f) => fits(maxOutputTokens({ ...body, [f]: undefined }, fallback))) ?? present[0];
+    if (field) {
+      const param = field === 'thinking' ? 'thinking.budget_tokens' : field;
+      return new GatewayError('invalid_request', `${param} makes the request's output bound no finite number of tokens`, { param });
+    }
+  } else {
+    for (const target of targetsOf(state.plan.root)) {
+      const forced: OutputParams = {};
+      for (const f of OUTPUT_FIELDS) if (Object.hasOwn(target.overrideParams, f)) forced[f] = target.overrideParams[f];
+      if (fits(maxOutputTokens(body, fallback, [forced]))) continue;
+      const param = `${target.path}.override_params`;
+      const message = `${param} makes the request's output bound no finite number of tokens`;
+      return state.plan.fromClient ? new GatewayError('invalid_config', message, { param }) : new GatewayError('internal_error', message);
+    }
+  }
+  return new GatewayError('internal_error', "the request's budget and rate-limit reservation is no finite amount");
+}
+
+/**
  * The counters and windows a request claims under the plan's budgets and rate limits (see
  * `limitSpecs`: merged when two configs name the same one, the lower limit wins), with this request's
- * worst-case amounts.
+ * worst-case amounts. Throws rather than hand a store an amount that is not a finite non-negative number.
  */
 export function buildClaims(gw: GatewayInternals, state: RequestState, policy: ClaimPolicy, now: number): Claims {
   const { budgets, rateLimits } = state.plan;
   const needsCost = budgets.some((b) => COST_FIELDS.some(([f]) => b[f] !== undefined));
   const needsTokens = needsCost || budgets.some((b) => b.max_tokens_per_day !== undefined) || rateLimits.some((r) => r.tokens_per_minute !== undefined);
   const input = needsTokens ? estimateInputTokens(state.body) : 0;
+  if (!isAmount(input)) throw new GatewayError('internal_error', `the request's input token estimate is ${input}, no finite number`);
   // What the upstream is sent, not what the client asked: a target's override_params may raise the limits.
   const output = needsTokens ? maxOutputTokens(state.body, policy.defaultMaxTokens, outputOverridesOf(state.plan)) : 0;
+  const nanoFor = (out: number) => (needsCost ? Math.ceil(worstCaseUsd(gw, state, input, out) * NANO_PER_USD) : 0);
+  const fits = (out: number) => isAmount(input + out) && isAmount(nanoFor(out));
   const tokens = input + output;
-  const reservedNano = needsCost ? Math.ceil(worstCaseUsd(gw, state, input, output) * NANO_PER_USD) : 0;
+  const reservedNano = nanoFor(output);
+  if (!isAmount(tokens) || !isAmount(reservedNano)) throw unboundedRefusal(state, policy.defaultMaxTokens, fits);
 
   const specs = limitSpecs(budgets, rateLimits, (scope) => scopeKey(scope, state), now);
   const counters: CounterClaim[] = [];

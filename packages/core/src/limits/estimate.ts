@@ -217,7 +217,8 @@ function thinkingBudget(body: OutputParams): number {
   const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
   if (thinking && typeof thinking === 'object') return thinking.type === 'enabled' ? (positive(thinking.budget_tokens) ?? 0) : 0;
   const effort = body.reasoning_effort;
-  return typeof effort === 'string' ? (THINKING_BUDGET[effort] ?? 0) : 0;
+  // Own keys only: "constructor" or "toString" would find Object.prototype's functions and make the bound NaN.
+  return typeof effort === 'string' && Object.hasOwn(THINKING_BUDGET, effort) ? THINKING_BUDGET[effort]! : 0;
 }
 
 /**

@@ -1,12 +1,13 @@
 import { GatewayError } from '../errors.js';
 import { gatewayHeader, sentName } from '../http/headers.js';
+import { nestsDeeper } from '../http/json-depth.js';
 import { attemptOverrides } from '../upstream/attempt-overrides.js';
 import type { RouteName } from '../http/routes.js';
 import type { GatewayContext, GatewayRequest } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 import type { RequestState } from './state.js';
 
-function readMetadata(req: GatewayRequest): Record<string, unknown> {
+function readMetadata(req: GatewayRequest, maxDepth: number): Record<string, unknown> {
   const raw = gatewayHeader(req.headers, 'metadata');
   if (raw === undefined) return {};
   const name = sentName(req, 'metadata');
@@ -18,6 +19,10 @@ function readMetadata(req: GatewayRequest): Record<string, unknown> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new GatewayError('invalid_request', `${name} must be a JSON object`, { param: name });
+  }
+  // Bounded as bodies and config headers are: the cache key, conditional routing and the logs walk it recursively.
+  if (nestsDeeper(parsed, maxDepth)) {
+    throw new GatewayError('invalid_request', `${name} is nested deeper than ${maxDepth} levels`, { param: name });
   }
   return parsed as Record<string, unknown>;
 }
@@ -38,7 +43,7 @@ export function createState(
     route,
     request: req,
     identity: context ?? {},
-    metadata: readMetadata(req),
+    metadata: readMetadata(req, gw.limits.maxJsonDepth),
     plan: gw.plans.forRequest(req),
     overrides: attemptOverrides(req, gw.options.allowRequestConfig === true),
     body,

@@ -53,9 +53,9 @@ const invalid = (path: string, message: string) => new GatewayError('invalid_con
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Two primitives; objects compare by their JSON text in `equalsAny`. */
 function equal(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return JSON.stringify(a) === JSON.stringify(b);
   // Portkey metadata values are strings: `"3"` matches `3`.
   if (typeof a === 'string' && typeof b === 'number') return a.trim() !== '' && Number(a) === b;
   if (typeof a === 'number' && typeof b === 'string') return equal(b, a);
@@ -79,21 +79,50 @@ function compare(value: unknown, operand: number | string): number | undefined {
   return typeof value === 'string' ? (value < operand ? -1 : value > operand ? 1 : 0) : undefined;
 }
 
-const inList = (value: unknown, list: unknown[]) =>
-  Array.isArray(value) ? value.some((v) => list.some((o) => equal(v, o))) : list.some((o) => equal(value, o));
+/**
+ * Operands a client's `$in` / `$nin` may list: past a few hundred it is no routing rule any more, and
+ * each test walks the list.
+ */
+export const MAX_IN_OPERANDS = 1000;
+
+const isObjectLike = (v: unknown): v is object => typeof v === 'object' && v !== null;
+
+/**
+ * Whether a value `equal`s any of `operands`. Object operands are serialised once, here, into a set
+ * of their texts, and an object value once per test: comparing pair by pair serialised the value once
+ * per operand, so a client's few thousand `{}` operands over a 2 MB conversation stalled the process.
+ * Primitives keep `equal`'s pairwise rules (`"3"` matches `3`); an object never equals a primitive.
+ */
+function equalsAny(operands: readonly unknown[]): (value: unknown) => boolean {
+  const primitives = operands.filter((o) => !isObjectLike(o));
+  const texts = new Set(operands.filter(isObjectLike).map((o) => JSON.stringify(o)));
+  return (value) => (isObjectLike(value) ? texts.size > 0 && texts.has(JSON.stringify(value)) : primitives.some((o) => equal(value, o)));
+}
+
+/** `$in`: any element of an array value may match. */
+function inList(operands: readonly unknown[]): (value: unknown) => boolean {
+  const matches = equalsAny(operands);
+  return (value) => (Array.isArray(value) ? value.some(matches) : matches(value));
+}
 
 type FieldTest = (value: unknown) => boolean;
 
 function operator(op: string, operand: unknown, path: string, options: QueryOptions): FieldTest {
   switch (op) {
-    case '$eq':
-      return (v) => equal(v, operand);
-    case '$ne':
-      return (v) => !equal(v, operand);
+    case '$eq': {
+      const matches = equalsAny([operand]);
+      return (v) => matches(v);
+    }
+    case '$ne': {
+      const matches = equalsAny([operand]);
+      return (v) => !matches(v);
+    }
     case '$in':
     case '$nin': {
       if (!Array.isArray(operand)) throw invalid(path, `${op} takes an array`);
-      return op === '$in' ? (v) => inList(v, operand) : (v) => !inList(v, operand);
+      if (options.clientConfig && operand.length > MAX_IN_OPERANDS) throw invalid(path, `${op} takes at most ${MAX_IN_OPERANDS} values in a request-level config`);
+      const matches = inList(operand);
+      return op === '$in' ? matches : (v) => !matches(v);
     }
     case '$gt':
     case '$gte':

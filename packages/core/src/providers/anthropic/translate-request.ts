@@ -20,7 +20,8 @@ function thinkingFor(body: ChatRequest): { type: 'enabled'; budget_tokens: numbe
   if (body.thinking && typeof body.thinking === 'object') return body.thinking as Record<string, unknown>;
   const effort = body.reasoning_effort;
   if (effort === undefined || effort === null || effort === 'none') return undefined;
-  const budget = THINKING_BUDGET[effort];
+  // Own keys only: "constructor" or "toString" would find Object.prototype's functions.
+  const budget = Object.hasOwn(THINKING_BUDGET, effort) ? THINKING_BUDGET[effort] : undefined;
   if (!budget) {
     throw new GatewayError('invalid_request', `reasoning_effort "${effort}" is not one of ${Object.keys(THINKING_BUDGET).join(', ')}, none`, { param: 'reasoning_effort' });
   }

@@ -66,7 +66,8 @@ function partToBlocks(part: ContentPart, param: string, docNames: Set<string>): 
       const url = (part as { image_url?: { url?: unknown } }).image_url?.url;
       if (typeof url !== 'string') throw invalid(`${param}.image_url.url must be a string`, `${param}.image_url.url`);
       const { mediaType, base64 } = parseDataURL(url, `${param}.image_url.url`);
-      const format = IMAGE_FORMATS[mediaType];
+      // Own keys only: the media type is the client's (`data:constructor;…`).
+      const format = Object.hasOwn(IMAGE_FORMATS, mediaType) ? IMAGE_FORMATS[mediaType] : undefined;
       if (!format) throw invalid(`${param}.image_url.url: bedrock takes png, jpeg, gif or webp images, not ${mediaType}`, `${param}.image_url.url`);
       return [{ image: { format, source: { bytes: base64 } } }, ...cachePoint(part)];
     }
@@ -74,7 +75,7 @@ function partToBlocks(part: ContentPart, param: string, docNames: Set<string>): 
       const file = (part as { file?: { file_data?: unknown; filename?: unknown } }).file;
       if (typeof file?.file_data !== 'string') throw invalid(`${param}.file.file_data must be a base64 data URL`, `${param}.file.file_data`);
       const { mediaType, base64 } = parseDataURL(file.file_data, `${param}.file.file_data`);
-      const format = DOCUMENT_FORMATS[mediaType];
+      const format = Object.hasOwn(DOCUMENT_FORMATS, mediaType) ? DOCUMENT_FORMATS[mediaType] : undefined;
       if (!format) throw invalid(`${param}.file.file_data: bedrock does not take ${mediaType} documents`, `${param}.file.file_data`);
       return [{ document: { format, name: documentName(file.filename, docNames), source: { bytes: base64 } } }, ...cachePoint(part)];
     }

@@ -90,7 +90,8 @@ export function toCohereChat(input: ChatRequest, ctx: CallContext): Record<strin
   responseFormat(body, out);
   const effort = body.reasoning_effort;
   if (effort !== undefined && effort !== null) {
-    const thinking = THINKING[effort];
+    // Own keys only: "constructor" or "toString" would find Object.prototype's functions.
+    const thinking = Object.hasOwn(THINKING, effort) ? THINKING[effort] : undefined;
     if (!thinking) throw invalid('reasoning_effort', `must be one of ${Object.keys(THINKING).join(', ')}`);
     out.thinking = thinking;
   }

@@ -20,7 +20,8 @@ const MIME_BY_EXT: Record<string, string> = {
 
 function mimeFromUrl(url: string, fallback: string): string {
   const ext = /\.([a-z0-9]+)(?:[?#]|$)/i.exec(url)?.[1]?.toLowerCase();
-  return (ext && MIME_BY_EXT[ext]) || fallback;
+  // Own keys only: a URL ending in `.constructor` must not find Object.prototype's.
+  return (ext && Object.hasOwn(MIME_BY_EXT, ext) && MIME_BY_EXT[ext]) || fallback;
 }
 
 /** `data:` URLs become inline bytes; anything else is a file reference (https, gs://, Files API URI). */

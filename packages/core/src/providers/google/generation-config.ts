@@ -27,7 +27,8 @@ function thinkingLevel(effort: string, model: string): string {
 function thinkingConfig(body: ChatRequest, model: string): Record<string, unknown> | undefined {
   const effort = body.reasoning_effort;
   if (typeof effort === 'string') {
-    if (!(effort in BUDGETS)) {
+    // Own keys only: `in` also finds Object.prototype's members ("constructor", "toString").
+    if (!Object.hasOwn(BUDGETS, effort)) {
       throw new GatewayError('invalid_request', `reasoning_effort must be one of ${Object.keys(BUDGETS).join(', ')}`, { param: 'reasoning_effort' });
     }
     const major = Number(/gemini-(\d+)/.exec(model)?.[1] ?? 0);

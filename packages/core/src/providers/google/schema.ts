@@ -32,6 +32,14 @@ const MAX_NODES = 20_000;
 
 const isObject = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Sets `key` as an own property: the client names properties, and `obj["__proto__"] = v` would
+ * replace the object's prototype instead (the property lost, the rest of the schema inheriting from `v`).
+ */
+const setOwn = (obj: Schema, key: string, value: unknown): void => {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+};
+
 const isNullSchema = (v: unknown) =>
   isObject(v) && (v.type === 'null' || (Array.isArray(v.type) && v.type.length === 1 && v.type[0] === 'null'));
 
@@ -65,7 +73,8 @@ class Converter {
     let node: unknown = this.root;
     for (const raw of ref.slice(1).split('/').filter(Boolean)) {
       const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-      node = isObject(node) ? node[key] : undefined;
+      // Own keys only: "#/__proto__" or "#/$defs/constructor" must not reach Object.prototype's members.
+      node = isObject(node) && Object.hasOwn(node, key) ? node[key] : undefined;
     }
     if (!isObject(node)) {
       throw new GatewayError('invalid_request', `${path}.$ref: "${ref}" does not point to a schema in this document`, { param: `${path}.$ref` });
@@ -164,14 +173,15 @@ class Converter {
     if (typeof type === 'string') out.type = type;
 
     if (typeof node.format === 'string') {
-      if (typeof type === 'string' && FORMATS[type]?.includes(node.format)) out.format = node.format;
+      // Own keys only: a type named "toString" or "constructor" would find Object.prototype's functions.
+      if (typeof type === 'string' && Object.hasOwn(FORMATS, type) && FORMATS[type]!.includes(node.format)) out.format = node.format;
       else appendDescription(out, `format: ${node.format}`);
     }
 
     // `properties` and `items` on another type are a 400 ("only allowed for OBJECT type").
     if (isObject(node.properties) && (type === undefined || type === 'object')) {
       const props: Schema = {};
-      for (const [name, sub] of Object.entries(node.properties)) props[name] = this.convert(sub, `${path}.properties.${name}`, seen);
+      for (const [name, sub] of Object.entries(node.properties)) setOwn(props, name, this.convert(sub, `${path}.properties.${name}`, seen));
       out.properties = props;
       const names = Object.keys(props);
       // Gemini rejects a `required` entry with no matching property.
@@ -205,7 +215,7 @@ function mergeSchemas(base: Schema, over: Schema, overWins = false): Schema {
   for (const [key, value] of Object.entries(over)) {
     if (key === 'properties' && isObject(value) && isObject(out.properties)) out.properties = { ...out.properties, ...value };
     else if (key === 'required' && Array.isArray(value) && Array.isArray(out.required)) out.required = [...new Set([...out.required, ...value])];
-    else if (overWins || out[key] === undefined) out[key] = value;
+    else if (overWins || !Object.hasOwn(out, key) || out[key] === undefined) setOwn(out, key, value);
   }
   return out;
 }
@@ -239,10 +249,11 @@ function unionOfObjects(schema: Schema): Schema {
   const properties: Schema = {};
   for (const v of variants) {
     for (const [k, p] of Object.entries(v.properties as Schema)) {
-      const seen = properties[k] as Schema | undefined;
+      // Own keys only: a field named "constructor" or "toString" would find Object.prototype's member and be dropped.
+      const seen = Object.hasOwn(properties, k) ? (properties[k] as Schema | undefined) : undefined;
       // A discriminator (`kind: "a"` in one variant, `kind: "b"` in the next) keeps all its values.
-      if (seen && Array.isArray(seen.enum) && isObject(p) && Array.isArray(p.enum)) properties[k] = { ...seen, enum: [...new Set([...seen.enum, ...p.enum])] };
-      else properties[k] ??= p;
+      if (seen && Array.isArray(seen.enum) && isObject(p) && Array.isArray(p.enum)) setOwn(properties, k, { ...seen, enum: [...new Set([...seen.enum, ...p.enum])] });
+      else if (seen === undefined || seen === null) setOwn(properties, k, p);
     }
   }
   const required = Object.keys(properties).filter((k) => variants.every((v) => Array.isArray(v.required) && v.required.includes(k)));

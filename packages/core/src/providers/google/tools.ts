@@ -50,7 +50,8 @@ export function toTools(body: ChatRequest, nativeSchema: boolean): ToolFields {
         else if (params) decl.parameters = params;
       }
       declarations.push(decl);
-    } else if (type && BUILTIN[type]) {
+    } else if (typeof type === 'string' && Object.hasOwn(BUILTIN, type)) {
+      // Own keys only (above): "constructor" or "__proto__" would find Object.prototype's members.
       const { type: _t, ...config } = tool as unknown as Record<string, unknown>;
       builtins.push({ [BUILTIN[type]!]: config[type] ?? {} });
     } else {

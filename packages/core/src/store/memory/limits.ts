@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '../limit-store.js';
 
 interface Counter {
@@ -25,6 +26,21 @@ interface Window {
   head: number;
   sum: number;
   windowMs: number;
+}
+
+/**
+ * What a counter or window can hold. A NaN fails every `used + amount > limit` test: one NaN reserved
+ * or settled into a counter admitted every later request, over any budget.
+ */
+const isAmount = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+
+/** Refuses a claim no counter can hold, before anything is counted (buildClaims refuses such requests first). */
+function checkClaims(req: AdmitRequest): void {
+  for (const claims of [req.counters, req.windows]) {
+    for (const claim of claims) {
+      if (!isAmount(claim.amount)) throw new GatewayError('internal_error', `limit store: amount ${String(claim.amount)} for ${claim.key} is no finite non-negative number`);
+    }
+  }
 }
 
 /** How often stale counters and empty windows are dropped. */
@@ -103,6 +119,7 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
 
   return {
     async admit(req: AdmitRequest): Promise<AdmitResult> {
+      checkClaims(req);
       const t = now();
       if (t - lastSweep > SWEEP_EVERY_MS) sweep(t);
       // Every window is checked: the refusal names the one that frees up last, so `Retry-After` is the
@@ -157,7 +174,9 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
       const t = now();
       const retry = options?.retry === true;
       req.counters.forEach((claim, i) => {
-        const actual = amounts.counters[i] ?? 0;
+        // A usage that cannot be counted is charged what was reserved for it, as a lost usage is.
+        const given = amounts.counters[i] ?? 0;
+        const actual = isAmount(given) ? given : claim.amount;
         let c = counter(claim.key, t);
         // A retry applies only over a reservation still held: without one it may have been applied.
         if (retry && !c?.reservations.has(req.id)) return;
@@ -172,7 +191,8 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
       });
       req.windows.forEach((claim, i) => {
         const amount = amounts.windows?.[i];
-        if (amount === undefined) return;
+        // Kept as admitted when it cannot be counted.
+        if (amount === undefined || !isAmount(amount)) return;
         const w = window(claim.key, t);
         if (!w) return;
         for (let j = w.entries.length - 1; j >= w.head; j--) {
