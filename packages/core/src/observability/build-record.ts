@@ -162,10 +162,11 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
   }
   const attempts: LogAttempt[] = new Array(state.attempts.length);
   for (let i = 0; i < attempts.length; i++) {
-    const attempt: LogAttempt = { ...state.attempts[i]! };
+    const attempt = state.attempts[i]!;
     const sent = attemptModel(state, attempt, target, model);
-    if (sent) attempt.model = sent;
-    attempts[i] = attempt;
+    // One literal, not a property added to a copy: the added property would move every record's
+    // attempts to a new hidden class on the per-request path.
+    attempts[i] = sent ? { ...attempt, model: sent } : { ...attempt };
   }
   r.attempts = attempts;
   r.retries = state.retries;
