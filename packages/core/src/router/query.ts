@@ -1,4 +1,3 @@
-import { RE2JS } from 're2js';
 import safeRegex from 'safe-regex2';
 import { GatewayError } from '../errors.js';
 import { fieldOf, ROUTE_INPUT_ROOTS, type RouteInput } from './route-input.js';
@@ -17,14 +16,11 @@ export interface QueryOptions {
 }
 
 /**
- * JavaScript regexes backtrack: a pattern like `^(\w+\s?)+$` or `^(a|a)*$` takes exponential time on a
- * short non-matching value and blocks the event loop for every request in the process. A client's
- * config therefore may not use `$regex`. The server's may, but a pattern with nested quantifiers (star
- * height above 1, safe-regex2's test) is refused when the config is compiled, as Portkey configs that
- * would stall Portkey itself. safe-regex2 cannot see overlapping alternatives (`(a|a)*`), so every
- * pattern RE2 can run (all but lookaround and backreferences) is matched by re2js, in time linear in the
- * value. A value longer than this is never tested (it does not match), which bounds what a merely
- * polynomial pattern costs on JavaScript's engine.
+ * JavaScript regexes backtrack: a pattern like `^(\w+\s?)+$` takes exponential time on a short
+ * non-matching value and blocks the event loop for every request in the process. A client's config
+ * therefore may not use `$regex`; the server's may, but a pattern with nested quantifiers (star height
+ * above 1, safe-regex2's test) is refused when the config is compiled, and a value longer than this is
+ * never tested (it does not match), which bounds what a merely polynomial pattern costs.
  */
 export const MAX_REGEX_INPUT = 1024;
 
@@ -38,15 +34,6 @@ function forStarHeight(pattern: string): string {
     .replace(/\(\?<[=!]/g, '(?:')
     .replace(/\(\?<[A-Za-z_$][\w$]*>/g, '(?:')
     .replace(/(?<!\\)([*+}]|[^\\(]\?)\?/g, '$1');
-}
-
-/** The pattern on RE2's linear-time engine, or undefined when it needs JavaScript's (lookaround, backreferences). */
-function linearTime(pattern: string): RE2JS | undefined {
-  try {
-    return RE2JS.compile(pattern);
-  } catch {
-    return undefined;
-  }
 }
 
 const invalid = (path: string, message: string) => new GatewayError('invalid_config', `${path}: ${message}`, { param: path });
@@ -149,8 +136,6 @@ function operator(op: string, operand: unknown, path: string, options: QueryOpti
       if (!safeRegex(forStarHeight(operand))) {
         throw invalid(path, '$regex nests quantifiers (like (a+)+), which can take exponential time and stall every request; write it without a repeated group that itself repeats');
       }
-      const linear = linearTime(operand);
-      if (linear) return (v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT && linear.matcher(v).find();
       return (v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT && re.test(v);
     }
     case '$exists': {
