@@ -12,6 +12,8 @@ export type PricingOption = NonNullable<GatewayOptions['pricing']>;
  */
 const DATABASE_PROVIDER: Record<string, string | null> = {
   'azure-openai': 'azure',
+  // Azure AI Inference serves the same catalogue (OpenAI, DeepSeek, Llama…) the database keeps under `azure`.
+  'azure-ai': 'azure',
   bedrock: 'aws',
   xai: 'x-ai',
   ollama: null,

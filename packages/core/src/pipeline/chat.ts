@@ -1,3 +1,5 @@
+import { billedUsageOf } from '../upstream/billed-failure.js';
+import { noteBilledFailure } from './billed.js';
 import { upstreamModel } from '../cost/model-names.js';
 import { costTrailers, noteStreamUsage, withoutUsage, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -190,7 +192,14 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
     };
     return state.stream
       ? callChatStream(gw, provider, body, ctx, signal).then((chunks) => ({ kind: 'stream' as const, chunks }))
-      : callChat(gw, provider, body, ctx, signal).then((completion) => ({ kind: 'completion' as const, completion }));
+      : callChat(gw, provider, body, ctx, signal).then(
+          (completion) => ({ kind: 'completion' as const, completion }),
+          (e: unknown) => {
+            const usage = billedUsageOf(e);
+            if (usage) noteBilledFailure(gw, state, target.provider, ctx.model, usage);
+            throw e;
+          },
+        );
   };
   let routed;
   try {
@@ -201,6 +210,12 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
     const error = toGatewayError(e);
     state.retries = env?.retries ?? 0;
     if (env?.last) state.failedTarget = env.last;
+    // Nothing answered, yet a failed generation was billed: its usage is the request's, and what every
+    // billed attempt cost (each at its model's price) is the request's cost, charged as a stream's would be.
+    if (state.billedUsage && !state.usage) {
+      state.usage = state.billedUsage;
+      if (state.billed?.cost) state.cost = state.billed.cost;
+    }
     await runAfter(gw.stages, state, { status: error.status, error }, gw.logger);
     throw withRoutingFacts(error, state, env);
   }

@@ -37,6 +37,8 @@ export interface RequestState {
    * came back without a token count, so its share is unknown.
    */
   billed?: { tokens: number; cost: number; uncounted: boolean };
+  /** The usage a failed chat attempt was billed (the last such): the request's own when nothing answers. */
+  billedUsage?: Usage;
   /**
    * The answer holds more than a cache entry can give back (an Anthropic answer relayed as it came to
    * `/v1/messages`, with server-tool blocks or citations): a hit would differ from the miss, so it is not stored.

@@ -1,6 +1,9 @@
 import { GatewayError } from '../../errors.js';
 import { claudeStopSequences, DEFAULT_MAX_TOKENS, THINKING_BUDGET } from '../anthropic/translate-request.js';
 import { objectSchema } from '../object-schema.js';
+import { toAnthropicOutputSchema } from '../anthropic/output-schema.js';
+import { betaList } from '../anthropic/headers.js';
+import { BEDROCK_BETAS } from './betas.js';
 import { withOverrides } from '../with-overrides.js';
 import { refuseUnsupported, type AnswerParam } from '../unsupported-params.js';
 import type { ChatRequest } from '../openai-types.js';
@@ -64,12 +67,23 @@ function historyTools(messages: ConverseMessage[]): ConverseToolSpec[] {
   return results ? [pastTool(PLACEHOLDER_TOOL)] : [];
 }
 
-function toolConfig(body: ChatRequest, messages: ConverseMessage[]): ConverseRequest['toolConfig'] {
+/**
+ * Claude on Converse enforces strict tools and JSON outputs with the same grammar as Anthropic's API,
+ * so it takes the same schema subset (bounds moved into descriptions, objects closed).
+ */
+const forClaude = (schema: Record<string, unknown>, model: string) => (isClaude(model) ? toAnthropicOutputSchema(schema) : schema);
+
+function toolConfig(body: ChatRequest, messages: ConverseMessage[], model: string): ConverseRequest['toolConfig'] {
   const tools: ConverseToolSpec[] = (body.tools ?? []).map((t, i) => {
     if (t.type !== 'function' || !t.function) throw invalid(`tools[${i}].type "${t.type}" is not supported by bedrock`, `tools[${i}].type`);
     const { name, description, parameters, strict } = t.function;
     return {
-      toolSpec: { name, ...(description ? { description } : {}), inputSchema: { json: objectSchema(parameters) }, ...(strict === true ? { strict: true } : {}) },
+      toolSpec: {
+        name,
+        ...(description ? { description } : {}),
+        inputSchema: { json: strict === true ? forClaude(objectSchema(parameters), model) : objectSchema(parameters) },
+        ...(strict === true ? { strict: true } : {}),
+      },
     };
   });
   if (!tools.length) {
@@ -142,7 +156,7 @@ function applyReasoning(body: ChatRequest, model: string, out: ConverseRequest, 
   }
 }
 
-function applyResponseFormat(body: ChatRequest, out: ConverseRequest): void {
+function applyResponseFormat(body: ChatRequest, out: ConverseRequest, model: string): void {
   const format = body.response_format;
   if (!format || format.type === 'text') return;
   if (format.type === 'json_schema') {
@@ -152,7 +166,7 @@ function applyResponseFormat(body: ChatRequest, out: ConverseRequest): void {
       textFormat: {
         type: 'json_schema',
         // Converse takes the schema as a JSON string (see the recorded structured-output request).
-        structure: { jsonSchema: { name: spec.name, schema: JSON.stringify(spec.schema), ...(spec.description ? { description: spec.description } : {}) } },
+        structure: { jsonSchema: { name: spec.name, schema: JSON.stringify(forClaude(spec.schema as Record<string, unknown>, model)), ...(spec.description ? { description: spec.description } : {}) } },
       },
     };
     return;
@@ -174,9 +188,9 @@ export function toConverseRequest(input: ChatRequest, ctx: CallContext): Convers
   if (!cachesPrompts(ctx.model)) dropCachePoints(out);
   const config = inferenceConfig(body, ctx.model);
   if (Object.keys(config).length) out.inferenceConfig = config;
-  const tools = toolConfig(body, out.messages);
+  const tools = toolConfig(body, out.messages, ctx.model);
   if (tools) out.toolConfig = tools;
-  applyResponseFormat(body, out);
+  applyResponseFormat(body, out, ctx.model);
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) {
     if (v === undefined || OPENAI_PARAMS.has(k) || k === 'additionalModelRequestFields' || CONVERSE_FIELDS.includes(k)) continue;
@@ -185,6 +199,13 @@ export function toConverseRequest(input: ChatRequest, ctx: CallContext): Convers
   const given = body.additionalModelRequestFields;
   if (given && typeof given === 'object') Object.assign(extra, given);
   applyReasoning(body, ctx.model, out, extra);
+  // The client's beta flags: only those Bedrock documents (a first-party one is its 400 "invalid beta
+  // flag"); a target's own, from its override_params, is the operator's and goes as set.
+  if (isClaude(ctx.model) && extra.anthropic_beta !== undefined && ctx.target.overrideParams.anthropic_beta === undefined) {
+    const kept = betaList(extra.anthropic_beta).filter((flag) => BEDROCK_BETAS.has(flag));
+    if (kept.length) extra.anthropic_beta = kept;
+    else delete extra.anthropic_beta;
+  }
   if (Object.keys(extra).length) out.additionalModelRequestFields = extra;
   for (const k of CONVERSE_FIELDS) if (body[k] !== undefined) out[k] = body[k];
   askStopSequence(out, ctx.model);

@@ -1,3 +1,5 @@
+import { withBilledUsage } from '../../upstream/billed-failure.js';
+import type { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import type { CallContext } from '../types.js';
 import { toFinishReason } from './finish-reason.js';
@@ -32,14 +34,21 @@ export function fromCohereChat(json: unknown, ctx: CallContext): ChatCompletion 
   if (reasoning) message.reasoning_content = reasoning;
   if (calls.length) message.tool_calls = calls;
   if (m.citations?.length) message.citations = m.citations;
+  const usage = toUsage(res.usage);
+  let finish: ReturnType<typeof toFinishReason>;
+  try {
+    finish = toFinishReason(res.finish_reason);
+  } catch (e) {
+    // A failed generation (`ERROR`) was still billed: its usage is charged (`billed-failure.ts`).
+    throw withBilledUsage(e as GatewayError, usage);
+  }
   const completion: ChatCompletion = {
     id: res.id,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: ctx.model,
-    choices: [{ index: 0, message, finish_reason: toFinishReason(res.finish_reason), logprobs: null, ...stopSequenceField(res.finish_reason === 'STOP_SEQUENCE') }],
+    choices: [{ index: 0, message, finish_reason: finish, logprobs: null, ...stopSequenceField(res.finish_reason === 'STOP_SEQUENCE') }],
   };
-  const usage = toUsage(res.usage);
   if (usage) completion.usage = usage;
   return completion;
 }

@@ -30,7 +30,8 @@ function mediaPart(url: string, fallbackMime: string, param: string): GeminiPart
     const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
     if (!m) throw bad(param, 'is not a valid data URL');
     const mimeType = geminiMime(m[1] || fallbackMime);
-    const isBase64 = m[2]!.split(';').includes('base64');
+    // The marker is case-insensitive (RFC 2397 parameters): `;BASE64,` is base64 too.
+    const isBase64 = m[2]!.split(';').some((p) => p.trim().toLowerCase() === 'base64');
     return { inlineData: { mimeType, data: isBase64 ? m[3]! : utf8ToBase64(percentDecoded(m[3]!, param)) } };
   }
   if (!/^(https?|gs):\/\//.test(url)) throw bad(param, 'must be an http(s), gs:// or data: URL');

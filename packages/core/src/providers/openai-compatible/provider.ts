@@ -1,3 +1,4 @@
+import { dropEchoedPrefill, prefillOf, withoutEchoedPrefill } from './prefix-echo.js';
 import { jsonTextOf, markLeftAsParsed } from '../../http/json-text.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest } from '../openai-types.js';
 import { errorTypeForStatus, parseCommonError } from '../parse-error.js';
@@ -89,6 +90,8 @@ function withParams<T extends { model: string }>(body: T, ctx: CallContext): T {
 
 /** Calls that asked for n > 1 choices: a stream must finish each of them (see the passthrough translator). */
 const choicesWanted = new WeakMap<CallContext, number>();
+/** Calls whose last turn is a prefill the service echoes back (`prefix-echo.ts`). */
+const prefills = new WeakMap<CallContext, string>();
 
 export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
   const url = (op: 'chat/completions' | 'embeddings', ctx: CallContext) =>
@@ -120,15 +123,23 @@ export function openAICompatible(preset: OpenAICompatiblePreset): Provider {
         }
         if (preset.maxTokens === 'max_tokens') asMaxTokens(out);
         preset.adapt?.(out);
+        const prefill = preset.adapt ? prefillOf(out) : undefined;
+        if (prefill !== undefined) prefills.set(ctx, prefill);
         return { url: url('chat/completions', ctx), method: 'POST', headers: headersFor(preset, ctx), body: JSON.stringify(out) };
       },
       response(json, ctx) {
         throwErrorBody(json, ctx);
+        const prefill = prefills.get(ctx);
+        const echoed = prefill !== undefined && dropEchoedPrefill(json as ChatCompletion, prefill);
         // Left as it came, the upstream's own text can be relayed instead of re-serialised.
-        if (!normalizeCompletion(json) && typeof json === 'object' && json !== null) markLeftAsParsed(json);
+        if (!normalizeCompletion(json) && !echoed && typeof json === 'object' && json !== null) markLeftAsParsed(json);
         return json as ChatCompletion;
       },
-      stream: (ctx) => createPassthroughTranslator(preset.id, choicesWanted.get(ctx)),
+      stream: (ctx) => {
+        const translator = createPassthroughTranslator(preset.id, choicesWanted.get(ctx));
+        const prefill = prefills.get(ctx);
+        return prefill === undefined ? translator : withoutEchoedPrefill(translator, prefill);
+      },
     },
     embeddings: {
       request(body: EmbeddingsRequest, ctx): UpstreamRequest {

@@ -1,3 +1,4 @@
+import { withBilledUsage } from '../../upstream/billed-failure.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk } from '../openai-types.js';
 import { errorMessageOf } from '../parse-error.js';
@@ -49,7 +50,8 @@ export function throwErrorBody(json: unknown, ctx: CallContext): void {
     error = inStreamError(ctx.target.provider, body.error as Record<string, unknown>);
   }
   error.message = redactSecrets(error.message, [ctx.target.apiKey]);
-  throw error;
+  // A failed generation was still billed: its usage is charged (`billed-failure.ts`).
+  throw withBilledUsage(error, (body as { usage?: unknown }).usage);
 }
 
 /** The usage of a chunk that also carries an error, as a usage-only chunk: nothing of the failed chunk but what it billed. */

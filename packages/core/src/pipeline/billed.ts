@@ -1,0 +1,22 @@
+import { priceBookOf } from '../cost/request-cost.js';
+import { priceTokens } from '../cost/price-sheet.js';
+import { tokenCounts } from '../cost/token-counts.js';
+import type { Usage } from '../providers/openai-types.js';
+import type { GatewayInternals } from './internals.js';
+import type { RequestState } from './state.js';
+
+/**
+ * Counts what a failed chat attempt was billed (a generation that failed after the provider ran it),
+ * priced at the model that billed it: a fallback that then answers may have another price. The limits
+ * stage adds it to the answer's; when nothing answers, the usage is the request's own.
+ */
+export function noteBilledFailure(gw: GatewayInternals, state: RequestState, provider: string, model: string, usage: Usage): void {
+  state.billedWithoutAnswer = true;
+  state.billedUsage = usage;
+  const billed = (state.billed ??= { tokens: 0, cost: 0, uncounted: false });
+  const counts = tokenCounts(usage);
+  billed.tokens += counts.input + counts.output;
+  // Unpriced, it adds nothing, as an unpriced answer's cost is not counted.
+  const sheet = priceBookOf(gw).find(provider, [model]);
+  if (sheet) billed.cost += priceTokens(sheet, counts);
+}
