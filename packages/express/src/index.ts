@@ -73,7 +73,7 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
   };
   Object.defineProperty(middleware, 'gateway', { value: gateway });
   Object.defineProperty(middleware, 'errors', { value: errors });
-  middleware.close = (deadlineMs) => gateway.close(deadlineMs);
+  middleware.close = (deadlineMs) => (mounts.forget(), gateway.close(deadlineMs));
   return middleware;
 }
 

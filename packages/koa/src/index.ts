@@ -86,7 +86,7 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
 
   Object.defineProperty(middleware, 'gateway', { value: gateway });
   Object.defineProperty(middleware, 'errors', { value: errors });
-  middleware.close = (deadlineMs) => gateway.close(deadlineMs);
+  middleware.close = (deadlineMs) => (mounts.forget(), gateway.close(deadlineMs));
   return middleware;
 }
 

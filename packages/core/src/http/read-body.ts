@@ -64,8 +64,9 @@ function checkCharset(headers: Record<string, string | string[] | undefined>, re
   const given = type === undefined ? undefined : CHARSET.exec(type);
   if (!given) return;
   const charset = given[2] ?? given[3] ?? '';
-  const name = charset.toLowerCase();
-  if (name === 'utf-8' || name === 'utf8') return;
+  const name = charset.trim().toLowerCase();
+  // An empty `charset=` says nothing: read as UTF-8, as body-parser does.
+  if (name === '' || name === 'utf-8' || name === 'utf8') return;
   throw new GatewayError('unsupported_media_type', `request body cannot be read: unsupported charset "${charset.toUpperCase()}"`, {
     param: 'content-type',
     // Left unread, the rest of the body would be read to reach the next request on the connection.

@@ -57,8 +57,12 @@ export function isGatewayRoute(method: string, path: string): boolean {
  */
 export class MountPoints {
   private readonly seen = new Set<string>();
+  /** Every gateway's mount points in the process, weakly: a closed gateway's go with it. */
+  private static readonly live = new Set<WeakRef<MountPoints>>();
 
-  constructor(private readonly basePath: string) {}
+  constructor(private readonly basePath: string) {
+    MountPoints.live.add(new WeakRef(this));
+  }
 
   /** Notes the prefix the framework stripped before the gateway's middleware ran ('' for none). */
   note(mountedAt: string): void {
@@ -74,7 +78,31 @@ export class MountPoints {
       const path = below === undefined ? undefined : gatewayPath(below, this.basePath, at);
       if (path !== undefined) return path;
     }
-    return gatewayPath(url, this.basePath) ?? this.belowFirstBase(originForm(url));
+    const direct = gatewayPath(url, this.basePath);
+    if (direct !== undefined) return direct;
+    // Under none of its own mounts: a URL another gateway of the process was served under is that one's
+    // (two gateways' error handlers at one root); anything else is guessed, as a parameterised mount
+    // (`/t/:tenant`) shows a new prefix for every tenant.
+    for (const ref of MountPoints.live) {
+      const other = ref.deref();
+      if (!other) MountPoints.live.delete(ref);
+      else if (other !== this && other.serves(url)) return undefined;
+    }
+    return this.belowFirstBase(originForm(url));
+  }
+
+  /** A closed gateway claims nothing any more. */
+  forget(): void {
+    for (const ref of MountPoints.live) if (ref.deref() === this) MountPoints.live.delete(ref);
+  }
+
+  /** Whether a full URL is under one of the mounts this gateway was served under. */
+  private serves(url: string): boolean {
+    for (const at of this.seen) {
+      const below = gatewayPath(url, at);
+      if (below !== undefined && gatewayPath(below, this.basePath, at) !== undefined) return true;
+    }
+    return false;
   }
 
   private belowFirstBase(url: string): string | undefined {

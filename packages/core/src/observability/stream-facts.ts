@@ -22,8 +22,8 @@ export function idInText(raw: string | undefined): string | undefined {
   const to = raw.indexOf('"', from);
   if (to === -1 || to - from > MAX_ID) return undefined;
   const id = raw.slice(from, to);
-  // An escape would need JSON's unescaping: left to the first parsed chunk.
-  return id.includes('\\') ? undefined : id;
+  // An escape would need JSON's unescaping: left to the first parsed chunk. An empty id is none.
+  return id === '' || id.includes('\\') ? undefined : id;
 }
 
 /** What a parsed chunk tells the record: the stream's id, once, and the finish reason of each choice. */

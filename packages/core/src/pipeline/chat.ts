@@ -100,7 +100,9 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
   let recordingTooLarge = false;
   let ended = false;
   // Only the first chunk's text is searched for the stream's id (a search per plain delta would tax the relay); parsed chunks give it otherwise.
-  let searchId = true;
+  // The first few plain chunks' text is searched for the answer's id: Azure's first chunk (its prompt
+  // filter results) has an empty one. Past them, a stream that names none is not searched per chunk.
+  let idSearches = 4;
   try {
     for await (const batch of batches) {
       state.firstTokenAt ??= Date.now();
@@ -119,8 +121,10 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
         // A plain delta has no usage and no finish reason, and reading its `chunk` would parse it.
         const parsed = chunk.plain ? undefined : chunk.chunk;
         if (parsed) noteChunkFacts(state, parsed);
-        else if (searchId) state.streamId ??= idInText(chunk.raw);
-        searchId = false;
+        else if (idSearches > 0 && state.streamId === undefined) {
+          idSearches--;
+          state.streamId = idInText(chunk.raw);
+        }
         const usage = parsed?.usage;
         let emit: ChunkOut | undefined = chunk;
         if (usage) {

@@ -212,6 +212,9 @@ export async function handleMessages(
     // A thread refused anywhere wins over how the rest of the tree failed: without the thread the same
     // turn can go to any target, while a retry of the threaded one meets the same refusal (and the
     // router's summary of several failures would drop its details).
-    return anthropicErrorResponse(threadRefused ?? pass?.withDetails(e) ?? e, traceId);
+    // But Anthropic's own answer on the thread (404 thread_not_found) comes first: the SDK recovers from
+    // it by replaying the history under a new thread, while a refusal makes it stop threading.
+    const recoverable = threadRefused ? pass?.recoverable() : undefined;
+    return anthropicErrorResponse(recoverable ?? threadRefused ?? pass?.withDetails(e) ?? e, traceId);
   }
 }

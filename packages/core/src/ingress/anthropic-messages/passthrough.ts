@@ -45,6 +45,11 @@ export interface Passthrough {
   takeEvents(): string;
   /** The client's error, with the `error.details` of the Anthropic answer it reports (see `createPassthrough`). */
   withDetails(e: unknown): unknown;
+  /**
+   * Anthropic's own last error answer when its details carry an `error_code` (a lost thread: the SDK
+   * replays the history under a new one), as the error to give the client; else undefined.
+   */
+  recoverable(): GatewayError | undefined;
 }
 
 /**
@@ -111,6 +116,10 @@ export function createPassthrough(base: Provider, original: AnthropicRequest, no
       const text = queue?.join('') ?? '';
       if (queue) queue.length = 0;
       return text;
+    },
+    recoverable() {
+      if (!failed || typeof failed.details.error_code !== 'string') return undefined;
+      return new GatewayError('provider_error', failed.message, { status: failed.status, source: 'provider', provider: base.id, details: failed.details });
     },
     withDetails(e) {
       if (!failed || !(e instanceof GatewayError) || e.details || e.status !== failed.status) return e;
