@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { compileConfig, resolveTarget, type CompileEnv } from '../config/compile.js';
 import type { Plan, PlanNode } from '../config/plan.js';
 import { GatewayError } from '../errors.js';
-import { gatewayHeader, header, sentName } from '../http/headers.js';
+import { gatewayHeader, header, mayHaveGatewayHeaders, sentName } from '../http/headers.js';
 import { inferProvider } from '../router/infer-provider.js';
 import { isAllowedHost, markRequestHosts, parseRequestHost, type RequestHost } from '../router/ssrf-guard.js';
 import type { GatewayRequest } from '../types.js';
@@ -71,6 +71,9 @@ export class PlanResolver {
   ) {}
 
   forRequest(req: GatewayRequest): Plan {
+    // Most requests carry no gateway header at all: one walk of the header names says so, instead of
+    // one per header read below and the settings headers' own.
+    if (!mayHaveGatewayHeaders(req.headers)) return this.serverPlan;
     const configHeader = gatewayHeader(req.headers, 'config');
     const providerHeader = gatewayHeader(req.headers, 'provider');
     const hostHeader = gatewayHeader(req.headers, 'custom-host');

@@ -7,10 +7,10 @@ export interface Failure {
 
 const clip = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-/** The same error, now carrying the attempt list. */
 /** The statuses the official SDKs retry on their own (openai, Anthropic: 408, 409, 429 and every 5xx). */
 const sdkRetries = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
 
+/** The same error, now carrying the attempt list. */
 export function withAttempts(e: GatewayError, attempts: AttemptSummary[]): GatewayError {
   return new GatewayError(e.code, e.message, {
     status: e.status,
