@@ -123,18 +123,19 @@ export class GatewayError extends Error {
 }
 
 /**
- * `e` with `details` added, for details learnt only after it was made (the fields are read-only): a
- * copy that keeps every other field and has `e` as its cause.
+ * `e` with some of its fields changed, for facts learnt only after it was made (the fields are
+ * read-only): a copy that keeps every other field and has `e` as its cause.
  */
-export function withDetails(e: GatewayError, details: Record<string, unknown>): GatewayError {
-  const { code, message, status, param, type, source, provider, attempts, headers, providerCode, retryAfter } = e;
-  return new GatewayError(code, message, {
+export function copyError(e: GatewayError, changes: { message?: string; param?: string; details?: Record<string, unknown> }): GatewayError {
+  const { code, status, type, source, provider, attempts, headers, providerCode, retryAfter } = e;
+  const details = changes.details ?? e.details;
+  return new GatewayError(code, changes.message ?? e.message, {
     status,
-    param,
+    param: changes.param ?? e.param,
     type,
     source,
-    details,
     cause: e,
+    ...(details === undefined ? {} : { details }),
     ...(provider === undefined ? {} : { provider }),
     ...(attempts === undefined ? {} : { attempts }),
     ...(headers === undefined ? {} : { headers }),
@@ -142,6 +143,9 @@ export function withDetails(e: GatewayError, details: Record<string, unknown>): 
     ...(retryAfter === undefined ? {} : { retryAfter }),
   });
 }
+
+/** `e` with `details` added (see `copyError`). */
+export const withDetails = (e: GatewayError, details: Record<string, unknown>): GatewayError => copyError(e, { details });
 
 export const isGatewayError = (e: unknown): e is GatewayError => e instanceof GatewayError;
 

@@ -1,4 +1,4 @@
-import { GatewayError, toGatewayError } from '../../errors.js';
+import { copyError, GatewayError, toGatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import { encodedOnRead, factsOf, runChat } from '../../pipeline/chat.js';
@@ -38,19 +38,7 @@ function inClientTerms(e: unknown, clientParam: (param: string) => string | unde
   if (!(e instanceof GatewayError) || !e.param) return e;
   const param = clientParam(e.param);
   if (param === undefined || param === e.param) return e;
-  const { code, status, type, source, provider, details, headers, providerCode, retryAfter } = e;
-  return new GatewayError(code, e.message.split(e.param).join(param), {
-    param,
-    status,
-    type,
-    source,
-    cause: e,
-    ...(provider === undefined ? {} : { provider }),
-    ...(details === undefined ? {} : { details }),
-    ...(headers === undefined ? {} : { headers }),
-    ...(providerCode === undefined ? {} : { providerCode }),
-    ...(retryAfter === undefined ? {} : { retryAfter }),
-  });
+  return copyError(e, { message: e.message.split(e.param).join(param), param });
 }
 
 /**
