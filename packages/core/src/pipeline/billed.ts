@@ -6,14 +6,18 @@ import type { GatewayInternals } from './internals.js';
 import type { RequestState } from './state.js';
 
 /**
- * Counts what a failed chat attempt was billed (a generation that failed after the provider ran it),
- * priced at the model that billed it: a fallback that then answers may have another price. The limits
- * stage adds it to the answer's; when nothing answers, the usage is the request's own.
+ * Counts what a failed attempt was billed (a chat generation that failed after the provider ran it,
+ * the calls of a split embeddings request that answered before another failed), priced at the model
+ * that billed it: a fallback that then answers may have another price. The limits stage adds it to the
+ * answer's. Without a usage its share is unknown (`uncounted`), and the reservation stands for it.
  */
-export function noteBilledFailure(gw: GatewayInternals, state: RequestState, provider: string, model: string, usage: Usage): void {
+export function noteBilled(gw: GatewayInternals, state: RequestState, provider: string, model: string, usage: Usage | undefined): void {
   state.billedWithoutAnswer = true;
-  state.billedUsage = usage;
   const billed = (state.billed ??= { tokens: 0, cost: 0, uncounted: false });
+  if (!usage) {
+    billed.uncounted = true;
+    return;
+  }
   const counts = tokenCounts(usage);
   billed.tokens += counts.input + counts.output;
   // Unpriced, it adds nothing, as an unpriced answer's cost is not counted.

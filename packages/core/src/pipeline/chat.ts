@@ -1,5 +1,5 @@
 import { billedUsageOf } from '../upstream/billed-failure.js';
-import { noteBilledFailure } from './billed.js';
+import { noteBilled } from './billed.js';
 import { upstreamModel } from '../cost/model-names.js';
 import { costTrailers, noteStreamUsage, withoutUsage, withStreamCost } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -99,7 +99,6 @@ async function* observeBatches(gw: GatewayInternals, state: RequestState, batche
   let recordedSize = 0;
   let recordingTooLarge = false;
   let ended = false;
-  // Only the first chunk's text is searched for the stream's id (a search per plain delta would tax the relay); parsed chunks give it otherwise.
   // The first few plain chunks' text is searched for the answer's id: Azure's first chunk (its prompt
   // filter results) has an empty one. Past them, a stream that names none is not searched per chunk.
   let idSearches = 4;
@@ -200,7 +199,11 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
           (completion) => ({ kind: 'completion' as const, completion }),
           (e: unknown) => {
             const usage = billedUsageOf(e);
-            if (usage) noteBilledFailure(gw, state, target.provider, ctx.model, usage);
+            if (usage) {
+              // When nothing answers, this usage is the request's own.
+              state.billedUsage = usage;
+              noteBilled(gw, state, target.provider, ctx.model, usage);
+            }
             throw e;
           },
         );

@@ -1,8 +1,5 @@
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders } from '../http/headers.js';
-import { priceBookOf } from '../cost/request-cost.js';
-import { priceTokens } from '../cost/price-sheet.js';
-import { tokenCounts } from '../cost/token-counts.js';
 import type { EmbeddingsRequest, EmbeddingsResponse, Usage } from '../providers/openai-types.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
@@ -12,6 +9,7 @@ import type { GatewayResponse } from '../types.js';
 import { factsOf, modelFor, withRoutingFacts } from './chat.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
+import { noteBilled } from './billed.js';
 import { runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
@@ -21,22 +19,6 @@ function useUsage(state: RequestState, usage: EmbeddingsResponse['usage']): void
   if (usage) state.usage = asUsage(usage);
 }
 
-/**
- * Counts what a failed attempt's answered calls were billed, priced here at the model that billed
- * them: a fallback that then answers may have another price. The limits stage adds it to the answer's.
- */
-function noteBilled(gw: GatewayInternals, state: RequestState, provider: string, model: string, usage: EmbeddingsResponse['usage']): void {
-  state.billedWithoutAnswer = true;
-  const billed = (state.billed ??= { tokens: 0, cost: 0, uncounted: false });
-  if (!usage) {
-    billed.uncounted = true;
-    return;
-  }
-  billed.tokens += usage.total_tokens;
-  // Unpriced, it adds nothing, as an unpriced answer's cost is not counted.
-  const sheet = priceBookOf(gw).find(provider, [model]);
-  if (sheet) billed.cost += priceTokens(sheet, tokenCounts(asUsage(usage)));
-}
 
 export async function handleEmbeddings(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
   const short = await runBefore(gw.stages, state);
@@ -55,7 +37,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     const provider = gw.registry.get(target.provider)!;
     const model = modelFor(state, target, inferred);
     return callEmbeddings(gw, provider, body, { target, model, stream: false, headers: state.request.headers, overrides: state.overrides }, signal, (usage) =>
-      noteBilled(gw, state, target.provider, model, usage),
+      noteBilled(gw, state, target.provider, model, usage && asUsage(usage)),
     );
   };
   try {
