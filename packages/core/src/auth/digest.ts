@@ -7,6 +7,12 @@ export function sha256(text: string): Uint8Array {
   return hash.digestSync();
 }
 
+export function toHex(bytes: Uint8Array): string {
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.replace(/^sha256:/, '');
   const out = new Uint8Array(clean.length / 2);

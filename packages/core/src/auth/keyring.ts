@@ -1,6 +1,6 @@
 import type { BudgetConfig, RateLimitConfig } from '../config/schema.js';
 import type { AdminKeyConfig, AuthOptions } from './auth-options.js';
-import { fromHex, sameDigest, sha256 } from './digest.js';
+import { fromHex, sameDigest, sha256, toHex } from './digest.js';
 import { modelMatcher } from './model-pattern.js';
 
 /** A configured gateway key as requests see it: its name and what it may do, never the secret. */
@@ -44,7 +44,7 @@ export class Keyring {
     const seen = new Map<string, string>();
     const digestOf = (source: { key?: string | undefined; hash?: string | undefined }, where: string) => {
       const digest = source.key !== undefined ? sha256(source.key) : fromHex(source.hash!);
-      const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+      const hex = toHex(digest);
       const other = seen.get(hex);
       if (other) throw new TypeError(`llmux: invalid options: ${where} is the same key as ${other}`);
       seen.set(hex, where);

@@ -1,4 +1,4 @@
-import { sha256 } from '../auth/digest.js';
+import { sha256, toHex } from '../auth/digest.js';
 import type { RequestState } from '../pipeline/state.js';
 
 /** Value of a scope for callers who lack that identity: they share one bucket rather than escape the limit. */
@@ -9,9 +9,7 @@ const MAX_VALUE = 128;
 
 /** 128 bits of SHA-256, hex: two ids that share a long prefix (`…/organisation/user-…`) never meet. */
 function digest(text: string): string {
-  let out = '';
-  for (const b of sha256(text).subarray(0, 16)) out += b.toString(16).padStart(2, '0');
-  return out;
+  return toHex(sha256(text).subarray(0, 16));
 }
 
 /**

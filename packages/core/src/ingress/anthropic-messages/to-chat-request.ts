@@ -1,4 +1,4 @@
-import { sha256 } from '../../auth/digest.js';
+import { sha256, toHex } from '../../auth/digest.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } from '../../providers/openai-types.js';
 import type { AnthropicBlock, AnthropicRequest, AnthropicTool } from '../../providers/anthropic/wire-types.js';
@@ -44,10 +44,7 @@ const MAX_USER = 64;
 
 /** `metadata.user_id` as OpenAI's `user`: a longer one as its SHA-256 (64 hex digits), the same for the same id, so per-user abuse tracking still tells users apart. */
 function userOf(id: string): string {
-  if (id.length <= MAX_USER) return id;
-  let hex = '';
-  for (const b of sha256(id)) hex += b.toString(16).padStart(2, '0');
-  return hex;
+  return id.length <= MAX_USER ? id : toHex(sha256(id));
 }
 
 /** Top-level fields the OpenAI body carries; the others travel in `anthropic_extras`. */
