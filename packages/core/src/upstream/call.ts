@@ -260,12 +260,18 @@ const unsent = new WeakSet<object>();
 
 export const neverSent = (e: unknown): boolean => typeof e === 'object' && e !== null && unsent.has(e);
 
-async function built<T>(make: () => T | Promise<T>): Promise<T> {
+function markUnsent(e: unknown): never {
+  if (typeof e === 'object' && e !== null) unsent.add(e);
+  throw e;
+}
+
+/** The request a translator builds, its refusal marked unsent; no async frame when it builds synchronously, as most do. */
+function built<T>(make: () => T | Promise<T>): T | Promise<T> {
   try {
-    return await make();
+    const req = make();
+    return req instanceof Promise ? req.catch(markUnsent) : req;
   } catch (e) {
-    if (typeof e === 'object' && e !== null) unsent.add(e);
-    throw e;
+    return markUnsent(e);
   }
 }
 
