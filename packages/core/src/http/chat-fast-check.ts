@@ -1,3 +1,4 @@
+import { isPlainObject } from '../plain-object.js';
 import { MAX_MODEL_LENGTH } from './model-name.js';
 /**
  * A hand-written pass over the chat fields `validate.ts` checks with zod, answering only "certainly
@@ -8,14 +9,13 @@ import { MAX_MODEL_LENGTH } from './model-name.js';
  */
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optionalFinite = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isFinite(v));
 const optionalPositiveInt = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v > 0);
 
 function contentOk(content: unknown): boolean {
   if (content === undefined || content === null || typeof content === 'string') return true;
   if (!Array.isArray(content)) return false;
-  for (const part of content) if (!isObject(part) || typeof part.type !== 'string') return false;
+  for (const part of content) if (!isPlainObject(part) || typeof part.type !== 'string') return false;
   return true;
 }
 
@@ -23,16 +23,16 @@ function toolCallsOk(calls: unknown): boolean {
   if (calls === undefined) return true;
   if (!Array.isArray(calls)) return false;
   for (const call of calls) {
-    if (!isObject(call) || typeof call.id !== 'string' || (call.type !== undefined && typeof call.type !== 'string')) return false;
+    if (!isPlainObject(call) || typeof call.id !== 'string' || (call.type !== undefined && typeof call.type !== 'string')) return false;
     const fn = call.function;
-    if (!isObject(fn) || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') return false;
+    if (!isPlainObject(fn) || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') return false;
   }
   return true;
 }
 
 function messageOk(m: unknown): boolean {
   return (
-    isObject(m) &&
+    isPlainObject(m) &&
     typeof m.role === 'string' &&
     ROLES.has(m.role) &&
     contentOk(m.content) &&
@@ -45,9 +45,9 @@ function toolsOk(tools: unknown): boolean {
   if (tools === undefined) return true;
   if (!Array.isArray(tools)) return false;
   for (const tool of tools) {
-    if (!isObject(tool) || typeof tool.type !== 'string') return false;
+    if (!isPlainObject(tool) || typeof tool.type !== 'string') return false;
     const fn = tool.function;
-    if (fn !== undefined && (!isObject(fn) || typeof fn.name !== 'string' || fn.name.length === 0)) return false;
+    if (fn !== undefined && (!isPlainObject(fn) || typeof fn.name !== 'string' || fn.name.length === 0)) return false;
   }
   return true;
 }
@@ -60,7 +60,7 @@ export function chatCertainlyValid(body: Record<string, unknown>): boolean {
   for (const m of messages) if (!messageOk(m)) return false;
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') return false;
   if (streamOptions !== undefined && streamOptions !== null) {
-    if (!isObject(streamOptions) || (streamOptions.include_usage !== undefined && typeof streamOptions.include_usage !== 'boolean')) return false;
+    if (!isPlainObject(streamOptions) || (streamOptions.include_usage !== undefined && typeof streamOptions.include_usage !== 'boolean')) return false;
   }
   if (!optionalFinite(body.temperature) || !optionalFinite(body.top_p)) return false;
   if (!optionalPositiveInt(body.max_tokens) || !optionalPositiveInt(body.max_completion_tokens) || !optionalPositiveInt(body.n)) return false;

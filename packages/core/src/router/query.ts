@@ -1,3 +1,4 @@
+import { isPlainObject } from '../plain-object.js';
 import safeRegex from 'safe-regex2';
 import { GatewayError } from '../errors.js';
 import { fieldOf, ROUTE_INPUT_ROOTS, type RouteInput } from './route-input.js';
@@ -38,7 +39,6 @@ function forStarHeight(pattern: string): string {
 
 const invalid = (path: string, message: string) => new GatewayError('invalid_config', `${path}: ${message}`, { param: path });
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Two primitives; objects compare by their JSON text in `equalsAny`. */
 function equal(a: unknown, b: unknown): boolean {

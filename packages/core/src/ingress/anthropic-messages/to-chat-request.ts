@@ -1,3 +1,4 @@
+import { isPlainObject } from '../../plain-object.js';
 import { sha256, toHex } from '../../auth/digest.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition } from '../../providers/openai-types.js';
@@ -284,7 +285,6 @@ const SUBSCHEMA = ['items', 'prefixItems', 'additionalProperties', 'not', 'anyOf
 /** Keywords whose value maps names to subschemas. */
 const SUBSCHEMA_MAPS = ['properties', '$defs', 'definitions'];
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Whether OpenAI's strict mode takes the schema as it is: it wants every object to list all its
@@ -293,17 +293,17 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 function strictReady(node: unknown): boolean {
   if (Array.isArray(node)) return node.every(strictReady);
-  if (!isRecord(node)) return true;
+  if (!isPlainObject(node)) return true;
   const props = node.properties;
   const object = node.type === 'object' || (Array.isArray(node.type) && node.type.includes('object')) || props !== undefined;
   if (object) {
     if (node.additionalProperties !== false) return false;
     const required = Array.isArray(node.required) ? node.required : [];
-    if (isRecord(props) && Object.keys(props).some((k) => !required.includes(k))) return false;
+    if (isPlainObject(props) && Object.keys(props).some((k) => !required.includes(k))) return false;
   }
   return (
     SUBSCHEMA.every((k) => strictReady(node[k])) &&
-    SUBSCHEMA_MAPS.every((k) => !isRecord(node[k]) || Object.values(node[k]).every(strictReady))
+    SUBSCHEMA_MAPS.every((k) => !isPlainObject(node[k]) || Object.values(node[k]).every(strictReady))
   );
 }
 
@@ -416,7 +416,7 @@ export function toChatRequest(req: AnthropicRequest): {
   }
   const format = req.output_config?.format;
   if (format?.type === 'json_schema') {
-    const strict = isRecord(format.schema) && strictReady(format.schema);
+    const strict = isPlainObject(format.schema) && strictReady(format.schema);
     body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema, strict } };
   }
   const effort = effortFor(req);

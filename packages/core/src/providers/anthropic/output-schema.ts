@@ -1,3 +1,5 @@
+import { isPlainObject } from '../../plain-object.js';
+
 /**
  * A JSON schema reduced to the subset Anthropic compiles into a grammar, for `output_config.format` and
  * strict tools. Anthropic answers 400 for anything else ("For 'integer' type, property 'minimum' is not
@@ -26,10 +28,9 @@ const LIST = ['anyOf', 'allOf', 'prefixItems'] as const;
 /** Keywords whose value maps names to schemas. */
 const MAP = ['properties', '$defs', 'definitions'] as const;
 
-const isObject = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function reduce(node: unknown): unknown {
-  if (!isObject(node)) return node;
+  if (!isPlainObject(node)) return node;
   const out: Schema = { ...node };
   const dropped: string[] = [];
   const drop = (key: string) => {
@@ -43,18 +44,18 @@ function reduce(node: unknown): unknown {
   // Only `false` is accepted, and an object must say so: a record's value schema (or `true`) cannot be
   // expressed, so every object is closed, as Anthropic's own SDKs close it.
   if (out.additionalProperties !== undefined && out.additionalProperties !== false) drop('additionalProperties');
-  if (out.type === 'object' || (Array.isArray(out.type) && out.type.includes('object')) || isObject(out.properties)) out.additionalProperties = false;
+  if (out.type === 'object' || (Array.isArray(out.type) && out.type.includes('object')) || isPlainObject(out.properties)) out.additionalProperties = false;
   // `oneOf` is not in the subset; for generating one value it means what `anyOf` means.
   if (Array.isArray(out.oneOf) && out.anyOf === undefined) {
     out.anyOf = out.oneOf;
     delete out.oneOf;
   }
 
-  for (const key of ONE) if (isObject(out[key])) out[key] = reduce(out[key]);
+  for (const key of ONE) if (isPlainObject(out[key])) out[key] = reduce(out[key]);
   for (const key of LIST) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(reduce);
   for (const key of MAP) {
     const map = out[key];
-    if (isObject(map)) out[key] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, reduce(sub)]));
+    if (isPlainObject(map)) out[key] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, reduce(sub)]));
   }
 
   if (dropped.length) {

@@ -1,3 +1,4 @@
+import { isPlainObject } from '../../plain-object.js';
 import { GatewayError } from '../../errors.js';
 
 /**
@@ -30,7 +31,6 @@ const MAX_DEPTH = 24;
 /** Inlining `$ref`s can multiply a schema (a definition used twice at each of many levels): stop well before that hurts. */
 const MAX_NODES = 20_000;
 
-const isObject = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Sets `key` as an own property: the client names properties, and `obj["__proto__"] = v` would
@@ -41,7 +41,7 @@ const setOwn = (obj: Schema, key: string, value: unknown): void => {
 };
 
 const isNullSchema = (v: unknown) =>
-  isObject(v) && (v.type === 'null' || (Array.isArray(v.type) && v.type.length === 1 && v.type[0] === 'null'));
+  isPlainObject(v) && (v.type === 'null' || (Array.isArray(v.type) && v.type.length === 1 && v.type[0] === 'null'));
 
 function appendDescription(out: Schema, note: string): void {
   out.description = typeof out.description === 'string' && out.description ? `${out.description} (${note})` : note;
@@ -74,9 +74,9 @@ class Converter {
     for (const raw of ref.slice(1).split('/').filter(Boolean)) {
       const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
       // Own keys only: "#/__proto__" or "#/$defs/constructor" must not reach Object.prototype's members.
-      node = isObject(node) && Object.hasOwn(node, key) ? node[key] : undefined;
+      node = isPlainObject(node) && Object.hasOwn(node, key) ? node[key] : undefined;
     }
-    if (!isObject(node)) {
+    if (!isPlainObject(node)) {
       throw new GatewayError('invalid_request', `${path}.$ref: "${ref}" does not point to a schema in this document`, { param: `${path}.$ref` });
     }
     return node;
@@ -103,7 +103,7 @@ class Converter {
       const { allOf, ...rest } = schema;
       let merged: Schema = {};
       for (const [i, part] of (allOf as unknown[]).entries()) {
-        if (!isObject(part)) continue;
+        if (!isPlainObject(part)) continue;
         const flat = this.flatten(part, `${path}.allOf[${i}]`, seen).schema;
         merged = mergeSchemas(merged, flat);
       }
@@ -113,7 +113,7 @@ class Converter {
   }
 
   convert(input: unknown, path: string, refs: string[] = []): Schema {
-    if (!isObject(input)) return {};
+    if (!isPlainObject(input)) return {};
     if (refs.length > MAX_DEPTH) return { type: 'object' };
     if (++this.nodes > MAX_NODES) {
       throw new GatewayError('invalid_request', `${this.options.path}: the schema grows past ${MAX_NODES} nodes once its $refs are inlined for Gemini`, {
@@ -167,7 +167,7 @@ class Converter {
     }
 
     if (typeof type !== 'string') {
-      if (isObject(node.properties)) type = 'object';
+      if (isPlainObject(node.properties)) type = 'object';
       else if (node.items !== undefined || node.prefixItems !== undefined) type = 'array';
     }
     if (typeof type === 'string') out.type = type;
@@ -179,7 +179,7 @@ class Converter {
     }
 
     // `properties` and `items` on another type are a 400 ("only allowed for OBJECT type").
-    if (isObject(node.properties) && (type === undefined || type === 'object')) {
+    if (isPlainObject(node.properties) && (type === undefined || type === 'object')) {
       const props: Schema = {};
       for (const [name, sub] of Object.entries(node.properties)) setOwn(props, name, this.convert(sub, `${path}.properties.${name}`, seen));
       out.properties = props;
@@ -197,7 +197,7 @@ class Converter {
       if (tuple) {
         const items = tuple.map((t, i) => this.convert(t, `${path}.items[${i}]`, seen));
         out.items = items.length === 1 ? items[0] : { anyOf: items };
-      } else if (isObject(node.items)) {
+      } else if (isPlainObject(node.items)) {
         out.items = this.convert(node.items, `${path}.items`, seen);
       } else {
         // Gemini rejects an ARRAY without `items` ("items: missing field").
@@ -213,7 +213,7 @@ class Converter {
 function mergeSchemas(base: Schema, over: Schema, overWins = false): Schema {
   const out: Schema = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    if (key === 'properties' && isObject(value) && isObject(out.properties)) out.properties = { ...out.properties, ...value };
+    if (key === 'properties' && isPlainObject(value) && isPlainObject(out.properties)) out.properties = { ...out.properties, ...value };
     else if (key === 'required' && Array.isArray(value) && Array.isArray(out.required)) out.required = [...new Set([...out.required, ...value])];
     else if (overWins || !Object.hasOwn(out, key) || out[key] === undefined) setOwn(out, key, value);
   }
@@ -222,7 +222,7 @@ function mergeSchemas(base: Schema, over: Schema, overWins = false): Schema {
 
 /** Converts one JSON schema; `$defs` / `definitions` are looked up in the schema itself. */
 export function toGeminiSchema(schema: unknown, options: GeminiSchemaOptions): Schema {
-  const root = isObject(schema) ? schema : {};
+  const root = isPlainObject(schema) ? schema : {};
   return new Converter(root, options).convert(root, options.path);
 }
 
@@ -232,10 +232,10 @@ export function toGeminiSchema(schema: unknown, options: GeminiSchemaOptions): S
  * free-form object — a record — has no OpenAPI-subset form at all: see `hasOpenObject`.)
  */
 export function toGeminiParameters(schema: unknown, path: string): Schema | undefined {
-  if (!isObject(schema)) return undefined;
+  if (!isPlainObject(schema)) return undefined;
   let out = toGeminiSchema(schema, { path });
-  if (Array.isArray(out.anyOf) && out.anyOf.every((v) => isObject(v) && isObject(v.properties))) out = unionOfObjects(out);
-  if (!isObject(out.properties) || Object.keys(out.properties).length === 0) return undefined;
+  if (Array.isArray(out.anyOf) && out.anyOf.every((v) => isPlainObject(v) && isPlainObject(v.properties))) out = unionOfObjects(out);
+  if (!isPlainObject(out.properties) || Object.keys(out.properties).length === 0) return undefined;
   // Vertex insists the root is an OBJECT even when the client left `type` out.
   return { ...out, type: 'object' };
 }
@@ -252,7 +252,7 @@ function unionOfObjects(schema: Schema): Schema {
       // Own keys only: a field named "constructor" or "toString" would find Object.prototype's member and be dropped.
       const seen = Object.hasOwn(properties, k) ? (properties[k] as Schema | undefined) : undefined;
       // A discriminator (`kind: "a"` in one variant, `kind: "b"` in the next) keeps all its values.
-      if (seen && Array.isArray(seen.enum) && isObject(p) && Array.isArray(p.enum)) setOwn(properties, k, { ...seen, enum: [...new Set([...seen.enum, ...p.enum])] });
+      if (seen && Array.isArray(seen.enum) && isPlainObject(p) && Array.isArray(p.enum)) setOwn(properties, k, { ...seen, enum: [...new Set([...seen.enum, ...p.enum])] });
       else if (seen === undefined || seen === null) setOwn(properties, k, p);
     }
   }
@@ -268,16 +268,16 @@ function unionOfObjects(schema: Schema): Schema {
  * declared with its JSON Schema as `parametersJsonSchema`, which takes open objects.
  */
 export function hasOpenObject(schema: Schema): boolean {
-  const below = (node: unknown): boolean => isOpenObject(node) || (isObject(node) && children(node).some(below));
+  const below = (node: unknown): boolean => isOpenObject(node) || (isPlainObject(node) && children(node).some(below));
   return children(schema).some(below);
 }
 
 /** A converted node that is an OBJECT without properties (see `hasOpenObject`). */
 export const isOpenObject = (node: unknown): boolean =>
-  isObject(node) && node.type === 'object' && (!isObject(node.properties) || Object.keys(node.properties).length === 0);
+  isPlainObject(node) && node.type === 'object' && (!isPlainObject(node.properties) || Object.keys(node.properties).length === 0);
 
 const children = (node: Schema): unknown[] => [
-  ...(isObject(node.properties) ? Object.values(node.properties) : []),
+  ...(isPlainObject(node.properties) ? Object.values(node.properties) : []),
   ...(node.items === undefined ? [] : [node.items]),
   ...(Array.isArray(node.anyOf) ? node.anyOf : []),
 ];

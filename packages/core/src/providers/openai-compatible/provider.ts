@@ -1,3 +1,4 @@
+import { isPlainObject } from '../../plain-object.js';
 import { dropEchoedPrefill, prefillOf, withoutEchoedPrefill } from './prefix-echo.js';
 import { jsonTextOf, markLeftAsParsed } from '../../http/json-text.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest } from '../openai-types.js';
@@ -56,7 +57,6 @@ function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<st
   return withForwardedHeaders(ctx, headers);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The client's own JSON text, when the body came raw and the outgoing body would be the same object:
@@ -71,7 +71,7 @@ function unchangedText(preset: OpenAICompatiblePreset, body: ChatRequest, ctx: C
   if (!ctx.stream) return body.stream === undefined && body.stream_options === undefined ? text : undefined;
   if (body.stream !== true || preset.streamUsage === 'always') return undefined;
   const options = body.stream_options;
-  if (isObject(options)) return options.include_usage === true ? text : undefined;
+  if (isPlainObject(options)) return options.include_usage === true ? text : undefined;
   if (options !== undefined) return undefined;
   // The usual stream request lacks only the usage option: it goes in after the last field, where
   // re-serialising would put it (the key is absent, so no duplicate), for far less than that costs.
