@@ -1,3 +1,4 @@
+import { everySubschema } from '../../providers/json-schema-walk.js';
 import { isPlainObject } from '../../plain-object.js';
 import { sha256, toHex } from '../../auth/digest.js';
 import { GatewayError } from '../../errors.js';
@@ -280,10 +281,7 @@ function effortFor(req: AnthropicRequest): string | undefined {
   return undefined;
 }
 
-/** Keywords whose value is one subschema or an array of them. */
-const SUBSCHEMA = ['items', 'prefixItems', 'additionalProperties', 'not', 'anyOf', 'allOf', 'oneOf'];
-/** Keywords whose value maps names to subschemas. */
-const SUBSCHEMA_MAPS = ['properties', '$defs', 'definitions'];
+
 
 
 /**
@@ -301,10 +299,7 @@ function strictReady(node: unknown): boolean {
     const required = Array.isArray(node.required) ? node.required : [];
     if (isPlainObject(props) && Object.keys(props).some((k) => !required.includes(k))) return false;
   }
-  return (
-    SUBSCHEMA.every((k) => strictReady(node[k])) &&
-    SUBSCHEMA_MAPS.every((k) => !isPlainObject(node[k]) || Object.values(node[k]).every(strictReady))
-  );
+  return everySubschema(node, strictReady);
 }
 
 /** The OpenAI fields whose names differ in the client's Anthropic body, for `clientParamOf`. */

@@ -1,4 +1,5 @@
 import { isPlainObject } from '../../plain-object.js';
+import { mapSubschemas } from '../json-schema-walk.js';
 
 /**
  * A JSON schema reduced to the subset Anthropic compiles into a grammar, for `output_config.format` and
@@ -21,12 +22,6 @@ const UNSUPPORTED = [
 /** String formats the subset knows; others (`regex`, `uri-reference`, …) are refused. */
 const FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'uri', 'ipv4', 'ipv6', 'uuid']);
 
-/** Keywords whose value is one schema. */
-const ONE = ['items', 'not', 'if', 'then', 'else'] as const;
-/** Keywords whose value is a list of schemas. */
-const LIST = ['anyOf', 'allOf', 'prefixItems'] as const;
-/** Keywords whose value maps names to schemas. */
-const MAP = ['properties', '$defs', 'definitions'] as const;
 
 
 function reduce(node: unknown): unknown {
@@ -51,12 +46,7 @@ function reduce(node: unknown): unknown {
     delete out.oneOf;
   }
 
-  for (const key of ONE) if (isPlainObject(out[key])) out[key] = reduce(out[key]);
-  for (const key of LIST) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(reduce);
-  for (const key of MAP) {
-    const map = out[key];
-    if (isPlainObject(map)) out[key] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, reduce(sub)]));
-  }
+  mapSubschemas(out, reduce);
 
   if (dropped.length) {
     const note = `{${dropped.join(', ')}}`;
