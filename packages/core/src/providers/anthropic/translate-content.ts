@@ -1,14 +1,12 @@
+import { parseDataUrl } from '../data-url.js';
 import { GatewayError } from '../../errors.js';
 import type { ContentPart } from '../openai-types.js';
 import type { AnthropicBlock, AnthropicCacheControl } from './wire-types.js';
 
-const DATA_URL = /^data:([^;,]+)?((?:;[^;,]+)*?);base64,(.*)$/s;
-
-/** `data:<type>;base64,<data>` → its parts; undefined for any other URL. */
-export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  const m = DATA_URL.exec(url);
-  if (!m) return undefined;
-  return { mediaType: m[1] ?? 'application/octet-stream', data: m[3] ?? '' };
+/** A base64 `data:` URL's type and data; undefined for any other URL (Anthropic takes base64 only). */
+function base64DataUrl(url: string): { mediaType: string; data: string } | undefined {
+  const d = parseDataUrl(url);
+  return d?.base64 ? { mediaType: d.mediaType || 'application/octet-stream', data: d.payload } : undefined;
 }
 
 const invalid = (param: string, message: string) => new GatewayError('invalid_request', `${param}: ${message}`, { param });
@@ -19,14 +17,6 @@ function withCache<T extends AnthropicBlock>(block: T, part: Record<string, unkn
   return block;
 }
 
-/**
- * A data URL's image type as Anthropic names it: it takes only `image/jpeg`, `image/png`,
- * `image/gif` and `image/webp`, while data URLs often say `image/jpg` or use capitals.
- */
-function imageMediaType(mediaType: string): string {
-  const type = mediaType.toLowerCase();
-  return type === 'image/jpg' ? 'image/jpeg' : type;
-}
 
 /** How the translated body may carry media. */
 export interface ContentOptions {
@@ -40,8 +30,8 @@ export interface ContentOptions {
 
 function imageBlock(url: unknown, param: string, opts: ContentOptions): AnthropicBlock {
   if (typeof url !== 'string' || !url) throw invalid(param, 'must be an image URL or a data URL');
-  const data = parseDataUrl(url);
-  if (data) return { type: 'image', source: { type: 'base64', media_type: imageMediaType(data.mediaType), data: data.data } };
+  const data = base64DataUrl(url);
+  if (data) return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.data } };
   if (opts.inlineOnly && /^https?:/i.test(url)) throw invalid(param, `${opts.inlineOnly} takes images as base64 data URLs (data:<type>;base64,…), not remote URLs`);
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   throw invalid(param, 'anthropic accepts http(s) image URLs and base64 data URLs only');
@@ -58,7 +48,7 @@ function decodeBase64Text(b64: string, param: string): string {
 /** OpenAI `file` parts (PDFs and text as data URLs) become Anthropic documents. */
 function documentBlock(file: Record<string, unknown> | undefined, param: string): AnthropicBlock {
   const url = file?.file_data;
-  const parsed = typeof url === 'string' ? parseDataUrl(url) : undefined;
+  const parsed = typeof url === 'string' ? base64DataUrl(url) : undefined;
   if (!parsed) throw invalid(`${param}.file.file_data`, 'anthropic needs the file inline as a base64 data URL (file_id is not supported)');
   const block: AnthropicBlock =
     parsed.mediaType === 'text/plain'

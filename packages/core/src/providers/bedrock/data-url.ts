@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 
-const DATA_URL = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)((?:;[^,;]*)*?);base64,(.*)$/is;
+import { parseDataUrl } from '../data-url.js';
 
 /**
  * Splits a base64 `data:` URL into its media type and payload. Bedrock takes only inline bytes (or S3),
@@ -8,10 +8,10 @@ const DATA_URL = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)((?:;[^,;]*)*?);base64,(.*)$
  * gateway call arbitrary hosts.
  */
 export function parseDataURL(url: string, param: string): { mediaType: string; base64: string } {
-  const m = DATA_URL.exec(url);
-  if (!m) {
+  const d = parseDataUrl(url);
+  if (!d?.base64 || !d.mediaType.includes('/')) {
     const what = /^https?:/i.test(url) ? 'a remote URL' : 'not a base64 data URL';
     throw new GatewayError('invalid_request', `${param} is ${what}; bedrock accepts files as base64 data URLs (data:<type>;base64,…)`, { param });
   }
-  return { mediaType: m[1]!.toLowerCase(), base64: m[3]!.replace(/\s+/g, '') };
+  return { mediaType: d.mediaType, base64: d.payload.replace(/\s+/g, '') };
 }

@@ -1,3 +1,4 @@
+import { parseDataUrl } from '../data-url.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatMessage } from '../openai-types.js';
 import { requiresSignatures, signatureOf, SKIP_SIGNATURE } from './thought-signature.js';
@@ -27,21 +28,14 @@ function mimeFromUrl(url: string, fallback: string): string {
 /** `data:` URLs become inline bytes; anything else is a file reference (https, gs://, Files API URI). */
 function mediaPart(url: string, fallbackMime: string, param: string): GeminiPart {
   if (url.startsWith('data:')) {
-    const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
-    if (!m) throw bad(param, 'is not a valid data URL');
-    const mimeType = geminiMime(m[1] || fallbackMime);
-    // The marker is case-insensitive (RFC 2397 parameters): `;BASE64,` is base64 too.
-    const isBase64 = m[2]!.split(';').some((p) => p.trim().toLowerCase() === 'base64');
-    return { inlineData: { mimeType, data: isBase64 ? m[3]! : utf8ToBase64(percentDecoded(m[3]!, param)) } };
+    const d = parseDataUrl(url);
+    if (!d) throw bad(param, 'is not a valid data URL');
+    // `parseDataUrl` lower-cases the type and names `image/jpg` Gemini's way (it refuses "image/jpg").
+    const mimeType = d.mediaType || fallbackMime;
+    return { inlineData: { mimeType, data: d.base64 ? d.payload : utf8ToBase64(percentDecoded(d.payload, param)) } };
   }
   if (!/^(https?|gs):\/\//.test(url)) throw bad(param, 'must be an http(s), gs:// or data: URL');
   return { fileData: { mimeType: mimeFromUrl(url, fallbackMime), fileUri: url } };
-}
-
-/** Gemini refuses `image/jpg` ("Unsupported MIME type"), which data URLs often say, and capitals. */
-function geminiMime(type: string): string {
-  const lower = type.toLowerCase();
-  return lower === 'image/jpg' ? 'image/jpeg' : lower;
 }
 
 function percentDecoded(text: string, param: string): string {
