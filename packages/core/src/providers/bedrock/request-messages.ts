@@ -6,7 +6,6 @@ import { parseDataURL } from './data-url.js';
 const IMAGE_FORMATS: Record<string, ConverseImage['format']> = {
   'image/png': 'png',
   'image/jpeg': 'jpeg',
-  'image/jpg': 'jpeg',
   'image/gif': 'gif',
   'image/webp': 'webp',
 };
