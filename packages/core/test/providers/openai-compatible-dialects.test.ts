@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rememberJsonText } from '../../src/http/json-text.js';
 import { GatewayError } from '../../src/errors.js';
 import { normalizeCompletion } from '../../src/providers/openai-compatible/normalize-completion.js';
 import { createChunkNormalizer } from '../../src/providers/openai-compatible/normalize-chunk.js';
@@ -109,5 +110,23 @@ describe('dialect finish reasons', () => {
     const noUsage = createPassthroughTranslator('mistral');
     noUsage.push({ data: chunk({ content: 'Hello' }, null) });
     expect(() => noUsage.push({ data: chunk({}, 'error') })).toThrow(GatewayError);
+  });
+});
+
+describe('Groq and DeepSeek keep the client text when their adapt step changes nothing', () => {
+  const sent = (provider: string, body: ChatRequest, text: string) => {
+    rememberJsonText(body, text);
+    const preset = openAICompatiblePresets.find((p) => p.id === provider)!;
+    return preset.chat.request(body, { ...ctxFor(provider), model: body.model }) as { body: string };
+  };
+
+  it('a body with nothing to adapt goes out byte for byte; one with something to adapt is rewritten', () => {
+    const plain = '{"model":"m",  "messages":[{"role":"user","content":"hi"}]}';
+    expect(sent('groq', JSON.parse(plain), plain).body).toBe(plain);
+    expect(sent('deepseek', JSON.parse(plain), plain).body).toBe(plain);
+    const echoed = '{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo","reasoning_content":"r"},{"role":"user","content":"and?"}]}';
+    expect(JSON.parse(sent('groq', JSON.parse(echoed), echoed).body).messages[1]).toEqual({ role: 'assistant', content: 'yo' });
+    const developer = '{"model":"m","messages":[{"role":"developer","content":"be terse"},{"role":"user","content":"hi"}]}';
+    expect(JSON.parse(sent('deepseek', JSON.parse(developer), developer).body).messages[0].role).toBe('system');
   });
 });

@@ -168,18 +168,23 @@ function adaptEmbeddingsForMistral(body: EmbeddingsRequest): void {
  * OpenAI client echoing an assistant turn hands back the `reasoning_content` this gateway copied from
  * Groq's `reasoning` (and `thinking_blocks` of other providers' answers). Changed turns are copies.
  */
+const echoesReasoning = (m: ChatMessage | undefined) => m?.role === 'assistant' && (m.reasoning_content !== undefined || m.thinking_blocks !== undefined);
+const groqAdapts = (body: ChatRequest) => Array.isArray(body.messages) && body.messages.some(echoesReasoning);
+
 function adaptForGroq(body: ChatRequest): void {
-  if (!Array.isArray(body.messages)) return;
+  if (!groqAdapts(body)) return;
   body.messages = body.messages.map((m) => {
-    if (m?.role !== 'assistant' || (m.reasoning_content === undefined && m.thinking_blocks === undefined)) return m;
+    if (!echoesReasoning(m)) return m;
     const { reasoning_content: _text, thinking_blocks: _blocks, ...rest } = m;
     return rest as ChatMessage;
   });
 }
 
 /** DeepSeek's roles are four: OpenAI's `developer` (instructions, from its SDKs and agents) is its `system` (422 "unknown variant `developer`"). */
+const deepSeekAdapts = (body: ChatRequest) => Array.isArray(body.messages) && body.messages.some((m) => m?.role === 'developer');
+
 function adaptForDeepSeek(body: ChatRequest): void {
-  if (!Array.isArray(body.messages) || !body.messages.some((m) => m?.role === 'developer')) return;
+  if (!deepSeekAdapts(body)) return;
   body.messages = body.messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m));
 }
 
@@ -194,10 +199,10 @@ const OLDER_LIMIT = { maxTokens: 'max_tokens' } as const;
 export const openAICompatiblePresets: Provider[] = [
   openAICompatible({ id: 'openai', baseURL: 'https://api.openai.com/v1', envKey: 'OPENAI_API_KEY' }),
   azure,
-  openAICompatible({ id: 'groq', baseURL: 'https://api.groq.com/openai/v1', envKey: 'GROQ_API_KEY', adapt: adaptForGroq }),
+  openAICompatible({ id: 'groq', baseURL: 'https://api.groq.com/openai/v1', envKey: 'GROQ_API_KEY', adapt: adaptForGroq, adapts: groqAdapts }),
   openAICompatible({ id: 'together', baseURL: 'https://api.together.xyz/v1', envKey: 'TOGETHER_API_KEY', ...OLDER_LIMIT }),
   openAICompatible({ id: 'fireworks', baseURL: 'https://api.fireworks.ai/inference/v1', envKey: 'FIREWORKS_API_KEY', ...OLDER_LIMIT }),
-  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY', ...OLDER_LIMIT, adapt: adaptForDeepSeek }),
+  openAICompatible({ id: 'deepseek', baseURL: 'https://api.deepseek.com/v1', envKey: 'DEEPSEEK_API_KEY', ...OLDER_LIMIT, adapt: adaptForDeepSeek, adapts: deepSeekAdapts }),
   openAICompatible({ id: 'xai', baseURL: 'https://api.x.ai/v1', envKey: 'XAI_API_KEY' }),
   openAICompatible({ id: 'openrouter', baseURL: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY' }),
   openAICompatible({ id: 'perplexity', baseURL: 'https://api.perplexity.ai', envKey: 'PERPLEXITY_API_KEY', ...OLDER_LIMIT }),

@@ -36,6 +36,11 @@ export interface OpenAICompatiblePreset {
   maxTokens?: 'max_completion_tokens' | 'max_tokens';
   /** Renames or drops OpenAI fields the service rejects; gets the outgoing copy of the chat body. */
   adapt?: (body: ChatRequest) => void;
+  /**
+   * Whether `adapt` would change this body. Without it every body counts as changed; with it, a body
+   * `adapt` leaves alone goes out as the client's own text, not re-serialised.
+   */
+  adapts?: (body: ChatRequest) => boolean;
   /** The same for an embeddings body (its outgoing copy). */
   adaptEmbeddings?: (body: EmbeddingsRequest) => void;
 }
@@ -65,7 +70,7 @@ function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<st
  */
 function unchangedText(preset: OpenAICompatiblePreset, body: ChatRequest, ctx: CallContext): string | undefined {
   const text = jsonTextOf(body);
-  if (text === undefined || preset.adapt || ctx.model !== body.model) return undefined;
+  if (text === undefined || (preset.adapt && (preset.adapts?.(body) ?? true)) || ctx.model !== body.model) return undefined;
   if (preset.maxTokens === 'max_tokens' && body.max_completion_tokens !== undefined) return undefined;
   for (const _ in ctx.target.overrideParams) return undefined;
   if (!ctx.stream) return body.stream === undefined && body.stream_options === undefined ? text : undefined;
