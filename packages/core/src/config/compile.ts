@@ -100,6 +100,20 @@ function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provide
   return { source: `${path}.api_key` };
 }
 
+/**
+ * `allow_storage_uris` (Gemini and Vertex AI: may a client name files the target's credentials read?)
+ * is a boolean; the server's `false` under `providers` holds for a client's config too, whose targets
+ * use the server's credentials, and a client's own `true` cannot lift it.
+ */
+function holdServerFileRefusal(extra: Record<string, unknown>, defaults: ProviderDefaults, path: string, providerId: string, clientConfig: boolean): void {
+  const own = extra.allow_storage_uris;
+  if (own !== undefined && typeof own !== 'boolean') {
+    const source = own === defaults.allow_storage_uris ? `providers.${providerId}.allow_storage_uris` : `${path}.allow_storage_uris`;
+    throw new GatewayError('invalid_config', `${source} must be true or false`, { param: source });
+  }
+  if (clientConfig && defaults.allow_storage_uris === false) extra.allow_storage_uris = false;
+}
+
 export function resolveTarget(cfg: TargetConfig, path: string, index: number, env: CompileEnv): ResolvedTarget {
   const providerId = cfg.provider;
   if (!providerId) throw new GatewayError('invalid_config', `${path}.provider is required`, { param: `${path}.provider` });
@@ -114,6 +128,7 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
+  holdServerFileRefusal(extra, defaults, path, provider.id, env.clientConfig === true);
   const { apiKey, source, server } = keyFor(cfg, defaults, provider, env, path, clientHost);
   // Said at compile time rather than as a network error on every call; one from the server's own
   // settings is the server's fault (500), not the client's.

@@ -25,8 +25,28 @@ function mimeFromUrl(url: string, fallback: string): string {
   return (ext && Object.hasOwn(MIME_BY_EXT, ext) && MIME_BY_EXT[ext]) || fallback;
 }
 
+/**
+ * References Google reads with the target's own credentials rather than as any visitor would: Cloud
+ * Storage objects (`gs://`, or their googleapis.com URLs) with Vertex's service account, and Gemini
+ * Files API files with the API key. Where `allow_storage_uris: false`, a client may not name them: it
+ * could make the model read, and repeat, any object the gateway's account may read.
+ */
+const STORAGE_URI = /^(gs:\/\/|https?:\/\/([a-z0-9-]+\.)*googleapis\.com([:/]|$))/i;
+
+/** What a file reference must pass; undefined when the target allows every kind. */
+type FileRefCheck = ((uri: string, param: string) => void) | undefined;
+
+function storageRefusal(ctx: { allowStorageUris: boolean }): FileRefCheck {
+  if (ctx.allowStorageUris) return undefined;
+  return (uri, param) => {
+    if (STORAGE_URI.test(uri) || !/^https?:\/\//i.test(uri)) {
+      throw bad(param, 'this target does not take storage or uploaded-file references (allow_storage_uris: false); send the file inline as a base64 data URL');
+    }
+  };
+}
+
 /** `data:` URLs become inline bytes; anything else is a file reference (https, gs://, Files API URI). */
-function mediaPart(url: string, fallbackMime: string, param: string): GeminiPart {
+function mediaPart(url: string, fallbackMime: string, param: string, check: FileRefCheck): GeminiPart {
   if (url.startsWith('data:')) {
     const d = parseDataUrl(url);
     if (!d) throw bad(param, 'is not a valid data URL');
@@ -35,6 +55,7 @@ function mediaPart(url: string, fallbackMime: string, param: string): GeminiPart
     return { inlineData: { mimeType, data: d.base64 ? d.payload : utf8ToBase64(percentDecoded(d.payload, param)) } };
   }
   if (!/^(https?|gs):\/\//.test(url)) throw bad(param, 'must be an http(s), gs:// or data: URL');
+  check?.(url, param);
   return { fileData: { mimeType: mimeFromUrl(url, fallbackMime), fileUri: url } };
 }
 
@@ -56,7 +77,7 @@ function utf8ToBase64(text: string): string {
 const MEDIA_TYPES = new Set(['image_url', 'input_audio', 'file']);
 
 /** One OpenAI content part → its Gemini part; undefined for empty text. */
-function partOf(p: Record<string, any>, at: string): GeminiPart | undefined {
+function partOf(p: Record<string, any>, at: string, check: FileRefCheck): GeminiPart | undefined {
   switch (p.type) {
     case 'text':
       if (typeof p.text !== 'string') throw bad(`${at}.text`, 'must be a string');
@@ -64,7 +85,7 @@ function partOf(p: Record<string, any>, at: string): GeminiPart | undefined {
     case 'image_url': {
       const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
       if (typeof url !== 'string') throw bad(`${at}.image_url.url`, 'must be a string');
-      return mediaPart(url, 'image/jpeg', `${at}.image_url.url`);
+      return mediaPart(url, 'image/jpeg', `${at}.image_url.url`, check);
     }
     case 'input_audio': {
       const audio = p.input_audio;
@@ -75,9 +96,12 @@ function partOf(p: Record<string, any>, at: string): GeminiPart | undefined {
       const file = p.file ?? {};
       if (typeof file.file_data === 'string') {
         const data = file.file_data.startsWith('data:') ? file.file_data : `data:application/pdf;base64,${file.file_data}`;
-        return mediaPart(data, 'application/pdf', `${at}.file.file_data`);
+        return mediaPart(data, 'application/pdf', `${at}.file.file_data`, check);
       }
-      if (typeof file.file_id === 'string') return { fileData: { mimeType: mimeFromUrl(file.filename ?? file.file_id, 'application/pdf'), fileUri: file.file_id } };
+      if (typeof file.file_id === 'string') {
+        check?.(file.file_id, `${at}.file.file_id`);
+        return { fileData: { mimeType: mimeFromUrl(file.filename ?? file.file_id, 'application/pdf'), fileUri: file.file_id } };
+      }
       throw bad(`${at}.file`, 'needs file_data or file_id');
     }
     default:
@@ -85,12 +109,12 @@ function partOf(p: Record<string, any>, at: string): GeminiPart | undefined {
   }
 }
 
-function contentParts(content: ChatMessage['content'], param: string): GeminiPart[] {
+function contentParts(content: ChatMessage['content'], param: string, check: FileRefCheck): GeminiPart[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content ? [{ text: content }] : [];
   const parts: GeminiPart[] = [];
   for (const [i, raw] of content.entries()) {
-    const part = partOf(raw as Record<string, any>, `${param}[${i}]`);
+    const part = partOf(raw as Record<string, any>, `${param}[${i}]`, check);
     if (part) parts.push(part);
   }
   return parts;
@@ -100,12 +124,12 @@ function contentParts(content: ChatMessage['content'], param: string): GeminiPar
  * The images, audio and files of a tool answer: a functionResponse holds only JSON, so they follow
  * the responses in the same user turn, as /v1/messages already sends a tool_result's images.
  */
-function toolMedia(content: ChatMessage['content'], param: string): GeminiPart[] {
+function toolMedia(content: ChatMessage['content'], param: string, check: FileRefCheck): GeminiPart[] {
   if (!Array.isArray(content)) return [];
   const parts: GeminiPart[] = [];
   for (const [i, raw] of content.entries()) {
     const p = raw as Record<string, any>;
-    if (MEDIA_TYPES.has(p?.type)) parts.push(partOf(p, `${param}[${i}]`)!);
+    if (MEDIA_TYPES.has(p?.type)) parts.push(partOf(p, `${param}[${i}]`, check)!);
   }
   return parts;
 }
@@ -165,7 +189,9 @@ function inCallOrder(parts: GeminiPart[], position: Map<GeminiPart, number>): vo
   slots.forEach((slot, k) => (parts[slot] = ordered[k]!));
 }
 
-export function toContents(messages: ChatMessage[], model: string): TranslatedMessages {
+/** `allowStorageUris`: the target's `allow_storage_uris` (default true, as Google's own SDKs and Portkey). */
+export function toContents(messages: ChatMessage[], model: string, opts: { allowStorageUris: boolean } = { allowStorageUris: true }): TranslatedMessages {
+  const check = storageRefusal(opts);
   const system: GeminiPart[] = [];
   const turns: GeminiContent[] = [];
   const toolNames = new Map<string, string>();
@@ -193,10 +219,10 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
     switch (m.role) {
       case 'system':
       case 'developer':
-        system.push(...contentParts(m.content, `${at}.content`));
+        system.push(...contentParts(m.content, `${at}.content`, check));
         break;
       case 'user':
-        push('user', contentParts(m.content, `${at}.content`));
+        push('user', contentParts(m.content, `${at}.content`, check));
         break;
       case 'assistant': {
         // Only the text of an earlier answer goes back (an echoed `refusal` part has no Gemini form).
@@ -227,7 +253,7 @@ export function toContents(messages: ChatMessage[], model: string): TranslatedMe
         const position = m.tool_call_id === undefined ? undefined : callPosition.get(m.tool_call_id);
         if (position !== undefined) responsePosition.set(part, position);
         push('user', [part]);
-        media.push(...toolMedia(m.content, `${at}.content`));
+        media.push(...toolMedia(m.content, `${at}.content`, check));
         break;
       }
       case 'function': {

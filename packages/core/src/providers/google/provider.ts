@@ -31,7 +31,9 @@ function googleFamily(id: string, flavor: GoogleFlavor, baseURL: string, env: Pi
  * Gemini API (Google AI Studio): key in `x-goog-api-key`, from `GEMINI_API_KEY` (or `GOOGLE_API_KEY`,
  * which Google's SDKs also read). Target settings: `native_json_schema: true` sends tool and
  * response schemas verbatim as `parametersJsonSchema` / `responseJsonSchema` (Gemini 2.5+) instead of
- * converting them to the OpenAPI subset (default false).
+ * converting them to the OpenAPI subset (default false); `allow_storage_uris: false` refuses file
+ * references Google reads with the target's credentials — Files API uploads, `gs://` and
+ * `*.googleapis.com` URLs, `file_id` parts — with a 400 (default true: a client may name them).
  */
 export const googleProvider = googleFamily('google', 'gemini', GEMINI_BASE_URL, { envKey: 'GEMINI_API_KEY', envKeyAliases: ['GOOGLE_API_KEY'] });
 
@@ -40,7 +42,8 @@ export const googleProvider = googleFamily('google', 'gemini', GEMINI_BASE_URL, 
  * `vertex_service_account_json` (a service account key file, as JSON text or object) from which the
  * gateway mints and caches tokens itself. Target settings: `vertex_project_id` (required unless the
  * service account names its project), `vertex_region` (default `us-central1`; `global`
- * uses the global host), `native_json_schema` as for `google`. `custom_host` replaces the host and
+ * uses the global host), `native_json_schema` and `allow_storage_uris` as for `google` (the service
+ * account reads any `gs://` object it may). `custom_host` replaces the host and
  * version (`https://aiplatform.googleapis.com/v1beta1`); the project path is still appended.
  */
 export const vertexProvider = googleFamily('vertex-ai', 'vertex', VERTEX_BASE_URL, {});

@@ -18,7 +18,7 @@ export function toGenerateContent(input: ChatRequest, ctx: CallContext): Generat
   // refused too: `responseModalities: ["AUDIO"]` is for TTS / Live models, not these chat models.
   refuseUnsupported(body, ctx.target.provider, ['logit_bias', 'audio']);
   const native = usesNativeSchema(ctx);
-  const { contents, systemInstruction } = toContents(body.messages, ctx.model);
+  const { contents, systemInstruction } = toContents(body.messages, ctx.model, { allowStorageUris: ctx.target.extra.allow_storage_uris !== false });
   const out: GenerateContentRequest = { contents };
   if (systemInstruction) out.systemInstruction = systemInstruction;
   Object.assign(out, toTools(body, native));
