@@ -105,6 +105,16 @@ describe('allow_storage_uris: false', () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it("a Gemini cached_content (a stored context under the target's project) is a 400 naming it", async () => {
+    const { openai } = await clientFor({ config: { targets: [vertex({ allow_storage_uris: false })] } });
+    const err = await failure(
+      openai.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Go on' }], cached_content: 'projects/proj/locations/europe-west4/cachedContents/42' } as never),
+    );
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('cached_content');
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('media in a tool answer are held to the same rule', async () => {
     const { openai } = await clientFor({ config: { targets: [vertex({ allow_storage_uris: false })] } });
     const err = await failure(

@@ -33,7 +33,7 @@ function googleFamily(id: string, flavor: GoogleFlavor, baseURL: string, env: Pi
  * response schemas verbatim as `parametersJsonSchema` / `responseJsonSchema` (Gemini 2.5+) instead of
  * converting them to the OpenAPI subset (default false); `allow_storage_uris: false` refuses file
  * references Google reads with the target's credentials — Files API uploads, `gs://` and
- * `*.googleapis.com` URLs, `file_id` parts — with a 400 (default true: a client may name them).
+ * `*.googleapis.com` URLs, `file_id` parts, `cached_content` — with a 400 (default true: a client may name them).
  */
 export const googleProvider = googleFamily('google', 'gemini', GEMINI_BASE_URL, { envKey: 'GEMINI_API_KEY', envKeyAliases: ['GOOGLE_API_KEY'] });
 

@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 import { withOverrides } from '../with-overrides.js';
 import { refuseUnsupported } from '../unsupported-params.js';
 import type { ChatRequest } from '../openai-types.js';
@@ -29,7 +30,14 @@ export function toGenerateContent(input: ChatRequest, ctx: CallContext): Generat
   const safety = body.safety_settings ?? body.safetySettings;
   if (safety !== undefined) out.safetySettings = safety;
   const cached = body.cached_content ?? body.cachedContent;
-  if (typeof cached === 'string') out.cachedContent = cached;
+  if (typeof cached === 'string') {
+    // A cached context is a stored resource too, read with the target's credentials (see allow_storage_uris).
+    if (ctx.target.extra.allow_storage_uris === false) {
+      const param = body.cached_content !== undefined ? 'cached_content' : 'cachedContent';
+      throw new GatewayError('invalid_request', `${param}: this target does not take references to stored content (allow_storage_uris: false)`, { param });
+    }
+    out.cachedContent = cached;
+  }
   if (body.labels && typeof body.labels === 'object') out.labels = body.labels as Record<string, string>;
   return out;
 }
