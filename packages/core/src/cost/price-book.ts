@@ -85,6 +85,7 @@ interface Found {
  */
 export class PriceBook {
   private readonly found = new LRUCache<string, Found>({ max: 2000 });
+  private last: (Found & { provider: string; model: string }) | undefined;
   /** The `pricing` option's sheets, made once rather than per request. */
   private readonly own = new Map<string, PriceSheet>();
 
@@ -113,10 +114,17 @@ export class PriceBook {
   }
 
   private fromDatabase(provider: string, model: string): PriceSheet | null {
+    // Most traffic names one model again and again: its sheet is found without building a key or
+    // reordering the LRU (the lookup took ~1 µs of self time a request in the bench's node:http profile).
+    const last = this.last;
+    if (last !== undefined && last.model === model && last.provider === provider && (last.until === Infinity || last.until > Date.now())) return last.sheet;
     const key = `${provider}\u0000${model}`;
     const now = Date.now();
     const hit = this.found.get(key);
-    if (hit && hit.until > now) return hit.sheet;
+    if (hit && hit.until > now) {
+      this.last = { provider, model, sheet: hit.sheet, until: hit.until };
+      return hit.sheet;
+    }
     const providerId = provider in DATABASE_PROVIDER ? DATABASE_PROVIDER[provider] : provider;
     let sheet: PriceSheet | null = correctedPrice(provider, model) ?? null;
     let until = Infinity;
@@ -140,6 +148,7 @@ export class PriceBook {
       if (result && Array.isArray(result.model.prices)) until = now + CONDITIONAL_PRICE_TTL_MS;
     }
     this.found.set(key, { sheet, until });
+    this.last = { provider, model, sheet, until };
     return sheet;
   }
 }

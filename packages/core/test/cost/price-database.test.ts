@@ -1,5 +1,5 @@
 import { calcPrice, extractUsage, findProvider } from '@pydantic/genai-prices';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fixtureJson } from '../../../../test/helpers/fixtures.js';
 import { PriceBook } from '../../src/cost/price-book.js';
 import { createGateway } from '../../src/index.js';
@@ -272,6 +272,26 @@ describe('worst case', () => {
     ];
     for (const [provider, model, usage] of cases) {
       expect(worstCasePrice(book.find(provider, [model])!, 1000, 500, 2)).toBeGreaterThanOrEqual(ourPrice(provider, model, usage));
+    }
+  });
+});
+
+describe('prices that change with the time of day', () => {
+  it('a repeated model keeps its sheet within the minute, and is looked up again after it (DeepSeek off-peak)', () => {
+    vi.useFakeTimers();
+    try {
+      const own = new PriceBook();
+      vi.setSystemTime(new Date('2025-01-10T16:29:30Z')); // peak: $0.27/M input
+      expect(own.find('deepseek', ['deepseek-chat'])!.input).toBeCloseTo(0.27, 9);
+      vi.setSystemTime(new Date('2025-01-10T16:30:10Z')); // off-peak began, but the sheet is under a minute old
+      expect(own.find('deepseek', ['deepseek-chat'])!.input).toBeCloseTo(0.27, 9);
+      vi.setSystemTime(new Date('2025-01-10T16:30:31Z'));
+      expect(own.find('deepseek', ['deepseek-chat'])!.input).toBeCloseTo(0.135, 9);
+      // Another model in between must not leave the first one's sheet behind.
+      expect(own.find('openai', ['gpt-4o-mini'])!.input).toBeCloseTo(0.15, 9);
+      expect(own.find('deepseek', ['deepseek-chat'])!.input).toBeCloseTo(0.135, 9);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
