@@ -80,6 +80,8 @@ describe('allow_storage_uris: false', () => {
     ['a gs:// object', 'gs://tenant-b-private/payroll.png'],
     ['a Cloud Storage URL', 'https://storage.googleapis.com/tenant-b-private/payroll.png'],
     ['a Files API upload', 'https://generativelanguage.googleapis.com/v1beta/files/abc123'],
+    ['a Cloud Storage URL behind userinfo, upper case and a trailing dot', 'https://me@STORAGE.GoogleApis.com./tenant-b-private/payroll.png'],
+    ['an authenticated Cloud Storage download URL', 'https://storage.cloud.google.com/tenant-b-private/payroll.png'],
   ];
   for (const [what, url] of refused) {
     it(`Vertex: ${what} is a 400 naming the part; nothing goes upstream`, async () => {
@@ -137,6 +139,9 @@ describe('allow_storage_uris: false', () => {
     expect(sentParts()[1]).toEqual({ inlineData: { mimeType: 'image/png', data: PNG } });
     await openai.chat.completions.create({ model: 'gemini-2.5-flash', messages: withImage('https://example.com/cat.png') });
     expect(sentParts()[1]).toEqual({ fileData: { mimeType: 'image/png', fileUri: 'https://example.com/cat.png' } });
+    // A host that only begins like Google's is someone else's public site.
+    await openai.chat.completions.create({ model: 'gemini-2.5-flash', messages: withImage('https://googleapis.com.example.org/cat.png') });
+    expect(sentParts()[1]).toMatchObject({ fileData: { fileUri: 'https://googleapis.com.example.org/cat.png' } });
   });
 
   it('/v1/messages: an Anthropic URL image source naming gs:// is an Anthropic-shaped 400 naming the client\'s field', async () => {

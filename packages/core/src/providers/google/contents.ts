@@ -31,7 +31,17 @@ function mimeFromUrl(url: string, fallback: string): string {
  * Files API files with the API key. Where `allow_storage_uris: false`, a client may not name them: it
  * could make the model read, and repeat, any object the gateway's account may read.
  */
-const STORAGE_URI = /^(gs:\/\/|https?:\/\/([a-z0-9-]+\.)*googleapis\.com([:/]|$))/i;
+function isPublicWebUrl(uri: string): boolean {
+  if (!/^https?:\/\//i.test(uri)) return false;
+  let host: string;
+  try {
+    // The host as Google will read it: userinfo, case, a trailing dot and percent-escapes do not hide it.
+    host = new URL(uri).hostname.toLowerCase().replace(/\.$/, '');
+  } catch {
+    return false;
+  }
+  return !(host === 'googleapis.com' || host.endsWith('.googleapis.com') || host === 'storage.cloud.google.com');
+}
 
 /** What a file reference must pass; undefined when the target allows every kind. */
 type FileRefCheck = ((uri: string, param: string) => void) | undefined;
@@ -39,7 +49,7 @@ type FileRefCheck = ((uri: string, param: string) => void) | undefined;
 function storageRefusal(ctx: { allowStorageUris: boolean }): FileRefCheck {
   if (ctx.allowStorageUris) return undefined;
   return (uri, param) => {
-    if (STORAGE_URI.test(uri) || !/^https?:\/\//i.test(uri)) {
+    if (!isPublicWebUrl(uri)) {
       throw bad(param, 'this target does not take storage or uploaded-file references (allow_storage_uris: false); send the file inline as a base64 data URL');
     }
   };
