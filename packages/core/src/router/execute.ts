@@ -9,7 +9,7 @@ import type { RouteInput } from './route-input.js';
 import { runTarget } from './run-target.js';
 import { abortableSleep, DEFAULT_DEADLINE_MS, type RoutingOptions } from './routing-options.js';
 import { DeadlineReached, RunState, Skipped, type Run } from './run.js';
-import { observeLatency, pickWeighted } from './weighted.js';
+import { latencyOf, observeLatency, pickWeighted } from './weighted.js';
 import { asAbortSignal, type AbortSource } from '../upstream/abort-link.js';
 
 /** What the router knows of the request; it knows nothing of provider formats. */
@@ -90,11 +90,27 @@ async function runLoadbalance<T>(node: StrategyNode, run: Run<T>): Promise<Route
       observeLatency(node, chosen, run.now() - started);
       return routed;
     } catch (e) {
-      if (!(e instanceof Skipped)) throw e;
+      if (!(e instanceof Skipped)) {
+        if (node.strategy.latency_aware && !run.clientGone()) observeFailure(node, chosen, e, run.now() - started);
+        throw e;
+      }
       skipped = e;
       candidates = candidates.filter((c) => c !== chosen);
     }
   }
+}
+
+/**
+ * A failure that took longer than the child's answers do (a timeout, a hang the deadline cut) counts as
+ * a slow answer: unmeasured, a child degrading into timeouts would keep the share of a fast one. A
+ * failure quicker than its answers is not measured, so failing quickly never looks like answering quickly.
+ */
+function observeFailure(node: StrategyNode, child: PlanNode, e: unknown, ms: number): void {
+  const usual = latencyOf(node, child);
+  // Unmeasured, only its own timeout says the child is slow: the overall deadline may have cut it
+  // short after others used the time up, and a short cut would make it look fast.
+  const ownTimeout = !(e instanceof DeadlineReached) && toGatewayError(e).code === 'upstream_timeout';
+  if (usual === undefined ? ownTimeout : ms > usual) observeLatency(node, child, ms);
 }
 
 function runStrategy<T>(node: StrategyNode, run: Run<T>): Promise<Routed<T>> {

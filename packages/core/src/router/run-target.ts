@@ -1,4 +1,4 @@
-import { toGatewayError, type AttemptSummary, type GatewayError } from '../errors.js';
+import { GatewayError, toGatewayError, type AttemptSummary } from '../errors.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { Routed } from './execute.js';
 import { neverSent } from '../upstream/call.js';
@@ -61,8 +61,16 @@ export async function runTarget<T>(target: ResolvedTarget, run: Run<T>): Promise
     if (run.deadlineHit) {
       env.attempts.push(failedAttempt(target, error, elapsed, `stopped: the overall deadline of ${run.deadlineMs} ms passed`));
       // A target that hangs until the overall deadline failed as surely as one that timed out on its
-      // own: unrecorded, every request would wait the whole deadline on it again.
-      if (env.breaker) await env.breaker.record(target, false);
+      // own: unrecorded, every request would wait the whole deadline on it again. But only one that had
+      // its fair share of the time: a fallback started after the primary used most of it up was cut, not
+      // slow, and counting that would open the healthy fallback's circuit too, in the very outage it serves.
+      if (env.breaker) {
+        const fair = elapsed >= Math.min(target.requestTimeout ?? Infinity, run.deadlineMs / 2);
+        // As a timeout of its own would be (a circuit's `on_status_codes` may leave 504 out).
+        const timedOut = new GatewayError('upstream_timeout', error.message, { provider: target.provider, source: 'provider' });
+        if (fair && env.breaker.verdict(timedOut) === 'failed') await env.breaker.record(target, false);
+        else if (trial) await env.breaker.release(target, lease);
+      }
       throw new DeadlineReached();
     }
     // A request the translator refused never went out: no attempt to record, count or trace.
