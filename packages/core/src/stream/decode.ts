@@ -1,6 +1,6 @@
 import { createParser } from 'eventsource-parser';
 import type { StreamFraming, UpstreamEvent } from '../providers/types.js';
-import { concatBytes, utf8 } from '../http/bytes.js';
+import { concatBytes } from '../http/bytes.js';
 import { GatewayError } from '../errors.js';
 
 export interface EventDecoder {
@@ -43,19 +43,31 @@ export function completeUtf8(bytes: Uint8Array): number {
 export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
 /**
+ * One decoder for every stream's reads (building one costs ~4 µs), never in streaming mode, so reads of
+ * concurrent streams share no state. It keeps a U+FEFF where it stands: the default decoder drops one
+ * at the start of every call, and so of every network read — a zero-width no-break space that a read
+ * began with vanished from the answer. The stream's own byte-order mark is dropped once, below.
+ */
+const readDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
  * SSE per the WHATWG spec via eventsource-parser: handles CRLF (Gemini), `:` comments (OpenRouter)
- * and events split across TCP chunks. Bytes are decoded with the shared decoder (`http/bytes.ts`)
- * rather than a streaming one per stream (~4 µs to build): a character split across two reads is
- * held back here instead.
+ * and events split across TCP chunks. A character split across two reads is held back here rather
+ * than by a streaming decoder per stream.
  */
 export function createSseDecoder(): EventDecoder {
   /** Bytes of a character the last read ended inside. */
   let tail: Uint8Array | undefined;
+  let started = false;
   const decode = (bytes: Uint8Array): string => {
     const all = tail ? concatBytes([tail, bytes], tail.length + bytes.length) : bytes;
     const whole = completeUtf8(all);
     tail = whole < all.length ? all.slice(whole) : undefined;
-    return utf8.decode(whole === all.length ? all : all.subarray(0, whole));
+    const text = readDecoder.decode(whole === all.length ? all : all.subarray(0, whole));
+    if (started || text === '') return text;
+    started = true;
+    // A byte-order mark opens the stream at most (the SSE spec drops it there, and only there).
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   };
   let out: UpstreamEvent[] = [];
   let overflowed = false;
@@ -82,7 +94,7 @@ export function createSseDecoder(): EventDecoder {
       return events;
     },
     end() {
-      const rest = tail ? utf8.decode(tail) : '';
+      const rest = tail ? readDecoder.decode(tail) : '';
       tail = undefined;
       // A final event without its blank line still counts: some servers close right after the last `data:`.
       // It is marked, as the body may also have been cut inside it.
