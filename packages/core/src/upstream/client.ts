@@ -97,8 +97,23 @@ export class UpstreamClient {
   }
 }
 
+/**
+ * Without Accept-Encoding any coding is acceptable (RFC 9110 §12.5.3), and a server that then
+ * compresses gets its answer read as garbage: dispatch passes bodies on as they came, and decoding
+ * every stream here would cost every call. So the gateway asks for the body as it is.
+ */
+function askForIdentity(headers: Record<string, string>): void {
+  if (headers['accept-encoding'] !== undefined) return;
+  try {
+    headers['accept-encoding'] = 'identity';
+  } catch {
+    // A custom provider's frozen headers go as it made them.
+  }
+}
+
 function dispatch(agent: Agent, req: UpstreamRequest, signal: AbortSource): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(signal.reason);
+  askForIdentity(req.headers);
   return new Promise((resolve, reject) => {
     const url = splitUrl(req.url);
     const handler = new DispatchedResponse(signal, { resolve, reject });
