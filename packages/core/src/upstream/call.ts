@@ -2,6 +2,7 @@ import { clientClosed, GatewayError, isGatewayError } from '../errors.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, UpstreamEvent, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 import { createDecoder } from '../stream/decode.js';
+import { concatBytes, utf8 } from '../http/bytes.js';
 import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
 import { readText, type UpstreamClient } from './client.js';
@@ -193,9 +194,14 @@ function bodyUnderSignal(body: AsyncIterable<Uint8Array>, signal: AbortSource): 
 
 async function providerError(provider: Provider, res: UpstreamResponse, ctx: CallContext): Promise<GatewayError> {
   const text = await readText(res.body, 1 << 20).catch(() => '');
-  const info = provider.error(res.status, text, res.headers);
+  return errorFromBody(provider, res.status, text, res, ctx);
+}
+
+/** The provider's error body read by its own parser, as the error the client gets (secrets redacted). */
+function errorFromBody(provider: Provider, status: number, text: string, res: UpstreamResponse, ctx: CallContext): GatewayError {
+  const info = provider.error(status, text, res.headers);
   const error = new GatewayError('provider_error', info.message, {
-    status: res.status,
+    status,
     provider: provider.id,
     source: 'provider',
     type: info.type ?? 'provider_error',
@@ -406,6 +412,37 @@ function underSignal<T>(read: Promise<T>, signal: AbortSource): Promise<T> {
   });
 }
 
+/** At most this much of a body with no events in it is kept to read as an error. */
+const UNFRAMED_LIMIT = 64 * 1024;
+
+/** The bytes kept so far, or undefined once an event came (a stream) or they outgrew the limit. */
+function stillUnframed(kept: Uint8Array[], bytes: Uint8Array, events: number): Uint8Array[] | undefined {
+  if (events > 0) return undefined;
+  kept.push(bytes);
+  let size = 0;
+  for (const b of kept) size += b.byteLength;
+  return size > UNFRAMED_LIMIT ? undefined : kept;
+}
+
+/**
+ * A 200 whose body held no event but a JSON error (a server refusing a stream request the way it
+ * refuses others, `{"error": {...}}` with `application/json`): the provider's own reason, as a
+ * non-stream request would get it, rather than "the stream was cut".
+ */
+function refusalInsteadOfEvents(provider: Provider, kept: Uint8Array[], res: UpstreamResponse, ctx: CallContext): GatewayError | undefined {
+  const text = utf8.decode(concatBytes(kept, kept.reduce((n, b) => n + b.byteLength, 0))).trim();
+  if (!text.startsWith('{')) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const error = (json as { error?: unknown } | null)?.error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  return errorFromBody(provider, 502, text, res, ctx);
+}
+
 /**
  * The upstream stream as batches of OpenAI chunks, one per body read. A translator error after some
  * chunks of the same read still lets those chunks out first, as a chunk-by-chunk relay would. An
@@ -418,6 +455,8 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
   const translator = provider.chat.stream(ctx);
   let complete = false;
   let failure: { error: unknown } | undefined;
+  /** The body's bytes while no event came of them (see `refusalInsteadOfEvents`). */
+  let unframed: Uint8Array[] | undefined = [];
   /** Translates `events` from `from` into `into`, up to (not into) an `event: error` once `into` holds chunks; returns where it stopped. */
   const fill = (events: UpstreamEvent[], from: number, into: ChunkOut[]): number => {
     let i = from;
@@ -446,6 +485,7 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
           control.heard();
           if (read.done) break;
           const events = decoder.push(read.value);
+          if (unframed) unframed = stillUnframed(unframed, read.value, events.length);
           for (let i = 0; i < events.length; ) {
             const batch: ChunkOut[] = [];
             i = fill(events, i, batch);
@@ -457,6 +497,10 @@ async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallCo
       } finally {
         // What `for await` does on leaving early: the body's reader stops (and its call with it).
         if (!complete) void body.return?.()?.catch(() => {});
+      }
+      if (unframed) {
+        const refusal = refusalInsteadOfEvents(provider, unframed, res, ctx);
+        if (refusal) throw refusal;
       }
       // The same loop as per read above, written out: a generator per read measured 5–10 µs per stream.
       const events = decoder.end();
