@@ -90,6 +90,8 @@ export interface ChunkDelta {
     id?: string;
     type?: 'function';
     function?: { name?: string; arguments?: string };
+    /** Gemini's thought signature (`extra_content.google.thought_signature`). */
+    extra_content?: unknown;
   }>;
   [extra: string]: unknown;
 }

@@ -5,8 +5,16 @@ import { STOP_SEQUENCE } from '../providers/stop-sequence.js';
 type Block = Record<string, unknown>;
 type LogprobLists = { content: unknown[] | null; refusal: unknown[] | null };
 
+/** A streamed audio answer: its base64 pieces, joined as bytes at the end (each piece is padded on its own). */
+interface AudioSoFar {
+  data: string[];
+  transcript: string;
+  rest: Record<string, unknown>;
+}
+
 interface ChoiceSoFar {
   message: ChatMessage & { role: 'assistant' };
+  audio?: AudioSoFar;
   finish: string | null;
   tools: ToolCall[];
   logprobs: LogprobLists | null;
@@ -43,10 +51,25 @@ function addBlocks(acc: ChoiceSoFar, blocks: unknown): void {
   }
 }
 
+function addAudio(acc: ChoiceSoFar, audio: unknown): void {
+  if (!isObject(audio)) return;
+  const so = (acc.audio ??= { data: [], transcript: '', rest: {} });
+  const { data, transcript, ...rest } = audio;
+  if (typeof data === 'string' && data) so.data.push(data);
+  if (typeof transcript === 'string') so.transcript += transcript;
+  Object.assign(so.rest, rest);
+}
+
+function joinedAudio(so: AudioSoFar): Record<string, unknown> {
+  const data = so.data.length <= 1 ? (so.data[0] ?? '') : btoa(so.data.map((piece) => atob(piece)).join(''));
+  return { ...so.rest, data, transcript: so.transcript };
+}
+
 /**
  * Builds the non-stream answer a stream adds up to (for cache replay and the Anthropic ingress):
- * content, reasoning and its signed blocks, refusal, annotations and citations, tool calls and logprobs, so an
- * answer stored from a stream serves a non-stream request whole.
+ * content, reasoning and its signed blocks, refusal, annotations and citations, tool calls (and a legacy
+ * `function_call`) with Gemini's thought signatures (`extra_content`), audio and logprobs, so an answer
+ * stored from a stream serves a non-stream request whole.
  */
 export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
   let head: ChatCompletionChunk | undefined;
@@ -72,11 +95,20 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
       // Cohere's citations, streamed one per `citation-start`, as its non-stream answers carry them.
       if (Array.isArray(d.citations)) m.citations = [...((m.citations as unknown[] | undefined) ?? []), ...d.citations];
       addBlocks(acc, d.thinking_blocks);
+      // Gemini's signature of a text part: the next turn must hand it back (providers/google/thought-signature.ts).
+      if (isObject(d.extra_content)) m.extra_content = d.extra_content;
+      addAudio(acc, d.audio);
+      if (isObject(d.function_call)) {
+        const fc = (m.function_call ??= { name: '', arguments: '' }) as { name: string; arguments: string };
+        if (typeof d.function_call.name === 'string') fc.name += d.function_call.name;
+        if (typeof d.function_call.arguments === 'string') fc.arguments += d.function_call.arguments;
+      }
       for (const t of d.tool_calls ?? []) {
         const call = (acc.tools[t.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
         if (t.id) call.id = t.id;
         if (t.function?.name) call.function.name += t.function.name;
         if (t.function?.arguments) call.function.arguments += t.function.arguments;
+        if (isObject(t.extra_content)) call.extra_content = t.extra_content;
       }
       addLogprobs(acc, c.logprobs);
       if (c.finish_reason) acc.finish = c.finish_reason;
@@ -95,6 +127,7 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
         const tools = acc.tools.filter(Boolean);
         if (tools.length) message.tool_calls = tools;
         if (acc.blocks.length) message.thinking_blocks = acc.blocks;
+        if (acc.audio) message.audio = joinedAudio(acc.audio);
         return { index, message, finish_reason: acc.finish ?? 'stop', logprobs: acc.logprobs, ...acc.stopSequence };
       }),
     ...facts,
@@ -106,7 +139,8 @@ export function assembleCompletion(chunks: Iterable<ChunkOut>): ChatCompletion {
 /**
  * Replays a complete answer as stream chunks the SDKs assemble back to the same answer: reasoning
  * block by block with its signatures (the client must hand signed thinking back next turn), content
- * with its logprobs and annotations, a refusal, tool calls, then the finish.
+ * with its logprobs, annotations, citations and Gemini signature, audio, a refusal, tool calls (or a
+ * legacy `function_call`) with their signatures, then the finish.
  */
 export function completionToChunks(completion: ChatCompletion, includeUsage: boolean): ChunkOut[] {
   const base: ChatCompletionChunk = { id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, choices: [] };
@@ -135,12 +169,35 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
     }
     const logprobs = choice.logprobs != null ? { logprobs: choice.logprobs } : {};
     let logprobsSent = false;
+    const signature = isObject(m.extra_content) ? { extra_content: m.extra_content } : {};
     if (typeof m.content === 'string' && m.content) {
-      push({ content: m.content, ...(Array.isArray(m.annotations) ? { annotations: m.annotations } : {}) }, logprobs);
+      push(
+        {
+          content: m.content,
+          ...(Array.isArray(m.annotations) ? { annotations: m.annotations } : {}),
+          ...(Array.isArray(m.citations) ? { citations: m.citations } : {}),
+          ...signature,
+        },
+        logprobs,
+      );
       logprobsSent = true;
-    }
+    } else if (m.extra_content !== undefined) push(signature);
+    if (isObject(m.audio)) push({ audio: m.audio });
     if (typeof m.refusal === 'string' && m.refusal) push({ refusal: m.refusal });
-    (m.tool_calls ?? []).forEach((t, i) => push({ tool_calls: [{ index: i, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }));
+    if (isObject(m.function_call)) push({ function_call: m.function_call });
+    (m.tool_calls ?? []).forEach((t, i) =>
+      push({
+        tool_calls: [
+          {
+            index: i,
+            id: t.id,
+            type: 'function',
+            function: { name: t.function.name, arguments: t.function.arguments },
+            ...(isObject(t.extra_content) ? { extra_content: t.extra_content } : {}),
+          },
+        ],
+      }),
+    );
     const atSequence = STOP_SEQUENCE in choice ? { [STOP_SEQUENCE]: choice[STOP_SEQUENCE] } : {};
     out.push({ chunk: { ...base, choices: [{ index, delta: {}, finish_reason: choice.finish_reason, ...(logprobsSent ? {} : logprobs), ...atSequence }] } });
   }
