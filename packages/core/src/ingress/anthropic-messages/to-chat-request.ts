@@ -61,6 +61,17 @@ export const EXTRAS_FIELD = 'anthropic_extras';
  */
 const untitledName = (n: number): string => (n === 1 ? 'document.pdf' : `document-${n}.pdf`);
 
+/**
+ * A document's fields beyond its source: `citations` asks for an answer no other provider gives (their
+ * targets refuse it, as other Anthropic-only content), `context` and a text document's `title` have
+ * no OpenAI place. Each is noted in `dropped`, so requests that differ only there never share a cache entry.
+ */
+function noteDocumentFields(block: AnthropicBlock, at: string, tr: Translation): void {
+  const { citations, context, title } = block as { citations?: { enabled?: unknown }; context?: unknown; title?: unknown };
+  if (citations?.enabled === true) tr.issues.push(new GatewayError('invalid_request', `${at}.citations: cited answers need an anthropic target`, { param: `${at}.citations` }));
+  if (citations !== undefined || context !== undefined || title !== undefined) tr.dropped.push({ citations, context, title });
+}
+
 /** One user-side Anthropic block → an OpenAI content part, without its cache breakpoint. */
 function partOf(block: AnthropicBlock, at: string, tr: Translation): ContentPart | undefined {
   const b = block as AnthropicBlock & { text?: string; source?: Record<string, string>; title?: string };
@@ -75,6 +86,7 @@ function partOf(block: AnthropicBlock, at: string, tr: Translation): ContentPart
     }
     case 'document': {
       const src = b.source ?? {};
+      noteDocumentFields(block, at, tr);
       if (src.type === 'text') return { type: 'text', text: src.data ?? '' };
       if (src.type === 'base64') {
         const filename = b.title ?? untitledName(++tr.untitled);
@@ -260,8 +272,13 @@ function toTools(tools: AnthropicTool[], tr: Translation, from: string[]): ToolD
     return false;
   });
   return kept.map((t) => {
-    const fn: ToolDefinition['function'] = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
-    if (t.description) fn.description = t.description;
+    const { name, description, input_schema: schema, type: _type, strict, cache_control: _breakpoint, ...rest } = t as AnthropicTool & { strict?: unknown; cache_control?: unknown };
+    const fn: ToolDefinition['function'] = { name, parameters: schema ?? { type: 'object', properties: {} } };
+    if (description) fn.description = description;
+    // OpenAI's own field, which the Anthropic and Bedrock translators read back.
+    if (typeof strict === 'boolean') fn.strict = strict;
+    // Fields with no OpenAI place (`input_examples`, `defer_loading`…) keep requests apart in the cache.
+    if (Object.keys(rest).length) tr.dropped.push(rest);
     return { type: 'function' as const, function: fn };
   });
 }
@@ -419,6 +436,8 @@ export function toChatRequest(req: AnthropicRequest): {
   if (typeof req.metadata?.user_id === 'string' && req.metadata.user_id) body.user = userOf(req.metadata.user_id);
   const extras: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) if (!TRANSLATED.has(k)) extras[k] = v;
+  // With only server tools (web search), the choice has no OpenAI place but still changes the answer.
+  if (!tools.length && req.tool_choice !== undefined) extras.tool_choice = req.tool_choice;
   if (tr.dropped.length) extras.dropped = tr.dropped;
   if (Object.keys(extras).length) body[EXTRAS_FIELD] = extras;
   const first = tr.issues[0];
