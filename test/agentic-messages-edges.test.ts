@@ -399,7 +399,7 @@ describe('streams: event order, indexes and what finalMessage() assembles', () =
     const whole = openaiWhole(recorded);
     const call = whole.choices[0]!.message.tool_calls![0];
     const opened = events.find((e) => e.type === 'content_block_start');
-    expect(opened.content_block).toEqual({ type: 'tool_use', id: call.id, name: call.function.name, input: {} });
+    expect(opened.content_block).toEqual({ type: 'tool_use', id: call.id, name: call.function.name, input: {}, caller: { type: 'direct' } });
     const fragments = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta);
     expect(fragments.every((d) => d.type === 'input_json_delta')).toBe(true);
     expect(fragments.length).toBeGreaterThan(1);

@@ -82,7 +82,7 @@ describe('tool_choice {type:"tool"} answered by OpenAI (finish_reason "stop" bes
     });
     const msg = await sdk(app).messages.create({ model: 'gpt-4o', max_tokens: 100, messages: hi, tools: [weatherTool], tool_choice: { type: 'tool', name: 'get_weather' } });
     expect(upstream.requests[0]!.json.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
-    expect(msg.content).toEqual([{ type: 'tool_use', id: 'call_forced1', name: 'get_weather', input: { city: 'Paris' } }]);
+    expect(msg.content).toEqual([{ type: 'tool_use', id: 'call_forced1', name: 'get_weather', input: { city: 'Paris' }, caller: { type: 'direct' } }]);
     expect(msg.stop_reason).toBe('tool_use');
   });
 
@@ -106,7 +106,7 @@ describe('tool_choice {type:"tool"} answered by OpenAI (finish_reason "stop" bes
     stream.on('inputJson', (partial) => json.push(partial));
     const msg = await stream.finalMessage();
     expect(json.join('')).toBe('{"city":"Paris"}');
-    expect(msg.content).toEqual([{ type: 'tool_use', id: 'call_forced1', name: 'get_weather', input: { city: 'Paris' } }]);
+    expect(msg.content).toEqual([{ type: 'tool_use', id: 'call_forced1', name: 'get_weather', input: { city: 'Paris' }, caller: { type: 'direct' } }]);
     expect(msg.stop_reason).toBe('tool_use');
   });
 });

@@ -116,7 +116,7 @@ class EventWriter {
     this.close(out);
     const index = this.next++;
     call.state = 'open';
-    const block = { type: 'tool_use', id: call.id || `toolu_${crypto.randomUUID().replace(/-/g, '')}`, name: call.name, input: {} };
+    const block = { type: 'tool_use', id: call.id || `toolu_${crypto.randomUUID().replace(/-/g, '')}`, name: call.name, input: {}, caller: { type: 'direct' } };
     out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: block }));
     if (call.args) out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: call.args } }));
     this.open = { kind: 'tool', index, call };

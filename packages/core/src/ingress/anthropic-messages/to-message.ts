@@ -45,7 +45,8 @@ export function toMessage(completion: ChatCompletion, requestedModel: string, st
   const refusal = typeof m?.refusal === 'string' && m.refusal ? m.refusal : undefined;
   if (refusal && !text) content.push({ type: 'text', text: refusal });
   for (const call of m?.tool_calls ?? []) {
-    content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
+    // The SDK's types require `caller`; only calls the model made itself are built here (see tool-use-fields.ts).
+    content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments), caller: { type: 'direct' } });
   }
   const atSequence = stopSequenceOf(choice, stopSequences);
   return {

@@ -1,3 +1,4 @@
+import { rebuildable } from './tool-use-fields.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../openai-types.js';
 import type { ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
@@ -76,6 +77,7 @@ export function createAnthropicStreamTranslator(opts: { jsonTool: boolean; provi
           heldText = undefined;
           return [];
         }
+        if (!rebuildable(cb)) opts.onDropped?.();
         const block = { kind: 'tool' as const, toolIndex: tools++, sent: false, input: cb.input };
         blocks.set(index, block);
         return [toolHead(block.toolIndex, cb.id ?? '', cb.name ?? '')];

@@ -1,3 +1,4 @@
+import { rebuildable } from './tool-use-fields.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletion, ChatMessage, ToolCall } from '../openai-types.js';
 import { survivesTranslation, toFinishReason } from './stop-reason.js';
@@ -39,6 +40,7 @@ export function translateResponse(json: unknown, opts: { jsonTool: boolean; prov
     } else if (block.type === 'redacted_thinking') thinkingBlocks.push(block);
     else if (block.type === 'tool_use') {
       const b = block as { id: string; name: string; input: unknown };
+      if (!rebuildable(block)) opts.onDropped?.();
       if (opts.jsonTool && b.name === JSON_TOOL) {
         jsonAnswer = (jsonAnswer ?? '') + JSON.stringify(b.input ?? {});
       } else {
