@@ -63,6 +63,21 @@ export function limitStoreConformance(harness: StoreHarness): void {
       expect(await counterState(store, 'b:gateway:cost')).toMatchObject({ reserved: 0 });
     });
 
+    it('of several full budgets, names one full of money spent before one full of requests in flight, then the one whose window ends last', async () => {
+      const store = await fresh();
+      const day = Date.now() + DAY;
+      const month = Date.now() + 10 * DAY;
+      const spending = admitOf([counter('b:lr:day', 6, 10, day), counter('b:lr:month', 6, 10, month)]);
+      expect((await store.admit(spending)).ok).toBe(true);
+      await store.settle(spending, { counters: [6, 6] });
+      expect((await store.admit(admitOf([counter('b:lr:hour', 8, 10, day)]))).ok).toBe(true);
+      // The hour is full only of the request in flight; the day and the month of money spent, the month until later.
+      const all = await store.admit(admitOf([counter('b:lr:hour', 3, 10, day), counter('b:lr:day', 5, 10, day), counter('b:lr:month', 5, 10, month)]));
+      expect(all).toMatchObject({ ok: false, reason: 'counter', index: 2, spent: 6, reserved: 0, limit: 10 });
+      const inFlightFirst = await store.admit(admitOf([counter('b:lr:hour', 3, 10, month), counter('b:lr:day', 5, 10, day)]));
+      expect(inFlightFirst).toMatchObject({ ok: false, reason: 'counter', index: 1 });
+    });
+
     it('consumes no window when a budget refuses, and reserves no budget when a window refuses', async () => {
       const store = await fresh();
       const full = await store.admit(admitOf([counter('b:k:cost', 11, 10)], [window('r:k:requests', 1, 5)]));

@@ -53,7 +53,8 @@ end
  * Returns {1, used1, reset1, used2, reset2, …} or {0, 'window', index, used, limit, retryAfterMs, used1, reset1, …}
  * or {0, 'counter', index, spent, reserved, limit, used1, reset1, used2, reset2, …}.
  * Every window is checked: a window refusal names the one that frees up last (the longest wait), so a
- * retry after it finds room in all of them. A counter refusal carries each window's state (nothing
+ * retry after it finds room in all of them. Every counter is checked too, and a counter refusal names
+ * the one `laterRefusal` of @llmux/core would. A counter refusal carries each window's state (nothing
  * consumed: used without this request, reset 0 for an empty window), as the windows passed their check.
  */
 export const ADMIT = `${COMMON}
@@ -104,17 +105,23 @@ end
 if denied ~= nil then
   return with_window_states({0, 'window', denied[3], fmt(denied[4]), fmt(denied[5]), fmt(denied[6])})
 end
+local refused, refusedSpentFull, refusedEnd = nil, false, 0
 for i = 1, nc do
   local c, x = KEYS[2 * i - 1], KEYS[2 * i]
   local o = 4 + 3 * (i - 1)
-  local amount, limit = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
+  local amount, limit, ends = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
   expire_reservations(c, x)
   local v = redis.call('HMGET', c, 'spent', 'reserved')
   local spent, reserved = tonumber(v[1] or '0'), tonumber(v[2] or '0')
   if spent + reserved + amount > limit then
-    return with_window_states({0, 'counter', i - 1, fmt(spent), fmt(reserved), fmt(limit)})
+    -- As laterRefusal (@llmux/core): one full of money spent before one full of requests in flight, then the later window end.
+    local spentFull = spent + amount > limit
+    if refused == nil or (spentFull and not refusedSpentFull) or (spentFull == refusedSpentFull and ends > refusedEnd) then
+      refused, refusedSpentFull, refusedEnd = {0, 'counter', i - 1, fmt(spent), fmt(reserved), fmt(limit)}, spentFull, ends
+    end
   end
 end
+if refused ~= nil then return with_window_states(refused) end
 local out = {1}
 for i = 1, nw do
   local w, a = KEYS[2 * nc + 2 * i - 1], KEYS[2 * nc + 2 * i]

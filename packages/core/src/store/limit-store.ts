@@ -70,6 +70,7 @@ export type AdmitResult =
        */
       windows?: WindowStatus[];
     }
+  /** A full budget counter: of several, the one `laterRefusal` picks. */
   | {
       ok: false;
       reason: 'counter';
@@ -84,6 +85,20 @@ export type AdmitResult =
        */
       windows?: WindowStatus[];
     };
+
+/**
+ * Which of two full budget counters a refusal names (`a` over `b`?): one full of money already spent
+ * (room comes only when its window ends) before one full only of reservations in flight (room comes
+ * as they settle), and of two alike the one whose window ends last. So the 402's `Retry-After` is a
+ * wait after which every budget of the request has room, and it says "retry in a second" only when
+ * every full budget is full of requests in flight. Every store applies it (the Redis script too).
+ */
+export function laterRefusal(a: CounterClaim, aSpent: number, b: CounterClaim, bSpent: number): boolean {
+  const aSpentFull = aSpent + a.amount > a.limit;
+  const bSpentFull = bSpent + b.amount > b.limit;
+  if (aSpentFull !== bSpentFull) return aSpentFull;
+  return a.expireAt > b.expireAt;
+}
 
 /** Final amounts, in the order of the admitted request's claims. */
 export interface SettleAmounts {

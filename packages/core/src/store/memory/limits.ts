@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '../limit-store.js';
+import { laterRefusal, type AdmitRequest, type AdmitResult, type CounterClaim, type LimitStore, type LimitUsage, type SettleAmounts, type SettleOptions, type WindowStatus } from '../limit-store.js';
 
 interface Counter {
   spent: number;
@@ -138,17 +138,21 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
         denied.windows = windowStates(req, t);
         return denied;
       }
+      // Every counter is checked too: the refusal names the one that frees up last (see `laterRefusal`).
+      let refused: { denial: Extract<AdmitResult, { reason: 'counter' }>; claim: CounterClaim } | undefined;
       for (let i = 0; i < req.counters.length; i++) {
         const claim = req.counters[i]!;
         const c = counter(claim.key, t);
         const spent = c?.spent ?? 0;
         const reserved = c?.reserved ?? 0;
-        if (spent + reserved + claim.amount > claim.limit) {
-          const denial: AdmitResult = { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
-          // The windows passed their check above; their state (nothing consumed) goes with the refusal.
-          if (req.windows.length > 0) denial.windows = windowStates(req, t);
-          return denial;
+        if (spent + reserved + claim.amount > claim.limit && (!refused || laterRefusal(claim, spent, refused.claim, refused.denial.spent))) {
+          refused = { denial: { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit }, claim };
         }
+      }
+      if (refused) {
+        // The windows passed their check above; their state (nothing consumed) goes with the refusal.
+        if (req.windows.length > 0) refused.denial.windows = windowStates(req, t);
+        return refused.denial;
       }
       const statuses: WindowStatus[] = [];
       for (const claim of req.windows) {

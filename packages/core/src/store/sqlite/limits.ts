@@ -1,4 +1,4 @@
-import type { AdmitRequest, AdmitResult, LimitStore, LimitUsage, SettleAmounts, SettleOptions, WindowStatus } from '../limit-store.js';
+import { laterRefusal, type AdmitRequest, type AdmitResult, type CounterClaim, type LimitStore, type LimitUsage, type SettleAmounts, type SettleOptions, type WindowStatus } from '../limit-store.js';
 import type { SqliteDatabase } from './open-database.js';
 
 /** Stale counters and window entries are deleted at most this often. */
@@ -80,21 +80,25 @@ export function sqliteLimits(database: Promise<SqliteDatabase>): LimitStore {
         if (!denied || retryAfterMs > denied.retryAfterMs) denied = { ok: false, reason: 'window', index: i, used, limit: claim.limit, retryAfterMs };
       }
       if (denied) return denied;
+      // Every counter is checked: the refusal names the one `laterRefusal` picks.
+      let refused: { denial: Extract<AdmitResult, { reason: 'counter' }>; claim: CounterClaim } | undefined;
       for (let i = 0; i < req.counters.length; i++) {
         const claim = req.counters[i]!;
         const spent = num(s.spent.get(claim.key, t)?.spent);
         const reserved = num(s.reserved.get(claim.key, t)?.reserved);
-        if (spent + reserved + claim.amount > claim.limit) {
-          const denial: AdmitResult = { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit };
-          // The windows passed their check above; their state (nothing consumed) goes with the refusal.
-          if (req.windows.length > 0) {
-            denial.windows = req.windows.map((claim, j) => {
-              const from = oldest[j];
-              return { used: useds[j]!, limit: claim.limit, resetMs: from === undefined ? 0 : from + claim.windowMs - t };
-            });
-          }
-          return denial;
+        if (spent + reserved + claim.amount > claim.limit && (!refused || laterRefusal(claim, spent, refused.claim, refused.denial.spent))) {
+          refused = { denial: { ok: false, reason: 'counter', index: i, spent, reserved, limit: claim.limit }, claim };
         }
+      }
+      if (refused) {
+        // The windows passed their check above; their state (nothing consumed) goes with the refusal.
+        if (req.windows.length > 0) {
+          refused.denial.windows = req.windows.map((claim, j) => {
+            const from = oldest[j];
+            return { used: useds[j]!, limit: claim.limit, resetMs: from === undefined ? 0 : from + claim.windowMs - t };
+          });
+        }
+        return refused.denial;
       }
       req.windows.forEach((claim, i) => {
         s.addEntry.run(claim.key, req.id, t, claim.amount, t + claim.windowMs);
