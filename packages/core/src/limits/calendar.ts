@@ -84,6 +84,11 @@ function bounds(period: Period, local: Date): { id: string; start: number; end: 
   return { id: `${day}T${pad(h)}`, start: Date.UTC(y, m, d, h), end: Date.UTC(y, m, d, h + 1) };
 }
 
+function zonedWindow(period: Period, now: number, timeZone: string): CalendarWindow {
+  const local = bounds(period, new Date(localAsUtc(now, timeZone)));
+  return { id: local.id, start: localToInstant(local.start, timeZone), end: localToInstant(local.end, timeZone) };
+}
+
 /** Windows are reused until they end: computing one in a timezone formats dates (~2 µs). */
 const cache = new Map<string, CalendarWindow>();
 
@@ -96,8 +101,11 @@ export function calendarWindow(period: Period, now: number, timeZone = 'UTC'): C
   if (timeZone === 'UTC') {
     w = bounds(period, new Date(now));
   } else {
-    const local = bounds(period, new Date(localAsUtc(now, timeZone)));
-    w = { id: local.id, start: localToInstant(local.start, timeZone), end: localToInstant(local.end, timeZone) };
+    w = zonedWindow(period, now, timeZone);
+    // Clocks going back off the hour (Chatham's at 03:45, Troll's by two hours) repeat minutes whose
+    // local hour ended at its first pass: they belong to the window that starts there, as when that
+    // window was computed first.
+    if (w.end <= now) w = zonedWindow(period, w.end, timeZone);
   }
   if (cache.size > 500) cache.clear();
   cache.set(cacheKey, w);
