@@ -28,9 +28,11 @@ app.use(async (ctx, next) => {
   else await next();
 });
 
-// Koa 3 reports clients that leave mid-stream as ERR_STREAM_PREMATURE_CLOSE; that is not a server fault.
+// Koa reports clients that leave mid-answer (ERR_STREAM_PREMATURE_CLOSE on Koa 3, a reset socket or a
+// cut request on either); those are not server faults.
+const CLIENT_LEFT = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'HPE_INVALID_EOF_STATE']);
 app.on('error', (err) => {
-  if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && !(err.status < 500)) console.error(err);
+  if (!CLIENT_LEFT.has(err.code) && !(err.status < 500)) console.error(err);
 });
 
 const server = app.listen(port, () => console.log(banner('Koa', `http://localhost:${port}`)));
