@@ -464,7 +464,7 @@ describe('mistral', () => {
       .finalMessage();
     expect(final.stop_reason).toBe('tool_use');
     expect(final.usage).toMatchObject({ input_tokens: 124, output_tokens: 22 });
-    expect(final.content).toEqual([{ type: 'tool_use', id: 'gSIMJiOkT', name: 'weather', input: { location: 'San Francisco' } }]);
+    expect(final.content).toEqual([{ type: 'tool_use', id: 'gSIMJiOkT', name: 'weather', input: { location: 'San Francisco' }, caller: { type: 'direct' } }]);
     const sent = up.requests[0]!.json;
     expect(sent.max_tokens).toBe(64);
     for (const k of ['max_completion_tokens', 'stream_options', 'user', 'anthropic_extras']) expect(sent).not.toHaveProperty(k);

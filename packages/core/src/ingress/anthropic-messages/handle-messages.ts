@@ -14,7 +14,7 @@ import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../type
 import { anthropicErrorResponse } from './errors.js';
 import { createPassthrough, type Passthrough } from './passthrough.js';
 import { toAnthropicSse } from './to-events.js';
-import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutReasoning, withoutToolErrors } from './to-chat-request.js';
+import { EXTRAS_FIELD, toChatRequest, withoutBreakpoints, withoutReasoning, withoutToolErrors, withStrictReadyTools } from './to-chat-request.js';
 import { openAICompatiblePresets } from '../../providers/openai-compatible/presets.js';
 import { isClaude } from '../../providers/bedrock/request.js';
 import { toMessage } from './to-message.js';
@@ -120,7 +120,8 @@ function withCohereThinking(body: ChatRequest, thinking: unknown): ChatRequest {
 }
 
 /** OpenAI-compatible servers forward messages as they are; DeepSeek's reasoner reads `reasoning_content` back in a tool turn. */
-const FORWARDS_MESSAGES = new Set(openAICompatiblePresets.map((p) => p.id).filter((id) => id !== 'deepseek'));
+const OPENAI_COMPATIBLE = new Set(openAICompatiblePresets.map((p) => p.id));
+const FORWARDS_MESSAGES = new Set([...OPENAI_COMPATIBLE].filter((id) => id !== 'deepseek'));
 
 /**
  * `POST /v1/messages`: an Anthropic Messages request runs through the same stages and router as a
@@ -164,8 +165,10 @@ export async function handleMessages(
         const dropBreakpoints = breakpoints && !READS_BREAKPOINTS.has(base.id);
         const dropToolErrors = toolErrors && !READS_TOOL_ERRORS.has(base.id);
         const forwards = reasoning && FORWARDS_MESSAGES.has(base.id);
+        const compatible = OPENAI_COMPATIBLE.has(base.id);
         const strip = (b: ChatRequest): ChatRequest => {
-          const thought = forwards ? withoutReasoning(b) : b;
+          const tools = compatible ? withStrictReadyTools(b) : b;
+          const thought = forwards ? withoutReasoning(tools) : tools;
           const out = dropBreakpoints ? withoutBreakpoints(thought) : thought;
           return dropToolErrors ? withoutToolErrors(out) : out;
         };

@@ -190,6 +190,17 @@ export function withoutReasoning(body: ChatRequest): ChatRequest {
 }
 
 /**
+ * The body for an OpenAI-compatible target: a tool is strict only where its schema meets OpenAI's
+ * strict mode (`strictReady`). Anthropic's strict tools may have optional properties, which OpenAI's
+ * strict mode refuses with a 400 on every turn; such a tool goes as a plain one.
+ */
+export function withStrictReadyTools(body: ChatRequest): ChatRequest {
+  if (!body.tools?.some((t) => t.function?.strict === true && !strictReady(t.function.parameters))) return body;
+  const tools = body.tools.map((t) => (t.function?.strict === true && !strictReady(t.function.parameters) ? { ...t, function: { ...t.function, strict: false } } : t));
+  return { ...body, tools };
+}
+
+/**
  * The body for a target whose translator does not read `is_error` (Bedrock's and Gemini's do): strict
  * OpenAI-compatible servers refuse fields a message does not define (Groq: "property 'is_error' is
  * unsupported"), and the others ignore it anyway.
@@ -275,7 +286,8 @@ function toTools(tools: AnthropicTool[], tr: Translation, from: string[]): ToolD
     const { name, description, input_schema: schema, type: _type, strict, cache_control: _breakpoint, ...rest } = t as AnthropicTool & { strict?: unknown; cache_control?: unknown };
     const fn: ToolDefinition['function'] = { name, parameters: schema ?? { type: 'object', properties: {} } };
     if (description) fn.description = description;
-    // OpenAI's own field, which the Anthropic and Bedrock translators read back.
+    // OpenAI's own field, which the Anthropic and Bedrock translators read back (OpenAI-compatible
+    // targets get it only where their strict mode takes the schema: `withStrictReadyTools`).
     if (typeof strict === 'boolean') fn.strict = strict;
     // Fields with no OpenAI place (`input_examples`, `defer_loading`…) keep requests apart in the cache.
     if (Object.keys(rest).length) tr.dropped.push(rest);
