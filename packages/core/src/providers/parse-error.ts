@@ -28,6 +28,16 @@ function parseJson(body: string): unknown {
   }
 }
 
+const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 400 && v < 600 ? v : undefined);
+
+/**
+ * The HTTP status an error object inside a 200 names: Groq's `status_code`, OpenRouter's numeric
+ * `code` (`402` for insufficient credits); undefined when it names none.
+ */
+export function statusNamedBy(error: Record<string, unknown>): number | undefined {
+  return httpStatus(error.status_code) ?? httpStatus(error.code);
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
 /**

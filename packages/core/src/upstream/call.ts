@@ -2,6 +2,7 @@ import { clientClosed, GatewayError, isGatewayError } from '../errors.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, UpstreamEvent, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 import { createDecoder } from '../stream/decode.js';
+import { statusNamedBy } from '../providers/parse-error.js';
 import { concatBytes, utf8 } from '../http/bytes.js';
 import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
@@ -440,7 +441,8 @@ function refusalInsteadOfEvents(provider: Provider, kept: Uint8Array[], res: Ups
   }
   const error = (json as { error?: unknown } | null)?.error;
   if (typeof error !== 'object' || error === null) return undefined;
-  return errorFromBody(provider, 502, text, res, ctx);
+  // The status the error names (OpenRouter's 402 for no credits), as the same non-stream answer gets it.
+  return errorFromBody(provider, statusNamedBy(error as Record<string, unknown>) ?? 502, text, res, ctx);
 }
 
 /**

@@ -1,20 +1,18 @@
 import { withBilledUsage } from '../../upstream/billed-failure.js';
 import { GatewayError } from '../../errors.js';
 import type { ChatCompletionChunk } from '../openai-types.js';
-import { errorMessageOf } from '../parse-error.js';
+import { errorMessageOf, statusNamedBy } from '../parse-error.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { redactSecrets } from '../../upstream/redact.js';
 import { hasContent } from '../../stream/hold-back.js';
 import { createChunkNormalizer } from './normalize-chunk.js';
-
-const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 400 && v < 600 ? v : undefined);
 
 /**
  * OpenRouter reports failures inside a 200 stream as a chunk with an `error` object (`code: 400`);
  * Groq as `event: error` with `{error: {code: "tool_use_failed", status_code: 400, type}}`.
  */
 function inStreamError(provider: string, error: Record<string, unknown>, fallback = `${provider} reported an error inside the stream`): GatewayError {
-  const status = httpStatus(error.status_code) ?? httpStatus(error.code) ?? 502;
+  const status = statusNamedBy(error) ?? 502;
   return new GatewayError('provider_error', errorMessageOf(error) ?? fallback, {
     provider,
     source: 'provider',
