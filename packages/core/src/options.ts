@@ -208,7 +208,7 @@ const rate = z.number().nonnegative().optional();
 const optionsSchema = z.looseObject({
   basePath: z.string().regex(/^\/[^?#]*$/, 'basePath must start with "/"').optional(),
   config: z.union([configSchema, z.string()]).optional(),
-  providers: z.record(z.string(), z.looseObject({ baseURL: baseUrl.optional(), apiKey: z.string().optional() })).optional(),
+  providers: z.record(z.string(), z.looseObject({ baseURL: baseUrl.optional(), apiKey: z.string().optional(), allow_storage_uris: z.boolean().optional() })).optional(),
   customProviders: z.array(z.looseObject({ id: z.string(), chat: z.object({}).passthrough() })).optional(),
   pricing: z
     .record(

@@ -108,8 +108,11 @@ function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provide
 function holdServerFileRefusal(extra: Record<string, unknown>, defaults: ProviderDefaults, path: string, providerId: string, clientConfig: boolean): void {
   const own = extra.allow_storage_uris;
   if (own !== undefined && typeof own !== 'boolean') {
-    const source = own === defaults.allow_storage_uris ? `providers.${providerId}.allow_storage_uris` : `${path}.allow_storage_uris`;
-    throw new GatewayError('invalid_config', `${source} must be true or false`, { param: source });
+    const fromServer = own === defaults.allow_storage_uris;
+    const source = fromServer ? `providers.${providerId}.allow_storage_uris` : `${path}.allow_storage_uris`;
+    // The server's own setting is no client's mistake (as with credential settings).
+    const fault = fromServer && clientConfig ? ({ status: 500, type: 'server_error' } as const) : {};
+    throw new GatewayError('invalid_config', `${source} must be true or false`, { param: source, ...fault });
   }
   if (clientConfig && defaults.allow_storage_uris === false) extra.allow_storage_uris = false;
 }
