@@ -37,6 +37,7 @@ import { compression } from './helpers/compression.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, type MockReply, type MockUpstream } from './helpers/mock-upstream.js';
 import { until } from './helpers/until.js';
+import { seeded } from './helpers/seeded-random.js';
 
 const require = createRequire(import.meta.url);
 const compress = require('koa-compress') as (options?: Record<string, unknown>) => any;
@@ -385,17 +386,6 @@ for (const [name, start] of Object.entries(HOSTS)) {
   });
 }
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A fault most of the time; a request whose prompt says LEAVER gets a slow healthy stream. */
 function chaotic(rand: () => number) {
@@ -554,8 +544,8 @@ for (const [name, start] of Object.entries(HOSTS)) {
     let seen: Seen[] = [];
     beforeAll(async () => {
       up.reset();
-      up.route(A, chaotic(prng(7)));
-      up.route(B, chaotic(prng(11)));
+      up.route(A, chaotic(seeded(7)));
+      up.route(B, chaotic(seeded(11)));
       h = await start();
       const jobs: Array<Promise<Seen>> = [];
       for (let i = 0; i < 48; i++) {

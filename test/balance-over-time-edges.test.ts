@@ -10,6 +10,7 @@ import type { GatewayConfig } from '@llmux/core';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import { seeded } from './helpers/seeded-random.js';
 
 const ups: MockUpstream[] = [];
 const apps: TestApp[] = [];
@@ -29,17 +30,6 @@ beforeEach(() => {
   for (const u of ups) u.reset();
 });
 
-/** mulberry32: a small seeded generator, so weighted choices repeat exactly from run to run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const oai = (i: number, extra: Record<string, unknown> = {}) => ({ provider: 'openai', api_key: `sk-up-${i}`, custom_host: `${ups[i]!.url}/v1`, ...extra });
 

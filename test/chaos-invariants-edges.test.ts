@@ -14,6 +14,7 @@ import { appFactories, type TestApp } from './helpers/apps.js';
 import { startMockUpstream, type MockReply, type MockUpstream, type RecordedRequest } from './helpers/mock-upstream.js';
 import { completion, metricValue, scrape, streamEvents } from './helpers/observe.js';
 import { until } from './helpers/until.js';
+import { seeded } from './helpers/seeded-random.js';
 
 const ADMIN = 'chaos-admin-key-0123456789';
 const REQUEST_TIMEOUT = 1500;
@@ -29,17 +30,6 @@ const FULL_STREAM = streamEvents
   .join('');
 const FULL_ANSWERS = [FULL_NONSTREAM, FULL_STREAM];
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Faults {
   healthy: boolean;
@@ -101,7 +91,7 @@ interface Harness {
 }
 
 async function startHarness(makeStore?: () => unknown, instances = 1): Promise<Harness> {
-  const faults: Faults = { healthy: false, rand: prng(20260101) };
+  const faults: Faults = { healthy: false, rand: seeded(20260101) };
   const ups = [await startMockUpstream(), await startMockUpstream(), await startMockUpstream()];
   const openCount = ups.map(trackOpen);
   for (const up of ups) up.route('/v1/chat/completions', chaoticReply(faults));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway, type GatewayConfig, type GatewayContext } from '@llmux/core';
 import { fixtureJson } from './helpers/fixtures.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import { seeded } from './helpers/seeded-random.js';
 
 const gateways: Gateway[] = [];
 afterAll(() => Promise.all(gateways.map((g) => g.close(100))));
@@ -23,17 +24,6 @@ const chat = (g: Gateway, headers: Record<string, string> = {}, context?: Gatewa
     context,
   );
 
-/** mulberry32: the split is the same on every run. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('load balancing through gateway.handle', () => {
   it('splits 1,000 requests 70/30 within ±5 points', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { appFactories, type TestApp } from './helpers/apps.js';
 import { fixtureJson, fixtureText, splitSse } from './helpers/fixtures.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import { seeded } from './helpers/seeded-random.js';
 
 /**
  * The seed's configs, verbatim, sent by the `portkey-ai` SDK as its `config` (the `x-portkey-config`
@@ -30,17 +31,6 @@ let anthropic: MockUpstream;
 let google: MockUpstream;
 let app: TestApp;
 
-/** mulberry32, so the split below is the same on every run. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   [openai, anthropic, google] = await Promise.all([startMockUpstream(), startMockUpstream(), startMockUpstream()]);

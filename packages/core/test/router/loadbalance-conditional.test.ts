@@ -4,18 +4,8 @@ import { route } from '../../src/router/execute.js';
 import { compileQuery, MAX_REGEX_INPUT } from '../../src/router/query.js';
 import type { RouteInput } from '../../src/router/route-input.js';
 import { envOf, planOf, rootOf, scripted } from './helpers.js';
+import { seeded } from '../../../../test/helpers/seeded-random.js';
 
-/** A seeded generator (mulberry32), so split counts are the same on every run. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('loadbalance', () => {
   it('splits by weight', async () => {
