@@ -72,12 +72,8 @@ export class MountPoints {
 
   /** The path below the gateway's mount for a full URL seen at the app's root, or undefined. */
   pathFor(url: string): string | undefined {
-    for (const at of this.seen) {
-      // The URL below that mount (a root mount, '', leaves it whole), then below `basePath` as the middleware cuts it.
-      const below = gatewayPath(url, at);
-      const path = below === undefined ? undefined : gatewayPath(below, this.basePath, at);
-      if (path !== undefined) return path;
-    }
+    const served = this.underSeen(url);
+    if (served !== undefined) return served;
     const direct = gatewayPath(url, this.basePath);
     if (direct !== undefined) return direct;
     // Under none of its own mounts: a URL another gateway of the process was served under is that one's
@@ -86,7 +82,7 @@ export class MountPoints {
     for (const ref of MountPoints.live) {
       const other = ref.deref();
       if (!other) MountPoints.live.delete(ref);
-      else if (other !== this && other.serves(url)) return undefined;
+      else if (other !== this && other.underSeen(url) !== undefined) return undefined;
     }
     return this.belowFirstBase(originForm(url));
   }
@@ -96,13 +92,15 @@ export class MountPoints {
     for (const ref of MountPoints.live) if (ref.deref() === this) MountPoints.live.delete(ref);
   }
 
-  /** Whether a full URL is under one of the mounts this gateway was served under. */
-  private serves(url: string): boolean {
+  /** The path below the gateway for a full URL under one of the mounts it was served under, or undefined. */
+  private underSeen(url: string): string | undefined {
     for (const at of this.seen) {
+      // The URL below that mount (a root mount, '', leaves it whole), then below `basePath` as the middleware cuts it.
       const below = gatewayPath(url, at);
-      if (below !== undefined && gatewayPath(below, this.basePath, at) !== undefined) return true;
+      const path = below === undefined ? undefined : gatewayPath(below, this.basePath, at);
+      if (path !== undefined) return path;
     }
-    return false;
+    return undefined;
   }
 
   private belowFirstBase(url: string): string | undefined {
