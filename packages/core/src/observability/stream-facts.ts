@@ -1,11 +1,10 @@
 import type { GatewayError } from '../errors.js';
+import { attemptError } from '../router/run-target.js';
 import type { RequestState } from '../pipeline/state.js';
 import type { ChatCompletionChunk } from '../providers/openai-types.js';
 
 /** OpenAI's `n` stops at 128: an upstream's choice index past it must not size an array. */
 const MAX_CHOICES = 128;
-/** As long as the router lets an attempt's error message be (router/run-target.ts). */
-const MAX_MESSAGE = 300;
 /** Longer text after `"id":"` is no id worth trusting without a parse: the first parsed chunk gives it. */
 const MAX_ID = 256;
 
@@ -48,6 +47,5 @@ export function failAnsweredAttempt(state: RequestState, error: GatewayError, st
   const n = state.attempts.length - 1;
   const last = state.attempts[n];
   if (!last || last.error !== undefined || last.target !== state.target?.path) return;
-  const message = error.message;
-  state.attempts[n] = { ...last, status, error: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message };
+  state.attempts[n] = { ...last, status, error: attemptError(error.message) };
 }

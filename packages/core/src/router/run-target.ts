@@ -8,15 +8,11 @@ import { DeadlineReached, Skipped, type Run } from './run.js';
 /** Attempt records must not grow without bound if a config retries a lot. */
 const MAX_MESSAGE = 300;
 
+/** An attempt's error message as its record keeps it. */
+export const attemptError = (message: string): string => (message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message);
+
 function failedAttempt(target: ResolvedTarget, e: GatewayError, ms: number, note?: string): AttemptSummary {
-  const message = note ?? e.message;
-  return {
-    target: target.path,
-    provider: target.provider,
-    status: e.status,
-    error: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
-    latency_ms: ms,
-  };
+  return { target: target.path, provider: target.provider, status: e.status, error: attemptError(note ?? e.message), latency_ms: ms };
 }
 
 /**
