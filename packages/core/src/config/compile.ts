@@ -105,14 +105,11 @@ function keyFor(cfg: TargetConfig, defaults: ProviderDefaults, provider: Provide
  * is a boolean; the server's `false` under `providers` holds for a client's config too, whose targets
  * use the server's credentials, and a client's own `true` cannot lift it.
  */
-function holdServerFileRefusal(extra: Record<string, unknown>, defaults: ProviderDefaults, path: string, providerId: string, clientConfig: boolean): void {
+function holdServerFileRefusal(extra: Record<string, unknown>, defaults: ProviderDefaults, path: string, clientConfig: boolean): void {
+  // The server's own (`providers`) was checked to be a boolean when the gateway was created.
   const own = extra.allow_storage_uris;
   if (own !== undefined && typeof own !== 'boolean') {
-    const fromServer = own === defaults.allow_storage_uris;
-    const source = fromServer ? `providers.${providerId}.allow_storage_uris` : `${path}.allow_storage_uris`;
-    // The server's own setting is no client's mistake (as with credential settings).
-    const fault = fromServer && clientConfig ? ({ status: 500, type: 'server_error' } as const) : {};
-    throw new GatewayError('invalid_config', `${source} must be true or false`, { param: source, ...fault });
+    throw new GatewayError('invalid_config', `${path}.allow_storage_uris must be true or false`, { param: `${path}.allow_storage_uris` });
   }
   if (clientConfig && defaults.allow_storage_uris === false) extra.allow_storage_uris = false;
 }
@@ -131,7 +128,7 @@ export function resolveTarget(cfg: TargetConfig, path: string, index: number, en
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) if (k !== 'baseURL' && k !== 'apiKey') extra[k] = v;
   for (const [k, v] of Object.entries(cfg)) if (!STRUCTURAL.has(k)) extra[k] = v;
-  holdServerFileRefusal(extra, defaults, path, provider.id, env.clientConfig === true);
+  holdServerFileRefusal(extra, defaults, path, env.clientConfig === true);
   const { apiKey, source, server } = keyFor(cfg, defaults, provider, env, path, clientHost);
   // Said at compile time rather than as a network error on every call; one from the server's own
   // settings is the server's fault (500), not the client's.
