@@ -19,7 +19,6 @@ function useUsage(state: RequestState, usage: EmbeddingsResponse['usage']): void
   if (usage) state.usage = asUsage(usage);
 }
 
-
 export async function handleEmbeddings(gw: GatewayInternals, state: RequestState): Promise<GatewayResponse> {
   const short = await runBefore(gw.stages, state);
   if (short) {

@@ -39,7 +39,6 @@ function forStarHeight(pattern: string): string {
 
 const invalid = (path: string, message: string) => new GatewayError('invalid_config', `${path}: ${message}`, { param: path });
 
-
 /** Two primitives; objects compare by their JSON text in `equalsAny`. */
 function equal(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -96,10 +95,8 @@ type FieldTest = (value: unknown) => boolean;
 
 function operator(op: string, operand: unknown, path: string, options: QueryOptions): FieldTest {
   switch (op) {
-    case '$eq': {
-      const matches = equalsAny([operand]);
-      return (v) => matches(v);
-    }
+    case '$eq':
+      return equalsAny([operand]);
     case '$ne': {
       const matches = equalsAny([operand]);
       return (v) => !matches(v);

@@ -310,9 +310,6 @@ function effortFor(req: AnthropicRequest): string | undefined {
   return undefined;
 }
 
-
-
-
 /**
  * Whether OpenAI's strict mode takes the schema as it is: it wants every object to list all its
  * properties in `required` and to set `additionalProperties: false`, where Anthropic lets properties

@@ -22,8 +22,6 @@ const UNSUPPORTED = [
 /** String formats the subset knows; others (`regex`, `uri-reference`, …) are refused. */
 const FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'uri', 'ipv4', 'ipv6', 'uuid']);
 
-
-
 function reduce(node: unknown): unknown {
   if (!isPlainObject(node)) return node;
   const out: Schema = { ...node };

@@ -17,7 +17,6 @@ function withCache<T extends AnthropicBlock>(block: T, part: Record<string, unkn
   return block;
 }
 
-
 /** How the translated body may carry media. */
 export interface ContentOptions {
   /**

@@ -45,7 +45,6 @@ function vertexBody(body: EmbeddingsRequest): { instances: Array<{ content: stri
   };
 }
 
-
 /** Vertex's token count: the sum of every prediction's, or none when one lacks it (a part would undercount). */
 function vertexTokens(predictions: Array<{ embeddings?: { statistics?: { token_count?: number } } }> | undefined): number | undefined {
   if (!predictions?.length) return undefined;

@@ -31,7 +31,6 @@ const MAX_DEPTH = 24;
 /** Inlining `$ref`s can multiply a schema (a definition used twice at each of many levels): stop well before that hurts. */
 const MAX_NODES = 20_000;
 
-
 /**
  * Sets `key` as an own property: the client names properties, and `obj["__proto__"] = v` would
  * replace the object's prototype instead (the property lost, the rest of the schema inheriting from `v`).

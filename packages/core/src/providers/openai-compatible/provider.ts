@@ -62,7 +62,6 @@ function headersFor(preset: OpenAICompatiblePreset, ctx: CallContext): Record<st
   return withForwardedHeaders(ctx, headers);
 }
 
-
 /**
  * The client's own JSON text, when the body came raw and the outgoing body would be the same object:
  * no override params, the same model, no adapt step, and the stream fields already as they must go
