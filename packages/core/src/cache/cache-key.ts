@@ -3,7 +3,7 @@ import { ANTHROPIC_VERSION } from '../providers/anthropic/headers.js';
 import type { ChatMessage } from '../providers/openai-types.js';
 import { fieldOf } from '../router/route-input.js';
 import type { GatewayContext } from '../types.js';
-import { canonicalJson, sha256Hex } from './canonical-key.js';
+import { canonicalJson, quotedName, sha256Hex, sha256HexNow, sortedKeys } from './canonical-key.js';
 
 /** Request fields that never change the answer; everything else is part of the key. */
 const NOT_ANSWER = new Set(['model', 'messages', 'stream', 'stream_options', 'user', 'metadata', 'store']);
@@ -138,11 +138,41 @@ function answerFields(body: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** `canonicalJson(answerFields(body))`, written without the copy. */
+function paramsText(body: Record<string, unknown>): string {
+  let out = '{';
+  const keys = sortedKeys(body);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = body[k];
+    if (NOT_ANSWER.has(k) || v === undefined || typeof v === 'function') continue;
+    if (out.length > 1) out += ',';
+    out += quotedName(k) + ':' + canonicalJson(v);
+  }
+  return out + '}';
+}
+
+/** `canonicalJson(scopeOf(identity, shared))`, written without the object: its members in sorted order. */
+function scopeText(identity: GatewayContext, shared: boolean): string {
+  if (shared) return 'null';
+  let out = '{';
+  for (const field of SCOPE_FIELDS) {
+    const v = identity[field];
+    if (v === undefined || v === null) continue;
+    if (out.length > 1) out += ',';
+    out += `"${field}":${JSON.stringify(String(v))}`;
+  }
+  return out + '}';
+}
+/** `scopeOf`'s fields in code-unit order, as its canonical text lists them. */
+const SCOPE_FIELDS = ['key', 'team', 'tenant', 'user'] as const;
+
 /**
  * The exact-match key: sha256 of everything that changes the answer, in canonical form. An
  * embeddings request (its `input` among the params) is keyed apart from chats by its `kind`.
+ * Synchronous where the runtime hashes natively (Node), so a hit waits on nothing but the store.
  */
-export function exactKey(input: KeyInput, kind: 'chat' | 'embeddings' = 'chat'): Promise<string> {
+export function exactKey(input: KeyInput, kind: 'chat' | 'embeddings' = 'chat'): string | Promise<string> {
   // The text `canonicalJson` makes of { v, scope, route, model, namespace, params, messages | kind }, written member
   // by member in its sorted order (a stored entry's key must not change between versions), so the route's
   // text is reused and no key object is built.
@@ -151,8 +181,8 @@ export function exactKey(input: KeyInput, kind: 'chat' | 'embeddings' = 'chat'):
   else if (input.body.messages !== undefined) text += `"messages":${canonicalJson(input.body.messages)},`;
   if (input.model !== undefined) text += `"model":${canonicalJson(input.model)},`;
   if (input.namespace !== undefined) text += `"namespace":${JSON.stringify(input.namespace)},`;
-  text += `"params":${canonicalJson(answerFields(input.body))},"route":${routeText(input)},"scope":${canonicalJson(scopeOf(input.identity, input.shared))},"v":1}`;
-  return sha256Hex(text);
+  text += `"params":${paramsText(input.body)},"route":${routeText(input)},"scope":${scopeText(input.identity, input.shared)},"v":1}`;
+  return sha256HexNow(text) ?? sha256Hex(text);
 }
 
 /** The text of the last user message, or undefined when it has no text or carries non-text parts (images, audio). */

@@ -60,7 +60,8 @@ interface Lookup {
   settings: CacheSettings;
   root: PlanNode;
   input: KeyInput;
-  key: Promise<string>;
+  /** A string where the runtime hashes natively. */
+  key: string | Promise<string>;
   refresh: boolean;
   /** The exact-match read, started early by `prefetch` (absent on a forced refresh). */
   entry?: Promise<{ entry: CacheEntry | undefined; storeError?: string }>;
@@ -307,11 +308,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       if (!lookup) return;
       // The read starts now, ahead of the limits stage's script: on Redis both go in one round trip.
       if (!lookup.refresh) {
-        lookup.entry = lookup.key.then(async (key) => {
-          const errors: Pick<CacheScratch, 'storeError'> = {};
-          const entry = await read(state, key, lookup.settings, lookup.embeddings, errors);
-          return { entry, ...(errors.storeError ? { storeError: errors.storeError } : {}) };
-        });
+        const key = lookup.key;
+        lookup.entry = typeof key === 'string' ? prefetchRead(state, lookup, key) : key.then((k) => prefetchRead(state, lookup, k));
         lookup.entry.catch(() => undefined);
       }
       (state as WithCacheSlots)[PREFETCHED] = lookup;
@@ -341,9 +339,15 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     },
   };
 
+  async function prefetchRead(state: RequestState, lookup: Lookup, key: string): Promise<{ entry: CacheEntry | undefined; storeError?: string }> {
+    const errors: Pick<CacheScratch, 'storeError'> = {};
+    const entry = await read(state, key, lookup.settings, lookup.embeddings, errors);
+    return errors.storeError ? { entry, storeError: errors.storeError } : { entry };
+  }
+
   async function look(state: RequestState, lookup: Lookup): Promise<ShortCircuit | undefined> {
     const { settings, root, input, refresh } = lookup;
-    const key = await lookup.key;
+    const key = typeof lookup.key === 'string' ? lookup.key : await lookup.key;
     const scratch: CacheScratch = { status: 'MISS', mode: settings.mode, key };
     state.scratch.cache = scratch;
     const p: Pending = { key, settings };

@@ -1,7 +1,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 
 /** Keys in code-unit order (as `Array#sort` orders strings); insertion sort, as objects have few keys. */
-function sortedKeys(value: object): string[] {
+export function sortedKeys(value: object): string[] {
   const keys = Object.keys(value);
   for (let i = 1; i < keys.length; i++) {
     const key = keys[i]!;
@@ -12,13 +12,41 @@ function sortedKeys(value: object): string[] {
   return keys;
 }
 
+/** Member names repeat from request to request (`role`, `content`, `type`…): each is quoted once. */
+const quotedNames = new Map<string, string>();
+const QUOTED_NAMES_KEPT = 4096;
+
+/** A member name as JSON text. */
+export function quotedName(name: string): string {
+  let text = quotedNames.get(name);
+  if (text === undefined) {
+    text = JSON.stringify(name);
+    // A client can send any names: past the bound they are quoted each time rather than kept.
+    if (quotedNames.size < QUOTED_NAMES_KEPT) quotedNames.set(name, text);
+  }
+  return text;
+}
+
 /**
- * One text per meaning: object keys sorted, `undefined` members dropped (as JSON.stringify does), so
- * `{a, b}` and `{b, a}` hash alike. Arrays keep their order — message order changes the answer.
- * Built as one string, without per-level arrays: it runs over every cached request's body.
+ * One text per meaning: object keys sorted, `undefined` and function members dropped (as
+ * JSON.stringify does), so `{a, b}` and `{b, a}` hash alike. Arrays keep their order — message order
+ * changes the answer. Built as one string, without per-level arrays: it runs over every cached
+ * request's body. Primitives are written as JSON.stringify writes them, without calling it.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return JSON.stringify(value) ?? 'null';
+  }
+  if (value === null) return 'null';
   let out: string;
   if (Array.isArray(value)) {
     out = '[';
@@ -30,13 +58,13 @@ export function canonicalJson(value: unknown): string {
     return out + ']';
   }
   out = '{';
-  let first = true;
-  for (const key of sortedKeys(value)) {
+  const keys = sortedKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined || typeof v === 'function') continue;
-    if (!first) out += ',';
-    first = false;
-    out += JSON.stringify(key) + ':' + canonicalJson(v);
+    if (out.length > 1) out += ',';
+    out += quotedName(key) + ':' + canonicalJson(v);
   }
   return out + '}';
 }
@@ -58,10 +86,18 @@ type NodeCrypto = { createHash?: (alg: string) => NodeHash; hash?: (alg: string,
  */
 const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => NodeCrypto | undefined } }).process?.getBuiltinModule?.('node:crypto');
 
-/** SHA-256 of a text, hex. Node's one-shot `hash` (≥ 20.12) skips the Hash object `createHash` builds. */
-export async function sha256Hex(text: string): Promise<string> {
+/**
+ * SHA-256 of a text, hex, when the runtime hashes natively (undefined elsewhere). Node's one-shot
+ * `hash` (≥ 20.12) skips the Hash object `createHash` builds.
+ */
+export function sha256HexNow(text: string): string | undefined {
   if (nodeCrypto?.hash) return nodeCrypto.hash('sha256', text, 'hex');
-  return nodeCrypto?.createHash ? nodeCrypto.createHash('sha256').update(text).digest('hex') : sha256HexPortable(text);
+  return nodeCrypto?.createHash?.('sha256').update(text).digest('hex');
+}
+
+/** SHA-256 of a text, hex, on any runtime. */
+export async function sha256Hex(text: string): Promise<string> {
+  return sha256HexNow(text) ?? sha256HexPortable(text);
 }
 
 /** The same without Node: pure JS for short texts, `crypto.subtle` where its native speed wins. */

@@ -147,3 +147,48 @@ describe('cache namespace', () => {
     expect(await semanticPartition(alice, 0, 'e')).not.toBe(await semanticPartition(bob, 0, 'e'));
   });
 });
+
+describe('canonical text written without intermediate objects', () => {
+  // The released canonical form, kept here as the reference the faster writer must match byte for byte.
+  function reference(value: unknown): string {
+    if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+    if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : reference(v))).join(',')}]`;
+    const members = Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined && typeof (value as Record<string, unknown>)[k] !== 'function')
+      .map((k) => `${JSON.stringify(k)}:${reference((value as Record<string, unknown>)[k])}`);
+    return `{${members.join(',')}}`;
+  }
+
+  it('writes every kind of JSON value as the released form did', () => {
+    const odd = ['', 'é', '\u2028', '\ud800', 'a"b\\c\n', '\u0000', '🙂'];
+    const numbers = [0, -0, 1.5, -2, 1e21, 1e-7, Number.MAX_SAFE_INTEGER, NaN, Infinity, -Infinity];
+    const values: unknown[] = [
+      ...odd,
+      ...numbers,
+      true,
+      false,
+      null,
+      undefined,
+      [undefined, () => 1, null, [odd], { b: 1, a: [numbers] }],
+      { z: undefined, y: () => 1, x: { '\u00e9': 1, e: 2, E: 3, '': 4, '10': 5, '9': 6 }, w: new Date(0), [odd[3]!]: odd },
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
+  });
+
+  it('keys params, scope and namespace as the released keying did', async () => {
+    const body = { stop: ['\n'], temperature: 0, tools: [{ type: 'function', function: { name: 'f', strict: true, parameters: {} } }], seed: -0, n: 1, logit_bias: { '50256': -100 } };
+    const identity = { user: 'u "1"', team: 7, tenant: 'acme', key: 'gk_1', extra: 'ignored' } as unknown as KeyInput['identity'];
+    const keys = [
+      await exactKey(input(body, { identity, namespace: 'ns' })),
+      await exactKey(input({ ...body, user: 'end-user', stream: false }, { identity: { tenant: 'acme' } })),
+      await exactKey(input(body, { identity, shared: true })),
+    ];
+    // Digests taken from the keying before the writer changed.
+    expect(keys).toEqual([
+      '904b3a5562f636e5d2761d2d1f7e3c51827e51b0d32bd4a9c9811f484098b7e9',
+      '51c9efa0e9b11a4dac8760e00207988cb8bc9d4ec652fd45ddae36a098f573e1',
+      'b5198e938c0972524c6ff9b62fa59b25d6fb99cb7b9b04e80ac54ec87bfa2f39',
+    ]);
+  });
+});
