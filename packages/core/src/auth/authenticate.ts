@@ -9,7 +9,7 @@ import { keyringOf } from './keyring-of.js';
  * The routes that spend money need a gateway key. The admin routes (usage, metrics, the playground)
  * check the admin key themselves, through `requireAdmin`.
  */
-const KEYED_ROUTES: ReadonlySet<RouteName> = new Set(['chat', 'embeddings', 'messages', 'models', 'model']);
+const KEYED_ROUTES: ReadonlySet<RouteName> = new Set(['chat', 'embeddings', 'messages', 'count_tokens', 'models', 'model']);
 
 const WWW_AUTHENTICATE = { 'www-authenticate': 'Bearer realm="llmux"' };
 

@@ -24,7 +24,7 @@ export function presentedKey(route: RouteName, headers: GatewayRequest['headers'
   }
   const auth = header(headers, 'authorization');
   if (auth) return { key: /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? auth.trim(), header: 'authorization' };
-  const anthropic = route === 'messages' || route === 'models' || route === 'model' ? header(headers, 'x-api-key')?.trim() : undefined;
+  const anthropic = route === 'messages' || route === 'count_tokens' || route === 'models' || route === 'model' ? header(headers, 'x-api-key')?.trim() : undefined;
   return anthropic ? { key: anthropic, header: 'x-api-key' } : undefined;
 }
 

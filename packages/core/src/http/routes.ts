@@ -1,5 +1,5 @@
 /** The routes under the mount point. Anything else is a JSON 404. */
-export type RouteName = 'chat' | 'embeddings' | 'messages' | 'models' | 'model' | (string & {});
+export type RouteName = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'models' | 'model' | (string & {});
 
 export interface RouteMatch {
   name: RouteName;
@@ -13,6 +13,7 @@ const ROUTES: Record<string, Record<string, RouteName>> = {
   '/v1/embeddings': { POST: 'embeddings' },
   '/embeddings': { POST: 'embeddings' },
   '/v1/messages': { POST: 'messages' },
+  '/v1/messages/count_tokens': { POST: 'count_tokens' },
   '/v1/models': { GET: 'models' },
   '/models': { GET: 'models' },
   '/usage': { GET: 'usage' },

@@ -1,5 +1,6 @@
 import { checkDepth, readJsonBody } from '../http/read-body.js';
 import { validateChat, validateEmbeddings } from '../http/validate.js';
+import { handleCountTokens } from '../ingress/anthropic-messages/count-tokens.js';
 import { handleMessages } from '../ingress/anthropic-messages/handle-messages.js';
 import { handleUsage } from '../limits/usage-view.js';
 import { handleMetrics } from '../observability/metrics-route.js';
@@ -42,6 +43,7 @@ export const routeHandlers: Record<string, RouteHandler> = {
   models: (gw, req, context, traceId) => handleModels(gw, req, context, traceId),
   model: (gw, req, context, traceId) => handleModel(gw, req, context, traceId),
   messages: handleMessages,
+  count_tokens: handleCountTokens,
   usage: async (gw, req, _context, traceId) => withLogStats(gw, await handleUsage(gw, req, traceId)),
   metrics: (gw, req, _context, traceId) => handleMetrics(gw, req, traceId),
   ...playgroundRoutes,

@@ -47,12 +47,15 @@ const schema = z.looseObject({
   metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
 });
 
+/** `count_tokens` takes a Messages body without `max_tokens` (Anthropic's own count accepts one and ignores it). */
+const countSchema = schema.extend({ max_tokens: z.number().int().positive().optional() });
+
 /** Returns the client's own object (not zod's copy), so unknown fields reach an Anthropic upstream as sent. */
-export function validateMessages(body: unknown, maxMessages: number): AnthropicRequest {
+export function validateMessages(body: unknown, maxMessages: number, { count = false } = {}): AnthropicRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'request body must be a JSON object', { param: 'body' });
   }
-  const parsed = schema.safeParse(body);
+  const parsed = (count ? countSchema : schema).safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const param = formatPath(issue.path).replace(/^\./, '') || 'body';

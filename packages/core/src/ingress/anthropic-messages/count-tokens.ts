@@ -1,0 +1,112 @@
+import { GatewayError, toGatewayError } from '../../errors.js';
+import { copyHeaders, responseHeaders } from '../../http/headers.js';
+import { checkDepth, readJsonBody } from '../../http/read-body.js';
+import { targetsOf } from '../../config/plan.js';
+import { factsOf, modelFor, withRoutingFacts } from '../../pipeline/chat.js';
+import { createState } from '../../pipeline/create-state.js';
+import type { GatewayInternals } from '../../pipeline/internals.js';
+import { runAfter, runBefore } from '../../pipeline/run-stages.js';
+import type { PipelineStage, RequestState } from '../../pipeline/state.js';
+import { anthropicHeaders } from '../../providers/anthropic/headers.js';
+import type { ChatCompletion } from '../../providers/openai-types.js';
+import type { Provider, ResolvedTarget } from '../../providers/types.js';
+import { routeEnvFor } from '../../router/env-for-request.js';
+import { route, type RouteEnv } from '../../router/execute.js';
+import type { AbortSource } from '../../upstream/abort-link.js';
+import { callChat } from '../../upstream/call.js';
+import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
+import { anthropicErrorResponse } from './errors.js';
+import { validateMessages } from './validate.js';
+
+/**
+ * The stages a count goes through: it is recorded and a gateway key's model list holds, but it is no
+ * generation — free upstream, so no budget is reserved, no rate limit counts it, and no cache answers it
+ * (its body is a Messages body, and a stored message is no count).
+ */
+const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']);
+
+/** Anthropic's answer, `{"input_tokens": n}`, checked before it is relayed: a count the client would misread is the provider's failure. */
+function isCount(json: unknown): json is { input_tokens: number } {
+  const n = (json as { input_tokens?: unknown } | null)?.input_tokens;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0;
+}
+
+/**
+ * The provider a count attempt uses: Anthropic targets get the client's body at
+ * `/v1/messages/count_tokens`, with the target's model and key (no `override_params`: the count endpoint
+ * refuses the generation parameters most of them are). Any other target refuses before sending, so a
+ * fallback moves on to an Anthropic one. The answer is kept as Anthropic sent it; the router sees an
+ * empty completion.
+ */
+function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, answered: (json: unknown) => void): (target: ResolvedTarget) => Provider {
+  return (target) => {
+    const base = gw.registry.get(target.provider)!;
+    return {
+      ...base,
+      chat: {
+        ...base.chat,
+        request(_body, ctx) {
+          if (target.provider !== 'anthropic') throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by Anthropic targets only; ${target.path} is ${target.provider}`, { param: 'model' });
+          return { url: `${ctx.target.baseURL}/messages/count_tokens`, method: 'POST', headers: anthropicHeaders(ctx), body: JSON.stringify({ ...body, model: ctx.model }) };
+        },
+        response(json) {
+          if (!isCount(json)) throw new Error('no input_tokens count in it');
+          answered(json);
+          return { choices: [] } as unknown as ChatCompletion;
+        },
+      },
+    };
+  };
+}
+
+/**
+ * `POST /v1/messages/count_tokens` (the Anthropic SDKs' `messages.countTokens`, Claude Code's context
+ * meter): counted by the first Anthropic target the request routes to, through the router (fallbacks,
+ * retries, circuit breakers, the target's own key). A model routed to no Anthropic target is a 404 in
+ * Anthropic's shape, as before: clients then estimate on their own, where a count from another
+ * tokenizer would mislead them.
+ */
+export async function handleCountTokens(
+  gw: GatewayInternals,
+  req: GatewayRequest,
+  context: GatewayContext | undefined,
+  traceId: string,
+  startedAt = Date.now(),
+): Promise<GatewayResponse> {
+  let state: RequestState | undefined;
+  let stages: PipelineStage[] = [];
+  let env: RouteEnv | undefined;
+  try {
+    const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
+    checkDepth(raw, gw.limits.maxJsonDepth);
+    const original = validateMessages(raw, gw.limits.maxMessages, { count: true });
+    state = createState(gw, 'count_tokens', req, { model: original.model } as RequestState['body'], context, traceId, startedAt);
+    // Read per request: an app may add stages of its own after start-up.
+    stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
+    await runBefore(stages, state);
+    const { root, model: inferred } = gw.plans.rootFor(state.plan, original.model);
+    if (!targetsOf(root).some((t) => t.provider === 'anthropic')) {
+      throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by Anthropic targets only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
+    }
+    let count: unknown;
+    const providerFor = countingProvider(gw, original as unknown as Record<string, unknown>, (json) => (count = json));
+    const s = state;
+    const attempt = (target: ResolvedTarget, signal: AbortSource) =>
+      callChat(gw, providerFor(target), { model: original.model, messages: [] }, { target, model: modelFor(s, target, inferred), stream: false, headers: req.headers, overrides: s.overrides }, signal);
+    env = await routeEnvFor(gw, state);
+    const routed = await route(root, env, attempt);
+    state.target = routed.target;
+    state.retries = env.retries;
+    await runAfter(stages, state, { status: 200 }, gw.logger);
+    return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: count };
+  } catch (e) {
+    let error = toGatewayError(e);
+    if (state) {
+      state.retries = env?.retries ?? 0;
+      if (env?.last) state.failedTarget = env.last;
+      await runAfter(stages, state, { status: error.status, error }, gw.logger);
+      error = toGatewayError(withRoutingFacts(error, state, env));
+    }
+    return anthropicErrorResponse(error, traceId);
+  }
+}
