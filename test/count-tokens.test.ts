@@ -90,6 +90,31 @@ describe('an Anthropic target counts', () => {
     expect(upstream.requests.map((r) => r.path)).toEqual(['/down/v1/messages/count_tokens', '/v1/messages/count_tokens']);
   });
 
+  it('a load balancer picks among its Anthropic targets only; a conditional branch without one is a 404', async () => {
+    const { sdk } = await start({
+      strategy: { mode: 'loadbalance' },
+      targets: [{ ...openai(), weight: 9 }, { ...anthropic(), weight: 1 }],
+    });
+    upstream.route('/v1/messages/count_tokens', { json: { input_tokens: 5 } });
+    for (let i = 0; i < 8; i++) expect(await sdk.messages.countTokens(params)).toEqual({ input_tokens: 5 });
+    expect(upstream.requests.map((r) => r.path)).toEqual(Array(8).fill('/v1/messages/count_tokens'));
+
+    upstream.reset();
+    const routed = await start({
+      strategy: { mode: 'conditional', conditions: [{ query: { 'params.model': { $regex: '^claude' } }, then: 'claude' }], default: 'gpt' },
+      targets: [
+        { name: 'gpt', ...openai() },
+        { name: 'claude', ...anthropic() },
+      ],
+    });
+    upstream.route('/v1/messages/count_tokens', { json: { input_tokens: 6 } });
+    expect(await routed.sdk.messages.countTokens(params)).toEqual({ input_tokens: 6 });
+    const refused = await routed.sdk.messages.countTokens({ ...params, model: 'gpt-4o' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((refused as Anthropic.APIError).message).toContain('config.targets[0] is openai');
+    expect(upstream.requests).toHaveLength(1);
+  });
+
   it('relays Anthropic\'s refusal in its shape, and turns an answer without a count into a provider error, never a made-up number', async () => {
     const { sdk } = await start({ targets: [anthropic()] });
     upstream.enqueue('/v1/messages/count_tokens', { status: 429, headers: { 'retry-after': '7' }, json: { type: 'error', error: { type: 'rate_limit_error', message: 'Slow down' } } });

@@ -1,7 +1,7 @@
 import { GatewayError, toGatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
-import { targetsOf } from '../../config/plan.js';
+import { targetsOf, type PlanNode } from '../../config/plan.js';
 import { factsOf, modelFor, withRoutingFacts } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
@@ -25,6 +25,31 @@ import { validateMessages } from './validate.js';
  */
 const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']);
 
+const anthropicTrees = new WeakMap<PlanNode, PlanNode | null>();
+
+/**
+ * The tree with only its Anthropic targets, or null when it has none: a load balancer then picks among
+ * them by their weights, and a fallback never stops at a target with no count to give (its
+ * `on_status_codes` would take that refusal for the answer). A conditional keeps its children in place,
+ * since its rules name them by position: a branch with no Anthropic target stays, and refuses when chosen.
+ * Kept per tree: plans live as long as their config.
+ */
+function anthropicOnly(node: PlanNode): PlanNode | null {
+  if (node.kind === 'target') return node.target.provider === 'anthropic' ? node : null;
+  let out = anthropicTrees.get(node);
+  if (out !== undefined) return out;
+  if (!targetsOf(node).some((t) => t.provider === 'anthropic')) out = null;
+  else {
+    const children =
+      node.mode === 'conditional'
+        ? node.children.map((c) => anthropicOnly(c) ?? c)
+        : node.children.map(anthropicOnly).filter((c): c is PlanNode => c !== null);
+    out = children.length === node.children.length && children.every((c, i) => c === node.children[i]) ? node : { ...node, children };
+  }
+  anthropicTrees.set(node, out);
+  return out;
+}
+
 /** Anthropic's answer, `{"input_tokens": n}`, checked before it is relayed: a count the client would misread is the provider's failure. */
 function isCount(json: unknown): json is { input_tokens: number } {
   const n = (json as { input_tokens?: unknown } | null)?.input_tokens;
@@ -34,9 +59,8 @@ function isCount(json: unknown): json is { input_tokens: number } {
 /**
  * The provider a count attempt uses: Anthropic targets get the client's body at
  * `/v1/messages/count_tokens`, with the target's model and key (no `override_params`: the count endpoint
- * refuses the generation parameters most of them are). Any other target refuses before sending, so a
- * fallback moves on to an Anthropic one. The answer is kept as Anthropic sent it; the router sees an
- * empty completion.
+ * refuses the generation parameters most of them are). Any other target (a conditional's branch) refuses
+ * before sending. The answer is kept as Anthropic sent it; the router sees an empty completion.
  */
 function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, answered: (json: unknown) => void): (target: ResolvedTarget) => Provider {
   return (target) => {
@@ -61,8 +85,8 @@ function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, a
 
 /**
  * `POST /v1/messages/count_tokens` (the Anthropic SDKs' `messages.countTokens`, Claude Code's context
- * meter): counted by the first Anthropic target the request routes to, through the router (fallbacks,
- * retries, circuit breakers, the target's own key). A model routed to no Anthropic target is a 404 in
+ * meter): counted by an Anthropic target of the request's tree, picked by the router as for a message
+ * (fallbacks, load balancing, retries, circuit breakers, the target's own model and key). A model routed to no Anthropic target is a 404 in
  * Anthropic's shape, as before: clients then estimate on their own, where a count from another
  * tokenizer would mislead them.
  */
@@ -84,8 +108,9 @@ export async function handleCountTokens(
     // Read per request: an app may add stages of its own after start-up.
     stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
     await runBefore(stages, state);
-    const { root, model: inferred } = gw.plans.rootFor(state.plan, original.model);
-    if (!targetsOf(root).some((t) => t.provider === 'anthropic')) {
+    const { root: tree, model: inferred } = gw.plans.rootFor(state.plan, original.model);
+    const root = anthropicOnly(tree);
+    if (!root) {
       throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by Anthropic targets only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
     }
     let count: unknown;
