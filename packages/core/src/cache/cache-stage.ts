@@ -10,7 +10,8 @@ import type { CacheStore } from '../store/cache-store.js';
 import { createMemoryCache } from '../store/memory/cache.js';
 import { asAbortSignal } from '../upstream/abort-link.js';
 import { exactKey, lastUserText, semanticPartition, type KeyInput } from './cache-key.js';
-import { decodeEntry, encodeEntry, isCompleteStream, isEmbedding, type CacheEntry } from './entry.js';
+import { DecodedEntries } from './decoded-entries.js';
+import { encodeEntry, isCompleteStream, isEmbedding, type CacheEntry } from './entry.js';
 import type { EmbeddingsResponse } from '../providers/openai-types.js';
 import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
 import { replayChunks } from './replay.js';
@@ -110,6 +111,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   const embeddingTimeoutMs = options.embeddingTimeoutMs ?? 5000;
   const maxEntryBytes = options.maxEntryBytes ?? 4 * 1024 * 1024;
   const now = options.now ?? Date.now;
+  const decoded = new DecodedEntries();
   let lastWarn = 0;
 
   // A semantic cache that cannot embed is a config mistake: say so at start-up, naming the field.
@@ -158,7 +160,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
    * kinds differ, and the semantic index names chat entries only), or older than `max_age`.
    */
   async function read(state: RequestState, key: string, settings: CacheSettings, embeddings: boolean, scratch?: Pick<CacheScratch, 'storeError'>): Promise<CacheEntry | undefined> {
-    const entry = decodeEntry(await bounded(state, 'cache read', () => store.cacheGet(key), scratch));
+    const entry = decoded.decode(key, await bounded(state, 'cache read', () => store.cacheGet(key), scratch));
     if (!entry || (entry.kind === 'embeddings') !== embeddings) return undefined;
     const age = now() - entry.createdAt;
     return age <= settings.maxAgeMs ? entry : undefined;

@@ -38,37 +38,54 @@ export function encodeEntry(entry: CacheEntry): string {
   return `${head},"kind":"completion"${COMPLETION}${jsonTextOf(entry.completion) ?? JSON.stringify(entry.completion)}}`;
 }
 
+/** A parsed entry, with the text of its completion when it was laid out as `encodeEntry` writes it. */
+export interface ParsedEntry {
+  entry: CacheEntry;
+  answerText?: string;
+}
+
 /**
  * A completion entry as its head and its answer's text, each parsed on its own so the answer's text
  * is known; anything else (or an entry laid out differently) is parsed whole. A `"` inside a JSON
  * string is always escaped, so the first `,"completion":` is the member itself.
  */
-function parseEntry(text: string): unknown {
+function parseEntry(text: string): { value: unknown; answerText?: string } {
   const at = text.indexOf(COMPLETION);
   if (at !== -1 && text.endsWith('}')) {
     try {
       const head = JSON.parse(`${text.slice(0, at)}}`) as Record<string, unknown>;
       const answerText = text.slice(at + COMPLETION.length, -1);
-      const completion: unknown = JSON.parse(answerText);
-      rememberJsonText(completion, answerText);
-      head.completion = completion;
-      return head;
+      head.completion = JSON.parse(answerText);
+      return { value: head, answerText };
     } catch {
       // Not laid out as `encodeEntry` writes it: parse it whole.
     }
   }
-  return JSON.parse(text);
+  return { value: JSON.parse(text) };
+}
+
+/** An entry's text parsed and checked; undefined for anything that is not a well-formed entry of this version. */
+export function parseEntryText(text: unknown): ParsedEntry | undefined {
+  if (typeof text !== 'string') return undefined;
+  let parsed: { value: unknown; answerText?: string };
+  try {
+    parsed = parseEntry(text);
+  } catch {
+    return undefined;
+  }
+  const entry = checked(parsed.value);
+  if (!entry) return undefined;
+  return parsed.answerText === undefined ? { entry } : { entry, answerText: parsed.answerText };
 }
 
 /** Undefined for anything that is not a well-formed entry of this version (a foreign or corrupt value is a miss). */
 export function decodeEntry(text: unknown): CacheEntry | undefined {
-  if (typeof text !== 'string') return undefined;
-  let value: unknown;
-  try {
-    value = parseEntry(text);
-  } catch {
-    return undefined;
-  }
+  const parsed = parseEntryText(text);
+  if (parsed?.answerText !== undefined && parsed.entry.kind === 'completion') rememberJsonText(parsed.entry.completion, parsed.answerText);
+  return parsed?.entry;
+}
+
+function checked(value: unknown): CacheEntry | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const e = value as Partial<CacheEntry> & { completion?: unknown; chunks?: unknown; embeddings?: unknown };
   if (e.v !== 1 || typeof e.createdAt !== 'number') return undefined;
