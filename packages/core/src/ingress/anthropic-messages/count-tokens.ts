@@ -10,12 +10,14 @@ import type { PipelineStage, RequestState } from '../../pipeline/state.js';
 import { anthropicHeaders } from '../../providers/anthropic/headers.js';
 import type { ChatCompletion } from '../../providers/openai-types.js';
 import type { Provider, ResolvedTarget } from '../../providers/types.js';
+import type { Breaker } from '../../router/breaker.js';
 import { routeEnvFor } from '../../router/env-for-request.js';
 import { route, type RouteEnv } from '../../router/execute.js';
 import type { AbortSource } from '../../upstream/abort-link.js';
 import { callChat } from '../../upstream/call.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
+import { toChatRequest } from './to-chat-request.js';
 import { validateMessages } from './validate.js';
 
 /**
@@ -26,6 +28,7 @@ import { validateMessages } from './validate.js';
 const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']);
 
 const anthropicTrees = new WeakMap<PlanNode, PlanNode | null>();
+const weightOf = (n: PlanNode) => (n.kind === 'target' ? n.target.weight : n.weight);
 
 /**
  * The tree with only its Anthropic targets, or null when it has none: a load balancer then picks among
@@ -40,15 +43,46 @@ function anthropicOnly(node: PlanNode): PlanNode | null {
   if (out !== undefined) return out;
   if (!targetsOf(node).some((t) => t.provider === 'anthropic')) out = null;
   else {
-    const children =
+    let children =
       node.mode === 'conditional'
         ? node.children.map((c) => anthropicOnly(c) ?? c)
         : node.children.map(anthropicOnly).filter((c): c is PlanNode => c !== null);
-    out = children.length === node.children.length && children.every((c, i) => c === node.children[i]) ? node : { ...node, children };
+    // Weight 0 is out of rotation while a sibling has weight: left alone, the pruned group could be all
+    // zeros, which `pickWeighted` reads as "pick among them all".
+    if (node.mode === 'loadbalance' && node.children.some((c) => weightOf(c) > 0)) children = children.filter((c) => weightOf(c) > 0);
+    if (children.length === 0) out = null;
+    else out = children.length === node.children.length && children.every((c, i) => c === node.children[i]) ? node : { ...node, children };
   }
   anthropicTrees.set(node, out);
   return out;
 }
+
+/** Each target as its count circuit names it (see `countCircuits`). */
+const countTargets = new WeakMap<ResolvedTarget, ResolvedTarget>();
+function asCount(target: ResolvedTarget): ResolvedTarget {
+  let out = countTargets.get(target);
+  if (!out) countTargets.set(target, (out = { ...target, path: `${target.path}:count_tokens` }));
+  return out;
+}
+
+/**
+ * The plan's breaker over circuits of the counts' own: Anthropic limits counting apart from messages,
+ * so a run of count 429s must not open the circuit messages go through (nor an open one stop counts).
+ */
+function countCircuits(breaker: Breaker): Breaker {
+  let out = countBreakers.get(breaker);
+  if (!out) {
+    out = {
+      acquire: (t) => breaker.acquire(asCount(t)),
+      record: (t, ok) => breaker.record(asCount(t), ok),
+      release: (t, lease) => breaker.release(asCount(t), lease),
+      verdict: (e) => breaker.verdict(e),
+    };
+    countBreakers.set(breaker, out);
+  }
+  return out;
+}
+const countBreakers = new WeakMap<Breaker, Breaker>();
 
 /** Anthropic's answer, `{"input_tokens": n}`, checked before it is relayed: a count the client would misread is the provider's failure. */
 function isCount(json: unknown): json is { input_tokens: number } {
@@ -86,9 +120,9 @@ function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, a
 /**
  * `POST /v1/messages/count_tokens` (the Anthropic SDKs' `messages.countTokens`, Claude Code's context
  * meter): counted by an Anthropic target of the request's tree, picked by the router as for a message
- * (fallbacks, load balancing, retries, circuit breakers, the target's own model and key). A model routed to no Anthropic target is a 404 in
- * Anthropic's shape, as before: clients then estimate on their own, where a count from another
- * tokenizer would mislead them.
+ * (fallbacks, load balancing, conditions on the same body, retries, the target's own model and key;
+ * circuits of its own). A model routed to no Anthropic target is a 404 in Anthropic's shape: clients
+ * then estimate on their own, where a count from another tokenizer would mislead them.
  */
 export async function handleCountTokens(
   gw: GatewayInternals,
@@ -104,7 +138,9 @@ export async function handleCountTokens(
     const raw = await readJsonBody(req.body, gw.limits.maxBodyBytes, req.headers);
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages, { count: true });
-    state = createState(gw, 'count_tokens', req, { model: original.model } as RequestState['body'], context, traceId, startedAt);
+    // Routed on the body `/v1/messages` routes on, so a conditional on `params.*` picks the same branch.
+    const { body } = toChatRequest(original);
+    state = createState(gw, 'count_tokens', req, body as RequestState['body'], context, traceId, startedAt);
     // Read per request: an app may add stages of its own after start-up.
     stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
     await runBefore(stages, state);
@@ -117,11 +153,14 @@ export async function handleCountTokens(
     const providerFor = countingProvider(gw, original as unknown as Record<string, unknown>, (json) => (count = json));
     const s = state;
     const attempt = (target: ResolvedTarget, signal: AbortSource) =>
-      callChat(gw, providerFor(target), { model: original.model, messages: [] }, { target, model: modelFor(s, target, inferred), stream: false, headers: req.headers, overrides: s.overrides }, signal);
+      callChat(gw, providerFor(target), body, { target, model: modelFor(s, target, inferred), stream: false, headers: req.headers, overrides: s.overrides }, signal);
     env = await routeEnvFor(gw, state);
+    if (env.breaker) env.breaker = countCircuits(env.breaker);
     const routed = await route(root, env, attempt);
     state.target = routed.target;
     state.retries = env.retries;
+    // Anthropic does not charge for counting: the cost is known, and nothing.
+    state.cost = 0;
     await runAfter(stages, state, { status: 200 }, gw.logger);
     return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: count };
   } catch (e) {
