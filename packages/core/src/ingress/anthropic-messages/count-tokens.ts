@@ -65,6 +65,8 @@ function asCount(target: ResolvedTarget): ResolvedTarget {
   return out;
 }
 
+const countBreakers = new WeakMap<Breaker, Breaker>();
+
 /**
  * The plan's breaker over circuits of the counts' own: Anthropic limits counting apart from messages,
  * so a run of count 429s must not open the circuit messages go through (nor an open one stop counts).
@@ -82,7 +84,6 @@ function countCircuits(breaker: Breaker): Breaker {
   }
   return out;
 }
-const countBreakers = new WeakMap<Breaker, Breaker>();
 
 /** Anthropic's answer, `{"input_tokens": n}`, checked before it is relayed: a count the client would misread is the provider's failure. */
 function isCount(json: unknown): json is { input_tokens: number } {
