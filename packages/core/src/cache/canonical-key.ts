@@ -12,16 +12,19 @@ export function sortedKeys(value: object): string[] {
   return keys;
 }
 
-/** Member names repeat from request to request (`role`, `content`, `type`…): each is quoted once. */
+/** Member names repeat from request to request (`role`, `content`, `type`…): each short one is quoted once. */
 const quotedNames = new Map<string, string>();
 const QUOTED_NAMES_KEPT = 4096;
+/** Names are the client's: kept only while short, so what the memo can pin stays small (4096 × 64 characters). */
+const QUOTED_NAME_LENGTH = 64;
 
 /** A member name as JSON text. */
 export function quotedName(name: string): string {
+  if (name.length > QUOTED_NAME_LENGTH) return JSON.stringify(name);
   let text = quotedNames.get(name);
   if (text === undefined) {
     text = JSON.stringify(name);
-    // A client can send any names: past the bound they are quoted each time rather than kept.
+    // Past the bound, names are quoted each time rather than kept.
     if (quotedNames.size < QUOTED_NAMES_KEPT) quotedNames.set(name, text);
   }
   return text;

@@ -34,6 +34,19 @@ function copyOf({ entry, answerText }: ParsedEntry): CacheEntry {
   return out;
 }
 
+/**
+ * The copy, or undefined for an answer nested too deeply to copy by recursion (JSON.parse is not
+ * recursive and takes any depth): such an entry is parsed on every read, as before, never a 500.
+ */
+function copied(parsed: ParsedEntry): CacheEntry | undefined {
+  try {
+    return copyOf(parsed);
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
+}
+
 interface Known extends ParsedEntry {
   text: string;
 }
@@ -61,14 +74,18 @@ export class DecodedEntries {
     if (typeof text !== 'string') return undefined;
     const known = this.byKey.get(key);
     if (known !== undefined) {
-      if (known.text === text) return copyOf(known);
+      const copy = known.text === text ? copied(known) : undefined;
+      if (copy) return copy;
       this.forget(key, known);
     }
     const parsed = parseEntryText(text);
     if (!parsed) return undefined;
     if (text.length <= this.maxEntryChars) {
-      this.keep(key, { ...parsed, text });
-      return copyOf(parsed);
+      const copy = copied(parsed);
+      if (copy) {
+        this.keep(key, { ...parsed, text });
+        return copy;
+      }
     }
     // Not kept: the parsed tree is the caller's own.
     if (parsed.answerText !== undefined && parsed.entry.kind === 'completion') rememberJsonText(parsed.entry.completion, parsed.answerText);
