@@ -121,24 +121,7 @@ function routeText(input: KeyInput): string {
   return canonicalJson(routeKey(input));
 }
 
-/** By default an entry belongs to the caller (gateway key, user, team, tenant); `shared: true` pools them. */
-function scopeOf(identity: GatewayContext, shared: boolean): Record<string, unknown> | null {
-  if (shared) return null;
-  const scope: Record<string, unknown> = {};
-  for (const field of ['key', 'user', 'team', 'tenant'] as const) {
-    const v = identity[field];
-    if (v !== undefined && v !== null) scope[field] = String(v);
-  }
-  return scope;
-}
-
-function answerFields(body: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) if (!NOT_ANSWER.has(k)) out[k] = v;
-  return out;
-}
-
-/** `canonicalJson(answerFields(body))`, written without the copy. */
+/** The request's fields that change the answer (all but `NOT_ANSWER`), as canonical text. */
 function paramsText(body: Record<string, unknown>): string {
   let out = '{';
   const keys = sortedKeys(body);
@@ -152,7 +135,13 @@ function paramsText(body: Record<string, unknown>): string {
   return out + '}';
 }
 
-/** `canonicalJson(scopeOf(identity, shared))`, written without the object: its members in sorted order. */
+/** The identity fields that scope an entry, in code-unit order. */
+const SCOPE_FIELDS = ['key', 'team', 'tenant', 'user'] as const;
+
+/**
+ * Whose entry it is: by default the caller's (gateway key, user, team, tenant), `null` when `shared`
+ * pools them. Written as canonical text, its members in sorted order.
+ */
 function scopeText(identity: GatewayContext, shared: boolean): string {
   if (shared) return 'null';
   let out = '{';
@@ -164,8 +153,6 @@ function scopeText(identity: GatewayContext, shared: boolean): string {
   }
   return out + '}';
 }
-/** `scopeOf`'s fields in code-unit order, as its canonical text lists them. */
-const SCOPE_FIELDS = ['key', 'team', 'tenant', 'user'] as const;
 
 /**
  * The exact-match key: sha256 of everything that changes the answer, in canonical form. An
@@ -214,16 +201,11 @@ export function semanticPartition(input: KeyInput, userIndex: number, embedder: 
     const { content: _content, ...rest } = m;
     return { ...rest, content: { $llmux: 'semantic-prompt' } };
   });
-  return sha256Hex(
-    canonicalJson({
-      v: 1,
-      semantic: embedder,
-      scope: scopeOf(input.identity, input.shared),
-      route: routeKey(input),
-      model: input.model,
-      namespace: input.namespace,
-      params: answerFields(input.body),
-      messages,
-    }),
-  );
+  // The canonical text of { v, semantic, scope, route, model, namespace, params, messages }, member by
+  // member in sorted order, as `exactKey` writes its own.
+  let text = `{"messages":${canonicalJson(messages)},`;
+  if (input.model !== undefined) text += `"model":${canonicalJson(input.model)},`;
+  if (input.namespace !== undefined) text += `"namespace":${JSON.stringify(input.namespace)},`;
+  text += `"params":${paramsText(input.body)},"route":${routeText(input)},"scope":${scopeText(input.identity, input.shared)},"semantic":${JSON.stringify(embedder)},"v":1}`;
+  return sha256Hex(text);
 }

@@ -148,6 +148,25 @@ describe('cache namespace', () => {
   });
 });
 
+describe('semantic partition stability', () => {
+  // The partition names a shared store's vector index: an upgrade that moved it would orphan every vector.
+  it('partitions as the released keying did', async () => {
+    const forwarding = { ...openai, target: { ...(openai as { target: ResolvedTarget }).target, forwardHeaders: ['x-tenant'] } } as PlanNode;
+    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'What is Python?' }] }];
+    const parts = [
+      await semanticPartition(input({ messages, temperature: 0.2, tools: [{ type: 'function', function: { name: 'f', parameters: { b: 1, a: 2 } } }] }, { identity: { user: 'u1', team: 't', key: 'k', tenant: 9 as never } }), 1, 'text-embedding-3-small'),
+      await semanticPartition(input({ messages, stop: ['\n'] }, { shared: true, namespace: 'ns', includeApiKeys: true }), 1, 'e2'),
+      await semanticPartition(input({ messages }, { root: forwarding, headers: { 'x-tenant': 'acme' } }), 1, 'e3'),
+    ];
+    // Digests taken from the released keying (13e212e).
+    expect(parts).toEqual([
+      '80daf45d858e827b7885c3ef2436771b401f4bceb906354abf349d80205565a4',
+      'ed8f2e4d1d6f75ba35ada0b7569d33f7297e66dac2c2617bc31849a8a9b45875',
+      'abbdf484a87b58532cd9e053aac1702c26108141669178bb756e7acec3aead8a',
+    ]);
+  });
+});
+
 describe('canonical text written without intermediate objects', () => {
   // The released canonical form, kept here as the reference the faster writer must match byte for byte.
   function reference(value: unknown): string {
