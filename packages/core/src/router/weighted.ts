@@ -1,6 +1,7 @@
 import type { PlanNode, StrategyNode } from '../config/plan.js';
 
-const weightOf = (n: PlanNode) => (n.kind === 'target' ? n.target.weight : n.weight);
+/** A load balancer child's weight: its target's, or the nested strategy's. */
+export const weightOf = (n: PlanNode) => (n.kind === 'target' ? n.target.weight : n.weight);
 
 /**
  * Latency of each loadbalance child as an exponentially weighted moving average, in this process only:

@@ -1,7 +1,7 @@
 import { GatewayError, toGatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
-import { targetsOf, type PlanNode } from '../../config/plan.js';
+import type { PlanNode } from '../../config/plan.js';
 import { factsOf, modelFor, withRoutingFacts } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
@@ -12,6 +12,7 @@ import type { ChatCompletion } from '../../providers/openai-types.js';
 import type { Provider, ResolvedTarget } from '../../providers/types.js';
 import type { Breaker } from '../../router/breaker.js';
 import { routeEnvFor } from '../../router/env-for-request.js';
+import { weightOf } from '../../router/weighted.js';
 import { route, type RouteEnv } from '../../router/execute.js';
 import type { AbortSource } from '../../upstream/abort-link.js';
 import { callChat } from '../../upstream/call.js';
@@ -28,7 +29,6 @@ import { validateMessages } from './validate.js';
 const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']);
 
 const anthropicTrees = new WeakMap<PlanNode, PlanNode | null>();
-const weightOf = (n: PlanNode) => (n.kind === 'target' ? n.target.weight : n.weight);
 
 /**
  * The tree with only its Anthropic targets, or null when it has none: a load balancer then picks among
@@ -41,18 +41,17 @@ function anthropicOnly(node: PlanNode): PlanNode | null {
   if (node.kind === 'target') return node.target.provider === 'anthropic' ? node : null;
   let out = anthropicTrees.get(node);
   if (out !== undefined) return out;
-  if (!targetsOf(node).some((t) => t.provider === 'anthropic')) out = null;
+  const pruned = node.children.map(anthropicOnly);
+  let children: PlanNode[];
+  if (node.mode === 'conditional') children = pruned.some((c) => c !== null) ? pruned.map((c, i) => c ?? node.children[i]!) : [];
   else {
-    let children =
-      node.mode === 'conditional'
-        ? node.children.map((c) => anthropicOnly(c) ?? c)
-        : node.children.map(anthropicOnly).filter((c): c is PlanNode => c !== null);
+    children = pruned.filter((c): c is PlanNode => c !== null);
     // Weight 0 is out of rotation while a sibling has weight: left alone, the pruned group could be all
     // zeros, which `pickWeighted` reads as "pick among them all".
     if (node.mode === 'loadbalance' && node.children.some((c) => weightOf(c) > 0)) children = children.filter((c) => weightOf(c) > 0);
-    if (children.length === 0) out = null;
-    else out = children.length === node.children.length && children.every((c, i) => c === node.children[i]) ? node : { ...node, children };
   }
+  if (children.length === 0) out = null;
+  else out = children.every((c, i) => c === node.children[i]) && children.length === node.children.length ? node : { ...node, children };
   anthropicTrees.set(node, out);
   return out;
 }
