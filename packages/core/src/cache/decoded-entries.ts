@@ -1,5 +1,4 @@
-import { rememberJsonText } from '../http/json-text.js';
-import { parseEntryText, type CacheEntry, type ParsedEntry } from './entry.js';
+import { ownEntry, parseEntryText, type CacheEntry, type ParsedEntry } from './entry.js';
 
 /** A JSON value's own copy: what JSON.parse of its text would give, built from the parsed tree (4–5× quicker). */
 function copyJson<T>(value: T): T {
@@ -22,16 +21,13 @@ function copyJson<T>(value: T): T {
 /** A fresh entry from a parsed one, sharing nothing a caller could change. */
 function copyOf({ entry, answerText }: ParsedEntry): CacheEntry {
   let out: CacheEntry;
-  if (entry.kind === 'completion') {
-    out = { v: 1, createdAt: entry.createdAt, kind: 'completion', completion: copyJson(entry.completion) };
-    // Sent again as the stored text unless someone changes the copy (see http/json-text.ts).
-    if (answerText !== undefined) rememberJsonText(out.completion, answerText);
-  } else if (entry.kind === 'stream') out = { v: 1, createdAt: entry.createdAt, kind: 'stream', chunks: copyJson(entry.chunks) };
+  if (entry.kind === 'completion') out = { v: 1, createdAt: entry.createdAt, kind: 'completion', completion: copyJson(entry.completion) };
+  else if (entry.kind === 'stream') out = { v: 1, createdAt: entry.createdAt, kind: 'stream', chunks: copyJson(entry.chunks) };
   else out = { v: 1, createdAt: entry.createdAt, kind: 'embeddings', embeddings: copyJson(entry.embeddings) };
   if (entry.provider !== undefined) out.provider = entry.provider;
   if (entry.target !== undefined) out.target = entry.target;
   if (entry.cost !== undefined) out.cost = entry.cost;
-  return out;
+  return ownEntry(out, answerText);
 }
 
 /**
@@ -88,8 +84,7 @@ export class DecodedEntries {
       }
     }
     // Not kept: the parsed tree is the caller's own.
-    if (parsed.answerText !== undefined && parsed.entry.kind === 'completion') rememberJsonText(parsed.entry.completion, parsed.answerText);
-    return parsed.entry;
+    return ownEntry(parsed.entry, parsed.answerText);
   }
 
   private keep(key: string, known: Known): void {

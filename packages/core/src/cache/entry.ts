@@ -78,11 +78,16 @@ export function parseEntryText(text: unknown): ParsedEntry | undefined {
   return parsed.answerText === undefined ? { entry } : { entry, answerText: parsed.answerText };
 }
 
+/** A parsed entry handed over as it is: its completion leaves as the stored text unless changed (see http/json-text.ts). */
+export function ownEntry(entry: CacheEntry, answerText?: string): CacheEntry {
+  if (answerText !== undefined && entry.kind === 'completion') rememberJsonText(entry.completion, answerText);
+  return entry;
+}
+
 /** Undefined for anything that is not a well-formed entry of this version (a foreign or corrupt value is a miss). */
 export function decodeEntry(text: unknown): CacheEntry | undefined {
   const parsed = parseEntryText(text);
-  if (parsed?.answerText !== undefined && parsed.entry.kind === 'completion') rememberJsonText(parsed.entry.completion, parsed.answerText);
-  return parsed?.entry;
+  return parsed && ownEntry(parsed.entry, parsed.answerText);
 }
 
 function checked(value: unknown): CacheEntry | undefined {
