@@ -190,6 +190,46 @@ export function limitSpecs(
   return { counters, windows };
 }
 
+/** A caller's specs under one plan, good from the latest start to the earliest end of its calendar windows. */
+interface HeldSpecs {
+  specs: { counters: CounterSpec[]; windows: WindowSpec[] };
+  from: number;
+  until: number;
+}
+
+/** Callers whose specs are kept per plan; past it the oldest go (a caller seen again builds them anew). */
+const HELD_CALLERS = 4096;
+const heldSpecs = new WeakMap<readonly BudgetConfig[], WeakMap<readonly RateLimitConfig[], Map<string, HeldSpecs>>>();
+
+/**
+ * `limitSpecs` for this request's caller, kept between its requests: keys, merged limits and calendar
+ * windows are the same for every request of one caller until a window ends, and building them (key
+ * strings, two maps, a spec per limit) was most of what admission costs in-process. Keyed by the plan's
+ * own budget and rate-limit arrays (plans live as long as their config) and the caller's scope keys.
+ */
+function callerSpecs(budgets: readonly BudgetConfig[], rateLimits: readonly RateLimitConfig[], state: RequestState, now: number): HeldSpecs['specs'] {
+  // Scope keys are URI-encoded (scope.ts): no newline in any, so the joined text names one caller.
+  let caller = '';
+  for (const b of budgets) caller += `${scopeKey(b.scope, state)}\n`;
+  for (const r of rateLimits) caller += `${scopeKey(r.scope, state)}\n`;
+  let byRates = heldSpecs.get(budgets);
+  if (!byRates) heldSpecs.set(budgets, (byRates = new WeakMap()));
+  let callers = byRates.get(rateLimits);
+  if (!callers) byRates.set(rateLimits, (callers = new Map()));
+  const held = callers.get(caller);
+  if (held && now >= held.from && now < held.until) return held.specs;
+  const specs = limitSpecs(budgets, rateLimits, (scope) => scopeKey(scope, state), now);
+  let from = -Infinity;
+  let until = Infinity;
+  for (const c of specs.counters) {
+    from = Math.max(from, c.info.window.start);
+    until = Math.min(until, c.info.window.end);
+  }
+  if (!held && callers.size >= HELD_CALLERS) callers.delete(callers.keys().next().value!);
+  callers.set(caller, { specs, from, until });
+  return specs;
+}
+
 /**
  * What a counter can hold. NaN fails every `spent + amount > limit` test, so one NaN reservation in a
  * counter admitted everyone after it; Infinity is no number Redis can add.
@@ -245,7 +285,7 @@ export function buildClaims(gw: GatewayInternals, state: RequestState, policy: C
   const reservedNano = nanoFor(output);
   if (!isAmount(tokens) || !isAmount(reservedNano)) throw unboundedRefusal(state, policy.defaultMaxTokens, fits);
 
-  const specs = limitSpecs(budgets, rateLimits, (scope) => scopeKey(scope, state), now);
+  const specs = callerSpecs(budgets, rateLimits, state, now);
   const counters: CounterClaim[] = [];
   const counterInfo: CounterInfo[] = [];
   for (const c of specs.counters) {

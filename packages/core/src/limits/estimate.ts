@@ -133,7 +133,7 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-function contentTokens(content: unknown, media: number): number {
+function contentTokens(content: unknown, model: unknown): number {
   if (typeof content === 'string') return utf8Length(content);
   if (!Array.isArray(content)) return content == null ? 0 : utf8Length(JSON.stringify(content));
   let n = 0;
@@ -143,7 +143,8 @@ function contentTokens(content: unknown, media: number): number {
       const p = part as Record<string, unknown>;
       if (typeof p.text === 'string') n += utf8Length(p.text);
       else if (typeof p.refusal === 'string') n += utf8Length(p.refusal);
-      else n += mediaTokens(p, media);
+      // Per media part: text-only requests, nearly all of them, never test the model's name.
+      else n += mediaTokens(p, mediaPartTokens(model));
     }
   }
   return n;
@@ -154,11 +155,10 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
   let n = 0;
   const messages = body.messages;
   if (Array.isArray(messages)) {
-    const media = mediaPartTokens(body.model);
     for (const m of messages) {
       if (!m || typeof m !== 'object') continue;
       const msg = m as Record<string, unknown>;
-      n += PER_MESSAGE_TOKENS + contentTokens(msg.content, media);
+      n += PER_MESSAGE_TOKENS + contentTokens(msg.content, body.model);
       // Every other field goes upstream too and may be read as input: tool calls, a legacy
       // `function_call`, a name, thinking handed back. Counted as its JSON text, which bounds it.
       for (const field in msg) {

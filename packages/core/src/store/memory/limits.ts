@@ -10,18 +10,18 @@ interface Counter {
   expireAt: number;
 }
 
-interface Entry {
-  id: string;
-  ts: number;
-  amount: number;
-}
-
+/**
+ * A sliding-window log as parallel arrays, oldest first: each admission is a time and an amount in
+ * packed number arrays, not an object. Entries live a whole window (a minute or a day), long enough
+ * to reach the old generation; a minute of traffic as two objects each (an entry and its boxed
+ * timestamp) was hundreds of thousands of objects for every full GC to mark.
+ */
 interface Window {
-  /**
-   * Slots before `head` are expired and emptied right away, so their entries (and request ids) are
-   * garbage at once; the array itself is compacted now and then instead of shifted.
-   */
-  entries: (Entry | undefined)[];
+  /** Admission times (ms epoch). Slots before `head` are expired; the arrays are compacted now and then instead of shifted. */
+  ts: number[];
+  amounts: number[];
+  /** The admitting request's id until it settles (settle finds its entry by it); undefined after, so ids do not live on. */
+  ids: Array<string | undefined>;
   /** Index of the oldest live entry. */
   head: number;
   sum: number;
@@ -79,14 +79,14 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
     const w = windows.get(key);
     if (!w) return undefined;
     const floor = t - w.windowMs;
-    while (w.head < w.entries.length && w.entries[w.head]!.ts <= floor) {
-      w.sum -= w.entries[w.head]!.amount;
-      // Up to as many expired slots as live ones wait for the compaction below: holding their entries
-      // until then kept up to twice a minute of traffic alive (a heap that swung by that much).
-      w.entries[w.head++] = undefined;
+    while (w.head < w.ts.length && w.ts[w.head]! <= floor) {
+      w.sum -= w.amounts[w.head]!;
+      w.ids[w.head++] = undefined;
     }
-    if (w.head > 64 && w.head * 2 > w.entries.length) {
-      w.entries = w.entries.slice(w.head);
+    if (w.head > 64 && w.head * 2 > w.ts.length) {
+      w.ts = w.ts.slice(w.head);
+      w.amounts = w.amounts.slice(w.head);
+      w.ids = w.ids.slice(w.head);
       w.head = 0;
     }
     return w;
@@ -94,10 +94,9 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
 
   function retryAfter(w: Window, excess: number, t: number): number {
     let freed = 0;
-    for (let i = w.head; i < w.entries.length; i++) {
-      const e = w.entries[i]!;
-      freed += e.amount;
-      if (freed >= excess) return Math.max(1, e.ts + w.windowMs - t + 1);
+    for (let i = w.head; i < w.ts.length; i++) {
+      freed += w.amounts[i]!;
+      if (freed >= excess) return Math.max(1, w.ts[i]! + w.windowMs - t + 1);
     }
     return w.windowMs;
   }
@@ -105,15 +104,15 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
   function sweep(t: number): void {
     lastSweep = t;
     for (const key of [...counters.keys()]) counter(key, t);
-    for (const [key, w] of windows) if (window(key, t)!.head >= w.entries.length) windows.delete(key);
+    for (const [key, w] of windows) if (window(key, t)!.head >= w.ts.length) windows.delete(key);
   }
 
   /** The windows' state, nothing consumed: what a refusal's `x-ratelimit-*` headers show. */
   function windowStates(req: AdmitRequest, t: number): WindowStatus[] {
     return req.windows.map((claim) => {
       const w = window(claim.key, t);
-      const live = w !== undefined && w.head < w.entries.length;
-      return { used: w?.sum ?? 0, limit: claim.limit, resetMs: live ? w.entries[w.head]!.ts + w.windowMs - t : 0 };
+      const live = w !== undefined && w.head < w.ts.length;
+      return { used: w?.sum ?? 0, limit: claim.limit, resetMs: live ? w.ts[w.head]! + w.windowMs - t : 0 };
     });
   }
 
@@ -157,10 +156,12 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
       const statuses: WindowStatus[] = [];
       for (const claim of req.windows) {
         let w = windows.get(claim.key);
-        if (!w) windows.set(claim.key, (w = { entries: [], head: 0, sum: 0, windowMs: claim.windowMs }));
-        w.entries.push({ id: req.id, ts: t, amount: claim.amount });
+        if (!w) windows.set(claim.key, (w = { ts: [], amounts: [], ids: [], head: 0, sum: 0, windowMs: claim.windowMs }));
+        w.ts.push(t);
+        w.amounts.push(claim.amount);
+        w.ids.push(req.id);
         w.sum += claim.amount;
-        statuses.push({ used: w.sum, limit: claim.limit, resetMs: w.entries[w.head]!.ts + w.windowMs - t });
+        statuses.push({ used: w.sum, limit: claim.limit, resetMs: w.ts[w.head]! + w.windowMs - t });
       }
       const expiresAt = t + req.ttlMs;
       for (const claim of req.counters) {
@@ -193,20 +194,21 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
         }
         c.spent += actual;
       });
-      req.windows.forEach((claim, i) => {
+      for (let i = 0; i < req.windows.length; i++) {
+        const w = window(req.windows[i]!.key, t);
+        if (!w) continue;
+        // From the newest: a request settles soon after its admission, a few entries from the end.
+        let j = w.ids.length - 1;
+        while (j >= w.head && w.ids[j] !== req.id) j--;
+        if (j < w.head) continue;
+        // Settled once: the id goes, and with it the only reason to keep the request's id for a whole window.
+        w.ids[j] = undefined;
         const amount = amounts.windows?.[i];
         // Kept as admitted when it cannot be counted.
-        if (amount === undefined || !isAmount(amount)) return;
-        const w = window(claim.key, t);
-        if (!w) return;
-        for (let j = w.entries.length - 1; j >= w.head; j--) {
-          const e = w.entries[j]!;
-          if (e.id !== req.id) continue;
-          w.sum += amount - e.amount;
-          e.amount = amount;
-          break;
-        }
-      });
+        if (amount === undefined || !isAmount(amount)) continue;
+        w.sum += amount - w.amounts[j]!;
+        w.amounts[j] = amount;
+      }
     },
 
     async release(req: AdmitRequest): Promise<void> {
@@ -231,7 +233,7 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
       for (const key of windows.keys()) {
         if (!key.startsWith(prefix)) continue;
         const w = window(key, t)!;
-        if (w.head < w.entries.length) usage.windows.push({ key, used: w.sum });
+        if (w.head < w.ts.length) usage.windows.push({ key, used: w.sum });
       }
       return usage;
     },
