@@ -9,6 +9,7 @@ import type { Outcome, RequestState } from '../pipeline/state.js';
 import type { ResolvedTarget } from '../providers/types.js';
 import type { GatewayContext, GatewayRequest } from '../types.js';
 import type { LogAttempt, RequestLogRecord, RequestOutcome } from './log-record.js';
+import { isoTime } from './iso-time.js';
 
 const IDENTITY_FIELDS = ['user', 'team', 'tenant', 'key'] as const;
 
@@ -120,7 +121,7 @@ export function recordFromState(gw: GatewayInternals, state: RequestState, outco
   const r = {
     type: 'llmux.request',
     trace_id: state.traceId,
-    started_at: new Date(state.startedAt).toISOString(),
+    started_at: isoTime(state.startedAt),
     route: state.route,
     method: state.request.method,
     path: pathOf(state.request),
@@ -214,7 +215,7 @@ export function recordWithoutState(
   return {
     type: 'llmux.request',
     trace_id: traceId,
-    started_at: new Date(startedAt).toISOString(),
+    started_at: isoTime(startedAt),
     route,
     method: req.method,
     path: pathOf(req),
