@@ -148,7 +148,7 @@ describe('what a count is not', () => {
     const { sdk } = await start({ targets: [openai()] });
     const error = await sdk.messages.countTokens({ ...params, model: 'gpt-4o' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Anthropic.NotFoundError);
-    expect((error as Anthropic.APIError).message).toContain('Anthropic targets only');
+    expect((error as Anthropic.APIError).message).toContain('targets that can count tokens (Anthropic, Bedrock serving Claude) only');
     expect(upstream.requests).toHaveLength(0);
   });
 

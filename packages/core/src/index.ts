@@ -15,7 +15,7 @@ export type {
   CircuitBreakerConfig,
   StrategyConfig,
 } from './config/schema.js';
-export type { Provider, ResolvedTarget, CallContext, StreamTranslator, UpstreamEvent, ChunkOut, UpstreamRequest } from './providers/types.js';
+export type { Provider, ResolvedTarget, CallContext, StreamTranslator, UpstreamEvent, ChunkOut, UpstreamRequest, TokenCounting, TokenCount } from './providers/types.js';
 export type * from './providers/openai-types.js';
 export { openAICompatible, type OpenAICompatiblePreset } from './providers/openai-compatible/provider.js';
 export type { GatewayStore } from './store/types.js';

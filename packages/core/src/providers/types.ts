@@ -99,6 +99,35 @@ export interface ProviderErrorInfo {
 
 export type StreamFraming = 'sse' | 'aws-eventstream';
 
+/** A count in Anthropic's shape, `{"input_tokens": n}`, with whatever else an Anthropic upstream said beside it. */
+export interface TokenCount {
+  input_tokens: number;
+  [field: string]: unknown;
+}
+
+/**
+ * How a provider counts the input tokens of an Anthropic Messages body without generating
+ * (`POST /v1/messages/count_tokens`). Only providers whose upstream counts with the model's own
+ * tokenizer have one: a count from another tokenizer would mislead the client more than none.
+ */
+export interface TokenCounting {
+  /**
+   * The upstream request for the client's Messages body (as sent, without `override_params`) counted
+   * for `ctx.model`. Throws a `GatewayError` to refuse before sending (a model it cannot count for).
+   */
+  request(body: Record<string, unknown>, ctx: CallContext): UpstreamRequest | Promise<UpstreamRequest>;
+  /**
+   * The upstream's 200 answer as Anthropic's count, or undefined when it holds none. The gateway
+   * relays it only when `input_tokens` is a non-negative integer, and makes anything else a 502.
+   */
+  response(json: unknown): TokenCount | undefined;
+  /**
+   * Whether it counts for `model`. A target whose configured model (`override_params.model`) it does
+   * not count for is left out of the count's routing, so a load balancer never picks it. Default: every model.
+   */
+  accepts?(model: string): boolean;
+}
+
 /** How a provider speaks to its upstream. Providers are data plus these small translators. */
 export interface Provider {
   id: string;
@@ -127,6 +156,8 @@ export interface Provider {
     request(body: EmbeddingsRequest, ctx: CallContext): UpstreamRequest | UpstreamRequest[] | Promise<UpstreamRequest | UpstreamRequest[]>;
     response(json: unknown, ctx: CallContext): EmbeddingsResponse;
   };
+  /** Counting tokens for `POST /v1/messages/count_tokens`. Absent: targets of this provider are not asked to count. */
+  countTokens?: TokenCounting;
   /** Turn a non-2xx upstream answer into the provider's message and code. */
   error(status: number, body: string, headers: Record<string, string | string[] | undefined>): ProviderErrorInfo;
   /**

@@ -7,9 +7,9 @@ import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
 import { runAfter, runBefore } from '../../pipeline/run-stages.js';
 import type { PipelineStage, RequestState } from '../../pipeline/state.js';
-import { anthropicHeaders } from '../../providers/anthropic/headers.js';
+import type { ProviderRegistry } from '../../providers/registry.js';
 import type { ChatCompletion } from '../../providers/openai-types.js';
-import type { Provider, ResolvedTarget } from '../../providers/types.js';
+import type { Provider, ResolvedTarget, TokenCount } from '../../providers/types.js';
 import type { Breaker } from '../../router/breaker.js';
 import { routeEnvFor } from '../../router/env-for-request.js';
 import { weightOf } from '../../router/weighted.js';
@@ -28,20 +28,29 @@ import { validateMessages } from './validate.js';
  */
 const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']);
 
-const anthropicTrees = new WeakMap<PlanNode, PlanNode | null>();
+/** Named in refusals: the built-in providers with a `countTokens`. */
+const COUNTERS = 'targets that can count tokens (Anthropic, Bedrock serving Claude)';
+
+const countingTrees = new WeakMap<PlanNode, PlanNode | null>();
 
 /**
- * The tree with only its Anthropic targets, or null when it has none: a load balancer then picks among
- * them by their weights, and a fallback never stops at a target with no count to give (its
- * `on_status_codes` would take that refusal for the answer). A conditional keeps its children in place,
- * since its rules name them by position: a branch with no Anthropic target stays, and refuses when chosen.
- * Kept per tree: plans live as long as their config.
+ * The tree with only the targets whose provider counts tokens, or null when it has none: a load
+ * balancer then picks among them by their weights, and a fallback never stops at a target with no count
+ * to give (its `on_status_codes` would take that refusal for the answer). A conditional keeps its
+ * children in place, since its rules name them by position: a branch with no such target stays, and
+ * refuses when chosen. Kept per tree: plans live as long as their config, and belong to the gateway
+ * whose registry this is.
  */
-function anthropicOnly(node: PlanNode): PlanNode | null {
-  if (node.kind === 'target') return node.target.provider === 'anthropic' ? node : null;
-  let out = anthropicTrees.get(node);
+function countingOnly(node: PlanNode, registry: ProviderRegistry): PlanNode | null {
+  if (node.kind === 'target') {
+    const counter = registry.get(node.target.provider)?.countTokens;
+    const fixed = node.target.overrideParams.model;
+    if (!counter || (typeof fixed === 'string' && counter.accepts?.(fixed) === false)) return null;
+    return node;
+  }
+  let out = countingTrees.get(node);
   if (out !== undefined) return out;
-  const pruned = node.children.map(anthropicOnly);
+  const pruned = node.children.map((c) => countingOnly(c, registry));
   let children: PlanNode[];
   if (node.mode === 'conditional') children = pruned.some((c) => c !== null) ? pruned.map((c, i) => c ?? node.children[i]!) : [];
   else {
@@ -52,7 +61,7 @@ function anthropicOnly(node: PlanNode): PlanNode | null {
   }
   if (children.length === 0) out = null;
   else out = children.every((c, i) => c === node.children[i]) && children.length === node.children.length ? node : { ...node, children };
-  anthropicTrees.set(node, out);
+  countingTrees.set(node, out);
   return out;
 }
 
@@ -84,32 +93,34 @@ function countCircuits(breaker: Breaker): Breaker {
   return out;
 }
 
-/** Anthropic's answer, `{"input_tokens": n}`, checked before it is relayed: a count the client would misread is the provider's failure. */
-function isCount(json: unknown): json is { input_tokens: number } {
-  const n = (json as { input_tokens?: unknown } | null)?.input_tokens;
+/** A count as the client gets it, checked before it is relayed: a count the client would misread is the provider's failure. */
+function isCount(count: TokenCount | undefined): count is TokenCount {
+  const n = count?.input_tokens;
   return typeof n === 'number' && Number.isInteger(n) && n >= 0;
 }
 
 /**
- * The provider a count attempt uses: Anthropic targets get the client's body at
- * `/v1/messages/count_tokens`, with the target's model and key (no `override_params`: the count endpoint
- * refuses the generation parameters most of them are). Any other target (a conditional's branch) refuses
- * before sending. The answer is kept as Anthropic sent it; the router sees an empty completion.
+ * The provider a count attempt uses: its chat call is the provider's `countTokens` on the client's body
+ * (with the target's model and credentials, no `override_params`). A target whose provider cannot count
+ * (a conditional's branch) refuses before sending. The count is kept in Anthropic's shape; the router
+ * sees an empty completion.
  */
-function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, answered: (json: unknown) => void): (target: ResolvedTarget) => Provider {
+function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, answered: (count: TokenCount) => void): (target: ResolvedTarget) => Provider {
   return (target) => {
     const base = gw.registry.get(target.provider)!;
+    const counter = base.countTokens;
     return {
       ...base,
       chat: {
         ...base.chat,
         request(_body, ctx) {
-          if (target.provider !== 'anthropic') throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by Anthropic targets only; ${target.path} is ${target.provider}`, { param: 'model' });
-          return { url: `${ctx.target.baseURL}/messages/count_tokens`, method: 'POST', headers: anthropicHeaders(ctx), body: JSON.stringify({ ...body, model: ctx.model }) };
+          if (!counter) throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only; ${target.path} is ${target.provider}`, { param: 'model' });
+          return counter.request(body, ctx);
         },
         response(json) {
-          if (!isCount(json)) throw new Error('no input_tokens count in it');
-          answered(json);
+          const count = counter!.response(json);
+          if (!isCount(count)) throw new Error('no input_tokens count in it');
+          answered(count);
           return { choices: [] } as unknown as ChatCompletion;
         },
       },
@@ -119,10 +130,12 @@ function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, a
 
 /**
  * `POST /v1/messages/count_tokens` (the Anthropic SDKs' `messages.countTokens`, Claude Code's context
- * meter): counted by an Anthropic target of the request's tree, picked by the router as for a message
- * (fallbacks, load balancing, conditions on the same body, retries, the target's own model and key;
- * circuits of its own). A model routed to no Anthropic target is a 404 in Anthropic's shape: clients
- * then estimate on their own, where a count from another tokenizer would mislead them.
+ * meter): counted by a target of the request's tree whose provider counts (Anthropic's count endpoint,
+ * Bedrock's CountTokens for Claude), picked by the router as for a message (fallbacks, load balancing,
+ * conditions on the same body, retries, the target's own model and credentials; circuits of its own),
+ * and answered in Anthropic's shape whichever counted. A model routed to no such target is a 404 in
+ * Anthropic's shape: clients then estimate on their own, where a count from another tokenizer would
+ * mislead them.
  */
 export async function handleCountTokens(
   gw: GatewayInternals,
@@ -145,12 +158,12 @@ export async function handleCountTokens(
     stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
     await runBefore(stages, state);
     const { root: tree, model: inferred } = gw.plans.rootFor(state.plan, original.model);
-    const root = anthropicOnly(tree);
+    const root = countingOnly(tree, gw.registry);
     if (!root) {
-      throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by Anthropic targets only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
+      throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
     }
-    let count: unknown;
-    const providerFor = countingProvider(gw, original as unknown as Record<string, unknown>, (json) => (count = json));
+    let count: TokenCount | undefined;
+    const providerFor = countingProvider(gw, original as unknown as Record<string, unknown>, (answer) => (count = answer));
     const s = state;
     const attempt = (target: ResolvedTarget, signal: AbortSource) =>
       callChat(gw, providerFor(target), body, { target, model: modelFor(s, target, inferred), stream: false, headers: req.headers, overrides: s.overrides }, signal);
@@ -159,7 +172,7 @@ export async function handleCountTokens(
     const routed = await route(root, env, attempt);
     state.target = routed.target;
     state.retries = env.retries;
-    // Anthropic does not charge for counting: the cost is known, and nothing.
+    // Neither Anthropic nor Bedrock charges for counting: the cost is known, and nothing.
     state.cost = 0;
     await runAfter(stages, state, { status: 200 }, gw.logger);
     return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: count };

@@ -1,4 +1,5 @@
 import type { Provider, CallContext, UpstreamRequest } from '../types.js';
+import { anthropicCountTokens } from './count-tokens.js';
 import { parseAnthropicError } from './error.js';
 import { anthropicHeaders } from './headers.js';
 import { createAnthropicStreamTranslator } from './stream.js';
@@ -40,5 +41,6 @@ export const anthropicProvider: Provider = {
     response: (json, ctx) => translateResponse(json, { jsonTool: jsonToolFor.get(ctx) ?? false }),
     stream: (ctx) => createAnthropicStreamTranslator({ jsonTool: jsonToolFor.get(ctx) ?? false }),
   },
+  countTokens: anthropicCountTokens,
   error: parseAnthropicError,
 };

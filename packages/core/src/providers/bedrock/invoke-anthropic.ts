@@ -12,7 +12,10 @@ import type { CallContext, StreamTranslator, UpstreamEvent } from '../types.js';
 import { streamException } from './errors.js';
 
 /** The Messages API version Bedrock's InvokeModel takes for Claude (in the body, not a header). */
-const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
+export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
+
+/** A Claude model id, bare or behind an inference profile or ARN (`anthropic.claude-…`, `us.anthropic.claude-…`). */
+export const isClaudeModel = (model: string): boolean => /(^|[.:/])anthropic\.claude/.test(model);
 
 /** Whether this target sends Claude its native Messages body through InvokeModel instead of Converse. */
 export const usesInvoke = (ctx: CallContext): boolean => ctx.target.extra.bedrock_api === 'invoke';
@@ -27,7 +30,7 @@ const jsonToolFor = new WeakMap<CallContext, boolean>();
  * translators do the work, so both routes to Claude behave alike.
  */
 export function toAnthropicInvokeBody(input: ChatRequest, ctx: CallContext): string {
-  if (!/(^|[.:/])anthropic\.claude/.test(ctx.model)) {
+  if (!isClaudeModel(ctx.model)) {
     throw new GatewayError('invalid_request', `model "${ctx.model}": bedrock_api "invoke" is for Anthropic Claude models`, { param: 'model' });
   }
   const body = withOverrides(input, ctx.target.overrideParams);

@@ -1,10 +1,11 @@
 import { registerDecoder } from '../../stream/decode.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
+import { fromCountTokensAnswer, toCountTokensBody } from './count-tokens.js';
 import { BEDROCK_BASE_URL, operationURL, type BedrockOperation } from './endpoint.js';
 import { fromTitanAnswer, toTitanBodies } from './embeddings.js';
 import { parseBedrockError } from './errors.js';
 import { createEventStreamDecoder } from './event-stream-decoder.js';
-import { createInvokeStreamTranslator, fromAnthropicInvoke, toAnthropicInvokeBody, usesInvoke } from './invoke-anthropic.js';
+import { createInvokeStreamTranslator, fromAnthropicInvoke, isClaudeModel, toAnthropicInvokeBody, usesInvoke } from './invoke-anthropic.js';
 import { toConverseRequest } from './request.js';
 import { toChatCompletion } from './response.js';
 import { authorize } from './sign-request.js';
@@ -29,9 +30,10 @@ function headersFor(ctx: CallContext, accept: string): Record<string, string> {
 
 /**
  * AWS Bedrock through Converse / ConverseStream (one request shape for every model family), embeddings
- * through InvokeModel. Target settings, Portkey's names: `aws_access_key_id`, `aws_secret_access_key`,
- * `aws_session_token`, `aws_region`, or a Bedrock API key in `api_key`; `bedrock_api: "invoke"` sends
- * Claude its native Messages body through InvokeModel (for Anthropic-only features and beta flags).
+ * through InvokeModel, Claude's token counts through CountTokens. Target settings, Portkey's names:
+ * `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`, `aws_region`, or a Bedrock API key
+ * in `api_key`; `bedrock_api: "invoke"` sends Claude its native Messages body through InvokeModel (for
+ * Anthropic-only features and beta flags).
  */
 export function createBedrockProvider(options: BedrockProviderOptions = {}): Provider {
   const env = options.env ?? processEnv;
@@ -66,6 +68,11 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
     embeddings: {
       request: (body, ctx) => Promise.all(toTitanBodies(body, ctx).map((b) => build(ctx, 'invoke', b, 'application/json'))),
       response: fromTitanAnswer,
+    },
+    countTokens: {
+      request: (body, ctx) => build(ctx, 'count-tokens', toCountTokensBody(body, ctx), 'application/json'),
+      response: fromCountTokensAnswer,
+      accepts: isClaudeModel,
     },
     error: parseBedrockError,
   };
