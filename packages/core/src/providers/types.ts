@@ -122,8 +122,9 @@ export interface TokenCounting {
    */
   response(json: unknown): TokenCount | undefined;
   /**
-   * Whether it counts for `model`. A target whose configured model (`override_params.model`) it does
-   * not count for is left out of the count's routing, so a load balancer never picks it. Default: every model.
+   * Whether it counts for `model`. A target whose model (its `override_params.model`, else the
+   * request's after aliases) it does not count for is left out of the count's routing, so a load
+   * balancer never picks it and a fallback passes it over. Default: every model.
    */
   accepts?(model: string): boolean;
 }

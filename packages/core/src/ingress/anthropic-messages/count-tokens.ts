@@ -31,26 +31,31 @@ const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']
 /** Named in refusals: the built-in providers with a `countTokens`. */
 const COUNTERS = 'targets that can count tokens (Anthropic, Bedrock serving Claude)';
 
-const countingTrees = new WeakMap<PlanNode, PlanNode | null>();
+/** Pruned trees per tree node and model asked for: client model names are many, so a node keeps a few. */
+const countingTrees = new WeakMap<PlanNode, Map<string, PlanNode | null>>();
+const MODELS_PER_TREE = 64;
 
 /**
- * The tree with only the targets whose provider counts tokens, or null when it has none: a load
- * balancer then picks among them by their weights, and a fallback never stops at a target with no count
- * to give (its `on_status_codes` would take that refusal for the answer). A conditional keeps its
- * children in place, since its rules name them by position: a branch with no such target stays, and
- * refuses when chosen. Kept per tree: plans live as long as their config, and belong to the gateway
- * whose registry this is.
+ * The tree with only the targets whose provider counts tokens for the model they would be asked for,
+ * or null when it has none: a load balancer then picks among them by their weights, and a fallback
+ * never stops at a target with no count to give (its `on_status_codes` would take that refusal for the
+ * answer). A target's model is its `override_params.model`, else `asked` (the request's model after
+ * aliases, as `upstreamModel` picks it): an alias naming a model the provider cannot count for leaves
+ * its targets out as an override does. A conditional keeps its children in place, since its rules name
+ * them by position: a branch with no such target stays, and refuses when chosen. Kept per tree node and
+ * model: plans live as long as their config, and belong to the gateway whose registry this is.
  */
-function countingOnly(node: PlanNode, registry: ProviderRegistry): PlanNode | null {
+function countingOnly(node: PlanNode, registry: ProviderRegistry, asked: string): PlanNode | null {
   if (node.kind === 'target') {
     const counter = registry.get(node.target.provider)?.countTokens;
     const fixed = node.target.overrideParams.model;
-    if (!counter || (typeof fixed === 'string' && counter.accepts?.(fixed) === false)) return null;
+    if (!counter || counter.accepts?.(typeof fixed === 'string' ? fixed : asked) === false) return null;
     return node;
   }
-  let out = countingTrees.get(node);
+  let byModel = countingTrees.get(node);
+  let out = byModel?.get(asked);
   if (out !== undefined) return out;
-  const pruned = node.children.map((c) => countingOnly(c, registry));
+  const pruned = node.children.map((c) => countingOnly(c, registry, asked));
   let children: PlanNode[];
   if (node.mode === 'conditional') children = pruned.some((c) => c !== null) ? pruned.map((c, i) => c ?? node.children[i]!) : [];
   else {
@@ -61,7 +66,8 @@ function countingOnly(node: PlanNode, registry: ProviderRegistry): PlanNode | nu
   }
   if (children.length === 0) out = null;
   else out = children.every((c, i) => c === node.children[i]) && children.length === node.children.length ? node : { ...node, children };
-  countingTrees.set(node, out);
+  if (!byModel) countingTrees.set(node, (byModel = new Map()));
+  if (byModel.size < MODELS_PER_TREE) byModel.set(asked, out);
   return out;
 }
 
@@ -158,7 +164,8 @@ export async function handleCountTokens(
     stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
     await runBefore(stages, state);
     const { root: tree, model: inferred } = gw.plans.rootFor(state.plan, original.model);
-    const root = countingOnly(tree, gw.registry);
+    const requested = inferred ?? state.body.model;
+    const root = countingOnly(tree, gw.registry, state.plan.aliases[requested] ?? requested);
     if (!root) {
       throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
     }
