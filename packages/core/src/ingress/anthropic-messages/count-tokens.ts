@@ -119,9 +119,9 @@ function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, a
       ...base,
       chat: {
         ...base.chat,
-        request(_body, ctx) {
+        request(chat, ctx) {
           if (!counter) throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only; ${target.path} is ${target.provider}`, { param: 'model' });
-          return counter.request(body, ctx);
+          return counter.request(body, ctx, chat);
         },
         response(json) {
           const count = counter!.response(json);
