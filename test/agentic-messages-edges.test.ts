@@ -247,10 +247,11 @@ function bedrockWhole(path: string) {
 
 // ---------------------------------------------------------------------------------------------
 
-// An Anthropic target counts (test/count-tokens.test.ts), and so does Bedrock serving Claude
-// (test/count-tokens-bedrock.test.ts); every other one has no count to give.
+// An Anthropic target counts (test/count-tokens.test.ts), and so do Bedrock serving Claude
+// (test/count-tokens-bedrock.test.ts) and Gemini (test/count-tokens-google.test.ts); every other
+// one has no count to give.
 describe('count_tokens: a clear Anthropic-shaped 4xx for every target that cannot count, never a 500 or a made-up number', () => {
-  for (const name of (Object.keys(targets) as TargetName[]).filter((n) => n !== 'anthropic' && n !== 'bedrock')) {
+  for (const name of (Object.keys(targets) as TargetName[]).filter((n) => n !== 'anthropic' && n !== 'bedrock' && n !== 'google')) {
     it(`${name} target: POST /v1/messages/count_tokens (and ?beta=true, Claude Code's form) is a 404 not_found_error; nothing goes upstream`, async () => {
       const { app, sdk } = await start(targets[name]());
       const params = { model: MODEL[name], system, messages: loop, tools: [weather, clock] };

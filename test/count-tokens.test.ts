@@ -143,12 +143,26 @@ describe('an Anthropic target counts', () => {
   });
 });
 
+describe('the mock provider counts', () => {
+  it('as it bills: a count of a body equals the input tokens of the message made of the same body, with nothing sent anywhere', async () => {
+    const { sdk } = await start({ targets: [{ provider: 'mock' }] });
+    const body = { system: 'You are terse.', messages: [{ role: 'user' as const, content: 'How many tokens is this question, roughly?' }] };
+    const counted = await sdk.messages.countTokens({ model: 'claude-sonnet-4-6', ...body });
+    const message = await sdk.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, ...body });
+    expect(counted.input_tokens).toBeGreaterThan(1);
+    expect(counted.input_tokens).toBe(message.usage.input_tokens);
+    const longer = await sdk.messages.countTokens({ model: 'claude-sonnet-4-6', ...body, messages: [...body.messages, { role: 'assistant', content: 'About ten.' }, { role: 'user', content: 'And now?' }] });
+    expect(longer.input_tokens).toBeGreaterThan(counted.input_tokens);
+    expect(upstream.requests).toHaveLength(0);
+  });
+});
+
 describe('what a count is not', () => {
   it('a 404 in Anthropic\'s shape when the model routes to no Anthropic target; nothing goes upstream', async () => {
     const { sdk } = await start({ targets: [openai()] });
     const error = await sdk.messages.countTokens({ ...params, model: 'gpt-4o' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Anthropic.NotFoundError);
-    expect((error as Anthropic.APIError).message).toContain('targets that can count tokens (Anthropic, Bedrock serving Claude) only');
+    expect((error as Anthropic.APIError).message).toContain('targets that can count tokens (Anthropic, Bedrock serving Claude, Gemini API, Vertex AI) only');
     expect(upstream.requests).toHaveLength(0);
   });
 

@@ -113,11 +113,13 @@ export interface TokenCount {
 export interface TokenCounting {
   /**
    * The upstream request for the client's Messages body (as sent, without `override_params`) counted
-   * for `ctx.model`; `chat` is the same body in OpenAI's shape (what `/v1/messages` routes and hands
-   * the chat translators), for providers whose count endpoint takes their generation request. Throws a
-   * `GatewayError` to refuse before sending (a model it cannot count for).
+   * for `ctx.model`. `chat()` gives the same body in OpenAI's shape as `/v1/messages` hands this
+   * provider's chat translator, for count endpoints that take the provider's generation request; it
+   * throws the refusal `/v1/messages` would give (content only Anthropic reads), and a translator's
+   * refusal thrown here names the client's fields, as there. Throws a `GatewayError` to refuse before
+   * sending (a model it cannot count for).
    */
-  request(body: Record<string, unknown>, ctx: CallContext, chat: ChatRequest): UpstreamRequest | Promise<UpstreamRequest>;
+  request(body: Record<string, unknown>, ctx: CallContext, chat: () => ChatRequest): UpstreamRequest | Promise<UpstreamRequest>;
   /**
    * The upstream's 200 answer as Anthropic's count, or undefined when it holds none. The gateway
    * relays it only when `input_tokens` is a non-negative integer, and makes anything else a 502.

@@ -19,6 +19,8 @@ import { callChat } from '../../upstream/call.js';
 import type { GatewayContext, GatewayRequest, GatewayResponse } from '../../types.js';
 import { anthropicErrorResponse } from './errors.js';
 import { toChatRequest } from './to-chat-request.js';
+import { bodyPreparer, inClientTerms, threadRefusal } from './handle-messages.js';
+import type { AnthropicRequest } from '../../providers/anthropic/wire-types.js';
 import { validateMessages } from './validate.js';
 
 /**
@@ -29,7 +31,7 @@ import { validateMessages } from './validate.js';
 const COUNT_STAGES = new Set(['observability-open', 'auth', 'observability-log']);
 
 /** Named in refusals: the built-in providers with a `countTokens`. */
-const COUNTERS = 'targets that can count tokens (Anthropic, Bedrock serving Claude)';
+const COUNTERS = 'targets that can count tokens (Anthropic, Bedrock serving Claude, Gemini API, Vertex AI)';
 
 /** Pruned trees per tree node and model asked for: client model names are many, so a node keeps a few. */
 const countingTrees = new WeakMap<PlanNode, Map<string, PlanNode | null>>();
@@ -107,11 +109,23 @@ function isCount(count: TokenCount | undefined): count is TokenCount {
 
 /**
  * The provider a count attempt uses: its chat call is the provider's `countTokens` on the client's body
- * (with the target's model and credentials, no `override_params`). A target whose provider cannot count
- * (a conditional's branch) refuses before sending. The count is kept in Anthropic's shape; the router
- * sees an empty completion.
+ * (with the target's model and credentials, no `override_params`). Counters that take their provider's
+ * generation request get the translated body as `/v1/messages` would hand that provider (`bodyPreparer`),
+ * refused as it would be (content only Anthropic reads, a thread), and their refusals name the client's
+ * fields as there. A target whose provider cannot count (a conditional's branch) refuses before
+ * sending. The count is kept in Anthropic's shape; the router sees an empty completion.
  */
-function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, answered: (count: TokenCount) => void): (target: ResolvedTarget) => Provider {
+function countingProvider(
+  gw: GatewayInternals,
+  original: AnthropicRequest,
+  translation: ReturnType<typeof toChatRequest>,
+  answered: (count: TokenCount) => void,
+): (target: ResolvedTarget) => Provider {
+  const refusal = threadRefusal(original) ?? translation.unsupported;
+  // The refusal names the client's fields already; only the translators' errors are renamed.
+  const inTerms = (e: unknown) => {
+    throw e === refusal ? e : inClientTerms(e, translation.clientParam);
+  };
   return (target) => {
     const base = gw.registry.get(target.provider)!;
     const counter = base.countTokens;
@@ -121,7 +135,16 @@ function countingProvider(gw: GatewayInternals, body: Record<string, unknown>, a
         ...base.chat,
         request(chat, ctx) {
           if (!counter) throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only; ${target.path} is ${target.provider}`, { param: 'model' });
-          return counter.request(body, ctx, chat);
+          const prepared = () => {
+            if (refusal) throw refusal;
+            return bodyPreparer(base.id, translation)(chat, ctx.model);
+          };
+          try {
+            const out = counter.request(original as unknown as Record<string, unknown>, ctx, prepared);
+            return out instanceof Promise ? out.catch(inTerms) : out;
+          } catch (e) {
+            return inTerms(e);
+          }
         },
         response(json) {
           const count = counter!.response(json);
@@ -158,7 +181,8 @@ export async function handleCountTokens(
     checkDepth(raw, gw.limits.maxJsonDepth);
     const original = validateMessages(raw, gw.limits.maxMessages, { count: true });
     // Routed on the body `/v1/messages` routes on, so a conditional on `params.*` picks the same branch.
-    const { body } = toChatRequest(original);
+    const translation = toChatRequest(original);
+    const { body } = translation;
     state = createState(gw, 'count_tokens', req, body as RequestState['body'], context, traceId, startedAt);
     // Read per request: an app may add stages of its own after start-up.
     stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
@@ -170,7 +194,7 @@ export async function handleCountTokens(
       throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
     }
     let count: TokenCount | undefined;
-    const providerFor = countingProvider(gw, original as unknown as Record<string, unknown>, (answer) => (count = answer));
+    const providerFor = countingProvider(gw, original, translation, (answer) => (count = answer));
     const s = state;
     const attempt = (target: ResolvedTarget, signal: AbortSource) =>
       callChat(gw, providerFor(target), body, { target, model: modelFor(s, target, inferred), stream: false, headers: req.headers, overrides: s.overrides }, signal);
@@ -179,7 +203,7 @@ export async function handleCountTokens(
     const routed = await route(root, env, attempt);
     state.target = routed.target;
     state.retries = env.retries;
-    // Neither Anthropic nor Bedrock charges for counting: the cost is known, and nothing.
+    // No provider charges for counting: the cost is known, and nothing.
     state.cost = 0;
     await runAfter(stages, state, { status: 200 }, gw.logger);
     return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: count };

@@ -34,7 +34,7 @@ const READS_TOOL_ERRORS = new Set(['bedrock', 'google', 'vertex-ai']);
  * A translator's 400 as the client must read it: naming the field of the Anthropic body it sent,
  * not of the OpenAI body the gateway made of it.
  */
-function inClientTerms(e: unknown, clientParam: (param: string) => string | undefined): unknown {
+export function inClientTerms(e: unknown, clientParam: (param: string) => string | undefined): unknown {
   if (!(e instanceof GatewayError) || !e.param) return e;
   const param = clientParam(e.param);
   if (param === undefined || param === e.param) return e;
@@ -48,7 +48,7 @@ function inClientTerms(e: unknown, clientParam: (param: string) => string | unde
  * `ThreadState.recoversFrom`) reads `error.details.error_code` "thread_unsupported_request" with an
  * `unsupported` list, stops threading and sends the same turn again with the whole conversation.
  */
-function threadRefusal(original: AnthropicRequest): GatewayError | undefined {
+export function threadRefusal(original: AnthropicRequest): GatewayError | undefined {
   if (original.thread === undefined || original.thread === null) return undefined;
   return new GatewayError('invalid_request', 'thread: this request is routed to a provider that cannot hold a message thread; send the whole conversation without `thread`', {
     param: 'thread',
@@ -58,14 +58,14 @@ function threadRefusal(original: AnthropicRequest): GatewayError | undefined {
 
 /**
  * A non-Anthropic provider as `/v1/messages` uses it: the untranslatable extras come off the body,
- * so do the marks the provider does not read (`strip`), a request it cannot serve (`refusal`: a thread,
+ * so do the marks the provider does not read (`prepare`), a request it cannot serve (`refusal`: a thread,
  * Anthropic-only content) fails this attempt only (a fallback may still serve it), and translator
  * errors name the client's fields.
  */
 function forOthers(
   provider: Provider,
   refusal: () => GatewayError | undefined,
-  strip: (body: ChatRequest) => ChatRequest,
+  prepare: PrepareBody,
   clientParam: (param: string) => string | undefined,
 ): Provider {
   const translated = (e: unknown) => {
@@ -78,9 +78,8 @@ function forOthers(
       request(body, ctx) {
         const refused = refusal();
         if (refused) throw refused;
-        const { [EXTRAS_FIELD]: extras, ...rest } = body;
         try {
-          const out = provider.chat.request(strip(withNativeExtras(provider.id, rest as ChatRequest, extras, ctx.model)), ctx);
+          const out = provider.chat.request(prepare(body, ctx.model), ctx);
           return out instanceof Promise ? out.catch(translated) : out;
         } catch (e) {
           return translated(e);
@@ -123,6 +122,30 @@ function withCohereThinking(body: ChatRequest, thinking: unknown): ChatRequest {
 const OPENAI_COMPATIBLE = new Set(openAICompatiblePresets.map((p) => p.id));
 const FORWARDS_MESSAGES = new Set([...OPENAI_COMPATIBLE].filter((id) => id !== 'deepseek'));
 
+/** The translated body as one provider's chat translator gets it on /v1/messages (see `bodyPreparer`). */
+export type PrepareBody = (body: ChatRequest, model: string) => ChatRequest;
+
+/**
+ * What `/v1/messages` hands a non-Anthropic provider's chat translator: the translation's extras as the
+ * fields that provider reads natively (Gemini's exact thinking budget, `top_k`), and without the marks it
+ * does not read (`marks`, from `toChatRequest`). Counting tokens prepares its body the same way, so a
+ * count is of what a message would send.
+ */
+export function bodyPreparer(providerId: string, marks: { breakpoints: boolean; toolErrors: boolean; reasoning: boolean }): PrepareBody {
+  const dropBreakpoints = marks.breakpoints && !READS_BREAKPOINTS.has(providerId);
+  const dropToolErrors = marks.toolErrors && !READS_TOOL_ERRORS.has(providerId);
+  const forwards = marks.reasoning && FORWARDS_MESSAGES.has(providerId);
+  const compatible = OPENAI_COMPATIBLE.has(providerId);
+  return (body, model) => {
+    const { [EXTRAS_FIELD]: extras, ...rest } = body;
+    const b = withNativeExtras(providerId, rest as ChatRequest, extras, model);
+    const tools = compatible ? withStrictReadyTools(b) : b;
+    const thought = forwards ? withoutReasoning(tools) : tools;
+    const out = dropBreakpoints ? withoutBreakpoints(thought) : thought;
+    return dropToolErrors ? withoutToolErrors(out) : out;
+  };
+}
+
 /**
  * `POST /v1/messages`: an Anthropic Messages request runs through the same stages and router as a
  * chat completion (its OpenAI translation is what stages, cache keys and non-Anthropic targets see),
@@ -161,19 +184,7 @@ export async function handleMessages(
       if (target.provider === 'anthropic') return pass?.provider;
       const base = gw.registry.get(target.provider)!;
       let p = others.get(base.id);
-      if (!p) {
-        const dropBreakpoints = breakpoints && !READS_BREAKPOINTS.has(base.id);
-        const dropToolErrors = toolErrors && !READS_TOOL_ERRORS.has(base.id);
-        const forwards = reasoning && FORWARDS_MESSAGES.has(base.id);
-        const compatible = OPENAI_COMPATIBLE.has(base.id);
-        const strip = (b: ChatRequest): ChatRequest => {
-          const tools = compatible ? withStrictReadyTools(b) : b;
-          const thought = forwards ? withoutReasoning(tools) : tools;
-          const out = dropBreakpoints ? withoutBreakpoints(thought) : thought;
-          return dropToolErrors ? withoutToolErrors(out) : out;
-        };
-        others.set(base.id, (p = forOthers(base, refusal, strip, clientParam)));
-      }
+      if (!p) others.set(base.id, (p = forOthers(base, refusal, bodyPreparer(base.id, { breakpoints, toolErrors, reasoning }), clientParam)));
       return p;
     };
     const result = await runChat(gw, state, { providerFor });

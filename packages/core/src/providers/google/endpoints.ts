@@ -6,7 +6,7 @@ import { withForwardedHeaders } from '../forward-headers.js';
 /** The two front doors to the same models: the Gemini API (API key) and Vertex AI (OAuth token, project, region). */
 export type GoogleFlavor = 'gemini' | 'vertex';
 
-export type GoogleOperation = 'generateContent' | 'streamGenerateContent' | 'batchEmbedContents' | 'predict';
+export type GoogleOperation = 'generateContent' | 'streamGenerateContent' | 'countTokens' | 'batchEmbedContents' | 'predict';
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 /** `{vertex_region}` is filled from the target; the `global` location has no regional host. */
@@ -52,15 +52,17 @@ function vertexBase(ctx: CallContext, region: string): string {
   return region === 'global' ? base.replace(`${REGION_PLACEHOLDER}-`, '') : base.replace(REGION_PLACEHOLDER, region);
 }
 
+/** The Gemini API's resource name of a model: `models/{m}`; `tunedModels/…` is one already. */
+export function geminiResource(model: string): string {
+  const name = checkedModel(model);
+  return name.includes('/') ? name : `models/${name}`;
+}
+
 /** Where an operation goes: `{base}/models/{m}:op` (Gemini) or `{base}/projects/{p}/locations/{r}/publishers/google/models/{m}:op` (Vertex). */
 export function endpointFor(flavor: GoogleFlavor, op: GoogleOperation, ctx: CallContext): string {
-  const model = checkedModel(ctx.model);
   const query = op === 'streamGenerateContent' ? '?alt=sse' : '';
-  if (flavor === 'gemini') {
-    // `tunedModels/…` is already a full resource name.
-    const resource = model.includes('/') ? model : `models/${model}`;
-    return `${ctx.target.baseURL}/${resource}:${op}${query}`;
-  }
+  if (flavor === 'gemini') return `${ctx.target.baseURL}/${geminiResource(ctx.model)}:${op}${query}`;
+  const model = checkedModel(ctx.model);
   const { project, region } = vertexSettings(ctx);
   const parent = `projects/${project}/locations/${region}`;
   const resource = model.startsWith('projects/')

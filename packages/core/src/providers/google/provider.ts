@@ -1,4 +1,5 @@
 import type { Provider, UpstreamRequest } from '../types.js';
+import { googleCountTokens } from './count-tokens.js';
 import { googleEmbeddings } from './embeddings.js';
 import { endpointFor, GEMINI_BASE_URL, headersFor, VERTEX_BASE_URL, type GoogleFlavor } from './endpoints.js';
 import { parseGoogleError } from './errors.js';
@@ -23,6 +24,7 @@ function googleFamily(id: string, flavor: GoogleFlavor, baseURL: string, env: Pi
       stream: createGeminiStream,
     },
     embeddings: googleEmbeddings(flavor),
+    countTokens: googleCountTokens(flavor),
     error: parseGoogleError,
   };
 }

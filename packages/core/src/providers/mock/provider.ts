@@ -106,7 +106,10 @@ function embeddings(body: EmbeddingsRequest): UpstreamResponse {
 
 async function transport(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
   const body = JSON.parse(typeof req.body === 'string' ? req.body : new TextDecoder().decode(req.body));
-  return req.url.endsWith('/embeddings') ? embeddings(body) : chat(body, signal);
+  if (req.url.endsWith('/embeddings')) return embeddings(body);
+  // Counted as `chat` bills its prompt, so a count and the usage of the same body agree.
+  if (req.url.endsWith('/messages/count_tokens')) return json(200, { input_tokens: countTokens(JSON.stringify(body.messages ?? [])) });
+  return chat(body, signal);
 }
 
 const base = openAICompatible({ id: 'mock', baseURL: 'mock://local/v1' });
@@ -130,6 +133,19 @@ export const mockProvider: Provider = {
         req.body = JSON.stringify(parsed);
       }
       return req;
+    },
+  },
+  /** Counts for `/v1/messages/count_tokens` as the mock bills, so Anthropic clients run against the examples too. */
+  countTokens: {
+    request: (_body, ctx, chat) => ({
+      url: `${ctx.target.baseURL}/messages/count_tokens`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: chat().messages ?? [] }),
+    }),
+    response: (json) => {
+      const n = (json as { input_tokens?: unknown } | null)?.input_tokens;
+      return typeof n === 'number' ? { input_tokens: n } : undefined;
     },
   },
   transport,
