@@ -1,8 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { Provider } from '@llmux/core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
-import { startMockUpstream, type MockUpstream, type RecordedRequest } from './helpers/mock-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicSuite } from './helpers/anthropic-suite.js';
+import type { AppOptions } from './helpers/apps.js';
+import type { MockUpstream, RecordedRequest } from './helpers/mock-upstream.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -13,18 +14,9 @@ import { until } from './helpers/until.js';
  * upstream on 127.0.0.1.
  */
 let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
-beforeEach(() => upstream.reset());
-
-const apps: TestApp[] = [];
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((a) => a.close()));
-});
 
 const CLIENT_KEY = 'sk-ant-client-side-key-bedrock-review';
+const { start } = anthropicSuite(CLIENT_KEY, (u) => (upstream = u), { env: {} });
 const ANTHROPIC_KEY = 'sk-ant-upstream-key-bedrock-review-5e6f';
 const BEDROCK_API_KEY = 'ABSKbedrock-review-api-key-0a1b2c3d4e5f';
 const AK = 'AKIAIOSFODNN7REVIEWS';
@@ -50,11 +42,6 @@ const openai = (over: Record<string, unknown> = {}) => ({ provider: 'openai', ap
 
 const params: Anthropic.MessageCountTokensParams = { model: CLAUDE, messages: [{ role: 'user', content: 'Hello there' }] };
 
-async function start(config: Record<string, unknown>, options: AppOptions = {}) {
-  const app = await appFactories.express5!({ env: {}, config: config as never, ...options });
-  apps.push(app);
-  return { app, sdk: new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 }) };
-}
 
 const bedrockCounts = () => upstream.requests.filter((r) => r.path.endsWith('/count-tokens'));
 const anthropicCounts = () => upstream.requests.filter((r) => r.path === '/v1/messages/count_tokens');
@@ -289,9 +276,7 @@ describe('which targets count', () => {
 
   it('without a config, "bedrock/<claude>" counts on Bedrock with the environment\'s key and region; "bedrock/<llama>" is a 404 with nothing sent', async () => {
     const env = { AWS_BEARER_TOKEN_BEDROCK: BEDROCK_API_KEY, AWS_REGION: 'us-west-2' };
-    const app = await appFactories.express5!({ env, providers: { bedrock: { baseURL: upstream.url } } } as AppOptions);
-    apps.push(app);
-    const sdk = new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const { sdk } = await start(undefined as never, { env, providers: { bedrock: { baseURL: upstream.url } } } as AppOptions);
     upstream.route(CLAUDE_PATH, { json: { inputTokens: 27 } });
     expect(await sdk.messages.countTokens({ ...params, model: `bedrock/${CLAUDE}` })).toEqual({ input_tokens: 27 });
     expect(bedrockCounts()[0]!.headers.authorization).toBe(`Bearer ${BEDROCK_API_KEY}`);

@@ -1,8 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { recentRequests } from '@llmux/core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
-import { startMockUpstream, type MockUpstream, type RecordedRequest } from './helpers/mock-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicSuite } from './helpers/anthropic-suite.js';
+import type { AppOptions } from './helpers/apps.js';
+import type { MockUpstream, RecordedRequest } from './helpers/mock-upstream.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -11,18 +12,9 @@ import { until } from './helpers/until.js';
  * `{"inputTokens": n}`), relayed in Anthropic's shape. Models Bedrock cannot count for are never asked.
  */
 let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
-beforeEach(() => upstream.reset());
-
-const apps: TestApp[] = [];
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((a) => a.close()));
-});
 
 const CLIENT_KEY = 'sk-ant-client-side-key-bedrock';
+const { start } = anthropicSuite(CLIENT_KEY, (u) => (upstream = u), { env: {} });
 const ANTHROPIC_KEY = 'sk-ant-upstream-key-bedrock-1a2b';
 const BEDROCK_API_KEY = 'ABSKbedrock-api-key-9f8e7d6c5b4a';
 const AK = 'AKIAIOSFODNN7COUNTS';
@@ -57,11 +49,6 @@ const params: Anthropic.MessageCountTokensParams = {
   tool_choice: { type: 'auto' },
 };
 
-async function start(config: Record<string, unknown>, options: AppOptions = {}, kind = 'express5') {
-  const app = await appFactories[kind]!({ env: {}, config: config as never, ...options });
-  apps.push(app);
-  return { app, sdk: new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 }) };
-}
 
 const bedrockCounts = () => upstream.requests.filter((r) => r.path.endsWith('/count-tokens'));
 /** The InvokeModel body a CountTokens request carries, decoded. */

@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import { recentRequests } from '@llmux/core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
-import { startMockUpstream, type MockUpstream, type RecordedRequest } from './helpers/mock-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicSuite } from './helpers/anthropic-suite.js';
+import type { MockUpstream, RecordedRequest } from './helpers/mock-upstream.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -14,18 +14,9 @@ import { until } from './helpers/until.js';
  * Anthropic's `{"input_tokens": n}`.
  */
 let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
-beforeEach(() => upstream.reset());
-
-const apps: TestApp[] = [];
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((a) => a.close()));
-});
 
 const CLIENT_KEY = 'sk-ant-client-side-key-google';
+const { start } = anthropicSuite(CLIENT_KEY, (u) => (upstream = u), { env: {} });
 const ANTHROPIC_KEY = 'sk-ant-upstream-key-google-5e6f';
 const GEMINI_KEY = 'AIzaSyGeminiUpstreamKey-count-7a8b9c';
 const VERTEX_TOKEN = 'ya29.vertex-access-token-count-1d2e3f';
@@ -63,11 +54,6 @@ const roundTrip: Anthropic.MessageParam[] = [
   { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '18°C, sunny' }] },
 ];
 
-async function start(config: Record<string, unknown>, options: AppOptions = {}, kind = 'express5') {
-  const app = await appFactories[kind]!({ env: {}, config: config as never, ...options });
-  apps.push(app);
-  return { app, sdk: new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 }) };
-}
 
 /** Nothing the client can read (status line aside) holds a credential. */
 function expectNoSecrets(...texts: unknown[]) {

@@ -1,9 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { recentRequests } from '@llmux/core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { anthropicSuite } from './helpers/anthropic-suite.js';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
 import { fixtureJson } from './helpers/fixtures.js';
-import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import type { MockUpstream } from './helpers/mock-upstream.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -13,18 +14,9 @@ import { until } from './helpers/until.js';
  * correct behaviour and fails today.
  */
 let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
-beforeEach(() => upstream.reset());
-
-const apps: TestApp[] = [];
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((a) => a.close()));
-});
 
 const CLIENT_KEY = 'sk-ant-client-side-key-review';
+const { start } = anthropicSuite(CLIENT_KEY, (u) => (upstream = u));
 const UPSTREAM_KEY = 'sk-ant-upstream-key-review-7f3e9a';
 const OPENAI_KEY = 'sk-openai-upstream-review-4c2d1b';
 const anthropic = (over: Record<string, unknown> = {}) => ({ provider: 'anthropic', api_key: UPSTREAM_KEY, custom_host: `${upstream.url}/v1`, ...over });
@@ -37,11 +29,6 @@ const params: Anthropic.MessageCountTokensParams = {
 };
 const weather: Anthropic.Tool = { name: 'get_weather', description: 'Weather for a city', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
 
-async function start(config: Record<string, unknown>, options: AppOptions = {}, kind = 'express5') {
-  const app = await appFactories[kind]!({ config: config as never, ...options });
-  apps.push(app);
-  return { app, sdk: new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 }) };
-}
 
 const counts = () => upstream.requests.filter((r) => r.path.startsWith('/v1/messages/count_tokens'));
 const post = (app: TestApp, body: unknown, headers: Record<string, string> = {}, path = '/v1/messages/count_tokens') =>

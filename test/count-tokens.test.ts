@@ -1,9 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { recentRequests } from '@llmux/core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicSuite } from './helpers/anthropic-suite.js';
+import type { AppOptions } from './helpers/apps.js';
 import { fixtureJson } from './helpers/fixtures.js';
-import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import type { MockUpstream } from './helpers/mock-upstream.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -12,18 +13,9 @@ import { until } from './helpers/until.js';
  * cache.
  */
 let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
-beforeEach(() => upstream.reset());
-
-const apps: TestApp[] = [];
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((a) => a.close()));
-});
 
 const CLIENT_KEY = 'sk-ant-client-side-key';
+const { start } = anthropicSuite(CLIENT_KEY, (u) => (upstream = u));
 const UPSTREAM_KEY = 'sk-ant-upstream-key';
 const anthropic = (over: Record<string, unknown> = {}) => ({ provider: 'anthropic', api_key: UPSTREAM_KEY, custom_host: `${upstream.url}/v1`, ...over });
 const openai = () => ({ provider: 'openai', api_key: 'sk-openai-upstream', custom_host: `${upstream.url}/v1` });
@@ -38,11 +30,6 @@ const params: Anthropic.MessageCountTokensParams = {
   thinking: { type: 'enabled', budget_tokens: 1024 },
 };
 
-async function start(config: Record<string, unknown>, options: AppOptions = {}, kind = 'express5') {
-  const app = await appFactories[kind]!({ config: config as never, ...options });
-  apps.push(app);
-  return { app, sdk: new Anthropic({ baseURL: app.gatewayURL, apiKey: CLIENT_KEY, maxRetries: 0 }) };
-}
 
 const counts = () => upstream.requests.filter((r) => r.path === '/v1/messages/count_tokens');
 
