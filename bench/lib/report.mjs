@@ -204,12 +204,15 @@ export function renderDoc({ meta, table, semantic, targets }) {
       '`npm run bench -- --profile=<row id>` writes a CPU profile of that row\'s app for `node bench/profile-summary.mjs`; ' +
       '`node bench/promoted.mjs <kind> <features> <mode>` shows what a row\'s app promotes to the old generation, per request and by allocation site ' +
       '(a stream whose objects all got promoted made every scavenge 8–16 ms and cost more CPU than the gateway\'s own work); ' +
-      '`node bench/gc-trace.mjs <kind> <features>` counts and times the app\'s young-generation GCs per request.',
+      '`node bench/gc-trace.mjs <kind> <features>` counts and times the app\'s young-generation GCs per request; ' +
+      '`node bench/alloc.mjs` gives the bytes the gateway allocates per request, by allocating function (in-process).',
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
       'sets the response headers of DESIGN.md and builds one request record (kept in the recent-requests ring even with every sink off, and then redacted only when the ring is read). ' +
       'The row with the default observability adds the pino line per request and Prometheus metrics.',
     '- The same gateway code costs more over the Express floor than over node:http\'s mostly through garbage collection: each young-generation GC takes several times longer under Express ' +
-      '(`node bench/gc-trace.mjs`: 2.4–2.8 ms against 0.3–0.5 ms under node:http on an Intel Xeon VM; 9.6 ms against 1.2 ms on an AMD EPYC VM), so each byte a request allocates costs several times more there.',
+      '(`node bench/gc-trace.mjs`: 2.4–2.8 ms against 0.3–0.5 ms under node:http on an Intel Xeon VM; 6.9–9.6 ms against 1.0–1.2 ms on an AMD EPYC VM), so each byte a request allocates costs several times more there. ' +
+      'The cause is Express\'s own: with `--trace-gc-nvp`, 37% of what the Express floor allocates survives a scavenge against 1.7% for the node:http floor, and `node bench/promoted.mjs express-floor off json` ' +
+      'shows the floor alone promoting 13 KB per request, mostly from Express\'s router (llmux on node:http promotes 1.4 KB; llmux under Express 15–16 KB): objects live on past their request there, and what a request holds is copied and promoted with them.',
     '- Time to first byte one request at a time includes two extra loopback legs (client → proxy, proxy → client) and everything a proxy does before relaying. ' +
       '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock. On an Intel Xeon VM the two legs took 0.10 and 0.08 ms and the proxy\'s own work 0.04 ms; ' +
       'on an AMD EPYC VM each leg took 0.22–0.24 ms, so there the issues\' "≤ 0.3 ms over direct" could not be met by any proxy process. The column "TTFB over its floor" is what llmux itself adds.',
