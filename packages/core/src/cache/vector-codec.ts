@@ -1,3 +1,5 @@
+import { bytesToBase64 } from '../http/bytes.js';
+
 /**
  * Vectors as the semantic index keeps them: Float32Array, unit length (so cosine similarity is a
  * plain dot product), and as base64 of little-endian float32 when a store needs text — the same
@@ -32,9 +34,7 @@ export function encodeVector(v: Float32Array): string {
   const bytes = new Uint8Array(v.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < v.length; i++) view.setFloat32(i * 4, v[i]!, true);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
+  return bytesToBase64(bytes);
 }
 
 /** Undefined when the text is not base64 of whole float32 values. */

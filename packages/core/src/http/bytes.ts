@@ -63,6 +63,13 @@ const NodeBuffer = (globalThis as { Buffer?: BufferFrom }).Buffer;
  */
 export const utf8Bytes: (text: string) => Uint8Array = NodeBuffer ? (text) => NodeBuffer.from(text, 'utf8') : (text) => encoder.encode(text);
 
+/** Bytes as base64, a chunk at a time: one `fromCharCode` over megabytes would exceed the argument limit. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
 const asBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === 'string' ? utf8Bytes(chunk) : chunk);
 
 /**

@@ -1,3 +1,4 @@
+import { bytesToBase64 } from '../http/bytes.js';
 import type { EmbeddingsResponse } from './openai-types.js';
 
 /**
@@ -7,11 +8,7 @@ import type { EmbeddingsResponse } from './openai-types.js';
 export function embeddingToBase64(vector: number[]): string {
   const view = new DataView(new ArrayBuffer(vector.length * 4));
   vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  const bytes = new Uint8Array(view.buffer);
-  let binary = '';
-  // Chunked: spreading a whole 3072-dimension vector into one call can exceed the argument limit.
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
+  return bytesToBase64(new Uint8Array(view.buffer));
 }
 
 /**

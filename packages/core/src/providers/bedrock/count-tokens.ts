@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors.js';
+import { bytesToBase64, utf8Bytes } from '../../http/bytes.js';
 import { betaFlags } from '../anthropic/headers.js';
 import type { CallContext, TokenCount } from '../types.js';
 import { BEDROCK_BETAS } from './betas.js';
@@ -12,14 +13,6 @@ import { BEDROCK_ANTHROPIC_VERSION, isClaudeModel } from './invoke-anthropic.js'
 function maxTokensFor(thinking: unknown): number {
   const budget = (thinking as { budget_tokens?: unknown } | null | undefined)?.budget_tokens;
   return typeof budget === 'number' && Number.isInteger(budget) && budget > 0 ? budget + 1 : 1;
-}
-
-/** UTF-8 text as base64, in chunks: one `fromCharCode` over a body of megabytes would exceed the argument limit. */
-function utf8Base64(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
 }
 
 /**
@@ -43,7 +36,7 @@ export function toCountTokensBody(body: Record<string, unknown>, ctx: CallContex
   invoke.max_tokens ??= maxTokensFor(body.thinking);
   const betas = betaFlags(ctx, body.anthropic_beta, (flag) => BEDROCK_BETAS.has(flag));
   if (betas.length) invoke.anthropic_beta = betas;
-  return JSON.stringify({ input: { invokeModel: { body: utf8Base64(JSON.stringify(invoke)) } } });
+  return JSON.stringify({ input: { invokeModel: { body: bytesToBase64(utf8Bytes(JSON.stringify(invoke))) } } });
 }
 
 /** CountTokens answers `{"inputTokens": n}`. */

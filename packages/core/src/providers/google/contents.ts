@@ -1,5 +1,6 @@
 import { parseDataUrl } from '../data-url.js';
 import { GatewayError } from '../../errors.js';
+import { bytesToBase64, utf8Bytes } from '../../http/bytes.js';
 import type { ChatMessage } from '../openai-types.js';
 import { requiresSignatures, signatureOf, SKIP_SIGNATURE } from './thought-signature.js';
 import type { GeminiContent, GeminiPart } from './wire.js';
@@ -62,7 +63,7 @@ function mediaPart(url: string, fallbackMime: string, param: string, check: File
     if (!d) throw bad(param, 'is not a valid data URL');
     // `parseDataUrl` lower-cases the type and names `image/jpg` Gemini's way (it refuses "image/jpg").
     const mimeType = d.mediaType || fallbackMime;
-    return { inlineData: { mimeType, data: d.base64 ? d.payload : utf8ToBase64(percentDecoded(d.payload, param)) } };
+    return { inlineData: { mimeType, data: d.base64 ? d.payload : bytesToBase64(utf8Bytes(percentDecoded(d.payload, param))) } };
   }
   if (!/^(https?|gs):\/\//.test(url)) throw bad(param, 'must be an http(s), gs:// or data: URL');
   check?.(url, param);
@@ -75,12 +76,6 @@ function percentDecoded(text: string, param: string): string {
   } catch {
     throw bad(param, 'is not a valid percent-encoded data URL (a stray "%"?); send the file as base64');
   }
-}
-
-function utf8ToBase64(text: string): string {
-  let binary = '';
-  for (const b of new TextEncoder().encode(text)) binary += String.fromCharCode(b);
-  return btoa(binary);
 }
 
 /** The OpenAI part types that carry media rather than text. */

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors.js';
+import { bytesToBase64, utf8Bytes } from '../../http/bytes.js';
 import type { CallContext } from '../types.js';
 import { postTokenRequest } from './token-request.js';
 
@@ -77,12 +78,8 @@ function tokenUri(sa: ServiceAccount, ctx: CallContext): string {
   return uri;
 }
 
-const base64url = (bytes: Uint8Array | string): string => {
-  const b = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-  let binary = '';
-  for (const byte of b) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
+const base64url = (bytes: Uint8Array | string): string =>
+  bytesToBase64(typeof bytes === 'string' ? utf8Bytes(bytes) : bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 function pemToDer(pem: string): Uint8Array {
   const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
