@@ -1,7 +1,8 @@
 import { GatewayError, toGatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
-import type { PlanNode } from '../../config/plan.js';
+import type { Plan, PlanNode } from '../../config/plan.js';
+import { upstreamModel } from '../../cost/model-names.js';
 import { factsOf, modelFor, withRoutingFacts } from '../../pipeline/chat.js';
 import { createState } from '../../pipeline/create-state.js';
 import type { GatewayInternals } from '../../pipeline/internals.js';
@@ -41,23 +42,21 @@ const MODELS_PER_TREE = 64;
  * The tree with only the targets whose provider counts tokens for the model they would be asked for,
  * or null when it has none: a load balancer then picks among them by their weights, and a fallback
  * never stops at a target with no count to give (its `on_status_codes` would take that refusal for the
- * answer). A target's model is its `override_params.model`, else `asked` (the request's model after
- * aliases, as `upstreamModel` picks it): an alias naming a model the provider cannot count for leaves
- * its targets out as an override does. A conditional keeps its children in place, since its rules name
+ * answer). A target is judged by the model it would be asked for (`upstreamModel`: its
+ * `override_params.model`, else the `requested` model after aliases). A conditional keeps its children in place, since its rules name
  * them by position: a branch with no such target stays, and refuses when chosen. Kept per tree node and
  * model: plans live as long as their config, and belong to the gateway whose registry this is.
  */
-function countingOnly(node: PlanNode, registry: ProviderRegistry, asked: string): PlanNode | null {
+function countingOnly(node: PlanNode, registry: ProviderRegistry, plan: Plan, requested: string): PlanNode | null {
   if (node.kind === 'target') {
     const counter = registry.get(node.target.provider)?.countTokens;
-    const fixed = node.target.overrideParams.model;
-    if (!counter || counter.accepts?.(typeof fixed === 'string' ? fixed : asked) === false) return null;
+    if (!counter || counter.accepts?.(upstreamModel(plan, node.target, requested)) === false) return null;
     return node;
   }
   let byModel = countingTrees.get(node);
-  let out = byModel?.get(asked);
+  let out = byModel?.get(requested);
   if (out !== undefined) return out;
-  const pruned = node.children.map((c) => countingOnly(c, registry, asked));
+  const pruned = node.children.map((c) => countingOnly(c, registry, plan, requested));
   let children: PlanNode[];
   if (node.mode === 'conditional') children = pruned.some((c) => c !== null) ? pruned.map((c, i) => c ?? node.children[i]!) : [];
   else {
@@ -69,7 +68,7 @@ function countingOnly(node: PlanNode, registry: ProviderRegistry, asked: string)
   if (children.length === 0) out = null;
   else out = children.every((c, i) => c === node.children[i]) && children.length === node.children.length ? node : { ...node, children };
   if (!byModel) countingTrees.set(node, (byModel = new Map()));
-  if (byModel.size < MODELS_PER_TREE) byModel.set(asked, out);
+  if (byModel.size < MODELS_PER_TREE) byModel.set(requested, out);
   return out;
 }
 
@@ -159,8 +158,8 @@ function countingProvider(
 
 /**
  * `POST /v1/messages/count_tokens` (the Anthropic SDKs' `messages.countTokens`, Claude Code's context
- * meter): counted by a target of the request's tree whose provider counts (Anthropic's count endpoint,
- * Bedrock's CountTokens for Claude), picked by the router as for a message (fallbacks, load balancing,
+ * meter): counted by a target of the request's tree whose provider counts (`Provider.countTokens`:
+ * Anthropic, Bedrock serving Claude, the Gemini API, Vertex AI, the mock), picked by the router as for a message (fallbacks, load balancing,
  * conditions on the same body, retries, the target's own model and credentials; circuits of its own),
  * and answered in Anthropic's shape whichever counted. A model routed to no such target is a 404 in
  * Anthropic's shape: clients then estimate on their own, where a count from another tokenizer would
@@ -188,8 +187,7 @@ export async function handleCountTokens(
     stages = gw.stages.filter((s) => COUNT_STAGES.has(s.name));
     await runBefore(stages, state);
     const { root: tree, model: inferred } = gw.plans.rootFor(state.plan, original.model);
-    const requested = inferred ?? state.body.model;
-    const root = countingOnly(tree, gw.registry, state.plan.aliases[requested] ?? requested);
+    const root = countingOnly(tree, gw.registry, state.plan, inferred ?? state.body.model);
     if (!root) {
       throw new GatewayError('not_found', `POST /v1/messages/count_tokens is answered by ${COUNTERS} only, and model "${original.model}" routes to none; estimate the count instead`, { param: 'model' });
     }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import { bytesToBase64, utf8Bytes } from '../../http/bytes.js';
 import { betaFlags } from '../anthropic/headers.js';
-import type { CallContext, TokenCount } from '../types.js';
+import type { CallContext } from '../types.js';
 import { BEDROCK_BETAS } from './betas.js';
 import { BEDROCK_ANTHROPIC_VERSION, isClaudeModel } from './invoke-anthropic.js';
 
@@ -28,8 +28,7 @@ export function toCountTokensBody(body: Record<string, unknown>, ctx: CallContex
   if (!isClaudeModel(ctx.model)) {
     throw new GatewayError('not_found', `POST /v1/messages/count_tokens on Bedrock counts for Anthropic Claude models only; ${ctx.target.path} serves "${ctx.model}"`, { param: 'model' });
   }
-  const invoke: Record<string, unknown> = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...body };
-  invoke.anthropic_version = BEDROCK_ANTHROPIC_VERSION;
+  const invoke: Record<string, unknown> = { ...body, anthropic_version: BEDROCK_ANTHROPIC_VERSION };
   delete invoke.model;
   delete invoke.stream;
   delete invoke.anthropic_beta;
@@ -37,10 +36,4 @@ export function toCountTokensBody(body: Record<string, unknown>, ctx: CallContex
   const betas = betaFlags(ctx, body.anthropic_beta, (flag) => BEDROCK_BETAS.has(flag));
   if (betas.length) invoke.anthropic_beta = betas;
   return JSON.stringify({ input: { invokeModel: { body: bytesToBase64(utf8Bytes(JSON.stringify(invoke))) } } });
-}
-
-/** CountTokens answers `{"inputTokens": n}`. */
-export function fromCountTokensAnswer(json: unknown): TokenCount | undefined {
-  const n = (json as { inputTokens?: unknown } | null)?.inputTokens;
-  return typeof n === 'number' ? { input_tokens: n } : undefined;
 }

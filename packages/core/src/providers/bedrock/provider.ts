@@ -1,6 +1,7 @@
 import { registerDecoder } from '../../stream/decode.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
-import { fromCountTokensAnswer, toCountTokensBody } from './count-tokens.js';
+import { toCountTokensBody } from './count-tokens.js';
+import { countIn } from '../token-count.js';
 import { BEDROCK_BASE_URL, operationURL, type BedrockOperation } from './endpoint.js';
 import { fromTitanAnswer, toTitanBodies } from './embeddings.js';
 import { parseBedrockError } from './errors.js';
@@ -71,7 +72,8 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
     },
     countTokens: {
       request: (body, ctx) => build(ctx, 'count-tokens', toCountTokensBody(body, ctx), 'application/json'),
-      response: fromCountTokensAnswer,
+      // CountTokens answers `{"inputTokens": n}`.
+      response: countIn('inputTokens'),
       accepts: isClaudeModel,
     },
     error: parseBedrockError,

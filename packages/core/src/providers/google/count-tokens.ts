@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import type { ChatRequest } from '../openai-types.js';
-import type { CallContext, TokenCount, TokenCounting, UpstreamRequest } from '../types.js';
+import { countIn } from '../token-count.js';
+import type { CallContext, TokenCounting, UpstreamRequest } from '../types.js';
 import { endpointFor, geminiResource, headersFor, type GoogleFlavor } from './endpoints.js';
 import { toGenerateContent } from './request.js';
 import type { GenerateContentRequest } from './wire.js';
@@ -44,9 +45,6 @@ export function googleCountTokens(flavor: GoogleFlavor): TokenCounting {
       const payload = countBody(flavor, ctx, chat);
       return { url, method: 'POST', headers: await headersFor(flavor, ctx), body: payload };
     },
-    response(json): TokenCount | undefined {
-      const n = (json as { totalTokens?: unknown } | null)?.totalTokens;
-      return typeof n === 'number' ? { input_tokens: n } : undefined;
-    },
+    response: countIn('totalTokens'),
   };
 }

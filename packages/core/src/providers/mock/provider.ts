@@ -3,6 +3,7 @@ import type { ChatMessage, ChatRequest, EmbeddingsRequest } from '../openai-type
 import { openAICompatible } from '../openai-compatible/provider.js';
 import type { Provider, UpstreamRequest, UpstreamResponse } from '../types.js';
 import { embeddingToBase64 } from '../embedding-base64.js';
+import { countIn } from '../token-count.js';
 import { utf8Bytes } from '../../http/bytes.js';
 
 function lastUserText(messages: ChatMessage[]): string {
@@ -143,10 +144,7 @@ export const mockProvider: Provider = {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ messages: chat().messages ?? [] }),
     }),
-    response: (json) => {
-      const n = (json as { input_tokens?: unknown } | null)?.input_tokens;
-      return typeof n === 'number' ? { input_tokens: n } : undefined;
-    },
+    response: countIn('input_tokens'),
   },
   transport,
 };
