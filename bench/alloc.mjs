@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const [iterations = '20000', features = 'off', top = '30'] = process.argv.slice(2);
 process.env.MICRO_AS_MODULE = '1';
-process.argv[3] = features;
+// micro.js reads its features from the command line, as bench/ab.mjs hands them over.
+process.argv = [process.argv[0], 'micro', '1', features, 'parsed'];
 const { run } = await import('./.build/micro.js');
 const stream = (process.env.MODES ?? 'json') === 'stream';
 const N = Number(iterations);

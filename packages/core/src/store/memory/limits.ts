@@ -81,6 +81,8 @@ export function memoryLimits(now: () => number = Date.now): LimitStore {
     const floor = t - w.windowMs;
     while (w.head < w.ts.length && w.ts[w.head]! <= floor) {
       w.sum -= w.amounts[w.head]!;
+      // At once, not at the compaction below: ids of expired slots kept until then held up to twice
+      // a window of traffic's ids alive.
       w.ids[w.head++] = undefined;
     }
     if (w.head > 64 && w.head * 2 > w.ts.length) {
