@@ -52,15 +52,15 @@ export function jsonText(body: unknown): string {
  * client reports as an error. Returns what puts the host's `end` back.
  */
 function cutInsteadOfEnd(res: ServerResponse): () => void {
-  const own = Object.hasOwn(res, 'end');
   const end = res.end;
   res.end = function cut(this: ServerResponse) {
     res.destroy();
     return this;
   } as ServerResponse['end'];
+  // Put back by assignment even when `end` was the prototype's: `delete` on a response that gained
+  // properties since turns it into a slow dictionary-mode object (~9 µs a stream on Node 20).
   return () => {
-    if (own) res.end = end;
-    else delete (res as Partial<ServerResponse>).end;
+    res.end = end;
   };
 }
 

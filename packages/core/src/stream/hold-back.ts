@@ -16,18 +16,21 @@ export function hasContent(chunk: ChatCompletionChunk): boolean {
 
 /**
  * The same for a plain delta (`ChunkOut.plain`), from its text, so it need not be parsed: a
- * non-empty `content` or `refusal` string. (A first choice without content answers false even if a
- * later one has some: the stream is then held one read longer, never relayed too early.)
+ * non-empty `content` or `refusal` string in any choice. A plain delta has no finish, usage, tool
+ * calls, reasoning or content parts (see `isPlainDelta`), and a key inside a string value is escaped,
+ * so only a delta's own fields match.
  */
 function plainHasContent(raw: string): boolean {
   for (const key of ['"content":"', '"refusal":"']) {
-    const at = raw.indexOf(key);
-    if (at !== -1 && raw.charCodeAt(at + key.length) !== 34) return true;
+    for (let at = raw.indexOf(key); at !== -1; at = raw.indexOf(key, at + key.length)) {
+      if (raw.charCodeAt(at + key.length) !== 34) return true;
+    }
   }
   return false;
 }
 
-const outHasContent = (out: ChunkOut): boolean => (out.plain && out.raw !== undefined ? plainHasContent(out.raw) : hasContent(out.chunk));
+/** Whether a chunk the gateway relays is progress for the client; plain deltas are judged from their text. */
+export const outHasContent = (out: ChunkOut): boolean => (out.plain && out.raw !== undefined ? plainHasContent(out.raw) : hasContent(out.chunk));
 
 /**
  * Pulls batches up to the one holding the first content chunk (the role delta and empty first

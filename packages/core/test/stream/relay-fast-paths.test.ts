@@ -140,4 +140,32 @@ describe('holding a stream back until its first content, without parsing plain d
     for await (const c of held) out.push(c.chunk.choices[0]!.delta.content);
     expect(out).toEqual(['', '"Hi', ' there']);
   });
+
+  it('counts content in any choice of a plain delta (n = 2), without parsing it', async () => {
+    const { holdBack } = await import('../../src/stream/hold-back.js');
+    const translator = createPassthroughTranslator('test', 2);
+    const two = (a: string, b: string) =>
+      `{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"${a}"},"finish_reason":null},{"index":1,"delta":{"content":"${b}"},"finish_reason":null}]}`;
+    let reads = 0;
+    async function* batches() {
+      for (const f of [two('', ''), two('', 'Hi'), two('!', ' there')]) {
+        reads++;
+        const outs = translator.push({ data: f });
+        for (const o of outs) expect(o.plain).toBe(true);
+        yield outs;
+      }
+    }
+    // The second choice's first word releases the stream, though the first choice is still empty.
+    const held = await holdBack(batches());
+    expect(reads).toBe(2);
+    const texts = [];
+    for await (const c of held) texts.push(c.chunk.choices.map((x) => x.delta.content).join('|'));
+    expect(texts).toEqual(['|', '|Hi', '!| there']);
+    // And once that went out the answer has begun: a later in-stream error that carries usage relays
+    // that usage (billed) before failing, rather than failing as if nothing had been sent.
+    const error = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"error":{"message":"overloaded","code":502},"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}';
+    const [usageOut] = translator.push({ data: error });
+    expect(usageOut!.chunk.usage).toEqual({ prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 });
+    expect(() => translator.push({ data: '[DONE]' })).toThrow('overloaded');
+  });
 });

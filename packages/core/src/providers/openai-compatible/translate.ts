@@ -4,7 +4,7 @@ import type { ChatCompletionChunk } from '../openai-types.js';
 import { errorMessageOf, statusNamedBy } from '../parse-error.js';
 import type { CallContext, ChunkOut, StreamTranslator, UpstreamEvent } from '../types.js';
 import { redactSecrets } from '../../upstream/redact.js';
-import { hasContent } from '../../stream/hold-back.js';
+import { outHasContent } from '../../stream/hold-back.js';
 import { createChunkNormalizer } from './normalize-chunk.js';
 
 /**
@@ -100,7 +100,8 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
   /** An in-stream error held back while the usage that came with it goes out; thrown at the next event or the end. */
   let pending: GatewayError | undefined;
   const noteAnswer = (out: ChunkOut[]): ChunkOut[] => {
-    if (!answered) answered = out.some((o) => hasContent(o.chunk));
+    // Judged from a plain delta's text: parsing it here would undo what relaying it as text saves.
+    if (!answered) answered = out.some(outHasContent);
     return out;
   };
   return {
