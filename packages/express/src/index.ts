@@ -45,7 +45,7 @@ export function gatewayMiddleware<Req extends ExpressLikeRequest = ExpressLikeRe
     const signal = abortLinkFor(res, { untilAnswered: true });
     const context = identify ? await identify(req) : undefined;
     const response = await gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal }, context);
-    await writeResponse(res, response);
+    await writeResponse(res, response, signal);
   }
 
   // Express 4 ignores rejected promises; errors must reach `next` ourselves.

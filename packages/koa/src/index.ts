@@ -68,7 +68,7 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
     const { req } = ctx;
     // `abortLinkFor` only listens to `close`; nothing here writes to `ctx.res`.
     const body = bodyFor(req, (ctx.request as { body?: unknown }).body);
-    respond(ctx, await gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body, signal }, context));
+    respond(ctx, await gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body, signal }, context), signal);
   }) as GatewayMiddleware<Ctx>;
 
   const errors = async (ctx: Ctx, next: () => Promise<unknown>) => {
@@ -80,7 +80,7 @@ export function gatewayMiddleware<Ctx extends KoaLikeContext = KoaLikeContext>(
       const path = at ? gatewayPath(ctx.url, basePath, at) : mounts.pathFor(ctx.url);
       const refused = path === undefined ? undefined : refusedRequest(err, ctx.req, ctx.res, path);
       if (!refused) throw err;
-      respond(ctx, await gateway.handle(refused));
+      respond(ctx, await gateway.handle(refused), refused.signal);
     }
   };
 

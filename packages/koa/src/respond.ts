@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
-import type { GatewayResponse } from '@llmux/core';
+import type { AbortSource, GatewayResponse } from '@llmux/core';
 import { addTrailers, jsonText, markAnswering } from '@llmux/core/node';
 
 /** What `respond` sets on Koa's context. */
@@ -72,10 +72,10 @@ function isJsonObject(body: unknown): boolean {
  * Hands a gateway response to Koa: status, headers, then the body (JSON as the upstream's own text when
  * unchanged, streams as a Readable). Koa ends the response itself; nothing here writes to `ctx.res`.
  */
-export function respond(ctx: KoaResponseContext, response: GatewayResponse): void {
+export function respond(ctx: KoaResponseContext, response: GatewayResponse, link: AbortSource | undefined): void {
   const { res } = ctx;
   // From here Koa ends the response with the gateway's answer; ended earlier, the host answered.
-  markAnswering(res);
+  markAnswering(link);
   ctx.status = response.status;
   // Headers before the body: Koa would otherwise pick its own content type for it.
   ctx.set(response.headers);

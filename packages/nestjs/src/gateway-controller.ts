@@ -67,7 +67,7 @@ export function createGatewayController(basePath: string): Type<unknown> {
       const signal = abortLinkFor(res, { untilAnswered: true });
       const context = this.options.identify ? await this.options.identify(req) : undefined;
       const response = await this.gateway.handle({ method: req.method ?? 'GET', path, headers: req.headers, body: bodyFor(req, req.body), signal }, context);
-      const writing = writeResponse(res, response);
+      const writing = writeResponse(res, response, signal);
       // A stream goes on after the handler returns, as Nest's own `@Sse` routes do: a host's timeout
       // interceptor then bounds the wait for the answer to start, not a long answer's whole length.
       if (isStream(response.body)) void writing.catch(() => res.destroy());

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AbortLink, REQUEST_SCOPED } from '../upstream/abort-link.js';
+import { AbortLink, REQUEST_SCOPED, type AbortSource } from '../upstream/abort-link.js';
 
 /** `ServerResponse` fires `close` for every way a connection ends (the request's `aborted` is deprecated). */
 function onClientGone(res: ServerResponse, abort: () => void): void {
@@ -8,30 +8,13 @@ function onClientGone(res: ServerResponse, abort: () => void): void {
   });
 }
 
-const LINK = Symbol('llmux.abort-link');
-const ANSWERING = Symbol('llmux.answering');
-/** `false` while an adapter waits for the gateway's answer, `true` once the gateway ends the response. */
-type Linked = ServerResponse & { [LINK]?: AbortLink; [ANSWERING]?: boolean };
-
 /**
- * Says the gateway is now ending this response itself (its writer, or Koa sending its body). Under
- * `untilAnswered`, a response that finished before that was answered by the host app instead — a
- * timeout middleware or interceptor — and nobody will read the gateway's answer.
+ * Says the gateway is now ending the response its request's `link` came from (its writer, or Koa
+ * sending its body). Under `untilAnswered`, a response that finished before that was answered by
+ * the host app instead — a timeout middleware or interceptor — and nobody will read the gateway's answer.
  */
-export function markAnswering(res: ServerResponse): void {
-  (res as Linked)[ANSWERING] = true;
-}
-
-/** Closed with the gateway's request wanted by no one: the client left, or the host answered first. */
-const orphaned = (res: Linked) => !res.writableFinished || res[ANSWERING] === false;
-
-/**
- * One listener for every response, finding its link on the response: `once` with a closure costs a
- * wrapper, a bound function and the closure per request. `close` fires once, so nothing needs removing.
- */
-function onResponseClose(this: Linked): void {
-  const link = this[LINK];
-  if (link && orphaned(this)) clientLeft(link);
+export function markAnswering(link: AbortSource | undefined): void {
+  if (link instanceof AbortLink) link.answering = true;
 }
 
 function clientLeft(link: AbortLink): void {
@@ -42,23 +25,27 @@ function clientLeft(link: AbortLink): void {
 /**
  * What the adapters pass as a request's `signal`: aborts when the client goes away before the
  * response finished — and with `untilAnswered`, when the host app ends it before the gateway's writer
- * does (see `markAnswering`): its upstream call would otherwise run on, billed, for no one. An
- * `AbortLink` rather than an `AbortSignal` (~5 µs less per request on Node 20); the router takes it
- * over for the request's deadline too.
+ * does (the writer is handed the link: see `markAnswering`): its upstream call would otherwise run
+ * on, billed, for no one. An `AbortLink` rather than an `AbortSignal` (~5 µs less per request on
+ * Node 20); the router takes it over for the request's deadline too.
+ *
+ * Nothing is stored on `res`: Express gives every request's `req` and `res` a hidden class of their
+ * own (it swaps their prototypes), so a property added to `res` builds a new one each time — two
+ * cost ~10 µs a request there. A closure per response costs a fraction of that.
  */
 export function abortLinkFor(res: ServerResponse, options?: { untilAnswered?: boolean }): AbortLink {
   const link = new AbortLink();
-  const linked = res as Linked;
-  if (options?.untilAnswered && linked[ANSWERING] === undefined) linked[ANSWERING] = false;
-  if (linked[LINK]) {
-    // A second link for one response (two gateways on one request) gets a listener of its own.
-    res.once('close', () => orphaned(linked) && clientLeft(link));
-    return link;
-  }
-  linked[LINK] = link;
+  if (options?.untilAnswered) link.answering = false;
+  // Closed with the gateway's request wanted by no one: the client left, or the host answered first.
+  const orphaned = () => !res.writableFinished || link.answering === false;
   // Already closed (the link made after the client left): its 'close' will not fire again.
-  if (res.closed && orphaned(linked)) clientLeft(link);
-  else res.on('close', onResponseClose);
+  if (res.closed) {
+    if (orphaned()) clientLeft(link);
+  } else {
+    res.on('close', () => {
+      if (orphaned()) clientLeft(link);
+    });
+  }
   return link;
 }
 

@@ -106,5 +106,5 @@ export function answerRefusal(
   ownsMount = false,
 ): Promise<void> | undefined {
   const refused = refusedRequest(err, req, res, path, ownsMount);
-  return refused && gateway.handle(refused).then((response) => writeResponse(res, response));
+  return refused && gateway.handle(refused).then((response) => writeResponse(res, response, refused.signal));
 }

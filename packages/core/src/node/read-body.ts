@@ -11,7 +11,9 @@ import { contentEncoding } from '../http/headers.js';
  * skipped a request (wrong content type) leaves the stream unread, so its placeholder `{}` is ignored.
  */
 export function bodyFor(req: IncomingMessage, parsed: unknown): unknown {
-  const consumed = req.readableEnded || (req as { _body?: boolean })._body === true;
+  // body-parser's own mark first: a plain field, where `readableEnded` is a getter (slow to reach on
+  // Express's requests, which each get a hidden class of their own).
+  const consumed = (req as { _body?: boolean })._body === true || req.readableEnded;
   if (consumed) return parsed;
   const encoding = contentEncoding(req.headers);
   return encoding === undefined ? req : decoded(req, encoding);

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { takeJsonText } from '../http/json-text.js';
 import type { GatewayResponse } from '../types.js';
+import type { AbortSource } from '../upstream/abort-link.js';
 import { markAnswering } from './abort-signal.js';
 
 type Flushable = ServerResponse & { flush?: () => void };
@@ -67,9 +68,11 @@ function cutInsteadOfEnd(res: ServerResponse): () => void {
 /**
  * Writes a gateway response to Node's `ServerResponse`: JSON and bytes in one `end`, streams chunk by
  * chunk honouring backpressure, flushing compression middleware after each chunk so SSE is not held
- * back, and stopping the source as soon as the client is gone.
+ * back, and stopping the source as soon as the client is gone. `link` is the request's signal from
+ * `abortLinkFor(res, { untilAnswered: true })`: the writer marks it answering as it ends the response
+ * (see `markAnswering`), so the response closing then is no sign of the host having answered first.
  */
-export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
+export async function writeResponse(res: ServerResponse, response: GatewayResponse, link?: AbortSource): Promise<void> {
   const { status, headers, body } = response;
   if (res.headersSent || res.writableEnded) {
     // The host answered first (a timeout): writing would throw, and a stream left unread holds its upstream.
@@ -84,7 +87,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
     for (const name in headers) res.setHeader(name, headers[name]!);
     res.statusCode = status;
     res.setHeader('content-length', typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength);
-    markAnswering(res);
+    markAnswering(link);
     res.end(payload);
     return;
   }
@@ -119,7 +122,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
     await iterator.return?.(undefined);
     if (complete && response.trailers && !res.destroyed && !res.writableEnded) addTrailers(res, response.trailers);
     if (!res.destroyed && !res.writableEnded) {
-      markAnswering(res);
+      markAnswering(link);
       res.end();
     }
   }

@@ -27,6 +27,11 @@ export class AbortLink implements AbortSource {
   clientClosed = false;
   /** A routing run owns this link for its deadline (see `router/run.ts`). */
   claimed = false;
+  /**
+   * For an adapter's link made with `untilAnswered` (`abortLinkFor` in `@llmux/core/node`): false
+   * while the gateway's answer is awaited, true once the gateway's writer ends the response.
+   */
+  answering: boolean | undefined = undefined;
   private listeners: Array<() => void> | undefined = undefined;
   private signal: AbortSignal | undefined = undefined;
 

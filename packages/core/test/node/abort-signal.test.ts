@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { abortLinkFor, abortSignalFor } from '../../src/node/index.js';
+import { abortLinkFor, abortSignalFor, markAnswering } from '../../src/node/index.js';
 import type { AbortLink } from '../../src/upstream/abort-link.js';
 
 /**
@@ -84,6 +84,54 @@ describe('abortLinkFor', () => {
       [true, true],
       [true, true],
     ]);
+  });
+});
+
+describe('abortLinkFor with untilAnswered', () => {
+  it('aborts when the host ends the response before the gateway answered (a timeout middleware)', async () => {
+    const { handled, url } = await serve((res) => abortLinkFor(res, { untilAnswered: true }));
+    const client = await open(url);
+    const { taken: link, res } = await handled;
+    res.end(' host timeout');
+    expect(await client.rest).toBe('partial  host timeout');
+    await closed(res);
+    expect(link.aborted).toBe(true);
+  });
+
+  it("stays quiet when the gateway's writer marked the link before ending the response", async () => {
+    const { handled, url } = await serve((res) => abortLinkFor(res, { untilAnswered: true }));
+    const client = await open(url);
+    const { taken: link, res } = await handled;
+    markAnswering(link);
+    res.end('done');
+    expect(await client.rest).toBe('partial done');
+    await closed(res);
+    expect(link.aborted).toBe(false);
+  });
+
+  it('aborts at once when made for a response whose client already left', async () => {
+    const { handled, url } = await serve(() => undefined);
+    const client = await open(url);
+    const { res } = await handled;
+    client.hangUp();
+    await closed(res);
+    const link = abortLinkFor(res, { untilAnswered: true });
+    expect(link.aborted).toBe(true);
+    expect(link.clientClosed).toBe(true);
+  });
+
+  it('adds no property to the response (Express gives each response a hidden class of its own, so each added property costs a new one)', async () => {
+    const { handled, url } = await serve((res) => {
+      const before = Reflect.ownKeys(res).length;
+      const link = abortLinkFor(res, { untilAnswered: true });
+      markAnswering(link);
+      return Reflect.ownKeys(res).length - before;
+    });
+    const client = await open(url);
+    const { taken: added, res } = await handled;
+    expect(added).toBe(0);
+    res.end();
+    await client.rest;
   });
 });
 
