@@ -1,11 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import { AbortLink, REQUEST_SCOPED, type AbortSource } from '../upstream/abort-link.js';
 
-/** `ServerResponse` fires `close` for every way a connection ends (the request's `aborted` is deprecated). */
-function onClientGone(res: ServerResponse, abort: () => void): void {
-  res.once('close', () => {
-    if (!res.writableFinished) abort();
-  });
+/**
+ * Runs `act` once `res` closes while `orphaned()` says nobody wants the gateway's answer — at once
+ * when it already closed (made after the client left, its 'close' will not fire again). `ServerResponse`
+ * fires `close` for every way a connection ends (the request's `aborted` is deprecated), and only once.
+ */
+function whenOrphaned(res: ServerResponse, orphaned: () => boolean, act: () => void): void {
+  if (res.closed) {
+    if (orphaned()) act();
+  } else {
+    res.on('close', () => {
+      if (orphaned()) act();
+    });
+  }
 }
 
 /**
@@ -36,23 +44,15 @@ function clientLeft(link: AbortLink): void {
 export function abortLinkFor(res: ServerResponse, options?: { untilAnswered?: boolean }): AbortLink {
   const link = new AbortLink();
   if (options?.untilAnswered) link.answering = false;
-  // Closed with the gateway's request wanted by no one: the client left, or the host answered first.
-  const orphaned = () => !res.writableFinished || link.answering === false;
-  // Already closed (the link made after the client left): its 'close' will not fire again.
-  if (res.closed) {
-    if (orphaned()) clientLeft(link);
-  } else {
-    res.on('close', () => {
-      if (orphaned()) clientLeft(link);
-    });
-  }
+  // Wanted by no one: the client left, or the host answered first.
+  whenOrphaned(res, () => !res.writableFinished || link.answering === false, () => clientLeft(link));
   return link;
 }
 
 /** The same as a real `AbortSignal`, for code that needs one. */
 export function abortSignalFor(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  onClientGone(res, () => controller.abort(new Error('client closed the connection')));
+  whenOrphaned(res, () => !res.writableFinished, () => controller.abort(new Error('client closed the connection')));
   const signal = controller.signal as AbortSignal & { [REQUEST_SCOPED]?: true };
   signal[REQUEST_SCOPED] = true;
   return signal;

@@ -46,11 +46,17 @@ function open(url: string) {
 
 const closed = (res: ServerResponse) => new Promise<void>((resolve) => (res.destroyed ? resolve() : res.once('close', () => resolve())));
 
+/** A response made with `setup` and a client reading it: what `setup` returned, the response, the client. */
+async function opened<T>(setup: (res: ServerResponse) => T) {
+  const { handled, url } = await serve(setup);
+  const client = await open(url);
+  const { taken, res } = await handled;
+  return { taken, res, client };
+}
+
 describe('abortLinkFor', () => {
   it('aborts, marked as the client leaving, when the client hangs up before the response finished', async () => {
-    const { handled, url } = await serve((res) => abortLinkFor(res));
-    const client = await open(url);
-    const { taken: link, res } = await handled;
+    const { taken: link, res, client } = await opened((res) => abortLinkFor(res));
     expect(link.aborted).toBe(false);
     let heard = 0;
     link.addEventListener('abort', () => heard++);
@@ -63,9 +69,7 @@ describe('abortLinkFor', () => {
   });
 
   it('stays quiet when the response finished normally', async () => {
-    const { handled, url } = await serve((res) => abortLinkFor(res));
-    const client = await open(url);
-    const { taken: link, res } = await handled;
+    const { taken: link, res, client } = await opened((res) => abortLinkFor(res));
     res.end('done');
     expect(await client.rest).toBe('partial done');
     await closed(res);
@@ -74,9 +78,7 @@ describe('abortLinkFor', () => {
   });
 
   it('gives a second link on the same response (two gateways on one request) its own abort', async () => {
-    const { handled, url } = await serve((res): [AbortLink, AbortLink] => [abortLinkFor(res), abortLinkFor(res)]);
-    const client = await open(url);
-    const { taken: links, res } = await handled;
+    const { taken: links, res, client } = await opened((res): [AbortLink, AbortLink] => [abortLinkFor(res), abortLinkFor(res)]);
     expect(links[0]).not.toBe(links[1]);
     client.hangUp();
     await closed(res);
@@ -89,9 +91,7 @@ describe('abortLinkFor', () => {
 
 describe('abortLinkFor with untilAnswered', () => {
   it('aborts when the host ends the response before the gateway answered (a timeout middleware)', async () => {
-    const { handled, url } = await serve((res) => abortLinkFor(res, { untilAnswered: true }));
-    const client = await open(url);
-    const { taken: link, res } = await handled;
+    const { taken: link, res, client } = await opened((res) => abortLinkFor(res, { untilAnswered: true }));
     res.end(' host timeout');
     expect(await client.rest).toBe('partial  host timeout');
     await closed(res);
@@ -99,9 +99,7 @@ describe('abortLinkFor with untilAnswered', () => {
   });
 
   it("stays quiet when the gateway's writer marked the link before ending the response", async () => {
-    const { handled, url } = await serve((res) => abortLinkFor(res, { untilAnswered: true }));
-    const client = await open(url);
-    const { taken: link, res } = await handled;
+    const { taken: link, res, client } = await opened((res) => abortLinkFor(res, { untilAnswered: true }));
     markAnswering(link);
     res.end('done');
     expect(await client.rest).toBe('partial done');
@@ -110,9 +108,7 @@ describe('abortLinkFor with untilAnswered', () => {
   });
 
   it('aborts at once when made for a response whose client already left', async () => {
-    const { handled, url } = await serve(() => undefined);
-    const client = await open(url);
-    const { res } = await handled;
+    const { res, client } = await opened(() => undefined);
     client.hangUp();
     await closed(res);
     const link = abortLinkFor(res, { untilAnswered: true });
@@ -121,14 +117,12 @@ describe('abortLinkFor with untilAnswered', () => {
   });
 
   it('adds no property to the response (Express gives each response a hidden class of its own, so each added property costs a new one)', async () => {
-    const { handled, url } = await serve((res) => {
+    const { taken: added, res, client } = await opened((res) => {
       const before = Reflect.ownKeys(res).length;
       const link = abortLinkFor(res, { untilAnswered: true });
       markAnswering(link);
       return Reflect.ownKeys(res).length - before;
     });
-    const client = await open(url);
-    const { taken: added, res } = await handled;
     expect(added).toBe(0);
     res.end();
     await client.rest;
@@ -137,9 +131,7 @@ describe('abortLinkFor with untilAnswered', () => {
 
 describe('abortSignalFor', () => {
   it('is a real AbortSignal that aborts when the client leaves, and only then', async () => {
-    const { handled, url } = await serve((res) => abortSignalFor(res));
-    const client = await open(url);
-    const { taken: signal, res } = await handled;
+    const { taken: signal, res, client } = await opened((res) => abortSignalFor(res));
     expect(signal).toBeInstanceOf(AbortSignal);
     // Marked as living exactly as long as its request, so the router may link to it directly.
     expect((signal as unknown as Record<symbol, unknown>)[Symbol.for('llmux.request-scoped-signal')]).toBe(true);
@@ -151,10 +143,17 @@ describe('abortSignalFor', () => {
     await closed(res);
   });
 
+  it('is aborted at once when made for a response whose client already left', async () => {
+    const { res, client } = await opened(() => undefined);
+    client.hangUp();
+    await closed(res);
+    const signal = abortSignalFor(res);
+    expect(signal.aborted).toBe(true);
+    expect(String(signal.reason)).toContain('client closed the connection');
+  });
+
   it('does not abort once the response finished', async () => {
-    const { handled, url } = await serve((res) => abortSignalFor(res));
-    const client = await open(url);
-    const { taken: signal, res } = await handled;
+    const { taken: signal, res, client } = await opened((res) => abortSignalFor(res));
     res.end('done');
     await client.rest;
     await closed(res);
