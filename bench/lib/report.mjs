@@ -215,7 +215,7 @@ export function renderDoc({ meta, table, semantic, targets }) {
       'shows the floor alone promoting 13 KB per request, mostly from Express\'s router (llmux on node:http promotes 1.4 KB; llmux under Express 15–16 KB): objects live on past their request there, and what a request holds is copied and promoted with them. ' +
       'Part of it is hidden classes: Express 5 swaps the prototype of every `req` and `res`, and each gets a hidden class of its own (`%HaveSameMap` is false from one request to the next), ' +
       'so every place that reads them misses V8\'s inline caches once per request (~1–2 µs a place, against ~0.1 µs on node:http), and a property added to them builds a whole new hidden class (~5 µs). ' +
-      'The adapters add none and read as few as they can.',
+      'The adapters add none.',
     '- Time to first byte one request at a time includes two extra loopback legs (client → proxy, proxy → client) and everything a proxy does before relaying. ' +
       '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock. On an Intel Xeon VM the two legs took 0.10 and 0.08 ms and the proxy\'s own work 0.04 ms; ' +
       'on an AMD EPYC VM each leg took 0.22–0.24 ms, so there the issues\' "≤ 0.3 ms over direct" could not be met by any proxy process. The column "TTFB over its floor" is what llmux itself adds.',
