@@ -151,20 +151,70 @@ describe('a Bedrock target serving Claude counts', () => {
 });
 
 describe('what Bedrock answers, relayed in Anthropic\'s shape', () => {
-  it('a 400 ValidationException (an inference profile CountTokens does not take) is an Anthropic 400 with Bedrock\'s message, sent once with the model as configured', async () => {
+  /** Bedrock's refusal of a count for a model id it does not count under, quoting what signed it (as AWS errors may). */
+  const notCounted = (req: RecordedRequest) => ({
+    status: 400,
+    headers: { 'x-amzn-errortype': 'ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/' },
+    json: { message: `The provided model doesn't support counting tokens. (signed with ${String(req.headers['x-amz-security-token'])}, ${SK})` },
+  });
+
+  it('a cross-region inference profile CountTokens refuses with a 400 is counted once more under its foundation model\'s id, both signed', async () => {
     const { sdk } = await start({ targets: [sigv4({ retry: { attempts: 2 } })] });
-    upstream.route(PROFILE_PATH, (req) => ({
-      status: 400,
-      headers: { 'x-amzn-errortype': 'ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/' },
-      json: { message: `The provided model doesn't support counting tokens. (signed with ${String(req.headers['x-amz-security-token'])}, ${SK})` },
-    }));
+    upstream.route(PROFILE_PATH, notCounted);
+    upstream.route(CLAUDE_PATH, { json: { inputTokens: 777 } });
+    const res = await sdk.messages.countTokens({ ...params, model: PROFILE }).withResponse();
+    expect(res.data).toEqual({ input_tokens: 777 });
+    expect(res.response.headers.get('x-llmux-retries')).toBe('0');
+    const counts = bedrockCounts();
+    expect(counts.map((r) => r.path)).toEqual([PROFILE_PATH, CLAUDE_PATH]);
+    for (const sent of counts) {
+      expect(String(sent.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7COUNTS\/\d{8}\/eu-central-1\/bedrock\/aws4_request/);
+      expect(invokeBody(sent).messages).toEqual(params.messages);
+    }
+  });
+
+  it('refused under both ids: an Anthropic 400 with Bedrock\'s first message and the second\'s after it, no credential in either', async () => {
+    const { sdk } = await start({ targets: [sigv4({ retry: { attempts: 2 } })] });
+    upstream.route(PROFILE_PATH, notCounted);
+    upstream.route(CLAUDE_PATH, { status: 400, headers: { 'x-amzn-errortype': 'ValidationException' }, json: { message: 'The provided model identifier is invalid.' } });
     const error = (await sdk.messages.countTokens({ ...params, model: PROFILE }).catch((e: unknown) => e)) as Anthropic.APIError;
     expect(error).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(error.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining("The provided model doesn't support counting tokens.") } });
+    expect(error.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    const message = (error.error as { error: { message: string } }).error.message;
+    expect(message).toContain("The provided model doesn't support counting tokens.");
+    expect(message).toContain(`counted again as "${CLAUDE}": `);
+    expect(message).toContain('The provided model identifier is invalid.');
     expect(error.error).not.toHaveProperty('input_tokens');
     expect(error.headers?.get('x-llmux-provider')).toBe('bedrock');
     expectNoSecrets(error.error, Object.fromEntries(error.headers?.entries() ?? []));
-    expect(upstream.requests.map((r) => r.path)).toEqual([PROFILE_PATH]);
+    expect(bedrockCounts().map((r) => r.path)).toEqual([PROFILE_PATH, CLAUDE_PATH]);
+  });
+
+  it('a system-defined profile\'s ARN falls back to the foundation model\'s id; a foundation id refused is asked once', async () => {
+    const arn = `arn:aws:bedrock:eu-central-1:123456789012:inference-profile/${PROFILE}`;
+    const { sdk } = await start({ targets: [sigv4()] });
+    upstream.route(`/model/${encodeURIComponent(arn)}/count-tokens`, notCounted);
+    upstream.enqueue(CLAUDE_PATH, { json: { inputTokens: 12 } });
+    expect(await sdk.messages.countTokens({ ...params, model: arn })).toEqual({ input_tokens: 12 });
+    expect(bedrockCounts().map((r) => r.path)).toEqual([`/model/${encodeURIComponent(arn)}/count-tokens`, CLAUDE_PATH]);
+
+    upstream.reset();
+    upstream.route(CLAUDE_PATH, notCounted);
+    const refused = (await sdk.messages.countTokens(params).catch((e: unknown) => e)) as Anthropic.APIError;
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(JSON.stringify(refused.error)).not.toContain('counted again');
+    expect(bedrockCounts().map((r) => r.path)).toEqual([CLAUDE_PATH]);
+  });
+
+  it('only a 400 asks again: a throttled or failing profile count is reported as it was, under the model as configured', async () => {
+    const { sdk } = await start({ targets: [sigv4()] });
+    upstream.enqueue(PROFILE_PATH, { status: 429, headers: { 'x-amzn-errortype': 'ThrottlingException', 'retry-after': '3' }, json: { message: 'Too many requests, please wait before trying again.' } });
+    const limited = (await sdk.messages.countTokens({ ...params, model: PROFILE }).catch((e: unknown) => e)) as Anthropic.APIError;
+    expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
+    upstream.enqueue(PROFILE_PATH, { status: 500, headers: { 'x-amzn-errortype': 'InternalServerException' }, json: { message: 'Internal failure' } });
+    const failed = (await sdk.messages.countTokens({ ...params, model: PROFILE }).catch((e: unknown) => e)) as Anthropic.APIError;
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(bedrockCounts().map((r) => r.path)).toEqual([PROFILE_PATH, PROFILE_PATH]);
   });
 
   it('a throttled count is Anthropic\'s 429 with Retry-After', async () => {

@@ -131,6 +131,12 @@ export interface TokenCounting {
    * balancer never picks it and a fallback passes it over. Default: every model.
    */
   accepts?(model: string): boolean;
+  /**
+   * Another id of the same model, counted with once when the upstream refuses the count for `model`
+   * with a 400: Bedrock's CountTokens refuses some cross-region inference profiles (`us.anthropic.claude-…`)
+   * and takes their foundation model's id, whose tokenizer is the same. Default: none, one try.
+   */
+  alternateModel?(model: string): string | undefined;
 }
 
 /** How a provider speaks to its upstream. Providers are data plus these small translators. */

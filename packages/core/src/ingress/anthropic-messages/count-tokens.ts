@@ -1,4 +1,4 @@
-import { GatewayError, toGatewayError } from '../../errors.js';
+import { GatewayError, isGatewayError, toGatewayError } from '../../errors.js';
 import { copyHeaders, responseHeaders } from '../../http/headers.js';
 import { checkDepth, readJsonBody } from '../../http/read-body.js';
 import type { Plan, PlanNode } from '../../config/plan.js';
@@ -157,6 +157,22 @@ function countingProvider(
 }
 
 /**
+ * A count the provider refused with a 400 for the model as the target names it, asked once more under
+ * the model's other id (`TokenCounting.alternateModel`). Refused again, the client gets the first
+ * refusal — it names the model they configured — with the second's reason after it. Any other failure
+ * (a throttle, an outage) is reported as it came, with no second call.
+ */
+async function countedAgain<T>(first: unknown, alternate: string, again: () => Promise<T>): Promise<T> {
+  if (!isGatewayError(first) || first.source !== 'provider' || first.status !== 400) throw first;
+  try {
+    return await again();
+  } catch (second) {
+    if (isGatewayError(second)) first.message += ` (counted again as "${alternate}": ${second.message})`;
+    throw first;
+  }
+}
+
+/**
  * `POST /v1/messages/count_tokens` (the Anthropic SDKs' `messages.countTokens`, Claude Code's context
  * meter): counted by a target of the request's tree whose provider counts (`Provider.countTokens`:
  * Anthropic, Bedrock serving Claude, the Gemini API, Vertex AI, the mock), picked by the router as for a message (fallbacks, load balancing,
@@ -194,8 +210,12 @@ export async function handleCountTokens(
     let count: TokenCount | undefined;
     const providerFor = countingProvider(gw, original, translation, (answer) => (count = answer));
     const s = state;
-    const attempt = (target: ResolvedTarget, signal: AbortSource) =>
-      callChat(gw, providerFor(target), body, { target, model: modelFor(s, target, inferred), stream: false, headers: req.headers, overrides: s.overrides }, signal);
+    const attempt = (target: ResolvedTarget, signal: AbortSource) => {
+      const model = modelFor(s, target, inferred);
+      const count = (as: string) => callChat(gw, providerFor(target), body, { target, model: as, stream: false, headers: req.headers, overrides: s.overrides }, signal);
+      const alternate = gw.registry.get(target.provider)?.countTokens?.alternateModel?.(model);
+      return alternate === undefined ? count(model) : count(model).catch((e: unknown) => countedAgain(e, alternate, () => count(alternate)));
+    };
     env = await routeEnvFor(gw, state);
     if (env.breaker) env.breaker = countCircuits(env.breaker);
     const routed = await route(root, env, attempt);

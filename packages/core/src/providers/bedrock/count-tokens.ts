@@ -21,8 +21,9 @@ function maxTokensFor(thinking: unknown): number {
  * InvokeModel takes it for Claude — `anthropic_version` and beta flags in it, no `model` (it is in the
  * URL), no `stream`. InvokeModel whatever the target's `bedrock_api`: only the native body carries every
  * Messages field a count must see. A model that is no Claude is refused before sending, as a target
- * with no count to give is. The model goes as the target names it: Bedrock refuses some
- * inference-profile ids, and that refusal is the client's answer, never a guessed count.
+ * with no count to give is. The model goes as the target names it; a cross-region inference profile
+ * Bedrock refuses to count for is asked again under its foundation model (`alternateModel` in
+ * `provider.ts`), and a second refusal is the client's answer, never a guessed count.
  */
 export function toCountTokensBody(body: Record<string, unknown>, ctx: CallContext): string {
   if (!isClaudeModel(ctx.model)) {

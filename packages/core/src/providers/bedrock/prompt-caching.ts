@@ -1,4 +1,5 @@
 import type { ConverseRequest } from './converse-types.js';
+import { withoutGeography } from './foundation-model.js';
 
 /** Claude models Bedrock serves without prompt caching: Claude 2, Instant, the Claude 3 line and 3.5 Sonnet v1. */
 const UNCACHED_CLAUDE = /^claude-(?:v2|instant|3-(?:opus|sonnet|haiku)-|3-5-sonnet-20240620)/;
@@ -12,8 +13,7 @@ const UNCACHED_CLAUDE = /^claude-(?:v2|instant|3-(?:opus|sonnet|haiku)-|3-5-sonn
  */
 export function cachesPrompts(model: string): boolean {
   if (model.startsWith('arn:')) return true;
-  // Cross-region inference profiles prefix the model id with a geography: us., eu., apac., global.
-  const id = model.replace(/^(?:[a-z]{2,6}(?:-[a-z]+)?\.)(?=[a-z]+\.)/, '');
+  const id = withoutGeography(model);
   if (id.startsWith('amazon.nova-')) return true;
   return id.startsWith('anthropic.claude-') && !UNCACHED_CLAUDE.test(id.slice('anthropic.'.length));
 }

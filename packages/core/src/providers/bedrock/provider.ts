@@ -1,6 +1,7 @@
 import { registerDecoder } from '../../stream/decode.js';
 import type { CallContext, Provider, UpstreamRequest } from '../types.js';
 import { toCountTokensBody } from './count-tokens.js';
+import { foundationModelOf } from './foundation-model.js';
 import { countIn } from '../token-count.js';
 import { BEDROCK_BASE_URL, operationURL, type BedrockOperation } from './endpoint.js';
 import { fromTitanAnswer, toTitanBodies } from './embeddings.js';
@@ -75,6 +76,7 @@ export function createBedrockProvider(options: BedrockProviderOptions = {}): Pro
       // CountTokens answers `{"inputTokens": n}`.
       response: countIn('inputTokens'),
       accepts: isClaudeModel,
+      alternateModel: foundationModelOf,
     },
     error: parseBedrockError,
   };
