@@ -158,14 +158,14 @@ function countingProvider(
 
 /**
  * A count the provider refused with a 400 for the model as the target names it, asked once more under
- * the model's other id (`TokenCounting.alternateModel`). Refused again, the client gets the first
- * refusal — it names the model they configured — with the second's reason after it. Any other failure
- * (a throttle, an outage) is reported as it came, with no second call.
+ * the model's other id (`TokenCounting.alternateModel`) when it has one. Refused again, the client gets
+ * the first refusal — it names the model they configured — with the second's reason after it. Any
+ * other failure (a throttle, an outage) is reported as it came, with no second call.
  */
-async function countedAgain<T>(first: unknown, alternate: string, again: () => Promise<T>): Promise<T> {
-  if (!isGatewayError(first) || first.source !== 'provider' || first.status !== 400) throw first;
+async function countedAgain<T>(first: unknown, alternate: string | undefined, countAs: (model: string) => Promise<T>): Promise<T> {
+  if (alternate === undefined || !isGatewayError(first) || first.source !== 'provider' || first.status !== 400) throw first;
   try {
-    return await again();
+    return await countAs(alternate);
   } catch (second) {
     if (isGatewayError(second)) first.message += ` (counted again as "${alternate}": ${second.message})`;
     throw first;
@@ -212,9 +212,8 @@ export async function handleCountTokens(
     const s = state;
     const attempt = (target: ResolvedTarget, signal: AbortSource) => {
       const model = modelFor(s, target, inferred);
-      const count = (as: string) => callChat(gw, providerFor(target), body, { target, model: as, stream: false, headers: req.headers, overrides: s.overrides }, signal);
-      const alternate = gw.registry.get(target.provider)?.countTokens?.alternateModel?.(model);
-      return alternate === undefined ? count(model) : count(model).catch((e: unknown) => countedAgain(e, alternate, () => count(alternate)));
+      const countAs = (as: string) => callChat(gw, providerFor(target), body, { target, model: as, stream: false, headers: req.headers, overrides: s.overrides }, signal);
+      return countAs(model).catch((e: unknown) => countedAgain(e, gw.registry.get(target.provider)?.countTokens?.alternateModel?.(model), countAs));
     };
     env = await routeEnvFor(gw, state);
     if (env.breaker) env.breaker = countCircuits(env.breaker);
