@@ -3,7 +3,7 @@
 // after. Prints the scripts and commands per request (those run inside a script included) and the
 // Redis server time they took — the share of one Redis that each request through the gateway uses.
 // (`MONITOR` in redis-cli shows the round trips themselves: the scripts, and a cache read or write.)
-//   node bench/redis-trips.mjs [features=limits] [requests=1000]   (after `node bench/run.mjs --build-only=true`)
+//   node bench/redis-trips.mjs [features=limits] [requests=1000]   (after `node bench/run.mjs --build-only`)
 import { createClient } from 'redis';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { start } from './lib/children.mjs';
 import { load, poolFor } from './lib/load.mjs';
 
 const [features = 'limits', requests = '1000'] = process.argv.slice(2);
+const n = Number(requests);
 const build = resolve(fileURLToPath(new URL('.', import.meta.url)), '.build');
 const upstream = await start(resolve(build, 'servers/upstream.js'));
 const env = { UPSTREAM: `http://127.0.0.1:${upstream.port}` };
@@ -30,9 +31,8 @@ const app = await start(resolve(build, 'servers/app.js'), ['llmux-express', f], 
 const pool = poolFor(`http://127.0.0.1:${app.port}`, 1);
 await load(pool, { path, stream: false, n: 200, concurrency: 1 });
 const before = await stats();
-await load(pool, { path, stream: false, n: Number(requests), concurrency: 1 });
+await load(pool, { path, stream: false, n, concurrency: 1 });
 const after = await stats();
-const n = Number(requests);
 const delta = (k) => ({ calls: (after[k]?.calls ?? 0) - (before[k]?.calls ?? 0), usec: (after[k]?.usec ?? 0) - (before[k]?.usec ?? 0) });
 const per = Object.keys(after)
   .filter((k) => k !== 'info' && delta(k).calls > 0)
