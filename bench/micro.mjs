@@ -39,7 +39,14 @@ if (on('limits')) {
   config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
 }
 // As in bench/servers/app.mjs: observability sinks off unless `defaults` is among the features.
-const quiet = on('defaults') ? {} : { logger: false, metrics: false, tracing: false };
+// `MICRO_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to see what each costs.
+const sinks = process.env.MICRO_SINKS?.split(',');
+const quiet = on('defaults') ? Object.fromEntries(['logger', 'metrics', 'tracing'].filter((s) => sinks && !sinks.includes(s)).map((s) => [s, false])) : { logger: false, metrics: false, tracing: false };
+// `MICRO_LOGGER=noop`: a logger that drops every line (what the gateway's own logging work costs, without pino).
+if (process.env.MICRO_LOGGER === 'noop') quiet.logger = { info() {}, warn() {}, error() {} };
+if (process.env.MICRO_LOGGER === 'pino-null') quiet.logger = (await import('pino')).pino({ name: 'llmux' }, { write() {} });
+if (process.env.MICRO_LOGGER === 'pino-stdout') quiet.logger = (await import('pino')).pino({ name: 'llmux' }, process.stdout);
+if (process.env.MICRO_LOGGER === 'pino-async') quiet.logger = (await import('pino')).pino({ name: 'llmux' }, (await import('pino')).pino.destination({ sync: false }));
 const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet, ...(process.env.MICRO_RING ? { recentRequests: Number(process.env.MICRO_RING) } : {}) });
 
 const headers = {
@@ -116,7 +123,7 @@ if (!process.env.MICRO_AS_MODULE) {
     for (let i = 0; i < N; i++) await once(stream);
     const cpu = process.cpuUsage(before);
     const wall = performance.now() - t0;
-    console.log(`${stream ? 'stream' : 'json  '} ${features}/${bodyKind}: ${((cpu.user + cpu.system) / N).toFixed(1)} µs CPU/req, ${((wall * 1000) / N).toFixed(1)} µs wall/req`);
+    console.error(`${stream ? 'stream' : 'json  '} ${features}/${bodyKind}: ${((cpu.user + cpu.system) / N).toFixed(1)} µs CPU/req, ${((wall * 1000) / N).toFixed(1)} µs wall/req`);
   }
   process.exit(0);
 }
