@@ -42,11 +42,21 @@ if (on('limits')) {
 // `MICRO_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to see what each costs.
 const sinks = process.env.MICRO_SINKS?.split(',');
 const quiet = on('defaults') ? Object.fromEntries(['logger', 'metrics', 'tracing'].filter((s) => sinks && !sinks.includes(s)).map((s) => [s, false])) : { logger: false, metrics: false, tracing: false };
-// `MICRO_LOGGER=noop`: a logger that drops every line (what the gateway's own logging work costs, without pino).
-if (process.env.MICRO_LOGGER === 'noop') quiet.logger = { info() {}, warn() {}, error() {} };
-if (process.env.MICRO_LOGGER === 'pino-null') quiet.logger = (await import('pino')).pino({ name: 'llmux' }, { write() {} });
-if (process.env.MICRO_LOGGER === 'pino-stdout') quiet.logger = (await import('pino')).pino({ name: 'llmux' }, process.stdout);
-if (process.env.MICRO_LOGGER === 'pino-async') quiet.logger = (await import('pino')).pino({ name: 'llmux' }, (await import('pino')).pino.destination({ sync: false }));
+// `MICRO_LOGGER=<name>` (with `defaults` and the logger sink on): another logger in place of the
+// default one, to cost the gateway's own logging work (noop), pino's serialisation (pino-null) and
+// each destination; `pino-default` is what the gateway makes without a `logger` option.
+if (process.env.MICRO_LOGGER) {
+  const { pino } = await import('pino');
+  const loggers = {
+    noop: () => ({ info() {}, warn() {}, error() {} }),
+    'pino-null': () => pino({ name: 'llmux' }, { write() {} }),
+    'pino-default': () => pino({ name: 'llmux' }),
+    'pino-stdout': () => pino({ name: 'llmux' }, process.stdout),
+    'pino-sync': () => pino({ name: 'llmux' }, pino.destination({ dest: 1, sync: true })),
+    'pino-batched': () => pino({ name: 'llmux' }, pino.destination({ dest: 1, sync: false, minLength: 4096 })),
+  };
+  quiet.logger = loggers[process.env.MICRO_LOGGER]?.() ?? (() => { throw new Error(`MICRO_LOGGER: one of ${Object.keys(loggers).join(', ')}`); })();
+}
 const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet, ...(process.env.MICRO_RING ? { recentRequests: Number(process.env.MICRO_RING) } : {}) });
 
 const headers = {

@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
-import { createGateway } from '@llmux/core';
+import { describe, expect, it } from 'vitest';
 
 /** Runs a gateway without a `logger` option in a fresh process (the built package) and returns its stdout. */
 function run(env: Record<string, string | undefined>, options = '{}') {
@@ -22,29 +21,34 @@ describe('default logger', () => {
     expect(lines[0]).toMatchObject({ name: 'llmux', msg: 'llmux request', level: 30, status: 200 });
   });
 
-  it('writes through process.stdout, so a host capturing it (a test runner, a log shipper) sees the line', async () => {
-    const saved = process.env.LLMUX_LOG_LEVEL;
-    delete process.env.LLMUX_LOG_LEVEL;
-    const gw = createGateway({ config: { targets: [{ provider: 'mock' }] } });
-    // Captured only after the gateway was made, as a host or runner that patches stdout later does
-    // (pino itself picks process.stdout when it finds it patched at creation).
-    const written: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
-    try {
-      const res = await gw.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
-      expect(res.status).toBe(200);
-      // The record is written once the log queue delivers it, on a later turn of the event loop.
-      await vi.waitFor(() => expect(written.join('')).toContain('llmux request'));
-    } finally {
-      await gw.close(100);
-      write.mockRestore();
-      if (saved !== undefined) process.env.LLMUX_LOG_LEVEL = saved;
-    }
-    const line = JSON.parse(written.find((w) => w.includes('llmux request'))!);
-    expect(line).toMatchObject({ name: 'llmux', msg: 'llmux request', level: 30, status: 200, route: 'chat' });
+  it('keeps the host running when the reader of its piped stdout goes away (EPIPE stops the logging, not the app)', async () => {
+    // A host logging through the default logger, its stdout piped to a reader that closes after the
+    // first bytes (`app | head -1`, a log shipper that died). It also writes through process.stdout
+    // itself, so stdout is the non-blocking pipe Node makes of it.
+    const script = `
+      const { createGateway } = require('@llmux/core');
+      const gw = createGateway({ config: { targets: [{ provider: 'mock' }] } });
+      process.stdout.write('ready\\n');
+      const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+      (async () => {
+        let ok = 0;
+        for (let i = 0; i < 400; i++) {
+          const res = await gw.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+          if (res.status === 200) ok++;
+          if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+        }
+        await gw.close(100);
+        process.stderr.write('answered ' + ok + '\\n');
+      })();`;
+    const child = spawn(process.execPath, ['-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, LLMUX_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    // The reader leaves after the first bytes: every later write to the pipe fails with EPIPE.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(stderr).toContain('answered 400');
+    expect(code).toBe(0);
   });
 
   it('refuses an unknown LLMUX_LOG_LEVEL at start-up, naming the variable', () => {
