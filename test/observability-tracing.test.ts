@@ -50,6 +50,22 @@ describe('OpenTelemetry spans', () => {
       propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     });
 
+    it('reach a gateway made before the SDK was registered (the provider is asked per request, not once)', async () => {
+      const registered = trace.getTracerProvider();
+      trace.disable();
+      try {
+        const g = gateway({ config: { targets: [targetAt(up, 'ok')] } });
+        expect((await g.handle(chatRequest())).status).toBe(200);
+        expect(spansOf(g)).toHaveLength(0);
+        trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+        expect((await g.handle(chatRequest())).status).toBe(200);
+        expect(spansOf(g).filter((s) => s.name === 'chat gpt-4o-mini' && !s.parentSpanContext)).toHaveLength(1);
+      } finally {
+        trace.disable();
+        trace.setGlobalTracerProvider(registered);
+      }
+    });
+
     it('gives a request a span named after the GenAI conventions, with a CLIENT child per attempt', async () => {
       const g = gateway({ config: { targets: [targetAt(up, 'ok')] } });
       const res = await g.handle(chatRequest({ max_tokens: 64, temperature: 0.2 }), { user: 'ann' });

@@ -19,7 +19,11 @@ function gatewayOptions() {
     config.budget = { max_cost_per_day: 1e9, scope: 'user' };
     config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
   }
-  const quiet = on('defaults') ? {} : { logger: false, metrics: false, tracing: false };
+  // `APP_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to cost each over HTTP.
+  const sinks = process.env.APP_SINKS?.split(',');
+  const quiet = on('defaults')
+    ? Object.fromEntries(['logger', 'metrics', 'tracing'].filter((s) => sinks && !sinks.includes(s)).map((s) => [s, false]))
+    : { logger: false, metrics: false, tracing: false };
   return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet };
 }
 

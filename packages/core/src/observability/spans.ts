@@ -4,6 +4,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  ProxyTracerProvider,
   type Attributes,
   type Context,
   type Span,
@@ -92,7 +93,11 @@ function endWithStatus(span: Span, failed: boolean, message: string | undefined,
  * unaccounted). With no SDK registered the API hands out no-op spans and this does next to nothing.
  */
 export function spansFor(provider: TracerProvider | undefined, r: RequestLogRecord, ctx: SpanContext): void {
-  const tracer = (provider ?? trace.getTracerProvider()).getTracer('llmux');
+  const from = provider ?? trace.getTracerProvider();
+  // No SDK registered (yet: it is asked per record, so one registered later still gets spans): the
+  // spans would be no-ops, and their attributes (~20 per request) would be built for nothing.
+  if (from instanceof ProxyTracerProvider && from.getDelegateTracer('llmux') === undefined) return;
+  const tracer = from.getTracer('llmux');
   const start = Date.parse(r.started_at);
   const end = start + r.duration_ms;
   const operation = genAiOperation(r.route);
