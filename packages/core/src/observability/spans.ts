@@ -90,7 +90,7 @@ function endWithStatus(span: Span, failed: boolean, message: string | undefined,
  * path nothing): a span for the request named `{operation} {model}` as the GenAI conventions ask,
  * and a CLIENT child per upstream attempt. Attempt records carry durations but not start times, so
  * attempts are laid end to end from the moment routing began (retry backoff waits fall between them
- * unaccounted). With no SDK registered the API hands out no-op spans and this does next to nothing.
+ * unaccounted). With no SDK registered there is nothing to hand spans to, and it returns at once.
  */
 export function spansFor(provider: TracerProvider | undefined, r: RequestLogRecord, ctx: SpanContext): void {
   const from = provider ?? trace.getTracerProvider();
