@@ -18,7 +18,8 @@ export function chunkBatches(batches: () => AsyncGenerator<ChunkOut[], void, und
   };
 }
 
-const finished = (): IteratorResult<ChunkOut, void> => ({ value: undefined, done: true });
+/** An iterator's end, for the plain iterators of a stream's layers (here and in `encode.ts`). */
+export const finished = <T>(): IteratorResult<T, void> => ({ value: undefined, done: true });
 
 /**
  * The chunks of a batch iterator, one at a time. A plain iterator pulling with `then`, not an async
@@ -30,7 +31,7 @@ function chunksOf(source: AsyncGenerator<ChunkOut[], void, undefined>): AsyncIte
   let i = 0;
   const pull = (): Promise<IteratorResult<ChunkOut, void>> =>
     source.next().then((step) => {
-      if (step.done) return finished();
+      if (step.done) return finished<ChunkOut>();
       batch = step.value;
       i = 0;
       return i < batch.length ? { value: batch[i++]!, done: false } : pull();
@@ -39,7 +40,7 @@ function chunksOf(source: AsyncGenerator<ChunkOut[], void, undefined>): AsyncIte
     next: () => (i < batch.length ? Promise.resolve({ value: batch[i++]!, done: false }) : pull()),
     return: (value?: unknown) => {
       batch = [];
-      return source.return(value as void).then(finished);
+      return source.return(value as void).then(() => finished<ChunkOut>());
     },
     throw: (error: unknown) => {
       batch = [];
@@ -84,13 +85,13 @@ class HeldBatches implements AsyncGenerator<ChunkOut[], void, undefined> {
       this.held[this.i++] = undefined;
       return Promise.resolve({ value, done: false });
     }
-    return this.source ? this.source.next() : Promise.resolve({ value: undefined, done: true });
+    return this.source ? this.source.next() : Promise.resolve(finished());
   }
 
   /** Stopping early stops the source, and with it the upstream call. */
   return(value?: void | PromiseLike<void>): Promise<IteratorResult<ChunkOut[], void>> {
     this.held = [];
-    return this.source ? this.source.return(value as void) : Promise.resolve({ value: undefined, done: true });
+    return this.source ? this.source.return(value as void) : Promise.resolve(finished());
   }
 
   async throw(error: unknown): Promise<IteratorResult<ChunkOut[], void>> {

@@ -1,6 +1,6 @@
 import type { ChunkOut } from '../providers/types.js';
 import type { GatewayError } from '../errors.js';
-import { batchesOf } from './batches.js';
+import { batchesOf, finished } from './batches.js';
 import { copyHeaders } from '../http/headers.js';
 import { utf8Bytes } from '../http/bytes.js';
 
@@ -37,8 +37,6 @@ function encodeBatch(batch: readonly ChunkOut[]): Uint8Array {
   return utf8Bytes(text);
 }
 
-const finished = (): IteratorResult<Uint8Array, void> => ({ value: undefined, done: true });
-
 /**
  * The encoder behind `toOpenAISse`: a plain iterator pulling with `then`, not an async generator — one
  * generator layer less between the upstream read and the socket (see `HeldBatches` in `batches.ts`).
@@ -57,7 +55,7 @@ class OpenAISse implements AsyncGenerator<Uint8Array, void, undefined> {
   ) {}
 
   next(): Promise<IteratorResult<Uint8Array, void>> {
-    if (this.over) return Promise.resolve(finished());
+    if (this.over) return Promise.resolve(finished<Uint8Array>());
     const source = (this.source ??= batchesOf(this.chunks));
     return source.next().then(
       (step): IteratorResult<Uint8Array, void> | Promise<IteratorResult<Uint8Array, void>> => {
@@ -85,7 +83,7 @@ class OpenAISse implements AsyncGenerator<Uint8Array, void, undefined> {
   return(): Promise<IteratorResult<Uint8Array, void>> {
     const active = !this.over && this.source;
     this.over = true;
-    return active ? active.return(undefined).then(finished) : Promise.resolve(finished());
+    return active ? active.return(undefined).then(() => finished<Uint8Array>()) : Promise.resolve(finished<Uint8Array>());
   }
 
   /** Thrown in while reading: the source is let go of and the client gets the error event, as a generator's `catch` did. */
