@@ -45,24 +45,25 @@ describe('OpenTelemetry spans', () => {
   });
 
   describe('with an SDK registered globally', () => {
+    const sdk = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     beforeAll(() => {
-      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+      trace.setGlobalTracerProvider(sdk);
       propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     });
 
     it('reach a gateway made before the SDK was registered (the provider is asked per request, not once)', async () => {
-      const registered = trace.getTracerProvider();
       trace.disable();
       try {
         const g = gateway({ config: { targets: [targetAt(up, 'ok')] } });
         expect((await g.handle(chatRequest())).status).toBe(200);
         expect(spansOf(g)).toHaveLength(0);
-        trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+        trace.setGlobalTracerProvider(sdk);
         expect((await g.handle(chatRequest())).status).toBe(200);
         expect(spansOf(g).filter((s) => s.name === 'chat gpt-4o-mini' && !s.parentSpanContext)).toHaveLength(1);
       } finally {
+        // Registered again whatever happened above, for the tests after this one.
         trace.disable();
-        trace.setGlobalTracerProvider(registered);
+        trace.setGlobalTracerProvider(sdk);
       }
     });
 

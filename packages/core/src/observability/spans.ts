@@ -94,10 +94,10 @@ function endWithStatus(span: Span, failed: boolean, message: string | undefined,
  */
 export function spansFor(provider: TracerProvider | undefined, r: RequestLogRecord, ctx: SpanContext): void {
   const from = provider ?? trace.getTracerProvider();
-  // No SDK registered (yet: it is asked per record, so one registered later still gets spans): the
-  // spans would be no-ops, and their attributes (~20 per request) would be built for nothing.
-  if (from instanceof ProxyTracerProvider && from.getDelegateTracer('llmux') === undefined) return;
-  const tracer = from.getTracer('llmux');
+  // The global provider's SDK tracer, if one is registered (asked per record, so one registered later
+  // still gets spans); none: the spans would be no-ops, their ~20 attributes built for nothing.
+  const tracer = from instanceof ProxyTracerProvider ? from.getDelegateTracer('llmux') : from.getTracer('llmux');
+  if (!tracer) return;
   const start = Date.parse(r.started_at);
   const end = start + r.duration_ms;
   const operation = genAiOperation(r.route);
