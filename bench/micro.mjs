@@ -8,6 +8,7 @@
 import { AbortLink, createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
 import * as answers from './lib/answers.mjs';
+import { sinkOptions } from './lib/sinks.mjs';
 
 const [iterations = '20000', features = 'off', bodyKind = 'parsed'] = process.argv.slice(2);
 const on = (f) => features.split(',').includes(f);
@@ -38,10 +39,9 @@ if (on('limits')) {
   config.budget = { max_cost_per_day: 1e9, scope: 'user' };
   config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
 }
-// As in bench/servers/app.mjs: observability sinks off unless `defaults` is among the features.
-// `MICRO_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to see what each costs.
-const sinks = process.env.MICRO_SINKS?.split(',');
-const quiet = on('defaults') ? Object.fromEntries(['logger', 'metrics', 'tracing'].filter((s) => sinks && !sinks.includes(s)).map((s) => [s, false])) : { logger: false, metrics: false, tracing: false };
+// As in bench/servers/app.mjs: observability sinks off unless `defaults` is among the features;
+// `MICRO_SINKS=logger,metrics,tracing` (with `defaults`) keeps only those, to see what each costs.
+const quiet = sinkOptions(on('defaults'), process.env.MICRO_SINKS);
 // `MICRO_LOGGER=<name>` (with `defaults` and the logger sink on): another logger in place of the
 // default one, to cost the gateway's own logging work (noop), pino's serialisation (pino-null) and
 // each destination; `pino-default` is what the gateway makes without a `logger` option.
@@ -55,7 +55,9 @@ if (process.env.MICRO_LOGGER) {
     'pino-sync': () => pino({ name: 'llmux' }, pino.destination({ dest: 1, sync: true })),
     'pino-batched': () => pino({ name: 'llmux' }, pino.destination({ dest: 1, sync: false, minLength: 4096 })),
   };
-  quiet.logger = loggers[process.env.MICRO_LOGGER]?.() ?? (() => { throw new Error(`MICRO_LOGGER: one of ${Object.keys(loggers).join(', ')}`); })();
+  const make = loggers[process.env.MICRO_LOGGER];
+  if (!make) throw new Error(`MICRO_LOGGER: one of ${Object.keys(loggers).join(', ')}`);
+  quiet.logger = make();
 }
 const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet, ...(process.env.MICRO_RING ? { recentRequests: Number(process.env.MICRO_RING) } : {}) });
 

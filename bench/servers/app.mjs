@@ -5,6 +5,7 @@
 // stdout, no Prometheus metrics, no spans): those are features too, measured in their own row.
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { sinkOptions } from '../lib/sinks.mjs';
 
 const [kind, features = 'off'] = process.argv.slice(2);
 const UPSTREAM = process.env.UPSTREAM;
@@ -20,11 +21,7 @@ function gatewayOptions() {
     config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
   }
   // `APP_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to cost each over HTTP.
-  const sinks = process.env.APP_SINKS?.split(',');
-  const quiet = on('defaults')
-    ? Object.fromEntries(['logger', 'metrics', 'tracing'].filter((s) => sinks && !sinks.includes(s)).map((s) => [s, false]))
-    : { logger: false, metrics: false, tracing: false };
-  return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet };
+  return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...sinkOptions(on('defaults'), process.env.APP_SINKS) };
 }
 
 async function store() {
