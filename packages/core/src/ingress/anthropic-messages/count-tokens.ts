@@ -211,9 +211,10 @@ export async function handleCountTokens(
     const providerFor = countingProvider(gw, original, translation, (answer) => (count = answer));
     const s = state;
     const attempt = (target: ResolvedTarget, signal: AbortSource) => {
+      const provider = providerFor(target);
       const model = modelFor(s, target, inferred);
-      const countAs = (as: string) => callChat(gw, providerFor(target), body, { target, model: as, stream: false, headers: req.headers, overrides: s.overrides }, signal);
-      return countAs(model).catch((e: unknown) => countedAgain(e, gw.registry.get(target.provider)?.countTokens?.alternateModel?.(model), countAs));
+      const countAs = (as: string) => callChat(gw, provider, body, { target, model: as, stream: false, headers: req.headers, overrides: s.overrides }, signal);
+      return countAs(model).catch((e: unknown) => countedAgain(e, provider.countTokens?.alternateModel?.(model), countAs));
     };
     env = await routeEnvFor(gw, state);
     if (env.breaker) env.breaker = countCircuits(env.breaker);
