@@ -11,7 +11,7 @@ import { createMemoryCache } from '../store/memory/cache.js';
 import { asAbortSignal } from '../upstream/abort-link.js';
 import { exactKey, lastUserText, semanticPartition, type KeyInput } from './cache-key.js';
 import { DecodedEntries } from './decoded-entries.js';
-import { encodeEntry, isCompleteStream, isEmbedding, type CacheEntry } from './entry.js';
+import { encodeEntry, isCompleteStream, isEmbedding, type CacheEntry, type ReadEntry } from './entry.js';
 import type { EmbeddingsResponse } from '../providers/openai-types.js';
 import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
 import { replayChunks } from './replay.js';
@@ -65,7 +65,7 @@ interface Lookup {
   key: string | Promise<string>;
   refresh: boolean;
   /** The exact-match read, started early by `prefetch` (absent on a forced refresh). */
-  entry?: Promise<{ entry: CacheEntry | undefined; storeError?: string }>;
+  entry?: Promise<{ entry: ReadEntry | undefined; storeError?: string }>;
   /** An embeddings request: exact match only (the semantic step compares chat prompts), and only embeddings entries answer it. */
   embeddings: boolean;
 }
@@ -159,14 +159,14 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
    * stream), or undefined: absent, unreadable, of the other kind (a foreign value: keys of the two
    * kinds differ, and the semantic index names chat entries only), or older than `max_age`.
    */
-  async function read(state: RequestState, key: string, settings: CacheSettings, embeddings: boolean, scratch?: Pick<CacheScratch, 'storeError'>): Promise<CacheEntry | undefined> {
+  async function read(state: RequestState, key: string, settings: CacheSettings, embeddings: boolean, scratch?: Pick<CacheScratch, 'storeError'>): Promise<ReadEntry | undefined> {
     const entry = decoded.decode(key, await bounded(state, 'cache read', () => store.cacheGet(key), scratch));
     if (!entry || (entry.kind === 'embeddings') !== embeddings) return undefined;
     const age = now() - entry.createdAt;
     return age <= settings.maxAgeMs ? entry : undefined;
   }
 
-  function serve(state: RequestState, entry: CacheEntry, status: 'HIT' | 'SEMANTIC_HIT'): ShortCircuit {
+  function serve(state: RequestState, entry: ReadEntry, status: 'HIT' | 'SEMANTIC_HIT'): ShortCircuit {
     const scratch = state.scratch.cache as CacheScratch;
     state.cache = scratch.status = status;
     // A cached answer costs nothing; the cost stage agrees when it sees the status.
@@ -183,7 +183,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       state.headers['x-portkey-last-used-option-index'] = portkeyOptionIndex(entry.target);
     }
     if (entry.kind === 'embeddings') return { kind: 'json', status: 200, body: entry.embeddings };
-    return entry.kind === 'completion' ? { kind: 'completion', completion: entry.completion } : { kind: 'stream', chunks: replayChunks(entry.chunks) };
+    if (entry.kind === 'completion') return { kind: 'completion', completion: entry.completion };
+    return { kind: 'stream', chunks: entry.replay ? entry.replay.replay() : replayChunks(entry.chunks) };
   }
 
   /**
@@ -341,7 +342,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     },
   };
 
-  async function prefetchRead(state: RequestState, lookup: Lookup, key: string): Promise<{ entry: CacheEntry | undefined; storeError?: string }> {
+  async function prefetchRead(state: RequestState, lookup: Lookup, key: string): Promise<{ entry: ReadEntry | undefined; storeError?: string }> {
     const errors: Pick<CacheScratch, 'storeError'> = {};
     const entry = await read(state, key, lookup.settings, lookup.embeddings, errors);
     return errors.storeError ? { entry, storeError: errors.storeError } : { entry };
@@ -355,7 +356,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     const p: Pending = { key, settings };
     (state as WithCacheSlots)[PENDING] = p;
     if (!refresh) {
-      let entry: CacheEntry | undefined;
+      let entry: ReadEntry | undefined;
       if (lookup.entry) {
         const read = await lookup.entry;
         entry = read.entry;

@@ -1,42 +1,42 @@
-import { ownEntry, parseEntryText, type CacheEntry, type ParsedEntry } from './entry.js';
+import { copyJson } from './copy-json.js';
+import { ownEntry, parseEntryText, type CacheEntry, type ParsedEntry, type ReadEntry } from './entry.js';
+import { StoredStream } from './replay.js';
 
-/** A JSON value's own copy: what JSON.parse of its text would give, built from the parsed tree (4–5× quicker). */
-function copyJson<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i]);
-    return out as T;
-  }
-  const out: Record<string, unknown> = {};
-  for (const key in value) {
-    const v = copyJson((value as Record<string, unknown>)[key]);
-    // JSON.parse makes `__proto__` an own member; an assignment would set the copy's prototype instead.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-    else out[key] = v;
-  }
-  return out as T;
-}
-
-/** A fresh entry from a parsed one, sharing nothing a caller could change. */
-function copyOf({ entry, answerText }: ParsedEntry): CacheEntry {
-  let out: CacheEntry;
+/**
+ * A fresh entry from a kept one, sharing nothing a caller could change: a stream replays from the
+ * texts and trees kept of it (a `StoredStream` hands out neither), anything else is a copy.
+ */
+function copyOf({ entry, answerText, stream }: Known): ReadEntry {
+  let out: ReadEntry;
   if (entry.kind === 'completion') out = { v: 1, createdAt: entry.createdAt, kind: 'completion', completion: copyJson(entry.completion) };
+  else if (stream) out = { v: 1, createdAt: entry.createdAt, kind: 'stream', replay: stream };
   else if (entry.kind === 'stream') out = { v: 1, createdAt: entry.createdAt, kind: 'stream', chunks: copyJson(entry.chunks) };
   else out = { v: 1, createdAt: entry.createdAt, kind: 'embeddings', embeddings: copyJson(entry.embeddings) };
   if (entry.provider !== undefined) out.provider = entry.provider;
   if (entry.target !== undefined) out.target = entry.target;
   if (entry.cost !== undefined) out.cost = entry.cost;
-  return ownEntry(out, answerText);
+  return out.kind === 'completion' ? ownEntry(out, answerText) : out;
 }
 
 /**
- * The copy, or undefined for an answer nested too deeply to copy by recursion (JSON.parse is not
- * recursive and takes any depth): such an entry is parsed on every read, as before, never a 500.
+ * The copy, or undefined for an answer nested too deeply to copy or serialise by recursion
+ * (JSON.parse is not recursive and takes any depth): such an entry is parsed on every read, as
+ * before, never a 500.
  */
-function copied(parsed: ParsedEntry): CacheEntry | undefined {
+function copied(known: Known): ReadEntry | undefined {
   try {
-    return copyOf(parsed);
+    return copyOf(known);
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
+}
+
+/** What is kept of a parsed entry: its stream's chunk texts made once, here, for the hits that follow. */
+function toKeep(parsed: ParsedEntry, text: string): Known | undefined {
+  if (parsed.entry.kind !== 'stream') return { ...parsed, text };
+  try {
+    return { ...parsed, text, stream: new StoredStream(parsed.entry.chunks) };
   } catch (e) {
     if (e instanceof RangeError) return undefined;
     throw e;
@@ -45,11 +45,13 @@ function copied(parsed: ParsedEntry): CacheEntry | undefined {
 
 interface Known extends ParsedEntry {
   text: string;
+  stream?: StoredStream;
 }
 
 /**
  * The entries last read under each key, parsed: a hit on a text read before is a copy of its tree
- * instead of a parse (JSON.parse of a 300-byte completion took ~4 µs, the copy ~1 µs). The store stays
+ * instead of a parse (JSON.parse of a 300-byte completion took ~4 µs, the copy ~1 µs), or for a
+ * stream a replay of the texts kept of its chunks (see `StoredStream`). The store stays
  * the truth: a key's memo counts only while the store gives back the very text it was parsed from, so
  * a refresh, an overwrite or an eviction is seen on the next read. Bounded by text length, oldest
  * first out; an entry too large to keep is parsed on every read, as before.
@@ -66,7 +68,7 @@ export class DecodedEntries {
   ) {}
 
   /** `decodeEntry(text)` for what the store holds under `key`: a fresh entry, or undefined for anything unreadable. */
-  decode(key: string, text: unknown): CacheEntry | undefined {
+  decode(key: string, text: unknown): ReadEntry | undefined {
     if (typeof text !== 'string') return undefined;
     const known = this.byKey.get(key);
     if (known !== undefined) {
@@ -76,12 +78,11 @@ export class DecodedEntries {
     }
     const parsed = parseEntryText(text);
     if (!parsed) return undefined;
-    if (text.length <= this.maxEntryChars) {
-      const copy = copied(parsed);
-      if (copy) {
-        this.keep(key, { ...parsed, text });
-        return copy;
-      }
+    const kept = text.length <= this.maxEntryChars ? toKeep(parsed, text) : undefined;
+    const copy = kept === undefined ? undefined : copied(kept);
+    if (kept && copy) {
+      this.keep(key, kept);
+      return copy;
     }
     // Not kept: the parsed tree is the caller's own.
     return ownEntry(parsed.entry, parsed.answerText);

@@ -1,12 +1,16 @@
 import { jsonTextOf, rememberJsonText } from '../http/json-text.js';
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingsResponse } from '../providers/openai-types.js';
+import type { StoredStream } from './replay.js';
 
 /**
  * One stored answer, as JSON text. A stream is kept as its chunks (replayed chunk by chunk, tool-call
  * fragments and usage included); a non-stream answer as the completion. Either serves both kinds of
  * request: `pipeline/chat.ts` converts between them. An embeddings answer is kept as it was sent.
  */
-export type CacheEntry = {
+export type CacheEntry = EntryHead &
+  ({ kind: 'completion'; completion: ChatCompletion } | { kind: 'stream'; chunks: ChatCompletionChunk[]; replay?: undefined } | { kind: 'embeddings'; embeddings: EmbeddingsResponse });
+
+interface EntryHead {
   v: 1;
   /** ms since the epoch, by the cache's clock; `max_age` is checked against it on every read. */
   createdAt: number;
@@ -14,11 +18,14 @@ export type CacheEntry = {
   target?: string;
   /** USD the original call cost, when known: what a hit saves. */
   cost?: number;
-} & (
-  | { kind: 'completion'; completion: ChatCompletion }
-  | { kind: 'stream'; chunks: ChatCompletionChunk[] }
-  | { kind: 'embeddings'; embeddings: EmbeddingsResponse }
-);
+}
+
+/**
+ * An entry as the cache stage reads it: a stream entry read before comes as the `StoredStream` kept
+ * of it (`DecodedEntries`), replayed from its chunks' texts. Never stored: `encodeEntry` takes the
+ * entries the stage builds from answers.
+ */
+export type ReadEntry = CacheEntry | (EntryHead & { kind: 'stream'; chunks?: undefined; replay: StoredStream });
 
 /** Where a completion entry's answer starts: always its last member, after the fields of the head. */
 const COMPLETION = ',"completion":';

@@ -66,25 +66,78 @@ describe('decoded cache entries', () => {
     expect(memo.decode('k', encodeEntry(completion('new')))).toEqual(completion('new'));
   });
 
-  it('copies streams and embeddings whole, and keeps `__proto__` members own, as JSON.parse does', () => {
+  it('copies embeddings whole', () => {
     const memo = new DecodedEntries();
-    const stream: CacheEntry = { v: 1, createdAt: 1, kind: 'stream', chunks: [{ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }] }] };
     const embeddings: CacheEntry = { v: 1, createdAt: 1, kind: 'embeddings', embeddings: { object: 'list', model: 'e', data: [{ object: 'embedding', index: 0, embedding: [0.5, -1, 2e-7] }] } };
-    for (const [key, entry] of [['s', stream], ['e', embeddings]] as const) {
-      const a = memo.decode(key, encodeEntry(entry))!;
-      const b = memo.decode(key, encodeEntry(entry))!;
-      expect(b).toEqual(entry);
-      expect(b).not.toBe(a);
+    const a = memo.decode('e', encodeEntry(embeddings))!;
+    const b = memo.decode('e', encodeEntry(embeddings))!;
+    expect(b).toEqual(embeddings);
+    expect(b).not.toBe(a);
+  });
+
+  it('replays a stream as its chunks\' texts, each chunk copied only when read and equal to a fresh parse, however the one before was changed', async () => {
+    const memo = new DecodedEntries();
+    const base = { id: 'c', object: 'chat.completion.chunk' as const, created: 1, model: 'm' };
+    const chunks = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant' as const, content: 'a "quoted" \\ é' }, finish_reason: null }] },
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' as const }] },
+      { ...base, choices: [], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } },
+    ];
+    const stream: CacheEntry = { v: 1, createdAt: 1, provider: 'openai', target: 'config.targets[0]', cost: 0.5, kind: 'stream', chunks };
+    const text = encodeEntry(stream);
+    const parse = vi.spyOn(JSON, 'parse');
+    const stringify = vi.spyOn(JSON, 'stringify');
+    for (let read = 0; read < 3; read++) {
+      const parsed = parse.mock.calls.length;
+      const serialised = stringify.mock.calls.length;
+      const entry = memo.decode('s', text)!;
+      if (entry.kind !== 'stream' || !entry.replay) throw new Error('expected a replayed stream');
+      const outs = [];
+      for await (const batch of entry.replay.replay().batches()) outs.push(...batch);
+      const raws = outs.map((o) => o.raw);
+      // Parsed and serialised once, on the first read; the hits after it do neither.
+      if (read > 0) expect([parse.mock.calls.length - parsed, stringify.mock.calls.length - serialised]).toEqual([0, 0]);
+      expect(entry).toMatchObject({ v: 1, createdAt: 1, provider: 'openai', target: 'config.targets[0]', cost: 0.5, kind: 'stream' });
+      // Sent as the text JSON.stringify gives the stored chunk: what serialising it would send.
+      expect(raws).toEqual(chunks.map((c) => JSON.stringify(c)));
+      // Only the plain delta is marked plain: the finish and the usage are read by the stream observer.
+      expect(outs.map((o) => o.plain)).toEqual([true, false, false]);
+      expect(outs.map((o) => o.chunk)).toEqual(chunks);
+      // A reader that edits its chunks in place (gateway.chatStream's caller) changes nothing for the next read.
+      (outs[0]!.chunk.choices[0]!.delta as { content: string }).content = 'changed';
+      outs[2]!.chunk.usage!.total_tokens = 99;
+      expect(outs[0]!.chunk.choices[0]!.delta.content).toBe('changed');
     }
+  });
+
+  it('keeps `__proto__` members of a replayed chunk own, as JSON.parse does', async () => {
+    const memo = new DecodedEntries();
     const odd = '{"v":1,"createdAt":1,"kind":"stream","chunks":[{"id":"c","__proto__":{"polluted":true},"choices":[]}]}';
     for (let i = 0; i < 2; i++) {
       const entry = memo.decode('odd', odd)!;
-      expect(entry).toEqual(JSON.parse(odd));
-      const chunk = (entry as Extract<CacheEntry, { kind: 'stream' }>).chunks[0]! as unknown as Record<string, unknown>;
+      if (entry.kind !== 'stream' || !entry.replay) throw new Error('expected a replayed stream');
+      const outs = [];
+      for await (const batch of entry.replay.replay().batches()) outs.push(...batch);
+      const chunk = outs[0]!.chunk as unknown as Record<string, unknown>;
+      expect(chunk).toEqual(JSON.parse(odd).chunks[0]);
       expect(Object.getPrototypeOf(chunk)).toBe(Object.prototype);
       expect(Object.hasOwn(chunk, '__proto__')).toBe(true);
       expect(chunk.polluted).toBeUndefined();
+      expect(outs[0]!.raw).toBe('{"id":"c","__proto__":{"polluted":true},"choices":[]}');
     }
+  });
+
+  it('reads a stream nested too deeply to serialise by recursion as parsed, on every read, instead of failing', () => {
+    const memo = new DecodedEntries();
+    const depth = 200_000;
+    const text = `{"v":1,"createdAt":1,"kind":"stream","chunks":[{"id":"c","x":${'['.repeat(depth)}${']'.repeat(depth)},"choices":[]}]}`;
+    for (let i = 0; i < 2; i++) {
+      const entry = memo.decode('deep', text)!;
+      expect(entry.kind).toBe('stream');
+      expect(entry.kind === 'stream' && entry.replay).toBe(undefined);
+      expect(entry.kind === 'stream' && entry.chunks?.[0]?.id).toBe('c');
+    }
+    expect((memo as unknown as { byKey: Map<string, unknown> }).byKey.has('deep')).toBe(false);
   });
 
   it('stays within its bound, and reads right past it', () => {
