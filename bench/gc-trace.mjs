@@ -3,7 +3,7 @@
 // what is still alive, so its time says how much of the app's garbage is not yet garbage when it
 // runs; the count says how much the app allocates. Together: what each allocated byte costs there.
 //   node bench/run.mjs --build-only
-//   node bench/gc-trace.mjs [kind=llmux-express] [features=off] [requests=20000]
+//   [MODE=stream] node bench/gc-trace.mjs [kind=llmux-express] [features=off] [requests=20000]
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,7 @@ const app = spawn(process.execPath, ['--trace-gc', ...APP_FLAGS, join(build, 'se
 const port = await new Promise((resolve) => app.once('message', (m) => resolve(m.port)));
 pinning.pinApp(app.pid);
 const pool = poolFor(`http://127.0.0.1:${port}`, 16);
-const run = (n) => load(pool, { path: '/llm/v1/chat/completions', stream: false, unique: features.includes('cache'), n, concurrency: 16 });
+const run = (n) => load(pool, { path: '/llm/v1/chat/completions', stream: process.env.MODE === 'stream', unique: features.includes('cache'), n, concurrency: 16 });
 await run(5000);
 const from = readFileSync(logFile, 'utf8').length;
 await run(N);
