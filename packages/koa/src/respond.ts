@@ -23,6 +23,8 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
  */
 class BodyReadable extends Readable {
   private readonly source: AsyncIterator<Uint8Array | string>;
+  /** A `next()` is pending: the gateway's iterators take one read at a time. */
+  private reading = false;
 
   constructor(
     body: AsyncIterable<Uint8Array | string>,
@@ -34,18 +36,33 @@ class BodyReadable extends Readable {
   }
 
   override _read(): void {
+    if (!this.reading) this.pull();
+  }
+
+  /**
+   * Reads on at once while the consumer wants more, instead of waiting for the stream to call
+   * `_read` again on a later tick: what is ready together (an upstream read's last batch, `[DONE]`)
+   * then reaches the response within one tick, and Node's HTTP response, corked for the tick,
+   * sends it in one socket write rather than one each.
+   */
+  private pull(): void {
+    this.reading = true;
     this.source.next().then(
       (step) => {
-        if (!step.done) {
-          // Koa 2 only sends Buffers as bytes.
-          const v = step.value;
-          this.push(typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+        this.reading = false;
+        if (step.done) {
+          if (this.trailers) addTrailers(this.res, this.trailers);
+          this.push(null);
           return;
         }
-        if (this.trailers) addTrailers(this.res, this.trailers);
-        this.push(null);
+        // Koa 2 only sends Buffers as bytes.
+        const v = step.value;
+        if (this.push(typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)) && !this.destroyed) this.pull();
       },
-      (error: Error) => this.destroy(error),
+      (error: Error) => {
+        this.reading = false;
+        this.destroy(error);
+      },
     );
   }
 
