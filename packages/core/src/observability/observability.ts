@@ -8,7 +8,7 @@ import { LogQueue } from './log-queue.js';
 import { loggerSink } from './logger-sink.js';
 import { GatewayMetrics } from './metrics.js';
 import { RecentRequests } from './recent-requests.js';
-import { redactDeep, secretsFor } from './redact-record.js';
+import { redactDeep, redactOwned, secretsFor } from './redact-record.js';
 import { SinkSet, type LogSink } from './sink-set.js';
 import { spansFor, type SpanContext } from './spans.js';
 
@@ -101,7 +101,9 @@ export class Observability {
   /** Keys out, bodies in (when enabled), then the app's own `redact` hook, which may also filter the record out. */
   private prepare(pending: PendingRecord): RequestLogRecord | undefined {
     const secrets = secretsFor(this.gw, pending.plan, pending.targets ?? [], pending.presentedKey);
-    let record = redactDeep(pending.record, secrets);
+    // The record is this request's alone (metadata parsed for it, every other object built for it):
+    // redacted in place of a copy. Bodies may be the caller's own objects (`gateway.chat()`): copied.
+    let record = redactOwned(pending.record, secrets);
     const bodies = pending.bodies;
     if (this.gw.options.logBodies && bodies) {
       if (bodies.request !== undefined) record.request_body = redactDeep(bodies.request, secrets);
