@@ -3,7 +3,7 @@
 // response object that drops the bytes.
 // A quick feedback loop for hot-path work (seconds, little noise from other processes); the HTTP
 // bench (`bench/run.mjs`) stays the measure of record.
-//   [MODES=json,stream] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
+//   [MODES=json,stream] [MICRO_TOKENS=n] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
 // (built by `node bench/run.mjs --build-only`).
 import { AbortLink, createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
@@ -17,7 +17,12 @@ const N = Number(iterations);
 const completion = Buffer.from(answers.completion);
 // The micro transport always ends a stream with usage, as the gateway asks upstreams for it.
 const frames = [...answers.frames, answers.usageFrame];
-const streamParts = [Buffer.from(frames[0] + frames[1]), Buffer.from(frames.slice(2).join('') + 'data: [DONE]\n\n')];
+// `MICRO_TOKENS=n`: a stream of n content chunks, each its own read, as real upstreams send one token
+// at a time (what relaying one token costs: CPU/req over n); by default the HTTP bench's two reads.
+const tokens = Number(process.env.MICRO_TOKENS ?? 0);
+const streamParts = tokens
+  ? [Buffer.from(frames[0]), ...Array.from({ length: tokens }, (_, i) => Buffer.from(frames[1 + (i % (frames.length - 3))])), Buffer.from(frames.slice(-2).join('') + 'data: [DONE]\n\n')]
+  : [Buffer.from(frames[0] + frames[1]), Buffer.from(frames.slice(2).join('') + 'data: [DONE]\n\n')];
 
 async function* chunks(parts) {
   for (const p of parts) yield p;
