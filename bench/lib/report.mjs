@@ -209,9 +209,9 @@ export function renderDoc({ meta, table, semantic, targets }) {
     '- A floor forwards bytes; llmux also validates the body, resolves the plan, routes (deadline, breaker, retries), parses the answer for usage and cost, ' +
       'sets the response headers of DESIGN.md and builds one request record (kept in the recent-requests ring even with every sink off, and then redacted only when the ring is read). ' +
       'The row with the default observability adds the pino line per request and Prometheus metrics. ' +
-      'Its line goes out through pino\'s own asynchronous destination, buffered for up to 250 ms or 4 KB (see `observability/default-logger.ts`): ' +
-      'one write on libuv\'s thread pool per line cost 33 µs more per request in-process with requests one at a time (`MICRO_SINKS=logger node bench/ab.mjs <unbuffered build> bench/.build json defaults`); ' +
-      'a synchronous `process.stdout` would be cheaper still, but it crashes the host with EPIPE when a piped stdout\'s reader goes away.',
+      'Its line goes out through pino\'s own destination, an asynchronous write on libuv\'s thread pool per line: ' +
+      'a synchronous `process.stdout` cost 10 µs less per request under this load (`bench/ab-http.mjs`) and 35 µs less in-process with requests one at a time ' +
+      '(`MICRO_SINKS=logger MICRO_LOGGER=pino-stdout node bench/.build/micro.js 40000 defaults`), but it crashes the host with EPIPE when a piped stdout\'s reader goes away (see `observability/default-logger.ts`).',
     '- The same gateway code can cost more over the Express floor than over node:http\'s (+294 µs against +163 µs on an Intel Xeon VM; about the same, +93 µs against +108 µs, on an AMD EPYC VM, both on 2026-11-27), through garbage collection: each young-generation GC takes several times longer under Express ' +
       '(`node bench/gc-trace.mjs`: 2.4–2.8 ms against 0.3–0.5 ms under node:http on an Intel Xeon VM; 6.9–9.6 ms against 1.0–1.2 ms on an AMD EPYC VM), so each byte a request allocates costs several times more there. ' +
       'The cause is Express\'s own: with `--trace-gc-nvp`, 37% of what the Express floor allocates survives a scavenge against 1.7% for the node:http floor, and `node bench/promoted.mjs express-floor off json` ' +

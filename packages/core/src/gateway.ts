@@ -28,7 +28,7 @@ import { checkTraceId, traceIdFor } from './observability/trace-id.js';
 import type { RequestState } from './pipeline/state.js';
 import { anthropicErrorResponse } from './ingress/anthropic-messages/errors.js';
 import { connectGuard } from './router/ssrf-guard.js';
-import { defaultLogger, flushLogger } from './observability/default-logger.js';
+import { defaultLogger } from './observability/default-logger.js';
 import { observabilityOf } from './observability/observability.js';
 
 export interface DirectCallOptions {
@@ -205,10 +205,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         // Settlements still failing give up here (logged as lost) rather than retry against a closed store.
         gw.inflight.shut();
         await gw.store.close();
-        // Records still queued reach their sinks now, and the logger the gateway made writes its
-        // buffered lines: not up to a quarter second later, when the app may be gone.
+        // Records still queued reach their sinks now: an app that exits once close() resolves keeps them.
         observabilityOf(gw).drain();
-        if (options.logger === undefined) await flushLogger(logger);
       })());
     },
   };
