@@ -22,4 +22,3 @@ export function defaultLogger(env: Record<string, string | undefined>): GatewayL
   }
   return pino({ name: 'llmux', level });
 }
-
