@@ -90,29 +90,8 @@ function isCredentialField(name: string): boolean {
  * A copy of a value with every known secret and key-shaped string replaced by `[REDACTED]`, and values
  * under credential-like names (`api_key`, `authorization`, …) dropped whole. The input is not changed.
  */
-export function redactDeep<T>(value: T, secrets: readonly string[], depth = 0): T {
-  if (typeof value === 'string') return redactText(value, secrets) as T;
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > MAX_DEPTH) return '[TRUNCATED]' as T;
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets, depth + 1)) as T;
-  const out: Record<string, unknown> = {};
-  const source = value as Record<string, unknown>;
-  for (const k of Object.keys(source)) {
-    const v = source[k];
-    // Whatever the value holds (a string, a list of keys, an object): under such a name it is a credential.
-    const copy = v !== undefined && v !== null && isCredentialField(k) ? '[REDACTED]' : redactDeep(v, secrets, depth + 1);
-    setMember(out, k, copy);
-  }
-  return out as T;
-}
-
-/** A plain object's own copy, `__proto__` members kept as plain fields (see `redactDeep`). */
-function copyObject(source: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(source)) {
-    setMember(out, k, source[k]);
-  }
-  return out;
+export function redactDeep<T>(value: T, secrets: readonly string[]): T {
+  return redacted(value, secrets, false, 0);
 }
 
 /**
@@ -121,26 +100,40 @@ function copyObject(source: Record<string, unknown>): Record<string, unknown> {
  * otherwise copied only along the paths to what changed. Copying every record whole was the larger
  * part of redaction's cost (~4 µs a request), and garbage for every young-generation GC to sweep.
  */
-export function redactOwned<T>(value: T, secrets: readonly string[], depth = 0): T {
+export function redactOwned<T>(value: T, secrets: readonly string[]): T {
+  return redacted(value, secrets, true, 0);
+}
+
+/** The walk of both: `share` keeps what needs no redaction as it is, else everything is copied. */
+function redacted<T>(value: T, secrets: readonly string[], share: boolean, depth: number): T {
   if (typeof value === 'string') return redactText(value, secrets) as T;
   if (value === null || typeof value !== 'object') return value;
   if (depth > MAX_DEPTH) return '[TRUNCATED]' as T;
   if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
+    let out: unknown[] | undefined = share ? undefined : new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i];
-      const copy = redactOwned(v, secrets, depth + 1);
-      if (copy !== v) (out ??= value.slice())[i] = copy;
+      const copy = redacted(v, secrets, share, depth + 1);
+      if (out) out[i] = copy;
+      else if (copy !== v) (out = value.slice())[i] = copy;
     }
     return (out ?? value) as T;
   }
-  let out: Record<string, unknown> | undefined;
   const source = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined = share ? undefined : {};
   for (const k of Object.keys(source)) {
     const v = source[k];
-    const copy = v !== undefined && v !== null && isCredentialField(k) ? '[REDACTED]' : redactOwned(v, secrets, depth + 1);
-    if (copy === v) continue;
-    setMember((out ??= copyObject(source)), k, copy);
+    // Whatever the value holds (a string, a list of keys, an object): under such a name it is a credential.
+    const copy = v !== undefined && v !== null && isCredentialField(k) ? '[REDACTED]' : redacted(v, secrets, share, depth + 1);
+    if (out) setMember(out, k, copy);
+    else if (copy !== v) setMember((out = copyObject(source)), k, copy);
   }
   return (out ?? value) as T;
+}
+
+/** A plain object's own copy, `__proto__` members kept as plain fields (see `setMember`). */
+function copyObject(source: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(source)) setMember(out, k, source[k]);
+  return out;
 }
