@@ -12,3 +12,17 @@ export function copyJson<T>(value: T): T {
   for (const key in value) setMember(out, key, copyJson((value as Record<string, unknown>)[key]));
   return out as T;
 }
+
+/**
+ * `walk()`, or undefined when what it walks is nested too deeply for recursion (the stack's
+ * RangeError). JSON.parse is not recursive and takes any depth, so such a value is read by parsing
+ * its text instead, never a 500.
+ */
+export function unlessTooDeep<T>(walk: () => T): T | undefined {
+  try {
+    return walk();
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
+}

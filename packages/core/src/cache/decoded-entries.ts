@@ -1,4 +1,4 @@
-import { copyJson } from './copy-json.js';
+import { copyJson, unlessTooDeep } from './copy-json.js';
 import { ownEntry, parseEntryText, type CacheEntry, type ParsedEntry, type ReadEntry } from './entry.js';
 import { StoredStream } from './replay.js';
 
@@ -18,29 +18,9 @@ function copyOf({ entry, answerText, stream }: Known): ReadEntry {
   return out.kind === 'completion' ? ownEntry(out, answerText) : out;
 }
 
-/**
- * The copy, or undefined for an answer nested too deeply to copy or serialise by recursion
- * (JSON.parse is not recursive and takes any depth): such an entry is parsed on every read, as
- * before, never a 500.
- */
-function copied(known: Known): ReadEntry | undefined {
-  try {
-    return copyOf(known);
-  } catch (e) {
-    if (e instanceof RangeError) return undefined;
-    throw e;
-  }
-}
-
 /** What is kept of a parsed entry: its stream's chunk texts made once, here, for the hits that follow. */
-function toKeep(parsed: ParsedEntry, text: string): Known | undefined {
-  if (parsed.entry.kind !== 'stream') return { ...parsed, text };
-  try {
-    return { ...parsed, text, stream: new StoredStream(parsed.entry.chunks) };
-  } catch (e) {
-    if (e instanceof RangeError) return undefined;
-    throw e;
-  }
+function toKeep(parsed: ParsedEntry, text: string): Known {
+  return parsed.entry.kind === 'stream' ? { ...parsed, text, stream: new StoredStream(parsed.entry.chunks) } : { ...parsed, text };
 }
 
 interface Known extends ParsedEntry {
@@ -72,14 +52,15 @@ export class DecodedEntries {
     if (typeof text !== 'string') return undefined;
     const known = this.byKey.get(key);
     if (known !== undefined) {
-      const copy = known.text === text ? copied(known) : undefined;
+      const copy = known.text === text ? unlessTooDeep(() => copyOf(known)) : undefined;
       if (copy) return copy;
       this.forget(key, known);
     }
     const parsed = parseEntryText(text);
     if (!parsed) return undefined;
-    const kept = text.length <= this.maxEntryChars ? toKeep(parsed, text) : undefined;
-    const copy = kept === undefined ? undefined : copied(kept);
+    // An entry nested too deeply to copy or serialise by recursion is not kept: parsed on every read.
+    const kept = text.length <= this.maxEntryChars ? unlessTooDeep(() => toKeep(parsed, text)) : undefined;
+    const copy = kept && unlessTooDeep(() => copyOf(kept));
     if (kept && copy) {
       this.keep(key, kept);
       return copy;

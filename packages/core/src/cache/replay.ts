@@ -2,7 +2,7 @@ import type { ChatCompletionChunk } from '../providers/openai-types.js';
 import type { ChunkOut } from '../providers/types.js';
 import { isPlainDelta } from '../providers/openai-compatible/translate.js';
 import { batchOf, type ChunkBatches } from '../stream/batches.js';
-import { copyJson } from './copy-json.js';
+import { copyJson, unlessTooDeep } from './copy-json.js';
 
 /**
  * Replays a stored stream as the chunks it was recorded as, one SSE event each, so SDKs assemble the
@@ -50,16 +50,7 @@ class StoredChunk implements ChunkOut {
   ) {}
 
   get chunk(): ChatCompletionChunk {
-    return (this.copy ??= ownCopy(this.tree, this.raw));
-  }
-}
-
-/** The tree's copy; its text parsed instead for one nested too deeply to copy by recursion (JSON.parse takes any depth). */
-function ownCopy(tree: ChatCompletionChunk, text: string): ChatCompletionChunk {
-  try {
-    return copyJson(tree);
-  } catch (e) {
-    if (e instanceof RangeError) return JSON.parse(text) as ChatCompletionChunk;
-    throw e;
+    // Its text parsed instead for a tree nested too deeply to copy by recursion.
+    return (this.copy ??= unlessTooDeep(() => copyJson(this.tree)) ?? (JSON.parse(this.raw) as ChatCompletionChunk));
   }
 }
