@@ -20,9 +20,13 @@ const frames = [...answers.frames, answers.usageFrame];
 // `MICRO_TOKENS=n`: a stream of n content chunks, each its own read, as real upstreams send one token
 // at a time (what relaying one token costs: CPU/req over n); by default the HTTP bench's two reads.
 const tokens = Number(process.env.MICRO_TOKENS ?? 0);
+// The frames are the role, a chunk per word, the finish and the usage.
+const [role, ...rest] = frames;
+const words = rest.slice(0, -2);
+const end = rest.slice(-2).join('') + 'data: [DONE]\n\n';
 const streamParts = tokens
-  ? [Buffer.from(frames[0]), ...Array.from({ length: tokens }, (_, i) => Buffer.from(frames[1 + (i % (frames.length - 3))])), Buffer.from(frames.slice(-2).join('') + 'data: [DONE]\n\n')]
-  : [Buffer.from(frames[0] + frames[1]), Buffer.from(frames.slice(2).join('') + 'data: [DONE]\n\n')];
+  ? [role, ...Array.from({ length: tokens }, (_, i) => words[i % words.length]), end].map((p) => Buffer.from(p))
+  : [Buffer.from(role + words[0]), Buffer.from(words.slice(1).join('') + end)];
 
 async function* chunks(parts) {
   for (const p of parts) yield p;
