@@ -61,6 +61,10 @@ describe('redactOwned', () => {
   it('cuts a value nested past its depth limit as redactDeep does', () => {
     let deep: unknown = 'leaf';
     for (let i = 0; i < 100; i++) deep = { d: deep };
-    expect(redactOwned({ metadata: deep }, [])).toEqual(redactDeep({ metadata: deep }, []));
+    const out = redactOwned({ metadata: deep }, []);
+    expect(out).toEqual(redactDeep({ metadata: deep }, []));
+    // The two share their walk now: what a user sees is a cut, not the leaf 100 levels down.
+    expect(JSON.stringify(out)).toContain('"[TRUNCATED]"');
+    expect(JSON.stringify(out)).not.toContain('leaf');
   });
 });
