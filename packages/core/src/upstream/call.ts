@@ -1,11 +1,11 @@
 import { clientClosed, GatewayError, isGatewayError } from '../errors.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../providers/openai-types.js';
-import type { CallContext, ChunkOut, Provider, UpstreamEvent, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
-import { createDecoder } from '../stream/decode.js';
+import type { CallContext, Provider, UpstreamRequest, UpstreamResponse } from '../providers/types.js';
 import { statusNamedBy } from '../providers/parse-error.js';
 import { concatBytes, utf8 } from '../http/bytes.js';
 import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
+import { TranslatedStream } from './translate-stream.js';
 import { readText, type UpstreamClient } from './client.js';
 import { joinEmbeddings } from '../providers/join-embeddings.js';
 import { withBase64Vectors } from '../providers/embedding-base64.js';
@@ -413,9 +413,6 @@ function underSignal<T>(read: Promise<T>, signal: AbortSource): Promise<T> {
   });
 }
 
-/** At most this much of a body with no events in it is kept to read as an error. */
-const UNFRAMED_LIMIT = 64 * 1024;
-
 /**
  * A 200 whose body held no event but a JSON error (a server refusing a stream request the way it
  * refuses others, `{"error": {...}}` with `application/json`): the provider's own reason, as a
@@ -434,88 +431,6 @@ function refusalInsteadOfEvents(provider: Provider, kept: Uint8Array[], size: nu
   if (typeof error !== 'object' || error === null) return undefined;
   // The status the error names (OpenRouter's 402 for no credits), as the same non-stream answer gets it.
   return errorFromBody(provider, statusNamedBy(error as Record<string, unknown>) ?? 502, text, res, ctx);
-}
-
-/**
- * The upstream stream as batches of OpenAI chunks, one per body read. A translator error after some
- * chunks of the same read still lets those chunks out first, as a chunk-by-chunk relay would. An
- * `event: error` starts a batch of its own, read only once the chunks ahead of it were taken: a
- * translator may act per event (the `/v1/messages` passthrough queues each event's text and relays
- * it with the next chunk), and an error's text must never ride out with the chunks before it.
- */
-async function* translate(res: UpstreamResponse, provider: Provider, ctx: CallContext, control: AttemptControl): AsyncGenerator<ChunkOut[], void, undefined> {
-  const decoder = createDecoder(provider.framing);
-  const translator = provider.chat.stream(ctx);
-  let complete = false;
-  let failure: { error: unknown } | undefined;
-  /** The body's bytes while no event came of them, up to `UNFRAMED_LIMIT` (see `refusalInsteadOfEvents`). */
-  let unframed: Uint8Array[] | undefined = [];
-  let unframedSize = 0;
-  /** Translates `events` from `from` into `into`, up to (not into) an `event: error` once `into` holds chunks; returns where it stopped. */
-  const fill = (events: UpstreamEvent[], from: number, into: ChunkOut[]): number => {
-    let i = from;
-    for (; i < events.length; i++) {
-      const ev = events[i]!;
-      if (ev.event === 'error' && into.length) break;
-      try {
-        for (const out of translator.push(ev)) into.push(out);
-      } catch (error) {
-        failure = { error };
-        return events.length;
-      }
-    }
-    return i;
-  };
-  try {
-    // What the stream's end holds (a last event without its blank line, the translator's closing
-    // chunks) goes through the same mapping as the rest: an error there is provider text too.
-    try {
-      // Not `for await`: silence is timed around each wait on the upstream, not while a batch waits on the client.
-      const body = res.body[Symbol.asyncIterator]();
-      try {
-        for (;;) {
-          control.waiting();
-          const read = await body.next();
-          control.heard();
-          if (read.done) break;
-          const events = decoder.push(read.value);
-          if (unframed) {
-            unframedSize += read.value.byteLength;
-            if (events.length > 0 || unframedSize > UNFRAMED_LIMIT) unframed = undefined;
-            else unframed.push(read.value);
-          }
-          for (let i = 0; i < events.length; ) {
-            const batch: ChunkOut[] = [];
-            i = fill(events, i, batch);
-            if (batch.length) yield batch;
-            if (failure) throw failure.error;
-          }
-        }
-        complete = true;
-      } finally {
-        // What `for await` does on leaving early: the body's reader stops (and its call with it).
-        if (!complete) void body.return?.()?.catch(() => {});
-      }
-      if (unframed) {
-        const refusal = refusalInsteadOfEvents(provider, unframed, unframedSize, res, ctx);
-        if (refusal) throw refusal;
-      }
-      // The same loop as per read above, written out: a generator per read measured 5–10 µs per stream.
-      const events = decoder.end();
-      for (let i = 0; i < events.length; ) {
-        const batch: ChunkOut[] = [];
-        i = fill(events, i, batch);
-        if (batch.length) yield batch;
-        if (failure) throw failure.error;
-      }
-      const last = translator.end();
-      if (last.length) yield last;
-    } catch (e) {
-      throw control.failure(e, provider.id, ctx);
-    }
-  } finally {
-    control.finish(complete);
-  }
 }
 
 /**
@@ -540,7 +455,8 @@ export async function callChatStream(
   }
   try {
     const res = await open(deps, provider, req, control, ctx);
-    const stream = await holdBack(translate(res, provider, ctx, control));
+    const refusal = (kept: Uint8Array[], size: number) => refusalInsteadOfEvents(provider, kept, size, res, ctx);
+    const stream = await holdBack(new TranslatedStream(res, provider, ctx, control, refusal));
     control.watchSilence();
     return stream;
   } catch (e) {
