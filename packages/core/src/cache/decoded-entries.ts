@@ -1,5 +1,5 @@
 import { copyJson, unlessTooDeep } from './copy-json.js';
-import { ownEntry, parseEntryText, type CacheEntry, type ParsedEntry, type ReadEntry } from './entry.js';
+import { ownEntry, parseEntryText, type ParsedEntry, type ReadEntry } from './entry.js';
 import { StoredStream } from './replay.js';
 
 /**

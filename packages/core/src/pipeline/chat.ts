@@ -1,17 +1,16 @@
 import { billedUsageOf } from '../upstream/billed-failure.js';
 import { noteBilled } from './billed.js';
 import { upstreamModel } from '../cost/model-names.js';
-import { costTrailers, noteStreamUsage, withoutUsage, withStreamCost } from '../cost/stream-cost.js';
+import { costTrailers } from '../cost/stream-cost.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { copyHeaders, responseHeaders, type ResponseFacts } from '../http/headers.js';
 import { forgetJsonText } from '../http/json-text.js';
-import { failAnsweredAttempt, idInText, noteChunkFacts } from '../observability/stream-facts.js';
 import type { ChatCompletion, ChatRequest } from '../providers/openai-types.js';
 import type { CallContext, ChunkOut, Provider, ResolvedTarget } from '../providers/types.js';
 import { routeEnvFor } from '../router/env-for-request.js';
 import { route, type RouteEnv } from '../router/execute.js';
 import { assembleCompletion, completionToChunks } from '../stream/assemble.js';
-import { batchesOf, batchOf, chunkBatches, type ChunkBatches } from '../stream/batches.js';
+import { batchesOf, batchOf } from '../stream/batches.js';
 import { sseHeaders, toOpenAISse } from '../stream/encode.js';
 import { startedOnRead } from '../stream/started-on-read.js';
 import { callChat, callChatStream } from '../upstream/call.js';
@@ -19,6 +18,7 @@ import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
 import { runAfter, runBefore } from './run-stages.js';
+import { observe } from './observed-stream.js';
 import type { RequestState } from './state.js';
 
 /** The answer of a chat request before it is encoded for the client's wire format. */
@@ -54,102 +54,9 @@ export function modelFor(state: RequestState, target: ResolvedTarget, inferred: 
   return upstreamModel(state.plan, target, inferred ?? state.body.model);
 }
 
-/**
- * Watches a stream on its way out: first-token time, usage, the optional recording for the cache,
- * and the `after` stages once it ends — completely, broken, or because the client left. Works a
- * batch at a time (see `ChunkBatches`); the result still iterates chunk by chunk.
- */
-function observe(gw: GatewayInternals, state: RequestState, chunks: AsyncIterable<ChunkOut>): ChunkBatches {
-  return chunkBatches(() =>
-    startedOnRead(
-      () => observeBatches(gw, state, batchesOf(chunks)),
-      // Let go unread: the upstream call stops, and the request ends as one the client left.
-      async () => {
-        try {
-          await batchesOf(chunks).return(undefined);
-        } finally {
-          await runAfter(gw.stages, state, { status: 499, incomplete: true }, gw.logger);
-        }
-      },
-    ),
-  );
-}
-
 /** A stream body's encoder, made on the first read; let go unread, it still lets go of `chunks` (see `startedOnRead`). */
 export function encodedOnRead<T>(chunks: AsyncIterable<ChunkOut>, encode: () => AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
   return startedOnRead(encode, () => batchesOf(chunks).return(undefined));
-}
-
-/** A lower bound of a chunk's size as text: its upstream text, else the text its delta carries. */
-function sizeAtLeast(c: ChunkOut): number {
-  if (c.raw !== undefined) return c.raw.length;
-  let n = 0;
-  for (const choice of c.chunk.choices) {
-    const d = choice.delta as { content?: unknown; reasoning_content?: unknown; tool_calls?: Array<{ function?: { arguments?: unknown } }> } | undefined;
-    if (typeof d?.content === 'string') n += d.content.length;
-    if (typeof d?.reasoning_content === 'string') n += d.reasoning_content.length;
-    for (const call of d?.tool_calls ?? []) if (typeof call.function?.arguments === 'string') n += call.function.arguments.length;
-  }
-  return n;
-}
-
-async function* observeBatches(gw: GatewayInternals, state: RequestState, batches: AsyncGenerator<ChunkOut[], void, undefined>): AsyncGenerator<ChunkOut[], void, undefined> {
-  let recorded: ChunkOut[] | undefined = state.recordChunks ? [] : undefined;
-  const recordLimit = state.recordLimit ?? Infinity;
-  let recordedSize = 0;
-  let recordingTooLarge = false;
-  let ended = false;
-  // The first few plain chunks' text is searched for the answer's id: Azure's first chunk (its prompt
-  // filter results) has an empty one. Past them, a stream that names none is not searched per chunk.
-  let idSearches = 4;
-  try {
-    for await (const batch of batches) {
-      state.firstTokenAt ??= Date.now();
-      // A copy only once a chunk is dropped or replaced; most batches leave as they came.
-      let out: ChunkOut[] | undefined;
-      for (let i = 0; i < batch.length; i++) {
-        const chunk = batch[i]!;
-        if (recorded) {
-          recordedSize += sizeAtLeast(chunk);
-          if (recordedSize <= recordLimit) recorded.push(chunk);
-          else {
-            recorded = undefined;
-            recordingTooLarge = true;
-          }
-        }
-        // A plain delta has no usage and no finish reason, and reading its `chunk` would parse it.
-        const parsed = chunk.plain ? undefined : chunk.chunk;
-        if (parsed) noteChunkFacts(state, parsed);
-        else if (idSearches > 0 && state.streamId === undefined) {
-          idSearches--;
-          state.streamId = idInText(chunk.raw);
-        }
-        const usage = parsed?.usage;
-        let emit: ChunkOut | undefined = chunk;
-        if (usage) {
-          noteStreamUsage(state, chunk.chunk, usage);
-          // We asked the upstream for usage so the stream can be costed; a client that did not ask never sees it.
-          emit = state.wantsStreamUsage ? withStreamCost(gw, state, chunk) : withoutUsage(chunk);
-        }
-        if (emit !== chunk) out ??= batch.slice(0, i);
-        if (out && emit) out.push(emit);
-      }
-      const relayed = out ?? batch;
-      if (relayed.length) yield relayed;
-    }
-    ended = true;
-    await runAfter(gw.stages, state, { status: 200, ...(recorded ? { chunks: recorded } : {}), ...(recordingTooLarge ? { recordingTooLarge } : {}) }, gw.logger);
-  } catch (e) {
-    const error = toGatewayError(e);
-    // The client already has a 200 and its content: what the record and metrics say of a stream the
-    // upstream broke is 502 (docs/observability.md), whatever broke it; the error keeps the cause.
-    const status = error.status === 499 ? 499 : 502;
-    if (status !== 499) failAnsweredAttempt(state, error, status);
-    await runAfter(gw.stages, state, { status, error, incomplete: true }, gw.logger);
-    throw error;
-  } finally {
-    if (!ended) await runAfter(gw.stages, state, { status: 499, incomplete: true }, gw.logger);
-  }
 }
 
 /** How an ingress may adjust the attempts of `runChat`; without options it behaves as before. */
