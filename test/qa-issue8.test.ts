@@ -82,7 +82,8 @@ describe('playground, as a user sees it', () => {
     await expect.poll(() => page.locator('#pane-a-state').textContent()).toMatch(/stop/i);
     const shown = await page.locator('#pane-a-answer').textContent();
     expect(shown).not.toContain('twelve');
-    expect(await page.isEnabled('#send')).toBe(true);
+    // Send comes back once the page has fetched the stopped request's record (one more request).
+    await expect.poll(() => page.isEnabled('#send')).toBe(true);
     await expect
       .poll(async () => (await page.evaluate(async (u) => (await fetch(`${u}/llm/playground/api/requests`)).json(), url)).data.find((r: any) => r.route === 'chat')?.outcome)
       .toBe('client_closed');
