@@ -4,7 +4,7 @@
 // the semantic index at 100k entries. Prints the tables and writes docs/benchmarks.md.
 //
 //   node bench/run.mjs [--quick] [--requests=200] [--rounds=6] [--warmup=1000] [--concurrency=16] [--only=<ids>]
-//                      [--modes=json,stream] [--semantic=100000|0] [--profile=<id>] [--app-flags=<v8 flags>] [--no-write] [--verbose]
+//                      [--modes=json,stream,long] [--long-requests=<n>] [--semantic=100000|0] [--profile=<id>] [--app-flags=<v8 flags>] [--no-write] [--verbose]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,9 @@ const CONCURRENCY = Number(args.concurrency ?? 16);
 const TTFB_N = Number(args.ttfb ?? (QUICK ? 20 : 40));
 const TTFB_ROUNDS = QUICK ? 2 : 3;
 const SEMANTIC = Number(args.semantic ?? (QUICK ? 0 : 100_000));
-const MODES = (args.modes ?? 'json,stream').split(',');
+const MODES = (args.modes ?? 'json,stream,long').split(',');
+// Long streams (mode `long`): fewer requests, each relaying LONG_TOKENS tokens (bench/servers/upstream.mjs).
+const LONG_N = Number(args['long-requests'] ?? Math.max(10, Math.round(N / 8)));
 const ONLY = args.only ? args.only.split(',') : undefined;
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 
@@ -48,13 +50,13 @@ const redisUp = await import('redis')
  * new prompt (cache miss) or the same one (cache hit).
  */
 const ROWS = [
-  { id: 'node-floor', label: 'node:http floor (undici proxy)', kind: 'node-floor' },
-  { id: 'node-llmux', label: 'llmux on node:http', kind: 'llmux-node', floor: 'node-floor' },
+  { id: 'node-floor', label: 'node:http floor (undici proxy)', kind: 'node-floor' , long: true },
+  { id: 'node-llmux', label: 'llmux on node:http', kind: 'llmux-node', floor: 'node-floor' , long: true },
   { id: 'node-minimum', label: "node:http proxy doing the contract's minimum by hand (reference; non-stream only)", kind: 'node-minimum', floor: 'node-floor', modes: ['json'] },
-  { id: 'express-floor', label: 'Express floor (undici proxy)', kind: 'express-floor' },
+  { id: 'express-floor', label: 'Express floor (undici proxy)', kind: 'express-floor' , long: true },
   { id: 'express-minimum', label: "Express proxy doing the contract's minimum by hand (reference; non-stream only)", kind: 'express-minimum', floor: 'express-floor', modes: ['json'] },
   { id: 'express-fetch', label: 'naive Express + fetch proxy (reference)', kind: 'express-fetch', floor: 'express-floor' },
-  { id: 'express-llmux', label: 'llmux Express', kind: 'llmux-express', floor: 'express-floor' },
+  { id: 'express-llmux', label: 'llmux Express', kind: 'llmux-express', floor: 'express-floor' , long: true },
   { id: 'express-defaults', label: 'llmux Express, default observability (pino line per request, metrics)', kind: 'llmux-express', features: 'defaults', floor: 'express-floor' },
   { id: 'express-raw', label: 'llmux Express, ahead of express.json()', kind: 'llmux-express-raw', floor: 'express-floor' },
   { id: 'express-cache-miss', label: 'llmux Express cache miss', kind: 'llmux-express', features: 'cache', floor: 'express-floor', unique: true },
@@ -64,10 +66,10 @@ const ROWS = [
   { id: 'express-all', label: 'llmux Express cache miss + budgets + limits (memory)', kind: 'llmux-express', features: 'cache,limits', floor: 'express-floor', unique: true },
   { id: 'express-limits-redis', label: 'llmux Express budgets + limits (Redis)', kind: 'llmux-express', features: 'limits,redis', floor: 'express-floor', redis: true },
   { id: 'express-all-redis', label: 'llmux Express cache miss + budgets + limits (Redis)', kind: 'llmux-express', features: 'cache,limits,redis', floor: 'express-floor', unique: true, redis: true },
-  { id: 'koa-floor', label: 'Koa floor (undici proxy)', kind: 'koa-floor' },
-  { id: 'koa-llmux', label: 'llmux Koa', kind: 'llmux-koa', floor: 'koa-floor' },
-  { id: 'nestjs-floor', label: 'NestJS floor (undici proxy)', kind: 'nestjs-floor' },
-  { id: 'nestjs-llmux', label: 'llmux NestJS', kind: 'llmux-nestjs', floor: 'nestjs-floor' },
+  { id: 'koa-floor', label: 'Koa floor (undici proxy)', kind: 'koa-floor' , long: true },
+  { id: 'koa-llmux', label: 'llmux Koa', kind: 'llmux-koa', floor: 'koa-floor' , long: true },
+  { id: 'nestjs-floor', label: 'NestJS floor (undici proxy)', kind: 'nestjs-floor' , long: true },
+  { id: 'nestjs-llmux', label: 'llmux NestJS', kind: 'llmux-nestjs', floor: 'nestjs-floor' , long: true },
 ].filter((r) => (!r.redis || redisUp) && (!ONLY || ONLY.some((o) => r.id === o || r.kind === o || r.id.startsWith(o + '-'))));
 
 /** V8 flags of every app process (see `APP_FLAGS` in lib/children.mjs); `--app-flags` replaces them. */
@@ -93,13 +95,13 @@ for (const row of ROWS) {
   Object.assign(row, { child: app.child, path: '/llm/v1/chat/completions', pool: poolFor(`http://127.0.0.1:${app.port}`, CONCURRENCY) });
 }
 const everyone = [direct, ...ROWS];
-/** The rows measured in one mode (a reference row may leave out streams). */
-const rowsFor = (mode) => everyone.filter((row) => !row.modes || row.modes.includes(mode));
+/** The rows measured in one mode (a reference row may leave out streams; long streams are measured on the floors and llmux with features off). */
+const rowsFor = (mode) => everyone.filter((row) => (mode === 'long' ? row === direct || row.long : !row.modes || row.modes.includes(mode)));
 
 /** Runs `n` requests against one row, with the app's CPU around it. */
-async function measure(row, stream, n, concurrency) {
+async function measure(row, mode, n, concurrency) {
   const before = row.child ? await stats(row.child) : undefined;
-  const r = await load(row.pool, { path: row.path, stream, unique: row.unique, n, concurrency });
+  const r = await load(row.pool, { path: row.path, stream: mode !== 'json', long: mode === 'long', unique: row.unique, n, concurrency });
   if (row.child) {
     const after = await stats(row.child);
     r.cpu = cpuBetween(before, after);
@@ -125,14 +127,14 @@ const loadBefore = loadavg();
 // Throughput at fixed concurrency, rounds interleaved (and their order rotated) so drift in the
 // machine's load hits every configuration alike.
 for (const mode of MODES) {
-  const stream = mode === 'stream';
   const rows = rowsFor(mode);
-  for (const row of rows) await load(row.pool, { path: row.path, stream, unique: row.unique, n: WARMUP, concurrency: CONCURRENCY });
+  const n = mode === 'long' ? LONG_N : N;
+  for (const row of rows) await load(row.pool, { path: row.path, stream: mode !== 'json', long: mode === 'long', unique: row.unique, n: mode === 'long' ? Math.ceil(WARMUP / 8) : WARMUP, concurrency: CONCURRENCY });
   for (let round = 0; round < ROUNDS; round++) {
     log(`${mode}: round ${round + 1}/${ROUNDS}`);
     const order = rows.map((_, i) => rows[(i + round * 5) % rows.length]);
     for (const row of order) {
-      const r = await measure(row, stream, N, CONCURRENCY);
+      const r = await measure(row, mode, n, CONCURRENCY);
       if (args.verbose && r.cpu !== undefined) log(`  ${row.id}: ${(r.cpu / r.latencies.length).toFixed(0)} µs/req`);
       add(`${row.id}|${mode}`, r);
     }
@@ -140,11 +142,11 @@ for (const mode of MODES) {
 }
 
 // Latency one request at a time: what the proxy adds to a single call, free of queueing.
-for (const mode of MODES) {
-  const stream = mode === 'stream';
+// (Long streams' first byte is a stream's: not measured again.)
+for (const mode of MODES.filter((m) => m !== 'long')) {
   log(`${mode}: concurrency 1`);
   for (let round = 0; round < TTFB_ROUNDS; round++) {
-    for (const row of rowsFor(mode)) add(`${row.id}|${mode}|c1`, await measure(row, stream, TTFB_N, 1));
+    for (const row of rowsFor(mode)) add(`${row.id}|${mode}|c1`, await measure(row, mode, TTFB_N, 1));
   }
 }
 const loadAfter = loadavg();
@@ -208,6 +210,8 @@ const meta = {
   loadAfter,
   httpSeconds,
   N,
+  LONG_N,
+  longTokens: Number(process.env.LONG_TOKENS ?? 200),
   ROUNDS,
   WARMUP,
   CONCURRENCY,

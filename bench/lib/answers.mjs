@@ -21,3 +21,6 @@ export const frames = [
 
 /** The usage event a stream ends with when the request asked for `stream_options.include_usage`. */
 export const usageFrame = `data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 } })}\n\n`;
+
+/** The content frame of token `i` of a long stream (the words again and again). */
+export const tokenFrame = (i) => frames[1 + (i % words.length)];

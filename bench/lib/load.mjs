@@ -14,9 +14,12 @@ export function percentile(samples, p) {
 let counter = 0;
 const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer client-key' };
 
-/** Request bodies: a cache miss needs a new prompt each time; everything else sends the same one. */
-export function chatBody(stream, unique) {
-  const text = unique ? `Say hello #${counter++} to the benchmark` : 'Say hello to the benchmark';
+/**
+ * Request bodies: a cache miss needs a new prompt each time; everything else sends the same one.
+ * `long`: a stream asked for "at length", which the bench upstream answers with many tokens.
+ */
+export function chatBody(stream, unique, long) {
+  const text = (unique ? `Say hello #${counter++} to the benchmark` : 'Say hello to the benchmark') + (long ? ', at length' : '');
   return JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: text }], ...(stream ? { stream: true } : {}) });
 }
 
@@ -24,7 +27,7 @@ export function chatBody(stream, unique) {
  * Sends `n` chat requests over `pool` with `concurrency` in flight. Returns per-request latency
  * (until the last body byte) and time to the first body byte, in ms, and the wall time in s.
  */
-export async function load(pool, { path, stream, unique, n, concurrency }) {
+export async function load(pool, { path, stream, unique, long, n, concurrency }) {
   const latencies = [];
   const ttfb = [];
   let next = 0;
@@ -32,7 +35,7 @@ export async function load(pool, { path, stream, unique, n, concurrency }) {
   async function worker() {
     while (next < n) {
       next++;
-      const body = chatBody(stream, unique);
+      const body = chatBody(stream, unique, long);
       const t0 = performance.now();
       const res = await pool.request({ path, method: 'POST', headers: HEADERS, body });
       let first = true;

@@ -41,7 +41,7 @@ function cpuRatioText(table, id, mode) {
 
 function throughputTable(table, mode) {
   const direct = byId(table, 'direct')[mode];
-  const stream = mode === 'stream';
+  const stream = mode !== 'json';
   const lines = [
     `| configuration | req/s | req/s vs direct | p50 ms | p99 ms |${stream ? ' TTFB p50 ms |' : ''} CPU µs/req | CPU vs floor | peak RSS MB |`,
     `|---|---:|---:|---:|---:|${stream ? '---:|' : ''}---:|---:|---:|`,
@@ -104,7 +104,7 @@ export function evaluateTargets(table, semantic) {
   }
   const floor = byId(table, 'express-floor');
   const hit = byId(table, 'express-cache-hit');
-  for (const mode of table.modes) {
+  for (const mode of table.modes.filter((m) => m !== 'long')) {
     const ratio = cpuRatio(table, 'express-cache-hit', mode);
     if (ratio === undefined) continue;
     targets.push({
@@ -176,6 +176,19 @@ export function renderDoc({ meta, table, semantic, targets }) {
     '',
   ];
   if (table.modes.includes('stream')) parts.push('## Throughput: stream', '', throughputTable(table, 'stream'), '');
+  if (table.modes.includes('long')) {
+    parts.push(
+      `## Throughput: long streams (${meta.longTokens} tokens)`,
+      '',
+      `The upstream writes ${meta.longTokens} content chunks, each on its own event-loop turn (its own TCP segment), as a model emits tokens; ` +
+        `${meta.LONG_N} requests × ${meta.ROUNDS} rounds per configuration at concurrency ${meta.CONCURRENCY}. What a proxy spends relaying each token: ` +
+        'CPU µs/req over the token count (under load a proxy may read several tokens at once, the floor as much as llmux). ' +
+          "TTFB here is under load, and llmux's first byte is the role chunk with the first content token, which it holds back for fallback (the floors relay the role chunk alone at once).",
+      '',
+      throughputTable(table, 'long'),
+      '',
+    );
+  }
   parts.push('## One request at a time', '', latencyTable(table), '');
   if (semantic) {
     parts.push(
