@@ -3,10 +3,11 @@
 // response object that drops the bytes.
 // A quick feedback loop for hot-path work (seconds, little noise from other processes); the HTTP
 // bench (`bench/run.mjs`) stays the measure of record.
-//   [MODES=json,stream] [MICRO_TOKENS=n] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
+//   [MODES=json,stream] [MICRO_TOKENS=n] [MICRO_TRANSPORT=custom] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
 // (built by `node bench/run.mjs --build-only`).
 import { AbortLink, createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
+import { DispatchedResponse } from '../packages/core/src/upstream/dispatched-response.ts';
 import * as answers from './lib/answers.mjs';
 import { sinkOptions } from './lib/sinks.mjs';
 
@@ -31,6 +32,38 @@ const streamParts = tokens
 async function* chunks(parts) {
   for (const p of parts) yield p;
 }
+const rawHeaders = (type) => [Buffer.from('content-type'), Buffer.from(type)];
+const JSON_HEADERS = rawHeaders('application/json');
+const SSE_HEADERS = rawHeaders('text/event-stream');
+/**
+ * The gateway's own upstream client with undici's side played from memory: the answer reaches the
+ * same `DispatchedResponse` handler undici's socket would feed (headers, then each read on a later
+ * turn, as reads from a socket come), so the path measured is the one real requests take.
+ * `MICRO_TRANSPORT=custom`: through a provider's `transport` instead (a real AbortSignal and a body
+ * read under it), the path custom providers take.
+ */
+const client = {
+  send(req, signal) {
+    return new Promise((resolve, reject) => {
+      const handler = new DispatchedResponse(signal, { resolve, reject });
+      handler.onConnect(() => {});
+      const stream = typeof req.body === 'string' && req.body.includes('"stream":true');
+      const parts = stream ? streamParts : [completion];
+      setImmediate(() => {
+        handler.onHeaders(200, stream ? SSE_HEADERS : JSON_HEADERS, () => {});
+        let i = 0;
+        const feed = () => {
+          handler.onData(parts[i++]);
+          if (i < parts.length) setImmediate(feed);
+          else handler.onComplete([]);
+        };
+        feed();
+      });
+    });
+  },
+  close: async () => {},
+  destroy: async () => {},
+};
 const transport = async (req) => {
   const stream = typeof req.body === 'string' && req.body.includes('"stream":true');
   return {
@@ -40,7 +73,8 @@ const transport = async (req) => {
     dump: async () => {},
   };
 };
-const provider = { ...openAICompatible({ id: 'bench', baseURL: 'http://bench.invalid/v1' }), transport };
+const custom = process.env.MICRO_TRANSPORT === 'custom';
+const provider = { ...openAICompatible({ id: 'bench', baseURL: 'http://bench.invalid/v1' }), ...(custom ? { transport } : {}) };
 
 const config = { targets: [{ provider: 'bench', api_key: 'sk-bench-key' }] };
 if (on('cache') || on('hit')) config.cache = { mode: 'simple', max_age: 3600 };
@@ -69,6 +103,7 @@ if (process.env.MICRO_LOGGER) {
   quiet.logger = make();
 }
 const gateway = createGateway({ config, customProviders: [provider], pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...quiet, ...(process.env.MICRO_RING ? { recentRequests: Number(process.env.MICRO_RING) } : {}) });
+if (!custom) gateway.internals.client = client;
 
 const headers = {
   host: '127.0.0.1:3000',
@@ -121,9 +156,17 @@ function requestSignal() {
   return new AbortLink();
 }
 
+/** A request's headers as Node's IncomingMessage builds them: a fresh object, one assignment per header. */
+function requestHeaders() {
+  const h = {};
+  for (const name in headers) h[name] = headers[name];
+  h['content-length'] = '120';
+  return h;
+}
+
 async function once(stream) {
   const res = await gateway.handle(
-    { method: 'POST', path: '/v1/chat/completions', headers: { ...headers, 'content-length': '120' }, body: bodyOf(stream), signal: requestSignal() },
+    { method: 'POST', path: '/v1/chat/completions', headers: requestHeaders(), body: bodyOf(stream), signal: requestSignal() },
     { user: 'bench-user' },
   );
   if (res.status !== 200) throw new Error(`status ${res.status}: ${JSON.stringify(res.body)}`);
