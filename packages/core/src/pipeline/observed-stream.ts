@@ -6,7 +6,7 @@ import { batchesOf, chunkBatches, finished, type ChunkBatches } from '../stream/
 import { startedOnRead } from '../stream/started-on-read.js';
 import type { GatewayInternals } from './internals.js';
 import { runAfter } from './run-stages.js';
-import type { RequestState } from './state.js';
+import type { Outcome, RequestState } from './state.js';
 
 type Step = IteratorResult<ChunkOut[], void>;
 
@@ -87,17 +87,16 @@ class ObservedBatches implements AsyncGenerator<ChunkOut[], void, undefined> {
     this.reading = undefined;
     if (step.done) {
       this.over = true;
-      const outcome = { status: 200, ...(this.recorded ? { chunks: this.recorded } : {}), ...(this.recordingTooLarge ? { recordingTooLarge: true } : {}) };
+      const outcome: Outcome = { status: 200 };
+      if (this.recorded) outcome.chunks = this.recorded;
+      if (this.recordingTooLarge) outcome.recordingTooLarge = true;
       return runAfter(this.gw.stages, this.state, outcome, this.gw.logger).then(finished<ChunkOut[]>);
     }
     let relayed: ChunkOut[];
     try {
       relayed = this.relayed(step.value);
     } catch (e) {
-      // Our own failure while the source still runs: it is let go of first, as leaving a `for await` does.
-      this.over = true;
-      const fail = () => this.failed(e);
-      return this.source.return(undefined).then(fail, fail);
+      return this.letGoAndFail(e);
     }
     // An empty batch (a usage chunk the client did not ask for): read on.
     return relayed.length ? { value: relayed, done: false } : this.next();
@@ -172,9 +171,13 @@ class ObservedBatches implements AsyncGenerator<ChunkOut[], void, undefined> {
 
   /** Thrown in: the source is let go of and the stream fails with it, as a generator's `catch` would take it. */
   throw(error: unknown): Promise<Step> {
-    if (this.over) return Promise.reject(error);
+    return this.over ? Promise.reject(error) : this.letGoAndFail(error);
+  }
+
+  /** A failure while the source still runs (ours, or thrown in): it is let go of first, as leaving a `for await` does. */
+  private letGoAndFail(e: unknown): Promise<never> {
     this.over = true;
-    const fail = () => this.failed(error);
+    const fail = () => this.failed(e);
     return this.source.return(undefined).then(fail, fail);
   }
 

@@ -5,7 +5,7 @@ import { statusNamedBy } from '../providers/parse-error.js';
 import { concatBytes, utf8 } from '../http/bytes.js';
 import type { ChunkBatches } from '../stream/batches.js';
 import { holdBack } from '../stream/hold-back.js';
-import { TranslatedStream } from './translate-stream.js';
+import { TranslatedStream, type StreamControl } from './translate-stream.js';
 import { readText, type UpstreamClient } from './client.js';
 import { joinEmbeddings } from '../providers/join-embeddings.js';
 import { withBase64Vectors } from '../providers/embedding-base64.js';
@@ -45,7 +45,7 @@ const ATTEMPT_OVER = new Error('the attempt is over');
  * that stops early (the client left mid-stream, a body that broke) still stops its upstream call:
  * leaving the body's iterator destroys undici's body, which aborts the request.
  */
-class AttemptControl {
+class AttemptControl implements StreamControl {
   readonly signal: AbortSource;
   timedOut = false;
   /** The stream went silent past `silenceLimit` after its first token. */

@@ -118,7 +118,6 @@ export class TranslatedStream implements AsyncGenerator<ChunkOut[], void, undefi
       }
       this.at = i;
       if (batch.length) return batch;
-      if (this.failed) throw this.failed.error;
     }
     if (this.failed) throw this.failed.error;
     return undefined;
@@ -189,7 +188,6 @@ export class TranslatedStream implements AsyncGenerator<ChunkOut[], void, undefi
   private readonly returned = (): Promise<Step> => {
     if (this.phase !== 'over') {
       this.phase = 'over';
-      this.events = [];
       this.stopBody();
       this.control.finish(this.complete);
     }
