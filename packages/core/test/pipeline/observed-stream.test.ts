@@ -44,6 +44,17 @@ function setup(state: Partial<RequestState> = {}) {
   return { gw, state: s, outcomes };
 }
 
+/** An observed stream whose first batch (`Hi`) was relayed. */
+async function pastFirstBatch() {
+  const { gw, state, outcomes } = setup();
+  const src = source();
+  const it = observe(gw, state, src.batches).batches();
+  const first = it.next();
+  src.send([out('Hi')]);
+  await first;
+  return { src, it, outcomes };
+}
+
 const texts = (batch: ChunkOut[]) => batch.map((o) => o.chunk.choices[0]?.delta.content);
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -67,12 +78,7 @@ describe('observe (the stream on its way out)', () => {
   });
 
   it('a broken source ends the request as 502 and passes the error on', async () => {
-    const { gw, state, outcomes } = setup();
-    const src = source();
-    const it = observe(gw, state, src.batches).batches();
-    const first = it.next();
-    src.send([out('Hi')]);
-    await first;
+    const { src, it, outcomes } = await pastFirstBatch();
     const next = it.next();
     src.fail(new GatewayError('stream_interrupted', 'openai closed the stream before it finished', { provider: 'openai' }));
     await expect(next).rejects.toMatchObject({ code: 'stream_interrupted' });
@@ -81,12 +87,7 @@ describe('observe (the stream on its way out)', () => {
   });
 
   it('left between batches, it lets go of the source, then ends the request as 499, once', async () => {
-    const { gw, state, outcomes } = setup();
-    const src = source();
-    const it = observe(gw, state, src.batches).batches();
-    const first = it.next();
-    src.send([out('Hi')]);
-    await first;
+    const { src, it, outcomes } = await pastFirstBatch();
     expect((await it.return(undefined)).done).toBe(true);
     expect(src.seen.returned).toBe(1);
     expect(outcomes).toMatchObject([{ status: 499, incomplete: true }]);
