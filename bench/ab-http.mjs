@@ -3,12 +3,10 @@
 //   node bench/ab-http.mjs <buildA> <buildB> [kind=llmux-express] [features=off|<A>/<B>] [mode=json|stream|long] [rounds=6] [requests=1500]
 import { resolve } from 'node:path';
 import { APP_FLAGS, corePinning, start, stats, cpuBetween } from './lib/children.mjs';
-import { load, poolFor } from './lib/load.mjs';
+import { load, poolFor, requestShape } from './lib/load.mjs';
 
 const [a, b, kind = 'llmux-express', features = 'off', mode = 'json', rounds = '6', requests = '1500'] = process.argv.slice(2);
-const stream = mode !== 'json';
-// `long`: 200-token streams (see bench/servers/upstream.mjs).
-const long = mode === 'long';
+const shape = requestShape(mode);
 // As bench/run.mjs: apps on the last core, this load generator and the upstream on the others.
 const pinning = corePinning();
 pinning.pinOther(process.pid);
@@ -26,11 +24,11 @@ for (const [i, dir] of [a, b].entries()) {
   apps.push({ dir, child: app.child, pool: poolFor(`http://127.0.0.1:${app.port}`, 16), cpu: [] });
 }
 const path = '/llm/v1/chat/completions';
-for (const app of apps) await load(app.pool, { path, stream, long, n: long ? 250 : 2000, concurrency: 16 });
+for (const app of apps) await load(app.pool, { path, ...shape, n: shape.long ? 250 : 2000, concurrency: 16 });
 for (let r = 0; r < Number(rounds); r++) {
   for (const app of r % 2 ? [...apps].reverse() : apps) {
     const before = await stats(app.child);
-    await load(app.pool, { path, stream, long, n: Number(requests), concurrency: 16 });
+    await load(app.pool, { path, ...shape, n: Number(requests), concurrency: 16 });
     app.cpu.push(cpuBetween(before, await stats(app.child)) / Number(requests));
   }
 }

@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { buildBench } from './lib/build.mjs';
 import { APP_FLAGS as DEFAULT_APP_FLAGS, corePinning, start, stats, cpuBetween } from './lib/children.mjs';
-import { load, percentile, poolFor } from './lib/load.mjs';
+import { load, percentile, poolFor, requestShape } from './lib/load.mjs';
 import { renderDoc, evaluateTargets } from './lib/report.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -101,7 +101,7 @@ const rowsFor = (mode) => everyone.filter((row) => (mode === 'long' ? row === di
 /** Runs `n` requests against one row, with the app's CPU around it. */
 async function measure(row, mode, n, concurrency) {
   const before = row.child ? await stats(row.child) : undefined;
-  const r = await load(row.pool, { path: row.path, stream: mode !== 'json', long: mode === 'long', unique: row.unique, n, concurrency });
+  const r = await load(row.pool, { path: row.path, ...requestShape(mode), unique: row.unique, n, concurrency });
   if (row.child) {
     const after = await stats(row.child);
     r.cpu = cpuBetween(before, after);
@@ -129,7 +129,7 @@ const loadBefore = loadavg();
 for (const mode of MODES) {
   const rows = rowsFor(mode);
   const n = mode === 'long' ? LONG_N : N;
-  for (const row of rows) await load(row.pool, { path: row.path, stream: mode !== 'json', long: mode === 'long', unique: row.unique, n: mode === 'long' ? Math.ceil(WARMUP / 8) : WARMUP, concurrency: CONCURRENCY });
+  for (const row of rows) await load(row.pool, { path: row.path, ...requestShape(mode), unique: row.unique, n: mode === 'long' ? Math.ceil(WARMUP / 8) : WARMUP, concurrency: CONCURRENCY });
   for (let round = 0; round < ROUNDS; round++) {
     log(`${mode}: round ${round + 1}/${ROUNDS}`);
     const order = rows.map((_, i) => rows[(i + round * 5) % rows.length]);

@@ -11,6 +11,9 @@ export function percentile(samples, p) {
   return percentileOf([...samples].sort((a, b) => a - b), p);
 }
 
+/** A bench mode's requests: `json` non-stream, `stream` the short stream, `long` a 200-token stream. */
+export const requestShape = (mode) => ({ stream: mode !== 'json', long: mode === 'long' });
+
 let counter = 0;
 const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer client-key' };
 
