@@ -431,6 +431,24 @@ async function readSse(res: Response, controller?: AbortController): Promise<{ t
   }
 }
 
+/**
+ * `res.text()`, or the abort's rejection once `signal` aborts. undici's fetch can leave `text()`
+ * pending for ever when the abort lands just as the answer arrives (nodejs/undici#4089): seen here as
+ * a client with the 200's headers, aborted, and no outcome after 45 s — the client's own hang, not the
+ * gateway's (whose records and closed upstream requests are checked on their own below).
+ */
+function textUnlessAborted(res: Response, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    res
+      .text()
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** A full answer ending in [DONE] after a finish_reason, or a well-formed error event with no [DONE]. */
 function classify(text: string): { ok: true; content: string } | { ok: false; why: string } {
   let content = '';
@@ -512,7 +530,7 @@ async function fire(h: Host, n: number, kind: number): Promise<Seen> {
         setTimeout(() => controller.abort(), 100 + (n % 7) * 110);
         try {
           const res = await post(h, trace, { messages: prompt, stream: kind % 6 === 3 }, controller.signal);
-          const text = await res.text();
+          const text = await textUnlessAborted(res, controller.signal);
           if (res.status !== 200) return { kind: 'error', trace, status: res.status, midStream: false };
           if (kind % 6 === 4) return { kind: 'answer', trace, content: JSON.parse(text).choices[0].message.content };
           const v = classify(text);
