@@ -234,7 +234,10 @@ export function renderDoc({ meta, table, semantic, targets }) {
       'The adapters add none.',
     '- Time to first byte one request at a time includes two extra loopback legs (client → proxy, proxy → client) and everything a proxy does before relaying. ' +
       '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock. On an Intel Xeon VM the two legs took 0.10 and 0.08 ms and the proxy\'s own work 0.04 ms; ' +
-      'on an AMD EPYC VM each leg took 0.22–0.24 ms, so there the issues\' "≤ 0.3 ms over direct" could not be met by any proxy process. The column "TTFB over its floor" is what llmux itself adds.',
+      'on an AMD EPYC VM each leg took 0.22–0.24 ms, so there the issues\' "≤ 0.3 ms over direct" could not be met by any proxy process. The column "TTFB over its floor" is what llmux itself adds; ' +
+      '`ttfb-legs.mjs` times llmux on node:http leg by leg beside the floor: on an AMD EPYC VM (2026-11-28) its 0.25 ms over the floor were 0.10 ms before the upstream call (the floor reads the body; llmux also parses, validates, plans and routes), ' +
+      '0.03 ms on the upstream leg, 0.08 ms from the upstream\'s head to the first chunk written (the first batch read, decoded and translated, held until it carries content, the response headers) and 0.03 ms on the way back (a larger head) — ' +
+      'code run cold between requests one at a time, several times its cost under load (the whole request is ~31 µs of CPU in-process, `bench/micro.mjs`).',
     '',
   );
   const soak = currentSoakSection();
