@@ -66,6 +66,7 @@ const ROWS = [
   { id: 'express-all', label: 'llmux Express cache miss + budgets + limits (memory)', kind: 'llmux-express', features: 'cache,limits', floor: 'express-floor', unique: true },
   { id: 'express-limits-redis', label: 'llmux Express budgets + limits (Redis)', kind: 'llmux-express', features: 'limits,redis', floor: 'express-floor', redis: true },
   { id: 'express-all-redis', label: 'llmux Express cache miss + budgets + limits (Redis)', kind: 'llmux-express', features: 'cache,limits,redis', floor: 'express-floor', unique: true, redis: true },
+  { id: 'express-all-redis-finish', label: 'llmux Express cache miss + budgets + limits (Redis), finishAfterResponse', kind: 'llmux-express', features: 'cache,limits,redis,finish', floor: 'express-floor', unique: true, redis: true },
   { id: 'koa-floor', label: 'Koa floor (undici proxy)', kind: 'koa-floor' , long: true },
   { id: 'koa-llmux', label: 'llmux Koa', kind: 'llmux-koa', floor: 'koa-floor' , long: true },
   { id: 'nestjs-floor', label: 'NestJS floor (undici proxy)', kind: 'nestjs-floor' , long: true },

@@ -1,6 +1,7 @@
 // One host app per process: a floor proxy, the naive fetch proxy, or llmux through an adapter.
 // Started by bench/run.mjs (bundled with the llmux sources by bench/lib/build.mjs) as
-// `app.mjs <kind> <features>`; features: off, or a comma list of cache, limits, redis, defaults.
+// `app.mjs <kind> <features>`; features: off, or a comma list of cache, limits, redis, defaults,
+// finish (the `finishAfterResponse` option: the answer leaves before the settlement and the record).
 // Without `defaults`, llmux runs with its observability sinks off (no pino line per request on
 // stdout, no Prometheus metrics, no spans): those are features too, measured in their own row.
 import { createServer } from 'node:http';
@@ -21,7 +22,9 @@ function gatewayOptions() {
     config.rate_limit = { requests_per_minute: 1e9, tokens_per_minute: 1e12, scope: 'user' };
   }
   // `APP_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to cost each over HTTP.
-  return { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...sinkOptions(on('defaults'), process.env.APP_SINKS) };
+  const options = { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...sinkOptions(on('defaults'), process.env.APP_SINKS) };
+  if (on('finish')) options.finishAfterResponse = true;
+  return options;
 }
 
 async function store() {

@@ -109,6 +109,16 @@ export interface GatewayOptions {
   /** How budgets and rate limits reserve. */
   limitOptions?: LimitOptions;
   /**
+   * Send an answer as soon as it is ready, and settle its budget, write it to the cache and record it
+   * just after, off the response's path (a stream: after its last event). Saves the client a store
+   * round trip per request — with Redis, the settlement's and the cache write's. What the response
+   * carries is unchanged: its cost (headers, stream trailers) is computed first, and the store's
+   * commands are issued before the response is written, so the client's next request sees them.
+   * `close()` waits for this work. Default false: DESIGN.md's order, where an answer leaves once its
+   * budget is settled and its record written (`onLog` has seen it before the client has the answer).
+   */
+  finishAfterResponse?: boolean;
+  /**
    * Key for the admin routes (`GET <mount>/usage`), sent as `Authorization: Bearer <key>` or
    * `x-llmux-admin-key`. Default: `LLMUX_ADMIN_KEY` from `env`. Without one those routes answer 404.
    */
@@ -230,6 +240,7 @@ const optionsSchema = z.looseObject({
     .optional(),
   allowRequestConfig: z.boolean().optional(),
   unpricedPolicy: z.enum(['allow', 'reject']).optional(),
+  finishAfterResponse: z.boolean().optional(),
   limitOptions: z
     .object({ defaultMaxTokens: z.number().int().positive().optional(), reservationTtl: z.number().positive().optional() })
     .optional(),

@@ -17,7 +17,7 @@ import { callChat, callChatStream } from '../upstream/call.js';
 import type { GatewayResponse } from '../types.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
-import { runAfter, runBefore } from './run-stages.js';
+import { finishAnswered, runAfter, runBefore } from './run-stages.js';
 import { observe } from './observed-stream.js';
 import type { RequestState } from './state.js';
 
@@ -82,7 +82,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
     }
     const completion = short.kind === 'completion' ? short.completion : assembleCompletion(await collect(short.chunks));
     state.usage = completion.usage;
-    await runAfter(gw.stages, state, { status: 200, completion }, gw.logger);
+    await finishAnswered(gw, state, { status: 200, completion });
     return { kind: 'completion', completion };
   }
 
@@ -140,7 +140,7 @@ export async function runChat(gw: GatewayInternals, state: RequestState, options
   if (result.kind === 'stream') return { kind: 'stream', chunks: observe(gw, state, result.chunks) };
   state.firstTokenAt = Date.now();
   state.usage = result.completion.usage;
-  await runAfter(gw.stages, state, { status: 200, completion: result.completion }, gw.logger);
+  await finishAnswered(gw, state, { status: 200, completion: result.completion });
   return result;
 }
 

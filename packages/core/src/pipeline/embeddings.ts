@@ -10,7 +10,7 @@ import { factsOf, modelFor, withRoutingFacts } from './chat.js';
 import type { GatewayInternals } from './internals.js';
 import type { AbortSource } from '../upstream/abort-link.js';
 import { noteBilled } from './billed.js';
-import { runAfter, runBefore } from './run-stages.js';
+import { finishAnswered, runAfter, runBefore } from './run-stages.js';
 import type { RequestState } from './state.js';
 
 const asUsage = (usage: NonNullable<EmbeddingsResponse['usage']>): Usage => ({ prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens });
@@ -26,7 +26,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     // A stored answer (a cache hit): its usage goes to the log as the chat route's hits do; it costs nothing.
     const answer = short.body as EmbeddingsResponse | undefined;
     useUsage(state, answer?.usage);
-    await runAfter(gw.stages, state, { status: short.status }, gw.logger);
+    await finishAnswered(gw, state, { status: short.status });
     return { status: short.status, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: short.body };
   }
   const body = state.body as EmbeddingsRequest;
@@ -45,7 +45,7 @@ export async function handleEmbeddings(gw: GatewayInternals, state: RequestState
     state.target = routed.target;
     state.retries = env.retries;
     useUsage(state, routed.value.usage);
-    await runAfter(gw.stages, state, { status: 200, embeddings: routed.value }, gw.logger);
+    await finishAnswered(gw, state, { status: 200, embeddings: routed.value });
     return { status: 200, headers: responseHeaders(factsOf(state), copyHeaders(state.headers)), body: routed.value };
   } catch (e) {
     const error = toGatewayError(e);

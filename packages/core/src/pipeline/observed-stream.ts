@@ -5,7 +5,7 @@ import type { ChunkOut } from '../providers/types.js';
 import { batchesOf, chunkBatches, finished, type ChunkBatches } from '../stream/batches.js';
 import { startedOnRead } from '../stream/started-on-read.js';
 import type { GatewayInternals } from './internals.js';
-import { runAfter } from './run-stages.js';
+import { finishAnswered, runAfter } from './run-stages.js';
 import type { Outcome, RequestState } from './state.js';
 
 type Step = IteratorResult<ChunkOut[], void>;
@@ -90,7 +90,8 @@ class ObservedBatches implements AsyncGenerator<ChunkOut[], void, undefined> {
       const outcome: Outcome = { status: 200 };
       if (this.recorded) outcome.chunks = this.recorded;
       if (this.recordingTooLarge) outcome.recordingTooLarge = true;
-      return runAfter(this.gw.stages, this.state, outcome, this.gw.logger).then(finished<ChunkOut[]>);
+      const after = finishAnswered(this.gw, this.state, outcome);
+      return after ? after.then(finished<ChunkOut[]>) : finished<ChunkOut[]>();
     }
     let relayed: ChunkOut[];
     try {

@@ -1,4 +1,5 @@
 import type { GatewayLogger } from '../options.js';
+import type { GatewayInternals } from './internals.js';
 import type { Outcome, PipelineStage, RequestState, ShortCircuit } from './state.js';
 
 const isThenable = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> => typeof (v as { then?: unknown } | undefined)?.then === 'function';
@@ -53,4 +54,20 @@ export async function runAfter(stages: readonly PipelineStage[], state: RequestS
     }
   }
   if (running) await Promise.all(running);
+}
+
+/**
+ * `runAfter` for a request that was answered. By default awaited: the answer leaves once its budget
+ * is settled, its cache entry written and its record made. With `finishAfterResponse` it is not: its
+ * synchronous part still runs now — the cost the response's headers and trailers carry, and each
+ * hook up to its first wait, which is where a store's commands are issued, ahead of the response —
+ * and the rest finishes after the answer left. `close()` still waits for it: the open stage keeps
+ * every request in flight until its record is made, and the record comes after every other hook.
+ */
+export function finishAnswered(gw: GatewayInternals, state: RequestState, outcome: Outcome): Promise<void> | undefined {
+  const after = runAfter(gw.stages, state, outcome, gw.logger);
+  if (!gw.options.finishAfterResponse) return after;
+  // runAfter catches each hook's failure; should anything still escape, it must not be an unhandled rejection in the host.
+  after.then(undefined, (e: unknown) => gw.logger?.error({ err: e, traceId: state.traceId }, 'llmux: finishing a request after its response failed'));
+  return undefined;
 }
