@@ -113,9 +113,9 @@ export interface GatewayOptions {
    * just after, off the response's path (a stream: after its last event). Saves the client a store
    * round trip per request — with Redis, the settlement's and the cache write's. What the response
    * carries is unchanged: its cost (headers, stream trailers) is computed first, and the store's
-   * commands are issued before the response is written, so the client's next request sees them.
+   * commands are issued at once, ahead of anything the client's next request sends.
    * `close()` waits for this work. Default false: DESIGN.md's order, where an answer leaves once its
-   * budget is settled and its record written (`onLog` has seen it before the client has the answer).
+   * budget is settled, its cache entry written and its record made.
    */
   finishAfterResponse?: boolean;
   /**
