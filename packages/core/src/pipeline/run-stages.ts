@@ -60,9 +60,9 @@ export async function runAfter(stages: readonly PipelineStage[], state: RequestS
  * `runAfter` for a request that was answered. By default awaited: the answer leaves once its budget
  * is settled, its cache entry written and its record made. With `finishAfterResponse` it is not: its
  * synchronous part still runs now — the cost the response's headers and trailers carry, and each
- * hook up to its first wait, which is where a store's commands are issued —
- * and the rest finishes after the answer left. `close()` still waits for it: the open stage keeps
- * every request in flight until its record is made, and the record comes after every other hook.
+ * hook up to its first wait, which is where a store's commands are issued — and the rest finishes
+ * after the answer left. `close()` still waits for it: the open stage keeps every request in flight
+ * until its record is made, and the record comes after every other hook.
  */
 export function finishAnswered(gw: GatewayInternals, state: RequestState, outcome: Outcome): Promise<void> | undefined {
   const after = runAfter(gw.stages, state, outcome, gw.logger);
