@@ -1,11 +1,11 @@
 import { request } from 'undici';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, createMemoryStore, type RequestLogRecord } from '@llmux/core';
 import { createRedisStore } from '@llmux/redis';
 import { appFactories, type AppOptions, type TestApp } from './helpers/apps.js';
 import { startMockUpstream, type MockUpstream } from './helpers/mock-upstream.js';
+import { startRedisProxy, type RedisProxy } from './helpers/redis-proxy.js';
 import { until } from './helpers/until.js';
 
 /** $1 per output token, free input: one output token costs $1. */
@@ -24,52 +24,16 @@ const usageChunk = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.c
 const stream = [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hello' }), chunk({ content: ' world' }), usageChunk, 'data: [DONE]\n\n'];
 const body = { model: 'budget-model', max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] };
 
-/** A TCP proxy to the local Redis whose replies can be held back until released (commands reach Redis at once). */
-async function holdingRedisProxy(): Promise<{ url: string; hold(): void; release(): void; close(): Promise<void> }> {
-  let holding = false;
-  const held: Array<() => void> = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const redis = connect(6379, '127.0.0.1');
-    sockets.add(client).add(redis);
-    client.pipe(redis);
-    redis.on('data', (data) => {
-      const send = () => void (client.writable && client.write(data));
-      if (holding) held.push(send);
-      else send();
-    });
-    const end = () => {
-      client.destroy();
-      redis.destroy();
-    };
-    client.on('close', end).on('error', end);
-    redis.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hold: () => void (holding = true),
-    release: () => {
-      holding = false;
-      for (const send of held.splice(0)) send();
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 /** Settles with the value, or with 'pending' if it has not within `ms`. */
 const within = <T>(p: Promise<T>, ms: number): Promise<T | 'pending'> =>
   Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))]);
 
 let upstream: MockUpstream;
-let proxy: Awaited<ReturnType<typeof holdingRedisProxy>>;
+let proxy: RedisProxy;
 const apps: TestApp[] = [];
 beforeAll(async () => {
   upstream = await startMockUpstream();
-  proxy = await holdingRedisProxy();
+  proxy = await startRedisProxy();
 });
 afterAll(async () => {
   await upstream.close();

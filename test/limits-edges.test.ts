@@ -5,14 +5,13 @@
  * The passing ones cover settlement paths no other test reaches (Nest's GatewayService.stream,
  * /v1/messages streams, a client leaving while the gateway still holds the stream back).
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '@llmux/core';
 import { createRedisStore } from '@llmux/redis';
 import { GatewayService } from '@llmux/nestjs';
 import { appFactories } from './helpers/apps.js';
 import { startMockUpstream, sleep, type MockUpstream } from './helpers/mock-upstream.js';
+import { startRedisProxy } from './helpers/redis-proxy.js';
 import { until } from './helpers/until.js';
 
 /** $1 per output token, input free: token counts and dollars at once. */
@@ -62,37 +61,6 @@ function gatewayWith(options: Parameters<typeof createGateway>[0]): Gateway {
   return gateway;
 }
 
-/** A TCP proxy to the local Redis whose replies can be held back (a slow network, a busy Redis). Commands still reach Redis at once. */
-async function slowRedisProxy(): Promise<{ url: string; delayReplies: (ms: number) => void; close: () => Promise<void> }> {
-  let delay = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const redis = connect(6379, '127.0.0.1');
-    sockets.add(client).add(redis);
-    client.pipe(redis);
-    redis.on('data', (data) => {
-      const wait = delay;
-      if (wait > 0) setTimeout(() => client.writable && client.write(data), wait);
-      else client.write(data);
-    });
-    const end = () => {
-      client.destroy();
-      redis.destroy();
-    };
-    client.on('close', end).on('error', end);
-    redis.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    delayReplies: (ms) => void (delay = ms),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 describe('reservations that outlive their request', () => {
   it('an admission that timed out on a slow Redis (503) leaves no reservation behind: the next request is admitted', async () => {
     // Regression (fixed). Expected: the request refused with 503 (store_unavailable) never reached the upstream and
@@ -110,7 +78,7 @@ describe('reservations that outlive their request', () => {
     // (settle with zero amounts, idempotent; on the same connection it runs after the late ADMIT), and
     // remove the window entries of that id too (or settle them to 0 for token windows).
     upstream.route('/v1/chat/completions', { json: completion(3) });
-    const proxy = await slowRedisProxy();
+    const proxy = await startRedisProxy();
     cleanups.push(() => proxy.close());
     const store = createRedisStore({ url: proxy.url, prefix: uniquePrefix(), commandTimeout: 400 });
     const gateway = gatewayWith({ pricing, store, config: { targets: [openaiTarget()], budget: { max_cost_per_day: 15 } } });
