@@ -240,7 +240,7 @@ export function renderDoc({ meta, table, semantic, targets }) {
       'code run cold between requests one at a time, several times its cost under load (the whole request is ~31 µs of CPU in-process, `bench/micro.mjs`).',
     '- The `finishAfterResponse` row answers before its settlement, cache write and record, which then take their Redis round trip while the client already has the answer. ' +
       'One request at a time, a non-stream request\'s whole time falls (by 0.9 ms in the 2026-11-28 run; a separate check alternating the two configurations, 300 requests each, gave 0.2–0.4 ms). ' +
-      'A stream\'s time to first byte cannot gain (the saving lands at its end); its rise in that run did not reproduce in the alternating check (the two within 0.2 ms, lower with the option), so read it as this table\'s spread. ' +
+      'A stream\'s time to first byte cannot gain (the saving lands at its end); its rise in that run did not reproduce in the alternating check (the two within 0.2 ms of each other, either way), so read it as this table\'s spread. ' +
       'Under load it changes CPU little: the work is the same, done later.',
     '',
   );
