@@ -90,8 +90,7 @@ class ObservedBatches implements AsyncGenerator<ChunkOut[], void, undefined> {
       const outcome: Outcome = { status: 200 };
       if (this.recorded) outcome.chunks = this.recorded;
       if (this.recordingTooLarge) outcome.recordingTooLarge = true;
-      const after = finishAnswered(this.gw, this.state, outcome);
-      return after ? after.then(finished<ChunkOut[]>) : finished<ChunkOut[]>();
+      return finishAnswered(this.gw, this.state, outcome).then(finished<ChunkOut[]>);
     }
     let relayed: ChunkOut[];
     try {

@@ -56,6 +56,8 @@ export async function runAfter(stages: readonly PipelineStage[], state: RequestS
   if (running) await Promise.all(running);
 }
 
+const NOTHING_TO_WAIT_FOR: Promise<void> = Promise.resolve();
+
 /**
  * `runAfter` for a request that was answered. By default awaited: the answer leaves once its budget
  * is settled, its cache entry written and its record made. With `finishAfterResponse` it is not: its
@@ -64,10 +66,10 @@ export async function runAfter(stages: readonly PipelineStage[], state: RequestS
  * after the answer left. `close()` still waits for it: the open stage keeps every request in flight
  * until its record is made, and the record comes after every other hook.
  */
-export function finishAnswered(gw: GatewayInternals, state: RequestState, outcome: Outcome): Promise<void> | undefined {
+export function finishAnswered(gw: GatewayInternals, state: RequestState, outcome: Outcome): Promise<void> {
   const after = runAfter(gw.stages, state, outcome, gw.logger);
   if (!gw.options.finishAfterResponse) return after;
   // runAfter catches each hook's failure; should anything still escape, it must not be an unhandled rejection in the host.
   after.then(undefined, (e: unknown) => gw.logger?.error({ err: e, traceId: state.traceId }, 'llmux: finishing a request after its response failed'));
-  return undefined;
+  return NOTHING_TO_WAIT_FOR;
 }
