@@ -2,18 +2,17 @@
 // monotonic clock, shared by every process) at each step of a request, for bench/ttfb-legs.mjs: the
 // same legs as the floor's (bench/servers/ttfb-proxy.mjs), so what llmux adds is read leg by leg.
 import { createServer } from 'node:http';
-import { createGateway, openAICompatible } from '@llmux/core';
+import { createGateway } from '@llmux/core';
 import { abortLinkFor, gatewayPath, writeResponse } from '@llmux/core/node';
+import { sinkOptions } from '../lib/sinks.mjs';
 
 const now = () => String(process.hrtime.bigint());
 const marks = [];
+// app.mjs's options with features off: the same target, prices, and every observability sink off.
 const gateway = createGateway({
-  config: { targets: [{ provider: 'bench', api_key: 'sk-bench-key' }] },
-  customProviders: [openAICompatible({ id: 'bench', baseURL: `${process.env.UPSTREAM}/v1` })],
+  config: { targets: [{ provider: 'openai', api_key: 'sk-bench-key', custom_host: `${process.env.UPSTREAM}/v1` }] },
   pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
-  logger: false,
-  metrics: false,
-  tracing: false,
+  ...sinkOptions(false),
 });
 // The gateway's own upstream client, timed around: when the request goes out, when its head is back.
 // Requests come one at a time, so the one in flight is the one being marked.
