@@ -21,19 +21,21 @@ const featureSets = features.split('/');
 for (const [i, dir] of [a, b].entries()) {
   const app = await start(resolve(dir, 'servers/app.js'), [kinds[i] ?? kinds[0], featureSets[i] ?? featureSets[0]], env, APP_FLAGS);
   pinning.pinApp(app.child.pid);
-  apps.push({ dir, child: app.child, pool: poolFor(`http://127.0.0.1:${app.port}`, 16), cpu: [] });
+  // A side with the cache on asks a new question each time (a miss), as bench/run.mjs's miss rows do.
+  const unique = (featureSets[i] ?? featureSets[0]).split(',').includes('cache');
+  apps.push({ dir, child: app.child, pool: poolFor(`http://127.0.0.1:${app.port}`, 16), cpu: [], unique });
 }
 const path = '/llm/v1/chat/completions';
-for (const app of apps) await load(app.pool, { path, ...shape, n: shape.long ? 250 : 2000, concurrency: 16 });
+for (const app of apps) await load(app.pool, { path, ...shape, unique: app.unique, n: shape.long ? 250 : 2000, concurrency: 16 });
 for (let r = 0; r < Number(rounds); r++) {
   for (const app of r % 2 ? [...apps].reverse() : apps) {
     const before = await stats(app.child);
-    await load(app.pool, { path, ...shape, n: Number(requests), concurrency: 16 });
+    await load(app.pool, { path, ...shape, unique: app.unique, n: Number(requests), concurrency: 16 });
     app.cpu.push(cpuBetween(before, await stats(app.child)) / Number(requests));
   }
 }
 const median = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
 for (const app of apps) console.log(`${kind} ${features} ${mode} ${app.dir}: median ${median(app.cpu).toFixed(0)} µs CPU/req (${app.cpu.map((c) => c.toFixed(0)).join(' ')})`);
 const diffs = apps[0].cpu.map((x, i) => apps[1].cpu[i] - x);
-console.log(`B − A: median of paired differences ${median(diffs).toFixed(0)} µs`);
+console.log(`B − A: median of paired differences ${median(diffs).toFixed(0)} µs; B / A: median of paired ratios ${median(apps[1].cpu.map((y, i) => y / apps[0].cpu[i])).toFixed(2)}×`);
 process.exit(0);

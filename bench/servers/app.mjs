@@ -1,7 +1,8 @@
 // One host app per process: a floor proxy, the naive fetch proxy, or llmux through an adapter.
 // Started by bench/run.mjs (bundled with the llmux sources by bench/lib/build.mjs) as
 // `app.mjs <kind> <features>`; features: off, or a comma list of cache, limits, redis, defaults,
-// finish (the `finishAfterResponse` option: the answer leaves before the settlement and the record).
+// finish (the `finishAfterResponse` option: the answer leaves before the settlement and the record),
+// noring (`recentRequests: 0`).
 // Without `defaults`, llmux runs with its observability sinks off (no pino line per request on
 // stdout, no Prometheus metrics, no spans): those are features too, measured in their own row.
 import { createServer } from 'node:http';
@@ -24,6 +25,8 @@ function gatewayOptions() {
   // `APP_SINKS=logger,metrics,tracing` (with `defaults`): only those sinks stay on, to cost each over HTTP.
   const options = { config, pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } }, ...sinkOptions(on('defaults'), process.env.APP_SINKS) };
   if (on('finish')) options.finishAfterResponse = true;
+  // `noring`: no recent-requests ring (`recentRequests: 0`), to cost keeping the last 100 records.
+  if (on('noring')) options.recentRequests = 0;
   return options;
 }
 
