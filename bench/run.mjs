@@ -24,6 +24,12 @@ const WARMUP = Number(args.warmup ?? (QUICK ? 100 : 1000));
 const CONCURRENCY = Number(args.concurrency ?? 16);
 const TTFB_N = Number(args.ttfb ?? (QUICK ? 20 : 40));
 const TTFB_ROUNDS = QUICK ? 2 : 3;
+/**
+ * One request at a time, rows take turns every few requests: in blocks of 40 a row's whole block could
+ * land in a burst of outside load (features that cost microseconds read as 0.5 ms more than their
+ * floor), so each row's 120 requests are spread over the part's whole span, as every other row's are.
+ */
+const TTFB_BLOCK = 4;
 const SEMANTIC = Number(args.semantic ?? (QUICK ? 0 : 100_000));
 const MODES = (args.modes ?? 'json,stream,long').split(',');
 // Long streams (mode `long`): fewer requests, each relaying LONG_TOKENS tokens (bench/servers/upstream.mjs).
@@ -99,11 +105,12 @@ const everyone = [direct, ...ROWS];
 /** The rows measured in one mode (a reference row may leave out streams; long streams are measured on the floors and llmux with features off). */
 const rowsFor = (mode) => everyone.filter((row) => (mode === 'long' ? row === direct || row.long : !row.modes || row.modes.includes(mode)));
 
-/** Runs `n` requests against one row, with the app's CPU around it. */
-async function measure(row, mode, n, concurrency) {
-  const before = row.child ? await stats(row.child) : undefined;
+/** Runs `n` requests against one row, with the app's CPU around it unless `cpu` is false. */
+async function measure(row, mode, n, concurrency, cpu = true) {
+  const withCpu = cpu && row.child;
+  const before = withCpu ? await stats(row.child) : undefined;
   const r = await load(row.pool, { path: row.path, ...requestShape(mode), unique: row.unique, n, concurrency });
-  if (row.child) {
+  if (withCpu) {
     const after = await stats(row.child);
     r.cpu = cpuBetween(before, after);
     row.rss = after.rss;
@@ -146,8 +153,11 @@ for (const mode of MODES) {
 // (Long streams' first byte is a stream's: not measured again.)
 for (const mode of MODES.filter((m) => m !== 'long')) {
   log(`${mode}: concurrency 1`);
-  for (let round = 0; round < TTFB_ROUNDS; round++) {
-    for (const row of rowsFor(mode)) add(`${row.id}|${mode}|c1`, await measure(row, mode, TTFB_N, 1));
+  const rows = rowsFor(mode);
+  const turns = Math.ceil((TTFB_ROUNDS * TTFB_N) / TTFB_BLOCK);
+  for (let turn = 0; turn < turns; turn++) {
+    // Latency only (no CPU is reported for this part): no stats round trip to the app between blocks.
+    for (const row of rows.map((_, i) => rows[(i + turn) % rows.length])) add(`${row.id}|${mode}|c1`, await measure(row, mode, TTFB_BLOCK, 1, false));
   }
 }
 const loadAfter = loadavg();
@@ -217,6 +227,7 @@ const meta = {
   WARMUP,
   CONCURRENCY,
   TTFB_N: TTFB_N * TTFB_ROUNDS,
+  TTFB_BLOCK,
   streamGapMs: Number(process.env.STREAM_GAP_MS ?? 2),
   redisUp,
   appFlags: APP_FLAGS.join(' '),

@@ -165,7 +165,7 @@ export function renderDoc({ meta, table, semantic, targets }) {
       (meta.pinned ? `processes are pinned with \`taskset\` (${meta.pinned}), so the app measured has its core to itself; ` : '') +
       `rounds interleave every configuration (order rotated per round). **CPU µs/req** is the app process's user + system time ` +
       '(`process.cpuUsage()`, GC and helper threads included) per request, the median of the rounds (a burst of outside load lands on some rounds, not all); **CPU vs floor** is the median, over rounds, of its CPU divided by the floor\'s on the same framework in the same round, with the middle half of those per-round ratios in brackets.',
-    `- **One request at a time**: ${meta.TTFB_N} requests per configuration and mode at concurrency 1, interleaved: the time a proxy adds to a single call, free of queueing. ` +
+    `- **One request at a time**: ${meta.TTFB_N} requests per configuration and mode at concurrency 1, the configurations taking turns every ${meta.TTFB_BLOCK} requests (so a burst of outside load lands on all of them alike): the time a proxy adds to a single call, free of queueing. ` +
       `Streams: the upstream sends the role and first content chunk, waits ${meta.streamGapMs} ms, then sends the rest; TTFB is the time to the first body byte at the client.`,
     '- Request: a system and a user message, `gpt-4o-mini`; the cache-miss rows send a new prompt each time, every other row the same one. ' +
       'Budgets and rate limits are per user (`identify`), checked and reserved on every request, never reached. Redis rows use `@llmux/redis` on 127.0.0.1:6379.',
