@@ -4,6 +4,7 @@
  * and request variants that must not share one entry. Adversarial review; bugs are marked.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import Keyv from 'keyv';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { GatewayConfig } from '@llmux/core';
@@ -144,6 +145,46 @@ describe('works', () => {
       ]);
     }
     expect(upstream.requests).toHaveLength(1);
+  });
+
+  it("a stored stream holds each chunk as the upstream's own text, and a hit replays the chunks the client got live", async () => {
+    // Recorded OpenAI streams (text; tool call) and one written with spaces and escapes, as some
+    // OpenAI-compatible servers write their JSON: the entry keeps the texts the client was sent.
+    const spaced = [
+      '{"id": "chatcmpl-sp", "object": "chat.completion.chunk", "created": 1782955818, "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}',
+      '{"id": "chatcmpl-sp", "object": "chat.completion.chunk", "created": 1782955818, "model": "m", "choices": [{"index": 0, "delta": {"content": "h\\u00e9llo \\"w\\u00f6rld\\" \\ud83d\\ude00"}, "finish_reason": null}]}',
+      '{"id": "chatcmpl-sp", "object": "chat.completion.chunk", "created": 1782955818, "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}',
+      '{"id": "chatcmpl-sp", "object": "chat.completion.chunk", "created": 1782955818, "model": "m", "choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}}',
+    ];
+    const streams: Array<[string, string[]]> = [
+      ['openai/chat-completions.text.stream-include-usage.sse', splitSse(fixtureText('openai/chat-completions.text.stream-include-usage.sse'))],
+      ['openai/chat-completions.tool-call.stream-include-usage.sse', splitSse(fixtureText('openai/chat-completions.tool-call.stream-include-usage.sse'))],
+      ['spaced', [...spaced.map((d) => `data: ${d}\n\n`), 'data: [DONE]\n\n']],
+    ];
+    for (const [name, chunks] of streams) {
+      const entries = new Map<string, string>();
+      const { openai } = await start({ ...cached('openai'), cache: { mode: 'simple' } }, { cache: { store: new Keyv({ store: entries }) } });
+      upstream.reset();
+      upstream.route(CHAT, { chunks });
+      const body = { model: 'gpt-4o-mini', stream: true as const, stream_options: { include_usage: true }, messages: [{ role: 'user' as const, content: `fidelity ${name}` }] };
+      const live: OpenAI.ChatCompletionChunk[] = [];
+      for await (const c of await openai.chat.completions.create(body)) live.push(c);
+      const hit = await openai.chat.completions.create(body).withResponse();
+      expect(hit.response.headers.get('x-llmux-cache'), name).toBe('HIT');
+      const replayed: OpenAI.ChatCompletionChunk[] = [];
+      for await (const c of hit.data) replayed.push(c);
+      // A hit costs nothing: its usage says so; everything else is the live stream's.
+      const withoutCost = (cs: OpenAI.ChatCompletionChunk[]) => cs.map((c) => (c.usage ? { ...c, usage: { ...c.usage, cost: undefined } } : c));
+      expect(withoutCost(replayed), name).toEqual(withoutCost(live));
+      expect(upstream.requests, name).toHaveLength(1);
+
+      // The entry: each data line of the upstream's stream, as it was sent, inside it.
+      const stored = [...entries.values()].map((v) => (JSON.parse(v) as { value: string }).value);
+      expect(stored, name).toHaveLength(1);
+      const sent = chunks.flatMap((c) => c.split('\n')).filter((l) => l.startsWith('data: {')).map((l) => l.slice(6));
+      expect(sent.length, name).toBeGreaterThan(2);
+      for (const text of sent) expect(stored[0], name).toContain(text);
+    }
   });
 
   it('/v1/chat/completions and /v1/messages with the same prompt share one entry, each answered in its own shape', async () => {

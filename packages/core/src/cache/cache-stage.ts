@@ -253,6 +253,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     }
     else if (outcome.completion?.choices?.length) entry = { v: 1, createdAt: now(), kind: 'completion', completion: outcome.completion };
     else if (outcome.chunks) {
+      // Every chunk read (parsed where it was relayed as text): a stream is stored only when complete.
       const chunks = outcome.chunks.map((c) => c.chunk);
       if (isCompleteStream(chunks)) entry = { v: 1, createdAt: now(), kind: 'stream', chunks };
     }
@@ -263,7 +264,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       entry.target = state.target.path;
     }
     if (state.cost !== undefined) entry.cost = state.cost;
-    const text = encodeEntry(entry);
+    // A stream's chunks stored as the texts the client was sent, where they were relayed as text.
+    const text = encodeEntry(entry, entry.kind === 'stream' ? outcome.chunks!.map((c) => c.raw) : undefined);
     if (text.length > maxEntryBytes) return void (scratch.stored = 'too_large');
     const ttl = p.settings.maxAgeMs;
     const ok = await bounded(state, 'cache write', () => store.cacheSet(p.key, text, ttl).then(() => true));

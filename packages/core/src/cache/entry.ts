@@ -30,19 +30,37 @@ export type ReadEntry = CacheEntry | (EntryHead & { kind: 'stream'; chunks?: und
 /** Where a completion entry's answer starts: always its last member, after the fields of the head. */
 const COMPLETION = ',"completion":';
 
-/**
- * A completion is written last, as the upstream's own text when the gateway still has it: a hit can
- * then send those bytes again without serialising the answer (see `http/json-text.ts`).
- */
-export function encodeEntry(entry: CacheEntry): string {
-  if (entry.kind !== 'completion') return JSON.stringify(entry);
-  // The head written out member by member: a rest-destructured copy of the entry has a slow map
-  // and cost more than the rest of the encoding. `provider` and `target` are config names, still escaped.
+/** The members every entry starts with, written out one by one (see `encodeEntry`), without the closing brace. */
+function headText(entry: CacheEntry): string {
+  // A rest-destructured copy of the entry has a slow map and cost more than the rest of the encoding.
+  // `provider` and `target` are config names, still escaped.
   let head = `{"v":${entry.v},"createdAt":${entry.createdAt}`;
   if (entry.provider !== undefined) head += `,"provider":${JSON.stringify(entry.provider)}`;
   if (entry.target !== undefined) head += `,"target":${JSON.stringify(entry.target)}`;
   if (entry.cost !== undefined) head += `,"cost":${JSON.stringify(entry.cost)}`;
-  return `${head},"kind":"completion"${COMPLETION}${jsonTextOf(entry.completion) ?? JSON.stringify(entry.completion)}}`;
+  return head;
+}
+
+/**
+ * A completion is written last, as the upstream's own text when the gateway still has it: a hit can
+ * then send those bytes again without serialising the answer (see `http/json-text.ts`). A stream is
+ * written from `chunkTexts` where given — each chunk's text as it was relayed to the client (`raw`),
+ * undefined where there is none: serialising every chunk's tree again was most of what storing a
+ * streamed answer cost (~1 µs a chunk, more than parsing it).
+ */
+export function encodeEntry(entry: CacheEntry, chunkTexts?: ReadonlyArray<string | undefined>): string {
+  if (entry.kind === 'completion') {
+    return `${headText(entry)},"kind":"completion"${COMPLETION}${jsonTextOf(entry.completion) ?? JSON.stringify(entry.completion)}}`;
+  }
+  if (entry.kind === 'stream' && chunkTexts) {
+    let out = `${headText(entry)},"kind":"stream","chunks":[`;
+    for (let i = 0; i < entry.chunks.length; i++) {
+      if (i) out += ',';
+      out += chunkTexts[i] ?? JSON.stringify(entry.chunks[i]);
+    }
+    return `${out}]}`;
+  }
+  return JSON.stringify(entry);
 }
 
 /** A parsed entry, with the text of its completion when it was laid out as `encodeEntry` writes it. */
