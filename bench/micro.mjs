@@ -97,6 +97,8 @@ if (process.env.MICRO_LOGGER) {
     'pino-stdout': () => pino({ name: 'llmux' }, process.stdout),
     'pino-sync': () => pino({ name: 'llmux' }, pino.destination({ dest: 1, sync: true })),
     'pino-batched': () => pino({ name: 'llmux' }, pino.destination({ dest: 1, sync: false, minLength: 4096 })),
+    // Lines written by a worker thread (its CPU counts too: it is this process's).
+    'pino-transport': () => pino({ name: 'llmux' }, pino.transport({ target: 'pino/file', options: { destination: 1 } })),
   };
   const make = loggers[process.env.MICRO_LOGGER];
   if (!make) throw new Error(`MICRO_LOGGER: one of ${Object.keys(loggers).join(', ')}`);

@@ -231,7 +231,10 @@ export function renderDoc({ meta, table, semantic, targets }) {
       'shows the floor alone promoting 13 KB per request, mostly from Express\'s router (llmux on node:http promotes 1.4 KB; llmux under Express 15–16 KB on one AMD EPYC VM, 13.5 KB against the floor\'s 12.6 KB on a faster one): objects live on past their request there, and what a request holds is copied and promoted with them. ' +
       'Part of it is hidden classes: Express 5 swaps the prototype of every `req` and `res`, and each gets a hidden class of its own (`%HaveSameMap` is false from one request to the next), ' +
       'so every place that reads them misses V8\'s inline caches once per request (timed on 2026-11-28 on an AMD EPYC VM: 20 reads of `req` and `res` in an Express 5 middleware took 4.5 µs a request, ~0.2 µs a read — a few µs a request for all the places the adapter reads them, not the tens of µs llmux costs more under Express than under node:http), and a property added to them builds a whole new hidden class (~5 µs). ' +
-      'The adapters add none.',
+      'The adapters add none. ' +
+      'V8\'s GC settings do not change it (`EXTRA_APP_FLAGS=... node bench/gc-trace.mjs`, 2026-11-28, AMD EPYC VM): with `--max-semi-space-size=64` the scavenges came 4× less often and each took 4× longer ' +
+      '(33.9 against ~9 ms), the GC per request unchanged (Express floor 31.7 µs, llmux under Express 36.1 µs, against 33.5 and 42.6 by default) — what survives grows with the young generation, as objects kept alive by others that died after their promotion do; ' +
+      '`--single-threaded-gc` (the app has one core; V8\'s parallel scavenge helpers share it) took no less (38.8 and 45.3 µs).',
     '- Time to first byte one request at a time includes two extra loopback legs (client → proxy, proxy → client) and everything a proxy does before relaying. ' +
       '`node bench/ttfb-legs.mjs` times each step of the floor proxy on one clock. On an Intel Xeon VM the two legs took 0.10 and 0.08 ms and the proxy\'s own work 0.04 ms; ' +
       'on an AMD EPYC VM each leg took 0.22–0.24 ms, so there the issues\' "≤ 0.3 ms over direct" could not be met by any proxy process. The column "TTFB over its floor" is what llmux itself adds; ' +
