@@ -398,3 +398,46 @@ describe('README: "with NODE_ENV=production and no admin key [the playground] is
   });
 });
 
+
+describe('README "Performance" and docs/performance.md: the lean setup as written', () => {
+  it('logger off, metrics off, tracing off, finishAfterResponse, llmux ahead of express.json(): chats answer, onLog gets every record, /metrics is gone, the app\'s JSON routes still parse', async () => {
+    const up = await upstream();
+    up.route('/v1/chat/completions', { json: completion('lean') });
+    const queue: Array<{ status?: number; cache?: { status?: string } }> = [];
+    const config = { cache: { mode: 'simple' }, targets: [openaiAt(up)] };
+    const a = express();
+    const llm = gatewayMiddleware({
+      config,
+      logger: false, // or a logger of your own; onLog still gets every record
+      onLog: (record) => queue.push(record as never),
+      metrics: false,
+      tracing: false,
+      finishAfterResponse: true,
+    } as any);
+    cleanups.push(() => llm.close(500));
+    a.use(llm);
+    a.use(express.json());
+    a.post('/echo', (req, res) => res.json({ got: req.body }));
+    const url = await listen(a);
+
+    const openai = new OpenAI({ baseURL: `${url}/llm/v1`, apiKey: 'unused', maxRetries: 0 });
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'lean?' }] };
+    const first = await openai.chat.completions.create(body).withResponse();
+    expect(first.data.choices[0]!.message.content).toBe('lean');
+    expect(first.response.headers.get('x-llmux-cache')).toBe('MISS');
+    // The answer left before its cache write and record; both follow just after.
+    await expect.poll(() => queue.length).toBe(1);
+    const second = await openai.chat.completions.create(body).withResponse();
+    expect(second.response.headers.get('x-llmux-cache')).toBe('HIT');
+    await expect.poll(() => queue.length).toBe(2);
+    expect(queue.map((r) => [r.status, r.cache?.status])).toEqual([
+      [200, 'MISS'],
+      [200, 'HIT'],
+    ]);
+    expect(up.requests).toHaveLength(1);
+
+    expect((await fetch(`${url}/llm/metrics`)).status).toBe(404);
+    const echo = await post(`${url}/echo`, JSON.stringify({ a: 1 }));
+    expect(await echo.json()).toEqual({ got: { a: 1 } });
+  });
+});
