@@ -45,8 +45,8 @@ function headText(entry: CacheEntry): string {
  * A completion is written last, as the upstream's own text when the gateway still has it: a hit can
  * then send those bytes again without serialising the answer (see `http/json-text.ts`). A stream is
  * written from `chunkTexts` where given — each chunk's text as it was relayed to the client (`raw`),
- * undefined where there is none: serialising every chunk's tree again was most of what storing a
- * streamed answer cost (~1 µs a chunk, more than parsing it).
+ * undefined where there is none: the same text, without serialising every chunk's tree again
+ * (~0.4 µs a chunk; the chunks are still each parsed, to check the stream is complete).
  */
 export function encodeEntry(entry: CacheEntry, chunkTexts?: ReadonlyArray<string | undefined>): string {
   if (entry.kind === 'completion') {
