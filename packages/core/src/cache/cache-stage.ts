@@ -16,6 +16,7 @@ import type { EmbeddingsResponse } from '../providers/openai-types.js';
 import { isCacheStore, toCacheStore } from './keyv-cache-store.js';
 import { replayChunks } from './replay.js';
 import { embedderFor } from './semantic.js';
+import { chunkText } from '../stream/encode.js';
 import { cacheSettingsFor, type CacheSettings } from './settings.js';
 import { within } from '../timing/within.js';
 
@@ -244,6 +245,8 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
   async function save(state: RequestState, p: Pending, outcome: Outcome): Promise<void> {
     const scratch = state.scratch.cache as CacheScratch;
     let entry: CacheEntry | undefined;
+    // A stream's chunks as the texts the client was sent: stored as they are, not serialised again.
+    let chunkTexts: string[] | undefined;
     if (outcome.embeddings) {
       const answer = outcome.embeddings;
       if (!answersEveryInput(answer, state.body.input)) return void (scratch.stored = 'not_complete');
@@ -255,7 +258,10 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
     else if (outcome.chunks) {
       // Every chunk read (parsed where it was relayed as text): a stream is stored only when complete.
       const chunks = outcome.chunks.map((c) => c.chunk);
-      if (isCompleteStream(chunks)) entry = { v: 1, createdAt: now(), kind: 'stream', chunks };
+      if (isCompleteStream(chunks)) {
+        entry = { v: 1, createdAt: now(), kind: 'stream', chunks };
+        chunkTexts = outcome.chunks.map(chunkText);
+      }
     }
     if (!entry) return void (scratch.stored = outcome.recordingTooLarge ? 'too_large' : 'not_complete');
     // Assigned rather than spread in: conditional spreads cost a temporary object each.
@@ -264,8 +270,7 @@ export function cacheStage(gw: GatewayInternals): PipelineStage {
       entry.target = state.target.path;
     }
     if (state.cost !== undefined) entry.cost = state.cost;
-    // A stream's chunks stored as the texts the client was sent, where they were relayed as text.
-    const text = encodeEntry(entry, entry.kind === 'stream' ? outcome.chunks!.map((c) => c.raw) : undefined);
+    const text = encodeEntry(entry, chunkTexts);
     if (text.length > maxEntryBytes) return void (scratch.stored = 'too_large');
     const ttl = p.settings.maxAgeMs;
     const ok = await bounded(state, 'cache write', () => store.cacheSet(p.key, text, ttl).then(() => true));

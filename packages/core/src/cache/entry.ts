@@ -44,22 +44,15 @@ function headText(entry: CacheEntry): string {
 /**
  * A completion is written last, as the upstream's own text when the gateway still has it: a hit can
  * then send those bytes again without serialising the answer (see `http/json-text.ts`). A stream is
- * written from `chunkTexts` where given — each chunk's text as it was relayed to the client (`raw`),
- * undefined where there is none: the same text, without serialising every chunk's tree again
+ * written from `chunkTexts` when given — its chunks' JSON texts as the client was sent them
+ * (`stream/encode.ts`' `chunkText`): the same text, without serialising every chunk's tree again
  * (~0.4 µs a chunk; the chunks are still each parsed, to check the stream is complete).
  */
-export function encodeEntry(entry: CacheEntry, chunkTexts?: ReadonlyArray<string | undefined>): string {
+export function encodeEntry(entry: CacheEntry, chunkTexts?: readonly string[]): string {
   if (entry.kind === 'completion') {
     return `${headText(entry)},"kind":"completion"${COMPLETION}${jsonTextOf(entry.completion) ?? JSON.stringify(entry.completion)}}`;
   }
-  if (entry.kind === 'stream' && chunkTexts) {
-    let out = `${headText(entry)},"kind":"stream","chunks":[`;
-    for (let i = 0; i < entry.chunks.length; i++) {
-      if (i) out += ',';
-      out += chunkTexts[i] ?? JSON.stringify(entry.chunks[i]);
-    }
-    return `${out}]}`;
-  }
+  if (entry.kind === 'stream' && chunkTexts) return `${headText(entry)},"kind":"stream","chunks":[${chunkTexts.join(',')}]}`;
   return JSON.stringify(entry);
 }
 

@@ -22,8 +22,11 @@ export function sseHeaders(extra?: Record<string, string>): Record<string, strin
 
 export const DONE = new TextEncoder().encode('data: [DONE]\n\n');
 
-/** A chunk's SSE event: the upstream's bytes (`raw`) unless the chunk was changed. */
-const eventText = (out: ChunkOut): string => `data: ${out.raw ?? JSON.stringify(out.chunk)}\n\n`;
+/** A chunk as the JSON text the client is sent: the upstream's own (`raw`) unless the chunk was changed. */
+export const chunkText = (out: ChunkOut): string => out.raw ?? JSON.stringify(out.chunk);
+
+/** A chunk's SSE event. */
+const eventText = (out: ChunkOut): string => `data: ${chunkText(out)}\n\n`;
 
 /** The OpenAI SDK raises on a `data:` object with an `error` key, so a broken stream can never look complete. */
 export function encodeStreamError(error: GatewayError): Uint8Array {
