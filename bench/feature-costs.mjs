@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { corePinning } from './lib/children.mjs';
+import { percentile } from './lib/load.mjs';
 
 const [iterations = '20000', passes = '5'] = process.argv.slice(2);
 const pinning = corePinning();
@@ -49,7 +50,7 @@ function once(features, body, env, mode) {
   });
 }
 
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const median = (v) => percentile(v, 50);
 const results = new Map(); // `${i}|${mode}` → [{ value, off }] per pass
 for (let pass = 0; pass < Number(passes); pass++) {
   for (const mode of MODES) {

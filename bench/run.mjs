@@ -26,8 +26,9 @@ const TTFB_N = Number(args.ttfb ?? (QUICK ? 20 : 40));
 const TTFB_ROUNDS = QUICK ? 2 : 3;
 /**
  * One request at a time, rows take turns every few requests: in blocks of 40 a row's whole block could
- * land in a burst of outside load (features that cost microseconds read as 0.5 ms more than their
- * floor), so each row's 120 requests are spread over the part's whole span, as every other row's are.
+ * land in a burst of outside load, so each row's 120 requests are spread over the part's whole span, as
+ * every other row's are. (The feature rows' larger first-byte times there are not such bursts: they
+ * stayed when interleaved; see the reading notes on code run cold one request at a time.)
  */
 const TTFB_BLOCK = 4;
 const SEMANTIC = Number(args.semantic ?? (QUICK ? 0 : 100_000));

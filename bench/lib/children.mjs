@@ -64,14 +64,11 @@ export const cpuBetween = (a, b) => b.cpu.user - a.cpu.user + (b.cpu.system - a.
  * a fresh warm-up in every round (Express floor 644–1825 µs across the rounds of one run). Both are
  * turned off. Every app gets the same flags: a server under steady traffic has long reached that
  * state and never idles.
- */
-export const APP_FLAGS = ['--interrupt-budget=16384', '--no-memory-reducer', '--no-flush-bytecode'];
-/**
- * `EXTRA_APP_FLAGS="<v8 flags>"`: more flags for every app the A/B tools start (`ab-http.mjs`,
+ *
+ * `EXTRA_APP_FLAGS="<v8 flags>"` adds flags for every app the A/B tools start (`ab-http.mjs`,
  * `gc-trace.mjs`, …), to try a V8 setting on both sides of a comparison (for run.mjs: `--app-flags`).
  */
-const EXTRA_APP_FLAGS = process.env.EXTRA_APP_FLAGS?.split(' ').filter(Boolean) ?? [];
-if (EXTRA_APP_FLAGS.length > 0) APP_FLAGS.push(...EXTRA_APP_FLAGS);
+export const APP_FLAGS = ['--interrupt-budget=16384', '--no-memory-reducer', '--no-flush-bytecode', ...(process.env.EXTRA_APP_FLAGS?.split(' ').filter(Boolean) ?? [])];
 
 /**
  * With two or more cores (and `taskset`), apps run on the last core and everything else — the load
