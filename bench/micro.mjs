@@ -3,7 +3,7 @@
 // response object that drops the bytes.
 // A quick feedback loop for hot-path work (seconds, little noise from other processes); the HTTP
 // bench (`bench/run.mjs`) stays the measure of record.
-//   [MODES=json,stream] [MICRO_TOKENS=n] [MICRO_TRANSPORT=custom] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
+//   [MODES=json,stream] [MICRO_TOKENS=n] [MICRO_TRANSPORT=custom] [MICRO_GAP_MS=n] node bench/.build/micro.js [iterations=20000] [features=off|cache|hit|limits|cache,limits] [body=parsed|raw]
 // (built by `node bench/run.mjs --build-only`).
 import { AbortLink, createGateway, openAICompatible } from '@llmux/core';
 import { writeResponse } from '@llmux/core/node';
@@ -21,6 +21,8 @@ const frames = [...answers.frames, answers.usageFrame];
 // `MICRO_TOKENS=n`: a stream of n content chunks, each its own read, as real upstreams send one token
 // at a time (what relaying one token costs: CPU/req over n); by default the HTTP bench's two reads.
 const tokens = Number(process.env.MICRO_TOKENS ?? 0);
+// `MICRO_GAP_MS=n`: after the warm-up, requests n ms apart, each one's CPU read alone (see below).
+const gapMs = Number(process.env.MICRO_GAP_MS ?? 0);
 // The frames are the role, a chunk per word, the finish and the usage.
 const [role, ...rest] = frames;
 const words = rest.slice(0, -2);
@@ -184,6 +186,20 @@ export const run = once;
 if (!process.env.MICRO_AS_MODULE) {
   for (const stream of (process.env.MODES ?? 'json,stream').split(',').map((m) => m === 'stream')) {
     for (let i = 0; i < N / 4; i++) await once(stream);
+    if (gapMs) {
+      // Each request alone after an idle gap, its own CPU read around it: code run cold, as one at a time over HTTP.
+      let total = 0;
+      const count = Math.min(N, 2000);
+      for (let i = 0; i < count; i++) {
+        await new Promise((resolve) => setTimeout(resolve, gapMs));
+        const at = process.cpuUsage();
+        await once(stream);
+        const used = process.cpuUsage(at);
+        total += used.user + used.system;
+      }
+      console.error(`${stream ? 'stream' : 'json  '} ${features}/${bodyKind}, ${gapMs} ms apart: ${(total / count).toFixed(1)} µs CPU/req`);
+      continue;
+    }
     const before = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < N; i++) await once(stream);

@@ -77,6 +77,7 @@ const ROWS = [
   { id: 'koa-floor', label: 'Koa floor (undici proxy)', kind: 'koa-floor' , long: true },
   { id: 'koa-llmux', label: 'llmux Koa', kind: 'llmux-koa', floor: 'koa-floor' , long: true },
   { id: 'nestjs-floor', label: 'NestJS floor (undici proxy)', kind: 'nestjs-floor' , long: true },
+  { id: 'nestjs-minimum', label: "NestJS proxy doing the contract's minimum by hand (reference; non-stream only)", kind: 'nestjs-minimum', floor: 'nestjs-floor', modes: ['json'] },
   { id: 'nestjs-llmux', label: 'llmux NestJS', kind: 'llmux-nestjs', floor: 'nestjs-floor' , long: true },
 ].filter((r) => (!r.redis || redisUp) && (!ONLY || ONLY.some((o) => r.id === o || r.kind === o || r.id.startsWith(o + '-'))));
 

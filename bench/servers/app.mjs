@@ -85,6 +85,22 @@ async function nestApp(moduleDef) {
   return createServer(app.getHttpAdapter().getInstance());
 }
 
+/** A Nest app whose one controller serves the chat route with `chat(req, res)`, as the floor's does. */
+async function nestProxy(chat) {
+  const { Controller, Post, Req, Res } = await import('@nestjs/common');
+  class ProxyController {
+    chat(req, res) {
+      return chat(req, res);
+    }
+  }
+  Controller('llm/v1')(ProxyController);
+  const d = Object.getOwnPropertyDescriptor(ProxyController.prototype, 'chat');
+  Req()(ProxyController.prototype, 'chat', 0);
+  Res()(ProxyController.prototype, 'chat', 1);
+  Post('chat/completions')(ProxyController.prototype, 'chat', d);
+  return nestApp({ controllers: [ProxyController] });
+}
+
 async function build() {
   switch (kind) {
     case 'node-floor':
@@ -179,22 +195,15 @@ async function build() {
       });
       return createServer(app.callback());
     }
-    case 'nestjs-floor': {
-      const { Controller, Post, Req, Res } = await import('@nestjs/common');
-      class FloorController {
-        async chat(req, res) {
-          const up = await forward(JSON.stringify(req.body));
-          res.status(up.statusCode).setHeader('content-type', up.headers['content-type']);
-          await relay(up, res);
-        }
-      }
-      Controller('llm/v1')(FloorController);
-      const d = Object.getOwnPropertyDescriptor(FloorController.prototype, 'chat');
-      Req()(FloorController.prototype, 'chat', 0);
-      Res()(FloorController.prototype, 'chat', 1);
-      Post('chat/completions')(FloorController.prototype, 'chat', d);
-      return nestApp({ controllers: [FloorController] });
-    }
+    case 'nestjs-floor':
+      return nestProxy(async (req, res) => {
+        const up = await forward(JSON.stringify(req.body));
+        res.status(up.statusCode).setHeader('content-type', up.headers['content-type']);
+        await relay(up, res);
+      });
+    case 'nestjs-minimum':
+      // The contract's minimum as a Nest controller behind Nest's body parser, beside the NestJS floor.
+      return nestProxy((req, res) => contractMinimum(JSON.stringify(req.body), res));
     case 'llmux-node': {
       const { createGateway } = await import('@llmux/core');
       const { writeResponse, abortLinkFor, gatewayPath } = await import('@llmux/core/node');
