@@ -272,10 +272,14 @@ describe('three instances on one Redis prefix', () => {
     expect((await a!.handle(chat())).status).toBe(200);
     expect((await a!.handle(chat())).status).toBe(200);
     upstream.reset();
-    upstream.route('/v1/chat/completions', { json: completion(), delayMs: 500 });
+    // C's answer is held until the usage view was read: C is in flight then however slow the machine.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    upstream.route('/v1/chat/completions', { json: completion(), until: held });
     const pending = c!.handle(chat());
-    await sleep(200);
+    while (upstream.requests.length === 0) await sleep(10);
     const u = await usage(b!);
+    release();
     expect(u.budgets[0]).toMatchObject({ spent: 2, reserved: 1, remaining: 7 });
     expect(u.rate_limits[0]).toMatchObject({ used: 3 });
     expect((await pending).status).toBe(200);
@@ -491,11 +495,15 @@ describe('a private Redis that dies mid-run and comes back', () => {
     const store = createRedisStore({ prefix: randomPrefix(), url: privateURL(), connectTimeout: 300, commandTimeout: 300 });
     const g = createGateway({ logger, pricing, store, config: { targets: [target()], budget: { max_cost_per_day: 100 } } });
     upstream.reset();
-    upstream.route('/v1/chat/completions', { json: completion(), delayMs: 300 });
+    // Held at the upstream until Redis is gone: admitted before, settled after, however slow the machine.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    upstream.route('/v1/chat/completions', { json: completion(), until: held });
     const pending = g.handle(chat());
-    await sleep(100);
+    while (upstream.requests.length === 0) await sleep(10);
     killPrivateRedis();
     await waitPrivateRedis(false);
+    release();
     const res = await pending;
     expect(res.status).toBe(200);
     const started = Date.now();

@@ -155,10 +155,14 @@ describe('budgets on Redis when Redis blips', () => {
         config: { targets: [target()], budget: { max_cost_per_day: 2 } },
       });
       upstream.reset();
-      upstream.route('/v1/chat/completions', { json: completion(), delayMs: 400 });
+      // Held at the upstream until Redis is cut off: admitted before, its settlement fails after.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      upstream.route('/v1/chat/completions', { json: completion(), until: held });
       const first = g.handle(chat());
-      await sleep(150);
+      while (upstream.requests.length === 0) await sleep(10);
       proxy.down(); // Redis unreachable while the upstream answers: the settlement fails
+      release();
       const res = await first;
       expect(res.status).toBe(200);
       expect(res.headers['x-llmux-cost']).toBe('1');

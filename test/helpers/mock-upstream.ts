@@ -15,6 +15,8 @@ export interface MockReply {
   chunkDelayMs?: number;
   /** Pause before the status line, ms. */
   delayMs?: number;
+  /** Answer only once this settles: a test holds the reply while it looks at what is in flight. */
+  until?: Promise<unknown>;
   /** Destroy the socket after this many chunks (a connection cut mid-stream). */
   cutAfter?: number;
   /** Send this many chunks, then nothing more, keeping the connection open (a stalled upstream). */
@@ -113,6 +115,7 @@ export class MockUpstream {
     if (reply.reset) return void req.socket.destroy();
     if (reply.hang) return;
     if (reply.delayMs) await sleep(reply.delayMs);
+    if (reply.until) await reply.until.catch(() => undefined);
     if (res.destroyed) return;
     const headers: Record<string, string> = { ...reply.headers };
     if (reply.json !== undefined) headers['content-type'] ??= 'application/json';
