@@ -448,12 +448,17 @@ describe('SQLite file store', () => {
   it('spend survives a restart even when the gateway is closed while a request is in flight', async () => {
     const path = join(dir, 'inflight.db');
     upstream.reset();
-    upstream.route('/v1/chat/completions', { json: completion(), delayMs: 300 });
+    // Held at the upstream until close() has begun: the request is surely in flight when it does.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    upstream.route('/v1/chat/completions', { json: completion(), until: held });
     const config = { targets: [target()], budget: { max_cost_per_day: 2 } };
     const a = gateway({ store: createSqliteStore({ path }), config, adminKey: 'admin' });
     const pending = a.handle(chat());
-    await sleep(50);
-    await a.close(2000);
+    while (upstream.requests.length === 0) await sleep(10);
+    const closing = a.close(2000);
+    release();
+    await closing;
     expect((await pending).status).toBe(200);
     const b = gateway({ store: createSqliteStore({ path }), config, adminKey: 'admin' });
     const u = await usage(b);
