@@ -273,13 +273,11 @@ describe('three instances on one Redis prefix', () => {
     expect((await a!.handle(chat())).status).toBe(200);
     upstream.reset();
     // C's answer is held until the usage view was read: C is in flight then however slow the machine.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    upstream.route('/v1/chat/completions', { json: completion(), until: held });
+    const held = upstream.hold('/v1/chat/completions', { json: completion() });
     const pending = c!.handle(chat());
-    while (upstream.requests.length === 0) await sleep(10);
+    await held.arrived;
     const u = await usage(b!);
-    release();
+    held.release();
     expect(u.budgets[0]).toMatchObject({ spent: 2, reserved: 1, remaining: 7 });
     expect(u.rate_limits[0]).toMatchObject({ used: 3 });
     expect((await pending).status).toBe(200);
@@ -496,14 +494,12 @@ describe('a private Redis that dies mid-run and comes back', () => {
     const g = createGateway({ logger, pricing, store, config: { targets: [target()], budget: { max_cost_per_day: 100 } } });
     upstream.reset();
     // Held at the upstream until Redis is gone: admitted before, settled after, however slow the machine.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    upstream.route('/v1/chat/completions', { json: completion(), until: held });
+    const held = upstream.hold('/v1/chat/completions', { json: completion() });
     const pending = g.handle(chat());
-    while (upstream.requests.length === 0) await sleep(10);
+    await held.arrived;
     killPrivateRedis();
     await waitPrivateRedis(false);
-    release();
+    held.release();
     const res = await pending;
     expect(res.status).toBe(200);
     const started = Date.now();

@@ -156,13 +156,11 @@ describe('budgets on Redis when Redis blips', () => {
       });
       upstream.reset();
       // Held at the upstream until Redis is cut off: admitted before, its settlement fails after.
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      upstream.route('/v1/chat/completions', { json: completion(), until: held });
+      const held = upstream.hold('/v1/chat/completions', { json: completion() });
       const first = g.handle(chat());
-      while (upstream.requests.length === 0) await sleep(10);
+      await held.arrived;
       proxy.down(); // Redis unreachable while the upstream answers: the settlement fails
-      release();
+      held.release();
       const res = await first;
       expect(res.status).toBe(200);
       expect(res.headers['x-llmux-cost']).toBe('1');
@@ -449,15 +447,13 @@ describe('SQLite file store', () => {
     const path = join(dir, 'inflight.db');
     upstream.reset();
     // Held at the upstream until close() has begun: the request is surely in flight when it does.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    upstream.route('/v1/chat/completions', { json: completion(), until: held });
+    const held = upstream.hold('/v1/chat/completions', { json: completion() });
     const config = { targets: [target()], budget: { max_cost_per_day: 2 } };
     const a = gateway({ store: createSqliteStore({ path }), config, adminKey: 'admin' });
     const pending = a.handle(chat());
-    while (upstream.requests.length === 0) await sleep(10);
+    await held.arrived;
     const closing = a.close(2000);
-    release();
+    held.release();
     await closing;
     expect((await pending).status).toBe(200);
     const b = gateway({ store: createSqliteStore({ path }), config, adminKey: 'admin' });

@@ -75,6 +75,23 @@ export class MockUpstream {
     return this;
   }
 
+  /**
+   * Routes `reply` held at the mock: `arrived` resolves once a request reached it (the gateway has
+   * admitted and sent it), and nothing is answered until `release()` — so a test can look at a request
+   * in flight, or break something under it, however slow the machine.
+   */
+  hold(path: string, reply: MockReply): { arrived: Promise<void>; release: () => void } {
+    let arrive!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.route(path, () => {
+      arrive();
+      return { ...reply, until: released };
+    });
+    return { arrived, release };
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.queues.clear();
